@@ -1,0 +1,116 @@
+// Access: how the layers above read and write file data on a Device, one strategy per mode.
+//
+//   direct  DAX-style. Reads are served from the mapping (ReadInPlace hands out pointers into
+//           it); Write copies non-temporally into the device and drains before returning, so a
+//           write is durable on return. No data cache.
+//   copy    Double-buffered through a bounded DRAM cache of device pages (copy_cache.h): reads
+//           and writes touch DRAM, the device is written on write-back (eviction, Sync,
+//           SyncAll). Durable on Sync.
+//   pages   direct, plus the page descriptors (page_descriptors.h) of every device page. Reads in
+//           place pin the pages they hand out until the ReadRef is released.
+//
+// Usual use:  auto acc = OpenAccess(dev, {.mode = Mode::kDirect});
+//             acc->Write(off, bytes); acc->ReadInPlace(off, len, &ref); reply(ref.iov()); ...
+//
+// Media errors: every read checks the device's BadBlocks and copies under MediaGuard, so a bad
+// range or a poisoned load is an IoError naming the range, never a crash. A write covering
+// whole aligned pages clears their bad-block marks (once it has reached the device).
+//
+// Thread-safety: all methods may be called concurrently; callers order conflicting accesses to
+// the same range themselves (as a filesystem does with its inode locks).
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "mapping/device.h"
+#include "pmemfs/status.h"
+
+namespace pmemfs::mapping {
+
+class PageDescriptors;
+
+enum class Mode { kCopy, kDirect, kPages };
+const char* ModeName(Mode m);
+Result<Mode> ParseMode(std::string_view s);
+
+enum class DescriptorPlacement {
+  kDevice,  // in the device's descriptor area: persistent, costs no DRAM
+  kDram,    // in DRAM, empty at open: the layers above rebuild it (for comparison)
+};
+
+struct AccessOptions {
+  Mode mode = Mode::kDirect;
+  uint64_t cache_size = 64ull << 20;  // copy: DRAM cache bytes (at least 16 pages)
+  DescriptorPlacement descriptors = DescriptorPlacement::kDevice;  // pages
+};
+
+// The result of a read served in place: iovecs over mapped memory (or over a buffer it owns, in
+// copy mode), valid until Release() or destruction. Pages mode pins the device pages it covers
+// until then, so they are not freed or reused under the reader. Move-only.
+class ReadRef {
+ public:
+  ReadRef() = default;
+  ~ReadRef() { Release(); }
+  ReadRef(ReadRef&& o) noexcept { *this = std::move(o); }
+  ReadRef& operator=(ReadRef&& o) noexcept;
+  ReadRef(const ReadRef&) = delete;
+  ReadRef& operator=(const ReadRef&) = delete;
+
+  const std::vector<iovec>& iov() const { return iov_; }
+  uint64_t length() const { return length_; }
+  // Copies the bytes out (tests and callers that need a contiguous copy).
+  std::vector<std::byte> ToBytes() const;
+  // Drops the slices and, in pages mode, the pins.
+  void Release();
+
+  // For Access implementations.
+  void AddSlice(const void* p, size_t n);
+  std::vector<std::byte>& owned_buffer() { return buffer_; }
+  void OnRelease(std::function<void()> fn) { release_ = std::move(fn); }
+
+ private:
+  std::vector<iovec> iov_;
+  uint64_t length_ = 0;
+  std::vector<std::byte> buffer_;
+  std::function<void()> release_;
+};
+
+class Access {
+ public:
+  virtual ~Access() = default;
+  virtual Mode mode() const = 0;
+  Device& device() const { return *dev_; }
+
+  // Copies [off, off+len) into `dst`.
+  virtual Status Read(uint64_t off, std::span<std::byte> dst) = 0;
+  // The same bytes without a copy where the mode allows (direct, pages).
+  virtual Status ReadInPlace(uint64_t off, uint64_t len, ReadRef* out) = 0;
+  // direct/pages: durable when it returns. copy: buffered until Sync/SyncAll or eviction.
+  virtual Status Write(uint64_t off, std::span<const std::byte> src) = 0;
+  virtual Status Zero(uint64_t off, uint64_t len) = 0;
+  // Makes everything written to [off, off+len) (or everything) durable.
+  virtual Status Sync(uint64_t off, uint64_t len) = 0;
+  virtual Status SyncAll() = 0;
+  // Forgets any buffered copy of [off, off+len) without writing it back (the range was freed
+  // or rewritten underneath). A no-op without a cache.
+  virtual void Discard(uint64_t /*off*/, uint64_t /*len*/) {}
+  // Pages mode: the descriptors. nullptr in the other modes.
+  virtual PageDescriptors* descriptors() { return nullptr; }
+
+ protected:
+  explicit Access(Device* dev) : dev_(dev) {}
+  Device* dev_;
+};
+
+// Opens the strategy for `opts.mode` over `dev` (which must outlive it). Pages mode on a device
+// formatted without a descriptor area is an InvalidArgument saying so.
+Result<std::unique_ptr<Access>> OpenAccess(Device& dev, const AccessOptions& opts);
+
+}  // namespace pmemfs::mapping

@@ -1,0 +1,305 @@
+#include "mapping/device_set.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <bit>
+#include <chrono>
+#include <cstring>
+#include <map>
+#include <random>
+
+#include "mapping/device_builder.h"
+#include "mapping/page_descriptors.h"
+#include "pmemfs/crc32c.h"
+
+namespace pmemfs::mapping {
+
+using layout::LayoutKind;
+using layout::PartLabel;
+
+namespace {
+
+uint64_t RoundDown(uint64_t v, uint64_t unit) { return v / unit * unit; }
+uint64_t RoundUp(uint64_t v, uint64_t unit) { return (v + unit - 1) / unit * unit; }
+
+std::string Bytes(uint64_t v) { return std::to_string(v) + " bytes"; }
+
+bool AllZero(const uint8_t* p, size_t n) {
+  return std::all_of(p, p + n, [](uint8_t b) { return b == 0; });
+}
+
+void RandomUuid(uint8_t out[16]) {
+  std::random_device rd;
+  for (int i = 0; i < 16; i += 4) {
+    uint32_t v = rd();
+    std::memcpy(out + i, &v, 4);
+  }
+  out[6] = (out[6] & 0x0f) | 0x40;  // version 4
+  out[8] = (out[8] & 0x3f) | 0x80;  // variant 1
+}
+
+// Reads and checks the label of `part` on its own: magic, checksum, version, reserved bytes.
+Result<PartLabel> ReadLabel(const Part& part) {
+  PartLabel l;
+  if (part.size() < layout::kPageSize)
+    return Status::InvalidArgument(part.name() + ": too small to be a pmemfs part");
+  std::memcpy(&l, part.base() + layout::kLabelOffset, sizeof l);
+  if (std::memcmp(l.magic, layout::kPartMagic, sizeof l.magic) != 0)
+    return Status::InvalidArgument(part.name() + ": not a pmemfs part (no part label)");
+  if (l.checksum != StructChecksum(l))
+    return Status::Corrupt(part.name() + ": part label is corrupt (checksum mismatch)");
+  if (l.version != layout::kPartLabelVersion)
+    return Status::Unsupported(part.name() + ": part label version " + std::to_string(l.version) +
+                               " is not supported (this pmemfs knows version " +
+                               std::to_string(layout::kPartLabelVersion) + ")");
+  if (!AllZero(l.reserved, sizeof l.reserved) ||
+      (l.layout != static_cast<uint32_t>(LayoutKind::kLinear) &&
+       l.layout != static_cast<uint32_t>(LayoutKind::kStriped)) ||
+      l.part_count == 0 || l.part_count > kMaxParts || l.part_index >= l.part_count)
+    return Status::Corrupt(part.name() + ": part label is corrupt (bad field values)");
+  return l;
+}
+
+// Geometry every label of a set must agree on.
+bool SameGeometry(const PartLabel& a, const PartLabel& b) {
+  return a.layout == b.layout && a.part_count == b.part_count && a.chunk_size == b.chunk_size &&
+         a.header_size == b.header_size && a.device_size == b.device_size &&
+         a.ram_offset == b.ram_offset && a.ram_length == b.ram_length &&
+         a.descriptor_offset == b.descriptor_offset && a.descriptor_length == b.descriptor_length;
+}
+
+// Checks the internal consistency of the geometry in `l` (against corrupt-but-checksummed or
+// hand-made labels) so the builder can trust it.
+Status CheckGeometry(const Part& part, const PartLabel& l, const std::vector<PartLabel>& all) {
+  auto bad = [&](const std::string& why) {
+    return Status::Corrupt(part.name() + ": part label geometry is inconsistent (" + why + ")");
+  };
+  if (l.header_size < layout::kPageSize || l.header_size % layout::kPageSize) return bad("header");
+  uint64_t sum = 0;
+  for (const auto& x : all) {
+    if (x.data_size % layout::kPageSize || x.data_size == 0) return bad("data size");
+    sum += x.data_size;
+  }
+  if (l.layout == static_cast<uint32_t>(LayoutKind::kStriped)) {
+    if (!std::has_single_bit(l.chunk_size) || l.chunk_size < layout::kMinChunkSize)
+      return bad("chunk size");
+    for (const auto& x : all)
+      if (x.data_size != all[0].data_size || x.data_size % l.chunk_size) return bad("stripe");
+  }
+  if (sum != l.device_size) return bad("device size");
+  if (l.ram_length && (l.ram_offset % layout::kPageSize || l.ram_offset + l.ram_length > sum))
+    return bad("RAM partition");
+  if (l.descriptor_length &&
+      (l.descriptor_offset % layout::kPageSize || l.descriptor_offset + l.descriptor_length > sum ||
+       l.descriptor_length < layout::DescriptorAreaSize(sum / layout::kPageSize)))
+    return bad("descriptor area");
+  return Status::Ok();
+}
+
+DeviceInfo InfoFromLabel(const PartLabel& l) {
+  DeviceInfo info;
+  info.layout = static_cast<LayoutKind>(l.layout);
+  std::memcpy(info.set_uuid, l.set_uuid, 16);
+  info.part_count = l.part_count;
+  info.chunk_size = l.layout == static_cast<uint32_t>(LayoutKind::kStriped) ? l.chunk_size : 0;
+  info.header_size = l.header_size;
+  info.part_data_size = l.data_size;
+  info.size = l.device_size;
+  info.ram = {l.ram_offset, l.ram_length};
+  info.descriptors = {l.descriptor_offset, l.descriptor_length};
+  return info;
+}
+
+}  // namespace
+
+std::vector<std::string> SplitPartList(const std::string& spec) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= spec.size()) {
+    size_t comma = spec.find(',', start);
+    if (comma == std::string::npos) comma = spec.size();
+    out.push_back(spec.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+Result<std::unique_ptr<Device>> CreateDevice(std::vector<std::shared_ptr<Part>> parts,
+                                             const CreateOptions& opts,
+                                             const AssembleOptions& aopts) {
+  if (parts.empty()) return Status::InvalidArgument("a device needs at least one part");
+  if (parts.size() > kMaxParts)
+    return Status::InvalidArgument("a device has at most " + std::to_string(kMaxParts) + " parts");
+  uint64_t align = layout::kPageSize;
+  for (auto& p : parts) {
+    if (!std::has_single_bit(p->alignment()))
+      return Status::InvalidArgument(p->name() + ": alignment is not a power of two");
+    if (p->size() % p->alignment())
+      return Status::InvalidArgument(p->name() + ": size " + Bytes(p->size()) +
+                                     " is not a multiple of its alignment " + Bytes(p->alignment()));
+    align = std::max(align, p->alignment());
+  }
+  const uint64_t header = layout::PartHeaderSize(align);
+  const bool striped = opts.layout == LayoutKind::kStriped;
+
+  std::vector<uint64_t> data(parts.size());
+  if (striped) {
+    if (!std::has_single_bit(opts.chunk_size) || opts.chunk_size < layout::kMinChunkSize)
+      return Status::InvalidArgument("stripe chunk size " + Bytes(opts.chunk_size) +
+                                     " must be a power of two of at least 2 MiB");
+    for (auto& p : parts)
+      if (opts.chunk_size % p->alignment())
+        return Status::InvalidArgument("stripe chunk size " + Bytes(opts.chunk_size) +
+                                       " is not a multiple of " + p->name() + "'s alignment " +
+                                       Bytes(p->alignment()));
+    uint64_t per = UINT64_MAX;
+    for (auto& p : parts) {
+      uint64_t d = p->size() > header ? RoundDown(p->size() - header, opts.chunk_size) : 0;
+      if (d == 0)
+        return Status::InvalidArgument(p->name() + ": too small (" + Bytes(p->size()) +
+                                       "): a striped part needs at least " +
+                                       Bytes(header + opts.chunk_size));
+      per = std::min(per, d);
+    }
+    std::fill(data.begin(), data.end(), per);
+  } else {
+    for (size_t i = 0; i < parts.size(); i++) {
+      uint64_t s = parts[i]->size();
+      data[i] = s > header ? RoundDown(s - header, align) : 0;
+      if (data[i] < kMinPartData)
+        return Status::InvalidArgument(parts[i]->name() + ": too small (" + Bytes(s) +
+                                       "): a part needs at least " + Bytes(header + kMinPartData));
+    }
+  }
+  uint64_t size = 0;
+  for (uint64_t d : data) size += d;
+
+  uint64_t desc = opts.reserve_descriptors ? layout::DescriptorAreaSize(size / layout::kPageSize) : 0;
+  uint64_t ram = RoundUp(opts.ram_size, layout::kPageSize);
+  if (desc + ram + kMinPartData > size)
+    return Status::InvalidArgument(
+        "device of " + Bytes(size) + " is too small for a RAM partition of " + Bytes(ram) +
+        (desc ? " and a page-descriptor area of " + Bytes(desc) : std::string()) +
+        " (at least 1 MiB must remain for the filesystem)");
+
+  PartLabel proto{};
+  std::memcpy(proto.magic, layout::kPartMagic, sizeof proto.magic);
+  proto.version = layout::kPartLabelVersion;
+  proto.layout = static_cast<uint32_t>(opts.layout);
+  RandomUuid(proto.set_uuid);
+  proto.part_count = static_cast<uint32_t>(parts.size());
+  proto.chunk_size = striped ? opts.chunk_size : 0;
+  proto.header_size = header;
+  proto.device_size = size;
+  proto.descriptor_length = desc;
+  proto.descriptor_offset = desc ? size - desc : 0;
+  proto.ram_length = ram;
+  proto.ram_offset = ram ? size - desc - ram : 0;
+  proto.created_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch()).count());
+
+  for (size_t i = 0; i < parts.size(); i++) {
+    PartLabel l = proto;
+    l.part_index = static_cast<uint32_t>(i);
+    l.part_size = parts[i]->size();
+    l.data_size = data[i];
+    l.checksum = StructChecksum(l);
+    BadBlocks::FormatPart(*parts[i]);
+    parts[i]->CopyNoDrain(layout::kLabelOffset, &l, sizeof l);
+    parts[i]->Drain();
+  }
+
+  PMEMFS_ASSIGN_OR_RETURN(auto dev, DeviceBuilder::Build(std::move(parts), InfoFromLabel(proto),
+                                                         data, aopts));
+  if (desc) PMEMFS_RETURN_IF_ERROR(PageDescriptors::Format(*dev, opts.progress));
+  return dev;
+}
+
+Result<std::unique_ptr<Device>> AssembleDevice(std::vector<std::shared_ptr<Part>> parts,
+                                               const AssembleOptions& opts) {
+  if (parts.empty()) return Status::InvalidArgument("a device needs at least one part");
+  std::vector<PartLabel> labels;
+  for (auto& p : parts) {
+    PMEMFS_ASSIGN_OR_RETURN(PartLabel l, ReadLabel(*p));
+    labels.push_back(l);
+  }
+  const PartLabel& ref = labels[0];
+  const std::string uuid = UuidString(ref.set_uuid);
+  for (size_t i = 1; i < parts.size(); i++)
+    if (std::memcmp(labels[i].set_uuid, ref.set_uuid, 16) != 0)
+      return Status::InvalidArgument(parts[i]->name() + ": belongs to another device (set " +
+                                     UuidString(labels[i].set_uuid) + ", not " + uuid + " like " +
+                                     parts[0]->name() + ")");
+  std::map<uint32_t, size_t> by_index;
+  for (size_t i = 0; i < parts.size(); i++) {
+    auto [it, fresh] = by_index.emplace(labels[i].part_index, i);
+    if (!fresh)
+      return Status::InvalidArgument(parts[it->second]->name() + " and " + parts[i]->name() +
+                                     " are both part " + std::to_string(labels[i].part_index) +
+                                     " of device " + uuid);
+  }
+  if (ref.part_count != parts.size()) {
+    if (parts.size() > ref.part_count)
+      return Status::InvalidArgument("device " + uuid + " has " + std::to_string(ref.part_count) +
+                                     " parts but " + std::to_string(parts.size()) + " were given");
+    std::string missing;
+    for (uint32_t k = 0; k < ref.part_count; k++)
+      if (!by_index.count(k)) missing += (missing.empty() ? "" : ", ") + std::to_string(k);
+    return Status::NotFound("device " + uuid + " has " + std::to_string(ref.part_count) +
+                            " parts; missing part " + missing);
+  }
+  for (size_t i = 0; i < parts.size(); i++) {
+    const PartLabel& l = labels[i];
+    if (l.part_index != i)
+      return Status::InvalidArgument(parts[i]->name() + " is part " + std::to_string(l.part_index) +
+                                     " of device " + uuid + " but was given as part " +
+                                     std::to_string(i) + " (give the parts in order)");
+    if (!SameGeometry(l, ref))
+      return Status::Corrupt(parts[i]->name() + ": part label disagrees with " + parts[0]->name() +
+                             " on the device geometry");
+    if (parts[i]->size() < l.part_size)
+      return Status::InvalidArgument(parts[i]->name() + ": part is smaller (" +
+                                     Bytes(parts[i]->size()) + ") than when it was created (" +
+                                     Bytes(l.part_size) + ")");
+    if (parts[i]->size() < l.header_size + l.data_size || l.header_size % parts[i]->alignment())
+      return Status::Corrupt(parts[i]->name() + ": part label does not fit the part");
+  }
+  PMEMFS_RETURN_IF_ERROR(CheckGeometry(*parts[0], ref, labels));
+  std::vector<uint64_t> data;
+  for (auto& l : labels) data.push_back(l.data_size);
+  return DeviceBuilder::Build(std::move(parts), InfoFromLabel(ref), data, opts);
+}
+
+Result<std::vector<std::shared_ptr<Part>>> OpenFileParts(const std::vector<std::string>& paths,
+                                                         const PartOpenOptions& opts) {
+  if (paths.empty()) return Status::InvalidArgument("no device given");
+  std::vector<std::pair<std::pair<dev_t, ino_t>, std::string>> ids;
+  for (size_t i = 0; i < paths.size(); i++) {
+    if (paths[i].empty()) return Status::InvalidArgument("empty part name in the device list");
+    struct stat st;
+    if (stat(paths[i].c_str(), &st) != 0) continue;  // OpenFilePart reports it
+    std::pair<dev_t, ino_t> id{st.st_dev, st.st_ino};
+    if (S_ISCHR(st.st_mode)) id = {st.st_rdev, 0};
+    for (const auto& [seen, name] : ids)
+      if (seen == id)
+        return Status::InvalidArgument(name + " and " + paths[i] + " are the same part");
+    ids.push_back({id, paths[i]});
+  }
+  std::vector<std::shared_ptr<Part>> parts;
+  for (const auto& p : paths) {
+    PMEMFS_ASSIGN_OR_RETURN(std::unique_ptr<Part> part, OpenFilePart(p, opts));
+    parts.push_back(std::move(part));
+  }
+  return parts;
+}
+
+Result<std::unique_ptr<Device>> OpenDevice(const std::vector<std::string>& paths,
+                                           const PartOpenOptions& popts,
+                                           const AssembleOptions& aopts) {
+  PMEMFS_ASSIGN_OR_RETURN(auto parts, OpenFileParts(paths, popts));
+  return AssembleDevice(std::move(parts), aopts);
+}
+
+}  // namespace pmemfs::mapping

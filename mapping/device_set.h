@@ -1,0 +1,61 @@
+// Creating and opening devices: the part labels and the checks that keep a set of parts whole.
+//
+//   CreateDevice(parts, opts)   format time: decides the geometry, writes a label into every
+//                               part, empty bad-block tables and, when reserved, an empty
+//                               page-descriptor area; returns the assembled device.
+//   OpenDevice(paths, ...)      opens, locks and maps each path, checks the labels: a missing,
+//                               duplicated, foreign, reordered or shrunken part is refused with a
+//                               message naming it; returns the assembled device.
+//   AssembleDevice(parts, ...)  the same checks over parts already open (the simulator's).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "mapping/device.h"
+
+namespace pmemfs::mapping {
+
+struct CreateOptions {
+  layout::LayoutKind layout = layout::LayoutKind::kLinear;
+  uint64_t chunk_size = layout::kMinChunkSize;  // striped: power of two, >= 2 MiB
+  uint64_t ram_size = 0;                        // RAM partition bytes (rounded up to 4 KiB)
+  bool reserve_descriptors = true;              // page-descriptor area for `pages` mode
+  // Called now and then while the descriptor area is cleared (done, total bytes).
+  std::function<void(uint64_t, uint64_t)> progress;
+};
+
+struct AssembleOptions {
+  AccessPath path = AccessPath::kAuto;
+  // The limit the automatic choice respects; 0: read /proc/sys/vm/max_map_count.
+  uint64_t max_map_count = 0;
+};
+
+// Smallest data area a part may contribute (bytes).
+inline constexpr uint64_t kMinPartData = 1ull << 20;
+// Most parts in one device.
+inline constexpr uint32_t kMaxParts = 64;
+
+Result<std::unique_ptr<Device>> CreateDevice(std::vector<std::shared_ptr<Part>> parts,
+                                             const CreateOptions& opts,
+                                             const AssembleOptions& aopts = {});
+Result<std::unique_ptr<Device>> AssembleDevice(std::vector<std::shared_ptr<Part>> parts,
+                                               const AssembleOptions& opts = {});
+
+// Opens every path (OpenFilePart: mapped and exclusively locked). Refuses a path given twice.
+Result<std::vector<std::shared_ptr<Part>>> OpenFileParts(const std::vector<std::string>& paths,
+                                                         const PartOpenOptions& opts);
+Result<std::unique_ptr<Device>> OpenDevice(const std::vector<std::string>& paths,
+                                           const PartOpenOptions& popts,
+                                           const AssembleOptions& aopts = {});
+
+// "a,b,c" -> {"a","b","c"}: how users name a multi-part device.
+std::vector<std::string> SplitPartList(const std::string& spec);
+
+// The mapping count the linear path needs for this geometry.
+uint64_t LinearMappingCount(const DeviceInfo& info);
+
+}  // namespace pmemfs::mapping

@@ -1,0 +1,61 @@
+#include "mapping/direct_access.h"
+
+#include "mapping/media_guard.h"
+
+namespace pmemfs::mapping {
+
+DirectAccess::DirectAccess(Device* dev, std::unique_ptr<PageDescriptors> descriptors)
+    : Access(dev), descriptors_(std::move(descriptors)) {}
+
+Status DirectAccess::CheckRange(uint64_t off, uint64_t len) const {
+  if (off > dev_->size() || len > dev_->size() - off)
+    return Status::InvalidArgument("access [" + std::to_string(off) + ", +" + std::to_string(len) +
+                                   ") is outside the device (" + std::to_string(dev_->size()) +
+                                   " bytes)");
+  return Status::Ok();
+}
+
+Status DirectAccess::Read(uint64_t off, std::span<std::byte> dst) {
+  PMEMFS_RETURN_IF_ERROR(CheckRange(off, dst.size()));
+  PMEMFS_RETURN_IF_ERROR(dev_->bad_blocks().Check(off, dst.size()));
+  Status st;
+  std::byte* d = dst.data();
+  dev_->ForEachSegment(off, dst.size(), [&](Segment s) {
+    if (st.ok()) st = GuardedCopy(d, s.ptr, s.length, "device", s.offset);
+    d += s.length;
+  });
+  return st;
+}
+
+Status DirectAccess::ReadInPlace(uint64_t off, uint64_t len, ReadRef* out) {
+  PMEMFS_RETURN_IF_ERROR(CheckRange(off, len));
+  PMEMFS_RETURN_IF_ERROR(dev_->bad_blocks().Check(off, len));
+  out->Release();
+  if (descriptors_ && len > 0) {
+    const uint64_t first = off / layout::kPageSize, last = (off + len - 1) / layout::kPageSize;
+    for (uint64_t p = first; p <= last; p++) descriptors_->Pin(p);
+    PageDescriptors* d = descriptors_.get();
+    out->OnRelease([d, first, last] {
+      for (uint64_t p = first; p <= last; p++) d->Unpin(p);
+    });
+  }
+  dev_->ForEachSegment(off, len, [&](Segment s) { out->AddSlice(s.ptr, s.length); });
+  return Status::Ok();
+}
+
+Status DirectAccess::Write(uint64_t off, std::span<const std::byte> src) {
+  PMEMFS_RETURN_IF_ERROR(CheckRange(off, src.size()));
+  dev_->Write(off, src.data(), src.size());
+  if (!dev_->bad_blocks().empty()) return dev_->bad_blocks().ClearWholePages(off, src.size());
+  return Status::Ok();
+}
+
+Status DirectAccess::Zero(uint64_t off, uint64_t len) {
+  PMEMFS_RETURN_IF_ERROR(CheckRange(off, len));
+  dev_->SetNoDrain(off, 0, len);
+  dev_->Drain();
+  if (!dev_->bad_blocks().empty()) return dev_->bad_blocks().ClearWholePages(off, len);
+  return Status::Ok();
+}
+
+}  // namespace pmemfs::mapping

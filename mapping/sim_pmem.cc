@@ -1,0 +1,157 @@
+#include "mapping/sim_pmem.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+namespace pmemfs::mapping {
+
+namespace {
+constexpr uint64_t kLine = layout::kCacheLine;
+using Line = std::array<std::byte, kLine>;
+}  // namespace
+
+class SimPart;
+
+// The power domain: one lock over every part's simulated persistence state.
+struct SimState {
+  std::mutex mu;
+  std::mt19937_64 rng;
+  uint64_t points = 0;
+  uint64_t limit = UINT64_MAX;
+  std::vector<SimPart*> parts;  // guarded by mu; parts unregister in their destructor
+};
+
+class SimPart final : public Part {
+ public:
+  SimPart(std::shared_ptr<SimState> state, std::string name, uint64_t size, uint64_t alignment)
+      : state_(std::move(state)), name_(std::move(name)), size_(size), alignment_(alignment),
+        persisted_(size) {
+    fd_ = memfd_create(name_.c_str(), MFD_CLOEXEC);
+    if (fd_ < 0 || ftruncate(fd_, static_cast<off_t>(size)) != 0)
+      throw std::runtime_error("SimPart: memfd: " + std::string(strerror(errno)));
+    void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+    if (p == MAP_FAILED) throw std::runtime_error("SimPart: mmap: " + std::string(strerror(errno)));
+    base_ = static_cast<std::byte*>(p);
+    if (pmem2_source_from_fd(&src_, fd_) != 0)
+      throw std::runtime_error(std::string("SimPart: pmem2 source: ") + pmem2_errormsg());
+    std::lock_guard lock(state_->mu);
+    state_->parts.push_back(this);
+  }
+  ~SimPart() override {
+    {
+      std::lock_guard lock(state_->mu);
+      std::erase(state_->parts, this);
+    }
+    pmem2_source_delete(&src_);
+    munmap(base_, size_);
+    close(fd_);
+  }
+
+  const std::string& name() const override { return name_; }
+  uint64_t size() const override { return size_; }
+  uint64_t alignment() const override { return alignment_; }
+  Granularity granularity() const override { return Granularity::kCacheLine; }
+  std::byte* base() const override { return base_; }
+  pmem2_source* source() const override { return src_; }
+
+  void Flush(uint64_t off, uint64_t len) override {
+    if (len == 0) return;
+    std::lock_guard lock(state_->mu);
+    if (Stopped()) return;
+    for (uint64_t l = off / kLine * kLine; l < off + len; l += kLine)
+      std::memcpy(pending_[l].data(), base_ + l, kLine);
+  }
+  void Drain() override {
+    std::lock_guard lock(state_->mu);
+    if (pending_.empty()) return;
+    if (Stopped()) {
+      pending_.clear();
+      return;
+    }
+    for (auto& [l, data] : pending_) std::memcpy(persisted_.data() + l, data.data(), kLine);
+    pending_.clear();
+    state_->points++;
+  }
+  void CopyNoDrain(uint64_t off, const void* src, size_t len) override {
+    std::memcpy(base_ + off, src, len);
+    Flush(off, len);
+  }
+  void SetNoDrain(uint64_t off, int c, size_t len) override {
+    std::memset(base_ + off, c, len);
+    Flush(off, len);
+  }
+
+  // Called with state_->mu held.
+  void CrashLocked(double keep) {
+    std::uniform_real_distribution<double> coin(0.0, 1.0);
+    if (!Stopped())
+      for (auto& [l, data] : pending_)
+        if (keep > 0 && coin(state_->rng) < keep)
+          std::memcpy(persisted_.data() + l, data.data(), kLine);
+    pending_.clear();
+    std::memcpy(base_, persisted_.data(), size_);
+  }
+  uint64_t pending_lines() const { return pending_.size(); }
+
+ private:
+  bool Stopped() const { return state_->points >= state_->limit; }
+
+  std::shared_ptr<SimState> state_;
+  std::string name_;
+  uint64_t size_;
+  uint64_t alignment_;
+  int fd_ = -1;
+  std::byte* base_ = nullptr;
+  pmem2_source* src_ = nullptr;
+  std::vector<std::byte> persisted_;   // guarded by state_->mu
+  std::map<uint64_t, Line> pending_;   // flushed, not drained; guarded by state_->mu
+};
+
+SimPmem::SimPmem(uint64_t seed) : state_(std::make_shared<SimState>()) { state_->rng.seed(seed); }
+SimPmem::~SimPmem() = default;
+
+std::shared_ptr<Part> SimPmem::NewPart(uint64_t size, uint64_t alignment, std::string name) {
+  if (name.empty()) {
+    std::lock_guard lock(state_->mu);
+    name = "sim" + std::to_string(state_->parts.size());
+  }
+  return std::make_shared<SimPart>(state_, std::move(name), size, alignment);
+}
+
+void SimPmem::Crash(double keep_undrained) {
+  std::lock_guard lock(state_->mu);
+  for (SimPart* p : state_->parts) p->CrashLocked(keep_undrained);
+  state_->limit = UINT64_MAX;
+}
+
+uint64_t SimPmem::persist_points() const {
+  std::lock_guard lock(state_->mu);
+  return state_->points;
+}
+
+void SimPmem::StopAfter(uint64_t n) {
+  std::lock_guard lock(state_->mu);
+  state_->limit = n;
+}
+
+bool SimPmem::stopped() const {
+  std::lock_guard lock(state_->mu);
+  return state_->points >= state_->limit;
+}
+
+uint64_t SimPmem::pending_lines() const {
+  std::lock_guard lock(state_->mu);
+  uint64_t n = 0;
+  for (SimPart* p : state_->parts) n += p->pending_lines();
+  return n;
+}
+
+}  // namespace pmemfs::mapping

@@ -1,0 +1,59 @@
+// SimPmem: simulated persistent memory for tests: the crash seam.
+//
+// A SimPmem is one power domain holding any number of SimParts. Each part keeps two images:
+// the working image (what loads see, a memfd mapping, so devices can map it like a file) and the
+// persisted image (what survives power loss). A store reaches the persisted image only when its
+// cache line is flushed (Part::Flush, or a non-temporal copy/set) and then drained
+// (Part::Drain): a flush snapshots the line, a drain makes every pending snapshot persistent.
+// Each drain that persists something is one *persist point*.
+//
+//   SimPmem sim;                       auto part = sim.NewPart(64 << 20);
+//   ... assemble devices on parts, run a workload ...
+//   sim.StopAfter(n);                  // the persisted images stop changing after point n
+//   sim.Crash();                       // working := persisted (+ optionally random pending lines)
+//   ... reassemble and recover from what survived ...
+//
+// Thread-safe. Parts hold a reference to the SimPmem state, so either may be dropped first.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "mapping/part.h"
+
+namespace pmemfs::mapping {
+
+struct SimState;
+
+class SimPmem {
+ public:
+  explicit SimPmem(uint64_t seed = 1);
+  ~SimPmem();
+  SimPmem(const SimPmem&) = delete;
+  SimPmem& operator=(const SimPmem&) = delete;
+
+  // A new zero-filled part of `size` bytes (a multiple of `alignment`, itself a power of two).
+  std::shared_ptr<Part> NewPart(uint64_t size, uint64_t alignment = layout::kPageSize,
+                                std::string name = "");
+
+  // Simulates power loss on every part: lines flushed but not drained persist with probability
+  // `keep_undrained` each (0: none), then each working image is replaced by its persisted image.
+  // Clears any StopAfter limit.
+  void Crash(double keep_undrained = 0.0);
+
+  // Persist points so far (drains that persisted at least one line).
+  uint64_t persist_points() const;
+  // After `n` persist points in total, later flushes and drains no longer reach the persisted
+  // images (the machine "lost power" at point n; the program runs on until Crash()).
+  void StopAfter(uint64_t n);
+  // True once a StopAfter limit has been reached.
+  bool stopped() const;
+  // Lines flushed and not yet drained, over all parts (for tests of the primitives).
+  uint64_t pending_lines() const;
+
+ private:
+  std::shared_ptr<SimState> state_;
+};
+
+}  // namespace pmemfs::mapping
