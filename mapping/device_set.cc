@@ -192,6 +192,7 @@ Result<std::unique_ptr<Device>> CreateDevice(std::vector<std::shared_ptr<Part>> 
   proto.chunk_size = striped ? opts.chunk_size : 0;
   proto.header_size = header;
   proto.device_size = size;
+  proto.data_size = data[0];  // per part below; the same in every part when striped
   proto.descriptor_length = desc;
   proto.descriptor_offset = desc ? size - desc : 0;
   proto.ram_length = ram;

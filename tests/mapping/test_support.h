@@ -22,6 +22,8 @@ struct SimSetup {
   uint64_t part_size;  // bytes per part
 };
 
+inline void PrintTo(const SimSetup& s, std::ostream* os) { *os << s.name; }
+
 // 1-, 2- and 3-part linear and 2- and 3-part striped sets, each through both access paths.
 std::vector<SimSetup> AllSetups();
 std::string SetupName(const ::testing::TestParamInfo<SimSetup>& info);

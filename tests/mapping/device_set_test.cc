@@ -1,0 +1,249 @@
+// Creating and opening devices from real part files: geometry, byte-exact assembly through both
+// access paths, and every way a set of parts can be wrong.
+#include "mapping/device_set.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <fstream>
+#include <random>
+
+#include "pmemfs/crc32c.h"
+#include "test_support.h"
+
+namespace pmemfs::mapping {
+namespace {
+
+using layout::LayoutKind;
+using testing::TempFile;
+
+constexpr PartOpenOptions kEmulated = {.force_cache_line = true};
+
+class DeviceSetTest : public ::testing::Test {
+ protected:
+  // `n` part files of `size` bytes each.
+  std::vector<std::string> MakeFiles(int n, uint64_t size) {
+    std::vector<std::string> paths;
+    for (int i = 0; i < n; i++) {
+      files_.push_back(std::make_unique<TempFile>(size));
+      paths.push_back(files_.back()->path());
+    }
+    return paths;
+  }
+  // Formats the files as one device and closes it.
+  void Create(const std::vector<std::string>& paths, CreateOptions opts = {}) {
+    auto parts = OpenFileParts(paths, kEmulated);
+    ASSERT_TRUE(parts.ok()) << parts.status().message();
+    auto dev = CreateDevice(std::move(parts).value(), opts);
+    ASSERT_TRUE(dev.ok()) << dev.status().message();
+  }
+  static uint32_t FileCrc(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::string s((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    return Crc32c(s.data(), s.size());
+  }
+  // Opening `paths` must fail with a message containing `needle`, and change no byte.
+  void ExpectRefused(const std::vector<std::string>& paths, const std::string& needle) {
+    std::vector<uint32_t> before;
+    for (auto& p : paths) before.push_back(FileCrc(p));
+    auto r = OpenDevice(paths, kEmulated);
+    ASSERT_FALSE(r.ok()) << "opened, expected: " << needle;
+    EXPECT_NE(r.status().message().find(needle), std::string::npos) << r.status().message();
+    EXPECT_EQ(r.status().message().find('\n'), std::string::npos);
+    for (size_t i = 0; i < paths.size(); i++) EXPECT_EQ(FileCrc(paths[i]), before[i]) << paths[i];
+  }
+
+  std::vector<std::unique_ptr<TempFile>> files_;
+};
+
+TEST_F(DeviceSetTest, SplitPartList) {
+  EXPECT_EQ(SplitPartList("/a"), std::vector<std::string>{"/a"});
+  EXPECT_EQ(SplitPartList("/a,/b,/c"), (std::vector<std::string>{"/a", "/b", "/c"}));
+  EXPECT_EQ(SplitPartList("/a,"), (std::vector<std::string>{"/a", ""}));
+}
+
+struct FileSetCase {
+  LayoutKind layout;
+  int parts;
+};
+
+class FileSetTest : public DeviceSetTest, public ::testing::WithParamInterface<FileSetCase> {};
+
+TEST_P(FileSetTest, ReadsBackByteExactlyThroughBothPaths) {
+  auto paths = MakeFiles(GetParam().parts, 12ull << 20);
+  Create(paths, {.layout = GetParam().layout, .ram_size = 1 << 20});
+  std::vector<uint8_t> data;
+  for (AccessPath path : {AccessPath::kLinear, AccessPath::kTranslated}) {
+    auto dev = OpenDevice(paths, kEmulated, {.path = path});
+    ASSERT_TRUE(dev.ok()) << dev.status().message();
+    Device& d = **dev;
+    EXPECT_EQ(d.access_path(), path);
+    EXPECT_EQ(d.info().part_count, static_cast<uint32_t>(GetParam().parts));
+    EXPECT_EQ(d.info().layout, GetParam().layout);
+    EXPECT_EQ(d.granularity(), Granularity::kCacheLine);
+    if (data.empty()) {  // write through the first path, read through both
+      data.resize(d.size());
+      std::mt19937 rng(11);
+      for (auto& b : data) b = static_cast<uint8_t>(rng());
+      d.Write(0, data.data(), data.size());
+    }
+    std::vector<uint8_t> back(d.size());
+    d.Read(0, back.data(), back.size());
+    ASSERT_EQ(back, data) << AccessPathName(path);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, FileSetTest,
+                         ::testing::Values(FileSetCase{LayoutKind::kLinear, 2},
+                                           FileSetCase{LayoutKind::kLinear, 3},
+                                           FileSetCase{LayoutKind::kStriped, 2},
+                                           FileSetCase{LayoutKind::kStriped, 3}),
+                         [](const auto& info) {
+                           return std::string(info.param.layout == LayoutKind::kLinear
+                                                  ? "Linear" : "Striped") +
+                                  std::to_string(info.param.parts);
+                         });
+
+TEST_F(DeviceSetTest, ReorderedPartsAreRefused) {
+  auto paths = MakeFiles(3, 4ull << 20);
+  Create(paths);
+  ExpectRefused({paths[1], paths[0], paths[2]}, "is part 1 of device");
+  ExpectRefused({paths[1], paths[0], paths[2]}, "give the parts in order");
+}
+
+TEST_F(DeviceSetTest, MissingPartIsRefusedAndNamed) {
+  auto paths = MakeFiles(3, 4ull << 20);
+  Create(paths);
+  ExpectRefused({paths[0], paths[1]}, "missing part 2");
+  ExpectRefused({paths[0], paths[2]}, "missing part 1");
+}
+
+TEST_F(DeviceSetTest, ForeignPartIsRefused) {
+  auto a = MakeFiles(2, 4ull << 20);
+  auto b = MakeFiles(2, 4ull << 20);
+  Create(a);
+  Create(b);
+  ExpectRefused({a[0], b[1]}, b[1] + ": belongs to another device");
+}
+
+TEST_F(DeviceSetTest, DuplicatedPartIsRefused) {
+  auto paths = MakeFiles(2, 4ull << 20);
+  Create(paths);
+  ExpectRefused({paths[0], paths[0]}, "are the same part");
+  // A copy of part 0 posing as part 1.
+  auto copy = MakeFiles(1, 4ull << 20);
+  ASSERT_EQ(system(("cp " + paths[0] + " " + copy[0]).c_str()), 0);
+  ExpectRefused({paths[0], copy[0]}, "are both part 0");
+}
+
+TEST_F(DeviceSetTest, TooManyPartsAreRefused) {
+  auto paths = MakeFiles(2, 4ull << 20);
+  auto extra = MakeFiles(1, 4ull << 20);
+  Create(paths);
+  Create(extra);
+  ExpectRefused({paths[0], paths[1], extra[0]}, "belongs to another device");
+}
+
+TEST_F(DeviceSetTest, UnformattedOrCorruptLabelIsRefused) {
+  auto paths = MakeFiles(1, 4ull << 20);
+  ExpectRefused(paths, "not a pmemfs part");
+  Create(paths);
+  int fd = open(paths[0].c_str(), O_RDWR);
+  char c = 0;
+  ASSERT_EQ(pread(fd, &c, 1, 50), 1);
+  c ^= 0x40;
+  ASSERT_EQ(pwrite(fd, &c, 1, 50), 1);
+  close(fd);
+  ExpectRefused(paths, "part label is corrupt");
+}
+
+TEST_F(DeviceSetTest, ShrunkenPartIsRefused) {
+  auto paths = MakeFiles(2, 4ull << 20);
+  Create(paths);
+  ASSERT_EQ(truncate(paths[1].c_str(), 2 << 20), 0);
+  ExpectRefused(paths, paths[1] + ": part is smaller");
+}
+
+TEST_F(DeviceSetTest, BadCreateRequestsAreRefused) {
+  auto small = MakeFiles(1, 512 << 10);
+  auto parts = OpenFileParts(small, kEmulated);
+  ASSERT_TRUE(parts.ok());
+  auto r = CreateDevice(*parts, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("too small"), std::string::npos) << r.status().message();
+  parts->clear();
+
+  auto ok = MakeFiles(2, 8ull << 20);
+  parts = OpenFileParts(ok, kEmulated);
+  ASSERT_TRUE(parts.ok());
+  for (uint64_t chunk : {uint64_t{1} << 20, uint64_t{3} << 20}) {
+    r = CreateDevice(*parts, {.layout = LayoutKind::kStriped, .chunk_size = chunk});
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find("power of two of at least 2 MiB"), std::string::npos);
+  }
+  r = CreateDevice(*parts, {.layout = LayoutKind::kStriped, .chunk_size = 8ull << 20});
+  ASSERT_FALSE(r.ok());  // each part holds less than one 8 MiB chunk after its header
+  EXPECT_NE(r.status().message().find("too small"), std::string::npos) << r.status().message();
+  r = CreateDevice(*parts, {.ram_size = 16ull << 20});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("too small for a RAM partition"), std::string::npos);
+  // None of that wrote a label.
+  parts->clear();
+  ExpectRefused(ok, "not a pmemfs part");
+}
+
+TEST_F(DeviceSetTest, NoDeviceOrEmptyPartNameIsRefused) {
+  EXPECT_FALSE(OpenDevice({}, kEmulated).ok());
+  auto r = OpenDevice(SplitPartList("/dev/shm/x,"), kEmulated);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("empty part name"), std::string::npos);
+}
+
+TEST_F(DeviceSetTest, OpenDeviceLocksEveryPart) {
+  auto paths = MakeFiles(2, 4ull << 20);
+  Create(paths);
+  auto first = OpenDevice(paths, kEmulated);
+  ASSERT_TRUE(first.ok());
+  auto second = OpenDevice(paths, kEmulated);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), Code::kBusy);
+}
+
+TEST_F(DeviceSetTest, AccessPathIsChosenByMappingCount) {
+  auto paths = MakeFiles(2, 10ull << 20);  // striped: 2 x 8 MiB = 8 chunks of 2 MiB
+  Create(paths, {.layout = LayoutKind::kStriped});
+  {
+    auto dev = OpenDevice(paths, kEmulated, {.max_map_count = 1000});
+    ASSERT_TRUE(dev.ok()) << dev.status().message();
+    EXPECT_EQ((*dev)->access_path(), AccessPath::kLinear);
+    EXPECT_EQ(LinearMappingCount((*dev)->info()), 8u);
+    EXPECT_EQ((*dev)->mapping_count(), 2u + 8u);
+  }
+  {
+    auto dev = OpenDevice(paths, kEmulated, {.max_map_count = 12});
+    ASSERT_TRUE(dev.ok()) << dev.status().message();
+    EXPECT_EQ((*dev)->access_path(), AccessPath::kTranslated);
+    EXPECT_EQ((*dev)->mapping_count(), 2u);
+  }
+  auto forced = OpenDevice(paths, kEmulated, {.path = AccessPath::kLinear, .max_map_count = 4});
+  ASSERT_FALSE(forced.ok());
+  EXPECT_NE(forced.status().message().find("vm.max_map_count"), std::string::npos);
+}
+
+TEST_F(DeviceSetTest, LabelsRecordTheReservedRanges) {
+  auto paths = MakeFiles(1, 16ull << 20);
+  Create(paths, {.ram_size = 3 << 20, .reserve_descriptors = false});
+  auto dev = OpenDevice(paths, kEmulated);
+  ASSERT_TRUE(dev.ok());
+  const DeviceInfo& info = (*dev)->info();
+  EXPECT_TRUE(info.descriptors.empty());
+  EXPECT_EQ(info.ram.length, 3u << 20);
+  EXPECT_EQ(info.ram.end(), info.size);
+  EXPECT_EQ(info.store().length, info.size - (3u << 20));
+}
+
+}  // namespace
+}  // namespace pmemfs::mapping
