@@ -25,7 +25,7 @@ class RamPartition {
   uint64_t total_pages() const { return range_.length / layout::kPageSize; }
   uint64_t free_pages() const;
   bool Contains(uint64_t off, uint64_t len = 1) const {
-    return off >= range_.offset && off + len <= range_.end();
+    return off >= range_.offset && off <= range_.end() && len <= range_.end() - off;
   }
 
   // `n` contiguous pages, zero-filled (plain stores: volatile). Returns their device offset;
