@@ -7,6 +7,9 @@
 //   - Sync(range)/SyncAll() write back the dirty pages in the range / all, then drain once.
 // The cache is split into shards by page number, each with its own lock, LRU list and share of
 // the capacity, so there is no global lock on the data path.
+//
+// Dirty pages still cached when a CopyAccess is destroyed are dropped, as on power loss: the
+// owner calls SyncAll() first (unmount does). `dev` must outlive the CopyAccess.
 #pragma once
 
 #include <cstdint>
