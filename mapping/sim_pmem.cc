@@ -9,6 +9,7 @@
 #include <mutex>
 #include <random>
 #include <stdexcept>
+#include <thread>
 #include <vector>
 
 namespace pmemfs::mapping {
@@ -66,19 +67,20 @@ class SimPart final : public Part {
     if (len == 0) return;
     std::lock_guard lock(state_->mu);
     if (Stopped()) return;
+    auto& mine = pending_[std::this_thread::get_id()];
     for (uint64_t l = off / kLine * kLine; l < off + len; l += kLine)
-      std::memcpy(pending_[l].data(), base_ + l, kLine);
+      std::memcpy(mine[l].data(), base_ + l, kLine);
   }
+  // Like a fence, covers only the calling thread's flushes.
   void Drain() override {
     std::lock_guard lock(state_->mu);
-    if (pending_.empty()) return;
-    if (Stopped()) {
-      pending_.clear();
-      return;
+    auto it = pending_.find(std::this_thread::get_id());
+    if (it == pending_.end()) return;
+    if (!Stopped()) {
+      for (auto& [l, data] : it->second) std::memcpy(persisted_.data() + l, data.data(), kLine);
+      state_->points++;
     }
-    for (auto& [l, data] : pending_) std::memcpy(persisted_.data() + l, data.data(), kLine);
-    pending_.clear();
-    state_->points++;
+    pending_.erase(it);
   }
   void CopyNoDrain(uint64_t off, const void* src, size_t len) override {
     std::memcpy(base_ + off, src, len);
@@ -93,13 +95,18 @@ class SimPart final : public Part {
   void CrashLocked(double keep) {
     std::uniform_real_distribution<double> coin(0.0, 1.0);
     if (!Stopped())
-      for (auto& [l, data] : pending_)
-        if (keep > 0 && coin(state_->rng) < keep)
-          std::memcpy(persisted_.data() + l, data.data(), kLine);
+      for (auto& [thread, lines] : pending_)
+        for (auto& [l, data] : lines)
+          if (keep > 0 && coin(state_->rng) < keep)
+            std::memcpy(persisted_.data() + l, data.data(), kLine);
     pending_.clear();
     std::memcpy(base_, persisted_.data(), size_);
   }
-  uint64_t pending_lines() const { return pending_.size(); }
+  uint64_t pending_lines() const {
+    uint64_t n = 0;
+    for (auto& [thread, lines] : pending_) n += lines.size();
+    return n;
+  }
 
  private:
   bool Stopped() const { return state_->points >= state_->limit; }
@@ -112,7 +119,9 @@ class SimPart final : public Part {
   std::byte* base_ = nullptr;
   pmem2_source* src_ = nullptr;
   std::vector<std::byte> persisted_;   // guarded by state_->mu
-  std::map<uint64_t, Line> pending_;   // flushed, not drained; guarded by state_->mu
+  // Flushed, not drained, per flushing thread (a drain covers only its own thread's flushes);
+  // guarded by state_->mu.
+  std::map<std::thread::id, std::map<uint64_t, Line>> pending_;
 };
 
 SimPmem::SimPmem(uint64_t seed) : state_(std::make_shared<SimState>()) { state_->rng.seed(seed); }

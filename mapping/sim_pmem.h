@@ -4,7 +4,8 @@
 // the working image (what loads see, a memfd mapping, so devices can map it like a file) and the
 // persisted image (what survives power loss). A store reaches the persisted image only when its
 // cache line is flushed (Part::Flush, or a non-temporal copy/set) and then drained
-// (Part::Drain): a flush snapshots the line, a drain makes every pending snapshot persistent.
+// (Part::Drain): a flush snapshots the line, a drain makes the pending snapshots of the calling
+// thread persistent (as a fence orders only its own thread's flushes).
 // Each drain that persists something is one *persist point*.
 //
 //   SimPmem sim;                       auto part = sim.NewPart(64 << 20);

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
+#include <thread>
 
 namespace pmemfs::mapping {
 namespace {
@@ -130,6 +131,18 @@ TEST(SimPmemTest, StopAfterFreezesThePersistedImage) {
   part->Drain();
   sim.Crash();
   EXPECT_EQ(ByteAt(*part, 0), 9);
+}
+
+TEST(SimPmemTest, DrainCoversOnlyTheCallingThreadsFlushes) {
+  SimPmem sim;
+  auto part = sim.NewPart(kSize);
+  std::thread other([&] { part->SetNoDrain(0, 7, 64); });
+  other.join();
+  part->SetNoDrain(64, 8, 64);
+  part->Drain();  // this thread's line only
+  sim.Crash();
+  EXPECT_EQ(ByteAt(*part, 0), 0);
+  EXPECT_EQ(ByteAt(*part, 64), 8);
 }
 
 TEST(SimPmemTest, PartsOutliveOrPrecedeTheSim) {
