@@ -13,8 +13,18 @@
 // Pin counts live in the descriptor too but are volatile: not checksummed, never flushed on
 // their own, zeroed at Open.
 //
+// Validity: a descriptor is valid when its checksum matches (pin_count taken as 0) or when it is
+// all zero (pin_count aside): Format clears the table rather than checksumming every descriptor,
+// so all-zero is the free, never-written state. Open does not scan the table (that would be
+// O(device)); Get() returns a descriptor that fails its checksum as it reads, and fsck checks
+// them. Every update increments the generation, also past any logged value of the page.
+//
+// Usual use:  PMEMFS_ASSIGN_OR_RETURN(auto pd, PageDescriptors::Open(dev, where));
+//             pd->Set(page, {.owner = ino, .file_index = i, .refcount = 1, .flags = kPageAllocated});
+//             pd->Pin(page); ... read the page in place ... pd->Unpin(page);
+//
 // Thread-safety: all methods may be called concurrently; updates of one page are serialised
-// internally (striped locks).
+// internally (striped locks), and Get() never sees a half-written value.
 #pragma once
 
 #include <cstdint>
@@ -50,23 +60,30 @@ class PageDescriptors {
   // Writes an empty descriptor area (header, clear log, all descriptors free) and persists it.
   // Format time; `progress(done, total)` is called now and then when given.
   static Status Format(Device& dev, const std::function<void(uint64_t, uint64_t)>& progress = {});
-  // Opens the descriptors of `dev` (which must outlive them). kDevice: checks the area header,
-  // recovers from the log, zeroes pin counts. InvalidArgument when `dev` has no descriptor area.
+  // Opens the descriptors of `dev` (which must outlive them). kDevice: InvalidArgument when
+  // `dev` has no descriptor area, Corrupt when its header fails a check; then recovers from the
+  // log (re-runnable after a crash during recovery) and zeroes the pin counts. kDram: an
+  // all-free table of dev.size() / 4096 entries; needs no area and never writes the device.
   static Result<std::unique_ptr<PageDescriptors>> Open(Device& dev, DescriptorPlacement where);
 
   virtual DescriptorPlacement placement() const = 0;
   virtual uint64_t page_count() const = 0;
 
+  // Page numbers run from 0 to page_count() - 1. The readers and Pin/Unpin ignore any other
+  // page (all-zero result); the updaters refuse it with InvalidArgument, changing nothing.
   virtual PageInfo Get(uint64_t page) const = 0;
   virtual uint64_t generation(uint64_t page) const = 0;
   // Sets the descriptor of `page`; durable and crash-atomic on return (kDevice).
   virtual Status Set(uint64_t page, const PageInfo& info) = 0;
-  // Sets several descriptors with fewer drains; each one is crash-atomic, the batch is not.
+  // Sets several descriptors (in order; a page may appear more than once) with fewer drains;
+  // each update is crash-atomic, the batch is not.
   virtual Status SetBatch(std::span<const PageUpdate> updates) = 0;
-  // refcount += delta (>= 0 after), atomically with respect to other updates of `page`;
-  // returns the new count.
+  // refcount += delta, atomically with respect to other updates of `page`; returns the new
+  // count. InvalidArgument (and no change) when the count would leave [0, UINT32_MAX]. Flags are
+  // left as they are.
   virtual Result<uint32_t> AddRef(uint64_t page, int32_t delta) = 0;
 
+  // Pin counts: volatile, atomic, lock-free. Unpin of an unpinned page is ignored (stays 0).
   virtual void Pin(uint64_t page) = 0;
   virtual void Unpin(uint64_t page) = 0;
   virtual uint32_t pin_count(uint64_t page) const = 0;
