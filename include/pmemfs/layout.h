@@ -158,4 +158,207 @@ constexpr uint64_t DescriptorAreaSize(uint64_t device_pages) {
          (device_pages * sizeof(PageDescriptor) + kPageSize - 1) / kPageSize * kPageSize;
 }
 
+// =============================================================================================
+// The store (fs/store): the filesystem inside the device's store area [0, DeviceInfo::store()).
+//
+// Store block numbers count 4 KiB blocks from device offset 0. At format time (mkpmemfs):
+//
+//   block 0                         Superblock (primary)
+//   [journal_start, +journal_blocks)    redo journal: JournalHeader, then the record stream
+//   [inode_start, +inode_blocks)        inode table: inode_count InodeRecords (ino = slot + 1)
+//   [bitmap_start, +bitmap_blocks)      allocation bitmap: 1 bit per store block, 1 = in use
+//   [data_start, backup_block)          data, extent, directory and xattr blocks
+//   backup_block = store_blocks - 1     Superblock (backup copy)
+//
+// Every change of these structures goes through one journal transaction (fs/store/journal.h);
+// file data in direct/pages mode is written in place before the transaction that links it.
+inline constexpr uint64_t kBlockSize = 4096;
+
+inline constexpr char kSuperMagic[8] = {'P', 'M', 'E', 'M', 'F', 'S', 'S', 'B'};
+inline constexpr uint16_t kMajorVersion = 1;
+inline constexpr uint16_t kMinorVersion = 0;
+// Feature masks: an unknown incompat bit refuses to mount; an unknown ro_compat bit mounts
+// read-only; unknown compat bits are ignored. None are defined yet.
+inline constexpr uint64_t kCompatKnown = 0;
+inline constexpr uint64_t kIncompatKnown = 0;
+inline constexpr uint64_t kRoCompatKnown = 0;
+
+enum class FsState : uint32_t { kClean = 1, kDirty = 2 };
+// Superblock::default_mode
+enum class StoredMode : uint32_t { kCopy = 0, kDirect = 1, kPages = 2 };
+
+struct Superblock {
+  char magic[8];            // kSuperMagic
+  uint16_t major;           // kMajorVersion: a different major refuses to mount
+  uint16_t minor;
+  uint32_t state;           // FsState: kDirty while mounted
+  uint64_t compat;
+  uint64_t incompat;
+  uint64_t ro_compat;
+  uint8_t uuid[16];         // the filesystem's (the device's part labels carry the set uuid)
+  char label[64];           // NUL-padded
+  uint32_t block_size;      // kBlockSize
+  uint32_t default_mode;    // StoredMode
+  uint64_t store_blocks;    // blocks in the store area
+  uint64_t journal_start;
+  uint64_t journal_blocks;
+  uint64_t inode_start;
+  uint64_t inode_blocks;
+  uint64_t inode_count;
+  uint64_t bitmap_start;
+  uint64_t bitmap_blocks;
+  uint64_t data_start;
+  uint64_t data_blocks;     // data_start .. backup_block
+  uint64_t backup_block;
+  uint64_t created_ns;
+  uint64_t mounted_ns;      // last mount
+  uint64_t written_ns;      // last clean unmount
+  uint64_t mount_count;
+  uint64_t reserved0;       // must be zero
+  uint8_t reserved[252];    // must be zero
+  uint32_t checksum;
+};
+static_assert(sizeof(Superblock) == 512);
+static_assert(offsetof(Superblock, uuid) == 40);
+static_assert(offsetof(Superblock, store_blocks) == 128);
+static_assert(offsetof(Superblock, checksum) == 508);
+
+// --- journal ----------------------------------------------------------------------------------
+inline constexpr char kJournalMagic[8] = {'P', 'M', 'F', 'S', 'J', 'R', 'N', 'L'};
+enum class JournalState : uint32_t { kEmpty = 0, kCommitted = 1 };
+
+// At the start of the journal's first block. The commit point of a transaction is the drain
+// after this header is written with state kCommitted and a valid checksum.
+struct JournalHeader {
+  char magic[8];            // kJournalMagic
+  uint64_t sequence;        // of the last committed transaction
+  uint32_t state;           // JournalState
+  uint32_t record_count;
+  uint64_t record_bytes;    // of the record stream that starts at the journal's second block
+  uint32_t records_crc;     // CRC-32C of those bytes
+  uint8_t reserved[24];     // must be zero
+  uint32_t checksum;
+};
+static_assert(sizeof(JournalHeader) == 64);
+
+enum class RecordKind : uint32_t {
+  kBytes = 1,       // write `length` bytes at device offset `target`
+  kDescriptor = 2,  // set the page descriptor of device page `target` (data: DescriptorValue)
+};
+
+// The record stream: JournalRecord, then `length` bytes of data padded to 8, repeated.
+struct JournalRecord {
+  uint64_t target;
+  uint32_t length;
+  uint32_t kind;            // RecordKind
+};
+static_assert(sizeof(JournalRecord) == 16);
+
+// Data of a kDescriptor record: the persistent fields of a PageDescriptor.
+struct DescriptorValue {
+  uint64_t owner;
+  uint64_t file_index;
+  uint32_t refcount;
+  uint32_t flags;
+};
+static_assert(sizeof(DescriptorValue) == 24);
+
+// --- inodes -----------------------------------------------------------------------------------
+inline constexpr uint64_t kRootIno = 1;
+inline constexpr uint32_t kInlineDataMax = 96;  // symlink targets shorter than this live inline
+
+enum InodeFlags : uint32_t {
+  kInodeTruncating = 1u << 0,  // a split truncate is in progress to `pending_size`
+};
+
+struct InodeRecord {
+  uint32_t mode;            // S_IFMT | permissions; 0: free slot
+  uint32_t nlink;
+  uint32_t uid;
+  uint32_t gid;
+  uint64_t size;
+  int64_t atime_ns;
+  int64_t mtime_ns;
+  int64_t ctime_ns;
+  int64_t btime_ns;
+  uint64_t generation;      // incremented each time the slot is reused
+  uint64_t blocks;          // 4 KiB blocks held (data, maps, xattrs)
+  uint64_t rdev;            // device nodes
+  uint32_t flags;           // InodeFlags
+  uint32_t reserved0;       // must be zero
+  uint64_t map_head;        // files/symlinks: first extent block; dirs: first dentry block
+  uint64_t map_tail;        // last block of that chain
+  uint64_t xattr_head;      // first xattr block; 0: none
+  uint64_t parent;          // directories: the parent's ino
+  uint64_t pending_size;    // kInodeTruncating: the size being truncated to
+  uint64_t reserved1;       // must be zero
+  uint8_t inline_data[kInlineDataMax];
+  uint8_t reserved[20];     // must be zero
+  uint32_t checksum;
+};
+static_assert(sizeof(InodeRecord) == 256);
+static_assert(offsetof(InodeRecord, map_head) == 88);
+static_assert(offsetof(InodeRecord, inline_data) == 136);
+
+// --- chained blocks: extents, directory entries, xattrs -----------------------------------------
+inline constexpr char kExtentBlockMagic[8] = {'P', 'M', 'F', 'S', 'E', 'X', 'T', 'B'};
+inline constexpr char kDirBlockMagic[8] = {'P', 'M', 'F', 'S', 'D', 'I', 'R', 'B'};
+inline constexpr char kXattrBlockMagic[8] = {'P', 'M', 'F', 'S', 'X', 'A', 'T', 'B'};
+
+// At the start of every extent, directory and xattr block.
+struct ChainHeader {
+  char magic[8];            // which kind of block
+  uint64_t owner;           // ino
+  uint64_t next;            // next block of the chain; 0: last
+  uint64_t index;           // position in the chain, 0-based
+  uint8_t reserved[28];     // must be zero
+  uint32_t checksum;
+};
+static_assert(sizeof(ChainHeader) == 64);
+
+inline constexpr uint32_t kSlotSize = 32;
+inline constexpr uint32_t kSlotsPerBlock = (kBlockSize - sizeof(ChainHeader)) / kSlotSize;  // 126
+
+// One slot of an extent block: file blocks [file_block, +length) are device blocks
+// [dev_block, +length). length 0: unused slot.
+struct ExtentRecord {
+  uint64_t file_block;
+  uint64_t dev_block;
+  uint32_t length;
+  uint32_t flags;           // reserved, must be zero
+  uint32_t reserved;        // must be zero
+  uint32_t checksum;
+};
+static_assert(sizeof(ExtentRecord) == kSlotSize);
+
+// A directory entry: this head slot, followed by `slots - 1` more slots of name bytes, never
+// crossing a block. ino 0: unused slot.
+inline constexpr uint32_t kMaxNameLen = 255;
+struct DentryHead {
+  uint64_t ino;
+  uint8_t name_len;
+  uint8_t type;             // DT_* of the target
+  uint8_t slots;            // slots the entry occupies, head included
+  uint8_t reserved;         // must be zero
+  uint32_t checksum;        // CRC-32C of the head (checksum 0) and the name
+  char name[16];            // first bytes of the name; the rest follows in the next slots
+};
+static_assert(sizeof(DentryHead) == kSlotSize);
+constexpr uint32_t DentrySlots(uint32_t name_len) {
+  return name_len <= 16 ? 1 : 1 + (name_len - 16 + kSlotSize - 1) / kSlotSize;
+}
+
+// An xattr block holds one attribute: this head, the name, then the value.
+inline constexpr uint32_t kXattrMaxValue =
+    kBlockSize - sizeof(ChainHeader) - 16 - kMaxNameLen;  // 3761 bytes
+struct XattrHead {
+  uint8_t name_len;
+  uint8_t reserved0;        // must be zero
+  uint16_t value_len;
+  uint32_t reserved1;       // must be zero
+  uint32_t reserved2;       // must be zero
+  uint32_t checksum;        // CRC-32C of the head (checksum 0), name and value
+};
+static_assert(sizeof(XattrHead) == 16);
+
 }  // namespace pmemfs::layout
