@@ -20,7 +20,19 @@ enum class Code {
   kIoError,          // media error, failed read or write
   kCorrupt,          // on-media structure fails its checks
   kUnsupported,      // feature or platform not supported
-  kPermission,
+  kPermission,       // not allowed for this caller (EPERM)
+  kAccessDenied,     // permission bits/ACL refuse it (EACCES)
+  kNotDirectory,
+  kIsDirectory,
+  kNotEmpty,
+  kNameTooLong,
+  kNoData,           // no such extended attribute
+  kRange,            // result does not fit the caller's buffer
+  kTooBig,           // file or attribute larger than allowed (EFBIG/E2BIG)
+  kTooManyLinks,
+  kCrossDevice,
+  kReadOnly,
+  kLoop,             // too many symbolic links / a directory moved into itself
 };
 
 class [[nodiscard]] Status {
@@ -38,6 +50,18 @@ class [[nodiscard]] Status {
   static Status Corrupt(std::string m) { return {Code::kCorrupt, std::move(m)}; }
   static Status Unsupported(std::string m) { return {Code::kUnsupported, std::move(m)}; }
   static Status Permission(std::string m) { return {Code::kPermission, std::move(m)}; }
+  static Status AccessDenied(std::string m) { return {Code::kAccessDenied, std::move(m)}; }
+  static Status NotDirectory(std::string m) { return {Code::kNotDirectory, std::move(m)}; }
+  static Status IsDirectory(std::string m) { return {Code::kIsDirectory, std::move(m)}; }
+  static Status NotEmpty(std::string m) { return {Code::kNotEmpty, std::move(m)}; }
+  static Status NameTooLong(std::string m) { return {Code::kNameTooLong, std::move(m)}; }
+  static Status NoData(std::string m) { return {Code::kNoData, std::move(m)}; }
+  static Status Range(std::string m) { return {Code::kRange, std::move(m)}; }
+  static Status TooBig(std::string m) { return {Code::kTooBig, std::move(m)}; }
+  static Status TooManyLinks(std::string m) { return {Code::kTooManyLinks, std::move(m)}; }
+  static Status CrossDevice(std::string m) { return {Code::kCrossDevice, std::move(m)}; }
+  static Status ReadOnly(std::string m) { return {Code::kReadOnly, std::move(m)}; }
+  static Status Loop(std::string m) { return {Code::kLoop, std::move(m)}; }
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -1,0 +1,159 @@
+// fs/store: the filesystem's on-device structures, kept consistent by a redo journal.
+//
+// What it offers (bottom of the filesystem, above mapping/):
+//   Store::Format(dev, opts)     writes a fresh filesystem into the device's store area:
+//                                superblock + backup, empty journal, inode table with the root
+//                                directory, allocation bitmap.
+//   Store::Open(dev, desc)       mounts: reads the superblock (the backup when the primary is
+//                                damaged, then repairs the primary), refuses what it cannot trust
+//                                (bad magic/checksum in both copies, other major version, unknown
+//                                incompat feature, geometry that does not fit the device), replays
+//                                a committed journal transaction (idempotent: a crash during
+//                                replay is replayed again), loads the bitmap, scans the inode
+//                                table and reports the inodes left to finish (orphans: nlink 0;
+//                                interrupted truncates), marks the filesystem dirty.
+//   Begin()/Commit(tx)           every metadata change, atomic and durable on return (tx.h).
+//   inodes, blocks, chains       the typed accessors below, each writing through a Tx.
+//   Close()                      marks the filesystem clean (unmount).
+//
+// The store knows the on-media format, not POSIX: fs/core decides what to change, the store
+// makes it atomic. It never flushes except through mapping::Device primitives (via Journal).
+//
+// Thread-safety: Commit is serialised internally (one journal); allocation and inode
+// reservation are internally locked; reads of committed structures may run concurrently with
+// commits of other structures (fs/core's inode locks order conflicting changes).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "fs/store/tx.h"
+#include "mapping/device.h"
+#include "mapping/page_descriptors.h"
+#include "pmemfs/layout.h"
+#include "pmemfs/status.h"
+
+namespace pmemfs::store {
+
+class Journal;
+class Allocator;
+class InodeTable;
+
+struct FormatOptions {
+  std::string label;            // at most 63 bytes
+  uint64_t inode_count = 0;     // 0: one per 16 KiB of store area, at least 64
+  uint64_t journal_bytes = 0;   // 0: 1/64 of the store area within [256 KiB, 16 MiB]
+  layout::StoredMode default_mode = layout::StoredMode::kDirect;
+  uint32_t root_uid = 0;
+  uint32_t root_gid = 0;
+  uint32_t root_mode = 0755;    // permission bits of the root directory
+  std::function<void(uint64_t done, uint64_t total)> progress;
+};
+
+struct StoreStats {
+  uint64_t data_blocks = 0;     // blocks files can use (data area)
+  uint64_t free_blocks = 0;
+  uint64_t inode_count = 0;
+  uint64_t free_inodes = 0;
+};
+
+enum class ChainKind { kExtents, kDentries, kXattrs };
+
+class Store {
+ public:
+  ~Store();
+
+  // Writes a new filesystem (destroys what the store area held). InvalidArgument when the
+  // device is too small for the requested journal and inode table.
+  static Status Format(mapping::Device& dev, const FormatOptions& opts);
+  // What the store area holds now, for mkpmemfs's refusal without --force: "pmemfs" (a valid
+  // superblock or backup), "" (nothing recognised).
+  static std::string Detect(const mapping::Device& dev);
+  // Mounts (see the top of this file). `descriptors` (pages mode, may be null) receives the
+  // kDescriptor records of replayed transactions. Both must outlive the Store.
+  static Result<std::unique_ptr<Store>> Open(mapping::Device& dev,
+                                             mapping::PageDescriptors* descriptors);
+  // Marks the filesystem clean and durable (unmount). The Store must not be used after.
+  Status Close();
+
+  const layout::Superblock& superblock() const { return sb_; }
+  mapping::Device& device() const { return dev_; }
+  StoreStats stats() const;
+  // Inodes Open found unfinished: nlink 0 (free them) or kInodeTruncating (finish the
+  // truncate to pending_size). fs/core handles them right after Open.
+  const std::vector<uint64_t>& orphans() const { return orphans_; }
+  const std::vector<uint64_t>& truncating() const { return truncating_; }
+
+  // --- transactions -------------------------------------------------------------------------
+  Tx Begin() { return Tx(this); }
+  // Atomic and durable on return. On error nothing changed (reservations are released); a
+  // Tx larger than max_tx_bytes() is refused with InvalidArgument (split it).
+  Status Commit(Tx& tx);
+  uint64_t max_tx_bytes() const;
+
+  // --- inodes (ino = table slot + 1; kRootIno is the root directory) ------------------------
+  // The committed record; Corrupt when its checksum fails, NotFound for a free slot or an ino
+  // outside the table.
+  Result<layout::InodeRecord> ReadInode(uint64_t ino) const;
+  // Writes `rec` (checksum computed here) at commit.
+  void WriteInode(Tx& tx, uint64_t ino, const layout::InodeRecord& rec);
+  // A free ino, taken out of the free set now and given back if `tx` aborts; its previous
+  // generation is returned through `generation` so the new record can use generation + 1.
+  Result<uint64_t> ReserveInode(Tx& tx, uint64_t* generation);
+  // Frees the slot at commit (a zero record keeping the generation).
+  void FreeInode(Tx& tx, uint64_t ino);
+
+  // --- blocks -------------------------------------------------------------------------------
+  static uint64_t BlockOffset(uint64_t block) { return block * layout::kBlockSize; }
+  // Reserves up to `count` (>= 1) contiguous free data blocks, near `goal` when possible;
+  // returns at least one block, NoSpace when none is free. In use once `tx` commits; free again
+  // if it aborts.
+  Result<BlockRange> AllocBlocks(Tx& tx, uint64_t count, uint64_t goal = 0);
+  // Frees at commit. The blocks are reusable once the commit is durable and, in pages mode,
+  // once no reader has them pinned.
+  void FreeBlocks(Tx& tx, BlockRange r);
+  // Called by fs/core for freed blocks (copy mode: drop them from the DRAM cache).
+  void SetFreeHook(std::function<void(BlockRange)> hook);
+
+  // --- chains of blocks owned by one inode (extents, dentries, xattrs) ----------------------
+  // Pointer to chain block `block` after checking its header (magic of `kind`, checksum,
+  // owner); Corrupt otherwise. The 4 KiB block is contiguous in memory.
+  Result<const std::byte*> ReadChainBlock(uint64_t block, ChainKind kind, uint64_t owner) const;
+  // Appends an empty block (header, all slots unused) to the chain of `kind` of inode `ino`,
+  // whose record is `rec`: links it after rec's tail (or as head) and updates `rec` (head/tail
+  // /blocks). The caller writes `rec` in the same Tx. Returns the new block.
+  Result<uint64_t> AppendChainBlock(Tx& tx, uint64_t ino, layout::InodeRecord& rec, ChainKind kind);
+  // Unlinks `block` (whose predecessor is `prev`, 0 if it is the head) from the chain and
+  // frees it, updating `rec` (for xattr blocks and emptied blocks).
+  Status RemoveChainBlock(Tx& tx, uint64_t ino, layout::InodeRecord& rec, ChainKind kind,
+                          uint64_t prev, uint64_t block);
+  // Calls fn(block, data) for each block of the chain starting at `head`, in order; stops at
+  // the first error (returned).
+  Status ForEachChainBlock(uint64_t head, ChainKind kind, uint64_t owner,
+                           const std::function<Status(uint64_t, const std::byte*)>& fn) const;
+  // Device offset of slot `slot` of chain block `block`.
+  static uint64_t SlotOffset(uint64_t block, uint32_t slot) {
+    return BlockOffset(block) + sizeof(layout::ChainHeader) + uint64_t{slot} * layout::kSlotSize;
+  }
+
+ private:
+  friend class Tx;
+  Store(mapping::Device& dev, mapping::PageDescriptors* descriptors);
+  void Abort(Tx& tx);  // releases reservations
+
+  mapping::Device& dev_;
+  mapping::PageDescriptors* descriptors_;
+  layout::Superblock sb_{};
+  std::unique_ptr<Journal> journal_;
+  std::unique_ptr<Allocator> allocator_;
+  std::unique_ptr<InodeTable> inodes_;
+  std::vector<uint64_t> orphans_;
+  std::vector<uint64_t> truncating_;
+  std::function<void(BlockRange)> free_hook_;
+};
+
+}  // namespace pmemfs::store
