@@ -1,0 +1,290 @@
+// fs/core: the filesystem's semantics (POSIX) over fs/store (persistence) and mapping/ (data).
+//
+// Filesystem is what fs/fuse drives: one method per operation, inode numbers in and out,
+// Status/Result errors (fs/fuse maps them to errno in one table). It keeps DRAM indexes over
+// the on-device structures: the inode cache (inode.h), directory indexes (directory.h: hash
+// lookup, stable readdir cookies) and file extent maps (file_map.h), loaded lazily per inode.
+//
+//   auto fs = Filesystem::Mount(std::move(device), opts);   // recovery runs here
+//   fs->Lookup(caller, kRootIno, "a"); fs->Write(...); ...
+//   fs->Unmount();                                           // syncs, marks clean
+//
+// Persistence by mode: every metadata change is one store transaction (atomic; durable on
+// return in every mode). File data: direct/pages write the mapped device in place and persist
+// before returning; copy buffers in mapping::CopyAccess until Fsync/SyncFs/Unmount or the
+// background write-back. Files under the RAM directory (opts.ram_dir in the root) live in the
+// device's RAM partition and in DRAM only: never journaled, gone after remount.
+//
+// Lookup references: every call that returns an Attr for a name (Lookup, Create, MkDir, MkNod,
+// Symlink, Link) takes one reference on the inode for the kernel; Forget(ino, n) drops n. An
+// unlinked inode is freed when it has no links, no references and no open files.
+//
+// Thread-safety: every method may be called concurrently (the FUSE session is multithreaded).
+// Locks: per-inode (Inode::mu), taken parent before child, several in inode-number order;
+// rename_mu_ serialises renames that move directories (cycle checks).
+#pragma once
+
+#include <sys/types.h>
+#include <time.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "fs/core/inode.h"
+#include "fs/store/store.h"
+#include "mapping/access.h"
+#include "mapping/device.h"
+#include "mapping/ram_partition.h"
+#include "pmemfs/status.h"
+
+namespace pmemfs::core {
+
+inline constexpr uint64_t kRootIno = 1;
+
+// Who asks: what the kernel tells us of the calling process.
+struct Caller {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint32_t umask = 022;  // applied to created modes unless a default ACL applies
+};
+
+struct Attr {
+  uint64_t ino = 0;
+  uint64_t generation = 0;
+  uint32_t mode = 0;
+  uint32_t nlink = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t rdev = 0;
+  uint64_t size = 0;
+  uint64_t blocks = 0;  // 512-byte units, as st_blocks
+  timespec atime{};
+  timespec mtime{};
+  timespec ctime{};
+  timespec btime{};
+};
+
+enum SetAttrField : uint32_t {
+  kSetMode = 1u << 0,
+  kSetUid = 1u << 1,
+  kSetGid = 1u << 2,
+  kSetSize = 1u << 3,
+  kSetAtime = 1u << 4,     // to `atime`
+  kSetAtimeNow = 1u << 5,
+  kSetMtime = 1u << 6,     // to `mtime`
+  kSetMtimeNow = 1u << 7,
+  kSetCtime = 1u << 8,     // to `ctime`
+};
+
+struct SetAttrRequest {
+  uint32_t fields = 0;  // SetAttrField bits
+  uint32_t mode = 0;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t size = 0;
+  timespec atime{};
+  timespec mtime{};
+  timespec ctime{};
+};
+
+struct FsStats {
+  uint64_t block_size = 4096;
+  uint64_t blocks = 0;        // data blocks
+  uint64_t free_blocks = 0;
+  uint64_t files = 0;         // inodes
+  uint64_t free_files = 0;
+  uint32_t name_max = 255;
+};
+
+struct DirEntry {
+  std::string_view name;
+  uint64_t ino = 0;
+  uint32_t type = 0;          // DT_*
+  uint64_t next_cookie = 0;   // pass to ReadDir to continue after this entry
+};
+
+enum class AtimePolicy { kRelatime, kNoatime, kStrictatime };
+
+struct MountOptions {
+  mapping::Mode mode = mapping::Mode::kDirect;
+  uint64_t cache_size = 256ull << 20;      // copy mode DRAM cache
+  uint32_t writeback_ms = 5000;            // copy mode background write-back (0: off)
+  std::string ram_dir = "ram";             // volatile files live under /<ram_dir>; "": none
+  mapping::DescriptorPlacement descriptors = mapping::DescriptorPlacement::kDevice;
+  AtimePolicy atime = AtimePolicy::kRelatime;
+};
+
+// Told when the filesystem changes something the kernel may have cached (fs/fuse forwards to
+// fuse_lowlevel_notify_inval_*). Calls are made without filesystem locks held.
+class Invalidator {
+ public:
+  virtual ~Invalidator() = default;
+  virtual void InvalidateInode(uint64_t ino, int64_t off, int64_t len) = 0;
+  virtual void InvalidateEntry(uint64_t parent, std::string_view name) = 0;
+};
+
+enum RenameFlags : uint32_t { kRenameNoReplace = 1u << 0, kRenameExchange = 1u << 1 };
+
+class Filesystem {
+ public:
+  // Takes the device. Opens the store (journal recovery, orphan cleanup), the mode's
+  // mapping::Access and the RAM partition.
+  static Result<std::unique_ptr<Filesystem>> Mount(std::unique_ptr<mapping::Device> dev,
+                                                   const MountOptions& opts);
+  ~Filesystem();
+  // Writes back everything and marks the filesystem clean. Idempotent.
+  Status Unmount();
+
+  const MountOptions& options() const;
+  void SetInvalidator(Invalidator* inv);
+
+  // --- names ----------------------------------------------------------------------------------
+  Result<Attr> Lookup(const Caller& c, uint64_t parent, std::string_view name);
+  void Forget(uint64_t ino, uint64_t nlookup);
+  Result<Attr> GetAttr(uint64_t ino);
+  Result<Attr> SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& req);
+  Result<Attr> MkNod(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode,
+                     uint64_t rdev);
+  Result<Attr> MkDir(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode);
+  Result<Attr> Symlink(const Caller& c, uint64_t parent, std::string_view name,
+                       std::string_view target);
+  Result<std::string> ReadLink(uint64_t ino);
+  Result<Attr> Link(const Caller& c, uint64_t ino, uint64_t new_parent, std::string_view new_name);
+  Status Unlink(const Caller& c, uint64_t parent, std::string_view name);
+  Status RmDir(const Caller& c, uint64_t parent, std::string_view name);
+  Status Rename(const Caller& c, uint64_t parent, std::string_view name, uint64_t new_parent,
+                std::string_view new_name, uint32_t flags);
+
+  // --- files ----------------------------------------------------------------------------------
+  // `flags`: open(2) flags; O_TRUNC truncates. Counts the open until Release.
+  Status Open(const Caller& c, uint64_t ino, int flags);
+  // Creates and opens; an existing name gives AlreadyExists when O_EXCL, else opens it.
+  Result<Attr> Create(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode,
+                      int flags);
+  Status Release(uint64_t ino);
+  // Up to `len` bytes at `off` (fewer at end of file); in direct/pages mode the ReadRef points
+  // into the device (pages: pinned until released).
+  Status Read(uint64_t ino, uint64_t off, uint64_t len, mapping::ReadRef* out);
+  // Returns bytes written. Clears setuid/setgid when written by someone other than the owner.
+  Result<uint64_t> Write(const Caller& c, uint64_t ino, uint64_t off,
+                         std::span<const std::byte> data);
+  Status Fsync(uint64_t ino, bool datasync);
+  Status SyncFs();
+  // mode: 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE, FALLOC_FL_ZERO_RANGE[|KEEP_SIZE]
+  Status Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len);
+  // whence: SEEK_DATA or SEEK_HOLE (others are the kernel's business).
+  Result<uint64_t> Lseek(uint64_t ino, uint64_t off, int whence);
+  // Copies (pages mode: shares pages copy-on-write) and returns bytes copied.
+  Result<uint64_t> CopyFileRange(const Caller& c, uint64_t ino_in, uint64_t off_in,
+                                 uint64_t ino_out, uint64_t off_out, uint64_t len);
+
+  // --- directories ----------------------------------------------------------------------------
+  Status OpenDir(const Caller& c, uint64_t ino);
+  // Emits entries from `cookie` on ("." and ".." first) until `emit` returns false.
+  Status ReadDir(uint64_t ino, uint64_t cookie, const std::function<bool(const DirEntry&)>& emit);
+
+  Result<FsStats> StatFs();
+
+  // --- extended attributes (full names: "user.x", "system.posix_acl_access", ...) -------------
+  // flags: XATTR_CREATE / XATTR_REPLACE.
+  Status SetXattr(const Caller& c, uint64_t ino, std::string_view name,
+                  std::span<const std::byte> value, int flags);
+  Result<std::vector<std::byte>> GetXattr(uint64_t ino, std::string_view name);
+  Result<std::vector<std::string>> ListXattr(uint64_t ino);
+  Status RemoveXattr(const Caller& c, uint64_t ino, std::string_view name);
+  // access(2): mask of R_OK/W_OK/X_OK (F_OK: exists).
+  Status Access(const Caller& c, uint64_t ino, int mask);
+
+ private:
+  using InodePtr = std::shared_ptr<Inode>;
+  Filesystem() = default;
+
+  // --- fs.cc: inode cache and shared helpers ------------------------------------------------
+  // The cached inode, loading it from the store (or NotFound).
+  Result<InodePtr> GetInode(uint64_t ino);
+  // Takes one kernel lookup reference on `ip` and returns its attributes.
+  Attr Ref(const InodePtr& ip);
+  static Attr ToAttr(const Inode& ip);
+  // Writes `rec` as ip's record in `tx` (persistent inodes; a no-op for volatile ones).
+  void PutInode(store::Tx& tx, const Inode& ip, const layout::InodeRecord& rec);
+  // Commits `tx` (a no-op for an empty Tx). On failure, drops the DRAM indexes of `touched`
+  // so they reload from the device.
+  Status Commit(store::Tx& tx, std::initializer_list<Inode*> touched);
+  // Frees an inode with no links, references or opens: its blocks, chains and record.
+  // Caller holds ip->mu exclusively and inodes_mu_ is NOT held.
+  Status FreeInode(const InodePtr& ip);
+  // Drops the inode from the cache, freeing it first when unlinked. Caller holds no locks.
+  void MaybeEvict(uint64_t ino);
+  // A fresh record of type/mode for `c` created in directory `dir` (setgid rule, times now).
+  layout::InodeRecord NewRecord(const Caller& c, const Inode& dir, uint32_t mode) const;
+  // A new inode (persistent, or volatile under the RAM directory) added to the cache with
+  // one lookup reference not yet taken. Its record is written in `tx`.
+  Result<InodePtr> NewInode(store::Tx& tx, const Inode& dir, const layout::InodeRecord& rec);
+  static int64_t NowNs();
+  // Loads ip->dir / ip->map / ip->xattrs if not loaded. Caller holds ip->mu (either mode;
+  // loading under a shared lock is serialised by load_mu_).
+  Status LoadDir(Inode& ip);
+  Status LoadMap(Inode& ip);
+  Status LoadXattrs(Inode& ip);
+  MapContext Ctx(store::Tx& tx, Inode& ip, layout::InodeRecord& rec);
+
+  // --- namespace.cc -----------------------------------------------------------------------------
+  // Creates `name` in `parent` with record `rec` (any type); symlink target goes to `target`.
+  Result<Attr> CreateNode(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode,
+                          uint64_t rdev, std::string_view target, InodePtr* created);
+  static Status CheckName(std::string_view name);
+  bool IsRamDir(uint64_t ino) const { return ram_dir_ && ino == ram_dir_->ino; }
+
+  // --- file_io.cc -------------------------------------------------------------------------------
+  // Sets the size of `ip` to `size` inside `tx` (frees blocks past it, zeroes the tail of the
+  // last block). Caller holds ip->mu exclusively; `rec` is the working record.
+  Status Truncate(store::Tx& tx, Inode& ip, layout::InodeRecord& rec, uint64_t size,
+                  std::vector<store::BlockRange>* freed);
+  // Frees `freed` device ranges at commit: store blocks via the Tx, RAM pages at once after.
+  void FreeRanges(store::Tx& tx, const Inode& ip, const std::vector<store::BlockRange>& freed);
+  void WritebackLoop();
+
+  // --- xattr.cc / acl.cc ------------------------------------------------------------------------
+  // On create: applies the parent's default ACL (or the umask) to `rec.mode` and writes the
+  // inherited ACL xattrs of the new inode into `tx` (persistent) or its cache.
+  Status InheritAcl(store::Tx& tx, const Caller& c, Inode& dir, Inode& child,
+                    layout::InodeRecord& rec);
+  // chmod keeps system.posix_acl_access in step with the mode bits.
+  Status SyncAclMode(store::Tx& tx, Inode& ip, uint32_t mode);
+  // Frees the xattr blocks of an inode being deleted (in `tx`).
+  Status FreeXattrs(store::Tx& tx, Inode& ip, layout::InodeRecord& rec);
+
+  // --- state ------------------------------------------------------------------------------------
+  MountOptions opts_;
+  std::unique_ptr<mapping::Device> dev_;
+  std::unique_ptr<mapping::Access> access_;
+  std::unique_ptr<mapping::RamPartition> ram_;
+  std::unique_ptr<store::Store> store_;
+  std::atomic<Invalidator*> inval_{nullptr};
+
+  std::mutex inodes_mu_;  // guards inodes_ and every Inode's nlookup/open_count
+  std::unordered_map<uint64_t, InodePtr> inodes_;
+  std::mutex load_mu_;    // serialises lazy loads of DRAM indexes under shared inode locks
+  std::mutex rename_mu_;  // serialises renames that move a directory to another parent
+  InodePtr ram_dir_;      // the volatile RAM directory (null when opts_.ram_dir is "")
+  std::atomic<uint64_t> next_volatile_ino_{kVolatileInoBase};
+  bool unmounted_ = false;
+
+  std::mutex wb_mu_;      // guards wb_stop_
+  std::condition_variable wb_cv_;
+  bool wb_stop_ = false;
+  std::thread writeback_;  // copy mode background write-back
+};
+
+}  // namespace pmemfs::core

@@ -1,0 +1,50 @@
+// Inode: the DRAM state of one inode: its committed record and, loaded on first use, the
+// directory index, the extent map and the extended attributes.
+//
+// `rec` is the record as last committed (for volatile inodes, the only copy). To change an
+// inode: take `mu` exclusively, copy `rec`, change the copy, write it in a Tx
+// (Filesystem::CommitInode), and assign it back to `rec` only after the commit succeeded.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+#include "fs/core/directory.h"
+#include "fs/core/file_map.h"
+#include "pmemfs/layout.h"
+
+namespace pmemfs::core {
+
+// Inode numbers at and above this are volatile (RAM partition files), never in the store.
+inline constexpr uint64_t kVolatileInoBase = 1ull << 48;
+
+struct XattrEntry {
+  std::vector<std::byte> value;
+  uint64_t block = 0;  // the xattr block holding it (persistent inodes)
+};
+
+struct Inode {
+  Inode(uint64_t i, const layout::InodeRecord& r) : ino(i), rec(r) {}
+  bool is_volatile() const { return ino >= kVolatileInoBase; }
+  bool is_dir() const { return (rec.mode & 0170000) == 0040000; }
+  bool is_reg() const { return (rec.mode & 0170000) == 0100000; }
+  bool is_symlink() const { return (rec.mode & 0170000) == 0120000; }
+
+  const uint64_t ino;
+  // Guards everything below. Taken parent before child; several in inode-number order.
+  mutable std::shared_mutex mu;
+  layout::InodeRecord rec;
+  std::unique_ptr<Directory> dir;     // directories, loaded lazily
+  std::unique_ptr<FileMap> map;       // regular files and long symlinks, loaded lazily
+  std::unique_ptr<std::map<std::string, XattrEntry>> xattrs;  // loaded lazily
+  // Kernel lookup references and open files; guarded by Filesystem::inodes_mu_.
+  uint64_t nlookup = 0;
+  uint64_t open_count = 0;
+};
+
+}  // namespace pmemfs::core
