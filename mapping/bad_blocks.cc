@@ -13,11 +13,11 @@ using layout::BadBlockTable;
 
 namespace {
 
-// Reads the current table of `part`: the valid copy with the higher sequence. A part whose two
-// copies are both all-zero has no table yet (sequence 0, empty).
-Result<BadBlockTable> ReadTable(const Part& part) {
-  BadBlockTable best{};
-  bool found = false, damaged = false;
+// Reads the valid table copies of `part` (none, one or two). A part whose two copies are both
+// all-zero has no table yet; one whose copies are invalid and not both blank is corrupt.
+Result<std::vector<BadBlockTable>> ReadTables(const Part& part) {
+  std::vector<BadBlockTable> valid;
+  bool damaged = false;
   for (uint64_t off : layout::kBadBlockTableOffset) {
     BadBlockTable t;
     std::memcpy(&t, part.base() + off, sizeof t);
@@ -30,12 +30,11 @@ Result<BadBlockTable> ReadTable(const Part& part) {
       damaged = true;
       continue;
     }
-    if (!found || t.sequence > best.sequence) best = t;
-    found = true;
+    valid.push_back(t);
   }
-  if (!found && damaged)
+  if (valid.empty() && damaged)
     return Status::Corrupt(part.name() + ": both bad-block tables are corrupt");
-  return best;
+  return valid;
 }
 
 // Sorts and merges overlapping or touching ranges.
@@ -70,11 +69,27 @@ void BadBlocks::FormatPart(Part& part) {
 Result<std::unique_ptr<BadBlocks>> BadBlocks::Load(Device* dev) {
   std::unique_ptr<BadBlocks> bb(new BadBlocks(dev));
   const DeviceInfo& info = dev->info();
+  // An update writes every part's table with the same next sequence, one part after the other
+  // (PersistLocked), so a crash in between leaves some parts one sequence ahead with their
+  // previous copy intact. The device's list is the newest sequence that every part has.
+  std::vector<std::vector<BadBlockTable>> copies;
+  uint64_t target = UINT64_MAX;
+  for (size_t i = 0; i < dev->part_count(); i++) {
+    PMEMFS_ASSIGN_OR_RETURN(auto valid, ReadTables(dev->part(i)));
+    uint64_t newest = 0;
+    for (const auto& t : valid) newest = std::max(newest, t.sequence);
+    if (!valid.empty()) target = std::min(target, newest);
+    copies.push_back(std::move(valid));
+  }
+  if (target == UINT64_MAX) target = 0;  // no part has a table yet
   for (size_t i = 0; i < dev->part_count(); i++) {
     const uint64_t data_size = dev->part_data_size(i);
     const Part& part = dev->part(i);
-    PMEMFS_ASSIGN_OR_RETURN(BadBlockTable t, ReadTable(part));
-    bb->sequence_.push_back(t.sequence);
+    // The part's copy at `target`; one without it (its other copy is damaged) keeps its newest.
+    BadBlockTable t{};
+    for (const auto& c : copies[i])
+      if (c.sequence == target || (t.sequence != target && c.sequence > t.sequence)) t = c;
+    bb->sequence_.push_back(target);
     std::vector<layout::BadRange> ranges(t.entries, t.entries + t.count);
     for (const auto& r : part.PlatformBadRanges()) {
       // Platform ranges are in part offsets; keep the part of them inside the data area.
@@ -104,7 +119,8 @@ Status BadBlocks::CheckSlow(uint64_t off, uint64_t len) const {
   auto it = std::upper_bound(ranges_.begin(), ranges_.end(), off,
                              [](uint64_t o, const Entry& e) { return o < e.offset + e.length; });
   if (it == ranges_.end() || it->offset >= off + len || len == 0) return Status::Ok();
-  Device::Location l = dev_->Locate(it->offset);
+  // Where the check first meets the range: a range may span parts (stripe chunks).
+  Device::Location l = dev_->Locate(std::max(off, it->offset));
   return Status::IoError("media error in device range [" + std::to_string(it->offset) + ", " +
                          std::to_string(it->offset + it->length) + ") on " +
                          dev_->part(l.part).name() + " at part offset " +
@@ -189,7 +205,8 @@ Status BadBlocks::PersistLocked() {
     std::copy(per_part[i].begin(), per_part[i].end(), t.entries);
     t.checksum = StructChecksum(t);
     // Overwrite the copy that is NOT current: the current one stays valid until the new one is
-    // durable (the commit point is the drain).
+    // durable (the commit point is the drain). The device's update is committed when the last
+    // part's drain returns; Load rolls back the parts written before a crash.
     Part& part = dev_->part(i);
     uint64_t slot = layout::kBadBlockTableOffset[t.sequence % 2];
     part.CopyNoDrain(slot, &t, sizeof t);

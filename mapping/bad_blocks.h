@@ -35,7 +35,8 @@ class BadBlocks {
   static void FormatPart(Part& part);
 
   // Ok when [off, off+len) holds no known media error; otherwise an IoError naming the first bad
-  // range it touches (device offsets, and the part and part offset).
+  // range it touches (device offsets) and the part and part offset of its first byte in
+  // [off, off+len) (a range may span parts).
   Status Check(uint64_t off, uint64_t len) const {
     if (count_.load(std::memory_order_acquire) == 0) return Status::Ok();
     return CheckSlow(off, len);
@@ -63,7 +64,8 @@ class BadBlocks {
   Device* dev_;
   mutable std::shared_mutex mu_;
   std::vector<Entry> ranges_;        // sorted, disjoint; guarded by mu_
-  std::vector<uint64_t> sequence_;   // per part: sequence of its current table; guarded by mu_
+  std::vector<uint64_t> sequence_;   // per part: sequence of its current table, the same for
+                                     // every part (see Load); guarded by mu_
   std::atomic<uint64_t> count_{0};   // ranges_.size(), readable without mu_
 };
 

@@ -3,6 +3,8 @@
 #include <setjmp.h>
 #include <signal.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <mutex>
 #include <string>
@@ -11,16 +13,20 @@ namespace pmemfs::mapping {
 
 namespace {
 
-// Per thread: where a guarded copy resumes after SIGBUS, and the faulting address.
+// Per thread: where a guarded copy resumes after SIGBUS. Set and cleared around the loads with
+// signal fences, or the compiler may drop the set as a dead store (nothing it can see reads it).
 thread_local sigjmp_buf* t_resume = nullptr;
-thread_local void* t_fault_addr = nullptr;
+
+// Bad memory faults in whole pages (a hole in a file; a poisoned line, which the kernel reports
+// with page granularity), so copies are split at source page boundaries to pin a fault to its
+// page: memcpy may load a range's bytes in any order (glibc loads the tail first).
+constexpr uintptr_t kPage = 4096;
 
 struct sigaction g_previous;
 std::once_flag g_install_once;
 
 void OnSigbus(int sig, siginfo_t* info, void* ctx) {
   if (t_resume != nullptr) {
-    t_fault_addr = info->si_addr;
     sigjmp_buf* resume = t_resume;
     t_resume = nullptr;
     siglongjmp(*resume, 1);
@@ -50,15 +56,25 @@ void Install() {
 
 Status GuardedCopy(void* dst, const void* src, size_t len, const char* what, uint64_t base_offset) {
   std::call_once(g_install_once, Install);
+  // Bytes copied before the current page piece; volatile: read after siglongjmp.
+  volatile size_t done = 0;
   sigjmp_buf resume;
   if (sigsetjmp(resume, 0) != 0) {
-    uint64_t at = static_cast<uint64_t>(static_cast<const char*>(t_fault_addr) -
-                                        static_cast<const char*>(src));
     return Status::IoError(std::string("media error (poisoned or missing memory) reading ") +
-                           what + " at offset " + std::to_string(base_offset + at));
+                           what + " at offset " + std::to_string(base_offset + done));
   }
+  auto* d = static_cast<char*>(dst);
+  const auto* s = static_cast<const char*>(src);
   t_resume = &resume;
-  std::memcpy(dst, src, len);
+  while (done < len) {
+    const size_t at = done;
+    const size_t to_page_end = kPage - reinterpret_cast<uintptr_t>(s + at) % kPage;
+    const size_t n = std::min(len - at, to_page_end);
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // t_resume/done before the loads
+    std::memcpy(d + at, s + at, n);
+    std::atomic_signal_fence(std::memory_order_seq_cst);  // the loads before done/t_resume
+    done = at + n;
+  }
   t_resume = nullptr;
   return Status::Ok();
 }

@@ -14,7 +14,8 @@
 namespace pmemfs::mapping {
 
 // Copies `len` bytes from `src` (mapped pmem) to `dst` (DRAM). On SIGBUS returns an IoError
-// naming `what` and the offset `base_offset + (fault - src)` of the first bad byte.
+// naming `what` and the offset `base_offset + (bad - src)` of the first bad byte `bad`, to page
+// granularity (the start of the first faulting page, or `src` when that page holds it).
 Status GuardedCopy(void* dst, const void* src, size_t len, const char* what = "device",
                    uint64_t base_offset = 0);
 
