@@ -27,6 +27,10 @@ struct SimState {
   std::mt19937_64 rng;
   uint64_t points = 0;
   uint64_t limit = UINT64_MAX;
+  // Set by the first drain past `limit`: power failed during it. Its lines (and every thread's
+  // other pending lines) stay pending, each persisting or not at Crash(); nothing after it is
+  // recorded.
+  bool frozen = false;
   std::vector<SimPart*> parts;  // guarded by mu; parts unregister in their destructor
 };
 
@@ -66,7 +70,7 @@ class SimPart final : public Part {
   void Flush(uint64_t off, uint64_t len) override {
     if (len == 0) return;
     std::lock_guard lock(state_->mu);
-    if (Stopped()) return;
+    if (state_->frozen) return;
     auto& mine = pending_[std::this_thread::get_id()];
     for (uint64_t l = off / kLine * kLine; l < off + len; l += kLine)
       std::memcpy(mine[l].data(), base_ + l, kLine);
@@ -74,12 +78,15 @@ class SimPart final : public Part {
   // Like a fence, covers only the calling thread's flushes.
   void Drain() override {
     std::lock_guard lock(state_->mu);
+    if (state_->frozen) return;
     auto it = pending_.find(std::this_thread::get_id());
     if (it == pending_.end()) return;
-    if (!Stopped()) {
-      for (auto& [l, data] : it->second) std::memcpy(persisted_.data() + l, data.data(), kLine);
-      state_->points++;
+    if (Stopped()) {  // the drain during which power fails: its lines may or may not persist
+      state_->frozen = true;
+      return;
     }
+    for (auto& [l, data] : it->second) std::memcpy(persisted_.data() + l, data.data(), kLine);
+    state_->points++;
     pending_.erase(it);
   }
   void CopyNoDrain(uint64_t off, const void* src, size_t len) override {
@@ -94,8 +101,7 @@ class SimPart final : public Part {
   // Called with state_->mu held.
   void CrashLocked(double keep) {
     std::uniform_real_distribution<double> coin(0.0, 1.0);
-    if (!Stopped())
-      for (auto& [thread, lines] : pending_)
+    for (auto& [thread, lines] : pending_)
         for (auto& [l, data] : lines)
           if (keep > 0 && coin(state_->rng) < keep)
             std::memcpy(persisted_.data() + l, data.data(), kLine);
@@ -139,6 +145,7 @@ void SimPmem::Crash(double keep_undrained) {
   std::lock_guard lock(state_->mu);
   for (SimPart* p : state_->parts) p->CrashLocked(keep_undrained);
   state_->limit = UINT64_MAX;
+  state_->frozen = false;
 }
 
 uint64_t SimPmem::persist_points() const {

@@ -45,8 +45,10 @@ class SimPmem {
 
   // Persist points so far (drains that persisted at least one line).
   uint64_t persist_points() const;
-  // After `n` persist points in total, later flushes and drains no longer reach the persisted
-  // images (the machine "lost power" at point n; the program runs on until Crash()).
+  // After `n` persist points in total, the machine loses power during the next drain: the lines
+  // pending then (flushed since point n, by any thread) persist or not at Crash() according to
+  // `keep_undrained`, and nothing flushed or drained later reaches the persisted images (the
+  // program runs on until Crash()).
   void StopAfter(uint64_t n);
   // True once a StopAfter limit has been reached.
   bool stopped() const;
