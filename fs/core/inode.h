@@ -39,9 +39,16 @@ struct Inode {
   // Guards everything below. Taken parent before child; several in inode-number order.
   mutable std::shared_mutex mu;
   layout::InodeRecord rec;
-  std::unique_ptr<Directory> dir;     // directories, loaded lazily
-  std::unique_ptr<FileMap> map;       // regular files and long symlinks, loaded lazily
-  std::unique_ptr<std::map<std::string, XattrEntry>> xattrs;  // loaded lazily
+  // Loaded lazily by Filesystem::LoadDir/LoadMap/LoadXattrs, which set the matching *_loaded
+  // flag (release) after assigning, under Filesystem::load_mu_; readers holding `mu` in either
+  // mode may use the pointer once the flag reads true (acquire). Reset (pointer and flag) only
+  // with `mu` held exclusively, when a commit failed.
+  std::unique_ptr<Directory> dir;     // directories
+  std::unique_ptr<FileMap> map;       // regular files and long symlinks
+  std::unique_ptr<std::map<std::string, XattrEntry>> xattrs;
+  std::atomic<bool> dir_loaded{false};
+  std::atomic<bool> map_loaded{false};
+  std::atomic<bool> xattrs_loaded{false};
   // Kernel lookup references and open files; guarded by Filesystem::inodes_mu_.
   uint64_t nlookup = 0;
   uint64_t open_count = 0;
