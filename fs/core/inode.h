@@ -29,7 +29,7 @@ struct XattrEntry {
 };
 
 struct Inode {
-  Inode(uint64_t i, const layout::InodeRecord& r) : ino(i), rec(r) {}
+  Inode(uint64_t i, const layout::InodeRecord& r) : ino(i), rec(r), parent(r.parent) {}
   bool is_volatile() const { return ino >= kVolatileInoBase; }
   bool is_dir() const { return (rec.mode & 0170000) == 0040000; }
   bool is_reg() const { return (rec.mode & 0170000) == 0100000; }
@@ -49,6 +49,9 @@ struct Inode {
   std::atomic<bool> dir_loaded{false};
   std::atomic<bool> map_loaded{false};
   std::atomic<bool> xattrs_loaded{false};
+  // Directories: rec.parent, readable without `mu` (ancestor walks during rename). Written
+  // only with Filesystem::rename_mu_ held, after the commit that changed rec.parent.
+  std::atomic<uint64_t> parent;
   // Kernel lookup references and open files; guarded by Filesystem::inodes_mu_.
   uint64_t nlookup = 0;
   uint64_t open_count = 0;

@@ -1,0 +1,417 @@
+// Filesystem: mount/unmount, the inode cache, attributes, statfs, and the helpers shared by
+// namespace.cc, file_io.cc and xattr.cc.
+#include "fs/core/fs.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "mapping/copy_cache.h"
+
+namespace pmemfs::core {
+
+using layout::InodeRecord;
+
+int64_t Filesystem::NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+namespace {
+timespec ToTimespec(int64_t ns) {
+  return timespec{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+}
+int64_t FromTimespec(const timespec& t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; }
+}  // namespace
+
+Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::Device> dev,
+                                                      const MountOptions& opts) {
+  std::unique_ptr<Filesystem> fs(new Filesystem());
+  fs->opts_ = opts;
+  fs->dev_ = std::move(dev);
+  PMEMFS_ASSIGN_OR_RETURN(fs->access_,
+                          mapping::OpenAccess(*fs->dev_, {.mode = opts.mode,
+                                                          .cache_size = opts.cache_size,
+                                                          .descriptors = opts.descriptors}));
+  PMEMFS_ASSIGN_OR_RETURN(fs->store_, store::Store::Open(*fs->dev_, fs->access_->descriptors()));
+  if (opts.mode == mapping::Mode::kCopy) {
+    mapping::Access* acc = fs->access_.get();
+    fs->store_->SetFreeHook([acc](store::BlockRange r) {
+      acc->Discard(store::Store::BlockOffset(r.start), store::Store::BlockOffset(r.count));
+    });
+  }
+  fs->ram_ = mapping::RamPartition::Open(*fs->dev_);
+
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr root, fs->GetInode(kRootIno));
+  if (!root->is_dir()) return Status::Corrupt("the root inode is not a directory");
+  root->nlookup = 1;  // the kernel's reference to the root is never forgotten
+  if (!opts.ram_dir.empty()) {
+    PMEMFS_RETURN_IF_ERROR(CheckName(opts.ram_dir));
+    InodeRecord rec{};
+    rec.mode = S_IFDIR | 01777;  // like /tmp: anyone may create, the sticky bit protects
+    rec.nlink = 2;
+    rec.parent = kRootIno;
+    rec.atime_ns = rec.mtime_ns = rec.ctime_ns = rec.btime_ns = NowNs();
+    rec.generation = 1;
+    fs->ram_dir_ = std::make_shared<Inode>(fs->next_volatile_ino_++, rec);
+    fs->ram_dir_->dir = Directory::Empty();
+    fs->ram_dir_->dir_loaded = true;
+    fs->ram_dir_->nlookup = 1;  // pinned in the cache for the whole mount
+    fs->inodes_[fs->ram_dir_->ino] = fs->ram_dir_;
+  }
+  // Finish what a crash interrupted: truncates first, then unlinked inodes still allocated.
+  for (uint64_t ino : fs->store_->truncating()) {
+    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, fs->GetInode(ino));
+    std::unique_lock lock(ip->mu);
+    PMEMFS_RETURN_IF_ERROR(fs->FinishTruncate(*ip));
+  }
+  for (uint64_t ino : fs->store_->orphans()) {
+    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, fs->GetInode(ino));
+    {
+      std::unique_lock lock(ip->mu);
+      PMEMFS_RETURN_IF_ERROR(fs->FreeInode(ip));
+    }
+    std::lock_guard l(fs->inodes_mu_);
+    fs->inodes_.erase(ino);
+  }
+  if (opts.mode == mapping::Mode::kCopy && opts.writeback_ms > 0)
+    fs->writeback_ = std::thread([f = fs.get()] { f->WritebackLoop(); });
+  return fs;
+}
+
+Filesystem::~Filesystem() { (void)Unmount(); }
+
+Status Filesystem::Unmount() {
+  if (unmounted_) return Status::Ok();
+  unmounted_ = true;
+  if (writeback_.joinable()) {
+    {
+      std::lock_guard l(wb_mu_);
+      wb_stop_ = true;
+    }
+    wb_cv_.notify_all();
+    writeback_.join();
+  }
+  Status st = access_ ? access_->SyncAll() : Status::Ok();
+  // Unlinked files still open or referenced at unmount are freed now.
+  std::vector<InodePtr> left;
+  {
+    std::lock_guard l(inodes_mu_);
+    for (auto& [ino, ip] : inodes_)
+      if (!ip->is_volatile() && ip->rec.nlink == 0) left.push_back(ip);
+  }
+  for (auto& ip : left) {
+    std::unique_lock lock(ip->mu);
+    Status s = FreeInode(ip);
+    if (st.ok()) st = s;
+  }
+  if (store_) {
+    Status s = store_->Close();
+    if (st.ok()) st = s;
+  }
+  return st;
+}
+
+const MountOptions& Filesystem::options() const { return opts_; }
+void Filesystem::SetInvalidator(Invalidator* inv) { inval_ = inv; }
+
+// ---------------------------------------------------------------------------------------------
+// Inode cache
+
+Result<Filesystem::InodePtr> Filesystem::GetInode(uint64_t ino) {
+  {
+    std::lock_guard l(inodes_mu_);
+    auto it = inodes_.find(ino);
+    if (it != inodes_.end()) return it->second;
+  }
+  if (ino >= kVolatileInoBase || ino == 0)
+    return Status::NotFound("inode " + std::to_string(ino) + " does not exist");
+  PMEMFS_ASSIGN_OR_RETURN(InodeRecord rec, store_->ReadInode(ino));
+  auto ip = std::make_shared<Inode>(ino, rec);
+  std::lock_guard l(inodes_mu_);
+  auto [it, fresh] = inodes_.emplace(ino, ip);
+  return it->second;  // another thread's copy if it got there first
+}
+
+Attr Filesystem::ToAttr(const Inode& ip) {
+  const InodeRecord& r = ip.rec;
+  Attr a;
+  a.ino = ip.ino;
+  a.generation = r.generation;
+  a.mode = r.mode;
+  a.nlink = r.nlink;
+  a.uid = r.uid;
+  a.gid = r.gid;
+  a.rdev = r.rdev;
+  a.size = r.size;
+  a.blocks = r.blocks * (layout::kBlockSize / 512);
+  a.atime = ToTimespec(r.atime_ns);
+  a.mtime = ToTimespec(r.mtime_ns);
+  a.ctime = ToTimespec(r.ctime_ns);
+  a.btime = ToTimespec(r.btime_ns);
+  return a;
+}
+
+Attr Filesystem::Ref(const InodePtr& ip) {
+  {
+    std::lock_guard l(inodes_mu_);
+    ip->nlookup++;
+  }
+  Attr a = ToAttr(*ip);
+  if (ip->ino == kRootIno && ram_dir_) a.nlink++;  // the RAM directory's ".."
+  return a;
+}
+
+void Filesystem::Forget(uint64_t ino, uint64_t nlookup) {
+  {
+    std::lock_guard l(inodes_mu_);
+    auto it = inodes_.find(ino);
+    if (it == inodes_.end()) return;
+    Inode& ip = *it->second;
+    ip.nlookup = nlookup > ip.nlookup ? 0 : ip.nlookup - nlookup;
+  }
+  MaybeEvict(ino);
+}
+
+void Filesystem::MaybeEvict(uint64_t ino) {
+  InodePtr ip;
+  {
+    std::lock_guard l(inodes_mu_);
+    auto it = inodes_.find(ino);
+    if (it == inodes_.end()) return;
+    // Nobody else holds the inode when the cache's and our copies are the only ones: a new
+    // copy can only be made under inodes_mu_.
+    if (it->second->nlookup != 0 || it->second->open_count != 0 || ino == kRootIno ||
+        (ram_dir_ && ino == ram_dir_->ino) || it->second.use_count() != 1)
+      return;
+    ip = std::move(it->second);
+    inodes_.erase(it);
+  }
+  std::unique_lock lock(ip->mu);
+  if (ip->rec.nlink == 0) (void)FreeInode(ip);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Shared helpers
+
+void Filesystem::PutInode(store::Tx& tx, const Inode& ip, const InodeRecord& rec) {
+  if (!ip.is_volatile()) store_->WriteInode(tx, ip.ino, rec);
+}
+
+Status Filesystem::Commit(store::Tx& tx, std::initializer_list<Inode*> touched) {
+  if (tx.empty()) return Status::Ok();
+  Status st = store_->Commit(tx);
+  if (!st.ok()) {
+    for (Inode* ip : touched) {
+      if (ip == nullptr || ip->is_volatile()) continue;
+      ip->dir_loaded = false;
+      ip->map_loaded = false;
+      ip->xattrs_loaded = false;
+      ip->dir.reset();
+      ip->map.reset();
+      ip->xattrs.reset();
+    }
+  }
+  return st;
+}
+
+MapContext Filesystem::Ctx(store::Tx& tx, Inode& ip, InodeRecord& rec) {
+  return MapContext{ip.is_volatile() ? nullptr : store_.get(), &tx, ip.ino, &rec};
+}
+
+Status Filesystem::LoadDir(Inode& ip) {
+  if (ip.dir_loaded.load(std::memory_order_acquire)) return Status::Ok();
+  std::lock_guard l(load_mu_);
+  if (!ip.dir) {
+    if (ip.is_volatile() || ip.rec.map_head == 0) {
+      ip.dir = Directory::Empty();
+    } else {
+      PMEMFS_ASSIGN_OR_RETURN(ip.dir, Directory::Load(*store_, ip.ino, ip.rec));
+    }
+  }
+  ip.dir_loaded.store(true, std::memory_order_release);
+  return Status::Ok();
+}
+
+Status Filesystem::LoadMap(Inode& ip) {
+  if (ip.map_loaded.load(std::memory_order_acquire)) return Status::Ok();
+  std::lock_guard l(load_mu_);
+  if (!ip.map) {
+    if (ip.is_volatile() || ip.rec.map_head == 0) {
+      ip.map = FileMap::Empty();
+    } else {
+      PMEMFS_ASSIGN_OR_RETURN(ip.map, FileMap::Load(*store_, ip.ino, ip.rec));
+    }
+  }
+  ip.map_loaded.store(true, std::memory_order_release);
+  return Status::Ok();
+}
+
+InodeRecord Filesystem::NewRecord(const Caller& c, const Inode& dir, uint32_t mode) const {
+  InodeRecord rec{};
+  rec.mode = mode;
+  rec.uid = c.uid;
+  rec.gid = c.gid;
+  if (dir.rec.mode & S_ISGID) {  // setgid directory: group inherited, subdirectories stay setgid
+    rec.gid = dir.rec.gid;
+    if (S_ISDIR(mode)) rec.mode |= S_ISGID;
+  }
+  rec.nlink = S_ISDIR(mode) ? 2 : 1;
+  rec.parent = S_ISDIR(mode) ? dir.ino : 0;
+  rec.atime_ns = rec.mtime_ns = rec.ctime_ns = rec.btime_ns = NowNs();
+  return rec;
+}
+
+Result<Filesystem::InodePtr> Filesystem::NewInode(store::Tx& tx, const Inode& dir,
+                                                  const InodeRecord& rec_in) {
+  InodeRecord rec = rec_in;
+  uint64_t ino;
+  if (dir.is_volatile()) {
+    ino = next_volatile_ino_++;
+    rec.generation = 1;
+  } else {
+    uint64_t gen = 0;
+    PMEMFS_ASSIGN_OR_RETURN(ino, store_->ReserveInode(tx, &gen));
+    rec.generation = gen + 1;
+  }
+  auto ip = std::make_shared<Inode>(ino, rec);
+  if (S_ISDIR(rec.mode)) {
+    ip->dir = Directory::Empty();
+    ip->dir_loaded = true;
+  } else {
+    ip->map = FileMap::Empty();
+    ip->map_loaded = true;
+  }
+  ip->xattrs = std::make_unique<std::map<std::string, XattrEntry>>();
+  ip->xattrs_loaded = true;
+  PutInode(tx, *ip, rec);
+  return ip;
+}
+
+Status Filesystem::FreeInode(const InodePtr& ip) {
+  InodeRecord rec = ip->rec;
+  std::vector<store::BlockRange> freed;
+  if (!ip->is_dir() && !ip->is_symlink()) {
+    PMEMFS_RETURN_IF_ERROR(FinishTruncate(*ip, /*to_zero=*/true));
+    rec = ip->rec;
+  }
+  if (ip->is_volatile()) {
+    if (ip->is_symlink() && ip->map) {  // long volatile symlinks keep their target in RAM pages
+      store::Tx tx = store_->Begin();
+      PMEMFS_RETURN_IF_ERROR(Truncate(tx, *ip, rec, 0, &freed));
+      FreeRanges(tx, *ip, freed);
+    }
+    ip->rec = rec;
+    return Status::Ok();
+  }
+  store::Tx tx = store_->Begin();
+  if (ip->is_symlink() && rec.map_head != 0) {
+    PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+    PMEMFS_RETURN_IF_ERROR(Truncate(tx, *ip, rec, 0, &freed));
+    FreeRanges(tx, *ip, freed);
+  }
+  // The chains themselves: extent or dentry blocks, then xattr blocks.
+  PMEMFS_RETURN_IF_ERROR(store_->ForEachChainBlock(
+      rec.map_head, ip->is_dir() ? store::ChainKind::kDentries : store::ChainKind::kExtents,
+      ip->ino, [&](uint64_t block, const std::byte*) {
+        store_->FreeBlocks(tx, {block, 1});
+        return Status::Ok();
+      }));
+  PMEMFS_RETURN_IF_ERROR(FreeXattrs(tx, *ip, rec));
+  store_->FreeInode(tx, ip->ino);
+  PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
+  rec.nlink = 0;
+  rec.map_head = rec.map_tail = 0;
+  ip->rec = rec;
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Attributes
+
+Result<Attr> Filesystem::GetAttr(uint64_t ino) {
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  std::shared_lock lock(ip->mu);
+  Attr a = ToAttr(*ip);
+  if (ino == kRootIno && ram_dir_) a.nlink++;
+  return a;
+}
+
+Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& req) {
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  std::unique_lock lock(ip->mu);
+  InodeRecord rec = ip->rec;
+  const int64_t now = NowNs();
+  store::Tx tx = store_->Begin();
+  std::vector<store::BlockRange> freed;
+  // The kernel (default_permissions) has checked who may do what; we apply it as Linux does.
+  if (req.fields & kSetMode) {
+    uint32_t mode = (rec.mode & S_IFMT) | (req.mode & 07777);
+    // A non-root caller outside the file's group cannot keep setgid (chmod(2) rule).
+    if (c.uid != 0 && c.gid != rec.gid && (mode & S_ISGID)) mode &= ~S_ISGID;
+    PMEMFS_RETURN_IF_ERROR(SyncAclMode(tx, *ip, mode));
+    rec.mode = mode;
+  }
+  if (req.fields & (kSetUid | kSetGid)) {
+    if (req.fields & kSetUid) rec.uid = req.uid;
+    if (req.fields & kSetGid) rec.gid = req.gid;
+    // chown clears setuid, and setgid when group-executable (as the kernel does).
+    if (!S_ISDIR(rec.mode)) {
+      rec.mode &= ~S_ISUID;
+      if (rec.mode & S_IXGRP) rec.mode &= ~S_ISGID;
+    }
+  }
+  if (req.fields & kSetSize) {
+    if (S_ISDIR(rec.mode)) return Status::IsDirectory("cannot truncate a directory");
+    if (!S_ISREG(rec.mode)) return Status::InvalidArgument("cannot truncate a special file");
+    PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+    if (req.size != rec.size) {
+      PMEMFS_RETURN_IF_ERROR(Truncate(tx, *ip, rec, req.size, &freed));
+      FreeRanges(tx, *ip, freed);
+    }
+    rec.mtime_ns = now;
+  }
+  if (req.fields & kSetAtimeNow) rec.atime_ns = now;
+  else if (req.fields & kSetAtime) rec.atime_ns = FromTimespec(req.atime);
+  if (req.fields & kSetMtimeNow) rec.mtime_ns = now;
+  else if (req.fields & kSetMtime) rec.mtime_ns = FromTimespec(req.mtime);
+  rec.ctime_ns = (req.fields & kSetCtime) ? FromTimespec(req.ctime) : now;
+  PutInode(tx, *ip, rec);
+  PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
+  ip->rec = rec;
+  Attr a = ToAttr(*ip);
+  if (ino == kRootIno && ram_dir_) a.nlink++;
+  return a;
+}
+
+Result<FsStats> Filesystem::StatFs() {
+  store::StoreStats s = store_->stats();
+  FsStats f;
+  f.block_size = layout::kBlockSize;
+  f.blocks = s.data_blocks + (ram_ ? ram_->total_pages() : 0);
+  f.free_blocks = s.free_blocks + (ram_ ? ram_->free_pages() : 0);
+  f.files = s.inode_count;
+  f.free_files = s.free_inodes;
+  f.name_max = layout::kMaxNameLen;
+  return f;
+}
+
+Status Filesystem::Access(const Caller& c, uint64_t ino, int mask) {
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  std::shared_lock lock(ip->mu);
+  if (mask == F_OK || c.uid == 0) {
+    // root may do anything but execute a file no one may execute
+    if (c.uid == 0 && (mask & X_OK) && !S_ISDIR(ip->rec.mode) && !(ip->rec.mode & 0111))
+      return Status::AccessDenied("not executable");
+    return Status::Ok();
+  }
+  uint32_t bits = ip->rec.mode;
+  uint32_t have = c.uid == ip->rec.uid ? (bits >> 6) & 7 : c.gid == ip->rec.gid ? (bits >> 3) & 7 : bits & 7;
+  if ((static_cast<uint32_t>(mask) & have) != static_cast<uint32_t>(mask))
+    return Status::AccessDenied("permission denied");
+  return Status::Ok();
+}
+
+}  // namespace pmemfs::core
