@@ -1,0 +1,54 @@
+// The daemon's command line, in the form mount.fuse3 uses:
+//
+//   pmemfs DEVICE[,PART...] MOUNTPOINT [-f] [-d] [-s] [-o opt[,opt...]]...
+//
+// ParseMountArgs sorts the -o options into three groups:
+//   - ours (mode=, config=, ram_dir=, cache_size=, writeback_ms=, descriptors=, log_level=,
+//     page_granularity), which never reach libfuse (it rejects options it does not know);
+//   - the common mount options, passed to libfuse and so to the kernel (rw, nosuid, nodev,
+//     noexec, dev, suid, exec, sync, dirsync, [no]atime, relatime, strictatime, allow_other,
+//     default_permissions, fsname=, ...); relatime/noatime/strictatime also set our atime policy;
+//   - options mount(8) and fstab use that mean nothing here (defaults, auto, noauto, user, nofail,
+//     _netdev, x-*, comment=): ignored.
+// Anything else is an error naming the option. `ro` and `remount` are recorded for the caller.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "fs/config/config.h"
+#include "pmemfs/status.h"
+
+namespace pmemfs::config {
+
+inline constexpr const char* kDefaultConfigPath = "/etc/pmemfs.conf";
+
+struct MountArgs {
+  std::string device;      // as given (also the fsname shown in /proc/mounts)
+  std::string mountpoint;
+  bool foreground = false; // -f (or -d)
+  bool debug = false;      // -d / -o debug: libfuse request tracing, foreground
+  bool single_thread = false;  // -s
+  bool help = false;       // -h / --help
+  bool version = false;    // -V / --version
+  Settings settings;       // our options given with -o
+  // -o config=FILE; "" (config= or config=none) means no file. Unset: kDefaultConfigPath if it
+  // exists.
+  std::optional<std::string> config_path;
+  bool page_granularity = false;  // flush emulated pmem with msync (default: cache lines)
+  bool remount = false;
+  bool read_only = false;         // `ro` was given
+  std::vector<std::string> kernel_options;  // for libfuse, unescaped, in order given
+  std::optional<std::string> fsname;        // -o fsname= (default: the device)
+  std::optional<std::string> subtype;       // -o subtype= (default: pmemfs)
+};
+
+// argv[0] is the program name. InvalidArgument (one line, naming the argument) on a bad or
+// missing argument or an unknown option. With -h or -V the positionals may be missing.
+Result<MountArgs> ParseMountArgs(int argc, const char* const* argv);
+
+// The usage text (options included) for --help and errors.
+std::string MountUsage(const std::string& program);
+
+}  // namespace pmemfs::config

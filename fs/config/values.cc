@@ -1,0 +1,121 @@
+#include "fs/config/values.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <limits>
+
+namespace pmemfs::config {
+namespace {
+
+std::string Lower(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+Status Invalid(std::string_view value, std::string_view expected) {
+  return Status::InvalidArgument("'" + std::string(value) + "' is not " + std::string(expected));
+}
+
+}  // namespace
+
+const char* LogLevelName(LogLevel l) {
+  switch (l) {
+    case LogLevel::kTrace: return "trace";
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+    case LogLevel::kCritical: return "critical";
+    case LogLevel::kOff: return "off";
+  }
+  return "?";
+}
+
+Result<LogLevel> ParseLogLevel(std::string_view s) {
+  std::string v = Lower(s);
+  if (v == "trace") return LogLevel::kTrace;
+  if (v == "debug") return LogLevel::kDebug;
+  if (v == "info") return LogLevel::kInfo;
+  if (v == "warn" || v == "warning") return LogLevel::kWarn;
+  if (v == "error" || v == "err") return LogLevel::kError;
+  if (v == "critical") return LogLevel::kCritical;
+  if (v == "off") return LogLevel::kOff;
+  return Invalid(s, "a log level (trace, debug, info, warn, error, critical or off)");
+}
+
+Result<uint64_t> ParseSize(std::string_view s) {
+  constexpr std::string_view kExpected = "a size (bytes, or a number with K, M, G or T, e.g. 256M)";
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec == std::errc::result_out_of_range) return Invalid(s, "a size that fits in 64 bits");
+  if (ec != std::errc() || end == s.data()) return Invalid(s, kExpected);
+  std::string unit = Lower(std::string_view(end, s.data() + s.size() - end));
+  unsigned shift;
+  if (unit.empty() || unit == "b") {
+    shift = 0;
+  } else {
+    static constexpr std::string_view kLetters = "kmgt";
+    size_t i = kLetters.find(unit[0]);
+    std::string_view rest = std::string_view(unit).substr(1);
+    if (i == std::string_view::npos || !(rest.empty() || rest == "b" || rest == "ib"))
+      return Invalid(s, kExpected);
+    shift = 10 * static_cast<unsigned>(i + 1);
+  }
+  if (shift > 0 && v > (std::numeric_limits<uint64_t>::max() >> shift))
+    return Invalid(s, "a size that fits in 64 bits");
+  return v << shift;
+}
+
+Status CheckCacheSize(uint64_t bytes) {
+  if (bytes < kMinCacheSize)
+    return Status::InvalidArgument("cache size " + std::to_string(bytes) +
+                                   " is too small (at least 64K)");
+  return Status::Ok();
+}
+
+Result<uint32_t> ParseMilliseconds(std::string_view s) {
+  uint32_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size())
+    return Invalid(s, "a number of milliseconds (0 to 4294967295)");
+  return v;
+}
+
+Result<std::string> ParseRamDir(std::string_view s) {
+  if (!s.empty() && s.front() == '/') s.remove_prefix(1);
+  if (s.find('/') != std::string_view::npos || s == "." || s == ".." || s.size() > 255 ||
+      s.find('\0') != std::string_view::npos)
+    return Invalid(s, "a directory name in the root of the mount (e.g. ram), or empty for none");
+  return std::string(s);
+}
+
+Result<mapping::DescriptorPlacement> ParseDescriptors(std::string_view s) {
+  if (s == "device") return mapping::DescriptorPlacement::kDevice;
+  if (s == "dram") return mapping::DescriptorPlacement::kDram;
+  return Invalid(s, "a descriptor placement (device or dram)");
+}
+
+const char* DescriptorsName(mapping::DescriptorPlacement d) {
+  return d == mapping::DescriptorPlacement::kDram ? "dram" : "device";
+}
+
+Result<core::AtimePolicy> ParseAtime(std::string_view s) {
+  if (s == "relatime") return core::AtimePolicy::kRelatime;
+  if (s == "noatime") return core::AtimePolicy::kNoatime;
+  if (s == "strictatime") return core::AtimePolicy::kStrictatime;
+  return Invalid(s, "an atime policy (relatime, noatime or strictatime)");
+}
+
+const char* AtimeName(core::AtimePolicy a) {
+  switch (a) {
+    case core::AtimePolicy::kRelatime: return "relatime";
+    case core::AtimePolicy::kNoatime: return "noatime";
+    case core::AtimePolicy::kStrictatime: return "strictatime";
+  }
+  return "?";
+}
+
+}  // namespace pmemfs::config

@@ -1,0 +1,38 @@
+// fs/config values: the one parser for every setting's value, shared by the config file
+// (config.h) and the -o mount options (mount_args.h), so both accept the same spellings and
+// report the same errors. Each returns InvalidArgument with a message that names the value and
+// what was expected; callers prefix where it came from (file:line and key, or the -o option).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fs/core/fs.h"
+#include "mapping/access.h"
+#include "pmemfs/status.h"
+
+namespace pmemfs::config {
+
+enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kCritical, kOff };
+const char* LogLevelName(LogLevel l);
+Result<LogLevel> ParseLogLevel(std::string_view s);
+
+// "4096", "64K", "256M", "2G", "1T" (also "KiB"/"MiB"/..., "KB"-style and lower case: powers
+// of 1024 in every spelling). InvalidArgument on anything else or on overflow.
+Result<uint64_t> ParseSize(std::string_view s);
+// Copy-mode cache: at least kMinCacheSize bytes.
+inline constexpr uint64_t kMinCacheSize = 16 * 4096;
+Status CheckCacheSize(uint64_t bytes);
+// A non-negative integer that fits in 32 bits.
+Result<uint32_t> ParseMilliseconds(std::string_view s);
+// A single name in the root directory ("ram"; a leading '/' is accepted); "" means none.
+Result<std::string> ParseRamDir(std::string_view s);
+// "device" or "dram".
+Result<mapping::DescriptorPlacement> ParseDescriptors(std::string_view s);
+const char* DescriptorsName(mapping::DescriptorPlacement d);
+// "relatime", "noatime" or "strictatime".
+Result<core::AtimePolicy> ParseAtime(std::string_view s);
+const char* AtimeName(core::AtimePolicy a);
+
+}  // namespace pmemfs::config

@@ -1,0 +1,90 @@
+#include "fs/config/mount_args.h"
+
+#include <gtest/gtest.h>
+
+#include <initializer_list>
+
+namespace pmemfs::config {
+namespace {
+
+Result<MountArgs> Parse(std::initializer_list<const char*> args) {
+  std::vector<const char*> argv = {"pmemfs"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return ParseMountArgs(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(MountArgsTest, TheFormMountFuse3Uses) {
+  Result<MountArgs> a =
+      Parse({"/dev/shm/a,/dev/shm/b", "/mnt/pmemfs", "-o",
+             "rw,nosuid,nodev,relatime,mode=copy,cache_size=64M,allow_other,x-systemd.automount"});
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->device, "/dev/shm/a,/dev/shm/b");
+  EXPECT_EQ(a->mountpoint, "/mnt/pmemfs");
+  EXPECT_FALSE(a->foreground);
+  EXPECT_EQ(a->settings.mode, mapping::Mode::kCopy);
+  EXPECT_EQ(a->settings.cache_size, 64u << 20);
+  EXPECT_EQ(a->settings.atime, core::AtimePolicy::kRelatime);
+  EXPECT_EQ(a->kernel_options,
+            (std::vector<std::string>{"rw", "nosuid", "nodev", "relatime", "allow_other"}));
+}
+
+TEST(MountArgsTest, OwnOptionsNeverReachLibfuse) {
+  Result<MountArgs> a = Parse({"-f", "-oconfig=/etc/x.conf,ram_dir=tmp", "dev", "mnt", "-o",
+                               "writeback_ms=0,descriptors=dram,log_level=debug,page_granularity"});
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_TRUE(a->foreground);
+  EXPECT_EQ(a->config_path, "/etc/x.conf");
+  EXPECT_EQ(a->settings.ram_dir, "tmp");
+  EXPECT_EQ(a->settings.writeback_ms, 0u);
+  EXPECT_EQ(a->settings.descriptors, mapping::DescriptorPlacement::kDram);
+  EXPECT_EQ(a->settings.log_level, LogLevel::kDebug);
+  EXPECT_TRUE(a->page_granularity);
+  EXPECT_TRUE(a->kernel_options.empty());
+}
+
+TEST(MountArgsTest, IgnoredAndRecordedOptions) {
+  Result<MountArgs> a =
+      Parse({"d", "m", "-o", "defaults,noauto,nofail,_netdev,user,default_permissions,remount,ro,"
+                             "fsname=mydev,noatime"});
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_TRUE(a->remount);
+  EXPECT_TRUE(a->read_only);
+  EXPECT_EQ(a->fsname, "mydev");
+  EXPECT_EQ(a->settings.atime, core::AtimePolicy::kNoatime);
+  EXPECT_EQ(a->kernel_options, std::vector<std::string>{"noatime"});
+}
+
+TEST(MountArgsTest, ConfigNone) {
+  EXPECT_EQ(Parse({"d", "m", "-o", "config=none"})->config_path, "");
+  EXPECT_FALSE(Parse({"d", "m"})->config_path.has_value());
+}
+
+TEST(MountArgsTest, DebugImpliesForeground) {
+  Result<MountArgs> a = Parse({"-d", "d", "m"});
+  ASSERT_TRUE(a.ok());
+  EXPECT_TRUE(a->debug);
+  EXPECT_TRUE(a->foreground);
+}
+
+TEST(MountArgsTest, Errors) {
+  EXPECT_EQ(Parse({"d", "m", "-o", "bogus"}).status().message(), "unknown mount option 'bogus'");
+  EXPECT_EQ(Parse({"d", "m", "-o", "mode=fast"}).status().message(),
+            "option 'mode=fast': unknown mode 'fast' (expected copy, direct or pages)");
+  EXPECT_EQ(Parse({"d", "m", "-o", "mode"}).status().message(),
+            "option 'mode' needs a value (mode=...)");
+  EXPECT_NE(Parse({"d", "m", "-o", "cache_size=1K"}).status().message().find("too small"),
+            std::string::npos);
+  EXPECT_EQ(Parse({"d"}).status().message(), "missing MOUNTPOINT");
+  EXPECT_EQ(Parse({}).status().message(), "missing DEVICE and MOUNTPOINT");
+  EXPECT_EQ(Parse({"d", "m", "x"}).status().message(), "unexpected argument 'x'");
+  EXPECT_EQ(Parse({"d", "m", "-x"}).status().message(), "unknown argument '-x'");
+  EXPECT_EQ(Parse({"d", "m", "-o"}).status().message(), "option '-o' needs a value");
+}
+
+TEST(MountArgsTest, HelpNeedsNoPositionals) {
+  EXPECT_TRUE(Parse({"--help"})->help);
+  EXPECT_TRUE(Parse({"-V"})->version);
+}
+
+}  // namespace
+}  // namespace pmemfs::config
