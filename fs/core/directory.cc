@@ -79,8 +79,9 @@ void Directory::WriteDentry(const MapContext& ctx, std::string_view name, const 
   std::memcpy(buf, &h, sizeof h);
   char* name_at = reinterpret_cast<char*>(buf) + offsetof(DentryHead, name);
   std::memcpy(name_at, name.data(), name.size());
+  std::memcpy(&h, buf, sizeof h);  // the head as stored: its name[] holds the first bytes
   h.checksum = DentryChecksum(h, name_at);
-  std::memcpy(buf, &h, offsetof(DentryHead, name));
+  std::memcpy(buf, &h, sizeof h);
   ctx.tx->Write(store::Store::SlotOffset(e.where.block, e.where.slot), buf, e.slots * kSlotSize);
 }
 

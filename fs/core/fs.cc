@@ -351,7 +351,6 @@ Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrReq
     uint32_t mode = (rec.mode & S_IFMT) | (req.mode & 07777);
     // A non-root caller outside the file's group cannot keep setgid (chmod(2) rule).
     if (c.uid != 0 && c.gid != rec.gid && (mode & S_ISGID)) mode &= ~S_ISGID;
-    PMEMFS_RETURN_IF_ERROR(SyncAclMode(tx, *ip, mode));
     rec.mode = mode;
   }
   if (req.fields & (kSetUid | kSetGid)) {
@@ -378,6 +377,7 @@ Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrReq
   if (req.fields & kSetMtimeNow) rec.mtime_ns = now;
   else if (req.fields & kSetMtime) rec.mtime_ns = FromTimespec(req.mtime);
   rec.ctime_ns = (req.fields & kSetCtime) ? FromTimespec(req.ctime) : now;
+  if (req.fields & kSetMode) PMEMFS_RETURN_IF_ERROR(SyncAclMode(tx, *ip, rec.mode));
   PutInode(tx, *ip, rec);
   PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
   ip->rec = rec;
