@@ -254,6 +254,15 @@ class Filesystem {
   // Frees `freed` device ranges at commit: store blocks via the Tx, RAM pages at once after.
   void FreeRanges(store::Tx& tx, const Inode& ip, const std::vector<store::BlockRange>& freed);
   void WritebackLoop();
+  // [file_io.cc, added by the data path] Removes every data block past rec.pending_size (a
+  // truncate a crash interrupted: kInodeTruncating), or past 0 with `to_zero` (an inode being
+  // deleted), in transactions of its own, and clears the flag; updates ip.rec. Caller holds
+  // ip.mu exclusively.
+  Status FinishTruncate(Inode& ip, bool to_zero = false);
+  // [file_io.cc] One data operation on one inode: its working record, the running Tx (split
+  // when it nears the journal's limit), allocation, zeroing, copy-on-write. A nested class so
+  // it may use the helpers above.
+  class DataPath;
 
   // --- xattr.cc / acl.cc ------------------------------------------------------------------------
   // On create: applies the parent's default ACL (or the umask) to `rec.mode` and writes the
