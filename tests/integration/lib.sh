@@ -1,0 +1,240 @@
+# lib.sh: what every integration test sources. It mounts the real filesystem and cleans up.
+#
+#   test.sh MODE PMEMFS MKPMEMFS       (how CMakeLists.txt runs each test, once per mode)
+#
+# A test reads top to bottom:
+#
+#   source "$(dirname "$0")/lib.sh"
+#   make_device 64M            # $DEV: an emulated device under /dev/shm (2 parts: make_device 64M 2)
+#   format                     # mkpmemfs --mode $MODE [extra mkpmemfs options] $DEV
+#   mount_fs                   # the daemon in the foreground, in the background; waits for the mount
+#   ... work in $MNT, scratch files in $WORK, checks with expect_* ...
+#   remount                    # unmount (the daemon must exit 0), mount again
+#   pass
+#
+# Everything a test creates is its own ($$ in every name), so tests run in parallel. An EXIT
+# trap unmounts (fusermount3 -u, else umount -l), kills the daemon it started and removes the
+# device and scratch files, also when a check fails. A watchdog kills the daemon and fails the
+# test before ctest's TIMEOUT would (a hung FUSE request would otherwise keep the mount).
+# A failing check prints "FAIL: what: expected X, got Y" and the daemon's log.
+
+set -Eeuo pipefail
+export LC_ALL=C TZ=UTC
+
+MODE=${1:?usage: $0 MODE PMEMFS MKPMEMFS}
+PMEMFS=${2:?usage: $0 MODE PMEMFS MKPMEMFS}
+MKPMEMFS=${3:?usage: $0 MODE PMEMFS MKPMEMFS}
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+TEST=$(basename "$0" .sh)
+FSUTIL="python3 $HERE/fsutil.py"
+DEADLINE=${PMEMFS_IT_DEADLINE:-150}   # seconds; CMakeLists.txt sets ctest's TIMEOUT above it
+
+WORK=$(mktemp -d "/tmp/pmemfs-it-$TEST-$MODE-$$.XXXX")
+MNT=$WORK/mnt
+LOG=$WORK/daemon.log
+mkdir "$MNT"
+PARTS=()          # the device's part files
+DEV=""            # the device string: PART[,PART...]
+SCRATCH=()        # files outside $WORK that cleanup removes (every part ever made)
+DEVICES=0
+DAEMON_PID=""
+MOUNT_OPTS=""     # extra -o options for every mount_fs of this test (set by the test)
+
+log() { echo "[$TEST/$MODE] $*"; }
+
+fail() {
+  trap - ERR
+  echo "FAIL [$TEST/$MODE]: $*" >&2
+  if [ -s "$LOG" ]; then
+    echo "---- daemon log (last 30 lines) ----" >&2
+    tail -n 30 "$LOG" >&2
+  fi
+  exit 1
+}
+trap 'fail "line $LINENO: command failed (status $?): $BASH_COMMAND"' ERR
+
+pass() { log "PASS"; exit 0; }
+
+# skip_unless_mode MODE...: this test means nothing in other modes (ctest shows it as passed).
+skip_unless_mode() {
+  local m
+  for m in "$@"; do [ "$MODE" = "$m" ] && return 0; done
+  log "SKIP: only in mode(s) $*"
+  exit 0
+}
+
+is_mounted() { awk -v m="$MNT" '$2 == m { found = 1 } END { exit !found }' /proc/mounts; }
+
+cleanup() {
+  local rc=$?
+  trap - ERR
+  set +e
+  [ -n "${WATCHDOG:-}" ] && kill "$WATCHDOG" 2>/dev/null
+  # Background jobs this test started (writers, the daemon).
+  local j
+  for j in $(jobs -p); do
+    [ "$j" != "$DAEMON_PID" ] && [ "$j" != "${WATCHDOG:-}" ] && kill -9 "$j" 2>/dev/null
+  done
+  if is_mounted; then
+    fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
+  fi
+  if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
+    local i
+    for i in $(seq 50); do kill -0 "$DAEMON_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$DAEMON_PID" 2>/dev/null
+  fi
+  wait 2>/dev/null
+  rm -f "${SCRATCH[@]}"
+  rm -rf "$WORK"
+  exit $rc
+}
+trap cleanup EXIT
+trap 'fail "interrupted"' INT TERM
+
+# The watchdog: at the deadline, kill the daemon (which fails any request blocked in the mount)
+# and tell the test it timed out.
+( trap - ERR; set +e
+  trap 'kill $sleeper 2>/dev/null; exit 0' TERM
+  sleep "$DEADLINE" >/dev/null 2>&1 </dev/null &
+  sleeper=$!
+  wait $sleeper
+  echo "FAIL [$TEST/$MODE]: timed out after ${DEADLINE}s (killing the daemon)" >&2
+  [ -s "$WORK/daemon.pid" ] && kill -9 "$(cat "$WORK/daemon.pid")" 2>/dev/null
+  kill -TERM $$ ) 2>/dev/null &
+WATCHDOG=$!
+
+# ---------------------------------------------------------------------------------------------
+# Device, format, mount
+
+# make_device SIZE [NPARTS]: a new device of NPARTS (default 1) part files of SIZE each under
+# /dev/shm; sets PARTS and DEV.
+make_device() {
+  local size=$1 n=${2:-1} i
+  PARTS=()
+  DEVICES=$((DEVICES + 1))
+  for ((i = 0; i < n; i++)); do
+    PARTS+=("/dev/shm/pmemfs-it-$TEST-$MODE-$$-dev$DEVICES-part$i")
+    SCRATCH+=("${PARTS[$i]}")
+    truncate -s "$size" "${PARTS[$i]}"
+  done
+  DEV=$(IFS=,; echo "${PARTS[*]}")
+}
+
+# format [mkpmemfs options...]
+format() {
+  "$MKPMEMFS" --mode "$MODE" "$@" "$DEV" >"$WORK/mkfs.log" 2>&1 ||
+    fail "mkpmemfs $* $DEV failed: $(cat "$WORK/mkfs.log")"
+}
+
+# mount_fs [extra -o options]: starts the daemon with -f in the background and waits until the
+# mount shows in /proc/mounts (20 s at most).
+mount_fs() {
+  local opts="mode=$MODE,config=none"
+  [ -n "$MOUNT_OPTS" ] && opts+=",$MOUNT_OPTS"
+  [ -n "${1:-}" ] && opts+=",$1"
+  echo "== $(date +%T.%N) mount -o $opts" >>"$LOG"
+  "$PMEMFS" "$DEV" "$MNT" -f -o "$opts" >>"$LOG" 2>&1 &
+  DAEMON_PID=$!
+  echo "$DAEMON_PID" >"$WORK/daemon.pid"
+  local i
+  for i in $(seq 200); do
+    is_mounted && return 0
+    kill -0 "$DAEMON_PID" 2>/dev/null || fail "daemon exited before mounting (pmemfs $DEV $MNT -f -o $opts)"
+    sleep 0.1
+  done
+  fail "not mounted after 20 s (pmemfs $DEV $MNT -f -o $opts)"
+}
+
+# wait_daemon_exit SECONDS: waits for the daemon to exit; sets DAEMON_RC.
+wait_daemon_exit() {
+  local i
+  for i in $(seq $(($1 * 10))); do
+    kill -0 "$DAEMON_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -0 "$DAEMON_PID" 2>/dev/null && fail "daemon still running $1 s after unmount"
+  DAEMON_RC=0
+  wait "$DAEMON_PID" || DAEMON_RC=$?
+  DAEMON_PID=""
+  : >"$WORK/daemon.pid"
+}
+
+# umount_fs: a clean unmount; the daemon must exit with status 0 within 30 s.
+umount_fs() {
+  fusermount3 -u "$MNT" 2>"$WORK/umount.err" || fail "fusermount3 -u failed: $(cat "$WORK/umount.err")"
+  wait_daemon_exit 30
+  [ "$DAEMON_RC" = 0 ] || fail "daemon exited with status $DAEMON_RC after unmount"
+  is_mounted && fail "still in /proc/mounts after unmount"
+  return 0
+}
+
+remount() { umount_fs; mount_fs "$@"; }
+
+# crash_daemon: kill -9 the daemon, then take the dead mount down as a user would.
+crash_daemon() {
+  kill -9 "$DAEMON_PID"
+  DAEMON_RC=0
+  wait "$DAEMON_PID" || DAEMON_RC=$?
+  DAEMON_PID=""
+  : >"$WORK/daemon.pid"
+  echo "== $(date +%T.%N) daemon killed with SIGKILL" >>"$LOG"
+  fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
+  is_mounted && fail "dead mount still in /proc/mounts"
+  return 0
+}
+
+# ---------------------------------------------------------------------------------------------
+# Checks. Each names what it checks, so a failure says what differed.
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() {
+  [ "$1" == "$2" ] || fail "$3: expected '$2', got '$1'"
+}
+
+# expect_ne ACTUAL UNEXPECTED WHAT
+expect_ne() {
+  [ "$1" != "$2" ] || fail "$3: got '$1', which it must not be"
+}
+
+# expect_range ACTUAL MIN MAX WHAT (integers, inclusive)
+expect_range() {
+  [ "$1" -ge "$2" ] && [ "$1" -le "$3" ] || fail "$4: expected $2..$3, got $1"
+}
+
+# expect_fail MESSAGE COMMAND...: COMMAND must fail and its stderr contain MESSAGE.
+expect_fail() {
+  local msg=$1 rc=0
+  shift
+  "$@" >/dev/null 2>"$WORK/expect_fail.err" || rc=$?
+  [ "$rc" != 0 ] || fail "'$*' succeeded, expected it to fail with '$msg'"
+  grep -qF -- "$msg" "$WORK/expect_fail.err" ||
+    fail "'$*' failed, but not with '$msg': $(cat "$WORK/expect_fail.err")"
+}
+
+# expect_same FILE REFERENCE: same bytes (compared by checksum, sizes shown on a mismatch).
+expect_same() {
+  local a b
+  a=$(sha256sum <"$1" | cut -c1-64) || fail "cannot read $1"
+  b=$(sha256sum <"$2" | cut -c1-64)
+  [ "$a" == "$b" ] ||
+    fail "$1 differs from $2 (sizes $(stat -c %s "$1") and $(stat -c %s "$2")," \
+         "first difference: $(cmp "$1" "$2" 2>&1 | head -n 1))"
+}
+
+# random_file PATH SIZE: SIZE random bytes (a size as dd/head understand it: 4096, 3M).
+random_file() { head -c "$2" /dev/urandom >"$1"; }
+
+# manifest DIR: one line per entry: path, type, mode, owner, size, links, mtime, symlink
+# target, content checksum and xattrs. Two equal manifests mean the same tree.
+manifest() {
+  (cd "$1" && find . -mindepth 1 -printf '%P %y %m %U:%G %s %n %T@ %l\n' | sort |
+    while read -r path type rest; do
+      sum=-
+      [ "$type" = f ] && sum=$(sha256sum <"$path" | cut -c1-16)
+      xattrs=$(getfattr -h -d -m - --absolute-names "$path" 2>/dev/null | grep -v '^#' | tr '\n' ' ')
+      echo "$path $type $rest $sum $xattrs"
+    done)
+}
+
+# statfs_used_blocks: blocks in use, in 4 KiB units, as df reports them.
+used_blocks() { df -B4096 --output=used "$MNT" | tail -n 1 | tr -d ' '; }
