@@ -341,7 +341,7 @@ void Filesystem::DataPath::FreeDev(Filesystem& fs, store::Tx& tx, const Inode& i
                                    const std::vector<BlockRange>& freed, RefTracker& refs) {
   for (const BlockRange& r : freed) {
     if (ip.is_volatile()) {
-      (void)fs.ram_->Free(r.start * kBlock, r.count * kBlock);
+      (void)fs.ram_->Free(r.start * kBlock, r.count);  // pages
       continue;
     }
     if (fs.access_->descriptors() == nullptr) {

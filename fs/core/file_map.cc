@@ -2,8 +2,9 @@
 //
 // Every extent of a persistent file owns one slot of the inode's extent chain (SlotRef `where`)
 // holding its layout::ExtentRecord; an extent that changes rewrites its record in the caller's
-// Tx, a removed one clears it (all zero: the unused-slot form). Volatile files (ctx.store null)
-// keep no records: `where` stays empty.
+// Tx, a removed one clears it (all zero: the unused-slot form). A map emptied by Remove unlinks
+// its (short) chain, so an empty file holds no blocks. Volatile files (ctx.store null) keep no
+// records: `where` stays empty.
 //
 // Error atomicity: each public change either fails before touching the DRAM index (the only
 // fallible step, allocating a record slot, is done first) or completes in DRAM; when the Tx is
@@ -25,6 +26,9 @@ using layout::ExtentRecord;
 
 // An extent record's length field is 32 bits: longer runs are split over several extents.
 constexpr uint64_t kMaxExtentBlocks = UINT32_MAX;
+// A map that becomes empty gives back its chain blocks when there are at most this many (a
+// bounded addition to the Tx); a longer chain stays for reuse, or until the inode is freed.
+constexpr uint64_t kMaxChainRelease = 64;
 
 // [fb, fb+n) clamped so that its end does not overflow.
 uint64_t EndOf(uint64_t fb, uint64_t n) { return n > UINT64_MAX - fb ? UINT64_MAX : fb + n; }
@@ -261,6 +265,17 @@ Status FileMap::Remove(const MapContext& ctx, uint64_t fb, uint64_t n,
       PMEMFS_RETURN_IF_ERROR(WriteRecord(ctx, it->second));
       ++it;
     }
+  }
+  if (extents_.empty() && ctx.store != nullptr && slots_.block_count() > 0 &&
+      slots_.block_count() <= kMaxChainRelease) {
+    // No extents left: unlink the chain's blocks, tail first (an empty file holds no blocks).
+    const std::vector<uint64_t> blocks = slots_.blocks_in_order();
+    for (size_t i = blocks.size(); i-- > 0;) {
+      PMEMFS_RETURN_IF_ERROR(ctx.store->RemoveChainBlock(*ctx.tx, ctx.ino, *ctx.rec,
+                                                         store::ChainKind::kExtents,
+                                                         i > 0 ? blocks[i - 1] : 0, blocks[i]));
+    }
+    slots_ = SlotChain();
   }
   return Status::Ok();
 }

@@ -182,6 +182,14 @@ TEST_F(FileMapTest, RemoveSplitsTrimsAndDeletes) {
   EXPECT_EQ(map_->extent_count(), 0u);
   EXPECT_EQ(map_->mapped_blocks(), 0u);
   ExpectPersisted();
+  // Empty again: the chain is gone, the inode holds no blocks.
+  EXPECT_EQ(rec_.map_head, 0u);
+  EXPECT_EQ(rec_.map_tail, 0u);
+  EXPECT_EQ(rec_.blocks, 0u);
+  EXPECT_EQ(map_->slots().block_count(), 0u);
+  Insert(5, base_, 1);  // and a new one starts
+  EXPECT_NE(rec_.map_head, 0u);
+  ExpectPersisted();
 }
 
 TEST_F(FileMapTest, FreedRangesCoalesce) {
