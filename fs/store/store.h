@@ -144,6 +144,10 @@ class Store {
   friend class Tx;
   Store(mapping::Device& dev, mapping::PageDescriptors* descriptors);
   void Abort(Tx& tx);  // releases reservations
+  // What Commit refuses before writing anything (misuse, targets, size).
+  Status CheckTx(const Tx& tx) const;
+  // Writes both superblock copies through a Tx and makes `sb` the current one (Open, Close).
+  Status UpdateSuperblock(layout::Superblock sb);
 
   mapping::Device& dev_;
   mapping::PageDescriptors* descriptors_;
@@ -153,6 +157,7 @@ class Store {
   std::unique_ptr<InodeTable> inodes_;
   std::vector<uint64_t> orphans_;
   std::vector<uint64_t> truncating_;
+  std::mutex hook_mu_;  // guards free_hook_
   std::function<void(BlockRange)> free_hook_;
 };
 

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <string>
 #include <vector>
 
 #include "mapping/page_descriptors.h"
@@ -68,6 +69,7 @@ class Tx {
   std::vector<BlockRange> free_;       // FreeBlocks: marked free at commit, reusable after
   std::vector<uint64_t> inodes_reserved_;  // ReserveInode: returned to the free set on abort
   std::vector<uint64_t> inodes_freed_;     // FreeInode: reusable after commit
+  std::string error_;  // the first misuse a void accessor saw (bad ino): Commit refuses the Tx
 };
 
 }  // namespace pmemfs::store

@@ -1,0 +1,210 @@
+#include "fs/store/allocator.h"
+
+#include <algorithm>
+#include <bit>
+#include <string>
+
+namespace pmemfs::store {
+
+namespace {
+
+std::string RangeName(BlockRange r) {
+  return "blocks [" + std::to_string(r.start) + ", " + std::to_string(r.end()) + ")";
+}
+
+// Bits [lo, hi) of one 64-bit word (0 <= lo < hi <= 64).
+uint64_t Mask(uint64_t lo, uint64_t hi) {
+  const uint64_t upper = hi == 64 ? ~0ull : (1ull << hi) - 1;
+  return upper & ~((1ull << lo) - 1);
+}
+
+// Calls fn(word, mask) for the words covering bits [r.start, r.end).
+template <typename Fn>
+void ForEachWord(BlockRange r, Fn&& fn) {
+  uint64_t b = r.start;
+  while (b < r.end()) {
+    const uint64_t w = b / 64, lo = b % 64;
+    const uint64_t hi = std::min<uint64_t>(64, lo + (r.end() - b));
+    fn(w, Mask(lo, hi));
+    b += hi - lo;
+  }
+}
+
+}  // namespace
+
+std::vector<WordRun> BitmapWordRuns(std::span<const BlockRange> a, std::span<const BlockRange> b) {
+  std::vector<WordRun> runs;
+  for (auto ranges : {a, b})
+    for (const BlockRange& r : ranges)
+      if (r.count > 0) runs.push_back({r.start / 64, (r.end() - 1) / 64 - r.start / 64 + 1});
+  std::sort(runs.begin(), runs.end(),
+            [](const WordRun& x, const WordRun& y) { return x.first < y.first; });
+  std::vector<WordRun> merged;
+  for (const WordRun& r : runs) {
+    if (!merged.empty() && r.first <= merged.back().first + merged.back().count) {
+      WordRun& m = merged.back();
+      m.count = std::max(m.first + m.count, r.first + r.count) - m.first;
+    } else {
+      merged.push_back(r);
+    }
+  }
+  return merged;
+}
+
+Allocator::Allocator(const layout::Superblock& sb, const mapping::PageDescriptors* descriptors)
+    : data_start_(sb.data_start),
+      data_end_(sb.backup_block),
+      bitmap_offset_(sb.bitmap_start * layout::kBlockSize),
+      descriptors_(descriptors),
+      committed_((sb.store_blocks + 63) / 64),
+      reserved_(committed_.size()),
+      hint_(sb.data_start) {}
+
+void Allocator::Load(const mapping::Device& dev) {
+  std::lock_guard lock(mu_);
+  dev.Read(bitmap_offset_, committed_.data(), committed_.size() * sizeof(uint64_t));
+  // Metadata blocks are in use whatever the bitmap says (the next commit touching their words
+  // writes them so).
+  auto set = [&](BlockRange r) {
+    ForEachWord(r, [&](uint64_t w, uint64_t m) { committed_[w] |= m; });
+  };
+  set({0, data_start_});
+  set({data_end_, 1});  // the backup superblock
+  reserved_ = committed_;
+  free_ = 0;
+  ForEachWord({data_start_, data_end_ - data_start_},
+              [&](uint64_t w, uint64_t m) { free_ += std::popcount(~reserved_[w] & m); });
+}
+
+uint64_t Allocator::NextFree(uint64_t b, uint64_t end) const {
+  while (b < end) {
+    const uint64_t bits = ~reserved_[b / 64] & ~((1ull << (b % 64)) - 1);
+    if (bits) return std::min(end, b / 64 * 64 + std::countr_zero(bits));
+    b = (b / 64 + 1) * 64;
+  }
+  return end;
+}
+
+uint64_t Allocator::NextUsed(uint64_t b, uint64_t end) const {
+  while (b < end) {
+    const uint64_t bits = reserved_[b / 64] & ~((1ull << (b % 64)) - 1);
+    if (bits) return std::min(end, b / 64 * 64 + std::countr_zero(bits));
+    b = (b / 64 + 1) * 64;
+  }
+  return end;
+}
+
+void Allocator::Reserve(BlockRange r) {
+  ForEachWord(r, [&](uint64_t w, uint64_t m) { reserved_[w] |= m; });
+  free_ -= r.count;
+}
+
+void Allocator::Unreserve(BlockRange r) {
+  ForEachWord(r, [&](uint64_t w, uint64_t m) { reserved_[w] &= ~m; });
+  free_ += r.count;
+}
+
+bool Allocator::Pinned(uint64_t block) const {
+  return descriptors_ && descriptors_->pin_count(block) > 0;
+}
+
+void Allocator::RetryDeferred() {
+  std::erase_if(deferred_, [&](uint64_t b) {
+    if (Pinned(b)) return false;
+    Unreserve({b, 1});
+    return true;
+  });
+}
+
+Result<BlockRange> Allocator::Alloc(uint64_t count, uint64_t goal) {
+  if (count == 0) return Status::InvalidArgument("allocation of 0 blocks");
+  std::lock_guard lock(mu_);
+  RetryDeferred();
+  const uint64_t start = goal >= data_start_ && goal < data_end_ ? goal : hint_;
+  BlockRange best;
+  // Next-fit: [start, end) first, then wrap to [data_start, start). A run may extend past the
+  // pass's end (up to the data area's end): the pass bounds only where runs begin.
+  const std::pair<uint64_t, uint64_t> passes[] = {{start, data_end_}, {data_start_, start}};
+  for (auto [from, to] : passes) {
+    for (uint64_t b = NextFree(from, to); b < to; b = NextFree(b, to)) {
+      const uint64_t e = NextUsed(b, std::min(data_end_, b + count));
+      if (e - b >= count) {
+        best = {b, count};
+        break;
+      }
+      if (e - b > best.count) best = {b, e - b};
+      b = e;
+    }
+    if (best.count == count) break;
+  }
+  if (best.count == 0)
+    return Status::NoSpace("no free block in the data area (" +
+                           std::to_string(data_end_ - data_start_) + " blocks)");
+  Reserve(best);
+  hint_ = best.end() < data_end_ ? best.end() : data_start_;
+  return best;
+}
+
+void Allocator::Release(std::span<const BlockRange> ranges) {
+  std::lock_guard lock(mu_);
+  for (const BlockRange& r : ranges) Unreserve(r);
+}
+
+Result<std::map<uint64_t, uint64_t>> Allocator::Materialise(
+    std::span<const BlockRange> alloc, std::span<const BlockRange> free) const {
+  std::lock_guard lock(mu_);
+  std::map<uint64_t, uint64_t> words;
+  auto word = [&](uint64_t w) -> uint64_t& {
+    auto [it, fresh] = words.try_emplace(w, 0);
+    if (fresh) it->second = committed_[w];
+    return it->second;
+  };
+  for (auto ranges : {alloc, free}) {
+    for (const BlockRange& r : ranges) {
+      if (r.start < data_start_ || r.start > data_end_ || r.count > data_end_ - r.start)
+        return Status::InvalidArgument(RangeName(r) + " lie outside the data area [" +
+                                       std::to_string(data_start_) + ", " +
+                                       std::to_string(data_end_) + ")");
+    }
+  }
+  // Allocations first: a block reserved and freed by the same transaction ends up free.
+  for (const BlockRange& r : alloc)
+    ForEachWord(r, [&](uint64_t w, uint64_t m) { word(w) |= m; });
+  for (const BlockRange& r : free) {
+    Status s;
+    ForEachWord(r, [&](uint64_t w, uint64_t m) {
+      uint64_t& v = word(w);
+      if ((v & m) != m && s.ok()) s = Status::InvalidArgument(RangeName(r) + " are not all in use");
+      v &= ~m;
+    });
+    PMEMFS_RETURN_IF_ERROR(s);
+  }
+  return words;
+}
+
+void Allocator::Committed(std::span<const BlockRange> alloc, std::span<const BlockRange> free) {
+  std::lock_guard lock(mu_);
+  for (const BlockRange& r : alloc)
+    ForEachWord(r, [&](uint64_t w, uint64_t m) { committed_[w] |= m; });
+  for (const BlockRange& r : free) {
+    ForEachWord(r, [&](uint64_t w, uint64_t m) { committed_[w] &= ~m; });
+    if (!descriptors_) {
+      Unreserve(r);
+      continue;
+    }
+    for (uint64_t b = r.start; b < r.end(); b++) {
+      if (Pinned(b)) {
+        deferred_.push_back(b);
+      } else {
+        Unreserve({b, 1});
+      }
+    }
+  }
+}
+
+uint64_t Allocator::free_blocks() const {
+  std::lock_guard lock(mu_);
+  return free_;
+}
+
+}  // namespace pmemfs::store

@@ -1,0 +1,96 @@
+// Allocator: the block bitmap (1 bit per store block, 1 = in use), kept in DRAM twice:
+//
+//   committed_  what the device's bitmap says after the last commit. Commit derives the bitmap
+//               words a transaction writes from it (Materialise), under the journal lock.
+//   reserved_   in use or reserved: committed_ plus the blocks open transactions reserved. A
+//               block a transaction frees stays set until that commit is durable (Committed)
+//               and, in pages mode, until no reader has it pinned (deferred_).
+//
+// Alloc searches reserved_ next-fit from a goal (or a rotating hint) within the data area.
+// Internal to fs/store.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "fs/store/tx.h"
+#include "mapping/device.h"
+#include "mapping/page_descriptors.h"
+#include "pmemfs/layout.h"
+#include "pmemfs/status.h"
+
+namespace pmemfs::store {
+
+// A run of bitmap words [first, first + count): one journal record.
+struct WordRun {
+  uint64_t first = 0;
+  uint64_t count = 0;
+};
+
+// The bitmap words the ranges in `a` and `b` touch, as maximal runs of consecutive words in
+// increasing order (what a transaction's bitmap records cover).
+std::vector<WordRun> BitmapWordRuns(std::span<const BlockRange> a, std::span<const BlockRange> b);
+
+class Allocator {
+ public:
+  // `descriptors` (may be null) supplies pin counts in pages mode; it must outlive this.
+  Allocator(const layout::Superblock& sb, const mapping::PageDescriptors* descriptors);
+
+  // Reads the bitmap from the device into both copies. Metadata blocks are always taken as in
+  // use, whatever the device says.
+  void Load(const mapping::Device& dev);
+
+  // Reserves the first run of `count` free data blocks found next-fit from `goal` (a hint when
+  // `goal` is outside the data area), else the longest shorter run; NoSpace when none is free.
+  Result<BlockRange> Alloc(uint64_t count, uint64_t goal);
+  // Gives back reservations of a transaction that did not commit.
+  void Release(std::span<const BlockRange> ranges);
+
+  // The words of the committed bitmap that a transaction allocating `alloc` and freeing `free`
+  // changes, with those changes applied: word index -> new value. InvalidArgument when a range
+  // lies outside the data area or frees a block that is not in use. Caller holds the journal
+  // lock (committed_ does not change meanwhile).
+  Result<std::map<uint64_t, uint64_t>> Materialise(std::span<const BlockRange> alloc,
+                                                   std::span<const BlockRange> free) const;
+  // After a commit of `alloc` and `free` is durable: updates committed_, and makes the freed
+  // blocks allocatable (those pinned now are retried by later Allocs). Caller holds the
+  // journal lock.
+  void Committed(std::span<const BlockRange> alloc, std::span<const BlockRange> free);
+
+  // Free data blocks (reserved and pinned-deferred blocks count as used).
+  uint64_t free_blocks() const;
+  // Device offset of bitmap word `w`.
+  uint64_t WordOffset(uint64_t w) const { return bitmap_offset_ + w * sizeof(uint64_t); }
+
+ private:
+  static bool Test(const std::vector<uint64_t>& bits, uint64_t b) {
+    return bits[b / 64] >> (b % 64) & 1;
+  }
+  // Caller holds mu_. First free (resp. used) block of reserved_ in [b, end), else `end`.
+  uint64_t NextFree(uint64_t b, uint64_t end) const;
+  uint64_t NextUsed(uint64_t b, uint64_t end) const;
+  // Caller holds mu_. Sets (clears) [r.start, r.end) in reserved_ and adjusts free_.
+  void Reserve(BlockRange r);
+  void Unreserve(BlockRange r);
+  // Caller holds mu_. Unreserves the deferred blocks no reader pins any more.
+  void RetryDeferred();
+  bool Pinned(uint64_t block) const;
+
+  const uint64_t data_start_;
+  const uint64_t data_end_;       // backup_block
+  const uint64_t bitmap_offset_;  // device offset of the bitmap
+  const mapping::PageDescriptors* const descriptors_;
+
+  // Guards everything below. Taken after the journal lock when both are held.
+  mutable std::mutex mu_;
+  std::vector<uint64_t> committed_;  // changed only under the journal lock (and mu_)
+  std::vector<uint64_t> reserved_;
+  std::vector<uint64_t> deferred_;   // freed and committed, still pinned: set in reserved_
+  uint64_t free_ = 0;                // clear data-area bits of reserved_
+  uint64_t hint_ = 0;                // where the next search without a goal starts
+};
+
+}  // namespace pmemfs::store

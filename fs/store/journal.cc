@@ -1,0 +1,188 @@
+#include "fs/store/journal.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "pmemfs/crc32c.h"
+
+namespace pmemfs::store {
+
+namespace {
+
+using layout::JournalHeader;
+using layout::JournalRecord;
+using layout::JournalState;
+using layout::RecordKind;
+
+bool HeaderValid(const JournalHeader& h, uint64_t capacity) {
+  static constexpr uint8_t kZero[sizeof h.reserved] = {};
+  return std::memcmp(h.magic, layout::kJournalMagic, sizeof h.magic) == 0 &&
+         h.checksum == StructChecksum(h) && std::memcmp(h.reserved, kZero, sizeof kZero) == 0 &&
+         (h.state == static_cast<uint32_t>(JournalState::kEmpty) ||
+          h.state == static_cast<uint32_t>(JournalState::kCommitted)) &&
+         h.record_bytes <= capacity;
+}
+
+JournalHeader MakeHeader(JournalState state, uint64_t sequence, uint32_t count, uint64_t bytes,
+                         uint32_t crc) {
+  JournalHeader h{};
+  std::memcpy(h.magic, layout::kJournalMagic, sizeof h.magic);
+  h.sequence = sequence;
+  h.state = static_cast<uint32_t>(state);
+  h.record_count = count;
+  h.record_bytes = bytes;
+  h.records_crc = crc;
+  h.checksum = StructChecksum(h);
+  return h;
+}
+
+// One parsed record: its header and where its data sits in the stream.
+struct Parsed {
+  JournalRecord rec;
+  const std::byte* data;
+};
+
+// Splits `stream` into `count` records and checks each against the store area and the
+// descriptor table; Corrupt naming the first record that does not fit.
+Result<std::vector<Parsed>> Parse(std::span<const std::byte> stream, uint32_t count,
+                                  uint64_t store_bytes, const mapping::PageDescriptors* desc) {
+  std::vector<Parsed> out;
+  out.reserve(count);
+  uint64_t pos = 0;
+  for (uint32_t i = 0; i < count; i++) {
+    auto bad = [&](const std::string& what) {
+      return Status::Corrupt("journal record " + std::to_string(i) + ": " + what);
+    };
+    if (stream.size() - pos < sizeof(JournalRecord)) return bad("past the end of the stream");
+    JournalRecord r;
+    std::memcpy(&r, stream.data() + pos, sizeof r);
+    if (stream.size() - pos < BytesRecordSize(r.length)) return bad("data past the end");
+    if (r.kind == static_cast<uint32_t>(RecordKind::kBytes)) {
+      if (r.target > store_bytes || r.length > store_bytes - r.target)
+        return bad("target [" + std::to_string(r.target) + ", +" + std::to_string(r.length) +
+                   ") outside the store area");
+    } else if (r.kind == static_cast<uint32_t>(RecordKind::kDescriptor)) {
+      if (r.length != sizeof(layout::DescriptorValue)) return bad("descriptor record size");
+      if (desc && r.target >= desc->page_count())
+        return bad("descriptor of page " + std::to_string(r.target) + " outside the table");
+    } else {
+      return bad("unknown kind " + std::to_string(r.kind));
+    }
+    out.push_back({r, stream.data() + pos + sizeof r});
+    pos += BytesRecordSize(r.length);
+  }
+  if (pos != stream.size()) return Status::Corrupt("journal: bytes after the last record");
+  return out;
+}
+
+// Step 3: writes every record in place and drains.
+Status ApplyRecords(mapping::Device& dev, mapping::PageDescriptors* desc,
+                    const std::vector<Parsed>& records) {
+  std::vector<mapping::PageUpdate> updates;
+  for (const Parsed& p : records) {
+    if (p.rec.kind == static_cast<uint32_t>(RecordKind::kBytes)) {
+      dev.CopyNoDrain(p.rec.target, p.data, p.rec.length);
+    } else if (desc) {
+      layout::DescriptorValue v;
+      std::memcpy(&v, p.data, sizeof v);
+      updates.push_back({p.rec.target, {v.owner, v.file_index, v.refcount, v.flags}});
+    }
+  }
+  dev.Drain();  // covers every CopyNoDrain above
+  // Each descriptor update is crash-atomic on its own; replaying the batch sets the same values.
+  if (!updates.empty()) return desc->SetBatch(updates);
+  return Status::Ok();
+}
+
+}  // namespace
+
+// --- RecordStream ------------------------------------------------------------------------------
+
+std::byte* RecordStream::Append(uint64_t target, uint32_t len, RecordKind kind) {
+  const size_t at = bytes_.size();
+  bytes_.resize(at + BytesRecordSize(len));  // zero padding
+  const JournalRecord r{target, len, static_cast<uint32_t>(kind)};
+  std::memcpy(bytes_.data() + at, &r, sizeof r);
+  count_++;
+  return bytes_.data() + at + sizeof r;
+}
+
+void RecordStream::AddBytes(uint64_t target, const void* data, uint32_t len) {
+  std::memcpy(Append(target, len, RecordKind::kBytes), data, len);
+}
+
+void RecordStream::AddDescriptor(uint64_t page, const mapping::PageInfo& info) {
+  const layout::DescriptorValue v{info.owner, info.file_index, info.refcount, info.flags};
+  std::memcpy(Append(page, sizeof v, RecordKind::kDescriptor), &v, sizeof v);
+}
+
+// --- Journal -----------------------------------------------------------------------------------
+
+void Journal::Format(mapping::Device& dev, const layout::Superblock& sb) {
+  const JournalHeader h = MakeHeader(JournalState::kEmpty, 0, 0, 0, 0);
+  dev.CopyNoDrain(sb.journal_start * layout::kBlockSize, &h, sizeof h);
+}
+
+Result<std::unique_ptr<Journal>> Journal::Open(mapping::Device& dev, const layout::Superblock& sb,
+                                               mapping::PageDescriptors* descriptors) {
+  std::unique_ptr<Journal> j(new Journal(dev, descriptors, sb.journal_start * layout::kBlockSize,
+                                         (sb.journal_blocks - 1) * layout::kBlockSize));
+  PMEMFS_RETURN_IF_ERROR(j->Recover());
+  return j;
+}
+
+Status Journal::Recover() {
+  JournalHeader h{};
+  dev_.Read(header_offset_, &h, sizeof h);
+  // A header that fails its checks was never committed (or is the torn kEmpty rewrite of step 4,
+  // whose transaction was already applied): nothing to redo.
+  if (!HeaderValid(h, capacity_)) return Status::Ok();
+  sequence_ = h.sequence;
+  if (h.state != static_cast<uint32_t>(JournalState::kCommitted)) return Status::Ok();
+
+  std::vector<std::byte> stream(h.record_bytes);
+  dev_.Read(stream_offset(), stream.data(), stream.size());
+  // Step 1 drains the stream before step 2 writes the header, so a committed header whose
+  // stream does not match was not written by Commit: treat it as uncommitted.
+  if (Crc32c(stream.data(), stream.size()) != h.records_crc) return Status::Ok();
+  PMEMFS_ASSIGN_OR_RETURN(
+      std::vector<Parsed> records,
+      Parse(stream, h.record_count, dev_.info().store().length, descriptors_));
+  PMEMFS_RETURN_IF_ERROR(ApplyRecords(dev_, descriptors_, records));
+  WriteHeader(JournalState::kEmpty, h.record_count, h.record_bytes, h.records_crc);
+  replayed_ = true;
+  return Status::Ok();
+}
+
+Status Journal::Commit(const RecordStream& stream) {
+  const std::span<const std::byte> bytes = stream.bytes();
+  if (bytes.size() > capacity_)
+    return Status::InvalidArgument("transaction of " + std::to_string(bytes.size()) +
+                                   " journal bytes exceeds the journal's " +
+                                   std::to_string(capacity_));
+  // Nothing is written unless every record can be applied: a committed transaction that
+  // recovery cannot apply would make the store unmountable.
+  PMEMFS_ASSIGN_OR_RETURN(std::vector<Parsed> records,
+                          Parse(bytes, stream.count(), dev_.info().store().length, descriptors_));
+  const uint32_t crc = Crc32c(bytes.data(), bytes.size());
+
+  // (1) The record stream, drained before the header can claim it.
+  dev_.CopyNoDrain(stream_offset(), bytes.data(), bytes.size());
+  dev_.Drain();
+  // (2) THE COMMIT POINT: once this header is persisted the transaction happened.
+  sequence_++;
+  WriteHeader(JournalState::kCommitted, stream.count(), bytes.size(), crc);
+  // (3) + (4): apply in place, then retire the header.
+  Status s = ApplyRecords(dev_, descriptors_, records);
+  WriteHeader(JournalState::kEmpty, stream.count(), bytes.size(), crc);
+  return s;
+}
+
+void Journal::WriteHeader(JournalState state, uint32_t count, uint64_t bytes, uint32_t crc) {
+  const JournalHeader h = MakeHeader(state, sequence_, count, bytes, crc);
+  dev_.CopyNoDrain(header_offset_, &h, sizeof h);
+  dev_.Drain();
+}
+
+
+}  // namespace pmemfs::store

@@ -1,0 +1,103 @@
+// Journal: the store's redo journal, one transaction at a time (layout::JournalHeader).
+//
+// A transaction is a record stream (RecordStream: "write these bytes at this device offset",
+// "set this page descriptor"). Journal::Commit makes it atomic and durable:
+//   1. the stream is copied into the journal blocks after the header; drain;
+//   2. the header is written {kCommitted, sequence + 1, count, bytes, CRC of the stream} and
+//      persisted: THE COMMIT POINT. A crash before it leaves nothing of the transaction; after it
+//      recovery redoes all of it;
+//   3. every record is applied in place (descriptors through PageDescriptors::SetBatch); drain;
+//   4. the header is rewritten with state kEmpty (same sequence) and persisted.
+// Journal::Open redoes steps 3 and 4 for a header that is valid, kCommitted and whose stream
+// matches its CRC. Applying a record writes absolute values, so a crash during recovery is
+// recovered by running it again.
+//
+// Internal to fs/store; Store owns the Journal and holds mutex() around Commit.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <vector>
+
+#include "mapping/device.h"
+#include "mapping/page_descriptors.h"
+#include "pmemfs/layout.h"
+#include "pmemfs/status.h"
+
+namespace pmemfs::store {
+
+// Journal bytes of one record.
+constexpr uint64_t BytesRecordSize(uint64_t len) {
+  return sizeof(layout::JournalRecord) + (len + 7) / 8 * 8;
+}
+inline constexpr uint64_t kDescriptorRecordSize =
+    sizeof(layout::JournalRecord) + sizeof(layout::DescriptorValue);
+
+// A transaction's records, serialised in DRAM exactly as they go into the journal.
+class RecordStream {
+ public:
+  void AddBytes(uint64_t target, const void* data, uint32_t len);
+  void AddDescriptor(uint64_t page, const mapping::PageInfo& info);
+
+  std::span<const std::byte> bytes() const { return bytes_; }
+  uint32_t count() const { return count_; }
+
+ private:
+  std::byte* Append(uint64_t target, uint32_t len, layout::RecordKind kind);
+
+  std::vector<std::byte> bytes_;
+  uint32_t count_ = 0;
+};
+
+class Journal {
+ public:
+  // Writes an empty header (sequence 0) at the start of the journal of `sb`: flushed, durable
+  // after the caller's next Drain. Format time.
+  static void Format(mapping::Device& dev, const layout::Superblock& sb);
+
+  // Reads the header and, when it holds a committed transaction, replays it (steps 3 and 4).
+  // `dev` and `descriptors` (may be null: descriptor records are then skipped) must outlive the
+  // Journal. Corrupt when a committed stream names a target outside the store area.
+  static Result<std::unique_ptr<Journal>> Open(mapping::Device& dev, const layout::Superblock& sb,
+                                               mapping::PageDescriptors* descriptors);
+
+  // Bytes of record stream one transaction may use.
+  uint64_t capacity() const { return capacity_; }
+  uint64_t sequence() const { return sequence_; }
+  // Whether Open replayed a transaction.
+  bool replayed() const { return replayed_; }
+
+  // Serialises commits: held by the caller around Commit and everything the caller derives
+  // from committed state for the transaction (the bitmap words it writes).
+  std::mutex& mutex() { return mu_; }
+
+  // Steps 1-4 above. Caller holds mutex(); stream.bytes().size() <= capacity(); every target was
+  // checked by the caller. Durable on return; an error can only come from applying descriptors
+  // and leaves the transaction committed (recovery applies it again).
+  Status Commit(const RecordStream& stream);
+
+ private:
+  Journal(mapping::Device& dev, mapping::PageDescriptors* descriptors, uint64_t header_offset,
+          uint64_t capacity)
+      : dev_(dev), descriptors_(descriptors), header_offset_(header_offset), capacity_(capacity) {}
+
+  uint64_t stream_offset() const { return header_offset_ + layout::kBlockSize; }
+  // Writes and persists the header.
+  void WriteHeader(layout::JournalState state, uint32_t count, uint64_t bytes, uint32_t crc);
+  // Replays a committed transaction found by Open.
+  Status Recover();
+
+  mapping::Device& dev_;
+  mapping::PageDescriptors* const descriptors_;
+  const uint64_t header_offset_;  // device offset of the header (the journal's first block)
+  const uint64_t capacity_;       // bytes of record stream after the header block
+  // Guards sequence_ and the journal blocks: one transaction in the journal at a time.
+  std::mutex mu_;
+  uint64_t sequence_ = 0;  // of the last committed transaction
+  bool replayed_ = false;  // set by Open
+};
+
+}  // namespace pmemfs::store

@@ -1,0 +1,313 @@
+// Store: Format, Open, the Commit orchestration, Close, and the inode and block accessors.
+// Chains are in chain.cc; the pieces behind them in superblock, journal, allocator, inode_table.
+#include "fs/store/store.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
+#include <ctime>
+#include <map>
+#include <random>
+
+#include "fs/store/allocator.h"
+#include "fs/store/inode_table.h"
+#include "fs/store/journal.h"
+#include "fs/store/superblock.h"
+
+namespace pmemfs::store {
+
+namespace {
+
+using layout::InodeRecord;
+using layout::Superblock;
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Zeroes [off, off+len) in slices, reporting progress; flushed, drained by the caller.
+void ZeroWithProgress(mapping::Device& dev, uint64_t off, uint64_t len, uint64_t& done,
+                      uint64_t total, const FormatOptions& opts) {
+  constexpr uint64_t kSlice = 16ull << 20;
+  for (uint64_t at = 0; at < len;) {
+    const uint64_t n = std::min(kSlice, len - at);
+    dev.SetNoDrain(off + at, 0, n);
+    at += n;
+    done += n;
+    if (opts.progress) opts.progress(done, total);
+  }
+}
+
+// Sets the bitmap bits of the metadata blocks [0, data_start) and the backup block (the bitmap
+// is zero). Flushed, drained by the caller.
+void MarkMetadataInUse(mapping::Device& dev, const Superblock& sb) {
+  const uint64_t bitmap = sb.bitmap_start * layout::kBlockSize;
+  dev.SetNoDrain(bitmap, 0xff, sb.data_start / 8);
+  std::map<uint64_t, uint8_t> bytes;  // partial bytes: byte index -> bits
+  if (sb.data_start % 8) bytes[sb.data_start / 8] |= (1u << (sb.data_start % 8)) - 1;
+  bytes[sb.backup_block / 8] |= 1u << (sb.backup_block % 8);
+  for (auto [i, v] : bytes) dev.CopyNoDrain(bitmap + i, &v, 1);
+}
+
+InodeRecord RootRecord(const FormatOptions& opts, int64_t now) {
+  InodeRecord r{};
+  r.mode = S_IFDIR | (opts.root_mode & 07777);
+  r.nlink = 2;
+  r.uid = opts.root_uid;
+  r.gid = opts.root_gid;
+  r.atime_ns = r.mtime_ns = r.ctime_ns = r.btime_ns = now;
+  r.generation = 1;
+  r.parent = layout::kRootIno;
+  InodeTable::Seal(r);
+  return r;
+}
+
+}  // namespace
+
+Store::Store(mapping::Device& dev, mapping::PageDescriptors* descriptors)
+    : dev_(dev), descriptors_(descriptors) {}
+
+Store::~Store() = default;
+
+// --- Format, Detect, Open, Close ---------------------------------------------------------------
+
+Status Store::Format(mapping::Device& dev, const FormatOptions& opts) {
+  if (opts.label.size() >= sizeof(Superblock::label))
+    return Status::InvalidArgument("label of " + std::to_string(opts.label.size()) +
+                                   " bytes is longer than the limit of " +
+                                   std::to_string(sizeof(Superblock::label) - 1));
+  if (opts.default_mode > layout::StoredMode::kPages)
+    return Status::InvalidArgument("unknown default mode " +
+                                   std::to_string(static_cast<uint32_t>(opts.default_mode)));
+  const uint64_t store_bytes = dev.info().store().length;
+  PMEMFS_ASSIGN_OR_RETURN(Superblock sb,
+                          PlanGeometry(store_bytes, opts.inode_count, opts.journal_bytes));
+  const int64_t now = NowNs();
+  std::memcpy(sb.magic, layout::kSuperMagic, sizeof sb.magic);
+  sb.major = layout::kMajorVersion;
+  sb.minor = layout::kMinorVersion;
+  sb.state = static_cast<uint32_t>(layout::FsState::kClean);
+  std::random_device rd;
+  for (auto& b : sb.uuid) b = static_cast<uint8_t>(rd());
+  sb.uuid[6] = (sb.uuid[6] & 0x0f) | 0x40;  // version 4
+  sb.uuid[8] = (sb.uuid[8] & 0x3f) | 0x80;  // variant 1
+  std::memcpy(sb.label, opts.label.data(), opts.label.size());
+  sb.default_mode = static_cast<uint32_t>(opts.default_mode);
+  sb.created_ns = sb.written_ns = static_cast<uint64_t>(now);
+
+  // 1. No valid superblock while the rest is rewritten: a crash during Format leaves a store
+  //    that Detect and Open do not recognise, never one that mixes old and new.
+  dev.SetNoDrain(0, 0, layout::kBlockSize);
+  dev.SetNoDrain(BlockOffset(sb.backup_block), 0, layout::kBlockSize);
+  dev.Drain();
+  // 2. Clear the journal header, the inode table and the bitmap.
+  const uint64_t tables = BlockOffset(sb.data_start) - BlockOffset(sb.inode_start);
+  const uint64_t total = layout::kBlockSize + tables;
+  uint64_t done = 0;
+  ZeroWithProgress(dev, BlockOffset(sb.journal_start), layout::kBlockSize, done, total, opts);
+  ZeroWithProgress(dev, BlockOffset(sb.inode_start), tables, done, total, opts);
+  dev.Drain();
+  // 3. An empty journal, the metadata blocks in use, the root directory.
+  Journal::Format(dev, sb);
+  MarkMetadataInUse(dev, sb);
+  const InodeRecord root = RootRecord(opts, now);
+  dev.CopyNoDrain(BlockOffset(sb.inode_start), &root, sizeof root);  // ino 1: the first slot
+  dev.Drain();
+  // 4. The superblocks, the primary last: it is what makes the device a pmemfs.
+  WriteSuperblock(dev, sb, sb.backup_block);
+  WriteSuperblock(dev, sb, 0);
+  return Status::Ok();
+}
+
+std::string Store::Detect(const mapping::Device& dev) {
+  return DetectSuperblock(dev) ? "pmemfs" : "";
+}
+
+Result<std::unique_ptr<Store>> Store::Open(mapping::Device& dev,
+                                           mapping::PageDescriptors* descriptors) {
+  PMEMFS_ASSIGN_OR_RETURN(Superblock sb, LoadSuperblock(dev));
+  std::unique_ptr<Store> s(new Store(dev, descriptors));
+  PMEMFS_ASSIGN_OR_RETURN(s->journal_, Journal::Open(dev, sb, descriptors));
+  // The replayed transaction may have been one that rewrote the superblock.
+  if (s->journal_->replayed()) {
+    PMEMFS_ASSIGN_OR_RETURN(sb, LoadSuperblock(dev));
+  }
+  s->sb_ = sb;
+  s->allocator_ = std::make_unique<Allocator>(sb, descriptors);
+  s->allocator_->Load(dev);
+  s->inodes_ = std::make_unique<InodeTable>(dev, sb);
+  PMEMFS_RETURN_IF_ERROR(s->inodes_->Load(&s->orphans_, &s->truncating_));
+
+  sb.state = static_cast<uint32_t>(layout::FsState::kDirty);
+  sb.mounted_ns = static_cast<uint64_t>(NowNs());
+  sb.mount_count++;
+  PMEMFS_RETURN_IF_ERROR(s->UpdateSuperblock(sb));
+  return s;
+}
+
+Status Store::Close() {
+  Superblock sb = sb_;
+  sb.state = static_cast<uint32_t>(layout::FsState::kClean);
+  sb.written_ns = static_cast<uint64_t>(NowNs());
+  return UpdateSuperblock(sb);
+}
+
+Status Store::UpdateSuperblock(Superblock sb) {
+  SealSuperblock(sb);
+  Tx tx = Begin();
+  tx.Put(0, sb);
+  tx.Put(BlockOffset(sb.backup_block), sb);
+  PMEMFS_RETURN_IF_ERROR(Commit(tx));
+  sb_ = sb;
+  return Status::Ok();
+}
+
+StoreStats Store::stats() const {
+  return {.data_blocks = sb_.data_blocks,
+          .free_blocks = allocator_->free_blocks(),
+          .inode_count = sb_.inode_count,
+          .free_inodes = inodes_->free_count()};
+}
+
+// --- transactions ------------------------------------------------------------------------------
+
+uint64_t Store::max_tx_bytes() const { return journal_->capacity(); }
+
+void Store::Abort(Tx& tx) {
+  allocator_->Release(tx.alloc_);
+  inodes_->Release(tx.inodes_reserved_);
+  tx.alloc_.clear();
+  tx.inodes_reserved_.clear();
+  tx.done_ = true;
+}
+
+// What Commit refuses before anything is written.
+Status Store::CheckTx(const Tx& tx) const {
+  if (!tx.error_.empty()) return Status::InvalidArgument(tx.error_);
+  const uint64_t store_bytes = dev_.info().store().length;
+  for (const auto& [off, bytes] : tx.writes_)
+    if (off > store_bytes || bytes.size() > store_bytes - off)
+      return Status::InvalidArgument("transaction write [" + std::to_string(off) + ", +" +
+                                     std::to_string(bytes.size()) +
+                                     ") lies outside the store area");
+  if (!tx.descriptors_.empty()) {
+    if (!descriptors_)
+      return Status::InvalidArgument("page descriptor updates need the store opened with "
+                                     "descriptors (pages mode)");
+    const uint64_t last = tx.descriptors_.rbegin()->first;
+    if (last >= descriptors_->page_count())
+      return Status::InvalidArgument("page " + std::to_string(last) +
+                                     " is outside the descriptor table");
+  }
+  if (tx.journal_bytes() > max_tx_bytes())
+    return Status::InvalidArgument("transaction needs " + std::to_string(tx.journal_bytes()) +
+                                   " journal bytes, more than the " +
+                                   std::to_string(max_tx_bytes()) + " the journal holds");
+  return Status::Ok();
+}
+
+Status Store::Commit(Tx& tx) {
+  if (tx.store_ != this || tx.done_)
+    return Status::InvalidArgument("commit of a transaction that is finished or not this store's");
+  if (Status s = CheckTx(tx); !s.ok()) {
+    Abort(tx);
+    return s;
+  }
+  Status applied;
+  {
+    std::lock_guard lock(journal_->mutex());
+    Result<std::map<uint64_t, uint64_t>> words = allocator_->Materialise(tx.alloc_, tx.free_);
+    if (!words.ok()) {
+      Abort(tx);
+      return words.status();
+    }
+    RecordStream stream;
+    for (const auto& [off, bytes] : tx.writes_)
+      stream.AddBytes(off, bytes.data(), static_cast<uint32_t>(bytes.size()));
+    // The bitmap words, one record per run of consecutive words (as Tx::journal_bytes counts).
+    std::vector<uint64_t> run;
+    uint64_t run_first = 0;
+    auto flush_run = [&] {
+      if (run.empty()) return;
+      stream.AddBytes(allocator_->WordOffset(run_first), run.data(),
+                      static_cast<uint32_t>(run.size() * sizeof(uint64_t)));
+      run.clear();
+    };
+    for (const auto& [w, v] : *words) {
+      if (!run.empty() && w != run_first + run.size()) flush_run();
+      if (run.empty()) run_first = w;
+      run.push_back(v);
+    }
+    flush_run();
+    for (const auto& [page, info] : tx.descriptors_) stream.AddDescriptor(page, info);
+
+    if (stream.count() > 0) applied = journal_->Commit(stream);  // durable from here on
+    allocator_->Committed(tx.alloc_, tx.free_);
+  }
+  inodes_->Release(tx.inodes_freed_);
+  tx.done_ = true;
+  std::function<void(BlockRange)> hook;
+  {
+    std::lock_guard lock(hook_mu_);
+    hook = free_hook_;
+  }
+  if (hook)
+    for (const BlockRange& r : tx.free_) hook(r);
+  return applied;
+}
+
+void Store::SetFreeHook(std::function<void(BlockRange)> hook) {
+  std::lock_guard lock(hook_mu_);
+  free_hook_ = std::move(hook);
+}
+
+// --- inodes ------------------------------------------------------------------------------------
+
+Result<InodeRecord> Store::ReadInode(uint64_t ino) const { return inodes_->Read(ino); }
+
+void Store::WriteInode(Tx& tx, uint64_t ino, const InodeRecord& rec) {
+  if (!inodes_->Contains(ino)) {
+    if (tx.error_.empty()) tx.error_ = "write of inode " + std::to_string(ino) + ": no such slot";
+    return;
+  }
+  InodeRecord r = rec;
+  InodeTable::Seal(r);
+  tx.Put(inodes_->RecordOffset(ino), r);
+}
+
+Result<uint64_t> Store::ReserveInode(Tx& tx, uint64_t* generation) {
+  PMEMFS_ASSIGN_OR_RETURN(uint64_t ino, inodes_->Reserve(generation));
+  tx.inodes_reserved_.push_back(ino);
+  return ino;
+}
+
+void Store::FreeInode(Tx& tx, uint64_t ino) {
+  if (!inodes_->Contains(ino)) {
+    if (tx.error_.empty()) tx.error_ = "free of inode " + std::to_string(ino) + ": no such slot";
+    return;
+  }
+  InodeRecord old;
+  tx.Overlay(inodes_->RecordOffset(ino), &old, sizeof old);
+  InodeRecord r{};
+  r.generation = old.generation;
+  InodeTable::Seal(r);
+  tx.Put(inodes_->RecordOffset(ino), r);
+  tx.inodes_freed_.push_back(ino);
+}
+
+// --- blocks ------------------------------------------------------------------------------------
+
+Result<BlockRange> Store::AllocBlocks(Tx& tx, uint64_t count, uint64_t goal) {
+  PMEMFS_ASSIGN_OR_RETURN(BlockRange r, allocator_->Alloc(count, goal));
+  tx.alloc_.push_back(r);
+  return r;
+}
+
+void Store::FreeBlocks(Tx& tx, BlockRange r) {
+  if (r.count > 0) tx.free_.push_back(r);
+}
+
+}  // namespace pmemfs::store

@@ -1,0 +1,286 @@
+// Tx and the journal: visibility, merging of writes, Overlay, aborts, size limits, refusals,
+// descriptor records, and what Open does with the journal header it finds.
+#include "fs/store/tx.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <random>
+
+#include "fs/store/journal.h"
+#include "pmemfs/crc32c.h"
+#include "store_test_support.h"
+
+namespace pmemfs::store {
+namespace {
+
+using testing::FileRecord;
+using testing::StoreFixture;
+using testing::StoreSetups;
+
+class TxTest : public StoreFixture {
+ protected:
+  // A committed data block to write into.
+  uint64_t DataBlock() {
+    Tx tx = store().Begin();
+    auto r = store().AllocBlocks(tx, 1);
+    EXPECT_TRUE(r.ok());
+    EXPECT_TRUE(store().Commit(tx).ok());
+    return r->start;
+  }
+  std::vector<uint8_t> ReadDev(uint64_t off, uint64_t len) {
+    std::vector<uint8_t> v(len);
+    dev().Read(off, v.data(), len);
+    return v;
+  }
+};
+
+TEST_P(TxTest, WritesAreInvisibleUntilCommit) {
+  const uint64_t off = Store::BlockOffset(DataBlock()) + 100;
+  const char msg[] = "committed bytes";
+  Tx tx = store().Begin();
+  tx.Put(off, msg);
+  EXPECT_EQ(ReadDev(off, sizeof msg), std::vector<uint8_t>(sizeof msg, 0));
+  char seen[sizeof msg] = {};
+  tx.Overlay(off - 10, seen, 10);  // bytes before the write: the device's
+  EXPECT_EQ(std::string(seen, 10), std::string(10, '\0'));
+  tx.Overlay(off, seen, sizeof msg);
+  EXPECT_STREQ(seen, msg);
+  ASSERT_TRUE(store().Commit(tx).ok());
+  dev().Read(off, seen, sizeof msg);
+  EXPECT_STREQ(seen, msg);
+  Reopen();
+  dev().Read(off, seen, sizeof msg);
+  EXPECT_STREQ(seen, msg);
+}
+
+TEST_P(TxTest, LaterWritesWinAndOverlapsMerge) {
+  const uint64_t base = Store::BlockOffset(DataBlock());
+  std::vector<uint8_t> model(layout::kBlockSize, 0);
+  std::mt19937 rng(7);
+  Tx tx = store().Begin();
+  for (int i = 0; i < 300; i++) {
+    const uint32_t len = 1 + rng() % 64;
+    const uint32_t at = rng() % (layout::kBlockSize - len);
+    std::vector<uint8_t> bytes(len);
+    for (auto& b : bytes) b = static_cast<uint8_t>(rng());
+    tx.Write(base + at, bytes.data(), len);
+    std::copy(bytes.begin(), bytes.end(), model.begin() + at);
+    if (i % 50 == 0) {
+      std::vector<uint8_t> seen(layout::kBlockSize);
+      tx.Overlay(base, seen.data(), layout::kBlockSize);
+      ASSERT_EQ(seen, model) << "after write " << i;
+    }
+  }
+  // Same offset twice: the second wins.
+  const uint64_t v1 = 1, v2 = 2;
+  tx.Put(base + 8, v1);
+  tx.Put(base + 8, v2);
+  std::memcpy(model.data() + 8, &v2, sizeof v2);
+  ASSERT_TRUE(store().Commit(tx).ok());
+  EXPECT_EQ(ReadDev(base, layout::kBlockSize), model);
+}
+
+TEST_P(TxTest, JournalBytesCountRecordsDataAndBitmapWords) {
+  Tx tx = store().Begin();
+  EXPECT_TRUE(tx.empty());
+  EXPECT_EQ(tx.journal_bytes(), 0u);
+  store().WriteInode(tx, 2, FileRecord());
+  EXPECT_EQ(tx.journal_bytes(), 16u + 256u);
+  store().WriteInode(tx, 3, FileRecord());  // adjacent: merged into one record
+  EXPECT_EQ(tx.journal_bytes(), 16u + 512u);
+  tx.Write(Store::BlockOffset(sb().data_start) + 1, "abc", 3);  // padded to 8
+  EXPECT_EQ(tx.journal_bytes(), 16u + 512u + 16u + 8u);
+  auto r = store().AllocBlocks(tx, 1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(tx.journal_bytes(), 16u + 512u + 16u + 8u + 16u + 8u);
+  EXPECT_FALSE(tx.empty());
+}
+
+TEST_P(TxTest, AbortReleasesReservations) {
+  const StoreStats before = store().stats();
+  uint64_t ino = 0;
+  {
+    Tx tx = store().Begin();
+    auto r = store().AllocBlocks(tx, 7);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->count, 7u);
+    auto i = store().ReserveInode(tx, nullptr);
+    ASSERT_TRUE(i.ok());
+    ino = *i;
+    store().WriteInode(tx, ino, FileRecord());
+    EXPECT_EQ(store().stats().free_blocks, before.free_blocks - 7);
+    EXPECT_EQ(store().stats().free_inodes, before.free_inodes - 1);
+  }  // destroyed uncommitted
+  EXPECT_EQ(store().stats().free_blocks, before.free_blocks);
+  EXPECT_EQ(store().stats().free_inodes, before.free_inodes);
+  EXPECT_EQ(store().ReadInode(ino).status().code(), Code::kNotFound);
+  Tx again = store().Begin();
+  EXPECT_EQ(store().ReserveInode(again, nullptr).value(), ino);
+}
+
+TEST_P(TxTest, MovedTxKeepsItsReservations) {
+  const StoreStats before = store().stats();
+  Tx a = store().Begin();
+  ASSERT_TRUE(store().AllocBlocks(a, 3).ok());
+  std::optional<Tx> b;
+  b.emplace(std::move(a));
+  EXPECT_EQ(store().stats().free_blocks, before.free_blocks - 3);
+  ASSERT_TRUE(store().Commit(*b).ok());
+  b.reset();
+  EXPECT_EQ(store().stats().free_blocks, before.free_blocks - 3);
+}
+
+TEST_P(TxTest, TooLargeTxIsRefusedAndChangesNothing) {
+  const uint64_t store_bytes = dev().info().store().length;
+  const std::vector<uint8_t> before = ReadDev(0, store_bytes);
+  const StoreStats stats = store().stats();
+
+  Tx tx = store().Begin();
+  ASSERT_TRUE(store().ReserveInode(tx, nullptr).ok());
+  ASSERT_TRUE(store().AllocBlocks(tx, 2).ok());
+  store().WriteInode(tx, 2, FileRecord());
+  // One record whose data alone fills the journal: with its header it does not fit.
+  const std::vector<uint8_t> big(store().max_tx_bytes(), 0xab);
+  tx.Write(Store::BlockOffset(sb().data_start), big.data(), static_cast<uint32_t>(big.size()));
+  EXPECT_GT(tx.journal_bytes(), store().max_tx_bytes());
+  Status s = store().Commit(tx);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find(std::to_string(store().max_tx_bytes())), std::string::npos)
+      << s.message();
+  EXPECT_TRUE(ReadDev(0, store_bytes) == before);
+  EXPECT_EQ(store().stats().free_blocks, stats.free_blocks);  // reservations released
+  EXPECT_EQ(store().stats().free_inodes, stats.free_inodes);
+
+  // Just under the limit it commits.
+  Tx fits = store().Begin();
+  fits.Write(Store::BlockOffset(sb().data_start), big.data(),
+             static_cast<uint32_t>(big.size() - 16));
+  EXPECT_EQ(fits.journal_bytes(), store().max_tx_bytes());
+  EXPECT_TRUE(store().Commit(fits).ok());
+}
+
+TEST_P(TxTest, WritesOutsideTheStoreAreaAreRefused) {
+  Tx tx = store().Begin();
+  ASSERT_TRUE(store().AllocBlocks(tx, 1).ok());
+  const StoreStats stats = store().stats();
+  tx.Write(dev().info().store().length - 2, "abcd", 4);
+  EXPECT_EQ(store().Commit(tx).code(), Code::kInvalidArgument);
+  EXPECT_EQ(store().stats().free_blocks, stats.free_blocks + 1);
+}
+
+TEST_P(TxTest, InodeOutsideTheTableIsRefused) {
+  Tx tx = store().Begin();
+  store().WriteInode(tx, sb().inode_count + 1, FileRecord());
+  Status s = store().Commit(tx);
+  EXPECT_EQ(s.code(), Code::kInvalidArgument);
+  EXPECT_NE(s.message().find(std::to_string(sb().inode_count + 1)), std::string::npos);
+}
+
+TEST_P(TxTest, EmptyTxCommits) {
+  Tx tx = store().Begin();
+  EXPECT_TRUE(store().Commit(tx).ok());
+}
+
+TEST_P(TxTest, DescriptorRecordsReachThePageDescriptors) {
+  store_.reset();
+  auto pd = mapping::PageDescriptors::Open(dev(), mapping::DescriptorPlacement::kDevice);
+  ASSERT_TRUE(pd.ok()) << pd.status().message();
+  store_ = testing::OpenOrFail(dev(), pd->get());
+  ASSERT_NE(store_, nullptr);
+  Tx tx = store().Begin();
+  auto r = store().AllocBlocks(tx, 2);
+  ASSERT_TRUE(r.ok());
+  const mapping::PageInfo info{.owner = 7, .file_index = 3, .refcount = 1,
+                               .flags = layout::kPageAllocated};
+  tx.SetDescriptor(r->start, info);
+  EXPECT_EQ((*pd)->Get(r->start), mapping::PageInfo{});
+  ASSERT_TRUE(store().Commit(tx).ok());
+  EXPECT_EQ((*pd)->Get(r->start), info);
+  // Without descriptors the same request is refused.
+  Reopen();
+  Tx tx2 = store().Begin();
+  tx2.SetDescriptor(r->start, {});
+  EXPECT_EQ(store().Commit(tx2).code(), Code::kInvalidArgument);
+}
+
+TEST_P(TxTest, GarbageJournalHeaderIsIgnored) {
+  Tx tx = store().Begin();
+  store().WriteInode(tx, 4, FileRecord(77));
+  ASSERT_TRUE(store().Commit(tx).ok());
+  store_.reset();
+  uint8_t junk[64];
+  for (int i = 0; i < 64; i++) junk[i] = static_cast<uint8_t>(i * 37 + 1);
+  dev().Write(Store::BlockOffset(sb().journal_start), junk, sizeof junk);
+  Reopen();
+  auto rec = store().ReadInode(4);
+  ASSERT_TRUE(rec.ok());
+  EXPECT_EQ(rec->size, 77u);
+}
+
+TEST_P(TxTest, CommittedHeaderIsReplayedAtOpen) {
+  // Write a committed transaction into the journal by hand, as if the machine stopped right
+  // after the commit point: Open must apply it.
+  const uint64_t off = Store::BlockOffset(DataBlock());
+  const layout::Superblock s = sb();
+  store_.reset();
+  RecordStream stream;
+  const char msg[] = "redo me";
+  stream.AddBytes(off, msg, sizeof msg);
+  layout::JournalHeader h{};
+  dev().Read(Store::BlockOffset(s.journal_start), &h, sizeof h);
+  h.sequence++;
+  h.state = static_cast<uint32_t>(layout::JournalState::kCommitted);
+  h.record_count = stream.count();
+  h.record_bytes = stream.bytes().size();
+  h.records_crc = Crc32c(stream.bytes().data(), stream.bytes().size());
+  h.checksum = StructChecksum(h);
+  dev().Write(Store::BlockOffset(s.journal_start + 1), stream.bytes().data(),
+              stream.bytes().size());
+  // The same header with a stream that does not match its CRC is not committed.
+  layout::JournalHeader wrong = h;
+  wrong.records_crc ^= 1;
+  wrong.checksum = StructChecksum(wrong);
+  dev().Write(Store::BlockOffset(s.journal_start), &wrong, sizeof wrong);
+  Reopen();
+  EXPECT_EQ(ReadDev(off, sizeof msg), std::vector<uint8_t>(sizeof msg, 0));
+  store_.reset();  // that Open's own commit reused the journal: write the stream again
+  dev().Write(Store::BlockOffset(s.journal_start + 1), stream.bytes().data(),
+              stream.bytes().size());
+  dev().Write(Store::BlockOffset(s.journal_start), &h, sizeof h);
+  Reopen();
+  char seen[sizeof msg];
+  dev().Read(off, seen, sizeof seen);
+  EXPECT_STREQ(seen, msg);
+  layout::JournalHeader after;
+  dev().Read(Store::BlockOffset(s.journal_start), &after, sizeof after);
+  EXPECT_EQ(after.state, static_cast<uint32_t>(layout::JournalState::kEmpty));
+  EXPECT_GT(after.sequence, h.sequence);  // Open committed its own transaction since
+}
+
+TEST_P(TxTest, CommittedStreamWithAForeignTargetIsCorrupt) {
+  const layout::Superblock s = sb();
+  store_.reset();
+  RecordStream stream;
+  stream.AddBytes(dev().info().store().length, "x", 1);
+  layout::JournalHeader h{};
+  dev().Read(Store::BlockOffset(s.journal_start), &h, sizeof h);
+  h.state = static_cast<uint32_t>(layout::JournalState::kCommitted);
+  h.record_count = stream.count();
+  h.record_bytes = stream.bytes().size();
+  h.records_crc = Crc32c(stream.bytes().data(), stream.bytes().size());
+  h.checksum = StructChecksum(h);
+  dev().Write(Store::BlockOffset(s.journal_start + 1), stream.bytes().data(),
+              stream.bytes().size());
+  dev().Write(Store::BlockOffset(s.journal_start), &h, sizeof h);
+  auto r = Store::Open(dev(), nullptr);
+  EXPECT_EQ(r.status().code(), Code::kCorrupt);
+  EXPECT_NE(r.status().message().find("journal record 0"), std::string::npos)
+      << r.status().message();
+}
+
+INSTANTIATE_TEST_SUITE_P(Setups, TxTest, ::testing::ValuesIn(StoreSetups()),
+                         mapping::testing::SetupName);
+
+}  // namespace
+}  // namespace pmemfs::store
