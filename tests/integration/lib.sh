@@ -33,6 +33,7 @@ WORK=$(mktemp -d "/tmp/pmemfs-it-$TEST-$MODE-$$.XXXX")
 MNT=$WORK/mnt
 LOG=$WORK/daemon.log
 mkdir "$MNT"
+chmod 755 "$WORK"   # other users reach $MNT (tests that run commands as another uid)
 PARTS=()          # the device's part files
 DEV=""            # the device string: PART[,PART...]
 SCRATCH=()        # files outside $WORK that cleanup removes (every part ever made)
@@ -44,6 +45,11 @@ log() { echo "[$TEST/$MODE] $*"; }
 
 fail() {
   trap - ERR
+  if [ "$BASHPID" != "$$" ]; then   # in a subshell ($(...), a pipeline): stop the test itself
+    echo "$*" >"$WORK/failed"
+    kill -TERM $$
+    exit 1
+  fi
   echo "FAIL [$TEST/$MODE]: $*" >&2
   if [ -s "$LOG" ]; then
     echo "---- daemon log (last 30 lines) ----" >&2
@@ -75,8 +81,8 @@ cleanup() {
   for j in $(jobs -p); do
     [ "$j" != "$DAEMON_PID" ] && [ "$j" != "${WATCHDOG:-}" ] && kill -9 "$j" 2>/dev/null
   done
-  if is_mounted; then
-    fusermount3 -u "$MNT" 2>/dev/null || fusermount3 -uz "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
+  if is_mounted; then   # (a hung daemon could block a plain unmount)
+    timeout 10 fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
   fi
   if [ -n "$DAEMON_PID" ] && kill -0 "$DAEMON_PID" 2>/dev/null; then
     local i
@@ -89,7 +95,7 @@ cleanup() {
   exit $rc
 }
 trap cleanup EXIT
-trap 'fail "interrupted"' INT TERM
+trap 'fail "$(cat "$WORK/failed" 2>/dev/null || echo interrupted)"' INT TERM
 
 # The watchdog: at the deadline, kill the daemon (which fails any request blocked in the mount)
 # and tell the test it timed out.
@@ -98,7 +104,7 @@ trap 'fail "interrupted"' INT TERM
   sleep "$DEADLINE" >/dev/null 2>&1 </dev/null &
   sleeper=$!
   wait $sleeper
-  echo "FAIL [$TEST/$MODE]: timed out after ${DEADLINE}s (killing the daemon)" >&2
+  echo "timed out after ${DEADLINE}s (the watchdog killed the daemon)" >"$WORK/failed"
   [ -s "$WORK/daemon.pid" ] && kill -9 "$(cat "$WORK/daemon.pid")" 2>/dev/null
   kill -TERM $$ ) 2>/dev/null &
 WATCHDOG=$!
@@ -231,7 +237,7 @@ manifest() {
     while read -r path type rest; do
       sum=-
       [ "$type" = f ] && sum=$(sha256sum <"$path" | cut -c1-16)
-      xattrs=$(getfattr -h -d -m - --absolute-names "$path" 2>/dev/null | grep -v '^#' | tr '\n' ' ')
+      xattrs=$(getfattr -h -d -m - --absolute-names "$path" 2>/dev/null | sed '/^#/d' | tr '\n' ' ')
       echo "$path $type $rest $sum $xattrs"
     done)
 }

@@ -11,7 +11,7 @@ MOUNT_OPTS=allow_other   # ACL enforcement is checked as other users
 mount_fs
 chmod 755 "$MNT"
 
-getx() { getfattr -h --only-values -n "$1" "$2" 2>&1; }
+getx() { getfattr -h --absolute-names --only-values -n "$1" "$2" 2>&1; }
 echo x >"$MNT/f"
 mkdir "$MNT/d"
 setfattr -n user.color -v blue "$MNT/f"
@@ -25,7 +25,7 @@ expect_eq "$(getx user.dir "$MNT/d")" yes "an xattr of a directory"
 setfattr -n user.color -v green "$MNT/f"
 expect_eq "$(getx user.color "$MNT/f")" green "user.color after replacing"
 expect_eq "$(getfattr -d -m - --absolute-names "$MNT/f" | grep -v '^#' | grep . | sort | tr '\n' ' ')" \
-  'trusted.secret="42" user.color="green" user.empty ' "the list of xattrs"
+  'trusted.secret="42" user.color="green" user.empty="" ' "the list of xattrs"
 expect_fail "No such attribute" getfattr -n user.nothing "$MNT/f"
 setfattr -x user.color "$MNT/f"
 expect_fail "No such attribute" getfattr -n user.color "$MNT/f"
