@@ -21,7 +21,7 @@ expect_eq "$(tr -d '\0' <"$MNT/a" | wc -c)" 0 "non-zero bytes in an allocated fi
 
 # KEEP_SIZE: blocks past the end, size unchanged; a later write into them reads back.
 printf 'abc' >"$MNT/k"
-fallocate -k -l 4M "$MNT/k"
+fallocate -n -l 4M "$MNT/k"
 expect_eq "$(stat -c %s "$MNT/k")" 3 "size after fallocate --keep-size"
 expect_range "$(kib "$MNT/k")" 4096 4352 "KiB allocated after fallocate --keep-size -l 4M"
 printf 'xyz' | dd of="$MNT/k" bs=1 seek=2000000 conv=notrunc status=none

@@ -180,7 +180,7 @@ remount() { umount_fs; mount_fs "$@"; }
 crash_daemon() {
   kill -9 "$DAEMON_PID"
   DAEMON_RC=0
-  wait "$DAEMON_PID" || DAEMON_RC=$?
+  { wait "$DAEMON_PID"; } 2>/dev/null || DAEMON_RC=$?   # (quiet: no "Killed" from bash)
   DAEMON_PID=""
   : >"$WORK/daemon.pid"
   echo "== $(date +%T.%N) daemon killed with SIGKILL" >>"$LOG"
@@ -227,13 +227,17 @@ expect_same() {
          "first difference: $(cmp "$1" "$2" 2>&1 | head -n 1))"
 }
 
+# count PATTERN: lines of stdin matching the regex PATTERN (0 is not an error).
+count() { grep -c -- "$1" || true; }
+
 # random_file PATH SIZE: SIZE random bytes (a size as dd/head understand it: 4096, 3M).
 random_file() { head -c "$2" /dev/urandom >"$1"; }
 
 # manifest DIR: one line per entry: path, type, mode, owner, size, links, mtime, symlink
-# target, content checksum and xattrs. Two equal manifests mean the same tree.
+# target, content checksum and xattrs. Two equal manifests mean the same tree. The RAM
+# partition's directory (ram/, volatile by design) is left out.
 manifest() {
-  (cd "$1" && find . -mindepth 1 -printf '%P %y %m %U:%G %s %n %T@ %l\n' | sort |
+  (cd "$1" && find . -mindepth 1 -path ./ram -prune -o -printf '%P %y %m %U:%G %s %n %T@ %l\n' | sort |
     while read -r path type rest; do
       sum=-
       [ "$type" = f ] && sum=$(sha256sum <"$path" | cut -c1-16)

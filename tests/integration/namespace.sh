@@ -72,7 +72,7 @@ mkdir "$MNT/many"
 (cd "$MNT/many" && seq -f 'entry-%06g' 3000 | xargs touch)
 expect_eq "$(ls "$MNT/many" | wc -l)" 3000 "entries listed in many/"
 expect_eq "$(ls "$MNT/many" | sort | uniq -d | wc -l)" 0 "names listed twice in many/"
-expect_eq "$(ls -f "$MNT/many" | grep -c '^\.\.\?$')" 2 "'.' and '..' in readdir of many/"
+expect_eq "$(ls -f "$MNT/many" | count '^\.\.\?$')" 2 "'.' and '..' in readdir of many/"
 (cd "$MNT/many" && seq -f 'entry-%06g' 1 2 3000 | xargs rm)
 expect_eq "$(ls "$MNT/many" | wc -l)" 1500 "entries left after removing every other one"
 [ -e "$MNT/many/entry-000001" ] && fail "removed entry-000001 still found by lookup"

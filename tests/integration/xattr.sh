@@ -40,12 +40,14 @@ for name, flag in (('user.empty', os.XATTR_CREATE), ('user.missing', os.XATTR_RE
 # user. xattrs are not allowed on symlinks (as on ext4).
 ln -s f "$MNT/s"
 expect_fail "Operation not permitted" setfattr -h -n user.x -v 1 "$MNT/s"
-# A large value (binary, 4000 bytes) and many names.
-head -c 4000 /dev/urandom | base64 -w0 | head -c 4000 >"$WORK/big"
+# A large value (3500 bytes; pmemfs keeps at most 3761 in its one xattr block, beyond that
+# E2BIG as on ext4) and many names.
+head -c 3000 /dev/urandom | base64 -w0 | head -c 3500 >"$WORK/big"
 setfattr -n user.big -v "$(cat "$WORK/big")" "$MNT/f"
-expect_eq "$(getx user.big "$MNT/f")" "$(cat "$WORK/big")" "a 4000-byte value"
+expect_eq "$(getx user.big "$MNT/f")" "$(cat "$WORK/big")" "a 3500-byte value"
+expect_fail "Argument list too long" setfattr -n user.huge -v "$(head -c 6000 /dev/zero | tr '\0' x)" "$MNT/f"
 for i in $(seq 100); do setfattr -n "user.n$i" -v "value-$i" "$MNT/d"; done
-expect_eq "$(getfattr -d "$MNT/d" 2>/dev/null | grep -c '^user\.n')" 100 "xattrs listed after setting 100"
+expect_eq "$(getfattr -d "$MNT/d" 2>/dev/null | count '^user\.n')" 100 "xattrs listed after setting 100"
 expect_eq "$(getx user.n77 "$MNT/d")" value-77 "user.n77 of 100"
 
 # ACLs: an entry for another user, the mask as the group class, chmod changing the mask.
@@ -77,7 +79,7 @@ getfacl -cp "$MNT/shared/new" | grep -q '^user:1234:rwx' ||
 getfacl -cpd "$MNT/shared/sub" | grep -q '^user:1234:rwx' ||
   fail "new directory did not inherit the default ACL: $(getfacl -cpd "$MNT/shared/sub" | tr '\n' ' ')"
 setfacl -b "$MNT/shared/new"
-expect_eq "$(getfacl -cp "$MNT/shared/new" | grep -c '^user:1234')" 0 "named entries after setfacl -b"
+expect_eq "$(getfacl -cp "$MNT/shared/new" | count '^user:1234')" 0 "named entries after setfacl -b"
 
 getfacl -R -p "$MNT" >"$WORK/acl-before" 2>/dev/null
 manifest "$MNT" >"$WORK/before"
@@ -86,7 +88,7 @@ manifest "$MNT" >"$WORK/after"
 diff "$WORK/before" "$WORK/after" >&2 || fail "the tree (with xattrs) differs after remount (diff above)"
 getfacl -R -p "$MNT" >"$WORK/acl-after" 2>/dev/null
 diff "$WORK/acl-before" "$WORK/acl-after" >&2 || fail "ACLs differ after remount (diff above)"
-expect_eq "$(getx user.big "$MNT/f")" "$(cat "$WORK/big")" "the 4000-byte value after remount"
+expect_eq "$(getx user.big "$MNT/f")" "$(cat "$WORK/big")" "the 3500-byte value after remount"
 expect_eq "$(as 1234 1234 cat "$MNT/sec")" "$(printf 'secret\nmore')" "read granted by the ACL after remount"
 expect_fail "Permission denied" as 1235 1235 cat "$MNT/sec"
 pass
