@@ -53,7 +53,7 @@ umount_fs
 
 # pages mode needs the descriptor area.
 make_device 64M
-format --no-descriptors
+"$MKPMEMFS" --mode direct --no-descriptors "$DEV" >/dev/null
 dev=$DEV
 expect_refused "-o mode=pages on a device formatted with --no-descriptors" "$MNT" -o "mode=pages,config=none"
 
