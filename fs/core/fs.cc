@@ -43,6 +43,9 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
     });
   }
   fs->ram_ = mapping::RamPartition::Open(*fs->dev_);
+  if (opts.mode == mapping::Mode::kPages &&
+      opts.descriptors == mapping::DescriptorPlacement::kDram)
+    PMEMFS_RETURN_IF_ERROR(fs->RebuildDescriptors());
 
   PMEMFS_ASSIGN_OR_RETURN(InodePtr root, fs->GetInode(kRootIno));
   if (!root->is_dir()) return Status::Corrupt("the root inode is not a directory");
@@ -116,6 +119,37 @@ Status Filesystem::Unmount() {
 
 const MountOptions& Filesystem::options() const { return opts_; }
 void Filesystem::SetInvalidator(Invalidator* inv) { inval_ = inv; }
+
+// Pages mode with descriptors in DRAM: the table starts empty at every mount, so fill it from
+// every file's extent map (owner, file index, and a reference per file sharing a page).
+Status Filesystem::RebuildDescriptors() {
+  mapping::PageDescriptors* desc = access_->descriptors();
+  const uint64_t count = store_->superblock().inode_count;
+  for (uint64_t ino = 1; ino <= count; ino++) {
+    auto rec = store_->ReadInode(ino);
+    if (!rec.ok()) {
+      if (rec.status().code() == Code::kNotFound) continue;
+      return rec.status();
+    }
+    if (rec->map_head == 0 || S_ISDIR(rec->mode)) continue;
+    PMEMFS_ASSIGN_OR_RETURN(auto map, FileMap::Load(*store_, ino, *rec));
+    for (uint64_t fb = map->NextData(0); fb != UINT64_MAX; fb = map->NextData(fb)) {
+      const uint64_t hole = map->NextHole(fb);
+      for (; fb < hole; fb++) {
+        const uint64_t page = map->Lookup(fb);
+        mapping::PageInfo info = desc->Get(page);
+        if (info.refcount == 0) {
+          info = {ino, fb, 1, layout::kPageAllocated};
+        } else {
+          info.refcount++;
+          info.flags |= layout::kPageShared;
+        }
+        PMEMFS_RETURN_IF_ERROR(desc->Set(page, info));
+      }
+    }
+  }
+  return Status::Ok();
+}
 
 // ---------------------------------------------------------------------------------------------
 // Inode cache

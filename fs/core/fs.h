@@ -238,6 +238,8 @@ class Filesystem {
   Status LoadMap(Inode& ip);
   Status LoadXattrs(Inode& ip);
   MapContext Ctx(store::Tx& tx, Inode& ip, layout::InodeRecord& rec);
+  // Pages mode, descriptors in DRAM: fills the table from every file's extents (mount).
+  Status RebuildDescriptors();
 
   // --- namespace.cc -----------------------------------------------------------------------------
   // Creates `name` in `parent` with record `rec` (any type); symlink target goes to `target`.

@@ -93,6 +93,9 @@ Result<Attr> Filesystem::CreateNode(const Caller& c, uint64_t parent, std::strin
       std::memcpy(buf.data(), target.data(), target.size());
       dev_->Write(dev_block * layout::kBlockSize, buf.data(), buf.size());
       PMEMFS_RETURN_IF_ERROR(child->map->Insert(Ctx(tx, *child, crec), 0, dev_block, n));
+      if (access_->descriptors() && !child->is_volatile())
+        for (uint64_t i = 0; i < n; i++)
+          tx.SetDescriptor(dev_block + i, {child->ino, i, 1, layout::kPageAllocated});
       crec.blocks += n;
     }
   }

@@ -31,8 +31,9 @@ const Caller kRoot{0, 0, 022};
 class FsHarness {
  public:
   FsHarness(Mode mode, SimSetup setup = {"Concat1", layout::LayoutKind::kLinear, 1,
-                                         mapping::AccessPath::kLinear, 24ull << 20})
-      : mode_(mode) {
+                                         mapping::AccessPath::kLinear, 24ull << 20},
+            mapping::DescriptorPlacement descriptors = mapping::DescriptorPlacement::kDevice)
+      : mode_(mode), descriptors_(descriptors) {
     d_ = MakeSimDevice(setup, {.ram_size = 2 << 20});
     Status st = store::Store::Format(*d_.dev, {});
     EXPECT_TRUE(st.ok()) << st.message();
@@ -48,7 +49,8 @@ class FsHarness {
 
   void Mount() {
     auto r = Filesystem::Mount(std::move(d_.dev), {.mode = mode_, .cache_size = 1 << 20,
-                                                   .writeback_ms = 0});
+                                                   .writeback_ms = 0,
+                                                   .descriptors = descriptors_});
     ASSERT_TRUE(r.ok()) << r.status().message();
     fs_ = std::move(r).value();
   }
@@ -144,6 +146,7 @@ class FsHarness {
   }
 
   Mode mode_;
+  mapping::DescriptorPlacement descriptors_;
   SimDevice d_;
   std::unique_ptr<Filesystem> fs_;
 };
@@ -331,6 +334,30 @@ TEST_P(FsTest, CrashAfterEveryOperationKeepsWhatWasAcknowledged) {
   h.CrashAndMount(0.5);
   EXPECT_EQ(h.Describe(), state);
   (void)f;
+}
+
+// Pages mode with the descriptor table in DRAM: rebuilt from the extent maps at every mount,
+// so clones made before a remount still copy on write after it.
+TEST(FsPagesTest, DramDescriptorsAreRebuiltAtMount) {
+  for (auto where : {mapping::DescriptorPlacement::kDevice, mapping::DescriptorPlacement::kDram}) {
+    FsHarness h(Mode::kPages, {"Concat1", layout::LayoutKind::kLinear, 1,
+                               mapping::AccessPath::kLinear, 24ull << 20}, where);
+    const std::string data(8 * 4096, 'A');
+    uint64_t a = h.MustCreate(kRootIno, "a", data);
+    uint64_t b = h.MustCreate(kRootIno, "b");
+    const uint64_t free_before = h.fs().StatFs()->free_blocks;
+    auto n = h.fs().CopyFileRange(kRoot, a, 0, b, 0, data.size());
+    ASSERT_TRUE(n.ok()) << n.status().message();
+    EXPECT_EQ(*n, data.size());
+    EXPECT_GE(h.fs().StatFs()->free_blocks + 1, free_before);  // shared: (almost) no new blocks
+    h.Remount();
+    a = *h.Resolve("a");
+    b = *h.Resolve("b");
+    h.Write(b, 0, std::string(4096, 'B'));
+    EXPECT_EQ(h.Read(a, 0, data.size()), data);
+    EXPECT_EQ(h.Read(b, 0, 4096), std::string(4096, 'B'));
+    EXPECT_EQ(h.Read(b, 4096, 4096), std::string(4096, 'A'));
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, FsTest, ::testing::Values(Mode::kDirect, Mode::kCopy, Mode::kPages),
