@@ -29,6 +29,12 @@ TEST=$(basename "$0" .sh)
 FSUTIL="python3 $HERE/fsutil.py"
 DEADLINE=${PMEMFS_IT_DEADLINE:-150}   # seconds; CMakeLists.txt sets ctest's TIMEOUT above it
 
+[ "$(id -u)" = 0 ] && [ -c /dev/fuse ] || { echo "FAIL [$TEST/$MODE]: needs root and /dev/fuse" >&2; exit 1; }
+for tool in fusermount3 python3 setfattr setfacl; do
+  command -v "$tool" >/dev/null ||
+    { echo "FAIL [$TEST/$MODE]: $tool is missing (Debian packages: fuse3 python3 attr acl)" >&2; exit 1; }
+done
+
 WORK=$(mktemp -d "/tmp/pmemfs-it-$TEST-$MODE-$$.XXXX")
 MNT=$WORK/mnt
 LOG=$WORK/daemon.log

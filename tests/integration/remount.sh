@@ -50,4 +50,18 @@ expect_eq "$(cat "$MNT/last")" last "a file written just before SIGTERM"
 rm "$MNT/last"
 manifest "$MNT" >"$WORK/m5"
 diff "$WORK/m4" "$WORK/m5" >&2 || fail "the tree differs after SIGTERM and mount (diff above)"
+
+# Times as stat showed them before the unmount are the times after it, also for files written
+# and appended to just before (in copy mode: through the kernel's write-back cache).
+mkdir "$MNT/fresh"
+for i in 1 2 3 4 5; do
+  echo x >"$MNT/fresh/a$i"
+  printf more >>"$MNT/fresh/a$i"
+  truncate -s 10M "$MNT/fresh/t$i"
+  printf tail >>"$MNT/fresh/t$i"
+done
+stat -c '%n size=%s mtime=%y ctime=%z' "$MNT"/fresh/* >"$WORK/t1"
+remount
+stat -c '%n size=%s mtime=%y ctime=%z' "$MNT"/fresh/* >"$WORK/t2"
+diff "$WORK/t1" "$WORK/t2" >&2 || fail "times of files written just before the unmount changed over the remount (diff above)"
 pass

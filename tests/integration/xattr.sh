@@ -3,8 +3,6 @@
 # flags) and POSIX ACLs (setfacl/getfacl, the mask and chmod, default ACLs inherited, and access
 # enforced for other users); all again after a remount.
 source "$(dirname "$0")/lib.sh"
-command -v setfattr >/dev/null || fail "setfattr missing: install the Debian package attr"
-command -v setfacl >/dev/null || fail "setfacl missing: install the Debian package acl"
 make_device 64M
 format
 MOUNT_OPTS=allow_other   # ACL enforcement is checked as other users
