@@ -20,6 +20,10 @@ constexpr std::array<std::string_view, 9> kIgnored = {"defaults", "auto", "noaut
                                                       "nouser",   "users", "nofail", "_netdev",
                                                       "owner"};
 
+// Kernel options libfuse sets itself at mount time (shown in /proc/mounts).
+constexpr std::array<std::string_view, 4> kFromLibfuse = {"user_id=", "group_id=", "rootmode=",
+                                                          "fd="};
+
 bool StartsWith(std::string_view s, std::string_view prefix) {
   return s.substr(0, prefix.size()) == prefix;
 }
@@ -124,6 +128,9 @@ Status ParseOption(std::string_view opt, MountArgs* a) {
   for (std::string_view i : kIgnored)
     if (opt == i) return Status::Ok();
   if (StartsWith(opt, "x-") || StartsWith(opt, "comment=")) return Status::Ok();
+  // What libfuse itself gives the kernel: mount(8) repeats them from /proc/mounts on a remount.
+  for (std::string_view p : kFromLibfuse)
+    if (StartsWith(opt, p)) return Status::Ok();
 
   return Status::InvalidArgument("unknown mount option '" + std::string(opt) + "'");
 }

@@ -9,7 +9,8 @@
 //     noexec, dev, suid, exec, sync, dirsync, [no]atime, relatime, strictatime, allow_other,
 //     default_permissions, fsname=, ...); relatime/noatime/strictatime also set our atime policy;
 //   - options mount(8) and fstab use that mean nothing here (defaults, auto, noauto, user, nofail,
-//     _netdev, x-*, comment=): ignored.
+//     _netdev, x-*, comment=), and those libfuse sets itself that mount(8) repeats from
+//     /proc/mounts on a remount (user_id=, group_id=, rootmode=, fd=): ignored.
 // Anything else is an error naming the option. `ro` and `remount` are recorded for the caller.
 #pragma once
 

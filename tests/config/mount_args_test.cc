@@ -54,6 +54,14 @@ TEST(MountArgsTest, IgnoredAndRecordedOptions) {
   EXPECT_EQ(a->kernel_options, std::vector<std::string>{"noatime"});
 }
 
+TEST(MountArgsTest, RemountRepeatsWhatProcMountsShows) {
+  Result<MountArgs> a = Parse({"/dev/shm/x", "/mnt", "-o",
+                               "remount,rw,noatime,user_id=0,group_id=0,default_permissions,noexec"});
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_TRUE(a->remount);
+  EXPECT_EQ(a->kernel_options, (std::vector<std::string>{"rw", "noatime", "noexec"}));
+}
+
 TEST(MountArgsTest, ConfigNone) {
   EXPECT_EQ(Parse({"d", "m", "-o", "config=none"})->config_path, "");
   EXPECT_FALSE(Parse({"d", "m"})->config_path.has_value());

@@ -1,0 +1,60 @@
+// AsyncInvalidator: core::Invalidator for a FUSE session.
+//
+// Core reports changes the kernel did not make itself (and so may still have cached); this
+// forwards them to fuse_lowlevel_notify_inval_inode/entry. Not from the calling thread: a
+// notification sent while the kernel waits on a request that touches the same inode or
+// directory can deadlock (libfuse's documentation of both calls), and core may call us from
+// inside a request. A worker thread sends them, in order.
+//
+//   AsyncInvalidator inval(se);     // after fuse_session_new
+//   fs->SetInvalidator(&inval);
+//   ... session loop ...
+//   fs->SetInvalidator(nullptr); inval.Stop();   // before fuse_session_destroy
+#pragma once
+
+#include <fuse_lowlevel.h>
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "fs/core/fs.h"
+
+namespace pmemfs::fuse {
+
+class AsyncInvalidator : public core::Invalidator {
+ public:
+  // `se` must outlive Stop().
+  explicit AsyncInvalidator(fuse_session* se);
+  ~AsyncInvalidator() override;  // Stop()
+
+  void InvalidateInode(uint64_t ino, int64_t off, int64_t len) override;
+  void InvalidateEntry(uint64_t parent, std::string_view name) override;
+  // Sends what is queued, then ends the worker. Idempotent.
+  void Stop();
+
+ private:
+  struct Item {
+    bool entry;        // entry: parent + name; else inode: ino, off, len
+    uint64_t ino;
+    int64_t off;
+    int64_t len;
+    std::string name;
+  };
+  void Push(Item item);
+  void Run();
+  void Send(const Item& item);
+
+  fuse_session* se_;
+  std::mutex mu_;  // guards queue_ and stop_
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  bool stop_ = false;
+  std::thread worker_;
+};
+
+}  // namespace pmemfs::fuse

@@ -1,0 +1,85 @@
+#include "fs/fuse/session.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstring>
+#include <thread>
+
+#include "fs/fuse/logging.h"
+
+namespace pmemfs::fuse {
+namespace {
+
+// libfuse splits -o values at commas; a backslash escapes the next character.
+std::string Escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    if (c == ',' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Session>> Session::Mount(OpsContext* ctx, const SessionOptions& opts) {
+  std::unique_ptr<Session> s(new Session());
+  s->opts_ = opts;
+  s->ops_ = MakeOps();
+
+  std::vector<std::string> args = {"pmemfs", "-o", "default_permissions",
+                                   "-o", "fsname=" + Escape(opts.fsname),
+                                   "-o", "subtype=" + Escape(opts.subtype)};
+  for (const std::string& o : opts.kernel_options) {
+    args.push_back("-o");
+    args.push_back(Escape(o));
+  }
+  if (opts.debug) args.push_back("-d");
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  fuse_args fargs = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+
+  LibfuseErrors errors;  // libfuse's reasons go into our one-line errors
+  auto why = [&errors](const char* what) {
+    std::string text = errors.Text();
+    return std::string(what) + (text.empty() ? "" : ": " + text);
+  };
+  s->se_ = fuse_session_new(&fargs, &s->ops_, sizeof s->ops_, ctx);
+  fuse_opt_free_args(&fargs);
+  if (!s->se_) return Status::InvalidArgument(why("cannot create the FUSE session"));
+  if (fuse_set_signal_handlers(s->se_) != 0)
+    return Status::IoError(why("cannot install the signal handlers"));
+  s->handlers_ = true;
+  if (fuse_session_mount(s->se_, opts.mountpoint.c_str()) != 0)
+    return Status::IoError(opts.mountpoint + ": " + why("mount failed"));
+  s->mounted_ = true;
+  return s;
+}
+
+Session::~Session() {
+  if (!se_) return;
+  if (handlers_) fuse_remove_signal_handlers(se_);
+  if (mounted_) fuse_session_unmount(se_);
+  fuse_session_destroy(se_);  // runs the destroy op if the kernel never sent DESTROY
+}
+
+Result<int> Session::Loop() {
+  int r;
+  if (opts_.single_thread) {
+    r = fuse_session_loop(se_);
+  } else {
+    unsigned threads = opts_.max_threads;
+    if (threads == 0) threads = std::max(10u, 2 * std::thread::hardware_concurrency());
+    fuse_loop_config* cfg = fuse_loop_cfg_create();
+    if (!cfg) return Status::IoError("cannot create the FUSE loop configuration");
+    fuse_loop_cfg_set_clone_fd(cfg, 1);
+    fuse_loop_cfg_set_max_threads(cfg, threads);
+    r = fuse_session_loop_mt(se_, cfg);
+    fuse_loop_cfg_destroy(cfg);
+  }
+  if (r < 0) return Status::IoError(std::string("FUSE session: ") + strerror(-r));
+  return r;
+}
+
+}  // namespace pmemfs::fuse

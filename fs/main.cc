@@ -1,0 +1,178 @@
+// pmemfs: the daemon. Mounts a pmemfs device and serves it through FUSE.
+//
+//   pmemfs DEVICE[,PART...] MOUNTPOINT [-f] [-d] [-s] [-o opt,...]
+//
+// The form mount.fuse3 uses, so `mount -t fuse.pmemfs DEVICE MOUNTPOINT` and fstab lines work
+// (etc/fstab.example). Order of work: arguments and config file (errors: one line, exit 1) ->
+// background (unless -f) -> open and lock the device -> settings resolved (fs/config) -> core
+// mounts (recovery) -> FUSE mount -> the parent exits 0 -> serve until unmount or SIGTERM ->
+// write back and mark clean. A remount (-o remount) applies the per-mount flags to the mount
+// that exists and starts no second daemon.
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <spdlog/spdlog.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <optional>
+#include <string>
+
+#include "fs/config/config.h"
+#include "fs/config/mount_args.h"
+#include "fs/core/fs.h"
+#include "fs/fuse/daemonize.h"
+#include "fs/fuse/device_probe.h"
+#include "fs/fuse/invalidator.h"
+#include "fs/fuse/logging.h"
+#include "fs/fuse/ops.h"
+#include "fs/fuse/remount.h"
+#include "fs/fuse/session.h"
+
+namespace {
+
+using namespace pmemfs;
+
+int Fail(const std::string& message) {
+  fprintf(stderr, "pmemfs: %s\n", message.c_str());
+  return 1;
+}
+
+// The mount point made absolute (libfuse unmounts by this path after we chdir to "/").
+Result<std::string> AbsoluteMountpoint(const std::string& path) {
+  char buf[PATH_MAX];
+  if (!realpath(path.c_str(), buf)) return Status::InvalidArgument(path + ": " + strerror(errno));
+  struct stat st;
+  if (stat(buf, &st) != 0 || !S_ISDIR(st.st_mode))
+    return Status::InvalidArgument(path + ": not a directory");
+  return std::string(buf);
+}
+
+// -o config=FILE, else /etc/pmemfs.conf when it exists, else none (built-in defaults).
+Result<std::optional<config::ConfigFile>> LoadConfig(const config::MountArgs& args) {
+  std::string path;
+  if (args.config_path) {
+    path = *args.config_path;
+  } else if (access(config::kDefaultConfigPath, F_OK) == 0) {
+    path = config::kDefaultConfigPath;
+  }
+  if (path.empty()) return std::optional<config::ConfigFile>();
+  PMEMFS_ASSIGN_OR_RETURN(config::ConfigFile cfg, config::LoadConfigFile(path));
+  return std::optional<config::ConfigFile>(std::move(cfg));
+}
+
+int Remount(const config::MountArgs& args, const std::string& mountpoint) {
+  if (!fuse::IsPmemfsMount(mountpoint))
+    return Fail(mountpoint + ": not a mounted pmemfs (remount needs one)");
+  Status s = fuse::ApplyRemountFlags(mountpoint, args.kernel_options);
+  if (!s.ok()) return Fail(s.message());
+  const config::Settings& o = args.settings;
+  if (o.mode || o.cache_size || o.writeback_ms || o.ram_dir || o.descriptors || o.log_level ||
+      args.config_path || args.page_granularity)
+    fprintf(stderr,
+            "pmemfs: %s: remounted; pmemfs options (mode=, cache_size=, ...) take effect at the "
+            "next mount\n",
+            mountpoint.c_str());
+  return 0;
+}
+
+// Everything after the fork: open, mount, serve, unmount. Returns the exit status.
+int Serve(const config::MountArgs& args, const std::string& mountpoint,
+          const config::ConfigFile* cfg, fuse::Daemonizer* daemon) {
+  Result<fuse::ProbedDevice> probe = fuse::OpenAndProbe(args.device, args.page_granularity);
+  if (!probe.ok()) return Fail(probe.status().message());
+  Result<config::ResolvedOptions> opts = config::Resolve(cfg, probe->identity, args.settings);
+  if (!opts.ok()) return Fail(opts.status().message());
+  config::LogLevel level = opts->log_level;
+  if (args.debug && !args.settings.log_level) level = config::LogLevel::kDebug;
+  if (args.foreground) fuse::SetLogLevel(level);
+  const core::MountOptions& m = opts->mount;
+  spdlog::info("{} ({}, label '{}') at {}: mode {} (from {}), ram_dir '{}', atime {}",
+               args.device, probe->identity.uuid, probe->identity.label, mountpoint,
+               mapping::ModeName(m.mode), opts->mode_source, m.ram_dir, config::AtimeName(m.atime));
+  if (m.mode == mapping::Mode::kCopy)
+    spdlog::info("copy mode: cache {} MiB, write-back every {} ms", m.cache_size >> 20,
+                 m.writeback_ms);
+
+  Result<std::unique_ptr<core::Filesystem>> fs =
+      core::Filesystem::Mount(std::move(probe->device), m);
+  if (!fs.ok()) return Fail(args.device + ": " + fs.status().message());
+
+  fuse::OpsContext ctx;
+  ctx.fs = fs->get();
+  ctx.mode = m.mode;
+  fuse::SessionOptions sopts{
+      .mountpoint = mountpoint,
+      .fsname = args.fsname.value_or(args.device),
+      .subtype = args.subtype.value_or("pmemfs"),
+      .kernel_options = args.kernel_options,
+      .debug = args.debug,
+      .single_thread = args.single_thread,
+  };
+  Result<std::unique_ptr<fuse::Session>> session = fuse::Session::Mount(&ctx, sopts);
+  if (!session.ok()) {
+    Status s = (*fs)->Unmount();
+    if (!s.ok()) spdlog::error("unmount: {}", s.message());
+    return Fail(session.status().message());
+  }
+  fuse::AsyncInvalidator inval((*session)->session());
+  (*fs)->SetInvalidator(&inval);
+
+  daemon->Ready();
+  if (!args.foreground) fuse::LogToSyslog(level);
+  spdlog::info("mounted {} at {}", args.device, mountpoint);
+
+  Result<int> loop = (*session)->Loop();
+  if (!loop.ok()) spdlog::error("{}", loop.status().message());
+  else if (*loop > 0) spdlog::info("signal {}: unmounting", *loop);
+
+  (*fs)->SetInvalidator(nullptr);
+  inval.Stop();
+  session->reset();  // unmounts if still mounted; destroy runs Filesystem::Unmount
+  Status s = ctx.unmounted ? ctx.unmount_status : (*fs)->Unmount();
+  if (!ctx.unmounted) {
+    if (s.ok()) spdlog::info("unmounted: everything written back, filesystem marked clean");
+    else spdlog::error("unmount: {}", s.message());
+  }
+  return s.ok() && loop.ok() ? 0 : 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Result<config::MountArgs> args = config::ParseMountArgs(argc, argv);
+  if (!args.ok()) return Fail(args.status().message() + " (see pmemfs --help)");
+  if (args->help) {
+    fputs(config::MountUsage("pmemfs").c_str(), stdout);
+    return 0;
+  }
+  if (args->version) {
+    printf("pmemfs %s (libfuse %d.%d)\n", PMEMFS_VERSION, FUSE_MAJOR_VERSION, FUSE_MINOR_VERSION);
+    return 0;
+  }
+  if (args->read_only && !args->remount)
+    return Fail("read-only mounts (-o ro) are not supported yet");
+  if (args->read_only) return Fail("remounting read-only (-o remount,ro) is not supported yet");
+
+  Result<std::string> mountpoint = AbsoluteMountpoint(args->mountpoint);
+  if (!mountpoint.ok()) return Fail(mountpoint.status().message());
+  if (args->remount) return Remount(*args, *mountpoint);
+
+  Result<std::optional<config::ConfigFile>> cfg = LoadConfig(*args);
+  if (!cfg.ok()) return Fail(cfg.status().message());
+  // In the background, stderr carries nothing but the one line of a failed mount (mount(8)
+  // shows it); the log goes to syslog once mounted.
+  fuse::LogToStderr(args->foreground
+                        ? args->settings.log_level.value_or(config::LogLevel::kInfo)
+                        : config::LogLevel::kOff);
+
+  fuse::Daemonizer daemon;
+  if (!args->foreground) {
+    Status s = daemon.Background();
+    if (!s.ok()) return Fail(s.message());
+  }
+  return Serve(*args, *mountpoint, cfg->has_value() ? &cfg->value() : nullptr, &daemon);
+}
