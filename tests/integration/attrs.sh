@@ -43,6 +43,22 @@ chmod 604 "$MNT/secret"
 expect_eq "$(setpriv --reuid=1234 --regid=5678 --clear-groups cat "$MNT/secret")" secret "read of a 604 file by another user"
 expect_fail "Permission denied" setpriv --reuid=1234 --regid=5678 --clear-groups sh -c "echo y >>'$MNT/secret'"
 
+# setgid directories pass their group (and, to subdirectories, the bit) on.
+mkdir "$MNT/sg"
+chown :4321 "$MNT/sg"
+chmod 2777 "$MNT/sg"
+setpriv --reuid=1234 --regid=5678 --clear-groups sh -c "touch '$MNT/sg/f' && mkdir '$MNT/sg/sub'"
+expect_eq "$(stat -c %u:%g "$MNT/sg/f")" 1234:4321 "owner of a file created in a setgid directory"
+expect_eq "$(stat -c %u:%g:%A "$MNT/sg/sub")" 1234:4321:drwxr-sr-x "owner and mode of a directory created in a setgid directory"
+# A write by another user clears setuid and setgid; chown clears them too.
+echo x >"$MNT/suid"
+chmod 6777 "$MNT/suid"
+setpriv --reuid=1234 --regid=5678 --clear-groups sh -c "echo y >>'$MNT/suid'"
+expect_eq "$(stat -c %a "$MNT/suid")" 777 "mode after a write by a user who is not the owner (was 6777)"
+chmod 6755 "$MNT/suid"
+chown 7:7 "$MNT/suid"
+expect_eq "$(stat -c %a "$MNT/suid")" 755 "mode after chown (was 6755)"
+
 # Timestamps with nanoseconds.
 touch -m -d "2001-02-03 04:05:06.123456789" "$MNT/f"
 touch -a -d "1999-12-31 23:59:58.987654321" "$MNT/f"

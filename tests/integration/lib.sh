@@ -30,9 +30,9 @@ FSUTIL="python3 $HERE/fsutil.py"
 DEADLINE=${PMEMFS_IT_DEADLINE:-150}   # seconds; CMakeLists.txt sets ctest's TIMEOUT above it
 
 [ "$(id -u)" = 0 ] && [ -c /dev/fuse ] || { echo "FAIL [$TEST/$MODE]: needs root and /dev/fuse" >&2; exit 1; }
-for tool in fusermount3 python3 setfattr setfacl; do
+for tool in fusermount3 python3 setfattr setfacl fuser; do
   command -v "$tool" >/dev/null ||
-    { echo "FAIL [$TEST/$MODE]: $tool is missing (Debian packages: fuse3 python3 attr acl)" >&2; exit 1; }
+    { echo "FAIL [$TEST/$MODE]: $tool is missing (Debian packages: fuse3 python3 attr acl psmisc)" >&2; exit 1; }
 done
 
 WORK=$(mktemp -d "/tmp/pmemfs-it-$TEST-$MODE-$$.XXXX")
