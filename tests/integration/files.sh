@@ -57,4 +57,19 @@ expect_same "$MNT/big" "$WORK/big"
 expect_same "$MNT/sparse" "$WORK/sparse"
 expect_eq "$(cat "$MNT/app")" "abcdefgxyz" "appended file after remount"
 expect_eq "$(cat "$MNT/trunc")" short "truncated file after remount"
+
+# copy mode with a DRAM cache much smaller than the files: write-back under eviction.
+if [ "$MODE" = copy ]; then
+  remount cache_size=256K
+  random_file "$WORK/big2" 7M
+  cp "$WORK/big2" "$MNT/big2"
+  dd if="$WORK/patch" of="$MNT/big" bs=1 seek=5000000 conv=notrunc status=none
+  dd if="$WORK/patch" of="$WORK/big" bs=1 seek=5000000 conv=notrunc status=none
+  expect_same "$MNT/big2" "$WORK/big2"
+  expect_same "$MNT/big" "$WORK/big"
+  remount cache_size=256K
+  expect_same "$MNT/big2" "$WORK/big2"
+  expect_same "$MNT/big" "$WORK/big"
+  for s in "${sizes[@]}"; do expect_same "$MNT/f.$s" "$WORK/ref.$s"; done
+fi
 pass

@@ -228,9 +228,10 @@ expect_same() {
   local a b
   a=$(sha256sum <"$1" | cut -c1-64) || fail "cannot read $1"
   b=$(sha256sum <"$2" | cut -c1-64)
-  [ "$a" == "$b" ] ||
-    fail "$1 differs from $2 (sizes $(stat -c %s "$1") and $(stat -c %s "$2")," \
-         "first difference: $(cmp "$1" "$2" 2>&1 | head -n 1))"
+  [ "$a" == "$b" ] && return 0
+  local first
+  first=$( (cmp "$1" "$2" 2>&1 || true) | head -n 1)
+  fail "$1 differs from $2 (sizes $(stat -c %s "$1") and $(stat -c %s "$2"), first difference: $first)"
 }
 
 # count PATTERN: lines of stdin matching the regex PATTERN (0 is not an error).
