@@ -36,7 +36,7 @@ struct Options {
   std::string journal_size = "0";
   uint64_t inodes = 0;
   std::string label;
-  std::string ram_size = "0";
+  std::string ram_size = "auto";
   bool no_descriptors = false;
   bool page_granularity = false;
   bool force = false;
@@ -117,7 +117,7 @@ int Run(const Options& o) {
   mapping::CreateOptions copts;
   copts.layout = o.layout == "striped" ? layout::LayoutKind::kStriped : layout::LayoutKind::kLinear;
   Result<uint64_t> chunk = Size("--chunk", o.chunk);
-  Result<uint64_t> ram = Size("--ram-size", o.ram_size);
+  Result<uint64_t> ram = o.ram_size == "auto" ? Result<uint64_t>(0) : Size("--ram-size", o.ram_size);
   Result<uint64_t> journal = Size("--journal-size", o.journal_size);
   for (const Status& s : {chunk.status(), ram.status(), journal.status()})
     if (!s.ok()) return Fail(s.message());
@@ -132,6 +132,11 @@ int Run(const Options& o) {
     if (parts.status().code() == Code::kBusy)
       return Fail(parts.status().message() + " (is it mounted?)");
     return Fail(parts.status().message());
+  }
+  if (o.ram_size == "auto") {  // 1/16 of the device, at most 256 MiB; none below 64 MiB
+    uint64_t total = 0;
+    for (const auto& p : *parts) total += p->size();
+    copts.ram_size = total < (64ull << 20) ? 0 : std::min<uint64_t>(total / 16, 256ull << 20) >> 20 << 20;
   }
   if (!o.force) {
     std::string found = tools::FindSignature(*parts);
@@ -184,7 +189,8 @@ int main(int argc, char** argv) {
   app.add_option("--inodes", o.inodes, "number of inodes (default: one per 16 KiB)");
   app.add_option("--label", o.label, "filesystem label (at most 63 bytes)");
   app.add_option("--ram-size", o.ram_size,
-                 "RAM partition for volatile files under ram/ (default 0: none)");
+                 "RAM partition for volatile files under ram/ (default: 1/16 of the device, at most "
+                 "256M, none below 64M; 0: none)");
   app.add_flag("--no-descriptors", o.no_descriptors,
                "do not reserve the page-descriptor area (pages mode becomes unavailable)");
   app.add_flag("--page-granularity", o.page_granularity,

@@ -50,7 +50,8 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
   PMEMFS_ASSIGN_OR_RETURN(InodePtr root, fs->GetInode(kRootIno));
   if (!root->is_dir()) return Status::Corrupt("the root inode is not a directory");
   root->nlookup = 1;  // the kernel's reference to the root is never forgotten
-  if (!opts.ram_dir.empty()) {
+  // The RAM directory exists only when the device has a RAM partition to hold its files.
+  if (!opts.ram_dir.empty() && fs->ram_->total_pages() > 0) {
     PMEMFS_RETURN_IF_ERROR(CheckName(opts.ram_dir));
     InodeRecord rec{};
     rec.mode = S_IFDIR | 01777;  // like /tmp: anyone may create, the sticky bit protects

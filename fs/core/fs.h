@@ -120,7 +120,8 @@ struct MountOptions {
   mapping::Mode mode = mapping::Mode::kDirect;
   uint64_t cache_size = 256ull << 20;      // copy mode DRAM cache
   uint32_t writeback_ms = 5000;            // copy mode background write-back (0: off)
-  std::string ram_dir = "ram";             // volatile files live under /<ram_dir>; "": none
+  std::string ram_dir = "ram";  // volatile files live under /<ram_dir> ("": none; also none
+                                // when the device has no RAM partition)
   mapping::DescriptorPlacement descriptors = mapping::DescriptorPlacement::kDevice;
   AtimePolicy atime = AtimePolicy::kRelatime;
 };
