@@ -67,7 +67,9 @@ Result<std::optional<config::ConfigFile>> LoadConfig(const config::MountArgs& ar
 int Remount(const config::MountArgs& args, const std::string& mountpoint) {
   if (!fuse::IsPmemfsMount(mountpoint))
     return Fail(mountpoint + ": not a mounted pmemfs (remount needs one)");
-  Status s = fuse::ApplyRemountFlags(mountpoint, args.kernel_options);
+  std::vector<std::string> flags = args.kernel_options;
+  flags.insert(flags.end(), args.mount_flags.begin(), args.mount_flags.end());
+  Status s = fuse::SetMountFlags(mountpoint, flags, fuse::FlagBase::kNone);
   if (!s.ok()) return Fail(s.message());
   const config::Settings& o = args.settings;
   if (o.mode || o.cache_size || o.writeback_ms || o.ram_dir || o.descriptors || o.log_level ||
@@ -89,7 +91,8 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
   config::LogLevel level = opts->log_level;
   if (args.debug && !args.settings.log_level) level = config::LogLevel::kDebug;
   if (args.foreground) fuse::SetLogLevel(level);
-  const core::MountOptions& m = opts->mount;
+  core::MountOptions& m = opts->mount;
+  m.kernel_write_times = args.writeback_cache && m.mode == mapping::Mode::kCopy;
   spdlog::info("{} ({}, label '{}') at {}: mode {} (from {}), ram_dir '{}', atime {}",
                args.device, probe->identity.uuid, probe->identity.label, mountpoint,
                mapping::ModeName(m.mode), opts->mode_source, m.ram_dir, config::AtimeName(m.atime));
@@ -104,6 +107,7 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
   fuse::OpsContext ctx;
   ctx.fs = fs->get();
   ctx.mode = m.mode;
+  ctx.want_writeback_cache = m.kernel_write_times;
   fuse::SessionOptions sopts{
       .mountpoint = mountpoint,
       .fsname = args.fsname.value_or(args.device),
@@ -117,6 +121,14 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
     Status s = (*fs)->Unmount();
     if (!s.ok()) spdlog::error("unmount: {}", s.message());
     return Fail(session.status().message());
+  }
+  if (!args.mount_flags.empty()) {  // what libfuse 3.14 could not pass
+    Status s = fuse::SetMountFlags(mountpoint, args.mount_flags, fuse::FlagBase::kCurrent);
+    if (!s.ok()) {
+      session->reset();
+      if (!ctx.unmounted) (void)(*fs)->Unmount();
+      return Fail(s.message());
+    }
   }
   fuse::AsyncInvalidator inval((*session)->session());
   (*fs)->SetInvalidator(&inval);

@@ -7,18 +7,22 @@ namespace pmemfs::config {
 namespace {
 
 // Passed to libfuse as they are (libfuse 3.14 knows every one of them).
-constexpr std::array<std::string_view, 22> kKernelFlags = {
-    "rw",       "suid",     "nosuid",  "dev",        "nodev",      "exec",
-    "noexec",   "sync",     "async",   "dirsync",    "atime",      "noatime",
-    "diratime", "nodiratime", "lazytime", "nolazytime", "relatime", "norelatime",
-    "strictatime", "nostrictatime", "allow_other", "auto_unmount"};
+constexpr std::array<std::string_view, 14> kKernelFlags = {
+    "rw",    "suid",    "nosuid", "dev",     "nodev",   "exec",        "noexec",
+    "sync",  "async",   "dirsync", "atime",  "noatime", "allow_other", "auto_unmount"};
+// Access-time options libfuse 3.14 rejects: the daemon keeps atime itself (core::AtimePolicy),
+// so they are taken here and not passed on.
+constexpr std::array<std::string_view, 8> kAtimeOptions = {
+    "relatime", "norelatime", "strictatime", "nostrictatime",
+    "diratime", "nodiratime", "lazytime",    "nolazytime"};
 // Passed to libfuse with their value.
 constexpr std::array<std::string_view, 5> kKernelValued = {"max_read=", "context=", "fscontext=",
                                                            "defcontext=", "rootcontext="};
 // Meaningful to mount(8)/fstab, not to a FUSE daemon.
-constexpr std::array<std::string_view, 9> kIgnored = {"defaults", "auto", "noauto", "user",
-                                                      "nouser",   "users", "nofail", "_netdev",
-                                                      "owner"};
+// (lazytime: FUSE keeps no lazy timestamps.)
+constexpr std::array<std::string_view, 11> kIgnored = {
+    "defaults", "auto",    "noauto",  "user",     "nouser",    "users",
+    "nofail",   "_netdev", "owner",   "lazytime", "nolazytime"};
 
 // Kernel options libfuse sets itself at mount time (shown in /proc/mounts).
 constexpr std::array<std::string_view, 4> kFromLibfuse = {"user_id=", "group_id=", "rootmode=",
@@ -84,6 +88,10 @@ Status ParseOption(std::string_view opt, MountArgs* a) {
     a->config_path = value == "none" ? std::string() : std::string(value);
     return Status::Ok();
   }
+  if (opt == "writeback_cache") {
+    a->writeback_cache = true;
+    return Status::Ok();
+  }
   if (opt == "page_granularity") {
     a->page_granularity = true;
     return Status::Ok();
@@ -112,10 +120,14 @@ Status ParseOption(std::string_view opt, MountArgs* a) {
   // The kernel's.
   for (std::string_view f : kKernelFlags) {
     if (opt != f) continue;
-    if (opt == "relatime") s.atime = core::AtimePolicy::kRelatime;
     if (opt == "noatime") s.atime = core::AtimePolicy::kNoatime;
-    if (opt == "strictatime") s.atime = core::AtimePolicy::kStrictatime;
     a->kernel_options.emplace_back(opt);
+    return Status::Ok();
+  }
+  for (std::string_view f : kAtimeOptions) {
+    if (opt != f) continue;
+    if (opt == "relatime") s.atime = core::AtimePolicy::kRelatime;
+    if (opt == "strictatime") s.atime = core::AtimePolicy::kStrictatime;
     return Status::Ok();
   }
   for (std::string_view p : kKernelValued) {
@@ -204,6 +216,7 @@ std::string MountUsage(const std::string& program) {
          "  descriptors=device|dram  pages mode: where the page descriptors live\n"
          "  log_level=LEVEL          trace, debug, info, warn, error, critical, off\n"
          "  page_granularity         flush emulated pmem files with msync (default: cache lines)\n"
+         "  writeback_cache          copy mode: kernel write-back caching (ENOSPC shows at fsync)\n"
          "  relatime|noatime|strictatime   atime policy\n"
          "\n"
          "Common mount options are accepted: rw, nosuid, nodev, noexec, suid, dev, exec,\n"

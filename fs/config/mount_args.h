@@ -6,8 +6,10 @@
 //   - ours (mode=, config=, ram_dir=, cache_size=, writeback_ms=, descriptors=, log_level=,
 //     page_granularity), which never reach libfuse (it rejects options it does not know);
 //   - the common mount options, passed to libfuse and so to the kernel (rw, nosuid, nodev,
-//     noexec, dev, suid, exec, sync, dirsync, [no]atime, relatime, strictatime, allow_other,
-//     default_permissions, fsname=, ...); relatime/noatime/strictatime also set our atime policy;
+//     noexec, dev, suid, exec, sync, dirsync, [no]atime, allow_other, default_permissions,
+//     fsname=, ...), except the per-mount flags libfuse 3.14 refuses ([no]relatime,
+//     [no]strictatime, [no]diratime), which the daemon sets on the mount itself;
+//     relatime/noatime/strictatime also set our atime policy;
 //   - options mount(8) and fstab use that mean nothing here (defaults, auto, noauto, user, nofail,
 //     _netdev, x-*, comment=), and those libfuse sets itself that mount(8) repeats from
 //     /proc/mounts on a remount (user_id=, group_id=, rootmode=, fd=): ignored.
@@ -38,9 +40,13 @@ struct MountArgs {
   // exists.
   std::optional<std::string> config_path;
   bool page_granularity = false;  // flush emulated pmem with msync (default: cache lines)
+  // copy mode: let the kernel gather writes in its page cache (faster small writes; a full
+  // device is then reported at fsync or close, not by write(), as with NFS).
+  bool writeback_cache = false;
   bool remount = false;
   bool read_only = false;         // `ro` was given
   std::vector<std::string> kernel_options;  // for libfuse, unescaped, in order given
+  std::vector<std::string> mount_flags;     // set on the mount once it is up, in order given
   std::optional<std::string> fsname;        // -o fsname= (default: the device)
   std::optional<std::string> subtype;       // -o subtype= (default: pmemfs)
 };

@@ -701,8 +701,9 @@ void Filesystem::DataPath::TouchAtime(Filesystem& fs, const InodePtr& ip) {
 Result<uint64_t> Filesystem::DataPath::Write(const Caller& c, uint64_t off,
                                              std::span<const std::byte> data) {
   const uint64_t end = off + data.size();
-  const int64_t now = NowNs();
-  rec.mtime_ns = rec.ctime_ns = now;
+  // With the FUSE writeback cache the kernel keeps a write's times (it sends them in a setattr
+  // of its own); stamping the later write-back time here would move them.
+  if (!fs_.opts_.kernel_write_times) rec.mtime_ns = rec.ctime_ns = NowNs();
   KillPriv(c, rec);
   PMEMFS_RETURN_IF_ERROR(ZeroTail(rec.size, off));
   set_reached(off);

@@ -124,6 +124,8 @@ struct MountOptions {
                                 // when the device has no RAM partition)
   mapping::DescriptorPlacement descriptors = mapping::DescriptorPlacement::kDevice;
   AtimePolicy atime = AtimePolicy::kRelatime;
+  // The kernel's writeback cache is on (copy mode, opt-in): it keeps the times of writes.
+  bool kernel_write_times = false;
 };
 
 // Told when the filesystem changes something the kernel may have cached (fs/fuse forwards to

@@ -27,7 +27,8 @@ inline constexpr double kCacheTimeout = 24 * 3600.0;
 // The session's userdata: what every handler reaches through fuse_req_userdata().
 struct OpsContext {
   core::Filesystem* fs = nullptr;
-  mapping::Mode mode = mapping::Mode::kDirect;  // copy mode asks for the writeback cache
+  mapping::Mode mode = mapping::Mode::kDirect;
+  bool want_writeback_cache = false;  // -o writeback_cache (copy mode only)
   double entry_timeout = kCacheTimeout;
   double attr_timeout = kCacheTimeout;
   double negative_timeout = kCacheTimeout;

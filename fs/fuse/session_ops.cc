@@ -38,9 +38,10 @@ void Init(void* userdata, fuse_conn_info* conn) {
   // POSIX ACLs, enforced by the kernel with default_permissions (always on, session.cc); the
   // kernel leaves the umask to us (core applies it unless a default ACL does).
   Want(conn, FUSE_CAP_POSIX_ACL, "POSIX_ACL");
-  // copy mode only: the kernel may gather writes in its page cache; in direct and pages mode
-  // every write must reach us (and the device) before write() returns.
-  if (ctx.mode == mapping::Mode::kCopy) {
+  // copy mode with -o writeback_cache only: the kernel may gather writes in its page cache (then
+  // a full device shows at fsync, not at write()); in direct and pages mode every write must
+  // reach us (and the device) before write() returns.
+  if (ctx.mode == mapping::Mode::kCopy && ctx.want_writeback_cache) {
     Want(conn, FUSE_CAP_WRITEBACK_CACHE, "WRITEBACK_CACHE");
   } else {
     conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;

@@ -25,7 +25,7 @@ TEST(MountArgsTest, TheFormMountFuse3Uses) {
   EXPECT_EQ(a->settings.cache_size, 64u << 20);
   EXPECT_EQ(a->settings.atime, core::AtimePolicy::kRelatime);
   EXPECT_EQ(a->kernel_options,
-            (std::vector<std::string>{"rw", "nosuid", "nodev", "relatime", "allow_other"}));
+            (std::vector<std::string>{"rw", "nosuid", "nodev", "allow_other"}));  // relatime: ours
 }
 
 TEST(MountArgsTest, OwnOptionsNeverReachLibfuse) {
@@ -60,6 +60,18 @@ TEST(MountArgsTest, RemountRepeatsWhatProcMountsShows) {
   ASSERT_TRUE(a.ok()) << a.status().message();
   EXPECT_TRUE(a->remount);
   EXPECT_EQ(a->kernel_options, (std::vector<std::string>{"rw", "noatime", "noexec"}));
+}
+
+TEST(MountArgsTest, AtimeOptionsAreTheDaemonsNotLibfuses) {
+  // libfuse 3.14 rejects these; the daemon keeps atime itself.
+  for (const char* opt : {"relatime", "norelatime", "strictatime", "nostrictatime", "diratime",
+                          "nodiratime", "lazytime", "nolazytime"}) {
+    Result<MountArgs> a = Parse({"d", "m", "-o", opt});
+    ASSERT_TRUE(a.ok()) << opt << ": " << a.status().message();
+    EXPECT_TRUE(a->kernel_options.empty()) << opt;
+  }
+  EXPECT_EQ(Parse({"d", "m", "-o", "strictatime"})->settings.atime,
+            core::AtimePolicy::kStrictatime);
 }
 
 TEST(MountArgsTest, ConfigNone) {
