@@ -1,6 +1,9 @@
 #include "fs/fuse/device_probe.h"
 
+#include <chrono>
 #include <cstring>
+#include <fstream>
+#include <thread>
 
 #include "fs/store/store.h"
 #include "mapping/device_set.h"
@@ -31,15 +34,36 @@ mapping::Mode ToMode(uint32_t stored) {
 
 }  // namespace
 
+// The mountpoint of a mount whose source is `spec` ("" when none), from /proc/mounts.
+static std::string MountedAt(const std::string& spec) {
+  std::ifstream in("/proc/mounts");
+  std::string source, mountpoint, rest;
+  while (in >> source >> mountpoint && std::getline(in, rest))
+    if (source == spec) return mountpoint;
+  return "";
+}
+
 Result<ProbedDevice> OpenAndProbe(const std::string& spec, bool page_granularity) {
   ProbedDevice p;
   std::vector<std::string> parts = mapping::SplitPartList(spec);
   mapping::PartOpenOptions popts{.force_cache_line = !page_granularity};
   Result<std::unique_ptr<mapping::Device>> dev = mapping::OpenDevice(parts, popts);
+  // A device that is busy but not mounted is most likely being released by the daemon of a
+  // mount that was just unmounted (umount returns before that daemon has finished writing the
+  // clean state): wait a little for it rather than fail `umount; mount`.
+  for (int tries = 0; !dev.ok() && dev.status().code() == Code::kBusy && tries < 50 &&
+                      MountedAt(spec).empty();
+       tries++) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    dev = mapping::OpenDevice(parts, popts);
+  }
   if (!dev.ok()) {
-    if (dev.status().code() == Code::kBusy)
-      return Status::Busy(spec + ": device already mounted or in use (" +
+    if (dev.status().code() == Code::kBusy) {
+      std::string at = MountedAt(spec);
+      return Status::Busy(spec + ": device already " +
+                          (at.empty() ? "in use" : "mounted at " + at) + " (" +
                           dev.status().message() + ")");
+    }
     return dev.status();
   }
   p.device = std::move(dev).value();
