@@ -1,6 +1,7 @@
 #include "fs/fuse/remount.h"
 
 #include <sys/mount.h>
+#include <sys/statvfs.h>
 
 #include <cerrno>
 #include <cstring>
@@ -49,6 +50,23 @@ constexpr Flag kFlags[] = {
     {"diratime", 0, MS_NODIRATIME},
 };
 
+// The mount's per-mount flags now.
+Result<unsigned long> CurrentFlags(const std::string& mountpoint) {
+  struct statvfs st;
+  if (statvfs(mountpoint.c_str(), &st) != 0)
+    return Status::IoError(mountpoint + ": " + strerror(errno));
+  unsigned long flags = 0;
+  if (st.f_flag & ST_RDONLY) flags |= MS_RDONLY;
+  if (st.f_flag & ST_NOSUID) flags |= MS_NOSUID;
+  if (st.f_flag & ST_NODEV) flags |= MS_NODEV;
+  if (st.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
+  if (st.f_flag & ST_NOATIME) flags |= MS_NOATIME;
+  if (st.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
+  if (st.f_flag & ST_RELATIME) flags |= MS_RELATIME;
+  if (!(st.f_flag & (ST_NOATIME | ST_RELATIME))) flags |= MS_STRICTATIME;
+  return flags;
+}
+
 }  // namespace
 
 bool IsPmemfsMount(const std::string& mountpoint) {
@@ -68,8 +86,12 @@ bool IsPmemfsMount(const std::string& mountpoint) {
   return false;
 }
 
-Status ApplyRemountFlags(const std::string& mountpoint, const std::vector<std::string>& options) {
+Status SetMountFlags(const std::string& mountpoint, const std::vector<std::string>& options,
+                     FlagBase base) {
   unsigned long flags = 0;
+  if (base == FlagBase::kCurrent) {
+    PMEMFS_ASSIGN_OR_RETURN(flags, CurrentFlags(mountpoint));
+  }
   for (const std::string& o : options) {
     for (const Flag& f : kFlags) {
       if (o != f.name) continue;
@@ -77,7 +99,7 @@ Status ApplyRemountFlags(const std::string& mountpoint, const std::vector<std::s
     }
   }
   if (mount(nullptr, mountpoint.c_str(), nullptr, MS_REMOUNT | MS_BIND | flags, nullptr) != 0)
-    return Status::IoError(mountpoint + ": remount failed: " + strerror(errno));
+    return Status::IoError(mountpoint + ": cannot set the mount flags: " + strerror(errno));
   return Status::Ok();
 }
 
