@@ -122,13 +122,11 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
     if (!s.ok()) spdlog::error("unmount: {}", s.message());
     return Fail(session.status().message());
   }
-  if (!args.mount_flags.empty()) {  // what libfuse 3.14 could not pass
-    Status s = fuse::SetMountFlags(mountpoint, args.mount_flags, fuse::FlagBase::kCurrent);
-    if (!s.ok()) {
-      session->reset();
-      if (!ctx.unmounted) (void)(*fs)->Unmount();
-      return Fail(s.message());
-    }
+  if (!args.mount_flags.empty()) {  // what libfuse 3.14 could not pass (atime flags)
+    std::vector<std::string> flags = args.kernel_options;
+    flags.insert(flags.end(), args.mount_flags.begin(), args.mount_flags.end());
+    Status s = fuse::SetMountFlags(mountpoint, flags, fuse::FlagBase::kLibfuse);
+    if (!s.ok()) spdlog::warn("{} (the daemon keeps its atime policy all the same)", s.message());
   }
   fuse::AsyncInvalidator inval((*session)->session());
   (*fs)->SetInvalidator(&inval);

@@ -10,11 +10,11 @@ namespace {
 constexpr std::array<std::string_view, 14> kKernelFlags = {
     "rw",    "suid",    "nosuid", "dev",     "nodev",   "exec",        "noexec",
     "sync",  "async",   "dirsync", "atime",  "noatime", "allow_other", "auto_unmount"};
-// Access-time options libfuse 3.14 rejects: the daemon keeps atime itself (core::AtimePolicy),
-// so they are taken here and not passed on.
-constexpr std::array<std::string_view, 8> kAtimeOptions = {
-    "relatime", "norelatime", "strictatime", "nostrictatime",
-    "diratime", "nodiratime", "lazytime",    "nolazytime"};
+// Access-time options libfuse 3.14 rejects: the daemon keeps atime itself (core::AtimePolicy)
+// and sets the per-mount flags on the mount once it is up (MountArgs::mount_flags), so that
+// /proc/mounts and the kernel's own atime updates agree. (lazytime: ignored, below.)
+constexpr std::array<std::string_view, 6> kAtimeOptions = {
+    "relatime", "norelatime", "strictatime", "nostrictatime", "diratime", "nodiratime"};
 // Passed to libfuse with their value.
 constexpr std::array<std::string_view, 5> kKernelValued = {"max_read=", "context=", "fscontext=",
                                                            "defcontext=", "rootcontext="};
@@ -128,6 +128,7 @@ Status ParseOption(std::string_view opt, MountArgs* a) {
     if (opt != f) continue;
     if (opt == "relatime") s.atime = core::AtimePolicy::kRelatime;
     if (opt == "strictatime") s.atime = core::AtimePolicy::kStrictatime;
+    a->mount_flags.emplace_back(opt);
     return Status::Ok();
   }
   for (std::string_view p : kKernelValued) {

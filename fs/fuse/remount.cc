@@ -1,7 +1,6 @@
 #include "fs/fuse/remount.h"
 
 #include <sys/mount.h>
-#include <sys/statvfs.h>
 
 #include <cerrno>
 #include <cstring>
@@ -46,26 +45,11 @@ constexpr Flag kFlags[] = {
     {"atime", 0, MS_NOATIME},
     {"relatime", MS_RELATIME, kAtimeFlags},
     {"strictatime", MS_STRICTATIME, kAtimeFlags},
+    {"norelatime", 0, MS_RELATIME},
+    {"nostrictatime", 0, MS_STRICTATIME},
     {"nodiratime", MS_NODIRATIME, 0},
     {"diratime", 0, MS_NODIRATIME},
 };
-
-// The mount's per-mount flags now.
-Result<unsigned long> CurrentFlags(const std::string& mountpoint) {
-  struct statvfs st;
-  if (statvfs(mountpoint.c_str(), &st) != 0)
-    return Status::IoError(mountpoint + ": " + strerror(errno));
-  unsigned long flags = 0;
-  if (st.f_flag & ST_RDONLY) flags |= MS_RDONLY;
-  if (st.f_flag & ST_NOSUID) flags |= MS_NOSUID;
-  if (st.f_flag & ST_NODEV) flags |= MS_NODEV;
-  if (st.f_flag & ST_NOEXEC) flags |= MS_NOEXEC;
-  if (st.f_flag & ST_NOATIME) flags |= MS_NOATIME;
-  if (st.f_flag & ST_NODIRATIME) flags |= MS_NODIRATIME;
-  if (st.f_flag & ST_RELATIME) flags |= MS_RELATIME;
-  if (!(st.f_flag & (ST_NOATIME | ST_RELATIME))) flags |= MS_STRICTATIME;
-  return flags;
-}
 
 }  // namespace
 
@@ -88,10 +72,7 @@ bool IsPmemfsMount(const std::string& mountpoint) {
 
 Status SetMountFlags(const std::string& mountpoint, const std::vector<std::string>& options,
                      FlagBase base) {
-  unsigned long flags = 0;
-  if (base == FlagBase::kCurrent) {
-    PMEMFS_ASSIGN_OR_RETURN(flags, CurrentFlags(mountpoint));
-  }
+  unsigned long flags = base == FlagBase::kLibfuse ? MS_NOSUID | MS_NODEV : 0;
   for (const std::string& o : options) {
     for (const Flag& f : kFlags) {
       if (o != f.name) continue;

@@ -18,7 +18,8 @@ bool IsPmemfsMount(const std::string& mountpoint);
 enum class FlagBase {
   kNone,     // mount(8) hands a remount helper the whole set the mount should end up with
              // (current flags merged with the new ones): a flag not given is cleared
-  kCurrent,  // the mount's current flags, changed by the options given
+  kLibfuse,  // what libfuse mounts with before the options (nosuid, nodev), for a mount that
+             // is not served yet: nothing here may touch it (statvfs would wait on ourselves)
 };
 
 // Sets the per-mount flags from `base` and `options` (nosuid, nodev, noexec, noatime,

@@ -72,6 +72,9 @@ TEST(MountArgsTest, AtimeOptionsAreTheDaemonsNotLibfuses) {
   }
   EXPECT_EQ(Parse({"d", "m", "-o", "strictatime"})->settings.atime,
             core::AtimePolicy::kStrictatime);
+  // ... and sets the per-mount flags itself once mounted.
+  EXPECT_EQ(Parse({"d", "m", "-o", "strictatime,nodiratime,lazytime"})->mount_flags,
+            (std::vector<std::string>{"strictatime", "nodiratime"}));
 }
 
 TEST(MountArgsTest, ConfigNone) {
