@@ -31,7 +31,6 @@ void Progress::Update(const std::string& what, uint64_t done, uint64_t total) {
 void Progress::Finish() {
   if (drawn_) fputc('\n', stderr);
   drawn_ = false;
-  start_ = Clock::now();
 }
 
 }  // namespace pmemfs::tools

@@ -1,5 +1,5 @@
 // A progress bar on stderr for mkpmemfs, shown only when stderr is a terminal and the work has
-// already taken half a second (small devices format without one).
+// already taken half a second since the Progress was made (small devices format without one).
 #pragma once
 
 #include <chrono>
@@ -13,7 +13,7 @@ class Progress {
   explicit Progress(bool quiet);
   // `what` has done `done` of `total` units.
   void Update(const std::string& what, uint64_t done, uint64_t total);
-  // Ends the current bar (a newline if one was drawn) and starts timing the next.
+  // Ends the current bar (a newline if one was drawn).
   void Finish();
 
  private:
