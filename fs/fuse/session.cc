@@ -75,6 +75,8 @@ Result<int> Session::Loop() {
     if (!cfg) return Status::IoError("cannot create the FUSE loop configuration");
     fuse_loop_cfg_set_clone_fd(cfg, 1);
     fuse_loop_cfg_set_max_threads(cfg, threads);
+    // Idle workers stay (the default, -1, is what libfuse recommends: creating a thread per
+    // request costs more than the request).
     r = fuse_session_loop_mt(se_, cfg);
     fuse_loop_cfg_destroy(cfg);
   }
