@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstring>
 
 #include "mapping/copy_cache.h"
 
@@ -341,19 +342,39 @@ Status Filesystem::FreeInode(const InodePtr& ip) {
     ip->rec = rec;
     return Status::Ok();
   }
-  store::Tx tx = store_->Begin();
   if (ip->is_symlink() && rec.map_head != 0) {
+    store::Tx tx = store_->Begin();
     PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
     PMEMFS_RETURN_IF_ERROR(Truncate(tx, *ip, rec, 0, &freed));
     FreeRanges(tx, *ip, freed);
+    PutInode(tx, *ip, rec);
+    PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
+    ip->rec = rec;
   }
-  // The chains themselves: extent or dentry blocks, then xattr blocks.
-  PMEMFS_RETURN_IF_ERROR(store_->ForEachChainBlock(
-      rec.map_head, ip->is_dir() ? store::ChainKind::kDentries : store::ChainKind::kExtents,
-      ip->ino, [&](uint64_t block, const std::byte*) {
-        store_->FreeBlocks(tx, {block, 1});
-        return Status::Ok();
-      }));
+  // The chain itself (extent or dentry blocks), in batches that each fit one transaction: a
+  // batch frees blocks from the head and moves map_head past them in the same commit, so a
+  // crash in between leaves a shorter valid chain, and the inode (nlink 0) is finished at the
+  // next mount. (A looping chain ends in a refused double free, not an endless loop.)
+  const store::ChainKind kind = ip->is_dir() ? store::ChainKind::kDentries : store::ChainKind::kExtents;
+  constexpr uint64_t kChainBatch = 512;
+  while (rec.map_head != 0) {
+    store::Tx btx = store_->Begin();
+    uint64_t block = rec.map_head;
+    for (uint64_t n = 0; block != 0 && n < kChainBatch; n++) {
+      PMEMFS_ASSIGN_OR_RETURN(const std::byte* data, store_->ReadChainBlock(block, kind, ip->ino));
+      layout::ChainHeader h;
+      std::memcpy(&h, data, sizeof h);
+      store_->FreeBlocks(btx, {block, 1});
+      if (rec.blocks > 0) rec.blocks--;
+      block = h.next;
+    }
+    rec.map_head = block;
+    if (block == 0) rec.map_tail = 0;
+    PutInode(btx, *ip, rec);
+    PMEMFS_RETURN_IF_ERROR(Commit(btx, {ip.get()}));
+    ip->rec = rec;
+  }
+  store::Tx tx = store_->Begin();
   PMEMFS_RETURN_IF_ERROR(FreeXattrs(tx, *ip, rec));
   store_->FreeInode(tx, ip->ino);
   PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));

@@ -278,6 +278,29 @@ TEST_P(FsTest, UnlinkedOpenFileStaysReadableUntilReleased) {
   EXPECT_EQ(after->free_files, before->free_files);
 }
 
+TEST_P(FsTest, RemovingABigDirectoryGivesEverythingBack) {
+  FsHarness h(GetParam());
+  Filesystem& fs = h.fs();
+  h.MustCreate(kRootIno, "first");  // the root's own dentry block
+  const auto before = fs.StatFs();
+  auto d = fs.MkDir(kRoot, kRootIno, "big", 0755);
+  ASSERT_TRUE(d.ok());
+  for (int i = 0; i < 1000; i++) {
+    auto a = fs.MkNod(kRoot, d->ino, "entry-with-a-longer-name-" + std::to_string(i), 0644, 0);
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    fs.Forget(a->ino, 1);  // as the kernel would, eventually
+  }
+  EXPECT_GE(fs.GetAttr(d->ino)->blocks, 8u * 16);  // 16 dentry blocks of 126 slots
+  for (int i = 0; i < 1000; i++)
+    ASSERT_TRUE(fs.Unlink(kRoot, d->ino, "entry-with-a-longer-name-" + std::to_string(i)).ok());
+  ASSERT_TRUE(fs.RmDir(kRoot, kRootIno, "big").ok());
+  fs.Forget(d->ino, 1);
+  h.Remount();
+  const auto after = h.fs().StatFs();
+  EXPECT_EQ(after->free_blocks, before->free_blocks);
+  EXPECT_EQ(after->free_files, before->free_files);
+}
+
 TEST_P(FsTest, ReaddirCookiesStayValidWhileTheDirectoryChanges) {
   FsHarness h(GetParam());
   Filesystem& fs = h.fs();
