@@ -19,6 +19,7 @@
 
 #include "fs/config/values.h"
 #include "fs/store/store.h"
+#include "human.h"
 #include "mapping/device_set.h"
 #include "pmemfs/layout.h"
 #include "mkpmemfs_progress.h"
@@ -48,18 +49,7 @@ int Fail(const std::string& message) {
   return 1;
 }
 
-std::string Human(uint64_t v) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double d = static_cast<double>(v);
-  int u = 0;
-  while (d >= 1024 && u < 4) {
-    d /= 1024;
-    u++;
-  }
-  char buf[32];
-  snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", d, units[u]);
-  return buf;
-}
+using tools::Human;
 
 Result<uint64_t> Size(const std::string& option, const std::string& value) {
   Result<uint64_t> v = config::ParseSize(value);

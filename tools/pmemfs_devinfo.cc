@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <string>
 
+#include "human.h"
 #include "mapping/access.h"
 #include "mapping/device_set.h"
 
@@ -18,18 +19,7 @@ namespace {
 using pmemfs::Status;
 using namespace pmemfs::mapping;
 
-std::string Human(uint64_t v) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double d = static_cast<double>(v);
-  int u = 0;
-  while (d >= 1024 && u < 4) {
-    d /= 1024;
-    u++;
-  }
-  char buf[32];
-  snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", d, units[u]);
-  return buf;
-}
+using pmemfs::tools::Human;
 
 void Show(const Device& dev) {
   const DeviceInfo& i = dev.info();

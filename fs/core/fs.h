@@ -249,6 +249,8 @@ class Filesystem {
   Result<Attr> CreateNode(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode,
                           uint64_t rdev, std::string_view target, InodePtr* created);
   static Status CheckName(std::string_view name);
+  // Unlink (dir false) or rmdir (dir true) of `name` in `parent`.
+  Status RemoveName(uint64_t parent, std::string_view name, bool dir);
   bool IsRamDir(uint64_t ino) const { return ram_dir_ && ino == ram_dir_->ino; }
 
   // --- file_io.cc -------------------------------------------------------------------------------

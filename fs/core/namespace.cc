@@ -215,25 +215,48 @@ Result<Attr> Filesystem::Link(const Caller&, uint64_t ino, uint64_t new_parent,
 }
 
 Status Filesystem::Unlink(const Caller&, uint64_t parent, std::string_view name) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr dir, GetInode(parent));
-  if (!dir->is_dir()) return Status::NotDirectory("not a directory");
   if (parent == kRootIno && ram_dir_ && name == opts_.ram_dir)
     return Status::IsDirectory("the RAM directory");
+  return RemoveName(parent, name, /*dir=*/false);
+}
+
+Status Filesystem::RmDir(const Caller&, uint64_t parent, std::string_view name) {
+  if (name == ".") return Status::InvalidArgument("cannot remove '.'");
+  if (name == "..") return Status::NotEmpty("cannot remove '..'");
+  if (parent == kRootIno && ram_dir_ && name == opts_.ram_dir)
+    return Status::Busy("the RAM directory cannot be removed");
+  return RemoveName(parent, name, /*dir=*/true);
+}
+
+Status Filesystem::RemoveName(uint64_t parent, std::string_view name, bool dir_wanted) {
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr dir, GetInode(parent));
+  if (!dir->is_dir()) return Status::NotDirectory("not a directory");
   PMEMFS_RETURN_IF_ERROR(LoadDir(*dir));
   uint64_t victim;
   {
     std::unique_lock dlock(dir->mu);
     const Directory::Entry* e = dir->dir->Find(name);
     if (e == nullptr) return Status::NotFound(std::string(name) + ": no such file or directory");
-    if (e->type == DT_DIR) return Status::IsDirectory(std::string(name) + ": is a directory");
+    if (dir_wanted && e->type != DT_DIR)
+      return Status::NotDirectory(std::string(name) + ": not a directory");
+    if (!dir_wanted && e->type == DT_DIR)
+      return Status::IsDirectory(std::string(name) + ": is a directory");
     PMEMFS_ASSIGN_OR_RETURN(InodePtr child, GetInode(e->ino));
+    if (dir_wanted) PMEMFS_RETURN_IF_ERROR(LoadDir(*child));
     std::unique_lock clock(child->mu);
+    if (dir_wanted && child->dir->size() != 0)
+      return Status::NotEmpty(std::string(name) + ": not empty");
     store::Tx tx = store_->Begin();
     InodeRecord drec = dir->rec, crec = child->rec;
     const int64_t now = NowNs();
     PMEMFS_RETURN_IF_ERROR(dir->dir->Remove(Ctx(tx, *dir, drec), name));
     drec.mtime_ns = drec.ctime_ns = now;
-    crec.nlink--;
+    if (dir_wanted) {
+      drec.nlink--;  // the child's ".."
+      crec.nlink = 0;
+    } else {
+      crec.nlink--;
+    }
     crec.ctime_ns = now;
     PutInode(tx, *dir, drec);
     PutInode(tx, *child, crec);
@@ -243,43 +266,6 @@ Status Filesystem::Unlink(const Caller&, uint64_t parent, std::string_view name)
     victim = child->ino;
   }
   MaybeEvict(victim);  // frees it now if nothing references it
-  return Status::Ok();
-}
-
-Status Filesystem::RmDir(const Caller&, uint64_t parent, std::string_view name) {
-  if (name == ".") return Status::InvalidArgument("cannot remove '.'");
-  if (name == "..") return Status::NotEmpty("cannot remove '..'");
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr dir, GetInode(parent));
-  if (!dir->is_dir()) return Status::NotDirectory("not a directory");
-  if (parent == kRootIno && ram_dir_ && name == opts_.ram_dir)
-    return Status::Busy("the RAM directory cannot be removed");
-  PMEMFS_RETURN_IF_ERROR(LoadDir(*dir));
-  uint64_t victim;
-  {
-    std::unique_lock dlock(dir->mu);
-    const Directory::Entry* e = dir->dir->Find(name);
-    if (e == nullptr) return Status::NotFound(std::string(name) + ": no such file or directory");
-    if (e->type != DT_DIR) return Status::NotDirectory(std::string(name) + ": not a directory");
-    PMEMFS_ASSIGN_OR_RETURN(InodePtr child, GetInode(e->ino));
-    PMEMFS_RETURN_IF_ERROR(LoadDir(*child));
-    std::unique_lock clock(child->mu);
-    if (child->dir->size() != 0) return Status::NotEmpty(std::string(name) + ": not empty");
-    store::Tx tx = store_->Begin();
-    InodeRecord drec = dir->rec, crec = child->rec;
-    const int64_t now = NowNs();
-    PMEMFS_RETURN_IF_ERROR(dir->dir->Remove(Ctx(tx, *dir, drec), name));
-    drec.nlink--;
-    drec.mtime_ns = drec.ctime_ns = now;
-    crec.nlink = 0;
-    crec.ctime_ns = now;
-    PutInode(tx, *dir, drec);
-    PutInode(tx, *child, crec);
-    PMEMFS_RETURN_IF_ERROR(Commit(tx, {dir.get(), child.get()}));
-    dir->rec = drec;
-    child->rec = crec;
-    victim = child->ino;
-  }
-  MaybeEvict(victim);
   return Status::Ok();
 }
 
