@@ -14,16 +14,14 @@
 #include <thread>
 #include <vector>
 
-#include "fs/core/fs.h"
-#include "fs/store/store.h"
-#include "test_support.h"
+#include "fs_harness.h"
 
 namespace pmemfs::core {
 namespace {
 
 using mapping::Mode;
 
-const Caller kRoot{0, 0, 022};
+using testing::kRoot;
 const Caller kUser{1000, 1000, 022};
 constexpr uint64_t kB = 4096;
 // st_blocks (512-byte units) of a persistent file with `data` blocks and a one-block extent chain.
@@ -36,48 +34,9 @@ std::string Pattern(size_t n, uint32_t seed) {
   return s;
 }
 
-class Harness {
+class Harness : public testing::FsHarnessBase {
  public:
-  explicit Harness(Mode mode, MountOptions extra = {}, uint64_t part_size = 24ull << 20,
-                   const store::FormatOptions& format = {})
-      : mode_(mode), opts_(extra) {
-    opts_.mode = mode;
-    opts_.cache_size = 1 << 20;
-    opts_.writeback_ms = 0;
-    d_ = mapping::testing::MakeSimDevice(
-        {"Concat1", layout::LayoutKind::kLinear, 1, mapping::AccessPath::kLinear, part_size},
-        {.ram_size = 2 << 20});
-    Status st = store::Store::Format(*d_.dev, format);
-    EXPECT_TRUE(st.ok()) << st.message();
-    Mount();
-  }
-  ~Harness() {
-    if (fs_) {
-      EXPECT_TRUE(fs_->Unmount().ok());
-    }
-  }
-  Filesystem& fs() { return *fs_; }
-  mapping::testing::SimDevice& sim() { return d_; }
-  Mode mode() const { return mode_; }
-
-  void Mount() {
-    auto r = Filesystem::Mount(std::move(d_.dev), opts_);
-    ASSERT_TRUE(r.ok()) << r.status().message();
-    fs_ = std::move(r).value();
-  }
-  void Remount() {
-    ASSERT_TRUE(fs_->Unmount().ok());
-    fs_.reset();
-    d_.Reopen();
-    Mount();
-  }
-  void CrashAndMount(double keep = 0.0) {
-    if (!d_.sim->stopped()) d_.sim->StopAfter(d_.sim->persist_points());
-    fs_.reset();
-    d_.sim->Crash(keep);
-    d_.Reopen();
-    Mount();
-  }
+  using FsHarnessBase::FsHarnessBase;
 
   // A new file in `dir`, left open (Release it, or let the harness unmount).
   uint64_t Create(const std::string& name, uint64_t dir = kRootIno, uint32_t mode = 0644,
@@ -95,13 +54,6 @@ class Harness {
     auto w = fs_->Write(c, ino, off, std::as_bytes(std::span(data)));
     ASSERT_TRUE(w.ok()) << w.status().message();
     ASSERT_EQ(*w, data.size());
-  }
-  std::string Read(uint64_t ino, uint64_t off, uint64_t len) {
-    mapping::ReadRef ref;
-    Status st = fs_->Read(ino, off, len, &ref);
-    EXPECT_TRUE(st.ok()) << st.message();
-    auto b = ref.ToBytes();
-    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
   }
   Attr Stat(uint64_t ino) {
     auto a = fs_->GetAttr(ino);
@@ -134,12 +86,6 @@ class Harness {
     for (uint64_t i = 0; i < opens; i++) ASSERT_TRUE(fs_->Release(ino).ok());
     fs_->Forget(ino, lookups);
   }
-
- private:
-  Mode mode_;
-  MountOptions opts_;
-  mapping::testing::SimDevice d_;
-  std::unique_ptr<Filesystem> fs_;
 };
 
 class FileIoTest : public ::testing::TestWithParam<Mode> {};

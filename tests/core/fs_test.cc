@@ -14,60 +14,20 @@
 #include <set>
 #include <sstream>
 
-#include "fs/store/store.h"
+#include "fs_harness.h"
 #include "pmemfs/crc32c.h"
-#include "test_support.h"
 
 namespace pmemfs::core {
 namespace {
 
 using mapping::Mode;
-using mapping::testing::MakeSimDevice;
-using mapping::testing::SimDevice;
-using mapping::testing::SimSetup;
+using testing::kRoot;
 
-const Caller kRoot{0, 0, 022};
-
-class FsHarness {
+class FsHarness : public testing::FsHarnessBase {
  public:
-  FsHarness(Mode mode, SimSetup setup = {"Concat1", layout::LayoutKind::kLinear, 1,
-                                         mapping::AccessPath::kLinear, 24ull << 20},
-            mapping::DescriptorPlacement descriptors = mapping::DescriptorPlacement::kDevice)
-      : mode_(mode), descriptors_(descriptors) {
-    d_ = MakeSimDevice(setup, {.ram_size = 2 << 20});
-    Status st = store::Store::Format(*d_.dev, {});
-    EXPECT_TRUE(st.ok()) << st.message();
-    Mount();
-  }
-  ~FsHarness() {
-    if (fs_) {
-      EXPECT_TRUE(fs_->Unmount().ok());
-    }
-  }
-  Filesystem& fs() { return *fs_; }
-  SimDevice& sim() { return d_; }
-
-  void Mount() {
-    auto r = Filesystem::Mount(std::move(d_.dev), {.mode = mode_, .cache_size = 1 << 20,
-                                                   .writeback_ms = 0,
-                                                   .descriptors = descriptors_});
-    ASSERT_TRUE(r.ok()) << r.status().message();
-    fs_ = std::move(r).value();
-  }
-  void Remount() {
-    ASSERT_TRUE(fs_->Unmount().ok());
-    fs_.reset();
-    d_.Reopen();
-    Mount();
-  }
-  // Power loss now (or at the stop point already set): nothing more persists.
-  void CrashAndMount(double keep = 0.0) {
-    if (!d_.sim->stopped()) d_.sim->StopAfter(d_.sim->persist_points());
-    fs_.reset();  // its unmount writes go nowhere
-    d_.sim->Crash(keep);
-    d_.Reopen();
-    Mount();
-  }
+  explicit FsHarness(Mode mode,
+                     mapping::DescriptorPlacement descriptors = mapping::DescriptorPlacement::kDevice)
+      : FsHarnessBase(mode, MountOptions{.descriptors = descriptors}) {}
 
   // Helpers returning the inode of a path (relative to the root, '/'-separated).
   Result<uint64_t> Resolve(const std::string& path) {
@@ -93,16 +53,9 @@ class FsHarness {
     auto w = fs_->Write(kRoot, ino, off, std::as_bytes(std::span(data)));
     ASSERT_TRUE(w.ok()) << w.status().message();
     ASSERT_EQ(*w, data.size());
-    if (mode_ == Mode::kCopy) {
+    if (mode() == Mode::kCopy) {
       ASSERT_TRUE(fs_->Fsync(ino, false).ok());
     }
-  }
-  std::string Read(uint64_t ino, uint64_t off, uint64_t len) {
-    mapping::ReadRef ref;
-    Status st = fs_->Read(ino, off, len, &ref);
-    EXPECT_TRUE(st.ok()) << st.message();
-    auto b = ref.ToBytes();
-    return std::string(reinterpret_cast<const char*>(b.data()), b.size());
   }
   std::vector<std::string> List(uint64_t dir) {
     std::vector<std::string> names;
@@ -145,10 +98,6 @@ class FsHarness {
     }
   }
 
-  Mode mode_;
-  mapping::DescriptorPlacement descriptors_;
-  SimDevice d_;
-  std::unique_ptr<Filesystem> fs_;
 };
 
 class FsTest : public ::testing::TestWithParam<Mode> {};
@@ -363,8 +312,7 @@ TEST_P(FsTest, CrashAfterEveryOperationKeepsWhatWasAcknowledged) {
 // so clones made before a remount still copy on write after it.
 TEST(FsPagesTest, DramDescriptorsAreRebuiltAtMount) {
   for (auto where : {mapping::DescriptorPlacement::kDevice, mapping::DescriptorPlacement::kDram}) {
-    FsHarness h(Mode::kPages, {"Concat1", layout::LayoutKind::kLinear, 1,
-                               mapping::AccessPath::kLinear, 24ull << 20}, where);
+    FsHarness h(Mode::kPages, where);
     const std::string data(8 * 4096, 'A');
     uint64_t a = h.MustCreate(kRootIno, "a", data);
     uint64_t b = h.MustCreate(kRootIno, "b");
