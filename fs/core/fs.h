@@ -278,6 +278,9 @@ class Filesystem {
                     layout::InodeRecord& rec);
   // chmod keeps system.posix_acl_access in step with the mode bits.
   Status SyncAclMode(store::Tx& tx, Inode& ip, uint32_t mode);
+  // Applies `changes` to ip's attributes in one Tx (with `rec`, ctime updated) and to the DRAM
+  // map once it committed. Caller holds ip.mu exclusively, xattrs loaded.
+  Status CommitXattrChanges(Inode& ip, layout::InodeRecord rec, std::vector<XattrChange> changes);
   // Frees the xattr blocks of an inode being deleted (in `tx`).
   Status FreeXattrs(store::Tx& tx, Inode& ip, layout::InodeRecord& rec);
 

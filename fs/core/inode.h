@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -22,6 +23,12 @@ namespace pmemfs::core {
 
 // Inode numbers at and above this are volatile (RAM partition files), never in the store.
 inline constexpr uint64_t kVolatileInoBase = 1ull << 48;
+
+// One attribute set to `value`, or removed (nullopt).
+struct XattrChange {
+  std::string name;
+  std::optional<std::vector<std::byte>> value;
+};
 
 struct XattrEntry {
   std::vector<std::byte> value;

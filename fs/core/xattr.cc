@@ -149,11 +149,7 @@ Status ReadBody(uint64_t ino, uint64_t block, const std::byte* data, XattrMap& o
 
 // --- changes of an inode's attributes ----------------------------------------------------------
 
-// One attribute set to `value`, or removed (nullopt).
-struct Change {
-  std::string name;
-  std::optional<Bytes> value;
-};
+using Change = XattrChange;
 // What to do to the DRAM map once the Tx has committed: name -> new entry, or erase.
 using Staged = std::vector<std::pair<std::string, std::optional<XattrEntry>>>;
 
@@ -301,16 +297,7 @@ Status Filesystem::SetXattr(const Caller& c, uint64_t ino, std::string_view name
     PMEMFS_RETURN_IF_ERROR(CheckFlags(flags, exists, name));
     changes.push_back({std::string(name), Bytes(value.begin(), value.end())});
   }
-  store::Tx tx = store_->Begin();
-  PMEMFS_ASSIGN_OR_RETURN(Staged staged,
-                          Stage(ip->is_volatile() ? nullptr : store_.get(), tx, ip->ino, rec,
-                                *ip->xattrs, std::move(changes)));
-  rec.ctime_ns = NowNs();
-  PutInode(tx, *ip, rec);
-  PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
-  Install(*ip->xattrs, std::move(staged));
-  ip->rec = rec;
-  return Status::Ok();
+  return CommitXattrChanges(*ip, rec, std::move(changes));
 }
 
 Result<std::vector<std::byte>> Filesystem::GetXattr(uint64_t ino, std::string_view name) {
@@ -347,18 +334,23 @@ Status Filesystem::RemoveXattr(const Caller& c, uint64_t ino, std::string_view n
     return Status::NoData(Quoted(name) + " not set on inode " + std::to_string(ino));
   }
   // Removing an access ACL leaves the mode as it is (its group bits were the mask).
-  InodeRecord rec = ip->rec;
-  store::Tx tx = store_->Begin();
   std::vector<Change> changes;
   changes.push_back({std::string(name), std::nullopt});
+  return CommitXattrChanges(*ip, ip->rec, std::move(changes));
+}
+
+// One Tx: the changes staged into xattr blocks, ctime, the inode; the DRAM map after commit.
+// Caller holds ip.mu exclusively and has loaded ip.xattrs.
+Status Filesystem::CommitXattrChanges(Inode& ip, InodeRecord rec, std::vector<XattrChange> changes) {
+  store::Tx tx = store_->Begin();
   PMEMFS_ASSIGN_OR_RETURN(Staged staged,
-                          Stage(ip->is_volatile() ? nullptr : store_.get(), tx, ip->ino, rec,
-                                *ip->xattrs, std::move(changes)));
+                          Stage(ip.is_volatile() ? nullptr : store_.get(), tx, ip.ino, rec,
+                                *ip.xattrs, std::move(changes)));
   rec.ctime_ns = NowNs();
-  PutInode(tx, *ip, rec);
-  PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
-  Install(*ip->xattrs, std::move(staged));
-  ip->rec = rec;
+  PutInode(tx, ip, rec);
+  PMEMFS_RETURN_IF_ERROR(Commit(tx, {&ip}));
+  Install(*ip.xattrs, std::move(staged));
+  ip.rec = rec;
   return Status::Ok();
 }
 
