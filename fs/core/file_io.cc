@@ -740,9 +740,7 @@ Status Filesystem::Open(const Caller& c, uint64_t ino, int flags) {
       PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
       InodeRecord rec = ip->rec;
       store::Tx tx = store_->Begin();
-      std::vector<BlockRange> freed;
-      PMEMFS_RETURN_IF_ERROR(Truncate(tx, *ip, rec, 0, &freed));
-      FreeRanges(tx, *ip, freed);
+      PMEMFS_RETURN_IF_ERROR(Truncate(*ip, rec, 0));
       rec.mtime_ns = rec.ctime_ns = NowNs();  // POSIX: even when it was empty
       KillPriv(c, rec);
       PutInode(tx, *ip, rec);
@@ -806,12 +804,9 @@ Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
 }
 
 // Persistent shrinks commit their own steps (a huge file takes several transactions, and shared
-// pages must be released under SharedPagesMutex() through their commit), so `freed` stays empty
-// and `tx` only gets what the caller adds to `rec`. Volatile files change at once.
-Status Filesystem::Truncate(store::Tx& tx, Inode& ip, InodeRecord& rec, uint64_t size,
-                            std::vector<BlockRange>* freed) {
-  (void)tx;
-  (void)freed;
+// pages must be released under SharedPagesMutex() through their commit); the caller writes
+// `rec` afterwards. Volatile files change at once.
+Status Filesystem::Truncate(Inode& ip, InodeRecord& rec, uint64_t size) {
   if (size > kMaxFileSize)
     return Status::TooBig("size " + std::to_string(size) + " is past the largest file size");
   PMEMFS_RETURN_IF_ERROR(LoadMap(ip));
@@ -844,12 +839,6 @@ Status Filesystem::FinishTruncate(Inode& ip, bool to_zero) {
   if (!flagged && ip.map->NextData(0) == UINT64_MAX) return Status::Ok();  // nothing to free
   DataPath dp(*this, ip);
   return dp.Shrink(size);
-}
-
-void Filesystem::FreeRanges(store::Tx& tx, const Inode& ip, const std::vector<BlockRange>& freed) {
-  if (freed.empty()) return;
-  RefTracker refs(access_->descriptors());
-  DataPath::FreeDev(*this, tx, ip, freed, refs);
 }
 
 Status Filesystem::Fsync(uint64_t ino, bool datasync) {

@@ -328,16 +328,13 @@ Result<Filesystem::InodePtr> Filesystem::NewInode(store::Tx& tx, const Inode& di
 
 Status Filesystem::FreeInode(const InodePtr& ip) {
   InodeRecord rec = ip->rec;
-  std::vector<store::BlockRange> freed;
   if (!ip->is_dir() && !ip->is_symlink()) {
     PMEMFS_RETURN_IF_ERROR(FinishTruncate(*ip, /*to_zero=*/true));
     rec = ip->rec;
   }
   if (ip->is_volatile()) {
     if (ip->is_symlink() && ip->map) {  // long volatile symlinks keep their target in RAM pages
-      store::Tx tx = store_->Begin();
-      PMEMFS_RETURN_IF_ERROR(Truncate(tx, *ip, rec, 0, &freed));
-      FreeRanges(tx, *ip, freed);
+      PMEMFS_RETURN_IF_ERROR(Truncate(*ip, rec, 0));
     }
     ip->rec = rec;
     return Status::Ok();
@@ -345,8 +342,7 @@ Status Filesystem::FreeInode(const InodePtr& ip) {
   if (ip->is_symlink() && rec.map_head != 0) {
     store::Tx tx = store_->Begin();
     PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
-    PMEMFS_RETURN_IF_ERROR(Truncate(tx, *ip, rec, 0, &freed));
-    FreeRanges(tx, *ip, freed);
+    PMEMFS_RETURN_IF_ERROR(Truncate(*ip, rec, 0));
     PutInode(tx, *ip, rec);
     PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
     ip->rec = rec;
@@ -401,7 +397,6 @@ Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrReq
   InodeRecord rec = ip->rec;
   const int64_t now = NowNs();
   store::Tx tx = store_->Begin();
-  std::vector<store::BlockRange> freed;
   // The kernel (default_permissions) has checked who may do what; we apply it as Linux does.
   if (req.fields & kSetMode) {
     uint32_t mode = (rec.mode & S_IFMT) | (req.mode & 07777);
@@ -422,10 +417,7 @@ Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrReq
     if (S_ISDIR(rec.mode)) return Status::IsDirectory("cannot truncate a directory");
     if (!S_ISREG(rec.mode)) return Status::InvalidArgument("cannot truncate a special file");
     PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
-    if (req.size != rec.size) {
-      PMEMFS_RETURN_IF_ERROR(Truncate(tx, *ip, rec, req.size, &freed));
-      FreeRanges(tx, *ip, freed);
-    }
+    if (req.size != rec.size) PMEMFS_RETURN_IF_ERROR(Truncate(*ip, rec, req.size));
     rec.mtime_ns = now;
   }
   if (req.fields & kSetAtimeNow) rec.atime_ns = now;

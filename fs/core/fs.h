@@ -254,12 +254,9 @@ class Filesystem {
   bool IsRamDir(uint64_t ino) const { return ram_dir_ && ino == ram_dir_->ino; }
 
   // --- file_io.cc -------------------------------------------------------------------------------
-  // Sets the size of `ip` to `size` inside `tx` (frees blocks past it, zeroes the tail of the
-  // last block). Caller holds ip->mu exclusively; `rec` is the working record.
-  Status Truncate(store::Tx& tx, Inode& ip, layout::InodeRecord& rec, uint64_t size,
-                  std::vector<store::BlockRange>* freed);
-  // Frees `freed` device ranges at commit: store blocks via the Tx, RAM pages at once after.
-  void FreeRanges(store::Tx& tx, const Inode& ip, const std::vector<store::BlockRange>& freed);
+  // Sets the size of `ip` to `size` (frees the blocks past it in transactions of its own) and
+  // updates `rec`, the working record, which the caller writes. Caller holds ip->mu exclusively.
+  Status Truncate(Inode& ip, layout::InodeRecord& rec, uint64_t size);
   void WritebackLoop();
   // [file_io.cc, added by the data path] Removes every data block past rec.pending_size (a
   // truncate a crash interrupted: kInodeTruncating), or past 0 with `to_zero` (an inode being
