@@ -7,21 +7,10 @@
 
 #include "fs/store/store.h"
 #include "mapping/device_set.h"
-#include "mapping/media_guard.h"
 #include "pmemfs/layout.h"
 
 namespace pmemfs::fuse {
 namespace {
-
-// The superblock at store block `block`, if its magic is right. (Its checksum and the rest are
-// the store's business when it mounts; here we only want the label and the default mode.)
-bool ReadSuperblock(const mapping::Device& dev, uint64_t block, layout::Superblock* sb) {
-  uint64_t off = block * layout::kBlockSize;
-  if (off + sizeof *sb > dev.info().store().length) return false;
-  if (dev.ContiguousBytes(off) < sizeof *sb) return false;
-  if (!mapping::GuardedCopy(sb, dev.At(off), sizeof *sb, "superblock", off).ok()) return false;
-  return memcmp(sb->magic, layout::kSuperMagic, sizeof sb->magic) == 0;
-}
 
 mapping::Mode ToMode(uint32_t stored) {
   switch (static_cast<layout::StoredMode>(stored)) {
@@ -74,11 +63,11 @@ Result<ProbedDevice> OpenAndProbe(const std::string& spec, bool page_granularity
   p.identity.spec = spec;
   p.identity.parts = std::move(parts);
   p.identity.uuid = mapping::UuidString(p.device->info().set_uuid);
-  layout::Superblock sb;
-  uint64_t backup = p.device->info().store().length / layout::kBlockSize - 1;
-  if (ReadSuperblock(*p.device, 0, &sb) || ReadSuperblock(*p.device, backup, &sb)) {
-    p.identity.label.assign(sb.label, strnlen(sb.label, sizeof sb.label));
-    p.identity.default_mode = ToMode(sb.default_mode);
+  // Label and default mode for the config; a superblock Open cannot use fails Mount later
+  // with the store's own message.
+  if (Result<layout::Superblock> sb = store::Store::Peek(*p.device); sb.ok()) {
+    p.identity.label.assign(sb->label, strnlen(sb->label, sizeof sb->label));
+    p.identity.default_mode = ToMode(sb->default_mode);
   }
   return p;
 }

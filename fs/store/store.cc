@@ -126,6 +126,8 @@ std::string Store::Detect(const mapping::Device& dev) {
   return DetectSuperblock(dev) ? "pmemfs" : "";
 }
 
+Result<layout::Superblock> Store::Peek(const mapping::Device& dev) { return PeekSuperblock(dev); }
+
 Result<std::unique_ptr<Store>> Store::Open(mapping::Device& dev,
                                            mapping::PageDescriptors* descriptors) {
   PMEMFS_ASSIGN_OR_RETURN(Superblock sb, LoadSuperblock(dev));

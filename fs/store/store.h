@@ -73,6 +73,9 @@ class Store {
   // What the store area holds now, for mkpmemfs's refusal without --force: "pmemfs" (a valid
   // superblock or backup), "" (nothing recognised).
   static std::string Detect(const mapping::Device& dev);
+  // The superblock Open would mount with (primary, else backup), read without changing anything:
+  // for what callers need before mounting (label, default mode). Errors as Open's.
+  static Result<layout::Superblock> Peek(const mapping::Device& dev);
   // Mounts (see the top of this file). `descriptors` (pages mode, may be null) receives the
   // kDescriptor records of replayed transactions. Both must outlive the Store.
   static Result<std::unique_ptr<Store>> Open(mapping::Device& dev,

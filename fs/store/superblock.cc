@@ -171,6 +171,18 @@ Result<Superblock> LoadSuperblock(mapping::Device& dev) {
   return Status(p.code(), p.message() + " (and " + b.message() + ")");
 }
 
+Result<Superblock> PeekSuperblock(const mapping::Device& dev) {
+  const uint64_t store_bytes = dev.info().store().length;
+  if (store_bytes < 2 * layout::kBlockSize)
+    return Status::Corrupt("the device's store area is too small to hold a pmemfs store");
+  const Superblock primary = ReadCopy(dev, 0);
+  Status p = ValidateSuperblock(primary, store_bytes, "primary");
+  if (p.ok()) return primary;
+  const Superblock backup = ReadCopy(dev, BackupBlock(store_bytes));
+  if (ValidateSuperblock(backup, store_bytes, "backup").ok()) return backup;
+  return p;
+}
+
 bool DetectSuperblock(const mapping::Device& dev) {
   const uint64_t store_bytes = dev.info().store().length;
   if (store_bytes < 2 * layout::kBlockSize) return false;

@@ -48,6 +48,9 @@ Status ValidateSuperblock(const layout::Superblock& sb, uint64_t store_bytes,
 // backup is intact but unsupported, else the primary's.
 Result<layout::Superblock> LoadSuperblock(mapping::Device& dev);
 
+// Like LoadSuperblock, but never writes: a valid primary, else a valid backup.
+Result<layout::Superblock> PeekSuperblock(const mapping::Device& dev);
+
 // True when the primary or the backup has the magic and a matching checksum.
 bool DetectSuperblock(const mapping::Device& dev);
 

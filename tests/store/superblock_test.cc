@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <functional>
 
 #include "pmemfs/crc32c.h"
@@ -57,6 +58,19 @@ TEST_P(SuperblockTest, DamagedPrimaryOpensFromTheBackupAndIsRepaired) {
   dev().SetNoDrain(Store::BlockOffset(backup), 0, layout::kBlockSize);
   dev().Drain();
   EXPECT_TRUE(TryOpen().ok());
+}
+
+TEST_P(SuperblockTest, PeekReadsTheUsableCopyAndChangesNothing) {
+  Modify(0, [](layout::Superblock& s) { s.label[3] ^= 0x5a; }, /*seal=*/false);
+  const layout::Superblock damaged = Primary();
+  auto peeked = Store::Peek(dev());
+  ASSERT_TRUE(peeked.ok()) << peeked.status().message();
+  EXPECT_EQ(peeked->backup_block, sb().backup_block);
+  EXPECT_TRUE(ValidateSuperblock(*peeked, dev().info().store().length, "backup").ok());
+  const layout::Superblock after = Primary();
+  EXPECT_EQ(std::memcmp(&after, &damaged, sizeof after), 0);  // no repair
+  ModifyBoth([](layout::Superblock& s) { s.magic[0] ^= 1; });
+  EXPECT_EQ(Store::Peek(dev()).status().code(), Code::kCorrupt);
 }
 
 TEST_P(SuperblockTest, PrimaryWithBadMagicOrGeometryFallsBackToo) {
