@@ -1,0 +1,113 @@
+# bench/mounts.sh: mounting and unmounting the benchmarked filesystems (sourced by bench/run and
+# bench/scaling.sh, which call mounts_cleanup from their EXIT trap).
+#
+#   mount_fs FS DEVICE-SIZE [EXTRA-PMEMFS-OPTIONS]   sets fs_dir (where to work) and fs_pid (the
+#                                                    pmemfs daemon, empty for the others)
+#   umount_fs                                        unmounts what mount_fs mounted, removes its
+#                                                    device, waits for its daemon
+#   mounts_cleanup                                   unmounts and removes everything still there
+#
+# FS: pmemfs-direct, pmemfs-copy, pmemfs-pages (descriptors in the device), pmemfs-pages-dram
+# (descriptors in DRAM), tmpfs, bindfs (bindfs --multithreaded over its own tmpfs), ext4-dax (a
+# fresh directory in $BENCH_EXT4, an existing -o dax mount).
+# Needs BENCH_WORK (a private directory), BENCH_DEV_PREFIX (device files are PREFIX-NAME.img,
+# normally under /dev/shm), BENCH_DAEMON and BENCH_MKFS (the pmemfs and mkpmemfs binaries).
+# A pmemfs device is a sparse file formatted by mkpmemfs; the daemon flushes it by cache line (its
+# default for an emulated device: -o page_granularity would use msync), and runs in the
+# foreground (-f) as our child so that its PID is known.
+
+mounts=()    # every directory we mounted, unmounted in reverse order by mounts_cleanup
+daemons=()   # every pmemfs daemon we started
+fs_dir="" fs_pid="" fs_mounts=() fs_device=""
+
+_mount_wait() {  # _mount_wait DIR PID LOG: until DIR is a mount point, or the daemon has died
+  local i
+  for ((i = 0; i < 300; i++)); do
+    mountpoint -q "$1" && return 0
+    if ! kill -0 "$2" 2>/dev/null; then
+      echo "bench: pmemfs did not mount $1:" >&2
+      cat "$3" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  echo "bench: pmemfs did not mount $1 within 30 s" >&2
+  return 1
+}
+
+mount_fs() {
+  local fs=$1 size=$2 extra=${3:-} mnt="$BENCH_WORK/mnt-$1" mode
+  fs_dir="" fs_pid="" fs_mounts=() fs_device=""
+  mkdir -p "$mnt"
+  case "$fs" in
+    pmemfs-*)
+      mode=${fs#pmemfs-}
+      local opts="config=none"
+      if [ "$mode" = pages-dram ]; then mode=pages opts+=",descriptors=dram"; fi
+      opts="mode=$mode,$opts${extra:+,$extra}"
+      fs_device="$BENCH_DEV_PREFIX-$fs.img"
+      rm -f "$fs_device"
+      truncate -s "$size" "$fs_device"
+      "$BENCH_MKFS" -q --force --mode "$mode" "$fs_device" >/dev/null
+      "$BENCH_DAEMON" "$fs_device" "$mnt" -f -o "$opts" > "$BENCH_WORK/$fs.log" 2>&1 &
+      fs_pid=$!
+      daemons+=("$fs_pid")
+      mounts+=("$mnt")
+      fs_mounts=("$mnt")
+      _mount_wait "$mnt" "$fs_pid" "$BENCH_WORK/$fs.log" || return 1
+      fs_dir="$mnt"
+      ;;
+    tmpfs)
+      mount -t tmpfs -o "size=$size" bench-tmpfs "$mnt"
+      mounts+=("$mnt")
+      fs_mounts=("$mnt")
+      fs_dir="$mnt"
+      ;;
+    bindfs)
+      local src="$BENCH_WORK/bindfs-src"
+      mkdir -p "$src"
+      mount -t tmpfs -o "size=$size" bench-tmpfs "$src"
+      mounts+=("$src")
+      bindfs --multithreaded "$src" "$mnt"
+      mounts+=("$mnt")
+      fs_mounts=("$mnt" "$src")
+      fs_dir="$mnt"
+      ;;
+    ext4-dax)
+      [ -n "${BENCH_EXT4:-}" ] || { echo "bench: ext4-dax needs --ext4-dax-mount" >&2; return 1; }
+      fs_dir="$BENCH_EXT4/bench-run-$$"
+      mkdir -p "$fs_dir"
+      ;;
+    *) echo "bench: unknown filesystem $fs" >&2; return 1 ;;
+  esac
+}
+
+umount_fs() {
+  local m i
+  for m in "${fs_mounts[@]}"; do umount "$m"; done
+  if [ -n "$fs_pid" ]; then
+    for ((i = 0; i < 100 && $(kill -0 "$fs_pid" 2>/dev/null && echo 1 || echo 0); i++)); do
+      sleep 0.1
+    done
+    wait "$fs_pid" 2>/dev/null || true
+  fi
+  [ -n "$fs_device" ] && rm -f "$fs_device"
+  [ -z "${fs_mounts[*]}" ] && [ -n "$fs_dir" ] && rm -rf "$fs_dir"
+  fs_dir="" fs_pid="" fs_mounts=() fs_device=""
+}
+
+mounts_cleanup() {
+  local i pid
+  for ((i = ${#mounts[@]} - 1; i >= 0; i--)); do
+    if mountpoint -q "${mounts[i]}"; then
+      umount "${mounts[i]}" 2>/dev/null || umount -l "${mounts[i]}" 2>/dev/null || true
+    fi
+  done
+  for pid in "${daemons[@]}"; do
+    for ((i = 0; i < 50; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill "$pid" 2>/dev/null || true
+  done
+  rm -f "$BENCH_DEV_PREFIX"-*
+  [ -n "${BENCH_EXT4:-}" ] && rm -rf "$BENCH_EXT4/bench-run-$$"
+  return 0
+}
