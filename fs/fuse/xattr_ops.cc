@@ -1,6 +1,6 @@
 // Extended attributes: setxattr, getxattr, listxattr, removexattr. A size-0 get or list asks
 // for the size only; a value larger than the caller's buffer is ERANGE. Too large a value to
-// set is E2BIG (errno.h: ErrnoFor::kXattr).
+// set is E2BIG (errno.h: ErrnoFor::kXattr). A list shows trusted.* names to root only.
 #include <string>
 
 #include "fs/fuse/handlers.h"
@@ -39,8 +39,14 @@ void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
 void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
   Result<std::vector<std::string>> names = Ctx(req).fs->ListXattr(ino);
   if (!names.ok()) return ReplyStatus(req, names.status(), "listxattr", ErrnoFor::kXattr);
+  // trusted.* names are listed for root only, as the kernel lets only CAP_SYS_ADMIN read them
+  // (ext4 and tmpfs hide them from others' lists alike).
+  const bool privileged = CallerOf(req).uid == 0;
   std::string list;  // "name\0name\0..."
-  for (const std::string& n : *names) list.append(n).push_back('\0');
+  for (const std::string& n : *names) {
+    if (!privileged && n.starts_with("trusted.")) continue;
+    list.append(n).push_back('\0');
+  }
   ReplySized(req, list.data(), list.size(), size);
 }
 
