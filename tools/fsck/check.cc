@@ -1,0 +1,279 @@
+// Check(): the superblocks, the device's reserved ranges and the journal, then scans (scan.h)
+// and, with opts.repair, repairs (repair.cc) in turn until a scan finds nothing more to fix.
+//
+// A committed journal transaction that was not applied yet is what Store::Open replays first:
+// the scan looks at the device as it will be after that replay (Image overlays the records),
+// reports the pending transaction, and the repair replays it by opening the store.
+#include <algorithm>
+#include <cstring>
+#include <optional>
+#include <set>
+
+#include "fs/store/journal.h"
+#include "fs/store/superblock.h"
+#include "pmemfs/crc32c.h"
+#include "tools/fsck/scan.h"
+
+namespace pmemfs::fsck {
+
+namespace {
+
+using layout::JournalHeader;
+using layout::JournalRecord;
+using layout::Superblock;
+
+constexpr int kMaxPasses = 6;
+
+void Add(CheckReport& r, const std::string& area, const std::string& message) {
+  r.problems.push_back({area, message, false});
+}
+
+// The superblock to check with (nullopt: none is usable, reported); Status when the device
+// holds no pmemfs at all or one this build cannot read.
+Result<std::optional<Superblock>> CheckSuperblocks(const mapping::Device& dev, CheckReport& r,
+                                                   Fixes& fixes) {
+  const uint64_t store_bytes = dev.info().store().length;
+  if (store_bytes < 2 * layout::kBlockSize)
+    return Status::InvalidArgument("the device's store area (" + std::to_string(store_bytes) +
+                                   " bytes) is too small to hold a pmemfs filesystem");
+  const uint64_t at = store::BackupBlock(store_bytes);
+  Superblock primary{}, backup{};
+  dev.Read(0, &primary, sizeof primary);
+  dev.Read(at * layout::kBlockSize, &backup, sizeof backup);
+  const bool magic_p = std::memcmp(primary.magic, layout::kSuperMagic, 8) == 0;
+  const bool magic_b = std::memcmp(backup.magic, layout::kSuperMagic, 8) == 0;
+  if (!magic_p && !magic_b)
+    return Status::InvalidArgument("no pmemfs superblock (neither the primary nor the backup): "
+                                   "not a pmemfs filesystem");
+  Status p = store::ValidateSuperblock(primary, store_bytes, "primary");
+  Status b = store::ValidateSuperblock(backup, store_bytes, "backup");
+  if (b.ok() && backup.backup_block != at)
+    b = Status::Corrupt("backup superblock: found in block " + std::to_string(at) +
+                        " but its geometry puts it in " + std::to_string(backup.backup_block));
+  if (p.code() == Code::kUnsupported) return p;
+  if (!p.ok() && b.code() == Code::kUnsupported) return b;
+
+  Superblock sb;
+  if (p.ok() && b.ok()) {
+    sb = primary;
+    if (std::memcmp(&primary, &backup, sizeof primary) != 0) {
+      Add(r, "superblock", "the backup superblock differs from the primary (rewritten)");
+      fixes.open_close = true;
+    }
+  } else if (p.ok()) {
+    sb = primary;
+    Add(r, "superblock", b.message() + " (rewritten from the primary)");
+    fixes.open_close = true;
+  } else if (b.ok()) {
+    sb = backup;
+    Add(r, "superblock", p.message() + " (rewritten from the backup)");
+    fixes.open_close = true;
+  } else {
+    Add(r, "superblock", "no usable superblock: " + p.message() + "; " + b.message() +
+                             " (not repairable)");
+    return std::optional<Superblock>();
+  }
+  if (sb.store_blocks != store_bytes / layout::kBlockSize)
+    Add(r, "superblock", "the superblock says " + std::to_string(sb.store_blocks) +
+                             " blocks but the device's store area holds " +
+                             std::to_string(store_bytes / layout::kBlockSize) +
+                             " (the backup cannot be found; not repairable)");
+  if (sb.state == static_cast<uint32_t>(layout::FsState::kDirty))
+    r.notes.push_back("the filesystem was not cleanly unmounted");
+  return std::optional<Superblock>(sb);
+}
+
+// The device's reserved ranges (part labels): the RAM partition and the page-descriptor area
+// inside the device, page-aligned, not overlapping each other or the store area.
+void CheckDevice(const mapping::Device& dev, CheckReport& r) {
+  const mapping::DeviceInfo& i = dev.info();
+  const mapping::Range ram = i.ram, desc = i.descriptors, st = i.store();
+  auto bad = [&](const std::string& m) { Add(r, "device", m + " (not repairable)"); };
+  auto name = [](mapping::Range x) {
+    return "[" + std::to_string(x.offset) + ", +" + std::to_string(x.length) + ")";
+  };
+  if (!ram.empty()) {
+    if (ram.offset % layout::kPageSize || ram.length % layout::kPageSize)
+      bad("RAM partition " + name(ram) + " is not page-aligned");
+    if (ram.offset > i.size || ram.length > i.size - ram.offset)
+      bad("RAM partition " + name(ram) + " extends past the end of the device (" +
+          std::to_string(i.size) + " bytes)");
+    if (!desc.empty() && ram.offset < desc.offset + desc.length &&
+        desc.offset < ram.offset + ram.length)
+      bad("RAM partition " + name(ram) + " overlaps the page-descriptor area " + name(desc));
+  }
+  if (!desc.empty() && desc.offset < st.end())
+    bad("page-descriptor area " + name(desc) + " overlaps the store area " + name(st));
+  if (st.length % layout::kBlockSize)
+    bad("the store area " + name(st) + " is not a whole number of blocks");
+}
+
+// The journal: a damaged header, or a committed transaction not applied yet (added to `img`).
+void CheckJournal(const mapping::Device& dev, const Superblock& sb, Image& img, CheckReport& r,
+                  Fixes& fixes) {
+  const uint64_t header_off = sb.journal_start * layout::kBlockSize;
+  const uint64_t capacity = (sb.journal_blocks - 1) * layout::kBlockSize;
+  JournalHeader h{};
+  dev.Read(header_off, &h, sizeof h);
+  static constexpr uint8_t kZero[sizeof h.reserved] = {};
+  const bool valid = std::memcmp(h.magic, layout::kJournalMagic, sizeof h.magic) == 0 &&
+                     h.checksum == StructChecksum(h) &&
+                     std::memcmp(h.reserved, kZero, sizeof kZero) == 0 &&
+                     (h.state == static_cast<uint32_t>(layout::JournalState::kEmpty) ||
+                      h.state == static_cast<uint32_t>(layout::JournalState::kCommitted)) &&
+                     h.record_bytes <= capacity;
+  if (!valid) {
+    Add(r, "journal", "the journal header is damaged (rewritten)");
+    fixes.open_close = true;
+    return;
+  }
+  if (h.state != static_cast<uint32_t>(layout::JournalState::kCommitted)) return;
+  std::vector<std::byte> stream(h.record_bytes);
+  dev.Read(header_off + layout::kBlockSize, stream.data(), stream.size());
+  if (Crc32c(stream.data(), stream.size()) != h.records_crc) {
+    Add(r, "journal", "the journal header says committed but its records do not match their "
+                      "checksum: no transaction (header rewritten)");
+    fixes.open_close = true;
+    return;
+  }
+  // Parsed as Journal::Open does (journal.cc Parse); Open refuses a stream that does not fit.
+  const uint64_t store_bytes = dev.info().store().length;
+  const uint64_t pages = dev.info().descriptors.empty() ? 0 : dev.size() / layout::kPageSize;
+  uint64_t pos = 0;
+  std::string bad;
+  for (uint32_t i = 0; i < h.record_count && bad.empty(); i++) {
+    const std::string rec = "journal record " + std::to_string(i) + ": ";
+    JournalRecord jr;
+    if (stream.size() - pos < sizeof jr) {
+      bad = rec + "past the end of the stream";
+      break;
+    }
+    std::memcpy(&jr, stream.data() + pos, sizeof jr);
+    if (stream.size() - pos < store::BytesRecordSize(jr.length)) {
+      bad = rec + "data past the end";
+      break;
+    }
+    const std::byte* data = stream.data() + pos + sizeof jr;
+    if (jr.kind == static_cast<uint32_t>(layout::RecordKind::kBytes)) {
+      if (jr.target > store_bytes || jr.length > store_bytes - jr.target)
+        bad = rec + "target outside the store area";
+      else
+        img.AddWrite(jr.target, data, jr.length);
+    } else if (jr.kind == static_cast<uint32_t>(layout::RecordKind::kDescriptor)) {
+      layout::DescriptorValue v;
+      if (jr.length != sizeof v) {
+        bad = rec + "descriptor record size";
+      } else {
+        std::memcpy(&v, data, sizeof v);
+        if (pages && jr.target >= pages) bad = rec + "descriptor outside the table";
+        else img.AddDescriptor(jr.target, {v.owner, v.file_index, v.refcount, v.flags});
+      }
+    } else {
+      bad = rec + "unknown kind " + std::to_string(jr.kind);
+    }
+    pos += store::BytesRecordSize(jr.length);
+  }
+  if (bad.empty() && pos != stream.size()) bad = "bytes after the last record";
+  if (!bad.empty()) {
+    Add(r, "journal", "a committed transaction cannot be replayed: " + bad +
+                          " (the store cannot be mounted; not repairable)");
+    return;
+  }
+  Add(r, "journal", "a committed transaction of " + std::to_string(h.record_count) +
+                        " records has not been applied yet (replayed)");
+  r.journal_replayed = true;
+  fixes.open_close = true;
+}
+
+bool DescriptorsChecked(const mapping::Device& dev, const Superblock& sb,
+                        const CheckOptions& opts) {
+  if (dev.info().descriptors.empty()) return false;
+  switch (opts.descriptors) {
+    case DescriptorCheck::kOn: return true;
+    case DescriptorCheck::kOff: return false;
+    case DescriptorCheck::kAuto:
+      return sb.default_mode == static_cast<uint32_t>(layout::StoredMode::kPages);
+  }
+  return false;
+}
+
+// One read-only pass. Sets *descriptors to whether page descriptors were checked.
+Status CheckOnce(const mapping::Device& dev, const CheckOptions& opts, CheckReport& r,
+                 Fixes& fixes, bool* descriptors) {
+  *descriptors = false;
+  PMEMFS_ASSIGN_OR_RETURN(std::optional<Superblock> sb, CheckSuperblocks(dev, r, fixes));
+  CheckDevice(dev, r);
+  if (!sb) return Status::Ok();
+  Image img(dev);
+  CheckJournal(dev, *sb, img, r, fixes);
+  // A replayed transaction may rewrite the superblock (its geometry never changes).
+  if (img.has_pending()) {
+    Superblock after = img.Get<Superblock>(0);
+    if (store::ValidateSuperblock(after, dev.info().store().length, "primary").ok() &&
+        after.store_blocks == sb->store_blocks && after.data_start == sb->data_start)
+      *sb = after;
+  }
+  *descriptors = DescriptorsChecked(dev, *sb, opts);
+  Scan scan(img, *sb, *descriptors, opts, r);
+  scan.Run();
+  // Keep what the superblock and journal checks asked for.
+  scan.fixes.open_close = scan.fixes.open_close || fixes.open_close;
+  fixes = std::move(scan.fixes);
+  return Status::Ok();
+}
+
+}  // namespace
+
+int CheckReport::ExitCode() const {
+  if (problems.empty()) return 0;
+  return unrepaired() == 0 ? 1 : 4;
+}
+
+uint64_t CheckReport::unrepaired() const {
+  return static_cast<uint64_t>(
+      std::count_if(problems.begin(), problems.end(), [](const Problem& p) { return !p.repaired; }));
+}
+
+Result<CheckReport> Check(mapping::Device& dev, const CheckOptions& opts) {
+  std::vector<Problem> fixed;  // problems of passes a repair followed
+  bool replayed = false;
+  CheckReport last;
+  for (int pass = 0;; pass++) {
+    CheckReport r;
+    Fixes fixes;
+    bool descriptors = false;
+    PMEMFS_RETURN_IF_ERROR(CheckOnce(dev, opts, r, fixes, &descriptors));
+    replayed = replayed || r.journal_replayed;
+    if (!opts.repair || r.problems.empty() || !fixes.any() || pass + 1 == kMaxPasses) {
+      last = std::move(r);
+      break;
+    }
+    Status s = Repair(dev, fixes, descriptors);
+    fixed.insert(fixed.end(), r.problems.begin(), r.problems.end());
+    if (!s.ok()) {
+      // Every fix is its own transaction: what was applied stands. Say what is left.
+      CheckReport after;
+      Fixes unused;
+      PMEMFS_RETURN_IF_ERROR(CheckOnce(dev, opts, after, unused, &descriptors));
+      after.problems.push_back({"repair", "the repair stopped: " + s.message(), false});
+      last = std::move(after);
+      break;
+    }
+  }
+  // Problems a repair made go away are repaired; those still found by the last pass are not.
+  std::set<std::pair<std::string, std::string>> left, seen;
+  for (const Problem& p : last.problems) left.insert({p.area, p.message});
+  CheckReport out = std::move(last);
+  std::vector<Problem> problems;
+  for (Problem& p : fixed) {
+    if (left.count({p.area, p.message}) || !seen.insert({p.area, p.message}).second) continue;
+    p.repaired = true;
+    problems.push_back(std::move(p));
+  }
+  problems.insert(problems.end(), out.problems.begin(), out.problems.end());
+  out.problems = std::move(problems);
+  out.journal_replayed = replayed;
+  return out;
+}
+
+}  // namespace pmemfs::fsck

@@ -1,0 +1,118 @@
+// pmemfs-fsck: check (and with -y repair) an unmounted pmemfs filesystem.
+//
+//   pmemfs-fsck [-n|-y|-p] [-f] [-v] [--descriptors auto|on|off] [--page-granularity]
+//               DEVICE[,PART...]
+//
+// DEVICE is the device string mkpmemfs and the daemon take. -n (the default) never writes;
+// -y and -p repair what can be repaired (-p, "preen", does the same as -y: every repair pmemfs-
+// fsck makes is one it can make without asking). -f is accepted for e2fsck compatibility: the
+// check is always complete. The device's part files are locked exclusively while it runs, the
+// way the daemon locks them, so a mounted device is refused (with -n too: a filesystem that
+// changes under the checker cannot be judged).
+//
+// Exit status as e2fsck: 0 clean, 1 errors fixed, 4 errors left uncorrected, 8 operational
+// error (missing device, not a pmemfs, device in use), 16 usage error. Errors are one line on
+// stderr; problems are listed on stdout.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <string>
+
+#include "mapping/device_set.h"
+#include "mkpmemfs_progress.h"
+#include "tools/fsck/check.h"
+
+namespace {
+
+using namespace pmemfs;
+
+constexpr int kClean = 0, kOperational = 8, kUsage = 16;
+
+struct Options {
+  std::string device;
+  bool no = false, yes = false, preen = false, force = false, verbose = false;
+  bool page_granularity = false;
+  std::string descriptors = "auto";
+};
+
+int Fail(int code, const std::string& message) {
+  fprintf(stderr, "pmemfs-fsck: %s\n", message.c_str());
+  return code;
+}
+
+int Run(const Options& o) {
+  if (o.no && (o.yes || o.preen))
+    return Fail(kUsage, "-n cannot be combined with -y or -p");
+  std::vector<std::string> paths = mapping::SplitPartList(o.device);
+  mapping::PartOpenOptions popts{.force_cache_line = !o.page_granularity};
+  Result<std::unique_ptr<mapping::Device>> dev = mapping::OpenDevice(paths, popts);
+  if (!dev.ok()) {
+    if (dev.status().code() == Code::kBusy)
+      return Fail(kOperational, o.device + ": in use, probably mounted by a pmemfs daemon (" +
+                                    dev.status().message() + "); unmount it first");
+    return Fail(kOperational, dev.status().message());
+  }
+
+  fsck::CheckOptions opts;
+  opts.repair = o.yes || o.preen;
+  opts.descriptors = o.descriptors == "on"    ? fsck::DescriptorCheck::kOn
+                     : o.descriptors == "off" ? fsck::DescriptorCheck::kOff
+                                              : fsck::DescriptorCheck::kAuto;
+  tools::Progress progress(false);
+  opts.progress = [&progress](uint64_t done, uint64_t total) {
+    progress.Update("checking", done, total);
+  };
+  Result<fsck::CheckReport> r = fsck::Check(**dev, opts);
+  progress.Finish();
+  if (!r.ok()) return Fail(kOperational, o.device + ": " + r.status().message());
+
+  for (const fsck::Problem& p : r->problems)
+    printf("%s: %s%s\n", p.area.c_str(), p.message.c_str(),
+           p.repaired ? " [FIXED]" : (opts.repair ? " [NOT FIXED]" : ""));
+  if (o.verbose) {
+    for (const std::string& n : r->notes) printf("note: %s\n", n.c_str());
+    printf("%lu inodes: %lu directories, %lu files, %lu symlinks, %lu others; %lu names, "
+           "%lu extents, %lu xattrs, %lu chain blocks%s\n",
+           r->inodes, r->directories, r->files, r->symlinks, r->others, r->dentries, r->extents,
+           r->xattrs, r->chain_blocks,
+           r->descriptors_checked ? "; page descriptors checked" : "");
+  }
+  const uint64_t left = r->unrepaired();
+  printf("%s: %lu/%lu inodes, %lu/%lu data blocks in use; ", o.device.c_str(), r->inodes,
+         r->inodes, r->data_blocks_used, r->data_blocks);
+  if (r->clean()) printf("clean\n");
+  else if (left == 0) printf("%zu problems, all fixed\n", r->problems.size());
+  else
+    printf("%zu problems, %lu left%s\n", r->problems.size(), left,
+           opts.repair ? "" : " (run with -y to repair)");
+  const int code = r->ExitCode();
+  return code == 0 ? kClean : code;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Check (and repair) an unmounted pmemfs filesystem", "pmemfs-fsck"};
+  Options o;
+  app.add_option("device", o.device, "PART[,PART...]: the device string given to mkpmemfs")
+      ->required();
+  app.add_flag("-n", o.no, "check only, never write (the default)");
+  app.add_flag("-y", o.yes, "repair every problem that can be repaired");
+  app.add_flag("-p", o.preen, "repair automatically (the same as -y)");
+  app.add_flag("-f", o.force, "check even if the filesystem seems clean (always done)");
+  app.add_flag("-v", o.verbose, "print what was walked and notes");
+  app.add_option("--descriptors", o.descriptors,
+                 "check page descriptors: auto (when the default mode is pages), on, off")
+      ->check(CLI::IsMember({"auto", "on", "off"}));
+  app.add_flag("--page-granularity", o.page_granularity,
+               "flush emulated pmem files with msync instead of cache-line flushes");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fprintf(stderr, "pmemfs-fsck: %s (see pmemfs-fsck --help)\n", e.what());
+    return kUsage;
+  }
+  return Run(o);
+}
