@@ -35,9 +35,11 @@ void Init(void* userdata, fuse_conn_info* conn) {
   Want(conn, FUSE_CAP_ATOMIC_O_TRUNC, "ATOMIC_O_TRUNC");
   Want(conn, FUSE_CAP_CACHE_SYMLINKS, "CACHE_SYMLINKS");  // symlinks never change
   Want(conn, FUSE_CAP_PARALLEL_DIROPS, "PARALLEL_DIROPS");
-  // POSIX ACLs, enforced by the kernel with default_permissions (always on, session.cc); the
-  // kernel leaves the umask to us (core applies it unless a default ACL does).
+  // POSIX ACLs, enforced by the kernel with default_permissions (always on, session.cc). The
+  // umask is ours (core applies it unless the parent's default ACL applies instead): without
+  // DONT_MASK the kernel would mask the mode first, and a default ACL could not undo that.
   Want(conn, FUSE_CAP_POSIX_ACL, "POSIX_ACL");
+  Want(conn, FUSE_CAP_DONT_MASK, "DONT_MASK");
   // copy mode with -o writeback_cache only: the kernel may gather writes in its page cache (then
   // a full device shows at fsync, not at write()); in direct and pages mode every write must
   // reach us (and the device) before write() returns.
