@@ -27,7 +27,7 @@
 #   meta-create, meta-stat, meta-open-close, meta-rename, meta-readdir, meta-unlink,
 #   meta-mkdir-tree, meta-rmdir-tree
 #
-# --quick: 64 MiB files, 2 s per fio job after a 0.5 s ramp, 2 000 files for the metadata jobs;
+# --quick: 64 MiB files, 1 s per fio job after a 0.5 s ramp, 2 000 files for the metadata jobs;
 # default: 512 MiB, 10 s after 2 s, 20 000 files. --size, --runtime, --ramp, --meta-files
 # override either. --jobs keeps only the named jobs (fio job names, or "meta").
 # DIR must be empty or hold only what an earlier run of this script left (bench.*, append.*,
@@ -67,10 +67,16 @@ command -v python3 >/dev/null || die "python3 not found"
 if [ -n "$meta" ] && [ ! -x "$meta" ]; then die "$meta: not an executable"; fi
 
 if [ "$quick" = 1 ]; then
-  : "${size:=64M}" "${runtime:=2}" "${ramp:=0.5}" "${meta_files:=2000}"
+  : "${size:=64M}" "${runtime:=1}" "${ramp:=0.5}" "${meta_files:=2000}"
 else
   : "${size:=512M}" "${runtime:=10}" "${ramp:=2}" "${meta_files:=20000}"
 fi
+
+for v in "$runtime" "$ramp"; do
+  [[ "$v" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "--runtime/--ramp take seconds, not $v"
+done
+[[ "$meta_files" =~ ^[1-9][0-9]*$ ]] || die "--meta-files takes a positive number, not $meta_files"
+[[ "$size" =~ ^[1-9][0-9]*[KMG]?$ ]] || die "--size takes bytes (64M, 1G, 65536), not $size"
 
 if [ ! -s "$csv" ]; then echo "env,fs,job,threads,metric,value,unit" >> "$csv"; fi
 
@@ -100,6 +106,9 @@ for t in "${threads_arr[@]}"; do
              "append-4K $t filename_format=append$t.\$jobnum rw=write bs=4k file_append=1")
 done
 
+to_ms() {  # to_ms SECONDS (fractional allowed) -> milliseconds
+  awk -v s="$1" 'BEGIN { printf "%d", s * 1000 }'
+}
 jobfile="$dir/.jobs.fio"
 {
   echo "[global]"
@@ -107,8 +116,8 @@ jobfile="$dir/.jobs.fio"
   echo "ioengine=psync"
   echo "size=$size"
   echo "time_based"
-  echo "runtime=$runtime"
-  echo "ramp_time=$ramp"
+  echo "runtime=$(to_ms "$runtime")ms"    # fio truncates fractional seconds
+  echo "ramp_time=$(to_ms "$ramp")ms"
   echo "invalidate=0"
   echo "group_reporting"
   for j in "${fio_jobs[@]}"; do

@@ -8,7 +8,8 @@
 #   mounts_cleanup                                   unmounts and removes everything still there
 #
 # FS: pmemfs-direct, pmemfs-copy, pmemfs-pages (descriptors in the device), pmemfs-pages-dram
-# (descriptors in DRAM), tmpfs, bindfs (bindfs --multithreaded over its own tmpfs), ext4-dax (a
+# (descriptors in DRAM), tmpfs, bindfs (bindfs --multithreaded -o big_writes over its own tmpfs:
+# Debian's bindfs uses libfuse 2, which sends 4 KiB writes without big_writes), ext4-dax (a
 # fresh directory in $BENCH_EXT4, an existing -o dax mount).
 # Needs BENCH_WORK (a private directory), BENCH_DEV_PREFIX (device files are PREFIX-NAME.img,
 # normally under /dev/shm), BENCH_DAEMON and BENCH_MKFS (the pmemfs and mkpmemfs binaries).
@@ -68,7 +69,7 @@ mount_fs() {
       mkdir -p "$src"
       mount -t tmpfs -o "size=$size" bench-tmpfs "$src"
       mounts+=("$src")
-      bindfs --multithreaded "$src" "$mnt"
+      bindfs --multithreaded -o big_writes "$src" "$mnt"   # libfuse 2: 4 KiB writes without it
       mounts+=("$mnt")
       fs_mounts=("$mnt" "$src")
       fs_dir="$mnt"

@@ -360,7 +360,7 @@ def report(out_dir):
           f"{info.get('load', '?')}; took {info.get('seconds', '?')} s).")
     r.out()
     r.out("pmemfs devices are sparse files in /dev/shm flushed by cache line; tmpfs is the DRAM "
-          "limit; bindfs (--multithreaded, over tmpfs) is the FUSE peer. fio: psync, time based "
+          "limit; bindfs (--multithreaded -o big_writes, over tmpfs) is the FUSE peer. fio: psync, time based "
           "after a ramp, page cache not dropped (reads are cached where the filesystem caches).")
     r.out()
     r.targets()

@@ -102,7 +102,7 @@ if wanted dir; then
       mount_fs "$fs" $(( (n < 100000 ? 2 : 8) << 30 ))
       rows=$("$meta" --dir "$fs_dir" --files "$n" --phases create,stat,unlink --csv)
       while IFS=, read -r phase rate _; do
-        row "$fs" "scale-dir-$phase" "us@$n" "$(awk -v r="$rate" 'BEGIN { printf "%.2f", r > 0 ? 1e6 / r : 0 }')" us
+        row "$fs" "scale-dir-$phase" "us@$n" "$(awk -v r="$rate" 'BEGIN { printf "%.2f", (r > 0) ? 1e6 / r : 0 }')" us
       done <<< "$rows"
       umount_fs
     done
