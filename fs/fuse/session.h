@@ -17,6 +17,9 @@
 
 namespace pmemfs::fuse {
 
+// Readahead the session gives its mount (the largest request the kernel sends, 1 MiB).
+inline constexpr unsigned kReadaheadKib = 1024;
+
 struct SessionOptions {
   std::string mountpoint;                   // absolute
   std::string fsname;                       // the source /proc/mounts shows: the device string
@@ -38,7 +41,8 @@ class Session {
 
   fuse_session* session() const { return se_; }
   // Serves requests (multithreaded unless single_thread, one /dev/fuse clone per thread) until
-  // the filesystem is unmounted or a signal ends the session. Returns the signal, or 0.
+  // the filesystem is unmounted or a signal ends the session. Returns the signal, or 0. Also
+  // raises the mount's readahead to kReadaheadKib once the kernel has processed INIT (root).
   Result<int> Loop();
 
  private:
