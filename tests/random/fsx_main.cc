@@ -2,6 +2,7 @@
 //
 //   pmemfs-fsx --dir PMEMFS_DIR --ref REF_DIR [--seed N] [--ops N] [-v]
 //   pmemfs-fsx --dir PMEMFS_DIR --ref REF_DIR --replay FILE|-
+//   pmemfs-fsx --dir PMEMFS_DIR --ref REF_DIR --compare NAME   (trees a --keep run left)
 //
 // Applies a seeded random sequence of operations (op.h) to a tree under PMEMFS_DIR (on a pmemfs
 // mount) and to one under REF_DIR (on tmpfs), and compares results and trees as it goes
@@ -75,7 +76,7 @@ int main(int argc, char** argv) {
   RunOptions options;
   uint64_t seed = std::random_device{}() % 1000000;
   uint64_t count = 1000;
-  std::string replay;
+  std::string replay, compare;
   double shrink_seconds = 120;
   bool no_shrink = false;
   GenOptions gen_options;
@@ -84,6 +85,8 @@ int main(int argc, char** argv) {
   app.add_option("--seed", seed, "the random sequence (default: a random one, printed)");
   app.add_option("--ops", count, "operations to run")->check(CLI::PositiveNumber);
   app.add_option("--replay", replay, "run the operations listed in FILE (- for stdin), one a line");
+  app.add_option("--compare", compare,
+                 "only compare the trees NAME (kept by --keep, e.g. fsx-SEED) and remove them");
   app.add_option("--check-every", options.check_every, "whole-tree comparison every N ops (0: at the end)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--max-len", gen_options.max_len, "most offsets and sizes stay below this")
@@ -104,6 +107,18 @@ int main(int argc, char** argv) {
   }
   umask(022);
   setvbuf(stdout, nullptr, _IOLBF, 0);
+
+  if (!compare.empty()) {
+    RunResult r = CompareKept(options, compare);
+    if (!r.error.empty()) return Fail(r.error);
+    if (r.divergence) {
+      printf("pmemfs-fsx: DIVERGENCE in the kept trees %s: %s\n", compare.c_str(),
+             r.divergence->what.c_str());
+      return 1;
+    }
+    printf("pmemfs-fsx: kept trees %s are equal\n", compare.c_str());
+    return 0;
+  }
 
   const auto start = std::chrono::steady_clock::now();
   RunResult result;

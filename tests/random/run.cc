@@ -140,6 +140,32 @@ RunResult RunRandom(const RunOptions& options, const std::string& name, Generato
   });
 }
 
+RunResult CompareKept(const RunOptions& options, const std::string& name) {
+  RunResult result;
+  const std::string fs_root = options.fs_dir + "/" + name, ref_root = options.ref_dir + "/" + name;
+  for (const std::string& root : {fs_root, ref_root})
+    if (!Reachable(root)) {
+      result.error = "no tree " + root + " (run with --keep first)";
+      return result;
+    }
+  {
+    const Side fs(fs_root, false), ref(ref_root, true);
+    result.tree_checks = 1;
+    if (std::string d = CompareTree(fs, ref); !d.empty()) {
+      result.divergence = Divergence{.what = d, .fs_gone = !Reachable(options.fs_dir)};
+      return result;
+    }
+  }
+  for (const std::string& root : {fs_root, ref_root}) {
+    std::string err;
+    if (!options.keep && !RemoveTree(root, &err)) {
+      result.divergence = Divergence{.what = "rm -r of the tree: " + err};
+      break;
+    }
+  }
+  return result;
+}
+
 std::vector<Op> Shrink(const RunOptions& options, const std::string& name, std::vector<Op> ops,
                        double deadline_s, std::string* last_what) {
   const auto start = std::chrono::steady_clock::now();

@@ -43,6 +43,10 @@ RunResult Run(const RunOptions& options, const std::string& name, const std::vec
 RunResult RunRandom(const RunOptions& options, const std::string& name, Generator* gen,
                     uint64_t count);
 
+// CompareKept: compares the trees NAME a run with options.keep left (after a remount, say),
+// then removes them unless options.keep.
+RunResult CompareKept(const RunOptions& options, const std::string& name);
+
 // Shrink: a shorter sequence that still diverges (at most deadline_s seconds of replays).
 std::vector<Op> Shrink(const RunOptions& options, const std::string& name, std::vector<Op> ops,
                        double deadline_s, std::string* last_what);

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# fsx.sh: pmemfs-fsx over a real mount in one mode: for each seed, a random operation sequence
+# on $MNT/fsx and on a reference tree on tmpfs (/dev/shm), compared after every step. The first
+# seed's trees are kept, the filesystem remounted, and the trees compared again (what was
+# written survives an unmount). At the end a clean unmount and pmemfs-fsck -n must find nothing.
+#
+#   fsx.sh MODE PMEMFS MKPMEMFS PMEMFS_FSX [PMEMFS_FSCK]     (how ctest runs it)
+#
+# Environment: FSX_SEEDS (default "1 2 3", offset by mode so each mode runs other sequences),
+# FSX_OPS (default 1500 per seed), FSX_ARGS (more pmemfs-fsx options, e.g. --max-len 4194304).
+# tests/random/fsx-long runs this with many random seeds.
+source "$(dirname "$0")/../integration/lib.sh"
+FSX=${4:?usage: $0 MODE PMEMFS MKPMEMFS PMEMFS_FSX [PMEMFS_FSCK]}
+FSCK=${5:-}
+case $MODE in direct) base=0 ;; copy) base=1000 ;; *) base=2000 ;; esac
+SEEDS=${FSX_SEEDS:-"$((base + 1)) $((base + 2)) $((base + 3))"}
+OPS=${FSX_OPS:-1500}
+read -r -a EXTRA <<<"${FSX_ARGS:-}"
+
+REF=/dev/shm/pmemfs-fsx-ref-$MODE-$$
+mkdir "$REF"
+[ "$(stat -f -c %T "$REF")" = tmpfs ] || fail "$REF is not on tmpfs"
+trap 'rc=$?; rm -rf "$REF"; (exit $rc); cleanup' EXIT
+
+make_device 256M
+format
+mount_fs
+mkdir "$MNT/fsx"
+
+total=0
+first=""
+for seed in $SEEDS; do
+  keep=()
+  [ -z "$first" ] && { first=$seed; keep=(--keep); }
+  out=$("$FSX" --dir "$MNT/fsx" --ref "$REF" --seed "$seed" --ops "$OPS" --shrink-seconds 60 \
+        "${keep[@]}" "${EXTRA[@]}" 2>&1) || fail "pmemfs-fsx seed $seed:
+$out"
+  log "$out"
+  total=$((total + OPS))
+done
+
+# The first seed's trees after an unmount and a mount.
+remount
+out=$("$FSX" --dir "$MNT/fsx" --ref "$REF" --compare "fsx-$first" 2>&1) ||
+  fail "after a remount: $out"
+log "after a remount: $out"
+
+rmdir "$MNT/fsx" || fail "$MNT/fsx not empty after the runs: $(ls -A "$MNT/fsx")"
+umount_fs
+if [ -n "$FSCK" ]; then
+  "$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck -n after the runs (status $?): $(cat "$WORK/fsck.out")"
+  log "pmemfs-fsck -n: $(tail -n 1 "$WORK/fsck.out")"
+fi
+log "$total differential operations in $(echo "$SEEDS" | wc -w) seeds"
+pass
