@@ -21,8 +21,16 @@ int64_t Filesystem::NowNs() {
 }
 
 namespace {
+// Floor division: a time before 1970 has a negative tv_sec and a tv_nsec in [0, 1e9), as
+// timespec requires (-1 ns is {-1, 999999999}, not {0, -1}).
 timespec ToTimespec(int64_t ns) {
-  return timespec{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+  int64_t sec = ns / 1000000000;
+  int64_t rem = ns % 1000000000;
+  if (rem < 0) {
+    rem += 1000000000;
+    --sec;
+  }
+  return timespec{static_cast<time_t>(sec), static_cast<long>(rem)};
 }
 int64_t FromTimespec(const timespec& t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; }
 }  // namespace
@@ -83,6 +91,7 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
   }
   if (opts.mode == mapping::Mode::kCopy && opts.writeback_ms > 0)
     fs->writeback_ = std::thread([f = fs.get()] { f->WritebackLoop(); });
+  fs->times_ = std::thread([f = fs.get()] { f->TimesLoop(); });
   return fs;
 }
 
@@ -99,7 +108,19 @@ Status Filesystem::Unmount() {
     wb_cv_.notify_all();
     writeback_.join();
   }
-  Status st = access_ ? access_->SyncAll() : Status::Ok();
+  if (times_.joinable()) {
+    {
+      std::lock_guard l(times_mu_);
+      times_stop_ = true;
+    }
+    times_cv_.notify_all();
+    times_.join();
+  }
+  Status st = store_ ? CommitAllTimes() : Status::Ok();
+  if (access_) {
+    Status s = access_->SyncAll();
+    if (st.ok()) st = s;
+  }
   // Unlinked files still open or referenced at unmount are freed now.
   std::vector<InodePtr> left;
   {
@@ -327,6 +348,7 @@ Result<Filesystem::InodePtr> Filesystem::NewInode(store::Tx& tx, const Inode& di
 }
 
 Status Filesystem::FreeInode(const InodePtr& ip) {
+  ip->times_pending = false;  // the record goes: no late commit of its times
   InodeRecord rec = ip->rec;
   if (!ip->is_dir() && !ip->is_symlink()) {
     PMEMFS_RETURN_IF_ERROR(FinishTruncate(*ip, /*to_zero=*/true));
