@@ -29,20 +29,22 @@ class Runs {
     }
     blocks_++;
   }
-  // Calls problem(text) for the first few runs and once for the rest.
+  // Calls problem("<noun> N: <what>" or "<noun>s [a, b): <what>") for the first few runs and
+  // once for the rest.
   template <typename Fn>
-  void Report(const std::string& what, Fn&& problem) const {
+  void Report(const std::string& noun, const std::string& what, Fn&& problem) const {
     constexpr size_t kShown = 8;
     for (size_t i = 0; i < runs_.size() && i < kShown; i++) {
       const auto [s, e] = runs_[i];
-      problem(e - s == 1 ? "block " + std::to_string(s) + " " + what
-                         : "blocks [" + std::to_string(s) + ", " + std::to_string(e) + ") " + what);
+      problem(e - s == 1 ? noun + " " + std::to_string(s) + ": " + what
+                         : noun + "s [" + std::to_string(s) + ", " + std::to_string(e) + "): " +
+                               what);
     }
     if (runs_.size() > kShown) {
       uint64_t rest = 0;
       for (size_t i = kShown; i < runs_.size(); i++) rest += runs_[i].second - runs_[i].first;
-      problem(std::to_string(runs_.size() - kShown) + " more runs (" + std::to_string(rest) +
-              " blocks) " + what);
+      problem(std::to_string(runs_.size() - kShown) + " more runs of " + std::to_string(rest) +
+              " " + noun + "s: " + what);
     }
   }
 
@@ -107,9 +109,9 @@ void Scan::CheckBitmap() {
     }
   }
   auto problem = [&](const std::string& m) { Problem("space", m); };
-  meta_free.Report("of metadata marked free in the bitmap (marked)", problem);
-  unmarked.Report("in use but marked free in the bitmap (marked)", problem);
-  leaked.Report("marked in use but used by nothing (freed)", problem);
+  meta_free.Report("block", "metadata marked free in the bitmap (marked)", problem);
+  unmarked.Report("block", "in use but marked free in the bitmap (marked)", problem);
+  leaked.Report("block", "marked in use but used by nothing (freed)", problem);
   for (uint64_t w = 0; w < claimed_.size(); w++) report_.data_blocks_used += std::popcount(claimed_[w]);
   report_.data_blocks = sb_.data_blocks;
 }
@@ -145,7 +147,7 @@ void Scan::CheckDescriptors() {
     if (!fresh && rec.value.generation > it->second.generation) it->second = rec.value;
   }
 
-  Runs damaged, stale, wrong;
+  Runs damaged, stale;
   const uint64_t table = area.offset + layout::kDescriptorTableOffset;
   constexpr uint64_t kChunk = 1024;
   std::vector<PageDescriptor> buf(kChunk);
@@ -192,17 +194,16 @@ void Scan::CheckDescriptors() {
       }
       if (have.owner == 0 || have.refcount != refs || have.flags != want.flags) {
         if (wrong_reported++ < 8)
-          Problem("descriptor", "page " + std::to_string(page) + " is mapped by " +
+          Problem("descriptor", "page " + std::to_string(page) + ": mapped by " +
                                     std::to_string(refs) + " extent(s) but its descriptor says " +
                                     Describe(have) + " (rewritten)");
-        wrong.Add(page);
         fixes.descriptors[page] = want;
       }
     }
   }
   auto problem = [&](const std::string& m) { Problem("descriptor", m); };
-  damaged.Report("have damaged page descriptors (rewritten)", problem);
-  stale.Report("are free but their page descriptors say allocated (cleared)", problem);
+  damaged.Report("page", "damaged descriptor (rewritten)", problem);
+  stale.Report("page", "free but its descriptor says allocated (cleared)", problem);
   if (wrong_reported > 8)
     Problem("descriptor", std::to_string(wrong_reported - 8) +
                               " more mapped pages with wrong descriptors (rewritten)");

@@ -1,0 +1,173 @@
+// Helpers for the pmemfs-fsck tests: a populated filesystem over the crash simulator (files,
+// sparse and preallocated files, many extents, directories with many names, hard links, short
+// and long symlinks, a fifo, xattrs, a clone, a renamed directory, a removed file, a RAM file),
+// unmounted for checking, and raw accessors to the on-media structures to damage them.
+#pragma once
+
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fs/core/fs.h"
+#include "fs_harness.h"
+#include "pmemfs/crc32c.h"
+#include "tools/fsck/check.h"
+
+namespace pmemfs::fsck::testing {
+
+using core::testing::kRoot;
+using layout::kRootIno;
+using layout::ChainHeader;
+using layout::DentryHead;
+using layout::ExtentRecord;
+using layout::InodeRecord;
+using layout::Superblock;
+
+// The inodes Populate made.
+struct Tree {
+  uint64_t d1 = 0, sub = 0, moved = 0;   // d1/sub, d1/moved
+  uint64_t f = 0;                        // d1/f, also /hl (two names), with xattrs
+  uint64_t sparse = 0;                   // /sparse: two extents and a preallocation past EOF
+  uint64_t many = 0;                     // /many: 150 extents (two extent blocks)
+  uint64_t clone = 0;                    // /clone: copy_file_range of f (shared in pages mode)
+  uint64_t s = 0, ls = 0;                // /s (inline target), d1/sub/ls (target in a block)
+  uint64_t fifo = 0;                     // /fifo
+};
+
+std::string Describe(const CheckReport& r);
+
+class FsckImage : public core::testing::FsHarnessBase {
+ public:
+  explicit FsckImage(mapping::Mode mode,
+                     layout::StoredMode stored = layout::StoredMode::kDirect,
+                     uint64_t part_size = 24ull << 20)
+      : FsHarnessBase(mode, {}, part_size, {.default_mode = stored}) {}
+
+  core::Filesystem& fs() { return *fs_; }
+  // Fills the filesystem (see Tree).
+  void Populate();
+  const Tree& tree() const { return tree_; }
+  // Unmounts cleanly and reassembles the device for checking.
+  mapping::Device& Unmount();
+  mapping::Device& dev() { return *d_.dev; }
+  // Mounts the (unmounted) device and unmounts it again: whether the daemon could use it.
+  Status MountAndUnmount();
+  // Power loss now (nothing more persists; the filesystem's unmount writes go nowhere), then
+  // the device reassembled without mounting: what a checker sees after a crash.
+  mapping::Device& CrashWithoutMount() {
+    if (!d_.sim->stopped()) d_.sim->StopAfter(d_.sim->persist_points());
+    fs_.reset();
+    d_.sim->Crash();
+    d_.Reopen();
+    return *d_.dev;
+  }
+  mapping::testing::SimDevice& sim_device() { return d_; }
+
+  // --- raw structures of the unmounted device -------------------------------------------------
+  Superblock Sb() {
+    Superblock sb;
+    dev().Read(0, &sb, sizeof sb);
+    return sb;
+  }
+  uint64_t InodeOffset(uint64_t ino) {
+    return Sb().inode_start * layout::kBlockSize + (ino - 1) * sizeof(InodeRecord);
+  }
+  InodeRecord Inode(uint64_t ino) {
+    InodeRecord r;
+    dev().Read(InodeOffset(ino), &r, sizeof r);
+    return r;
+  }
+  void PutInode(uint64_t ino, InodeRecord r) {  // resealed
+    r.checksum = StructChecksum(r);
+    dev().Write(InodeOffset(ino), &r, sizeof r);
+  }
+  ChainHeader Header(uint64_t block) {
+    ChainHeader h;
+    dev().Read(block * layout::kBlockSize, &h, sizeof h);
+    return h;
+  }
+  void PutHeader(uint64_t block, ChainHeader h) {  // resealed
+    h.checksum = StructChecksum(h);
+    dev().Write(block * layout::kBlockSize, &h, sizeof h);
+  }
+  std::vector<uint64_t> Chain(uint64_t head) {
+    std::vector<uint64_t> out;
+    for (uint64_t b = head; b != 0 && out.size() < 1000; b = Header(b).next) out.push_back(b);
+    return out;
+  }
+  // Where the dentry `name` of directory `dir` is: {block, slot}; {0, 0} if absent.
+  std::pair<uint64_t, uint32_t> FindDentry(uint64_t dir, const std::string& name);
+  // A run of `n` free dentry slots in `dir`'s chain.
+  std::pair<uint64_t, uint32_t> FreeDentrySlots(uint64_t dir, uint32_t n);
+  DentryHead Dentry(uint64_t block, uint32_t slot) {
+    DentryHead h;
+    dev().Read(store::Store::SlotOffset(block, slot), &h, sizeof h);
+    return h;
+  }
+  // Writes a dentry (head + name) with a correct checksum.
+  void PutDentry(uint64_t block, uint32_t slot, uint64_t ino, uint8_t type, const std::string& name);
+  struct ExtentAt {
+    uint64_t block;
+    uint32_t slot;
+    ExtentRecord rec;
+  };
+  std::vector<ExtentAt> Extents(uint64_t ino);
+  void PutExtent(const ExtentAt& e) {  // resealed
+    ExtentRecord r = e.rec;
+    r.checksum = StructChecksum(r);
+    dev().Write(store::Store::SlotOffset(e.block, e.slot), &r, sizeof r);
+  }
+  bool BitmapBit(uint64_t block) {
+    uint8_t byte;
+    dev().Read(Sb().bitmap_start * layout::kBlockSize + block / 8, &byte, 1);
+    return byte >> (block % 8) & 1;
+  }
+  void SetBitmapBit(uint64_t block, bool v) {
+    const uint64_t off = Sb().bitmap_start * layout::kBlockSize + block / 8;
+    uint8_t byte;
+    dev().Read(off, &byte, 1);
+    byte = v ? byte | (1u << (block % 8)) : byte & ~(1u << (block % 8));
+    dev().Write(off, &byte, 1);
+  }
+  // A data-area block that nothing uses (the bitmap says free), from the end of the data area.
+  uint64_t FreeDataBlock() {
+    const Superblock sb = Sb();
+    for (uint64_t b = sb.backup_block - 1; b >= sb.data_start; b--)
+      if (!BitmapBit(b)) return b;
+    return 0;
+  }
+  uint64_t DescriptorOffset(uint64_t page) {
+    return dev().info().descriptors.offset + layout::kDescriptorTableOffset +
+           page * sizeof(layout::PageDescriptor);
+  }
+  layout::PageDescriptor Descriptor(uint64_t page) {
+    layout::PageDescriptor d;
+    dev().Read(DescriptorOffset(page), &d, sizeof d);
+    return d;
+  }
+  void PutDescriptor(uint64_t page, layout::PageDescriptor d) {  // resealed, newer generation
+    d.pin_count = 0;
+    d.generation++;
+    d.checksum = StructChecksum(d);
+    dev().Write(DescriptorOffset(page), &d, sizeof d);
+  }
+  void FlipByte(uint64_t off, uint8_t mask = 0x5a) {
+    uint8_t b;
+    dev().Read(off, &b, 1);
+    b ^= mask;
+    dev().Write(off, &b, 1);
+  }
+
+ private:
+  Tree tree_;
+};
+
+}  // namespace pmemfs::fsck::testing
