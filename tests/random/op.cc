@@ -6,6 +6,7 @@
 #include <linux/fs.h>
 #include <sys/xattr.h>
 
+#include <algorithm>
 #include <cstring>
 #include <sstream>
 
@@ -183,10 +184,10 @@ bool Generator::Chance(double p) { return std::uniform_real_distribution<double>
 
 std::string Generator::RandomPath(const std::vector<Entry>& entries) {
   std::string parent;
-  if (Chance(0.8)) {  // under the root or a directory that exists
+  if (Chance(0.8)) {  // under the root or a directory that exists (not too deep: collisions)
     std::vector<const Entry*> dirs;
     for (const Entry& e : entries)
-      if (e.type == 'd') dirs.push_back(&e);
+      if (e.type == 'd' && std::count(e.path.begin(), e.path.end(), '/') < 2) dirs.push_back(&e);
     const uint64_t i = Below(dirs.size() + 1);
     if (i < dirs.size()) parent = dirs[i]->path + "/";
   } else {
