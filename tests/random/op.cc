@@ -49,6 +49,8 @@ constexpr KindInfo kKinds[] = {
     {"fdread", kSlot | kOff | kLen, false},
     {"fdtruncate", kSlot | kLen, false},
     {"fdsync", kSlot, false},
+    {"chown", kPath | kOff | kOff2, false},
+    {"append", kPath | kLen | kSeed, false},
 };
 static_assert(std::size(kKinds) == static_cast<size_t>(Kind::kCount));
 
@@ -257,6 +259,8 @@ Op Generator::Next(const std::vector<Entry>& entries, const bool (&open_slots)[k
       2,   // fdread
       2,   // fdtruncate
       1,   // fdsync
+      2,   // chown
+      4,   // append
   };
   static_assert(std::size(kWeights) == static_cast<size_t>(Kind::kCount));
   int total = 0;
@@ -369,6 +373,17 @@ Op Generator::Next(const std::vector<Entry>& entries, const bool (&open_slots)[k
       op.flags = kFlags[Below(std::size(kFlags))];
       break;
     }
+    case Kind::kChown: {
+      op.path = PickPath(entries, 0);
+      constexpr uint64_t kIds[] = {0, 0, 1000, 65534, 4294967295u};
+      op.off = kIds[Below(std::size(kIds))];
+      op.off2 = kIds[Below(std::size(kIds))];
+      break;
+    }
+    case Kind::kAppend:
+      op.path = PickPath(entries, 'f');
+      op.len = Length();
+      break;
     case Kind::kClose:
     case Kind::kFdSync:
     case Kind::kCount:

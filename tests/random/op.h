@@ -41,6 +41,8 @@ enum class Kind {
   kFdRead,       // pread(slot, off, len)
   kFdTruncate,   // ftruncate(slot, len)
   kFdSync,       // fsync(slot)
+  kChown,        // lchown(path, uid = off, gid = off2); 4294967295 leaves one unchanged
+  kAppend,       // write of len bytes from seed through a fresh O_WRONLY|O_APPEND open of path
   kCount,
 };
 

@@ -198,6 +198,16 @@ Outcome Side::Apply(const Op& op) {
     case Kind::kFdSync:
       if (*slot < 0) return Outcome{.err = EBADF};
       return fsync(*slot) == 0 ? Value(0) : Errno();
+    case Kind::kChown:
+      return lchown(path.c_str(), static_cast<uid_t>(op.off), static_cast<gid_t>(op.off2)) == 0
+                 ? Value(0) : Errno();
+    case Kind::kAppend: {
+      Fd f(open(path.c_str(), O_WRONLY | O_APPEND));
+      if (f.fd < 0) return Errno();
+      const std::string data = Pattern(op.seed, 0, op.len);
+      const ssize_t n = write(f.fd, data.data(), data.size());
+      return n < 0 ? Errno() : Value(n);
+    }
     case Kind::kCount:
       break;
   }
