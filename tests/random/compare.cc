@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <iomanip>
 #include <map>
 #include <sstream>
 #include <vector>
@@ -57,8 +58,8 @@ std::string FirstDifference(const std::string& a, const std::string& b) {
   auto hex = [&](const std::string& s) {
     std::ostringstream h;
     for (size_t k = i; k < std::min(s.size(), i + 8); k++)
-      h << std::hex << (static_cast<unsigned>(static_cast<unsigned char>(s[k])) | 0x100) % 0x100
-        << " ";
+      h << std::hex << std::setw(2) << std::setfill('0')
+        << static_cast<unsigned>(static_cast<unsigned char>(s[k])) << " ";
     return h.str();
   };
   out << ": pmemfs [" << hex(a) << "] reference [" << hex(b) << "]";
@@ -162,8 +163,9 @@ std::string CompareObject(const Side& fs, const Side& ref, const std::string& re
     const ssize_t na = readlink(pa.c_str(), ta, sizeof ta);
     const ssize_t nb = readlink(pb.c_str(), tb, sizeof tb);
     if (na < 0) return Label(rel) + ": readlink on pmemfs failed: " + ErrName(errno);
-    if (std::string(ta, na) != std::string(tb, std::max<ssize_t>(nb, 0)))
-      return Differs(rel, "symlink target", std::string(ta, na), std::string(tb, std::max<ssize_t>(nb, 0)));
+    if (nb < 0) return Label(rel) + ": readlink on the reference failed: " + ErrName(errno);
+    if (std::string(ta, na) != std::string(tb, nb))
+      return Differs(rel, "symlink target", std::string(ta, na), std::string(tb, nb));
   } else if (S_ISDIR(a.st_mode)) {
     std::vector<std::string> la, lb;
     if (!Listing(pa, &la)) return Label(rel) + ": readdir on pmemfs failed: " + ErrName(errno);
