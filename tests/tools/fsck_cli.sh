@@ -3,12 +3,24 @@
 # 16 usage), one-line errors, and the refusal of a device another process holds locked (as the
 # pmemfs daemon holds the part files of a mounted device: mapping/part_file.cc flock).
 #
-#   fsck_cli.sh PMEMFS_FSCK MKPMEMFS
+# With the daemon as a third argument (and root, /dev/fuse, fusermount3) it also mounts the
+# device for real: a mounted device is refused, and what the daemon wrote checks clean.
+#
+#   fsck_cli.sh PMEMFS_FSCK MKPMEMFS [PMEMFS]
 set -u
 fsck=$1
 mkfs=$2
+daemon=${3:-}
 dir=$(mktemp -d /dev/shm/fsck-cli.XXXXXX)
-cleanup() { rm -rf "$dir"; }
+daemon_pid=
+cleanup() {
+  if [ -n "$daemon_pid" ]; then
+    fusermount3 -u "$dir/mnt" 2>/dev/null || umount -l "$dir/mnt" 2>/dev/null
+    kill "$daemon_pid" 2>/dev/null
+    wait "$daemon_pid" 2>/dev/null
+  fi
+  rm -rf "$dir"
+}
 trap cleanup EXIT
 failures=0
 
@@ -91,11 +103,37 @@ expect 16 "no device" "$fsck" -n
 exec {lockfd}<"$dev"
 flock -x "$lockfd" || exit 1
 expect 8 "a device in use, -y" "$fsck" -y "$dev"
-stderr_says "in use"
+stderr_says "in use by another process"
 expect 8 "a device in use, -n" "$fsck" -n "$dev"
 stderr_says "unmount it first"
 exec {lockfd}<&-
 expect 0 "the same device once released" "$fsck" -n "$dev"
+
+# A device mounted by the daemon.
+if [ -n "$daemon" ] && [ "$(id -u)" = 0 ] && [ -c /dev/fuse ] && command -v fusermount3 >/dev/null; then
+  mkdir "$dir/mnt"
+  "$mkfs" -q -f "$dev" || exit 1
+  "$daemon" "$dev" "$dir/mnt" -f -o config=none >"$dir/daemon.log" 2>&1 &
+  daemon_pid=$!
+  for _ in $(seq 200); do grep -q " $dir/mnt " /proc/mounts && break; sleep 0.1; done
+  if grep -q " $dir/mnt " /proc/mounts; then
+    mkdir -p "$dir/mnt/a/b" && echo hello >"$dir/mnt/a/b/f" && ln "$dir/mnt/a/b/f" "$dir/mnt/hl" &&
+      ln -s a/b/f "$dir/mnt/s" && seq 100000 >"$dir/mnt/a/big" && rm "$dir/mnt/hl"
+    expect 8 "a mounted device, -n" "$fsck" -n "$dev"
+    stderr_says "mounted at $dir/mnt"
+    expect 8 "a mounted device, -y" "$fsck" -y "$dev"
+    fusermount3 -u "$dir/mnt"
+    wait "$daemon_pid"
+    daemon_pid=
+    expect 0 "what the daemon wrote, once unmounted" "$fsck" -n -v "$dev"
+  else
+    echo "FAIL: the daemon did not mount:"
+    cat "$dir/daemon.log"
+    failures=$((failures + 1))
+  fi
+else
+  echo "skipped: a real mount (needs the daemon, root, /dev/fuse and fusermount3)"
+fi
 
 [ "$failures" = 0 ] && echo "all pmemfs-fsck executable tests passed"
 exit $((failures > 0))

@@ -6,7 +6,7 @@
 //   r->problems                 what is wrong (area, message, whether it was repaired)
 //   r->ExitCode()               e2fsck-style: 0 clean, 1 all problems fixed, 4 some left
 //
-// What is checked (in this order; tools/fsck/README-like notes in check.cc):
+// What is checked, in this order (scan*.cc say where each invariant comes from):
 //   superblock   primary and backup: magic, checksum, version, reserved bytes, geometry against
 //                the device's store area, the two copies agreeing
 //   device       RAM partition and page-descriptor area bounds from the part labels

@@ -16,6 +16,7 @@
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
+#include <fstream>
 #include <string>
 
 #include "mapping/device_set.h"
@@ -40,6 +41,16 @@ int Fail(int code, const std::string& message) {
   return code;
 }
 
+// Where `spec` is mounted according to /proc/mounts (the daemon names its device string as the
+// mount's source), or "".
+std::string MountedAt(const std::string& spec) {
+  std::ifstream in("/proc/mounts");
+  std::string source, mountpoint, rest;
+  while (in >> source >> mountpoint && std::getline(in, rest))
+    if (source == spec) return mountpoint;
+  return "";
+}
+
 int Run(const Options& o) {
   if (o.no && (o.yes || o.preen))
     return Fail(kUsage, "-n cannot be combined with -y or -p");
@@ -47,9 +58,13 @@ int Run(const Options& o) {
   mapping::PartOpenOptions popts{.force_cache_line = !o.page_granularity};
   Result<std::unique_ptr<mapping::Device>> dev = mapping::OpenDevice(paths, popts);
   if (!dev.ok()) {
-    if (dev.status().code() == Code::kBusy)
-      return Fail(kOperational, o.device + ": in use, probably mounted by a pmemfs daemon (" +
-                                    dev.status().message() + "); unmount it first");
+    if (dev.status().code() == Code::kBusy) {
+      const std::string at = MountedAt(o.device);
+      return Fail(kOperational, o.device + ": " +
+                                    (at.empty() ? "in use by another process (a pmemfs daemon?)"
+                                                : "mounted at " + at) +
+                                    "; unmount it first (" + dev.status().message() + ")");
+    }
     return Fail(kOperational, dev.status().message());
   }
 

@@ -106,7 +106,8 @@ void Scan::ScanInodes() {
       }
       if (r.mode == 0) continue;  // freed
       Node& node = nodes_[ino];
-      node.rec = r;
+      node.rec = {r.mode, r.nlink, r.flags, r.size, r.blocks, r.parent, r.pending_size,
+                  r.map_head, r.map_tail, r.xattr_head};
       if (!KnownType(r.mode)) {
         Problem("inode", InoName(ino) + ": unknown file type 0" +
                              std::to_string((r.mode & S_IFMT) >> 12));
@@ -115,7 +116,7 @@ void Scan::ScanInodes() {
       }
       node.live = true;
       node.is_dir = S_ISDIR(r.mode);
-      CheckRecord(ino, node);
+      CheckRecord(ino, r);
     }
   }
 
@@ -175,8 +176,7 @@ void Scan::ScanInodes() {
 }
 
 // The fields fs/core keeps for each type (namespace.cc NewRecord, CreateNode, MkNod).
-void Scan::CheckRecord(uint64_t ino, Node& n) {
-  const InodeRecord& r = n.rec;
+void Scan::CheckRecord(uint64_t ino, const InodeRecord& r) {
   const uint32_t type = r.mode & S_IFMT;
   if (r.flags & ~static_cast<uint32_t>(layout::kInodeTruncating)) {
     Problem("inode", InoName(ino) + ": unknown flags 0x" + std::to_string(r.flags));
@@ -336,13 +336,13 @@ void Scan::ScanExtents(uint64_t ino, Node& n, const std::vector<uint64_t>& block
         continue;
       }
       by_file.emplace(r.file_block, r.length);
+      if (check_descriptors_) kept_.push_back({r.dev_block, r.length, ino, r.file_block});
       for (uint64_t i = 0; i < r.length; i++) {
         const uint64_t b = r.dev_block + i;
         if (TestBit(claimed_, b)) {
           extra_refs_[b]++;
         } else {
           SetBit(claimed_, b);
-          if (check_descriptors_) first_ref_[b] = {ino, r.file_block + i};
         }
       }
       n.data_refs += r.length;

@@ -144,22 +144,28 @@ class Scan {
     uint8_t type;
     bool dropped = false;
   };
+  // The fields of an inode record the later checks use (the whole record is not kept: a
+  // large table would cost 256 bytes per inode).
+  struct Rec {
+    uint32_t mode = 0, nlink = 0, flags = 0;
+    uint64_t size = 0, blocks = 0, parent = 0, pending_size = 0;
+    uint64_t map_head = 0, map_tail = 0, xattr_head = 0;
+  };
   struct Node {
-    layout::InodeRecord rec{};
+    Rec rec;
     bool live = false;  // in use with an intact record of a known type
     bool is_dir = false;
     uint64_t chain_blocks = 0;  // extent, dentry and xattr blocks held
     uint64_t data_refs = 0;     // data blocks its extents map
     std::vector<size_t> in;     // edges naming it (not dropped)
     uint64_t subdirs = 0;
-    uint64_t last_map_block = 0;
   };
 
   void Problem(const std::string& area, const std::string& message);
   void Progress();
 
   void ScanInodes();
-  void CheckRecord(uint64_t ino, Node& n);
+  void CheckRecord(uint64_t ino, const layout::InodeRecord& r);
   // Walks a chain: the blocks with intact headers, in order; a damaged link is reported and cut.
   std::vector<uint64_t> WalkChain(uint64_t ino, store::ChainKind kind, uint64_t head);
   bool Claim(uint64_t block);  // a chain block: false when already claimed
@@ -174,6 +180,8 @@ class Scan {
   void CheckBitmap();
   void CheckDescriptors();
   uint64_t RefsOf(uint64_t block) const;
+  struct Kept;
+  const Kept* KeptAt(uint64_t page) const;  // an extent mapping `page`, if any
 
   const Image& img_;
   const layout::Superblock sb_;
@@ -188,8 +196,11 @@ class Scan {
   std::vector<uint64_t> claimed_;
   std::vector<uint64_t> chain_block_;  // 1 bit: claimed as a chain block
   std::unordered_map<uint64_t, uint32_t> extra_refs_;
-  // Per extent-referenced block with exactly one reference: who (for the descriptors).
-  std::unordered_map<uint64_t, std::pair<uint64_t, uint64_t>> first_ref_;  // block -> ino, fb
+  // Pages mode: the extents kept, to name an owner for a page whose descriptor has none.
+  struct Kept {
+    uint64_t dev_block, length, ino, file_block;
+  };
+  std::vector<Kept> kept_;
   uint64_t progress_done_ = 0, progress_total_ = 0;
   std::set<uint64_t> attached_;  // inodes going to /lost+found
 };

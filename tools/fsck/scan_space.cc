@@ -4,6 +4,7 @@
 // each data block's page descriptor must say who holds it: allocated, its reference count the
 // number of extents mapping it, shared iff that is more than one; a block nobody maps has a free
 // descriptor (file_io.cc FreeDev, SetNewPages, Share).
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -116,8 +117,22 @@ void Scan::CheckBitmap() {
   report_.data_blocks = sb_.data_blocks;
 }
 
+const Scan::Kept* Scan::KeptAt(uint64_t page) const {
+  // kept_ is sorted by dev_block; extents may overlap on the device (shared pages): look back
+  // from the last one starting at or before `page`.
+  auto it = std::upper_bound(kept_.begin(), kept_.end(), page,
+                             [](uint64_t p, const Kept& k) { return p < k.dev_block; });
+  while (it != kept_.begin()) {
+    --it;
+    if (page < it->dev_block + it->length) return &*it;
+  }
+  return nullptr;
+}
+
 void Scan::CheckDescriptors() {
   if (!check_descriptors_) return;
+  std::sort(kept_.begin(), kept_.end(),
+            [](const Kept& a, const Kept& b) { return a.dev_block < b.dev_block; });
   report_.descriptors_checked = true;
   const mapping::Range area = img_.dev().info().descriptors;
   const uint64_t pages = img_.dev().size() / layout::kPageSize;
@@ -173,10 +188,15 @@ void Scan::CheckDescriptors() {
       const uint64_t refs = RefsOf(page);
       mapping::PageInfo want{};
       if (refs > 0) {
-        auto first = first_ref_.find(page);
         const bool keep_owner = valid && have.owner != 0;
-        want.owner = keep_owner ? have.owner : first->second.first;
-        want.file_index = keep_owner ? have.file_index : first->second.second;
+        if (keep_owner) {
+          want.owner = have.owner;
+          want.file_index = have.file_index;
+        } else {
+          const Kept* k = KeptAt(page);
+          want.owner = k ? k->ino : 0;
+          want.file_index = k ? k->file_block + (page - k->dev_block) : 0;
+        }
         want.refcount = static_cast<uint32_t>(refs);
         want.flags = layout::kPageAllocated | (refs > 1 ? uint32_t{layout::kPageShared} : 0u);
       }
