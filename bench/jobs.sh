@@ -9,9 +9,13 @@
 #   env,fs,job,threads,metric,value,unit
 #   host,pmemfs-direct,seqwrite-1M,1,bw,1018.2,MiB/s
 #
-#   bench/jobs.sh --fs NAME --dir DIR --csv FILE [--quick] [--size BYTES] [--env host|guest]
-#                 [--meta-bench PATH] [--meta-files N] [--runtime S] [--ramp S]
-#                 [--jobs NAME,...] [--threads 1,2]
+#   bench/jobs.sh --fs NAME --dir DIR [--fs NAME --dir DIR]... --csv FILE [--quick]
+#                 [--size BYTES] [--env host|guest] [--meta-bench PATH] [--meta-files N]
+#                 [--runtime S] [--ramp S] [--jobs NAME,...] [--threads 1,2]
+#
+# Several --fs/--dir pairs: every job runs on each filesystem in turn before the next job starts
+# (one fio process for everything), so that a burst of load from elsewhere on a shared machine
+# hits the filesystems being compared alike instead of one whole filesystem.
 #
 # fio jobs (ioengine psync, time based with a ramp that is not counted, one file per fio job,
 # each run with 1 and 2 jobs; rows bw MiB/s, iops IOPS, lat us = mean completion latency):
@@ -30,18 +34,18 @@
 # --quick: 64 MiB files, 1 s per fio job after a 0.5 s ramp, 2 000 files for the metadata jobs;
 # default: 512 MiB, 10 s after 2 s, 20 000 files. --size, --runtime, --ramp, --meta-files
 # override either. --jobs keeps only the named jobs (fio job names, or "meta").
-# DIR must be empty or hold only what an earlier run of this script left (bench.*, append.*,
+# Each DIR must be empty or hold only what an earlier run of this script left (bench.*, append*,
 # meta/); the script removes its files when it ends.
 set -euo pipefail
 
 die() { echo "jobs.sh: $*" >&2; exit 2; }
 
-fs="" dir="" csv="" quick=0 size="" env=host meta="" meta_files="" runtime="" ramp=""
+fss=() dirs=() csv="" quick=0 size="" env=host meta="" meta_files="" runtime="" ramp=""
 only="" threads_list="1,2"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --fs) fs="${2:?}"; shift 2 ;;
-    --dir) dir="${2:?}"; shift 2 ;;
+    --fs) fss+=("${2:?}"); shift 2 ;;
+    --dir) dirs+=("${2:?}"); shift 2 ;;
     --csv) csv="${2:?}"; shift 2 ;;
     --quick) quick=1; shift ;;
     --size) size="${2:?}"; shift 2 ;;
@@ -56,12 +60,14 @@ while [ $# -gt 0 ]; do
     *) die "unknown option $1 (try --help)" ;;
   esac
 done
-[ -n "$fs" ] || die "--fs NAME is required"
-[ -n "$dir" ] || die "--dir DIR is required"
+[ ${#fss[@]} -gt 0 ] || die "--fs NAME is required"
+[ ${#fss[@]} = ${#dirs[@]} ] || die "one --dir DIR for each --fs NAME"
 [ -n "$csv" ] || die "--csv FILE is required"
-[ -d "$dir" ] || die "$dir: not a directory"
+for i in "${!fss[@]}"; do
+  [ -d "${dirs[i]}" ] || die "${dirs[i]}: not a directory"
+  [[ "${fss[i]}" =~ ^[A-Za-z0-9._-]+$ ]] || die "--fs: letters, digits, . _ - only, not ${fss[i]}"
+done
 case "$env" in host|guest) ;; *) die "--env must be host or guest, not $env" ;; esac
-[[ "$fs" =~ ^[A-Za-z0-9._-]+$ ]] || die "--fs: letters, digits, . _ - only"
 command -v fio >/dev/null || die "fio not found"
 command -v python3 >/dev/null || die "python3 not found"
 if [ -n "$meta" ] && [ ! -x "$meta" ]; then die "$meta: not an executable"; fi
@@ -80,7 +86,11 @@ done
 
 if [ ! -s "$csv" ]; then echo "env,fs,job,threads,metric,value,unit" >> "$csv"; fi
 
-cleanup() { rm -rf "$dir"/bench.* "$dir"/append* "$dir/meta" "$dir/.jobs.fio" "$dir/.fio.err" 2>/dev/null || true; }
+tmp=$(mktemp -d /tmp/bench-jobs.XXXXXX)
+remove_files() {
+  for d in "${dirs[@]}"; do rm -rf "$d"/bench.* "$d"/append* "$d/meta" 2>/dev/null || true; done
+}
+cleanup() { remove_files; rm -rf "$tmp"; }
 trap cleanup EXIT
 
 wanted() {  # wanted JOB: whether --jobs keeps it
@@ -91,7 +101,7 @@ wanted() {  # wanted JOB: whether --jobs keeps it
 }
 
 # The fio jobs run from one job file, in order, each its own group (stonewall): one fio start-up
-# per filesystem, not one per job (a start-up costs 1-2 s on a loaded machine).
+# in all, not one per job (a start-up costs 1-2 s on a loaded machine).
 fio_jobs=()   # "NAME THREADS FIO-OPTION..."
 IFS=, read -r -a threads_arr <<< "$threads_list"
 for t in "${threads_arr[@]}"; do
@@ -109,10 +119,9 @@ done
 to_ms() {  # to_ms SECONDS (fractional allowed) -> milliseconds
   awk -v s="$1" 'BEGIN { printf "%d", s * 1000 }'
 }
-jobfile="$dir/.jobs.fio"
+jobfile="$tmp/jobs.fio"
 {
   echo "[global]"
-  echo "directory=$dir"
   echo "ioengine=psync"
   echo "size=$size"
   echo "time_based"
@@ -123,28 +132,33 @@ jobfile="$dir/.jobs.fio"
   for j in "${fio_jobs[@]}"; do
     read -r name t opts <<< "$j"
     wanted "$name" || continue
-    echo "[$name@$t]"
-    echo "stonewall"
-    echo "new_group"
-    echo "numjobs=$t"
-    for o in $opts; do echo "$o"; done
+    for i in "${!fss[@]}"; do
+      echo "[$name@$t@$i]"
+      echo "directory=${dirs[i]}"
+      echo "stonewall"
+      echo "new_group"
+      echo "numjobs=$t"
+      for o in $opts; do echo "$o"; done
+    done
   done
 } > "$jobfile"
 
 if grep -q '^\[.*@' "$jobfile"; then
-  rm -f "$dir"/bench.* "$dir"/append*
-  out=$(fio --output-format=json "$jobfile" 2>"$dir/.fio.err") || {
-    echo "jobs.sh: fio on $fs failed:" >&2
-    cat "$dir/.fio.err" >&2
+  remove_files
+  fio --output-format=json --output="$tmp/fio.json" "$jobfile" 2>"$tmp/fio.err" >/dev/null || {
+    echo "jobs.sh: fio on ${fss[*]} failed:" >&2
+    cat "$tmp/fio.err" >&2
     exit 1
   }
-  FIO_JSON="$out" python3 - "$env" "$fs" >> "$csv" <<'EOF'
-import json, os, sys
-env, fs = sys.argv[1:3]
-text = os.environ["FIO_JSON"]
+  python3 - "$tmp/fio.json" "$env" "${fss[@]}" >> "$csv" <<'EOF'
+import json, sys
+env, fss = sys.argv[2], sys.argv[3:]
+text = open(sys.argv[1]).read()
 data = json.loads(text[text.index("{"):])  # fio may print notes before the JSON
+rows = []
 for job in data["jobs"]:
-    name, threads = job["jobname"].rsplit("@", 1)
+    name, threads, i = job["jobname"].rsplit("@", 2)
+    fs = fss[int(i)]
     side = job["read"] if job["read"]["io_bytes"] > 0 else job["write"]
     if side["io_bytes"] == 0:
         sys.exit(f"jobs.sh: fio {name} ({threads} jobs) on {fs} did no I/O")
@@ -152,17 +166,22 @@ for job in data["jobs"]:
     for metric, value, unit in (("bw", side["bw_bytes"] / 1048576.0, "MiB/s"),
                                 ("iops", side["iops"], "IOPS"),
                                 ("lat", lat, "us")):
-        print(f"{env},{fs},{name},{threads},{metric},{value:.1f},{unit}")
+        rows.append((int(i), f"{env},{fs},{name},{threads},{metric},{value:.1f},{unit}"))
+for _, row in sorted(rows, key=lambda r: r[0]):  # grouped by filesystem, jobs in order
+    print(row)
 EOF
 fi
-rm -f "$dir"/bench.* "$dir"/append* "$jobfile" "$dir/.fio.err"
+remove_files
 
 if [ -n "$meta" ] && wanted meta-create; then
-  rm -rf "$dir/meta"
-  mkdir "$dir/meta"
-  rows=$("$meta" --dir "$dir/meta" --files "$meta_files" --csv) || die "$meta failed on $fs"
-  while IFS=, read -r phase value unit; do
-    echo "$env,$fs,meta-$phase,1,rate,$value,$unit" >> "$csv"
-  done <<< "$rows"
-  rm -rf "$dir/meta"
+  for i in "${!fss[@]}"; do
+    d="${dirs[i]}/meta"
+    rm -rf "$d"
+    mkdir "$d"
+    rows=$("$meta" --dir "$d" --files "$meta_files" --csv) || die "$meta failed on ${fss[i]}"
+    while IFS=, read -r phase value unit; do
+      echo "$env,${fss[i]},meta-$phase,1,rate,$value,$unit" >> "$csv"
+    done <<< "$rows"
+    rm -rf "$d"
+  done
 fi

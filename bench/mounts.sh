@@ -2,8 +2,10 @@
 # bench/scaling.sh, which call mounts_cleanup from their EXIT trap).
 #
 #   mount_fs FS DEVICE-SIZE [EXTRA-PMEMFS-OPTIONS]   sets fs_dir (where to work) and fs_pid (the
-#                                                    pmemfs daemon, empty for the others)
-#   umount_fs                                        unmounts what mount_fs mounted, removes its
+#                                                    pmemfs daemon, empty for the others); several
+#                                                    filesystems may be mounted at once
+#   umount_fs [FS]                                   unmounts what mount_fs mounted for FS (the
+#                                                    last one mounted by default), removes its
 #                                                    device, waits for its daemon
 #   mounts_cleanup                                   unmounts and removes everything still there
 #
@@ -19,7 +21,8 @@
 
 mounts=()    # every directory we mounted, unmounted in reverse order by mounts_cleanup
 daemons=()   # every pmemfs daemon we started
-fs_dir="" fs_pid="" fs_mounts=() fs_device=""
+fs_dir="" fs_pid="" _last_fs=""
+declare -A _fs_mounts _fs_pid _fs_device _fs_dir   # per mounted FS (mounts: space-separated)
 
 _mount_wait() {  # _mount_wait DIR PID LOG: until DIR is a mount point, or the daemon has died
   local i
@@ -37,8 +40,8 @@ _mount_wait() {  # _mount_wait DIR PID LOG: until DIR is a mount point, or the d
 }
 
 mount_fs() {
-  local fs=$1 size=$2 extra=${3:-} mnt="$BENCH_WORK/mnt-$1" mode
-  fs_dir="" fs_pid="" fs_mounts=() fs_device=""
+  local fs=$1 size=$2 extra=${3:-} mnt="$BENCH_WORK/mnt-$1" mode device=""
+  fs_dir="" fs_pid=""
   mkdir -p "$mnt"
   case "$fs" in
     pmemfs-*)
@@ -46,22 +49,22 @@ mount_fs() {
       local opts="config=none"
       if [ "$mode" = pages-dram ]; then mode=pages opts+=",descriptors=dram"; fi
       opts="mode=$mode,$opts${extra:+,$extra}"
-      fs_device="$BENCH_DEV_PREFIX-$fs.img"
-      rm -f "$fs_device"
-      truncate -s "$size" "$fs_device"
-      "$BENCH_MKFS" -q --force --mode "$mode" "$fs_device" >/dev/null
-      "$BENCH_DAEMON" "$fs_device" "$mnt" -f -o "$opts" > "$BENCH_WORK/$fs.log" 2>&1 &
+      device="$BENCH_DEV_PREFIX-$fs.img"
+      rm -f "$device"
+      truncate -s "$size" "$device"
+      "$BENCH_MKFS" -q --force --mode "$mode" "$device" >/dev/null
+      "$BENCH_DAEMON" "$device" "$mnt" -f -o "$opts" > "$BENCH_WORK/$fs.log" 2>&1 &
       fs_pid=$!
       daemons+=("$fs_pid")
       mounts+=("$mnt")
-      fs_mounts=("$mnt")
+      _fs_mounts[$fs]="$mnt"
       _mount_wait "$mnt" "$fs_pid" "$BENCH_WORK/$fs.log" || return 1
       fs_dir="$mnt"
       ;;
     tmpfs)
       mount -t tmpfs -o "size=$size" bench-tmpfs "$mnt"
       mounts+=("$mnt")
-      fs_mounts=("$mnt")
+      _fs_mounts[$fs]="$mnt"
       fs_dir="$mnt"
       ;;
     bindfs)
@@ -71,30 +74,34 @@ mount_fs() {
       mounts+=("$src")
       bindfs --multithreaded -o big_writes "$src" "$mnt"   # libfuse 2: 4 KiB writes without it
       mounts+=("$mnt")
-      fs_mounts=("$mnt" "$src")
+      _fs_mounts[$fs]="$mnt $src"
       fs_dir="$mnt"
       ;;
     ext4-dax)
       [ -n "${BENCH_EXT4:-}" ] || { echo "bench: ext4-dax needs --ext4-dax-mount" >&2; return 1; }
       fs_dir="$BENCH_EXT4/bench-run-$$"
       mkdir -p "$fs_dir"
+      _fs_mounts[$fs]=""
       ;;
     *) echo "bench: unknown filesystem $fs" >&2; return 1 ;;
   esac
+  _fs_pid[$fs]="$fs_pid" _fs_device[$fs]="$device" _fs_dir[$fs]="$fs_dir" _last_fs="$fs"
 }
 
 umount_fs() {
-  local m i
-  for m in "${fs_mounts[@]}"; do umount "$m"; done
-  if [ -n "$fs_pid" ]; then
-    for ((i = 0; i < 100 && $(kill -0 "$fs_pid" 2>/dev/null && echo 1 || echo 0); i++)); do
-      sleep 0.1
-    done
-    wait "$fs_pid" 2>/dev/null || true
+  local fs=${1:-$_last_fs} m i pid
+  [ -n "$fs" ] && [ -n "${_fs_dir[$fs]+set}" ] || return 0
+  for m in ${_fs_mounts[$fs]}; do umount "$m"; done
+  pid=${_fs_pid[$fs]}
+  if [ -n "$pid" ]; then
+    for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    wait "$pid" 2>/dev/null || true
   fi
-  [ -n "$fs_device" ] && rm -f "$fs_device"
-  [ -z "${fs_mounts[*]}" ] && [ -n "$fs_dir" ] && rm -rf "$fs_dir"
-  fs_dir="" fs_pid="" fs_mounts=() fs_device=""
+  [ -n "${_fs_device[$fs]}" ] && rm -f "${_fs_device[$fs]}"
+  [ -z "${_fs_mounts[$fs]}" ] && rm -rf "${_fs_dir[$fs]}"
+  unset "_fs_mounts[$fs]" "_fs_pid[$fs]" "_fs_device[$fs]" "_fs_dir[$fs]"
+  [ "$fs" = "$_last_fs" ] && _last_fs=""
+  return 0
 }
 
 mounts_cleanup() {
