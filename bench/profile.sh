@@ -63,4 +63,4 @@ wait "$fio_pid"
 umount_fs
 echo "pmemfs $mode, $job: top symbols by self time (daemon + fio); perf.data in $out"
 perf report -i "$out/perf.data" --no-children --sort comm,dso,symbol --stdio 2>/dev/null |
-  grep -E '^ +[0-9.]+%' | head -25
+  grep -E '^ +[0-9.]+%' | sed 's/ *[-] *[-] *$//; s/  *$//' | cut -c1-140 | head -25
