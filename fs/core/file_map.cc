@@ -55,7 +55,12 @@ Result<std::unique_ptr<FileMap>> FileMap::Load(const store::Store& store, uint64
           ExtentRecord r;
           std::memcpy(&r, data + sizeof(layout::ChainHeader) + uint64_t{s} * layout::kSlotSize,
                       sizeof r);
-          if (r.length == 0) continue;  // unused slot
+          if (r.length == 0) {  // unused: all zero (what Remove writes); else a damaged record
+            static constexpr std::byte kZero[sizeof r] = {};
+            if (std::memcmp(&r, kZero, sizeof r) != 0)
+              return Status::Corrupt(ExtentName(ino, block, s) + ": checksum mismatch");
+            continue;
+          }
           if (r.checksum != StructChecksum(r) || r.flags != 0 || r.reserved != 0)
             return Status::Corrupt(ExtentName(ino, block, s) + ": checksum mismatch");
           if (r.file_block > UINT64_MAX - r.length || r.dev_block < sb.data_start ||
