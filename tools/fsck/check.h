@@ -64,6 +64,7 @@ struct CheckReport {
   std::vector<Problem> problems;
   // What was walked.
   uint64_t inodes = 0;        // inodes in use
+  uint64_t inode_count = 0;   // slots in the inode table
   uint64_t directories = 0;
   uint64_t files = 0;         // regular files
   uint64_t symlinks = 0;

@@ -94,7 +94,7 @@ int Run(const Options& o) {
   }
   const uint64_t left = r->unrepaired();
   printf("%s: %lu/%lu inodes, %lu/%lu data blocks in use; ", o.device.c_str(), r->inodes,
-         r->inodes, r->data_blocks_used, r->data_blocks);
+         r->inode_count, r->data_blocks_used, r->data_blocks);
   if (r->clean()) printf("clean\n");
   else if (left == 0) printf("%zu problems, all fixed\n", r->problems.size());
   else

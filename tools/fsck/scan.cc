@@ -66,6 +66,7 @@ void Scan::Progress() {
 void Scan::Run() {
   sharing_allowed_ = check_descriptors_ ||
                      sb_.default_mode == static_cast<uint32_t>(layout::StoredMode::kPages);
+  report_.inode_count = sb_.inode_count;
   claimed_.assign((sb_.store_blocks + 63) / 64, 0);
   chain_block_.assign(claimed_.size(), 0);
   progress_total_ = 2 * sb_.inode_count + (sb_.store_blocks + 63) / 64 +
