@@ -13,6 +13,7 @@ size after an @ in the metric.
 """
 import collections
 import csv
+import math
 import os
 import re
 import statistics
@@ -316,7 +317,7 @@ class Report:
 
     def chart(self, out_dir):
         """chart.png: ratio to tmpfs per job and fs (host), and to ext4-dax in the guest."""
-        panels = []
+        panels, values = [], []
         for env, ref in (("host", "tmpfs"), ("guest", "ext4-dax")):
             fss = [f for f in self.filesystems(env) if f != ref]
             keys = [k for k in self.job_keys(env) if k[1] == 1]
@@ -327,6 +328,7 @@ class Report:
                 f.write("job " + " ".join(fss) + "\n")
                 for k in keys:
                     vals = [ratio(self.get(env, fs, *k), self.get(env, ref, *k)) for fs in fss]
+                    values += [v for v in vals if v]
                     f.write(k[0] + " " + " ".join("NaN" if v is None else f"{v:.4g}"
                                                   for v in vals) + "\n")
             panels.append((env, ref, data, fss))
@@ -338,7 +340,9 @@ class Report:
             f"set multiplot layout {len(panels)},1",
             "set style data histogram", "set style histogram clustered gap 1",
             "set style fill solid 0.9 border -1", "set boxwidth 0.9",
-            "set logscale y 10", "set yrange [0.001:10]", "set grid ytics",
+            "set logscale y 10", "set grid ytics",
+            "set yrange [%g:%g]" % (10 ** min(-2, math.floor(math.log10(min(values)))),
+                                    10 ** max(1, math.ceil(math.log10(max(values))))),
             "set xtics rotate by -30 nomirror", "set key outside right top",
             "set ylabel 'ratio (log scale)'",
         ]
