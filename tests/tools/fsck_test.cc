@@ -562,6 +562,15 @@ TEST(CorruptTest, ExtentRecordOutsideTheDataArea) {
   });
 }
 
+TEST(CorruptTest, ExtentRecordLengthZeroed) {
+  // The length cleared: fs/core takes only an all-zero slot as unused.
+  Corrupt(Mode::kDirect, Expect::kRepairable, [](FsckImage& i) {
+    auto e = i.Extents(i.tree().many)[20];
+    e.rec.length = 0;
+    i.dev().Write(store::Store::SlotOffset(e.block, e.slot), &e.rec, sizeof e.rec);
+  });
+}
+
 TEST(CorruptTest, SymlinkTargetBlockLost) {
   Corrupt(Mode::kDirect, Expect::kRepairable, [](FsckImage& i) {
     auto e = i.Extents(i.tree().ls)[0];
@@ -597,6 +606,14 @@ TEST(CorruptTest, DentryChecksum) {
         i.FlipByte(store::Store::SlotOffset(b, s) + offsetof(layout::DentryHead, name));
       },
       [&](FsckImage& i) { EXPECT_EQ(i.Inode(f).nlink, 1u); });  // only /hl names it now
+}
+
+TEST(CorruptTest, DentryInodeZeroed) {
+  Corrupt(Mode::kDirect, Expect::kRepairable, [](FsckImage& i) {
+    auto [b, s] = i.FindDentry(kRootIno, "sparse");
+    const uint64_t zero = 0;
+    i.dev().Write(store::Store::SlotOffset(b, s), &zero, sizeof zero);
+  });
 }
 
 TEST(CorruptTest, DentryWrongType) {

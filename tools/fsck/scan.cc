@@ -288,9 +288,15 @@ void Scan::ScanExtents(uint64_t ino, Node& n, const std::vector<uint64_t>& block
       ExtentRecord r;
       std::memcpy(&r, buf.data() + sizeof(ChainHeader) + uint64_t{s} * layout::kSlotSize,
                   sizeof r);
-      if (r.length == 0) continue;
       const std::string where = "extent record " + std::to_string(block) + ":" +
                                 std::to_string(s) + " of " + InoName(ino);
+      if (r.length == 0) {  // unused: all zero (what fs/core writes), else a damaged record
+        if (!AllZero(&r, sizeof r)) {
+          Problem("extent", where + ": length 0 but not an all-zero unused slot (cleared)");
+          fixes.clear_slots.push_back({block, s, 1});
+        }
+        continue;
+      }
       auto drop = [&](const std::string& why) {
         Problem("extent", where + ": " + why + " (record dropped)");
         fixes.clear_slots.push_back({block, s, 1});
@@ -389,7 +395,13 @@ void Scan::ScanDentries(uint64_t ino, const std::vector<uint64_t>& blocks) {
     for (uint32_t s = 0; s < layout::kSlotsPerBlock;) {
       DentryHead h;
       std::memcpy(&h, slots + s * layout::kSlotSize, sizeof h);
-      if (h.ino == 0) {
+      if (h.ino == 0) {  // unused: all zero (what fs/core writes), else a damaged entry
+        if (!AllZero(slots + s * layout::kSlotSize, layout::kSlotSize)) {
+          Problem("directory", "directory " + std::to_string(ino) + ", block " +
+                                   std::to_string(block) + " slot " + std::to_string(s) +
+                                   ": inode 0 but not an all-zero unused slot (cleared)");
+          fixes.clear_slots.push_back({block, s, 1});
+        }
         s++;
         continue;
       }
