@@ -25,6 +25,8 @@
 #
 # Environment: KILL_SEED (default: fixed per mode), KILL_ROUNDS (4), KILL_WRITERS (3),
 # KILL_MAX_DELAY_MS (2500: the kill comes 100 ms..this long after every writer's first ack).
+# lib.sh's watchdog: 150 s (under ctest's TIMEOUT) for the default 4 rounds, more for more.
+[ "${KILL_ROUNDS:-4}" -gt 4 ] && : "${PMEMFS_IT_DEADLINE:=$((40 * KILL_ROUNDS))}" && export PMEMFS_IT_DEADLINE
 source "$(dirname "$0")/../integration/lib.sh"
 FSCK=${4:-}
 LOAD="python3 $(cd "$(dirname "$0")" && pwd)/killload.py"
