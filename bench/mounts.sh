@@ -1,8 +1,10 @@
 # bench/mounts.sh: mounting and unmounting the benchmarked filesystems (sourced by bench/run and
 # bench/scaling.sh, which call mounts_cleanup from their EXIT trap).
 #
-#   mount_fs FS DEVICE-SIZE [EXTRA-PMEMFS-OPTIONS]   sets fs_dir (where to work) and fs_pid (the
-#                                                    pmemfs daemon, empty for the others); several
+#   mount_fs FS DEVICE-SIZE [EXTRA-PMEMFS-OPTIONS]   sets fs_dir (where to work), fs_pid (the
+#                                                    pmemfs daemon, empty for the others) and
+#                                                    fs_mount_ms (pmemfs: daemon start to mounted,
+#                                                    within 0.1 s); several
 #                                                    filesystems may be mounted at once
 #   umount_fs [FS]                                   unmounts what mount_fs mounted for FS (the
 #                                                    last one mounted by default), removes its
@@ -21,7 +23,7 @@
 
 mounts=()    # every directory we mounted, unmounted in reverse order by mounts_cleanup
 daemons=()   # every pmemfs daemon we started
-fs_dir="" fs_pid="" _last_fs=""
+fs_dir="" fs_pid="" fs_mount_ms="" _last_fs=""
 declare -A _fs_mounts _fs_pid _fs_device _fs_dir   # per mounted FS (mounts: space-separated)
 
 _mount_wait() {  # _mount_wait DIR PID LOG: until DIR is a mount point, or the daemon has died
@@ -53,12 +55,15 @@ mount_fs() {
       rm -f "$device"
       truncate -s "$size" "$device"
       "$BENCH_MKFS" -q --force --mode "$mode" "$device" >/dev/null
+      local t0
+      t0=$(date +%s%N)
       "$BENCH_DAEMON" "$device" "$mnt" -f -o "$opts" > "$BENCH_WORK/$fs.log" 2>&1 &
       fs_pid=$!
       daemons+=("$fs_pid")
       mounts+=("$mnt")
       _fs_mounts[$fs]="$mnt"
       _mount_wait "$mnt" "$fs_pid" "$BENCH_WORK/$fs.log" || return 1
+      fs_mount_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
       fs_dir="$mnt"
       ;;
     tmpfs)

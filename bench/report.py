@@ -314,6 +314,14 @@ class Report:
                         body.append([SHORT.get(fs, fs), "after " + when] + cells)
             self.table(["mode", "when"] + [f"{n} {s}" for s in sizes
                                            for n in ("RssAnon", "VmRSS", "VmHWM")], body)
+            mount = self.scaled("scale-mount-time")
+            if mount:
+                self.out("Mount time (ms, daemon start to mounted, polled every 0.1 s) by device "
+                         "size:")
+                self.out()
+                self.table(["mode"] + sizes,
+                           [[SHORT.get(fs, fs)] + [fmt(d[s][0]) if s in d else "-" for s in sizes]
+                            for (fs, _, _), d in mount.items()])
 
     def chart(self, out_dir):
         """chart.png: ratio to tmpfs per job and fs (host), and to ext4-dax in the guest."""

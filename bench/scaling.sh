@@ -22,6 +22,7 @@
 #               read and 1000 files created (job scale-rss-work): metrics VmRSS@SIZE,
 #               VmHWM@SIZE, RssAnon@SIZE (KiB). RssAnon is the daemon's own DRAM; VmRSS also
 #               counts the device pages it has touched (they live in /dev/shm, not in the daemon).
+#               Also the mount's time, daemon start to mounted (job scale-mount-time, ms@SIZE).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
@@ -122,6 +123,7 @@ if wanted rss; then
     for s in 1G 64G; do
       echo "scaling: daemon memory, $s device, $fs"
       mount_fs "$fs" "$(bytes "$s")"
+      row "$fs" scale-mount-time "ms@$s" "$fs_mount_ms" ms
       status_rows "$fs" scale-rss-mount "$s" "$fs_pid"
       fio --name=rss --filename="$fs_dir/f" --ioengine=psync --bs=1M --size=64M --rw=write \
           --output-format=terse >/dev/null 2>&1
