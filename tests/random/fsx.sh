@@ -7,7 +7,8 @@
 #   fsx.sh MODE PMEMFS MKPMEMFS PMEMFS_FSX [PMEMFS_FSCK]     (how ctest runs it)
 #
 # Environment: FSX_SEEDS (default "1 2 3", offset by mode so each mode runs other sequences),
-# FSX_OPS (default 1500 per seed), FSX_ARGS (more pmemfs-fsx options, e.g. --max-len 4194304).
+# FSX_OPS (default 1500 per seed), FSX_ARGS (more pmemfs-fsx options, e.g. --max-len 4194304),
+# FSX_MOUNT_OPTS (more -o options for the daemon, e.g. cache_size=1M,writeback_ms=1 in copy mode).
 # tests/random/fsx-long runs this with many random seeds.
 source "$(dirname "$0")/../integration/lib.sh"
 FSX=${4:?usage: $0 MODE PMEMFS MKPMEMFS PMEMFS_FSX [PMEMFS_FSCK]}
@@ -16,6 +17,7 @@ case $MODE in direct) base=0 ;; copy) base=1000 ;; *) base=2000 ;; esac
 SEEDS=${FSX_SEEDS:-"$((base + 1)) $((base + 2)) $((base + 3))"}
 OPS=${FSX_OPS:-1500}
 read -r -a EXTRA <<<"${FSX_ARGS:-}"
+MOUNT_OPTS=${FSX_MOUNT_OPTS:-}
 
 REF=/dev/shm/pmemfs-fsx-ref-$MODE-$$
 mkdir "$REF"

@@ -24,7 +24,8 @@
 # At the end: a clean unmount, and pmemfs-fsck -n must find nothing at all.
 #
 # Environment: KILL_SEED (default: fixed per mode), KILL_ROUNDS (4), KILL_WRITERS (3),
-# KILL_MAX_DELAY_MS (2500: the kill comes 100 ms..this long after every writer's first ack).
+# KILL_MAX_DELAY_MS (2500: the kill comes 100 ms..this long after every writer's first ack),
+# KILL_MOUNT_OPTS (more -o options for the daemon).
 # lib.sh's watchdog: 150 s (under ctest's TIMEOUT) for the default 4 rounds, more for more.
 [ "${KILL_ROUNDS:-4}" -gt 4 ] && : "${PMEMFS_IT_DEADLINE:=$((40 * KILL_ROUNDS))}" && export PMEMFS_IT_DEADLINE
 source "$(dirname "$0")/../integration/lib.sh"
@@ -35,6 +36,7 @@ SEED=${KILL_SEED:-$base}
 ROUNDS=${KILL_ROUNDS:-4}
 WRITERS=${KILL_WRITERS:-3}
 MAX_DELAY_MS=${KILL_MAX_DELAY_MS:-2500}
+MOUNT_OPTS=${KILL_MOUNT_OPTS:-}
 RANDOM=$SEED
 sync=none verify_mode=strict
 [ "$MODE" = copy ] && { sync=fsync; verify_mode=size-first; }
