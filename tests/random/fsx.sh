@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # fsx.sh: pmemfs-fsx over a real mount in one mode: for each seed, a random operation sequence
-# on $MNT/fsx and on a reference tree on tmpfs (/dev/shm), compared after every step. The first
+# on $MNT/fsx and on a reference tree on tmpfs (/dev/shm), compared after every step; the seeds
+# run concurrently (a divergence that needs the concurrency may not shrink). The first
 # seed's trees are kept, the filesystem remounted, and the trees compared again (what was
 # written survives an unmount). At the end a clean unmount and pmemfs-fsck -n must find nothing.
 #
@@ -22,24 +23,40 @@ MOUNT_OPTS=${FSX_MOUNT_OPTS:-}
 REF=/dev/shm/pmemfs-fsx-ref-$MODE-$$
 mkdir "$REF"
 [ "$(stat -f -c %T "$REF")" = tmpfs ] || fail "$REF is not on tmpfs"
-trap 'rc=$?; rm -rf "$REF"; (exit $rc); cleanup' EXIT
+trap 'rc=$?; set +e; rm -rf "$REF"; (exit $rc); cleanup' EXIT   # (set +e: errexit holds in traps)
 
 make_device 256M
 format
 mount_fs
 mkdir "$MNT/fsx"
 
+# The seeds run at the same time (each in its own tree), so the daemon serves them concurrently.
 total=0
 first=""
+pids=()
 for seed in $SEEDS; do
   keep=()
   [ -z "$first" ] && { first=$seed; keep=(--keep); }
-  out=$("$FSX" --dir "$MNT/fsx" --ref "$REF" --seed "$seed" --ops "$OPS" --shrink-seconds 60 \
-        "${keep[@]}" "${EXTRA[@]}" 2>&1) || fail "pmemfs-fsx seed $seed:
-$out"
-  log "$out"
-  total=$((total + OPS))
+  "$FSX" --dir "$MNT/fsx" --ref "$REF" --seed "$seed" --ops "$OPS" --shrink-seconds 60 \
+    "${keep[@]}" "${EXTRA[@]}" >"$WORK/fsx-$seed.out" 2>&1 &
+  pids+=($!)
 done
+i=0
+failed=""
+for seed in $SEEDS; do
+  rc=0
+  wait "${pids[$i]}" || rc=$?
+  i=$((i + 1))
+  if [ "$rc" != 0 ]; then
+    echo "---- pmemfs-fsx seed $seed (status $rc) ----"
+    cat "$WORK/fsx-$seed.out"
+    failed+="$seed "
+  else
+    log "$(cat "$WORK/fsx-$seed.out")"
+    total=$((total + OPS))
+  fi
+done
+[ -z "$failed" ] || fail "pmemfs-fsx failed for seed(s) $failed(rerun one: FSX_SEEDS=S FSX_OPS=$OPS $0 $MODE ...)"
 
 # The first seed's trees after an unmount and a mount.
 remount
