@@ -31,7 +31,7 @@
 #   meta-create, meta-stat, meta-open-close, meta-rename, meta-readdir, meta-unlink,
 #   meta-mkdir-tree, meta-rmdir-tree
 #
-# --quick: 64 MiB files, 1 s per fio job after a 0.5 s ramp, 2 000 files for the metadata jobs;
+# --quick: 64 MiB files, 1 s per fio job after a 0.5 s ramp, 5 000 files for the metadata jobs;
 # default: 512 MiB, 10 s after 2 s, 20 000 files. --size, --runtime, --ramp, --meta-files
 # override either. --jobs keeps only the named jobs (fio job names, or "meta").
 # Each DIR must be empty or hold only what an earlier run of this script left (bench.*, append*,
@@ -73,7 +73,7 @@ command -v python3 >/dev/null || die "python3 not found"
 if [ -n "$meta" ] && [ ! -x "$meta" ]; then die "$meta: not an executable"; fi
 
 if [ "$quick" = 1 ]; then
-  : "${size:=64M}" "${runtime:=1}" "${ramp:=0.5}" "${meta_files:=2000}"
+  : "${size:=64M}" "${runtime:=1}" "${ramp:=0.5}" "${meta_files:=5000}"
 else
   : "${size:=512M}" "${runtime:=10}" "${ramp:=2}" "${meta_files:=20000}"
 fi
