@@ -146,6 +146,11 @@ Result<std::string> Filesystem::ReadLink(uint64_t ino) {
   const InodeRecord& r = ip->rec;
   if (r.size < layout::kInlineDataMax)
     return std::string(reinterpret_cast<const char*>(r.inline_data), r.size);
+  // Symlink() keeps targets shorter than a block: a larger size is a damaged record (do not
+  // allocate it, nor read past the target block).
+  if (r.size >= layout::kBlockSize)
+    return Status::Corrupt("symlink " + std::to_string(ino) + ": size " + std::to_string(r.size) +
+                           " is larger than a target can be");
   lock.unlock();
   PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
   lock.lock();
