@@ -9,6 +9,10 @@
 //                  a transaction links (new blocks, zeroed tails) are synced just before it
 //                  commits (ordered data, as ext4's data=ordered).
 //   RAM files      (volatile inodes) plain stores into the RAM partition; no Tx, no flushes.
+// A write that only overwrites mapped blocks of its own in place (no allocation, copy-on-write
+// or zeroing, size and mode unchanged) commits nothing: its mtime/ctime wait in ip.rec
+// (times_pending) for the times thread (writeback_ms), Fsync, the last Release, SyncFs or
+// Unmount (fs.h).
 //
 // Invariants the paths keep:
 //   - A file block past EOF that is mapped reads as zero, except the bytes after EOF in the
@@ -197,7 +201,11 @@ class Filesystem::DataPath {
   // must not overlap it when src is this file), counting the new references.
   Status Share(const FileMap& src, uint64_t src_ino, uint64_t fb_in, uint64_t fb_out, uint64_t n);
   // The write path: data at `off`, size and times; returns bytes written (short on NoSpace).
+  // An in-place overwrite leaves its new times uncommitted in ip.rec (times_deferred()).
   Result<uint64_t> Write(const Caller& c, uint64_t off, std::span<const std::byte> data);
+  // Write set ip.rec's mtime/ctime without committing them: the caller hands the inode to
+  // Filesystem::DeferTimes.
+  bool times_deferred() const { return times_deferred_; }
 
   // Commits `rec` and the Tx (nothing when nothing changed) and starts a new Tx.
   Status Flush();
@@ -249,6 +257,8 @@ class Filesystem::DataPath {
   Status WriteInPlace(uint64_t fb, uint64_t dev, uint64_t n, uint64_t off, uint64_t end,
                       const std::byte* src);
   void SetNewPages(uint64_t dev, uint64_t fb, uint64_t n);
+  // Nothing to commit but rec's mtime/ctime (and, for a persistent inode, nothing to sync).
+  bool OnlyTimesChanged() const;
 
   // Device data, by where the inode lives.
   Status DataWrite(uint64_t off, const std::byte* src, uint64_t len);
@@ -269,6 +279,7 @@ class Filesystem::DataPath {
   bool map_dirty_ = false;    // map changed since the last commit
   bool poisoned_ = false;
   bool extend_ = false;
+  bool times_deferred_ = false;
   uint64_t reached_ = 0;
   uint64_t committed_reached_ = 0;
 };
@@ -373,6 +384,14 @@ void Filesystem::DataPath::FreeDev(Filesystem& fs, store::Tx& tx, const Inode& i
 
 // --- commits ----------------------------------------------------------------------------------
 
+bool Filesystem::DataPath::OnlyTimesChanged() const {
+  if (ip_.is_volatile() || map_dirty_ || !tx_->empty() || !sync_.empty()) return false;
+  InodeRecord r = rec;
+  r.mtime_ns = ip_.rec.mtime_ns;
+  r.ctime_ns = ip_.rec.ctime_ns;
+  return std::memcmp(&r, &ip_.rec, sizeof r) == 0;
+}
+
 Status Filesystem::DataPath::Flush() {
   if (extend_ && reached_ > rec.size) rec.size = reached_;
   for (const mapping::Range& r : sync_) PMEMFS_RETURN_IF_ERROR(fs_.access_->Sync(r.offset, r.length));
@@ -395,6 +414,7 @@ Status Filesystem::DataPath::Flush() {
     return st;
   }
   ip_.rec = rec;
+  ip_.times_pending = false;  // rec carried them
   committed_reached_ = reached_;
   refs_.Committed();
   return Status::Ok();
@@ -710,6 +730,13 @@ Result<uint64_t> Filesystem::DataPath::Write(const Caller& c, uint64_t off,
   extend_ = true;
   Status st = Fill(off, end, data.data(), kAllocHoles | kWriteMapped);
   if (st.ok()) {
+    if (extend_ && reached_ > rec.size) rec.size = reached_;
+    if (OnlyTimesChanged()) {
+      // The data is in place (and durable in direct/pages); the times commit later.
+      ip_.rec = rec;
+      times_deferred_ = true;
+      return data.size();
+    }
     PMEMFS_RETURN_IF_ERROR(Finish());
     return data.size();
   }
@@ -762,13 +789,26 @@ Status Filesystem::Open(const Caller& c, uint64_t ino, int flags) {
 }
 
 Status Filesystem::Release(uint64_t ino) {
+  Status st;
   {
     PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
-    std::lock_guard l(inodes_mu_);
-    if (ip->open_count > 0) ip->open_count--;
+    bool last;
+    {
+      std::lock_guard l(inodes_mu_);
+      if (ip->open_count > 0) ip->open_count--;
+      last = ip->open_count == 0;
+    }
+    if (last) {  // the last close commits the times its writes left pending
+      std::unique_lock lock(ip->mu);
+      st = CommitTimes(*ip);
+      if (st.ok()) {  // no longer held for the times thread, so MaybeEvict may drop it
+        std::lock_guard l(times_mu_);
+        times_dirty_.erase(ino);  // (if that thread holds it right now, it evicts after)
+      }
+    }
   }
   MaybeEvict(ino);
-  return Status::Ok();
+  return st;
 }
 
 Status Filesystem::Read(uint64_t ino, uint64_t off, uint64_t len, mapping::ReadRef* out) {
@@ -800,7 +840,68 @@ Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
   data = data.first(std::min<uint64_t>(data.size(), kMaxFileSize - off));
   PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
   DataPath dp(*this, *ip);
-  return dp.Write(c, off, data);
+  Result<uint64_t> n = dp.Write(c, off, data);
+  if (dp.times_deferred()) {
+    ip->times_pending = true;
+    DeferTimes(ip);
+  }
+  return n;
+}
+
+// --- write times committed late ---------------------------------------------------------------
+
+void Filesystem::DeferTimes(const InodePtr& ip) {
+  bool first;
+  {
+    std::lock_guard l(times_mu_);
+    first = times_dirty_.empty();
+    times_dirty_.emplace(ip->ino, ip);
+  }
+  if (first) times_cv_.notify_all();
+}
+
+Status Filesystem::CommitTimes(Inode& ip) {
+  if (!ip.times_pending) return Status::Ok();
+  store::Tx tx = store_->Begin();
+  PutInode(tx, ip, ip.rec);
+  PMEMFS_RETURN_IF_ERROR(Commit(tx, {&ip}));
+  ip.times_pending = false;
+  return Status::Ok();
+}
+
+Status Filesystem::CommitAllTimes() {
+  std::unordered_map<uint64_t, InodePtr> dirty;
+  {
+    std::lock_guard l(times_mu_);
+    dirty.swap(times_dirty_);
+  }
+  Status st;
+  std::vector<uint64_t> inos;
+  for (auto& [ino, ip] : dirty) {
+    std::unique_lock lock(ip->mu);
+    Status s = CommitTimes(*ip);
+    if (!s.ok()) {
+      DeferTimes(ip);  // tried again next round
+      if (st.ok()) st = s;
+    }
+    inos.push_back(ino);
+  }
+  dirty.clear();
+  for (uint64_t ino : inos) MaybeEvict(ino);  // Release may have left them to us
+  return st;
+}
+
+void Filesystem::TimesLoop() {
+  std::unique_lock lock(times_mu_);
+  while (!times_stop_) {
+    times_cv_.wait(lock, [&] { return times_stop_ || !times_dirty_.empty(); });
+    if (times_cv_.wait_for(lock, std::chrono::milliseconds(opts_.writeback_ms),
+                           [&] { return times_stop_; }))
+      break;  // Unmount commits what is left
+    lock.unlock();
+    (void)CommitAllTimes();  // a failure stays pending; Fsync/SyncFs/Unmount report it
+    lock.lock();
+  }
 }
 
 // Persistent shrinks commit their own steps (a huge file takes several transactions, and shared
@@ -842,20 +943,28 @@ Status Filesystem::FinishTruncate(Inode& ip, bool to_zero) {
 }
 
 Status Filesystem::Fsync(uint64_t ino, bool datasync) {
-  (void)datasync;  // metadata is durable at every commit: both mean the same here
-  if (access_->mode() != mapping::Mode::kCopy) return Status::Ok();  // durable on return
+  (void)datasync;  // both commit pending write times (cheap, and what fsync needs)
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
-  std::shared_lock lock(ip->mu);
   if (ip->is_volatile() || !ip->is_reg()) return Status::Ok();
-  PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
-  Status st;
-  ip->map->ForEach(0, UINT64_MAX, [&](uint64_t, uint64_t dev, uint64_t n) {
-    if (dev != 0 && st.ok()) st = access_->Sync(dev * kBlock, n * kBlock);
-  });
-  return st;
+  if (access_->mode() == mapping::Mode::kCopy) {
+    std::shared_lock lock(ip->mu);
+    PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+    Status st;
+    ip->map->ForEach(0, UINT64_MAX, [&](uint64_t, uint64_t dev, uint64_t n) {
+      if (dev != 0 && st.ok()) st = access_->Sync(dev * kBlock, n * kBlock);
+    });
+    PMEMFS_RETURN_IF_ERROR(st);
+  }
+  // direct/pages: the data is durable already (on return from Write); the times may not be.
+  std::unique_lock lock(ip->mu);
+  return CommitTimes(*ip);
 }
 
-Status Filesystem::SyncFs() { return access_->SyncAll(); }
+Status Filesystem::SyncFs() {
+  Status st = CommitAllTimes();
+  Status s = access_->SyncAll();
+  return st.ok() ? s : st;
+}
 
 void Filesystem::WritebackLoop() {
   std::unique_lock lock(wb_mu_);
@@ -998,10 +1107,13 @@ Result<uint64_t> Filesystem::CopyFileRange(const Caller& c, uint64_t ino_in, uin
   Status st;
 
   // pages mode, block-aligned, both on the device: share the whole blocks (an instant clone).
+  // The superblock says so first, durably: other modes must not mount a filesystem with shared
+  // pages (layout::kIncompatSharedPages).
   if (access_->descriptors() != nullptr && !in->is_volatile() && !out->is_volatile() &&
       off_in % kBlock == 0 && off_out % kBlock == 0 && len >= kBlock) {
     const uint64_t n = len / kBlock;
-    st = dp.Share(*in->map, in->ino, off_in / kBlock, off_out / kBlock, n);
+    st = store_->SetFeatures(0, 0, layout::kIncompatSharedPages);
+    if (st.ok()) st = dp.Share(*in->map, in->ino, off_in / kBlock, off_out / kBlock, n);
     if (st.ok()) dp.Advance(off_out + n * kBlock);
   }
   // The rest through the data path, skipping ranges that are holes on both sides.

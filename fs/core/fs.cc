@@ -40,6 +40,13 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
   std::unique_ptr<Filesystem> fs(new Filesystem());
   fs->opts_ = opts;
   fs->dev_ = std::move(dev);
+  // Cloned pages are shared by several files; a mode without page reference counts would free
+  // them under the other files' feet.
+  PMEMFS_ASSIGN_OR_RETURN(layout::Superblock sb, store::Store::Peek(*fs->dev_));
+  if ((sb.incompat & layout::kIncompatSharedPages) && opts.mode != mapping::Mode::kPages)
+    return Status::Unsupported(
+        "the filesystem has cloned (shared) pages, which only pages mode keeps track of: mount "
+        "it with mode=pages");
   PMEMFS_ASSIGN_OR_RETURN(fs->access_,
                           mapping::OpenAccess(*fs->dev_, {.mode = opts.mode,
                                                           .cache_size = opts.cache_size,
@@ -52,9 +59,7 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
     });
   }
   fs->ram_ = mapping::RamPartition::Open(*fs->dev_);
-  if (opts.mode == mapping::Mode::kPages &&
-      opts.descriptors == mapping::DescriptorPlacement::kDram)
-    PMEMFS_RETURN_IF_ERROR(fs->RebuildDescriptors());
+  PMEMFS_RETURN_IF_ERROR(fs->SyncDescriptorTable());
 
   PMEMFS_ASSIGN_OR_RETURN(InodePtr root, fs->GetInode(kRootIno));
   if (!root->is_dir()) return Status::Corrupt("the root inode is not a directory");
@@ -91,7 +96,7 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
   }
   if (opts.mode == mapping::Mode::kCopy && opts.writeback_ms > 0)
     fs->writeback_ = std::thread([f = fs.get()] { f->WritebackLoop(); });
-  fs->times_ = std::thread([f = fs.get()] { f->TimesLoop(); });
+  if (opts.writeback_ms > 0) fs->times_ = std::thread([f = fs.get()] { f->TimesLoop(); });
   return fs;
 }
 
@@ -143,8 +148,36 @@ Status Filesystem::Unmount() {
 const MountOptions& Filesystem::options() const { return opts_; }
 void Filesystem::SetInvalidator(Invalidator* inv) { inval_ = inv; }
 
-// Pages mode with descriptors in DRAM: the table starts empty at every mount, so fill it from
-// every file's extent map (owner, file index, and a reference per file sharing a page).
+// The page-descriptor table must match the extents before anything changes. A DRAM table
+// starts empty at every mount: fill it. The device's table is current only while every mount
+// kept it (layout::kCompatDescriptorsCurrent): a mount that does not (another mode, descriptors
+// in DRAM) clears the bit first, and the next mount that keeps it rebuilds the table (a crash
+// during the rebuild leaves the bit clear, so it runs again).
+Status Filesystem::SyncDescriptorTable() {
+  mapping::PageDescriptors* desc = access_->descriptors();
+  const bool device_table =
+      desc != nullptr && desc->placement() == mapping::DescriptorPlacement::kDevice;
+  if (!device_table) {
+    PMEMFS_RETURN_IF_ERROR(store_->SetFeatures(0, layout::kCompatDescriptorsCurrent, 0));
+    return desc != nullptr ? RebuildDescriptors() : Status::Ok();
+  }
+  if (store_->superblock().compat & layout::kCompatDescriptorsCurrent) return Status::Ok();
+  std::vector<mapping::PageUpdate> clear;
+  for (uint64_t page = 0; page < desc->page_count(); page++) {
+    if (desc->Get(page) == mapping::PageInfo{}) continue;
+    clear.push_back({page, {}});
+    if (clear.size() == 4096) {
+      PMEMFS_RETURN_IF_ERROR(desc->SetBatch(clear));
+      clear.clear();
+    }
+  }
+  if (!clear.empty()) PMEMFS_RETURN_IF_ERROR(desc->SetBatch(clear));
+  PMEMFS_RETURN_IF_ERROR(RebuildDescriptors());
+  return store_->SetFeatures(layout::kCompatDescriptorsCurrent, 0, 0);
+}
+
+// Fills an all-free descriptor table from every file's extent map (owner, file index, and a
+// reference per file sharing a page).
 Status Filesystem::RebuildDescriptors() {
   mapping::PageDescriptors* desc = access_->descriptors();
   const uint64_t count = store_->superblock().inode_count;

@@ -10,7 +10,11 @@
 //   fs->Unmount();                                           // syncs, marks clean
 //
 // Persistence by mode: every metadata change is one store transaction (atomic; durable on
-// return in every mode). File data: direct/pages write the mapped device in place and persist
+// return in every mode). The one exception: the mtime/ctime a write() sets when it only
+// overwrites blocks in place (no allocation, no size or mode change) are committed later, as
+// ext4 journals them: at the latest MountOptions::writeback_ms after the write (when not 0),
+// and at once by Fsync, the last Release of the file, SyncFs and Unmount (a crash before then
+// shows the older times with the new data). File data: direct/pages write the mapped device in place and persist
 // before returning; copy buffers in mapping::CopyAccess until Fsync/SyncFs/Unmount or the
 // background write-back. Files under the RAM directory (opts.ram_dir in the root) live in the
 // device's RAM partition and in DRAM only: never journaled, gone after remount.
@@ -119,7 +123,10 @@ enum class AtimePolicy { kRelatime, kNoatime, kStrictatime };
 struct MountOptions {
   mapping::Mode mode = mapping::Mode::kDirect;
   uint64_t cache_size = 256ull << 20;      // copy mode DRAM cache
-  uint32_t writeback_ms = 5000;            // copy mode background write-back (0: off)
+  // Background write-back of copy mode data, and the longest the times of an in-place
+  // overwrite stay uncommitted in every mode (0: no background thread; then only fsync, the
+  // last close, syncfs and unmount write them).
+  uint32_t writeback_ms = 5000;
   std::string ram_dir = "ram";  // volatile files live under /<ram_dir> ("": none; also none
                                 // when the device has no RAM partition)
   mapping::DescriptorPlacement descriptors = mapping::DescriptorPlacement::kDevice;
@@ -241,7 +248,11 @@ class Filesystem {
   Status LoadMap(Inode& ip);
   Status LoadXattrs(Inode& ip);
   MapContext Ctx(store::Tx& tx, Inode& ip, layout::InodeRecord& rec);
-  // Pages mode, descriptors in DRAM: fills the table from every file's extents (mount).
+  // Mount: makes the page-descriptor table match the extents (fills a DRAM table, rebuilds a
+  // device table that a mount in another mode left stale) and keeps the superblock's
+  // kCompatDescriptorsCurrent bit true to what this mount does.
+  Status SyncDescriptorTable();
+  // Fills an all-free table from every file's extents.
   Status RebuildDescriptors();
 
   // --- namespace.cc -----------------------------------------------------------------------------
@@ -281,6 +292,16 @@ class Filesystem {
   // Frees the xattr blocks of an inode being deleted (in `tx`).
   Status FreeXattrs(store::Tx& tx, Inode& ip, layout::InodeRecord& rec);
 
+  // --- file_io.cc: write times committed late -------------------------------------------------
+  // Records that ip->rec holds mtime/ctime not yet committed (ip->times_pending, set by the
+  // caller) so the times thread commits them. Caller holds ip->mu exclusively.
+  void DeferTimes(const InodePtr& ip);
+  // Commits ip.rec when it holds pending times. Caller holds ip.mu exclusively.
+  Status CommitTimes(Inode& ip);
+  // Commits the pending times of every inode (SyncFs, Unmount, the times thread).
+  Status CommitAllTimes();
+  void TimesLoop();
+
   // --- state ------------------------------------------------------------------------------------
   MountOptions opts_;
   std::unique_ptr<mapping::Device> dev_;
@@ -301,6 +322,14 @@ class Filesystem {
   std::condition_variable wb_cv_;
   bool wb_stop_ = false;
   std::thread writeback_;  // copy mode background write-back
+
+  // Inodes with pending write times (Inode::times_pending). Taken after an inode's mu, never
+  // before it. The reference keeps the inode cached until its times are committed.
+  std::mutex times_mu_;   // guards times_dirty_ and times_stop_
+  std::condition_variable times_cv_;
+  std::unordered_map<uint64_t, InodePtr> times_dirty_;
+  bool times_stop_ = false;
+  std::thread times_;     // commits pending write times writeback_ms after the first
 };
 
 }  // namespace pmemfs::core

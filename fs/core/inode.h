@@ -1,9 +1,11 @@
 // Inode: the DRAM state of one inode: its committed record and, loaded on first use, the
 // directory index, the extent map and the extended attributes.
 //
-// `rec` is the record as last committed (for volatile inodes, the only copy). To change an
-// inode: take `mu` exclusively, copy `rec`, change the copy, write it in a Tx
-// (Filesystem::CommitInode), and assign it back to `rec` only after the commit succeeded.
+// `rec` is the record as last committed (for volatile inodes, the only copy), except that its
+// mtime/ctime may be ahead after an in-place overwrite (`times_pending`; the next commit of
+// the record carries them). To change an inode: take `mu` exclusively, copy `rec`, change the
+// copy, write it in a Tx (Filesystem::CommitInode), and assign it back to `rec` only after the
+// commit succeeded.
 #pragma once
 
 #include <atomic>
@@ -56,6 +58,8 @@ struct Inode {
   std::atomic<bool> dir_loaded{false};
   std::atomic<bool> map_loaded{false};
   std::atomic<bool> xattrs_loaded{false};
+  // rec.mtime_ns/ctime_ns set by a write and not yet committed (Filesystem::CommitTimes).
+  bool times_pending = false;
   // Directories: rec.parent, readable without `mu` (ancestor walks during rename). Written
   // only with Filesystem::rename_mu_ held, after the commit that changed rec.parent.
   std::atomic<uint64_t> parent;
