@@ -9,6 +9,11 @@
     killload.py verify DIR LOG [size-first]  DIR holds what LOG acknowledged (see below)
     killload.py snapshot DIR               one line per file: name, size, sha256 (to compare the
                                            directory with itself after later crashes)
+    killload.py round WORK MNT R W MODE    after round R of kill.sh: verify MNT/rR-w1..W with the
+                                           logs WORK/log-rR-wI (MODE: strict or size-first), save
+                                           their snapshots, and check that every earlier round's
+                                           directories still match theirs (one process: Python
+                                           starts slowly on a loaded machine)
 
 A writer owns DIR. Before an operation it logs "B SEQ OP ARGS", after the acknowledgement
 "A SEQ" (one write() per line to LOG, which is outside the mount and outlives the daemon).
@@ -112,7 +117,8 @@ def writer(d, log, seed, sync):
             seq += 1
             names = sorted(model)
             r = rng.random()
-            if not names or (r < 0.12 and len(names) < MAX_FILES):
+            if (not names or (r < 0.12 and len(names) < MAX_FILES) or
+                    (len(names) < MAX_FILES // 2 and rng.random() < 0.3)):
                 counter += 1
                 op = ("create", "f%d" % counter)
             elif r < 0.40:
@@ -175,7 +181,8 @@ def writer(d, log, seed, sync):
             apply(model, op, tag, seq)
             note("A %d" % seq)
     except OSError as e:
-        return "stopped by %s after %d operations" % (errno.errorcode.get(e.errno, e.errno), seq - 1)
+        return "stopped by %s after %d operations (in %s: %s)" % (
+            errno.errorcode.get(e.errno, e.errno), seq - 1, " ".join(op), e.strerror)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,9 +291,34 @@ def snapshot(d):
     return "\n".join(lines)
 
 
+def check_round(work, mnt, r, writers, mode):
+    r, writers = int(r), int(writers)
+    lines = []
+    for w in range(1, writers + 1):
+        d = "r%d-w%d" % (r, w)
+        try:
+            lines.append("%s: %s" % (d, verify(os.path.join(mnt, d), os.path.join(work, "log-" + d), mode)))
+        except SystemExit as e:
+            raise SystemExit("round %d, %s: %s" % (r, d, e))
+        with open(os.path.join(work, "snap-" + d), "w") as f:
+            f.write(snapshot(os.path.join(mnt, d)))
+    for earlier in range(1, r):
+        for w in range(1, writers + 1):
+            d = "r%d-w%d" % (earlier, w)
+            saved = open(os.path.join(work, "snap-" + d)).read()
+            now = snapshot(os.path.join(mnt, d))
+            if now != saved:
+                raise SystemExit("%s changed since it was verified after round %d: was [%s], now [%s]"
+                                 % (d, earlier, saved.replace("\n", "; ")[:300],
+                                    now.replace("\n", "; ")[:300]))
+    if r > 1:
+        lines.append("rounds 1..%d: unchanged since verified" % (r - 1))
+    return "\n".join(lines)
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
-    out = {"writer": writer, "verify": verify, "snapshot": snapshot}[cmd](*args)
+    out = {"writer": writer, "verify": verify, "snapshot": snapshot, "round": check_round}[cmd](*args)
     print(out)
 
 
