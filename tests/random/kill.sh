@@ -96,6 +96,11 @@ for round in $(seq "$ROUNDS"); do
   [ "$n" = "$WRITERS" ] || fail "round $round: only $n of $WRITERS writers got an operation acknowledged in 30 s"
   delay_ms=$((100 + RANDOM % (MAX_DELAY_MS - 100)))
   sleep "$((delay_ms / 1000)).$(printf %03d $((delay_ms % 1000)))"
+  # A writer stops only when the daemon is gone: one that stopped already met an error of pmemfs.
+  for w in $(seq "$WRITERS"); do
+    kill -0 "${pids[$((w - 1))]}" 2>/dev/null ||
+      fail "round $round: writer $w stopped before the kill: $(cat "$WORK/out-r$round-w$w")"
+  done
   crash_daemon
   for p in "${pids[@]}"; do wait "$p" || true; done   # the writers stop with ENOTCONN
   acks=$(cat "$WORK"/log-r$round-* | grep -c '^A ' || true)
