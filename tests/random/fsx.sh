@@ -45,8 +45,8 @@ for seed in $SEEDS; do
 done
 # One more seed in the RAM directory (volatile files in the device's RAM partition).
 if [ -n "$RAM_SEED" ]; then
-  mkdir "$MNT/ram/fsx"
-  "$FSX" --dir "$MNT/ram/fsx" --ref "$REF" --seed "$RAM_SEED" --ops "$OPS" --shrink-seconds 60 \
+  mkdir "$MNT/ram/fsx" "$REF/ram"
+  "$FSX" --dir "$MNT/ram/fsx" --ref "$REF/ram" --seed "$RAM_SEED" --ops "$OPS" --shrink-seconds 60 \
     "${EXTRA[@]}" >"$WORK/fsx-ram.out" 2>&1 &
   ram_pid=$!
 fi
