@@ -21,9 +21,9 @@
 //   PMEMFS_CRASH_STEPS=M   steps per workload (default 20)
 //   PMEMFS_CRASH_SAMPLE=P  share of persist points also cut with undrained lines kept (0.25)
 //   PMEMFS_CRASH_VERBOSE=1 print each workload
-// A long run (about 20 minutes):
+// A long run (about 10 minutes of CPU; 8 seeds of 40 steps took 107 s of CPU for 9 304 states):
 //   PMEMFS_CRASH_SEEDS=20 PMEMFS_CRASH_STEPS=40 PMEMFS_CRASH_SAMPLE=1
-//     build/tests/core/random_crash_test   (or ctest -R random_crash with the same variables)
+//     build/tests/core/random_crash_test
 // A failure prints the seed, the cut, and the workload up to the step in flight.
 #include <fcntl.h>
 #include <linux/falloc.h>
