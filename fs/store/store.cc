@@ -157,6 +157,15 @@ Status Store::Close() {
   return UpdateSuperblock(sb);
 }
 
+Status Store::SetFeatures(uint64_t compat_set, uint64_t compat_clear, uint64_t incompat_set) {
+  std::lock_guard l(features_mu_);
+  Superblock sb = sb_;
+  sb.compat = (sb.compat | compat_set) & ~compat_clear;
+  sb.incompat |= incompat_set;
+  if (sb.compat == sb_.compat && sb.incompat == sb_.incompat) return Status::Ok();
+  return UpdateSuperblock(sb);
+}
+
 Status Store::UpdateSuperblock(Superblock sb) {
   SealSuperblock(sb);
   Tx tx = Begin();

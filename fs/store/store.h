@@ -84,6 +84,9 @@ class Store {
   Status Close();
 
   const layout::Superblock& superblock() const { return sb_; }
+  // Sets and clears superblock feature bits (both copies, one Tx, durable on return); nothing is
+  // written when the bits already are as asked. Thread-safe.
+  Status SetFeatures(uint64_t compat_set, uint64_t compat_clear, uint64_t incompat_set);
   mapping::Device& device() const { return dev_; }
   StoreStats stats() const;
   // Inodes Open found unfinished: nlink 0 (free them) or kInodeTruncating (finish the
@@ -160,6 +163,7 @@ class Store {
   std::unique_ptr<InodeTable> inodes_;
   std::vector<uint64_t> orphans_;
   std::vector<uint64_t> truncating_;
+  std::mutex features_mu_;  // serialises SetFeatures
   std::mutex hook_mu_;  // guards free_hook_
   std::function<void(BlockRange)> free_hook_;
 };

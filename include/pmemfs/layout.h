@@ -178,9 +178,18 @@ inline constexpr char kSuperMagic[8] = {'P', 'M', 'E', 'M', 'F', 'S', 'S', 'B'};
 inline constexpr uint16_t kMajorVersion = 1;
 inline constexpr uint16_t kMinorVersion = 0;
 // Feature masks: an unknown incompat bit refuses to mount; an unknown ro_compat bit mounts
-// read-only; unknown compat bits are ignored. None are defined yet.
-inline constexpr uint64_t kCompatKnown = 0;
-inline constexpr uint64_t kIncompatKnown = 0;
+// read-only; unknown compat bits are ignored.
+//
+// kCompatDescriptorsCurrent: the device's page-descriptor table matches the extents. Only a
+// pages-mode mount with the descriptors on the device keeps it so; any other mount clears the bit
+// before it changes anything, and the next such pages mount rebuilds the table from the extents.
+inline constexpr uint64_t kCompatDescriptorsCurrent = 1ull << 0;
+// kIncompatSharedPages: some data pages may be mapped by several files (copy_file_range clones in
+// pages mode). Only a mount that counts page references (pages mode) may free them, so a direct
+// or copy mount refuses such a filesystem. Set before the first clone commits; never cleared.
+inline constexpr uint64_t kIncompatSharedPages = 1ull << 0;
+inline constexpr uint64_t kCompatKnown = kCompatDescriptorsCurrent;
+inline constexpr uint64_t kIncompatKnown = kIncompatSharedPages;
 inline constexpr uint64_t kRoCompatKnown = 0;
 
 enum class FsState : uint32_t { kClean = 1, kDirty = 2 };

@@ -16,6 +16,7 @@
 
 #include "fs_harness.h"
 #include "pmemfs/crc32c.h"
+#include "tools/fsck/check.h"
 
 namespace pmemfs::core {
 namespace {
@@ -56,6 +57,35 @@ class FsHarness : public testing::FsHarnessBase {
     if (mode() == Mode::kCopy) {
       ASSERT_TRUE(fs_->Fsync(ino, false).ok());
     }
+  }
+  // Unmounts and mounts the same device again in another mode / descriptor placement; the
+  // mount's error when it refuses (then nothing is mounted).
+  Status RemountAs(Mode mode, mapping::DescriptorPlacement descriptors) {
+    if (fs_) {
+      Status st = fs_->Unmount();
+      if (!st.ok()) return st;
+      fs_.reset();
+    }
+    d_.Reopen();
+    opts_.mode = mode;
+    opts_.descriptors = descriptors;
+    auto r = Filesystem::Mount(std::move(d_.dev), opts_);
+    if (!r.ok()) return r.status();
+    fs_ = std::move(r).value();
+    return Status::Ok();
+  }
+  // pmemfs-fsck's checks of the unmounted device (descriptors as the superblock says).
+  fsck::CheckReport Fsck() {
+    if (fs_) {
+      EXPECT_TRUE(fs_->Unmount().ok());
+      fs_.reset();
+    }
+    d_.Reopen();
+    auto r = fsck::Check(*d_.dev, {});
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    if (!r.ok()) return {};
+    for (const auto& p : r->problems) ADD_FAILURE() << p.area << ": " << p.message;
+    return *r;
   }
   std::vector<std::string> List(uint64_t dir) {
     std::vector<std::string> names;
@@ -329,6 +359,61 @@ TEST(FsPagesTest, DramDescriptorsAreRebuiltAtMount) {
     EXPECT_EQ(h.Read(b, 0, 4096), std::string(4096, 'B'));
     EXPECT_EQ(h.Read(b, 4096, 4096), std::string(4096, 'A'));
   }
+}
+
+// Once pages are shared by clones, only pages mode may mount: direct and copy would free them
+// under the other file. Pages mode with descriptors in DRAM may, and the device's table is
+// rebuilt at the next mount that keeps it (the DRAM mount left it stale).
+TEST(FsPagesTest, ClonedPagesRefuseModesWithoutReferenceCounts) {
+  using mapping::DescriptorPlacement;
+  FsHarness h(Mode::kPages);
+  const std::string data(64 * 4096, 'A');
+  uint64_t a = h.MustCreate(kRootIno, "a", data);
+  uint64_t b = h.MustCreate(kRootIno, "b");
+  ASSERT_EQ(h.fs().CopyFileRange(kRoot, a, 0, b, 0, data.size()).value(), data.size());
+  for (Mode other : {Mode::kDirect, Mode::kCopy}) {
+    Status st = h.RemountAs(other, DescriptorPlacement::kDevice);
+    EXPECT_EQ(st.code(), Code::kUnsupported) << st.message();
+    EXPECT_NE(st.message().find("mode=pages"), std::string::npos) << st.message();
+  }
+  ASSERT_TRUE(h.RemountAs(Mode::kPages, DescriptorPlacement::kDram).ok());
+  b = *h.Resolve("b");
+  ASSERT_TRUE(h.fs().Unlink(kRoot, kRootIno, "b").ok());
+  h.fs().Forget(b, 1);
+  const uint64_t c = h.MustCreate(kRootIno, "c", std::string(16 * 4096, 'C'));
+  ASSERT_TRUE(h.RemountAs(Mode::kPages, DescriptorPlacement::kDevice).ok());
+  EXPECT_EQ(h.Read(*h.Resolve("a"), 0, data.size()), data);
+  EXPECT_EQ(h.Read(*h.Resolve("c"), 0, 16 * 4096), std::string(16 * 4096, 'C'));
+  (void)c;
+  const fsck::CheckReport r = h.Fsck();
+  EXPECT_TRUE(r.descriptors_checked);
+  EXPECT_EQ(r.files, 2u);
+}
+
+// A pages filesystem without clones may be mounted in direct mode, which does not keep the
+// descriptors: the next pages mount must not trust the stale table (the blocks of a file
+// deleted in direct mode now belong to another file).
+TEST(FsPagesTest, DescriptorTableIsRebuiltAfterAMountInAnotherMode) {
+  using mapping::DescriptorPlacement;
+  FsHarness h(Mode::kPages);
+  const uint64_t x = h.MustCreate(kRootIno, "x", std::string(32 * 4096, 'X'));
+  EXPECT_TRUE(h.Fsck().descriptors_checked);
+  ASSERT_TRUE(h.RemountAs(Mode::kDirect, DescriptorPlacement::kDevice).ok());
+  ASSERT_TRUE(h.fs().Unlink(kRoot, kRootIno, "x").ok());
+  h.fs().Forget(x, 1);
+  h.MustCreate(kRootIno, "y", std::string(32 * 4096, 'Y'));
+  // Not checked: the direct mount said the table is stale.
+  EXPECT_FALSE(h.Fsck().descriptors_checked);
+  ASSERT_TRUE(h.RemountAs(Mode::kPages, DescriptorPlacement::kDevice).ok());
+  const uint64_t y = *h.Resolve("y");
+  // Copy-on-write of a page y alone owns must not keep the old page: y frees its blocks fully.
+  ASSERT_TRUE(h.fs().Unlink(kRoot, kRootIno, "y").ok());
+  h.fs().Forget(y, 1);
+  const uint64_t z = h.MustCreate(kRootIno, "z", std::string(8 * 4096, 'Z'));
+  EXPECT_EQ(h.Read(z, 0, 8 * 4096), std::string(8 * 4096, 'Z'));
+  const fsck::CheckReport r = h.Fsck();
+  EXPECT_TRUE(r.descriptors_checked);
+  EXPECT_EQ(r.files, 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, FsTest, ::testing::Values(Mode::kDirect, Mode::kCopy, Mode::kPages),

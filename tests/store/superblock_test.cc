@@ -137,7 +137,7 @@ TEST_P(SuperblockTest, OtherMajorVersionIsUnsupported) {
 
 TEST_P(SuperblockTest, DamagedPrimaryAndUnsupportedBackupIsUnsupported) {
   const uint64_t backup = sb().backup_block;
-  Modify(backup, [](layout::Superblock& s) { s.incompat = 1; });
+  Modify(backup, [](layout::Superblock& s) { s.incompat = 1ull << 5; });  // not a known feature
   Modify(0, [](layout::Superblock& s) { s.magic[1] = 0; });
   EXPECT_EQ(TryOpen().code(), Code::kUnsupported);
 }

@@ -191,8 +191,8 @@ bool DescriptorsChecked(const mapping::Device& dev, const Superblock& sb,
   switch (opts.descriptors) {
     case DescriptorCheck::kOn: return true;
     case DescriptorCheck::kOff: return false;
-    case DescriptorCheck::kAuto:
-      return sb.default_mode == static_cast<uint32_t>(layout::StoredMode::kPages);
+    case DescriptorCheck::kAuto:  // the table is kept only while the superblock says so
+      return (sb.compat & layout::kCompatDescriptorsCurrent) != 0;
   }
   return false;
 }

@@ -44,7 +44,8 @@ namespace pmemfs::fsck {
 
 // Whether page descriptors are checked against the extents (pages mode). They are kept only
 // while the filesystem is mounted in pages mode with the descriptors on the device, so kAuto
-// checks them when the superblock's default mode is pages and the device has the area.
+// checks them when the superblock says the table is current (layout::kCompatDescriptorsCurrent)
+// and the device has the area.
 enum class DescriptorCheck { kAuto, kOn, kOff };
 
 struct CheckOptions {

@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
   app.add_flag("-f", o.force, "check even if the filesystem seems clean (always done)");
   app.add_flag("-v", o.verbose, "print what was walked and notes");
   app.add_option("--descriptors", o.descriptors,
-                 "check page descriptors: auto (when the default mode is pages), on, off")
+                 "check page descriptors: auto (when the superblock says the table is current), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}));
   app.add_flag("--page-granularity", o.page_granularity,
                "flush emulated pmem files with msync instead of cache-line flushes");

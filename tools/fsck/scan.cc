@@ -64,7 +64,7 @@ void Scan::Progress() {
 }
 
 void Scan::Run() {
-  sharing_allowed_ = check_descriptors_ ||
+  sharing_allowed_ = check_descriptors_ || (sb_.incompat & layout::kIncompatSharedPages) ||
                      sb_.default_mode == static_cast<uint32_t>(layout::StoredMode::kPages);
   report_.inode_count = sb_.inode_count;
   claimed_.assign((sb_.store_blocks + 63) / 64, 0);
