@@ -100,7 +100,8 @@ if wanted dir; then
   for fs in tmpfs pmemfs-direct; do
     for n in "${counts[@]}"; do
       echo "scaling: directory of $n entries on $fs"
-      mount_fs "$fs" $(( (n < 100000 ? 2 : 8) << 30 ))
+      # mkpmemfs gives about one inode per 16 KiB of device: 24 KiB per file leaves room.
+      mount_fs "$fs" $(( n * 24576 > (2 << 30) ? n * 24576 : (2 << 30) ))
       rows=$("$meta" --dir "$fs_dir" --files "$n" --phases create,stat,unlink --csv)
       while IFS=, read -r phase rate _; do
         row "$fs" "scale-dir-$phase" "us@$n" "$(awk -v r="$rate" 'BEGIN { printf "%.2f", (r > 0) ? 1e6 / r : 0 }')" us
