@@ -69,11 +69,19 @@ void Scan::CheckNamespace() {
     nodes_[e.child].in.push_back(i);
   }
 
-  // 2. Unlinked inodes still allocated (nlink 0, no name): the next mount would free them.
+  // 2. Unlinked inodes still allocated (nlink 0, no name). After a crash these are the
+  // daemon's orphans (files unlinked while open), which the next mount frees: expected, a note.
+  // A cleanly unmounted filesystem has none. Either way the later checks treat them as freed
+  // (and a repair frees them).
+  const bool crashed = sb_.state == static_cast<uint32_t>(layout::FsState::kDirty);
   for (uint64_t ino = 2; ino <= count; ino++) {
     Node& n = nodes_[ino];
     if (!usable(ino) || n.rec.nlink != 0 || !n.in.empty()) continue;
-    Problem("inode", InoName(ino) + ": unlinked but still allocated (freed)");
+    if (crashed)
+      report_.notes.push_back(InoName(ino) + ": an orphan (unlinked while open when the " +
+                              "filesystem went down); the next mount frees it");
+    else
+      Problem("inode", InoName(ino) + ": unlinked but still allocated (freed)");
     fixes.free_inodes.insert(ino);
   }
   // Names held by directories being freed do not count.
