@@ -46,6 +46,11 @@ struct Parsed {
 // descriptor table; Corrupt naming the first record that does not fit.
 Result<std::vector<Parsed>> Parse(std::span<const std::byte> stream, uint32_t count,
                                   uint64_t store_bytes, const mapping::PageDescriptors* desc) {
+  // Every record takes at least a JournalRecord of the stream: a larger count is damage (and
+  // must not size the allocation below).
+  if (count > stream.size() / sizeof(JournalRecord))
+    return Status::Corrupt("journal: " + std::to_string(count) + " records cannot fit in " +
+                           std::to_string(stream.size()) + " bytes");
   std::vector<Parsed> out;
   out.reserve(count);
   uint64_t pos = 0;

@@ -485,6 +485,28 @@ TEST_F(CorruptOpenTest, ASymlinkSizeLargerThanABlockIsAnError) {
   }
 }
 
+// Found by the fuzzer (tests/fuzz/corpus/journal-record-count-huge): recovery reserved room for
+// the record count a committed journal header claims before parsing the stream, so a header
+// with valid checksums and a count of billions ended the daemon (bad_alloc). A count the
+// stream cannot hold is refused as Corrupt.
+TEST_F(CorruptOpenTest, AJournalRecordCountTheStreamCannotHoldIsRefused) {
+  const layout::Superblock sb = Superblock(committed_);
+  std::vector<std::byte> img = committed_;
+  const uint64_t at = sb.journal_start * kBlockSize;
+  layout::JournalHeader h;
+  std::memcpy(&h, img.data() + at, sizeof h);
+  ASSERT_EQ(h.state, static_cast<uint32_t>(layout::JournalState::kCommitted));
+  h.record_count = 0xfffffff0u;
+  h.checksum = StructChecksum(h);
+  std::memcpy(img.data() + at, &h, sizeof h);
+  Load(img);
+  auto st = Store::Open(*d_.dev, nullptr);
+  ASSERT_FALSE(st.ok());
+  EXPECT_EQ(st.status().code(), Code::kCorrupt) << st.status().message();
+  EXPECT_NE(st.status().message().find("records cannot fit"), std::string::npos)
+      << st.status().message();
+}
+
 TEST_F(CorruptOpenTest, EveryStructureRefusesOrAnswersErrorsWithoutSpreading) {
   std::mt19937_64 rng(20261121);
   std::map<std::string, Outcomes> by_kind;
