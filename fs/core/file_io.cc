@@ -470,6 +470,12 @@ Status Filesystem::DataPath::WriteInPlace(uint64_t fb, uint64_t dev, uint64_t n,
                                           uint64_t end, const std::byte* src) {
   const uint64_t lo = std::max(off, fb * kBlock), hi = std::min(end, (fb + n) * kBlock);
   const uint64_t at = dev * kBlock + (lo - fb * kBlock);
+  // copy mode: bytes past the committed size reach the device before the size that exposes
+  // them commits (ordered data), else a crash would show the new size over zeros.
+  if (copy_ && hi > ip_.rec.size) {
+    const uint64_t from = std::max(lo, ip_.rec.size);
+    sync_.push_back({at + (from - lo), hi - from});
+  }
   return src != nullptr ? DataWrite(at, src + (lo - off), hi - lo) : DataZero(at, hi - lo);
 }
 
