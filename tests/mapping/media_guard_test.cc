@@ -57,6 +57,9 @@ class ShrunkMapping {
     base_ = static_cast<const uint8_t*>(p);
     EXPECT_EQ(ftruncate(fd, static_cast<off_t>(file_pages * P)), 0) << strerror(errno);
     close(fd);
+    // The mapping keeps the file; a death test's child, which re-runs this and dies without
+    // destructors, must not leave it behind.
+    unlink(file_.path().c_str());
   }
   ~ShrunkMapping() { munmap(const_cast<uint8_t*>(base_), size_); }
   const uint8_t* base() const { return base_; }
