@@ -5,6 +5,7 @@
 #include <cstring>
 #include <list>
 #include <mutex>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -49,7 +50,10 @@ struct alignas(64) Shard {
   std::list<Frame> lru;
   std::unordered_map<uint64_t, std::list<Frame>::iterator> map;  // cached page -> its frame
   uint64_t hits = 0, misses = 0, evictions = 0, writebacks = 0;
-  uint64_t cached = 0, dirty = 0;  // dirty: frames not kClean
+  uint64_t cached = 0;
+  // The pages of frames not kClean, in order: Sync of a range visits only these (an fsync of a
+  // big file with a few dirty pages costs those pages, not the file's or the cache's size).
+  std::set<uint64_t> dirty;
 };
 
 struct FreeDeleter {
@@ -136,7 +140,7 @@ Status ShardedCopyCache::EvictBack(Shard& s) {
     dev_->CopyNoDrain(f.page * kPage, f.data, kPage);
     dev_->Drain();
     s.writebacks++;
-    s.dirty--;
+    s.dirty.erase(f.page);
     st = ClearMark(f.page);  // the data is durable either way; report a failed table update
   }
   s.evictions++;
@@ -218,7 +222,7 @@ Status ShardedCopyCache::Store(uint64_t off, uint64_t len, const std::byte* src)
     } else {
       std::memset(f->data + in, 0, n);
     }
-    if (f->state == State::kClean) s.dirty++;
+    if (f->state == State::kClean) s.dirty.insert(page);
     f->state = State::kDirty;
     done += n;
   }
@@ -256,13 +260,13 @@ Status ShardedCopyCache::Sync(uint64_t off, uint64_t len) {
   for (uint64_t i = 0; i < shard_count_; i++) {
     Shard& s = shards_[i];
     std::lock_guard lock(s.mu);
-    ForCached(s, i, first, end, [&](std::list<Frame>::iterator it) {
-      if (it->state == State::kClean) return;
-      dev_->CopyNoDrain(it->page * kPage, it->data, kPage);
-      it->state = State::kWriteBack;
+    for (auto p = s.dirty.lower_bound(first); p != s.dirty.end() && *p < end; ++p) {
+      Frame& f = *s.map.at(*p);
+      dev_->CopyNoDrain(f.page * kPage, f.data, kPage);
+      f.state = State::kWriteBack;
       s.writebacks++;
-      copied[i].push_back(it->page);
-    });
+      copied[i].push_back(f.page);
+    }
   }
   // 2. One drain makes all of them durable.
   dev_->Drain();
@@ -276,7 +280,7 @@ Status ShardedCopyCache::Sync(uint64_t off, uint64_t len) {
       auto it = s.map.find(page);
       if (it == s.map.end() || it->second->state != State::kWriteBack) continue;
       it->second->state = State::kClean;
-      s.dirty--;
+      s.dirty.erase(page);
     }
   }
   // 4. Whole pages have replaced whatever was marked bad in them.
@@ -301,7 +305,7 @@ void ShardedCopyCache::Discard(uint64_t off, uint64_t len) {
       // writes outside the range.
       const bool whole = it->page * kPage >= off && (it->page + 1) * kPage <= off + len;
       if (!whole && it->state != State::kClean) return;
-      if (it->state != State::kClean) s.dirty--;
+      if (it->state != State::kClean) s.dirty.erase(it->page);
       s.cached--;
       s.map.erase(it->page);
       it->page = kNoPage;
@@ -322,7 +326,7 @@ CopyCacheStats ShardedCopyCache::stats() const {
     out.evictions += s.evictions;
     out.writebacks += s.writebacks;
     out.cached_pages += s.cached;
-    out.dirty_pages += s.dirty;
+    out.dirty_pages += s.dirty.size();
   }
   return out;
 }
