@@ -52,6 +52,21 @@ Status PageDescriptors::Format(Device& dev, const std::function<void(uint64_t, u
 // Both placements share the table logic (striped locks, generations, pins) and differ only in
 // where a descriptor lives and how an update is committed.
 
+uint32_t DescriptorChecksum(layout::PageDescriptor d) {
+  d.pin_count = 0;
+  return StructChecksum(d);
+}
+
+bool DescriptorPristine(layout::PageDescriptor d) {
+  d.pin_count = 0;
+  static constexpr layout::PageDescriptor kZero{};
+  return std::memcmp(&d, &kZero, sizeof d) == 0;
+}
+
+bool DescriptorValid(const layout::PageDescriptor& d) {
+  return DescriptorPristine(d) || d.checksum == DescriptorChecksum(d);
+}
+
 namespace {
 
 using layout::DescriptorLogSlot;
@@ -62,22 +77,6 @@ constexpr size_t kLockStripes = 256;
 // A batch is committed in chunks of distinct pages that fit the log.
 constexpr size_t kMaxChunk = layout::kDescriptorLogSlots;
 
-uint32_t DescriptorChecksum(PageDescriptor d) {
-  d.pin_count = 0;
-  return StructChecksum(d);
-}
-
-// A descriptor that was never written since Format: every byte zero (pin_count aside). Format
-// clears the table instead of checksumming every descriptor, so this is the valid free state.
-bool IsPristine(PageDescriptor d) {
-  d.pin_count = 0;
-  static constexpr PageDescriptor kZero{};
-  return std::memcmp(&d, &kZero, sizeof d) == 0;
-}
-
-bool DescriptorValid(const PageDescriptor& d) {
-  return IsPristine(d) || d.checksum == DescriptorChecksum(d);
-}
 
 // Field-wise copies that leave pin_count alone: Pin/Unpin may change it concurrently through
 // std::atomic_ref, so it is never read or written as part of the struct.

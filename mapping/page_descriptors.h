@@ -53,6 +53,13 @@ struct PageUpdate {
   PageInfo info;
 };
 
+// The on-media rules of one descriptor, shared with pmemfs-fsck. The checksum leaves out the
+// volatile pin count. A descriptor never written since Format is all zero (pin count aside):
+// Format clears the table instead of checksumming every entry, so that is the valid free state.
+uint32_t DescriptorChecksum(layout::PageDescriptor d);
+bool DescriptorPristine(layout::PageDescriptor d);
+bool DescriptorValid(const layout::PageDescriptor& d);
+
 class PageDescriptors {
  public:
   virtual ~PageDescriptors() = default;

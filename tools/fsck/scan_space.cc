@@ -8,6 +8,7 @@
 #include <bit>
 #include <cstring>
 
+#include "mapping/page_descriptors.h"
 #include "pmemfs/crc32c.h"
 #include "tools/fsck/scan.h"
 
@@ -53,21 +54,6 @@ class Runs {
   std::vector<std::pair<uint64_t, uint64_t>> runs_;
   uint64_t blocks_ = 0;
 };
-
-uint32_t DescriptorChecksum(PageDescriptor d) {
-  d.pin_count = 0;
-  return StructChecksum(d);
-}
-
-bool Pristine(PageDescriptor d) {
-  d.pin_count = 0;
-  static constexpr PageDescriptor kZero{};
-  return std::memcmp(&d, &kZero, sizeof d) == 0;
-}
-
-bool DescriptorValid(const PageDescriptor& d) {
-  return Pristine(d) || d.checksum == DescriptorChecksum(d);
-}
 
 std::string Describe(const mapping::PageInfo& i) {
   return "owner " + std::to_string(i.owner) + ", index " + std::to_string(i.file_index) +
@@ -156,7 +142,7 @@ void Scan::CheckDescriptors() {
     img_.dev().Read(area.offset + layout::kDescriptorLogOffset + uint64_t{s} * sizeof rec, &rec,
                     sizeof rec);
     if (rec.sequence == 0 || rec.checksum != StructChecksum(rec) || rec.page >= pages ||
-        rec.value.checksum != DescriptorChecksum(rec.value))
+        rec.value.checksum != mapping::DescriptorChecksum(rec.value))
       continue;
     auto [it, fresh] = logged.try_emplace(rec.page, rec.value);
     if (!fresh && rec.value.generation > it->second.generation) it->second = rec.value;
@@ -174,7 +160,7 @@ void Scan::CheckDescriptors() {
       Progress();
       const uint64_t page = p0 + i;
       PageDescriptor d = buf[i];
-      bool valid = DescriptorValid(d);
+      bool valid = mapping::DescriptorValid(d);
       auto lg = logged.find(page);
       if (lg != logged.end() && (!valid || d.generation < lg->second.generation)) {
         d = lg->second;
