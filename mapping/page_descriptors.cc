@@ -77,7 +77,6 @@ constexpr size_t kLockStripes = 256;
 // A batch is committed in chunks of distinct pages that fit the log.
 constexpr size_t kMaxChunk = layout::kDescriptorLogSlots;
 
-
 // Field-wise copies that leave pin_count alone: Pin/Unpin may change it concurrently through
 // std::atomic_ref, so it is never read or written as part of the struct.
 PageDescriptor LoadFields(const PageDescriptor* at) {

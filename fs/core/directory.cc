@@ -38,8 +38,7 @@ Result<std::unique_ptr<Directory>> Directory::Load(const store::Store& store, ui
           DentryHead h;
           std::memcpy(&h, slots + s * kSlotSize, sizeof h);
           if (h.ino == 0) {  // unused: all zero (what removal writes); else a damaged entry
-            static constexpr std::byte kZero[kSlotSize] = {};
-            if (std::memcmp(slots + s * kSlotSize, kZero, kSlotSize) != 0)
+            if (!layout::AllZero(slots + s * kSlotSize, kSlotSize))
               return Status::Corrupt("directory " + std::to_string(ino) + ": bad entry in block " +
                                      std::to_string(block) + " slot " + std::to_string(s));
             s++;

@@ -56,8 +56,7 @@ Result<std::unique_ptr<FileMap>> FileMap::Load(const store::Store& store, uint64
           std::memcpy(&r, data + sizeof(layout::ChainHeader) + uint64_t{s} * layout::kSlotSize,
                       sizeof r);
           if (r.length == 0) {  // unused: all zero (what Remove writes); else a damaged record
-            static constexpr std::byte kZero[sizeof r] = {};
-            if (std::memcmp(&r, kZero, sizeof r) != 0)
+            if (!layout::AllZero(&r, sizeof r))
               return Status::Corrupt(ExtentName(ino, block, s) + ": checksum mismatch");
             continue;
           }

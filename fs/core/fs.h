@@ -14,9 +14,9 @@
 // overwrites blocks in place (no allocation, no size or mode change) are committed later, as
 // ext4 journals them: at the latest MountOptions::writeback_ms after the write (when not 0),
 // and at once by Fsync, the last Release of the file, SyncFs and Unmount (a crash before then
-// shows the older times with the new data). File data: direct/pages write the mapped device in place and persist
-// before returning; copy buffers in mapping::CopyAccess until Fsync/SyncFs/Unmount or the
-// background write-back. Files under the RAM directory (opts.ram_dir in the root) live in the
+// shows the older times with the new data). File data: direct/pages write the mapped device in
+// place and persist before returning; copy buffers in mapping::CopyAccess until
+// Fsync/SyncFs/Unmount or the background write-back. Files under the RAM directory (opts.ram_dir in the root) live in the
 // device's RAM partition and in DRAM only: never journaled, gone after remount.
 //
 // Lookup references: every call that returns an Attr for a name (Lookup, Create, MkDir, MkNod,

@@ -17,15 +17,10 @@ using layout::InodeRecord;
 
 enum class Slot { kFree, kInUse, kCorrupt };
 
-bool AllZero(const void* p, size_t n) {
-  const auto* b = static_cast<const uint8_t*>(p);
-  return std::all_of(b, b + n, [](uint8_t x) { return x == 0; });
-}
-
 Slot Classify(const InodeRecord& r) {
-  if (AllZero(&r, sizeof r)) return Slot::kFree;  // never written since Format
+  if (layout::AllZero(&r, sizeof r)) return Slot::kFree;  // never written since Format
   if (r.checksum != StructChecksum(r) || r.reserved0 != 0 || r.reserved1 != 0 ||
-      !AllZero(r.reserved, sizeof r.reserved))
+      !layout::AllZero(r.reserved, sizeof r.reserved))
     return Slot::kCorrupt;
   return r.mode == 0 ? Slot::kFree : Slot::kInUse;
 }

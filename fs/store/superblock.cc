@@ -20,11 +20,6 @@ std::string Hex(uint64_t v) {
   return buf;
 }
 
-template <size_t N>
-bool AllZero(const uint8_t (&bytes)[N]) {
-  return std::all_of(bytes, bytes + N, [](uint8_t b) { return b == 0; });
-}
-
 bool HasMagicAndChecksum(const Superblock& sb) {
   return std::memcmp(sb.magic, layout::kSuperMagic, sizeof sb.magic) == 0 &&
          sb.checksum == StructChecksum(sb);
@@ -127,7 +122,8 @@ Status ValidateSuperblock(const Superblock& sb, uint64_t store_bytes, const std:
     return Status::Unsupported(which + " superblock: format version " + std::to_string(sb.major) +
                                "." + std::to_string(sb.minor) + ", this build reads version " +
                                std::to_string(layout::kMajorVersion) + ".x");
-  if (sb.reserved0 != 0 || !AllZero(sb.reserved)) return bad("reserved bytes are not zero");
+  if (sb.reserved0 != 0 || !layout::AllZero(sb.reserved, sizeof sb.reserved))
+    return bad("reserved bytes are not zero");
   if (uint64_t unknown = sb.incompat & ~layout::kIncompatKnown)
     return Status::Unsupported(which + " superblock: unknown incompatible features " +
                                Hex(unknown));

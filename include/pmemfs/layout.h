@@ -35,6 +35,15 @@ inline constexpr uint64_t kPageSize = 4096;
 inline constexpr uint64_t kCacheLine = 64;
 inline constexpr uint64_t kMinChunkSize = 2ull << 20;  // striped layout chunk: >= 2 MiB, power of 2
 
+// Whether the `n` bytes at `p` are all zero: what reserved fields ("must be zero") and unused
+// slots hold.
+inline bool AllZero(const void* p, size_t n) {
+  const auto* b = static_cast<const unsigned char*>(p);
+  for (size_t i = 0; i < n; i++)
+    if (b[i] != 0) return false;
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Part label
 inline constexpr char kPartMagic[8] = {'P', 'M', 'F', 'S', 'P', 'A', 'R', 'T'};

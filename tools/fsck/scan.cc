@@ -23,11 +23,6 @@ using store::ChainKind;
 
 constexpr uint64_t kBatch = 256;  // inode records read at a time
 
-bool AllZero(const void* p, size_t n) {
-  const auto* b = static_cast<const uint8_t*>(p);
-  return std::all_of(b, b + n, [](uint8_t x) { return x == 0; });
-}
-
 bool TestBit(const std::vector<uint64_t>& bits, uint64_t b) { return bits[b / 64] >> (b % 64) & 1; }
 void SetBit(std::vector<uint64_t>& bits, uint64_t b) { bits[b / 64] |= 1ull << (b % 64); }
 
@@ -98,9 +93,9 @@ void Scan::ScanInodes() {
       Progress();
       const uint64_t ino = first + i;
       const InodeRecord& r = batch[i];
-      if (AllZero(&r, sizeof r)) continue;  // never used
+      if (layout::AllZero(&r, sizeof r)) continue;  // never used
       if (r.checksum != StructChecksum(r) || r.reserved0 != 0 || r.reserved1 != 0 ||
-          !AllZero(r.reserved, sizeof r.reserved)) {
+          !layout::AllZero(r.reserved, sizeof r.reserved)) {
         Problem("inode", InoName(ino) + ": record checksum mismatch or reserved bytes set");
         if (ino != layout::kRootIno) fixes.free_inodes.insert(ino);
         continue;
@@ -234,7 +229,7 @@ std::vector<uint64_t> Scan::WalkChain(uint64_t ino, ChainKind kind, uint64_t hea
       cut(b, "has a bad magic");
       break;
     }
-    if (h.checksum != StructChecksum(h) || !AllZero(h.reserved, sizeof h.reserved)) {
+    if (h.checksum != StructChecksum(h) || !layout::AllZero(h.reserved, sizeof h.reserved)) {
       cut(b, "has a header checksum mismatch");
       break;
     }
@@ -291,7 +286,7 @@ void Scan::ScanExtents(uint64_t ino, Node& n, const std::vector<uint64_t>& block
       const std::string where = "extent record " + std::to_string(block) + ":" +
                                 std::to_string(s) + " of " + InoName(ino);
       if (r.length == 0) {  // unused: all zero (what fs/core writes), else a damaged record
-        if (!AllZero(&r, sizeof r)) {
+        if (!layout::AllZero(&r, sizeof r)) {
           Problem("extent", where + ": length 0 but not an all-zero unused slot (cleared)");
           fixes.clear_slots.push_back({block, s, 1});
         }
@@ -396,7 +391,7 @@ void Scan::ScanDentries(uint64_t ino, const std::vector<uint64_t>& blocks) {
       DentryHead h;
       std::memcpy(&h, slots + s * layout::kSlotSize, sizeof h);
       if (h.ino == 0) {  // unused: all zero (what fs/core writes), else a damaged entry
-        if (!AllZero(slots + s * layout::kSlotSize, layout::kSlotSize)) {
+        if (!layout::AllZero(slots + s * layout::kSlotSize, layout::kSlotSize)) {
           Problem("directory", "directory " + std::to_string(ino) + ", block " +
                                    std::to_string(block) + " slot " + std::to_string(s) +
                                    ": inode 0 but not an all-zero unused slot (cleared)");
