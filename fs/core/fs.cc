@@ -267,20 +267,34 @@ void Filesystem::Forget(uint64_t ino, uint64_t nlookup) {
 
 void Filesystem::MaybeEvict(uint64_t ino) {
   InodePtr ip;
+  bool evict;
   {
     std::lock_guard l(inodes_mu_);
     auto it = inodes_.find(ino);
     if (it == inodes_.end()) return;
+    if (it->second->open_count != 0 || ino == kRootIno || (ram_dir_ && ino == ram_dir_->ino))
+      return;
     // Nobody else holds the inode when the cache's and our copies are the only ones: a new
     // copy can only be made under inodes_mu_.
-    if (it->second->nlookup != 0 || it->second->open_count != 0 || ino == kRootIno ||
-        (ram_dir_ && ino == ram_dir_->ino) || it->second.use_count() != 1)
-      return;
-    ip = std::move(it->second);
-    inodes_.erase(it);
+    evict = it->second->nlookup == 0 && it->second.use_count() == 1;
+    if (evict) {
+      ip = std::move(it->second);
+      inodes_.erase(it);
+    } else {
+      ip = it->second;
+    }
   }
   std::unique_lock lock(ip->mu);
-  if (ip->rec.nlink == 0) (void)FreeInode(ip);
+  if (ip->rec.nlink != 0) return;
+  if (evict) {
+    (void)FreeInode(ip);
+  } else if (ip->is_reg() && ip->rec.blocks != 0) {
+    // Unlinked and closed, but the kernel still holds a reference (its FORGET arrives
+    // asynchronously, after rm returned): the data goes now, as on ext4, so the space is free
+    // when unlink returns; the record (and inode number) goes at the FORGET. A crash in between
+    // leaves an orphan that the next mount frees.
+    (void)FinishTruncate(*ip, /*to_zero=*/true);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -234,7 +234,9 @@ class Filesystem {
   // Frees an inode with no links, references or opens: its blocks, chains and record.
   // Caller holds ip->mu exclusively and inodes_mu_ is NOT held.
   Status FreeInode(const InodePtr& ip);
-  // Drops the inode from the cache, freeing it first when unlinked. Caller holds no locks.
+  // Drops the inode from the cache, freeing it first when unlinked; an unlinked inode that is
+  // closed but still referenced by the kernel loses its data at once, its record at Forget.
+  // Caller holds no locks.
   void MaybeEvict(uint64_t ino);
   // A fresh record of type/mode for `c` created in directory `dir` (setgid rule, times now).
   layout::InodeRecord NewRecord(const Caller& c, const Inode& dir, uint32_t mode) const;

@@ -21,6 +21,8 @@ chmod 600 "$MNT/kept"
 
 # Room again after removing the filler.
 rm -f "$MNT/fill" "$MNT/more"
+settle_range 2048 $((1 << 40)) "df available blocks after removing the filler" \
+  sh -c "df -B4096 --output=avail '$MNT' | tail -n 1"
 random_file "$WORK/new" 4M
 cp "$WORK/new" "$MNT/new"
 sync "$MNT/new"
@@ -38,6 +40,7 @@ expect_range "$n" 90 100 "files created before running out of inodes (--inodes 1
 expect_eq "$(stat -f -c %d "$MNT")" 0 "free inodes reported when out of inodes"
 expect_fail "No space left on device" mkdir "$MNT/many/dir"
 rm "$MNT/many/f1" "$MNT/many/f2"
+settle_range 2 2 "free inodes after removing 2 files" free_inodes
 touch "$MNT/many/again"
 mkdir "$MNT/many/dir"
 

@@ -213,6 +213,21 @@ expect_range() {
   [ "$1" -ge "$2" ] && [ "$1" -le "$3" ] || fail "$4: expected $2..$3, got $1"
 }
 
+# settle_range MIN MAX WHAT COMMAND...: COMMAND prints an integer that must come into MIN..MAX
+# within 10 s. For the free-inode count after rm: the daemon frees an inode's record when the
+# kernel's FORGET arrives, which the kernel queues asynchronously (and RELEASE of a file just
+# closed, too), so rm can return a moment before. The data of a closed file is free at once.
+settle_range() {
+  local min=$1 max=$2 what=$3 v i
+  shift 3
+  for i in $(seq 100); do
+    v=$("$@")
+    [ "$v" -ge "$min" ] && [ "$v" -le "$max" ] && return 0
+    sleep 0.1
+  done
+  fail "$what: expected $min..$max within 10 s, got $v"
+}
+
 # expect_fail MESSAGE COMMAND...: COMMAND must fail and its stderr contain MESSAGE.
 expect_fail() {
   local msg=$1 rc=0
@@ -255,3 +270,5 @@ manifest() {
 
 # statfs_used_blocks: blocks in use, in 4 KiB units, as df reports them.
 used_blocks() { df -B4096 --output=used "$MNT" | tail -n 1 | tr -d ' '; }
+# free_inodes: free inodes, as stat -f reports them.
+free_inodes() { stat -f -c %d "$MNT"; }
