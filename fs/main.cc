@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -67,6 +68,14 @@ Result<std::optional<config::ConfigFile>> LoadConfig(const config::MountArgs& ar
 int Remount(const config::MountArgs& args, const std::string& mountpoint) {
   if (!fuse::IsPmemfsMount(mountpoint))
     return Fail(mountpoint + ": not a mounted pmemfs (remount needs one)");
+  struct statvfs st;
+  if (statvfs(mountpoint.c_str(), &st) != 0)
+    return Fail(mountpoint + ": " + strerror(errno));
+  const bool is_read_only = st.f_flag & ST_RDONLY;
+  if (args.read_only != is_read_only)
+    return Fail(mountpoint + (is_read_only ? ": mounted read-only; remounting read-write"
+                                           : ": mounted read-write; remounting read-only") +
+                " needs an unmount and a mount");
   std::vector<std::string> flags = args.kernel_options;
   flags.insert(flags.end(), args.mount_flags.begin(), args.mount_flags.end());
   Status s = fuse::SetMountFlags(mountpoint, flags, fuse::FlagBase::kNone);
@@ -93,6 +102,7 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
   if (args.foreground) fuse::SetLogLevel(level);
   core::MountOptions& m = opts->mount;
   m.kernel_write_times = args.writeback_cache && m.mode == mapping::Mode::kCopy;
+  m.read_only = args.read_only;
   spdlog::info("{} ({}, label '{}') at {}: mode {} (from {}), ram_dir '{}', atime {}",
                args.device, probe->identity.uuid, probe->identity.label, mountpoint,
                mapping::ModeName(m.mode), opts->mode_source, m.ram_dir, config::AtimeName(m.atime));
@@ -163,9 +173,6 @@ int main(int argc, char** argv) {
     printf("pmemfs %s (libfuse %d.%d)\n", PMEMFS_VERSION, FUSE_MAJOR_VERSION, FUSE_MINOR_VERSION);
     return 0;
   }
-  if (args->read_only && !args->remount)
-    return Fail("read-only mounts (-o ro) are not supported yet");
-  if (args->read_only) return Fail("remounting read-only (-o remount,ro) is not supported yet");
 
   Result<std::string> mountpoint = AbsoluteMountpoint(args->mountpoint);
   if (!mountpoint.ok()) return Fail(mountpoint.status().message());

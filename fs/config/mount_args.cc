@@ -7,9 +7,10 @@ namespace pmemfs::config {
 namespace {
 
 // Passed to libfuse as they are (libfuse 3.14 knows every one of them).
-constexpr std::array<std::string_view, 14> kKernelFlags = {
-    "rw",    "suid",    "nosuid", "dev",     "nodev",   "exec",        "noexec",
-    "sync",  "async",   "dirsync", "atime",  "noatime", "allow_other", "auto_unmount"};
+// (ro and rw: below, as the daemon needs them too.)
+constexpr std::array<std::string_view, 13> kKernelFlags = {
+    "suid",  "nosuid",  "dev",     "nodev",  "exec",    "noexec",      "sync",
+    "async", "dirsync", "atime",   "noatime", "allow_other", "auto_unmount"};
 // Access-time options libfuse 3.14 rejects: the daemon keeps atime itself (core::AtimePolicy)
 // and sets the per-mount flags on the mount once it is up (MountArgs::mount_flags), so that
 // /proc/mounts and the kernel's own atime updates agree. (lazytime: ignored, below.)
@@ -106,8 +107,9 @@ Status ParseOption(std::string_view opt, MountArgs* a) {
     a->remount = true;
     return Status::Ok();
   }
-  if (opt == "ro") {
-    a->read_only = true;
+  if (opt == "ro" || opt == "rw") {  // the last one counts, for the daemon and the kernel
+    a->read_only = opt == "ro";
+    a->kernel_options.emplace_back(opt);
     return Status::Ok();
   }
   if (name == "fsname" || name == "subtype") {
@@ -220,9 +222,10 @@ std::string MountUsage(const std::string& program) {
          "  writeback_cache          copy mode: kernel write-back caching (ENOSPC shows at fsync)\n"
          "  relatime|noatime|strictatime   atime policy\n"
          "\n"
-         "Common mount options are accepted: rw, nosuid, nodev, noexec, suid, dev, exec,\n"
+         "Common mount options are accepted: ro, rw, nosuid, nodev, noexec, suid, dev, exec,\n"
          "allow_other, default_permissions (always on), fsname=, sync, dirsync, ...\n"
-         "ro is not supported yet.\n";
+         "ro never writes the device; a device that a crash left needing recovery is refused\n"
+         "(mount it read-write once). Between ro and rw only through an unmount.\n";
 }
 
 }  // namespace pmemfs::config

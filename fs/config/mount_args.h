@@ -44,7 +44,7 @@ struct MountArgs {
   // device is then reported at fsync or close, not by write(), as with NFS).
   bool writeback_cache = false;
   bool remount = false;
-  bool read_only = false;         // `ro` was given
+  bool read_only = false;         // `ro` was given (the last of ro and rw)
   std::vector<std::string> kernel_options;  // for libfuse, unescaped, in order given
   std::vector<std::string> mount_flags;     // set on the mount once it is up, in order given
   std::optional<std::string> fsname;        // -o fsname= (default: the device)

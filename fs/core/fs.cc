@@ -36,7 +36,14 @@ int64_t FromTimespec(const timespec& t) { return int64_t{t.tv_sec} * 1000000000 
 }  // namespace
 
 Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::Device> dev,
-                                                      const MountOptions& opts) {
+                                                      const MountOptions& given) {
+  MountOptions opts = given;
+  if (opts.read_only) {  // nothing below may write the device
+    opts.descriptors = mapping::DescriptorPlacement::kDram;
+    opts.ram_dir.clear();
+    opts.atime = AtimePolicy::kNoatime;
+    opts.writeback_ms = 0;
+  }
   std::unique_ptr<Filesystem> fs(new Filesystem());
   fs->opts_ = opts;
   fs->dev_ = std::move(dev);
@@ -51,7 +58,8 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
                           mapping::OpenAccess(*fs->dev_, {.mode = opts.mode,
                                                           .cache_size = opts.cache_size,
                                                           .descriptors = opts.descriptors}));
-  PMEMFS_ASSIGN_OR_RETURN(fs->store_, store::Store::Open(*fs->dev_, fs->access_->descriptors()));
+  PMEMFS_ASSIGN_OR_RETURN(fs->store_, store::Store::Open(*fs->dev_, fs->access_->descriptors(),
+                                                               opts.read_only));
   if (opts.mode == mapping::Mode::kCopy) {
     mapping::Access* acc = fs->access_.get();
     fs->store_->SetFreeHook([acc](store::BlockRange r) {
@@ -158,7 +166,8 @@ Status Filesystem::SyncDescriptorTable() {
   const bool device_table =
       desc != nullptr && desc->placement() == mapping::DescriptorPlacement::kDevice;
   if (!device_table) {
-    PMEMFS_RETURN_IF_ERROR(store_->SetFeatures(0, layout::kCompatDescriptorsCurrent, 0));
+    if (!opts_.read_only)
+      PMEMFS_RETURN_IF_ERROR(store_->SetFeatures(0, layout::kCompatDescriptorsCurrent, 0));
     return desc != nullptr ? RebuildDescriptors() : Status::Ok();
   }
   if (store_->superblock().compat & layout::kCompatDescriptorsCurrent) return Status::Ok();
@@ -518,6 +527,9 @@ Result<FsStats> Filesystem::StatFs() {
 Status Filesystem::Access(const Caller& c, uint64_t ino, int mask) {
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
   std::shared_lock lock(ip->mu);
+  if (opts_.read_only && (mask & W_OK) &&
+      (S_ISREG(ip->rec.mode) || S_ISDIR(ip->rec.mode) || S_ISLNK(ip->rec.mode)))
+    return Status::ReadOnly("the filesystem is mounted read-only");
   if (mask == F_OK || c.uid == 0) {
     // root may do anything but execute a file no one may execute
     if (c.uid == 0 && (mask & X_OK) && !S_ISDIR(ip->rec.mode) && !(ip->rec.mode & 0111))

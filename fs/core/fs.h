@@ -133,6 +133,10 @@ struct MountOptions {
   AtimePolicy atime = AtimePolicy::kRelatime;
   // The kernel's writeback cache is on (copy mode, opt-in): it keeps the times of writes.
   bool kernel_write_times = false;
+  // Never writes the device (mount -o ro): refuses a filesystem that needs recovery first (see
+  // store::Store::Open), keeps pages-mode descriptors in DRAM, has no RAM directory and no
+  // atime updates; every change fails with ReadOnly.
+  bool read_only = false;
 };
 
 // Told when the filesystem changes something the kernel may have cached (fs/fuse forwards to

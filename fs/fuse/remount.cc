@@ -34,6 +34,7 @@ struct Flag {
 };
 constexpr unsigned long kAtimeFlags = MS_NOATIME | MS_RELATIME | MS_STRICTATIME;
 constexpr Flag kFlags[] = {
+    {"ro", MS_RDONLY, 0},
     {"rw", 0, MS_RDONLY},
     {"nosuid", MS_NOSUID, 0},
     {"suid", 0, MS_NOSUID},

@@ -129,14 +129,15 @@ void Journal::Format(mapping::Device& dev, const layout::Superblock& sb) {
 }
 
 Result<std::unique_ptr<Journal>> Journal::Open(mapping::Device& dev, const layout::Superblock& sb,
-                                               mapping::PageDescriptors* descriptors) {
+                                               mapping::PageDescriptors* descriptors,
+                                               bool read_only) {
   std::unique_ptr<Journal> j(new Journal(dev, descriptors, sb.journal_start * layout::kBlockSize,
                                          (sb.journal_blocks - 1) * layout::kBlockSize));
-  PMEMFS_RETURN_IF_ERROR(j->Recover());
+  PMEMFS_RETURN_IF_ERROR(j->Recover(read_only));
   return j;
 }
 
-Status Journal::Recover() {
+Status Journal::Recover(bool read_only) {
   JournalHeader h{};
   dev_.Read(header_offset_, &h, sizeof h);
   // A header that fails its checks was never committed (or is the torn kEmpty rewrite of step 4,
@@ -153,6 +154,10 @@ Status Journal::Recover() {
   PMEMFS_ASSIGN_OR_RETURN(
       std::vector<Parsed> records,
       Parse(stream, h.record_count, dev_.info().store().length, descriptors_));
+  if (read_only)
+    return Status::ReadOnly("the journal holds a committed transaction (sequence " +
+                            std::to_string(h.sequence) +
+                            ") that a crash left unapplied; a read-write mount replays it");
   PMEMFS_RETURN_IF_ERROR(ApplyRecords(dev_, descriptors_, records));
   WriteHeader(JournalState::kEmpty, h.record_count, h.record_bytes, h.records_crc);
   replayed_ = true;

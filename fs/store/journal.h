@@ -60,9 +60,11 @@ class Journal {
 
   // Reads the header and, when it holds a committed transaction, replays it (steps 3 and 4).
   // `dev` and `descriptors` (may be null: descriptor records are then skipped) must outlive the
-  // Journal. Corrupt when a committed stream names a target outside the store area.
+  // Journal. Corrupt when a committed stream names a target outside the store area. With
+  // `read_only`, a committed transaction is refused (ReadOnly) instead of replayed.
   static Result<std::unique_ptr<Journal>> Open(mapping::Device& dev, const layout::Superblock& sb,
-                                               mapping::PageDescriptors* descriptors);
+                                               mapping::PageDescriptors* descriptors,
+                                               bool read_only = false);
 
   // Bytes of record stream one transaction may use.
   uint64_t capacity() const { return capacity_; }
@@ -88,7 +90,7 @@ class Journal {
   // Writes and persists the header.
   void WriteHeader(layout::JournalState state, uint32_t count, uint64_t bytes, uint32_t crc);
   // Replays a committed transaction found by Open.
-  Status Recover();
+  Status Recover(bool read_only);
 
   mapping::Device& dev_;
   mapping::PageDescriptors* const descriptors_;

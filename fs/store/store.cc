@@ -129,10 +129,11 @@ std::string Store::Detect(const mapping::Device& dev) {
 Result<layout::Superblock> Store::Peek(const mapping::Device& dev) { return PeekSuperblock(dev); }
 
 Result<std::unique_ptr<Store>> Store::Open(mapping::Device& dev,
-                                           mapping::PageDescriptors* descriptors) {
-  PMEMFS_ASSIGN_OR_RETURN(Superblock sb, LoadSuperblock(dev));
+                                           mapping::PageDescriptors* descriptors, bool read_only) {
+  PMEMFS_ASSIGN_OR_RETURN(Superblock sb, LoadSuperblock(dev, /*repair=*/!read_only));
   std::unique_ptr<Store> s(new Store(dev, descriptors));
-  PMEMFS_ASSIGN_OR_RETURN(s->journal_, Journal::Open(dev, sb, descriptors));
+  s->read_only_ = read_only;
+  PMEMFS_ASSIGN_OR_RETURN(s->journal_, Journal::Open(dev, sb, descriptors, read_only));
   // The replayed transaction may have been one that rewrote the superblock.
   if (s->journal_->replayed()) {
     PMEMFS_ASSIGN_OR_RETURN(sb, LoadSuperblock(dev));
@@ -142,6 +143,14 @@ Result<std::unique_ptr<Store>> Store::Open(mapping::Device& dev,
   s->allocator_->Load(dev);
   s->inodes_ = std::make_unique<InodeTable>(dev, sb);
   PMEMFS_RETURN_IF_ERROR(s->inodes_->Load(&s->orphans_, &s->truncating_));
+  if (read_only) {
+    if (!s->orphans_.empty() || !s->truncating_.empty())
+      return Status::ReadOnly(
+          "a crash left " + std::to_string(s->orphans_.size()) + " unlinked inode(s) and " +
+          std::to_string(s->truncating_.size()) +
+          " interrupted truncate(s) to finish; a read-write mount finishes them");
+    return s;
+  }
 
   sb.state = static_cast<uint32_t>(layout::FsState::kDirty);
   sb.mounted_ns = static_cast<uint64_t>(NowNs());
@@ -151,6 +160,7 @@ Result<std::unique_ptr<Store>> Store::Open(mapping::Device& dev,
 }
 
 Status Store::Close() {
+  if (read_only_) return Status::Ok();
   Superblock sb = sb_;
   sb.state = static_cast<uint32_t>(layout::FsState::kClean);
   sb.written_ns = static_cast<uint64_t>(NowNs());
@@ -223,6 +233,10 @@ Status Store::CheckTx(const Tx& tx) const {
 Status Store::Commit(Tx& tx) {
   if (tx.store_ != this || tx.done_)
     return Status::InvalidArgument("commit of a transaction that is finished or not this store's");
+  if (read_only_) {
+    Abort(tx);
+    return Status::ReadOnly("the filesystem is mounted read-only");
+  }
   if (Status s = CheckTx(tx); !s.ok()) {
     Abort(tx);
     return s;

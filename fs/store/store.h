@@ -15,6 +15,11 @@
 //   Begin()/Commit(tx)           every metadata change, atomic and durable on return (tx.h).
 //   inodes, blocks, chains       the typed accessors below, each writing through a Tx.
 //   Close()                      marks the filesystem clean (unmount).
+//   Open(dev, desc, read_only)   the same without writing a byte: refuses (ReadOnly) a store that
+//                                needs recovery first (a committed transaction to replay, a
+//                                damaged primary superblock, orphans or interrupted truncates
+//                                left by a crash); Commit refuses every transaction, Close writes
+//                                nothing.
 //
 // The store knows the on-media format, not POSIX: fs/core decides what to change, the store
 // makes it atomic. It never flushes except through mapping::Device primitives (via Journal).
@@ -79,7 +84,9 @@ class Store {
   // Mounts (see the top of this file). `descriptors` (pages mode, may be null) receives the
   // kDescriptor records of replayed transactions. Both must outlive the Store.
   static Result<std::unique_ptr<Store>> Open(mapping::Device& dev,
-                                             mapping::PageDescriptors* descriptors);
+                                             mapping::PageDescriptors* descriptors,
+                                             bool read_only = false);
+  bool read_only() const { return read_only_; }
   // Marks the filesystem clean and durable (unmount). The Store must not be used after.
   Status Close();
 
@@ -155,6 +162,7 @@ class Store {
   // Writes both superblock copies through a Tx and makes `sb` the current one (Open, Close).
   Status UpdateSuperblock(layout::Superblock sb);
 
+  bool read_only_ = false;
   mapping::Device& dev_;
   mapping::PageDescriptors* descriptors_;
   layout::Superblock sb_{};

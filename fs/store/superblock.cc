@@ -141,7 +141,7 @@ Status ValidateSuperblock(const Superblock& sb, uint64_t store_bytes, const std:
   return CheckGeometry(sb, store_bytes, which);
 }
 
-Result<Superblock> LoadSuperblock(mapping::Device& dev) {
+Result<Superblock> LoadSuperblock(mapping::Device& dev, bool repair) {
   const uint64_t store_bytes = dev.info().store().length;
   if (store_bytes < 2 * layout::kBlockSize)
     return Status::Corrupt("the device's store area (" + std::to_string(store_bytes) +
@@ -159,6 +159,9 @@ Result<Superblock> LoadSuperblock(mapping::Device& dev) {
   if (b.ok() && backup.backup_block != at)
     b = Status::Corrupt("backup superblock: found in block " + std::to_string(at) +
                         " but its geometry puts it in " + std::to_string(backup.backup_block));
+  if (b.ok() && !repair)
+    return Status::ReadOnly("the primary superblock is damaged (" + p.message() +
+                            "); a read-write mount repairs it from the backup");
   if (b.ok()) {
     WriteSuperblock(dev, backup, 0);  // repair the primary
     return backup;

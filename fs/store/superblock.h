@@ -46,7 +46,8 @@ Status ValidateSuperblock(const layout::Superblock& sb, uint64_t store_bytes,
 // The superblock to mount with: the primary when valid; otherwise the backup when valid, after
 // rewriting the primary from it (persisted). When neither is usable: the backup's error if the
 // backup is intact but unsupported, else the primary's.
-Result<layout::Superblock> LoadSuperblock(mapping::Device& dev);
+// With repair false, a damaged primary is refused (ReadOnly) instead of repaired.
+Result<layout::Superblock> LoadSuperblock(mapping::Device& dev, bool repair = true);
 
 // Like LoadSuperblock, but never writes: a valid primary, else a valid backup.
 Result<layout::Superblock> PeekSuperblock(const mapping::Device& dev);

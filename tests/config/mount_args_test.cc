@@ -51,7 +51,17 @@ TEST(MountArgsTest, IgnoredAndRecordedOptions) {
   EXPECT_TRUE(a->read_only);
   EXPECT_EQ(a->fsname, "mydev");
   EXPECT_EQ(a->settings.atime, core::AtimePolicy::kNoatime);
-  EXPECT_EQ(a->kernel_options, std::vector<std::string>{"noatime"});
+  EXPECT_EQ(a->kernel_options, (std::vector<std::string>{"ro", "noatime"}));
+}
+
+TEST(MountArgsTest, TheLastOfRoAndRwCounts) {
+  Result<MountArgs> a = Parse({"d", "m", "-o", "ro,rw"});
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_FALSE(a->read_only);
+  EXPECT_EQ(a->kernel_options, (std::vector<std::string>{"ro", "rw"}));
+  a = Parse({"d", "m", "-o", "rw", "-o", "ro"});
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_TRUE(a->read_only);
 }
 
 TEST(MountArgsTest, RemountRepeatsWhatProcMountsShows) {

@@ -5,11 +5,12 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <iostream>
-
 #include <map>
 #include <set>
 #include <sstream>
@@ -69,6 +70,23 @@ class FsHarness : public testing::FsHarnessBase {
     d_.Reopen();
     opts_.mode = mode;
     opts_.descriptors = descriptors;
+    auto r = Filesystem::Mount(std::move(d_.dev), opts_);
+    if (!r.ok()) return r.status();
+    fs_ = std::move(r).value();
+    return Status::Ok();
+  }
+  // Unmounts and mounts again read-only (or read-write); the mount's error when it refuses.
+  Status RemountReadOnly(bool read_only) {
+    opts_.read_only = read_only;
+    return RemountAs(opts_.mode, opts_.descriptors);
+  }
+  // Power loss now, then a read-only mount; its error when it refuses.
+  Status CrashAndRemountReadOnly() {
+    if (!d_.sim->stopped()) d_.sim->StopAfter(d_.sim->persist_points());
+    fs_.reset();  // its unmount writes go nowhere
+    d_.sim->Crash(0.0);
+    opts_.read_only = true;
+    d_.Reopen();
     auto r = Filesystem::Mount(std::move(d_.dev), opts_);
     if (!r.ok()) return r.status();
     fs_ = std::move(r).value();
@@ -304,6 +322,86 @@ TEST_P(FsTest, UnlinkThenForgetGivesEverythingBack) {
   EXPECT_EQ(after->free_files, before->free_files);
   h.Remount();
   EXPECT_EQ(h.fs().StatFs()->free_blocks, before->free_blocks);
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
+// mount -o ro: everything reads as it was written; every change fails with ReadOnly (EROFS);
+// and the device is not written at all: no persist point, neither at mount nor at unmount.
+TEST_P(FsTest, ReadOnlyMountReadsEverythingAndWritesNothing) {
+  FsHarness h(GetParam());
+  Filesystem& rw = h.fs();
+  const std::string data(3 * 4096 + 100, 'd');
+  const uint64_t f = h.MustCreate(kRootIno, "f", data);
+  auto d = rw.MkDir(kRoot, kRootIno, "d", 0755);
+  ASSERT_TRUE(d.ok());
+  ASSERT_TRUE(rw.MkDir(kRoot, kRootIno, "e", 0755).ok());
+  ASSERT_TRUE(rw.Symlink(kRoot, d->ino, "s", "../f").ok());
+  const std::string v = "value";
+  const std::span<const std::byte> value = std::as_bytes(std::span(v));
+  ASSERT_TRUE(rw.SetXattr(kRoot, f, "user.k", value, 0).ok());
+  const std::string before = h.Describe();
+
+  ASSERT_TRUE(h.RemountReadOnly(true).ok());
+  const uint64_t points = h.sim().sim->persist_points();
+  Filesystem& fs = h.fs();
+  const uint64_t ino = *h.Resolve("f");
+  EXPECT_EQ(h.Describe(), before);
+  EXPECT_EQ(h.Read(ino, 0, data.size()), data);
+  ASSERT_TRUE(fs.Open(kRoot, ino, O_RDONLY).ok());
+  ASSERT_TRUE(fs.Release(ino).ok());
+  EXPECT_TRUE(fs.Access(kRoot, ino, R_OK).ok());
+  const SetAttrRequest chmod{.fields = kSetMode, .mode = 0600};
+  const SetAttrRequest trunc{.fields = kSetSize, .size = 1};
+  const std::vector<std::pair<std::string, Status>> refused = {
+      {"open for writing", fs.Open(kRoot, ino, O_WRONLY)},
+      {"open with O_TRUNC", fs.Open(kRoot, ino, O_RDONLY | O_TRUNC)},
+      {"write", fs.Write(kRoot, ino, 0, value).status()},
+      {"create", fs.Create(kRoot, kRootIno, "new", 0644, O_RDWR).status()},
+      {"mknod", fs.MkNod(kRoot, kRootIno, "node", S_IFREG | 0644, 0).status()},
+      {"mkdir", fs.MkDir(kRoot, kRootIno, "nd", 0755).status()},
+      {"symlink", fs.Symlink(kRoot, kRootIno, "ns", "f").status()},
+      {"link", fs.Link(kRoot, ino, kRootIno, "nl").status()},
+      {"unlink", fs.Unlink(kRoot, kRootIno, "f")},
+      {"rmdir", fs.RmDir(kRoot, kRootIno, "e")},
+      {"rename", fs.Rename(kRoot, kRootIno, "f", kRootIno, "g", 0)},
+      {"chmod", fs.SetAttr(kRoot, ino, chmod).status()},
+      {"truncate", fs.SetAttr(kRoot, ino, trunc).status()},
+      {"fallocate", fs.Fallocate(ino, 0, 0, 1 << 20)},
+      {"setxattr", fs.SetXattr(kRoot, ino, "user.n", value, 0)},
+      {"removexattr", fs.RemoveXattr(kRoot, ino, "user.k")},
+      {"copy_file_range", fs.CopyFileRange(kRoot, ino, 0, ino, 1 << 20, 4096).status()},
+      {"access W_OK", fs.Access(kRoot, ino, W_OK)},
+  };
+  for (const auto& [what, st] : refused)
+    EXPECT_EQ(st.code(), Code::kReadOnly) << what << ": " << st.message();
+  EXPECT_EQ(h.Describe(), before);
+  std::vector<std::string> names = h.List(kRootIno);
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{".", "..", "d", "e", "f"}));  // no RAM directory
+  ASSERT_TRUE(h.fs().Unmount().ok());
+  EXPECT_EQ(h.sim().sim->persist_points(), points);
+
+  ASSERT_TRUE(h.RemountReadOnly(false).ok());  // read-write again: everything still there
+  EXPECT_EQ(h.Describe(), before);
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
+// A filesystem that a crash left with work to finish (here an unlinked file that was still
+// open) is refused read-only, untouched; a read-write mount finishes it.
+TEST_P(FsTest, ReadOnlyMountRefusesAFilesystemThatNeedsRecovery) {
+  FsHarness h(GetParam());
+  Filesystem& fs = h.fs();
+  auto a = fs.Create(kRoot, kRootIno, "open", 0644, O_RDWR);
+  ASSERT_TRUE(a.ok());
+  h.Write(a->ino, 0, std::string(10000, 'o'));
+  ASSERT_TRUE(fs.Unlink(kRoot, kRootIno, "open").ok());
+  Status st = h.CrashAndRemountReadOnly();
+  ASSERT_EQ(st.code(), Code::kReadOnly) << st.message();
+  EXPECT_NE(st.message().find("1 unlinked inode"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("a read-write mount finishes them"), std::string::npos);
+  ASSERT_TRUE(h.RemountReadOnly(false).ok());
+  ASSERT_TRUE(h.RemountReadOnly(true).ok());
+  EXPECT_EQ(h.List(kRootIno), (std::vector<std::string>{".", ".."}));
   EXPECT_TRUE(h.Fsck().clean());
 }
 

@@ -44,6 +44,19 @@ class SuperblockTest : public StoreFixture {
   }
 };
 
+TEST_P(SuperblockTest, ReadOnlyOpenRefusesToRepairADamagedPrimary) {
+  store_.reset();
+  Modify(0, [](layout::Superblock& s) { s.label[3] ^= 0x5a; }, /*seal=*/false);
+  const layout::Superblock damaged = Primary();
+  auto r = Store::Open(dev(), nullptr, /*read_only=*/true);
+  ASSERT_EQ(r.status().code(), Code::kReadOnly);
+  EXPECT_NE(r.status().message().find("read-write mount repairs it"), std::string::npos)
+      << r.status().message();
+  const layout::Superblock now = Primary();
+  EXPECT_EQ(std::memcmp(&damaged, &now, sizeof damaged), 0);  // not written
+  EXPECT_TRUE(TryOpen().ok());  // read-write: repaired from the backup
+}
+
 TEST_P(SuperblockTest, DamagedPrimaryOpensFromTheBackupAndIsRepaired) {
   const uint64_t mounts = sb().mount_count;
   Modify(0, [](layout::Superblock& s) { s.label[3] ^= 0x5a; }, /*seal=*/false);

@@ -258,6 +258,59 @@ TEST_P(TxTest, CommittedHeaderIsReplayedAtOpen) {
   EXPECT_GT(after.sequence, h.sequence);  // Open committed its own transaction since
 }
 
+// A read-only open writes nothing: it refuses a journal that needs replaying (and leaves it for
+// the next read-write open), refuses every commit, and Close leaves the superblock as it was.
+TEST_P(TxTest, ReadOnlyOpenNeitherReplaysNorCommits) {
+  const uint64_t off = Store::BlockOffset(DataBlock());
+  const layout::Superblock s = sb();
+  store_.reset();
+  RecordStream stream;
+  const char msg[] = "redo me";
+  stream.AddBytes(off, msg, sizeof msg);
+  layout::JournalHeader h{};
+  dev().Read(Store::BlockOffset(s.journal_start), &h, sizeof h);
+  h.sequence++;
+  h.state = static_cast<uint32_t>(layout::JournalState::kCommitted);
+  h.record_count = stream.count();
+  h.record_bytes = stream.bytes().size();
+  h.records_crc = Crc32c(stream.bytes().data(), stream.bytes().size());
+  h.checksum = StructChecksum(h);
+  dev().Write(Store::BlockOffset(s.journal_start + 1), stream.bytes().data(),
+              stream.bytes().size());
+  dev().Write(Store::BlockOffset(s.journal_start), &h, sizeof h);
+
+  auto ro = Store::Open(dev(), nullptr, /*read_only=*/true);
+  ASSERT_EQ(ro.status().code(), Code::kReadOnly);
+  EXPECT_NE(ro.status().message().find("read-write mount replays it"), std::string::npos)
+      << ro.status().message();
+  EXPECT_EQ(ReadDev(off, sizeof msg), std::vector<uint8_t>(sizeof msg, 0));
+  layout::JournalHeader still;
+  dev().Read(Store::BlockOffset(s.journal_start), &still, sizeof still);
+  EXPECT_EQ(still.state, static_cast<uint32_t>(layout::JournalState::kCommitted));
+
+  Reopen();  // read-write: replayed
+  char seen[sizeof msg];
+  dev().Read(off, seen, sizeof seen);
+  EXPECT_STREQ(seen, msg);
+  ASSERT_TRUE(store().Close().ok());
+  store_.reset();
+
+  layout::Superblock before;
+  dev().Read(0, &before, sizeof before);
+  auto r = Store::Open(dev(), nullptr, /*read_only=*/true);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE((*r)->read_only());
+  Tx tx = (*r)->Begin();
+  (*r)->WriteInode(tx, 4, FileRecord(77));
+  EXPECT_EQ((*r)->Commit(tx).code(), Code::kReadOnly);
+  EXPECT_FALSE((*r)->ReadInode(4).ok());
+  EXPECT_TRUE((*r)->Close().ok());
+  layout::Superblock after;
+  dev().Read(0, &after, sizeof after);
+  EXPECT_EQ(std::memcmp(&before, &after, sizeof before), 0);  // no mount count, no dirty state
+  EXPECT_EQ(after.state, static_cast<uint32_t>(layout::FsState::kClean));
+}
+
 TEST_P(TxTest, CommittedStreamWithAForeignTargetIsCorrupt) {
   const layout::Superblock s = sb();
   store_.reset();

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# mount -o ro: the tree reads back whole, every change fails with "Read-only file system", the
+# device's bytes do not change (not even the mount count); remounting between ro and rw needs an
+# unmount, and says so; a device that a crash left needing recovery is refused read-only with a
+# one-line reason, untouched, and mounts read-write.
+source "$(dirname "$0")/lib.sh"
+make_device 64M
+format
+mount_fs
+mkdir -p "$MNT/d/sub"
+random_file "$WORK/data" 3M
+cp "$WORK/data" "$MNT/d/data"
+echo small >"$MNT/small"
+ln -s d/data "$MNT/link"
+ln "$MNT/small" "$MNT/hard"
+setfattr -n user.k -v value "$MNT/small"
+before=$(manifest "$MNT")
+umount_fs
+sum() { cat "${PARTS[@]}" | sha256sum | cut -c1-64; }
+image=$(sum)
+
+mount_fs ro
+read -r _ _ _ opts _ < <(awk -v m="$MNT" '$2 == m' /proc/mounts)
+[[ ",$opts," == *,ro,* ]] || fail "/proc/mounts options of a ro mount: $opts"
+expect_eq "$(manifest "$MNT")" "$before" "the tree, mounted read-only"
+expect_same "$MNT/d/data" "$WORK/data"
+expect_eq "$(getfattr --only-values -n user.k "$MNT/small")" value "xattr, mounted read-only"
+expect_fail "Read-only file system" sh -c "echo x >>'$MNT/small'"
+expect_fail "Read-only file system" touch "$MNT/new"
+expect_fail "Read-only file system" mkdir "$MNT/nd"
+expect_fail "Read-only file system" rm "$MNT/small"
+expect_fail "Read-only file system" mv "$MNT/small" "$MNT/moved"
+expect_fail "Read-only file system" chmod 600 "$MNT/small"
+expect_fail "Read-only file system" truncate -s 0 "$MNT/d/data"
+expect_fail "Read-only file system" setfattr -n user.n -v 1 "$MNT/small"
+expect_fail "Read-only file system" ln -s x "$MNT/nl"
+[ -e "$MNT/ram" ] && fail "a read-only mount shows the RAM directory"
+cat "$MNT"/d/data "$MNT/small" >/dev/null   # reads (no atime writes either)
+# Between ro and rw only through an unmount, and the refusal says why.
+expect_fail "mounted read-only; remounting read-write needs an unmount" \
+  "$PMEMFS" "$DEV" "$MNT" -o remount,rw
+[[ ",$(awk -v m="$MNT" '$2 == m {print $4}' /proc/mounts)," == *,ro,* ]] ||
+  fail "a refused remount,rw changed the mount flags"
+"$PMEMFS" "$DEV" "$MNT" -o remount,ro,noexec >"$WORK/remount.log" 2>&1 ||
+  fail "remount,ro,noexec of a ro mount: $(cat "$WORK/remount.log")"
+umount_fs
+expect_eq "$(sum)" "$image" "the device's bytes after a read-only mount"
+
+mount_fs
+expect_fail "mounted read-write; remounting read-only needs an unmount" \
+  "$PMEMFS" "$DEV" "$MNT" -o remount,ro
+echo more >>"$MNT/small"
+# A crash with an unlinked file still open: the next mount has an orphan to free.
+exec 7<"$MNT/d/data"
+rm "$MNT/d/data"
+sync -f "$MNT"
+crash_daemon
+exec 7<&-
+image=$(sum)
+expect_fail "unlinked inode(s) and 0 interrupted truncate(s) to finish; a read-write mount finishes them" \
+  "$PMEMFS" "$DEV" "$MNT" -f -o "mode=$MODE,config=none,ro"
+expect_eq "$(sum)" "$image" "the device's bytes after a refused read-only mount"
+mount_fs
+expect_eq "$(cat "$MNT/small")" "$(printf 'small\nmore')" "small after recovery"
+umount_fs
+mount_fs ro
+[ -e "$MNT/d/data" ] && fail "the unlinked file is back"
+umount_fs
+pass
