@@ -93,10 +93,22 @@ mount_fs() {
   _fs_pid[$fs]="$fs_pid" _fs_device[$fs]="$device" _fs_dir[$fs]="$fs_dir" _last_fs="$fs"
 }
 
+# _umount M: unmounts M, retrying for up to 10 s while it is busy (bindfs's daemon keeps its
+# source open until it has exited, a moment after its own mount is gone).
+_umount() {
+  local i
+  for ((i = 0; i < 100; i++)); do
+    umount "$1" 2>/dev/null && return 0
+    mountpoint -q "$1" || return 0
+    sleep 0.1
+  done
+  umount "$1"  # the last try says why
+}
+
 umount_fs() {
   local fs=${1:-$_last_fs} m i pid
   [ -n "$fs" ] && [ -n "${_fs_dir[$fs]+set}" ] || return 0
-  for m in ${_fs_mounts[$fs]}; do umount "$m"; done
+  for m in ${_fs_mounts[$fs]}; do _umount "$m"; done
   pid=${_fs_pid[$fs]}
   if [ -n "$pid" ]; then
     for ((i = 0; i < 100; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
