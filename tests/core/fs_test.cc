@@ -279,21 +279,28 @@ TEST_P(FsTest, UnlinkedOpenFileStaysReadableUntilReleased) {
 // the space must be free when Unlink returns, as on ext4: `rm big && cp other .` on a full
 // device works. The record and inode number stay until the FORGET; a crash in between leaves
 // an orphan that the next mount frees.
+// Creates "big" (64 blocks), closes it and unlinks it; the kernel still holds its reference.
+uint64_t UnlinkAClosedFile(FsHarness& h) {
+  Filesystem& fs = h.fs();
+  auto a = fs.Create(kRoot, kRootIno, "big", 0644, O_RDWR);
+  EXPECT_TRUE(a.ok());
+  h.Write(a->ino, 0, std::string(64 * 4096, 'b'));
+  EXPECT_TRUE(fs.Release(a->ino).ok());
+  EXPECT_TRUE(fs.Unlink(kRoot, kRootIno, "big").ok());
+  return a->ino;
+}
+
 TEST_P(FsTest, UnlinkFreesTheDataBeforeTheKernelForgets) {
   FsHarness h(GetParam());
   Filesystem& fs = h.fs();
   h.MustCreate(kRootIno, "first");
   const auto before = fs.StatFs();
-  auto a = fs.Create(kRoot, kRootIno, "big", 0644, O_RDWR);
-  ASSERT_TRUE(a.ok());
-  h.Write(a->ino, 0, std::string(64 * 4096, 'b'));
-  ASSERT_TRUE(fs.Release(a->ino).ok());
-  ASSERT_TRUE(fs.Unlink(kRoot, kRootIno, "big").ok());
+  const uint64_t ino = UnlinkAClosedFile(h);
   const auto unlinked = fs.StatFs();
   ASSERT_TRUE(before.ok() && unlinked.ok());
   EXPECT_EQ(unlinked->free_blocks, before->free_blocks);      // the data: at once
   EXPECT_EQ(unlinked->free_files + 1, before->free_files);    // the record: not yet
-  auto attr = fs.GetAttr(a->ino);                             // the kernel may still ask
+  auto attr = fs.GetAttr(ino);                                // the kernel may still ask
   ASSERT_TRUE(attr.ok());
   EXPECT_EQ(attr->nlink, 0u);
   EXPECT_EQ(attr->size, 0u);
@@ -311,12 +318,7 @@ TEST_P(FsTest, UnlinkThenForgetGivesEverythingBack) {
   Filesystem& fs = h.fs();
   h.MustCreate(kRootIno, "first");
   const auto before = fs.StatFs();
-  auto a = fs.Create(kRoot, kRootIno, "big", 0644, O_RDWR);
-  ASSERT_TRUE(a.ok());
-  h.Write(a->ino, 0, std::string(64 * 4096, 'b'));
-  ASSERT_TRUE(fs.Release(a->ino).ok());
-  ASSERT_TRUE(fs.Unlink(kRoot, kRootIno, "big").ok());
-  fs.Forget(a->ino, 1);
+  fs.Forget(UnlinkAClosedFile(h), 1);
   const auto after = fs.StatFs();
   EXPECT_EQ(after->free_blocks, before->free_blocks);
   EXPECT_EQ(after->free_files, before->free_files);

@@ -33,6 +33,22 @@ class TxTest : public StoreFixture {
     dev().Read(off, v.data(), len);
     return v;
   }
+  // As if the machine stopped right after a commit point (the store closed): writes `stream`
+  // into the journal of `s` and returns the committed header that claims it, for the caller to
+  // write (or spoil first).
+  layout::JournalHeader CommittedHeader(const layout::Superblock& s, const RecordStream& stream) {
+    layout::JournalHeader h{};
+    dev().Read(Store::BlockOffset(s.journal_start), &h, sizeof h);
+    h.sequence++;
+    h.state = static_cast<uint32_t>(layout::JournalState::kCommitted);
+    h.record_count = stream.count();
+    h.record_bytes = stream.bytes().size();
+    h.records_crc = Crc32c(stream.bytes().data(), stream.bytes().size());
+    h.checksum = StructChecksum(h);
+    dev().Write(Store::BlockOffset(s.journal_start + 1), stream.bytes().data(),
+                stream.bytes().size());
+    return h;
+  }
 };
 
 TEST_P(TxTest, WritesAreInvisibleUntilCommit) {
@@ -227,16 +243,7 @@ TEST_P(TxTest, CommittedHeaderIsReplayedAtOpen) {
   RecordStream stream;
   const char msg[] = "redo me";
   stream.AddBytes(off, msg, sizeof msg);
-  layout::JournalHeader h{};
-  dev().Read(Store::BlockOffset(s.journal_start), &h, sizeof h);
-  h.sequence++;
-  h.state = static_cast<uint32_t>(layout::JournalState::kCommitted);
-  h.record_count = stream.count();
-  h.record_bytes = stream.bytes().size();
-  h.records_crc = Crc32c(stream.bytes().data(), stream.bytes().size());
-  h.checksum = StructChecksum(h);
-  dev().Write(Store::BlockOffset(s.journal_start + 1), stream.bytes().data(),
-              stream.bytes().size());
+  const layout::JournalHeader h = CommittedHeader(s, stream);
   // The same header with a stream that does not match its CRC is not committed.
   layout::JournalHeader wrong = h;
   wrong.records_crc ^= 1;
@@ -267,16 +274,7 @@ TEST_P(TxTest, ReadOnlyOpenNeitherReplaysNorCommits) {
   RecordStream stream;
   const char msg[] = "redo me";
   stream.AddBytes(off, msg, sizeof msg);
-  layout::JournalHeader h{};
-  dev().Read(Store::BlockOffset(s.journal_start), &h, sizeof h);
-  h.sequence++;
-  h.state = static_cast<uint32_t>(layout::JournalState::kCommitted);
-  h.record_count = stream.count();
-  h.record_bytes = stream.bytes().size();
-  h.records_crc = Crc32c(stream.bytes().data(), stream.bytes().size());
-  h.checksum = StructChecksum(h);
-  dev().Write(Store::BlockOffset(s.journal_start + 1), stream.bytes().data(),
-              stream.bytes().size());
+  const layout::JournalHeader h = CommittedHeader(s, stream);
   dev().Write(Store::BlockOffset(s.journal_start), &h, sizeof h);
 
   auto ro = Store::Open(dev(), nullptr, /*read_only=*/true);
