@@ -66,6 +66,9 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
       acc->Discard(store::Store::BlockOffset(r.start), store::Store::BlockOffset(r.count));
     });
   }
+  // Volatile inode numbers start over at every mount: the mount count tells a handle of an
+  // earlier mount's RAM file from this mount's (the kernel keeps the low 32 bits).
+  fs->volatile_generation_ = fs->store_->superblock().mount_count;
   fs->ram_ = mapping::RamPartition::Open(*fs->dev_);
   PMEMFS_RETURN_IF_ERROR(fs->SyncDescriptorTable());
 
@@ -80,7 +83,7 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
     rec.nlink = 2;
     rec.parent = kRootIno;
     rec.atime_ns = rec.mtime_ns = rec.ctime_ns = rec.btime_ns = NowNs();
-    rec.generation = 1;
+    rec.generation = fs->volatile_generation_;
     fs->ram_dir_ = std::make_shared<Inode>(fs->next_volatile_ino_++, rec);
     fs->ram_dir_->dir = Directory::Empty();
     fs->ram_dir_->dir_loaded = true;
@@ -238,7 +241,8 @@ Attr Filesystem::ToAttr(const Inode& ip) {
   const InodeRecord& r = ip.rec;
   Attr a;
   a.ino = ip.ino;
-  a.generation = r.generation;
+  // The kernel wants the root's generation 0 (it creates the root inode so, before any lookup).
+  a.generation = ip.ino == kRootIno ? 0 : r.generation;
   a.mode = r.mode;
   a.nlink = r.nlink;
   a.uid = r.uid;
@@ -286,6 +290,13 @@ void Filesystem::MaybeEvict(uint64_t ino) {
     // Nobody else holds the inode when the cache's and our copies are the only ones: a new
     // copy can only be made under inodes_mu_.
     evict = it->second->nlookup == 0 && it->second.use_count() == 1;
+    if (evict && it->second->is_volatile()) {
+      // A volatile inode lives only in this cache: it stays while it has links. (Its lock is
+      // taken before inodes_mu_ elsewhere, so only try it here; when it is busy the inode
+      // stays, and whoever holds it and removes its last link evicts it after.)
+      std::shared_lock vl(it->second->mu, std::try_to_lock);
+      if (!vl.owns_lock() || it->second->rec.nlink != 0) return;
+    }
     if (evict) {
       ip = std::move(it->second);
       inodes_.erase(it);
@@ -383,7 +394,7 @@ Result<Filesystem::InodePtr> Filesystem::NewInode(store::Tx& tx, const Inode& di
   uint64_t ino;
   if (dir.is_volatile()) {
     ino = next_volatile_ino_++;
-    rec.generation = 1;
+    rec.generation = volatile_generation_;
   } else {
     uint64_t gen = 0;
     PMEMFS_ASSIGN_OR_RETURN(ino, store_->ReserveInode(tx, &gen));

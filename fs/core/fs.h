@@ -19,6 +19,10 @@
 // Fsync/SyncFs/Unmount or the background write-back. Files under the RAM directory (opts.ram_dir in the root) live in the
 // device's RAM partition and in DRAM only: never journaled, gone after remount.
 //
+// Lookup(ino, ".") names the inode itself, of any type (NotFound once it has no links): how the
+// kernel finds an inode by number (file handles, NFS). Generations: a persistent inode's grows
+// each time its slot is reused, a volatile inode's is the mount count, the root's is 0.
+//
 // Lookup references: every call that returns an Attr for a name (Lookup, Create, MkDir, MkNod,
 // Symlink, Link) takes one reference on the inode for the kernel; Forget(ino, n) drops n. An
 // unlinked inode is freed when it has no links, no references and no open files.
@@ -322,6 +326,7 @@ class Filesystem {
   std::mutex rename_mu_;  // serialises renames that move a directory to another parent
   InodePtr ram_dir_;      // the volatile RAM directory (null when opts_.ram_dir is "")
   std::atomic<uint64_t> next_volatile_ino_{kVolatileInoBase};
+  uint64_t volatile_generation_ = 1;  // of every volatile inode of this mount (set at Mount)
   bool unmounted_ = false;
 
   std::mutex wb_mu_;      // guards wb_stop_

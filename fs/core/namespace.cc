@@ -33,9 +33,18 @@ Status Filesystem::CheckName(std::string_view name) {
 
 Result<Attr> Filesystem::Lookup(const Caller&, uint64_t parent, std::string_view name) {
   PMEMFS_ASSIGN_OR_RETURN(InodePtr dir, GetInode(parent));
+  // "." names the inode itself, of any type: the kernel looks it up to find an inode by number
+  // once its cache has dropped it (open_by_handle_at, an NFS export). An inode without links
+  // is gone for that purpose (its handle is stale), even before the kernel forgets it.
+  if (name == ".") {
+    {
+      std::shared_lock lock(dir->mu);
+      if (dir->rec.nlink == 0) return Status::NotFound("inode was removed");
+    }
+    return Ref(dir);
+  }
   if (!dir->is_dir()) return Status::NotDirectory("not a directory");
   if (name.size() > layout::kMaxNameLen) return Status::NameTooLong("name too long");
-  if (name == ".") return Ref(dir);
   if (name == "..") {
     PMEMFS_ASSIGN_OR_RETURN(InodePtr up, GetInode(dir->rec.parent));
     return Ref(up);

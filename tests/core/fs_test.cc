@@ -476,6 +476,80 @@ TEST_P(FsTest, RamDirectoryFilesVanishOnRemount) {
   EXPECT_TRUE(h.Resolve("kept").ok());
 }
 
+// File handles (open_by_handle_at, NFS): the kernel finds an uncached inode by looking up "."
+// on its number. That must work for every type, across a remount, with a generation that
+// tells a reused slot or an earlier mount's RAM file from the one the handle named.
+TEST_P(FsTest, DotLookupFindsAnInodeByNumberUntilItIsGone) {
+  FsHarness h(GetParam());
+  Filesystem& fs = h.fs();
+  auto d = fs.MkDir(kRoot, kRootIno, "d", 0755);
+  ASSERT_TRUE(d.ok());
+  const uint64_t f = h.MustCreate(d->ino, "f", "data");
+  auto fa = fs.GetAttr(f);
+  ASSERT_TRUE(fa.ok());
+  ASSERT_TRUE(fs.Symlink(kRoot, kRootIno, "l", "d/f").ok());
+  const uint64_t l = *h.Resolve("l");
+  for (uint64_t ino : {f, d->ino, l, kRootIno}) {
+    auto a = fs.Lookup(kRoot, ino, ".");
+    ASSERT_TRUE(a.ok()) << ino << ": " << a.status().message();
+    EXPECT_EQ(a->ino, ino);
+    fs.Forget(ino, 1);
+  }
+  auto up = fs.Lookup(kRoot, d->ino, "..");  // how the kernel reconnects a directory handle
+  ASSERT_TRUE(up.ok());
+  EXPECT_EQ(up->ino, kRootIno);
+  EXPECT_EQ(up->generation, 0u) << "the kernel wants the root's generation 0";
+  EXPECT_EQ(fs.GetAttr(kRootIno)->generation, 0u);
+  EXPECT_NE(fa->generation, 0u);
+
+  h.Remount();  // the same handle names the same inode
+  auto again = h.fs().Lookup(kRoot, f, ".");
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->generation, fa->generation);
+  EXPECT_EQ(h.Read(f, 0, 4), "data");
+
+  // Unlinked: stale at once (before the kernel forgets), and a new file in the same slot has
+  // another generation.
+  ASSERT_TRUE(h.fs().Unlink(kRoot, d->ino, "f").ok());
+  EXPECT_EQ(h.fs().Lookup(kRoot, f, ".").status().code(), Code::kNotFound);
+  h.fs().Forget(f, 2);  // Resolve's lookup and the "." above
+  EXPECT_EQ(h.fs().Lookup(kRoot, f, ".").status().code(), Code::kNotFound);
+  const uint64_t g = h.MustCreate(d->ino, "g");
+  ASSERT_EQ(g, f) << "expected the freed slot to be reused";
+  EXPECT_GT(h.fs().GetAttr(g)->generation, fa->generation);
+  EXPECT_EQ(h.fs().Lookup(kRoot, 12345678, ".").status().code(), Code::kNotFound);
+  EXPECT_EQ(h.fs().Lookup(kRoot, kVolatileInoBase + 999, ".").status().code(), Code::kNotFound);
+
+  // RAM files: numbers start over at every mount, generations do not repeat.
+  auto ram = h.Resolve("ram");
+  ASSERT_TRUE(ram.ok());
+  const uint64_t v = h.MustCreate(*ram, "v");
+  const uint64_t vgen = h.fs().GetAttr(v)->generation;
+  h.Remount();
+  ram = h.Resolve("ram");
+  ASSERT_TRUE(ram.ok());
+  ASSERT_EQ(h.MustCreate(*ram, "w"), v);
+  EXPECT_NE(h.fs().GetAttr(v)->generation, vgen);
+}
+
+// A RAM file lives only in the daemon's inode cache: the kernel forgetting it (drop_caches,
+// memory pressure) must not lose it.
+TEST_P(FsTest, RamFilesOutliveTheKernelForgettingThem) {
+  FsHarness h(GetParam());
+  Filesystem& fs = h.fs();
+  auto ram = h.Resolve("ram");
+  ASSERT_TRUE(ram.ok());
+  const uint64_t v = h.MustCreate(*ram, "v", "volatile data");
+  fs.Forget(v, 1);  // MustCreate's reference: now nobody holds it
+  auto again = fs.Lookup(kRoot, *ram, "v");
+  ASSERT_TRUE(again.ok()) << again.status().message();
+  EXPECT_EQ(again->ino, v);
+  EXPECT_EQ(h.Read(v, 0, 13), "volatile data");
+  ASSERT_TRUE(fs.Unlink(kRoot, *ram, "v").ok());
+  fs.Forget(v, 1);
+  EXPECT_EQ(fs.GetAttr(v).status().code(), Code::kNotFound);
+}
+
 TEST_P(FsTest, CrashAfterEveryOperationKeepsWhatWasAcknowledged) {
   FsHarness h(GetParam());
   h.CrashAndMount();  // nothing yet: an empty filesystem survives a crash
