@@ -6,14 +6,13 @@
 // (etc/fstab.example). Order of work: arguments and config file (errors: one line, exit 1) ->
 // background (unless -f) -> open and lock the device -> settings resolved (fs/config) -> core
 // mounts (recovery) -> FUSE mount -> the parent exits 0 -> serve until unmount or SIGTERM ->
-// write back and mark clean. A remount (-o remount) applies the per-mount flags to the mount
-// that exists and starts no second daemon.
+// write back and mark clean. A remount (-o remount) starts no second daemon: it reaches the
+// running one through its control socket (remount_client.h).
 #include <fuse_lowlevel.h>
 #include <limits.h>
 #include <spdlog/spdlog.h>
 #include <stdlib.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,12 +24,15 @@
 #include "fs/config/config.h"
 #include "fs/config/mount_args.h"
 #include "fs/core/fs.h"
+#include "fs/fuse/control.h"
+#include "fs/fuse/daemon_control.h"
 #include "fs/fuse/daemonize.h"
 #include "fs/fuse/device_probe.h"
 #include "fs/fuse/invalidator.h"
 #include "fs/fuse/logging.h"
 #include "fs/fuse/ops.h"
 #include "fs/fuse/remount.h"
+#include "fs/fuse/remount_client.h"
 #include "fs/fuse/session.h"
 
 namespace {
@@ -66,27 +68,10 @@ Result<std::optional<config::ConfigFile>> LoadConfig(const config::MountArgs& ar
 }
 
 int Remount(const config::MountArgs& args, const std::string& mountpoint) {
-  if (!fuse::IsPmemfsMount(mountpoint))
-    return Fail(mountpoint + ": not a mounted pmemfs (remount needs one)");
-  struct statvfs st;
-  if (statvfs(mountpoint.c_str(), &st) != 0)
-    return Fail(mountpoint + ": " + strerror(errno));
-  const bool is_read_only = st.f_flag & ST_RDONLY;
-  if (args.read_only != is_read_only)
-    return Fail(mountpoint + (is_read_only ? ": mounted read-only; remounting read-write"
-                                           : ": mounted read-write; remounting read-only") +
-                " needs an unmount and a mount");
-  std::vector<std::string> flags = args.kernel_options;
-  flags.insert(flags.end(), args.mount_flags.begin(), args.mount_flags.end());
-  Status s = fuse::SetMountFlags(mountpoint, flags, fuse::FlagBase::kNone);
+  std::string note;
+  Status s = fuse::RemountLive(args, mountpoint, &note);
   if (!s.ok()) return Fail(s.message());
-  const config::Settings& o = args.settings;
-  if (o.mode || o.cache_size || o.writeback_ms || o.ram_dir || o.descriptors || o.log_level ||
-      args.config_path || args.page_granularity)
-    fprintf(stderr,
-            "pmemfs: %s: remounted; pmemfs options (mode=, cache_size=, ...) take effect at the "
-            "next mount\n",
-            mountpoint.c_str());
+  if (!note.empty()) fprintf(stderr, "pmemfs: %s\n", note.c_str());
   return 0;
 }
 
@@ -133,13 +118,31 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
     return Fail(session.status().message());
   }
   if (!args.mount_flags.empty()) {  // what libfuse 3.14 could not pass (atime flags)
-    std::vector<std::string> flags = args.kernel_options;
-    flags.insert(flags.end(), args.mount_flags.begin(), args.mount_flags.end());
-    Status s = fuse::SetMountFlags(mountpoint, flags, fuse::FlagBase::kLibfuse);
+    Status s = fuse::SetMountFlags(mountpoint, args.flag_options, fuse::FlagBase::kLibfuse);
     if (!s.ok()) spdlog::warn("{} (the daemon keeps its atime policy all the same)", s.message());
   }
   fuse::AsyncInvalidator inval((*session)->session());
   (*fs)->SetInvalidator(&inval);
+  // Remounts reach us here (without it they are refused).
+  std::unique_ptr<fuse::ControlServer> control;
+  if (Result<std::string> key = fuse::DeviceKey(args.device); key.ok()) {
+    fuse::DaemonDescription d{
+        .device = args.device,
+        .mountpoint = mountpoint,
+        .subtype = sopts.subtype,
+        .mode = mapping::ModeName(m.mode),
+        .ram_dir = m.ram_dir,
+        .cache_size = m.cache_size,
+        .writeback_ms = m.writeback_ms,
+        .descriptors = config::DescriptorsName(m.descriptors),
+        .writeback_cache = args.writeback_cache,
+        .page_granularity = args.page_granularity,
+    };
+    Result<std::unique_ptr<fuse::ControlServer>> srv =
+        fuse::ControlServer::Start(*key, fuse::DaemonControlHandler(fs->get(), std::move(d)));
+    if (srv.ok()) control = std::move(srv).value();
+    else spdlog::warn("{}: remount and second mounts will be refused", srv.status().message());
+  }
 
   daemon->Ready();
   if (!args.foreground) fuse::LogToSyslog(level);
@@ -149,6 +152,7 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
   if (!loop.ok()) spdlog::error("{}", loop.status().message());
   else if (*loop > 0) spdlog::info("signal {}: unmounting", *loop);
 
+  control.reset();
   (*fs)->SetInvalidator(nullptr);
   inval.Stop();
   session->reset();  // unmounts if still mounted; destroy runs Filesystem::Unmount

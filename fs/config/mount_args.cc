@@ -110,11 +110,26 @@ Status ParseOption(std::string_view opt, MountArgs* a) {
   if (opt == "ro" || opt == "rw") {  // the last one counts, for the daemon and the kernel
     a->read_only = opt == "ro";
     a->kernel_options.emplace_back(opt);
+    a->flag_options.emplace_back(opt);
     return Status::Ok();
   }
   if (name == "fsname" || name == "subtype") {
     PMEMFS_RETURN_IF_ERROR(needs_value());
+    if (name == "subtype" && value.empty())
+      return Status::InvalidArgument("option 'subtype=' needs a name (fstype=fuse: no subtype)");
     (name == "fsname" ? a->fsname : a->subtype) = std::string(value);
+    return Status::Ok();
+  }
+  if (name == "fstype") {  // fuse: the type tools see is plain "fuse"; fuse.NAME: subtype=NAME
+    PMEMFS_RETURN_IF_ERROR(needs_value());
+    if (value == "fuse") {
+      a->subtype = std::string();
+    } else if (StartsWith(value, "fuse.") && value.size() > 5) {
+      a->subtype = std::string(value.substr(5));
+    } else {
+      return Status::InvalidArgument("option '" + std::string(opt) +
+                                     "': the type is fuse or fuse.NAME");
+    }
     return Status::Ok();
   }
   if (opt == "default_permissions") return Status::Ok();  // always on
@@ -124,6 +139,7 @@ Status ParseOption(std::string_view opt, MountArgs* a) {
     if (opt != f) continue;
     if (opt == "noatime") s.atime = core::AtimePolicy::kNoatime;
     a->kernel_options.emplace_back(opt);
+    a->flag_options.emplace_back(opt);
     return Status::Ok();
   }
   for (std::string_view f : kAtimeOptions) {
@@ -131,6 +147,7 @@ Status ParseOption(std::string_view opt, MountArgs* a) {
     if (opt == "relatime") s.atime = core::AtimePolicy::kRelatime;
     if (opt == "strictatime") s.atime = core::AtimePolicy::kStrictatime;
     a->mount_flags.emplace_back(opt);
+    a->flag_options.emplace_back(opt);
     return Status::Ok();
   }
   for (std::string_view p : kKernelValued) {
@@ -224,6 +241,7 @@ std::string MountUsage(const std::string& program) {
          "\n"
          "Common mount options are accepted: ro, rw, nosuid, nodev, noexec, suid, dev, exec,\n"
          "allow_other, default_permissions (always on), fsname=, sync, dirsync, ...\n"
+         "fstype=fuse shows the mount as type fuse (default fuse.pmemfs, as subtype=pmemfs).\n"
          "ro never writes the device; a device that a crash left needing recovery is refused\n"
          "(mount it read-write once). Between ro and rw only through an unmount.\n";
 }

@@ -4,7 +4,7 @@
 //
 // ParseMountArgs sorts the -o options into three groups:
 //   - ours (mode=, config=, ram_dir=, cache_size=, writeback_ms=, descriptors=, log_level=,
-//     page_granularity), which never reach libfuse (it rejects options it does not know);
+//     page_granularity, fstype=), which never reach libfuse (it rejects options it does not know);
 //   - the common mount options, passed to libfuse and so to the kernel (rw, nosuid, nodev,
 //     noexec, dev, suid, exec, sync, dirsync, [no]atime, allow_other, default_permissions,
 //     fsname=, ...), except the per-mount flags libfuse 3.14 refuses ([no]relatime,
@@ -47,8 +47,13 @@ struct MountArgs {
   bool read_only = false;         // `ro` was given (the last of ro and rw)
   std::vector<std::string> kernel_options;  // for libfuse, unescaped, in order given
   std::vector<std::string> mount_flags;     // set on the mount once it is up, in order given
+  // Every per-mount flag option (ro, rw, nosuid, noexec, noatime, relatime, ...), in the order
+  // given: the last of conflicting ones wins (remount,noatime after relatime means noatime).
+  std::vector<std::string> flag_options;
   std::optional<std::string> fsname;        // -o fsname= (default: the device)
-  std::optional<std::string> subtype;       // -o subtype= (default: pmemfs)
+  // -o subtype= (default: pmemfs; the type is fuse.SUBTYPE); "" after -o fstype=fuse: the
+  // type is plain fuse (what xfstests' FSTYP=fuse checks for).
+  std::optional<std::string> subtype;
 };
 
 // argv[0] is the program name. InvalidArgument (one line, naming the argument) on a bad or

@@ -287,7 +287,7 @@ class Filesystem::DataPath {
 // --- device data ------------------------------------------------------------------------------
 
 Status Filesystem::DataPath::DataWrite(uint64_t off, const std::byte* src, uint64_t len) {
-  if (fs_.opts_.read_only) return Status::ReadOnly("the filesystem is mounted read-only");
+  if (fs_.read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
   if (len == 0) return Status::Ok();
   if (ip_.is_volatile()) {
     fs_.dev_->Store(off, src, len);
@@ -297,7 +297,7 @@ Status Filesystem::DataPath::DataWrite(uint64_t off, const std::byte* src, uint6
 }
 
 Status Filesystem::DataPath::DataZero(uint64_t off, uint64_t len) {
-  if (fs_.opts_.read_only) return Status::ReadOnly("the filesystem is mounted read-only");
+  if (fs_.read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
   if (len == 0) return Status::Ok();
   if (ip_.is_volatile()) {
     fs_.dev_->ForEachSegment(off, len, [](mapping::Segment s) { std::memset(s.ptr, 0, s.length); });
@@ -716,7 +716,7 @@ Status Filesystem::DataPath::Read(Filesystem& fs, const Inode& ip, uint64_t off,
 void Filesystem::DataPath::TouchAtime(Filesystem& fs, const InodePtr& ip) {
   std::unique_lock lock(ip->mu);
   const int64_t now = NowNs();
-  if (!NeedsAtime(fs.opts_.atime, ip->rec, now)) return;  // another reader did it
+  if (!NeedsAtime(fs.atime_policy(), ip->rec, now)) return;  // another reader did it
   InodeRecord rec = ip->rec;
   rec.atime_ns = now;
   store::Tx tx = fs.store_->Begin();
@@ -763,7 +763,7 @@ Result<uint64_t> Filesystem::DataPath::Write(const Caller& c, uint64_t off,
 
 Status Filesystem::Open(const Caller& c, uint64_t ino, int flags) {
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
-  if (opts_.read_only && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
+  if (read_only() && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
     return Status::ReadOnly("the filesystem is mounted read-only");
   if (ip->is_dir() && (flags & O_ACCMODE) != O_RDONLY)
     return Status::IsDirectory("cannot open directory " + std::to_string(ino) + " for writing");
@@ -833,7 +833,7 @@ Status Filesystem::Read(uint64_t ino, uint64_t off, uint64_t len, mapping::ReadR
     const uint64_t size = ip->rec.size;
     if (off < size)
       PMEMFS_RETURN_IF_ERROR(DataPath::Read(*this, *ip, off, std::min(len, size - off), out));
-    touch = NeedsAtime(opts_.atime, ip->rec, NowNs());
+    touch = NeedsAtime(atime_policy(), ip->rec, NowNs());
   }
   if (touch) DataPath::TouchAtime(*this, ip);
   return Status::Ok();
@@ -842,7 +842,7 @@ Status Filesystem::Read(uint64_t ino, uint64_t off, uint64_t len, mapping::ReadR
 Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
                                    std::span<const std::byte> data) {
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
-  if (opts_.read_only) return Status::ReadOnly("the filesystem is mounted read-only");
+  if (read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
   std::unique_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckRegular(*ip));
   if (data.empty()) return uint64_t{0};

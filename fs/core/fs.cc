@@ -46,6 +46,8 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
   }
   std::unique_ptr<Filesystem> fs(new Filesystem());
   fs->opts_ = opts;
+  fs->read_only_ = opts.read_only;
+  fs->atime_ = given.atime;
   fs->dev_ = std::move(dev);
   // Cloned pages are shared by several files; a mode without page reference counts would free
   // them under the other files' feet.
@@ -137,9 +139,10 @@ Status Filesystem::Unmount() {
     Status s = access_->SyncAll();
     if (st.ok()) st = s;
   }
-  // Unlinked files still open or referenced at unmount are freed now.
+  // Unlinked files still open or referenced at unmount are freed now (read-only after a
+  // remount: the next read-write mount frees them).
   std::vector<InodePtr> left;
-  {
+  if (!read_only()) {
     std::lock_guard l(inodes_mu_);
     for (auto& [ino, ip] : inodes_)
       if (!ip->is_volatile() && ip->rec.nlink == 0) left.push_back(ip);
@@ -157,6 +160,35 @@ Status Filesystem::Unmount() {
 }
 
 const MountOptions& Filesystem::options() const { return opts_; }
+
+AtimePolicy Filesystem::atime_policy() const {
+  return read_only() ? AtimePolicy::kNoatime : atime_.load(std::memory_order_relaxed);
+}
+
+void Filesystem::SetAtimePolicy(AtimePolicy atime) { atime_ = atime; }
+
+Status Filesystem::SetReadOnly(bool read_only) {
+  std::lock_guard l(remount_mu_);
+  if (read_only == read_only_) return Status::Ok();
+  if (read_only) {
+    read_only_ = true;  // from now on every change is refused; then what is pending goes down
+    Status st = CommitAllTimes();
+    if (Status s = access_->SyncAll(); st.ok()) st = s;
+    if (Status s = st.ok() ? store_->SetReadOnly(true) : st; !s.ok()) {
+      read_only_ = false;
+      return s;
+    }
+    return Status::Ok();
+  }
+  PMEMFS_RETURN_IF_ERROR(store_->SetReadOnly(false));
+  // A mount that began read-only kept pages-mode descriptors in DRAM only: the device's table
+  // is stale from the first change on.
+  mapping::PageDescriptors* desc = access_->descriptors();
+  if (desc && desc->placement() != mapping::DescriptorPlacement::kDevice)
+    PMEMFS_RETURN_IF_ERROR(store_->SetFeatures(0, layout::kCompatDescriptorsCurrent, 0));
+  read_only_ = false;
+  return Status::Ok();
+}
 void Filesystem::SetInvalidator(Invalidator* inv) { inval_ = inv; }
 
 // The page-descriptor table must match the extents before anything changes. A DRAM table
@@ -538,7 +570,7 @@ Result<FsStats> Filesystem::StatFs() {
 Status Filesystem::Access(const Caller& c, uint64_t ino, int mask) {
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
   std::shared_lock lock(ip->mu);
-  if (opts_.read_only && (mask & W_OK) &&
+  if (read_only() && (mask & W_OK) &&
       (S_ISREG(ip->rec.mode) || S_ISDIR(ip->rec.mode) || S_ISLNK(ip->rec.mode)))
     return Status::ReadOnly("the filesystem is mounted read-only");
   if (mask == F_OK || c.uid == 0) {

@@ -167,6 +167,18 @@ class Filesystem {
   const MountOptions& options() const;
   void SetInvalidator(Invalidator* inv);
 
+  // --- mount -o remount -------------------------------------------------------------------------
+  // Read-only: commits pending write times, writes back the copy cache and marks the store
+  // clean (durable on return); every change after that fails with ReadOnly and atime stays
+  // still. Read-write again: marks the store dirty and resumes (a mount that began read-only
+  // gets no RAM directory and no background write-back before the next mount). The caller
+  // (fs/fuse) has made the kernel refuse writes first, so nothing is in flight.
+  Status SetReadOnly(bool read_only);
+  bool read_only() const { return read_only_.load(std::memory_order_acquire); }
+  // The atime policy from now on (kNoatime while read-only whatever is set).
+  void SetAtimePolicy(AtimePolicy atime);
+  AtimePolicy atime_policy() const;
+
   // --- names ----------------------------------------------------------------------------------
   Result<Attr> Lookup(const Caller& c, uint64_t parent, std::string_view name);
   void Forget(uint64_t ino, uint64_t nlookup);
@@ -328,6 +340,9 @@ class Filesystem {
   std::atomic<uint64_t> next_volatile_ino_{kVolatileInoBase};
   uint64_t volatile_generation_ = 1;  // of every volatile inode of this mount (set at Mount)
   bool unmounted_ = false;
+  std::mutex remount_mu_;                // serialises SetReadOnly
+  std::atomic<bool> read_only_{false};   // opts_.read_only at mount, then SetReadOnly's
+  std::atomic<AtimePolicy> atime_{AtimePolicy::kRelatime};
 
   std::mutex wb_mu_;      // guards wb_stop_
   std::condition_variable wb_cv_;

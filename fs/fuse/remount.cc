@@ -4,28 +4,9 @@
 
 #include <cerrno>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 namespace pmemfs::fuse {
 namespace {
-
-// mountinfo escapes space, tab, newline and backslash as \ooo (three octal digits).
-std::string Unescape(const std::string& s) {
-  auto octal = [](char c) { return c >= '0' && c <= '7'; };
-  std::string out;
-  for (size_t i = 0; i < s.size(); i++) {
-    if (s[i] == '\\' && i + 3 < s.size() && octal(s[i + 1]) && octal(s[i + 2]) &&
-        octal(s[i + 3])) {
-      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 +
-                                      (s[i + 3] - '0')));
-      i += 3;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
 
 struct Flag {
   const char* name;
@@ -54,25 +35,7 @@ constexpr Flag kFlags[] = {
 
 }  // namespace
 
-bool IsPmemfsMount(const std::string& mountpoint) {
-  std::ifstream in("/proc/self/mountinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    // id parent major:minor root mountpoint options [optional...] - fstype source superopts
-    std::istringstream f(line);
-    std::string field, point;
-    for (int i = 0; i < 5 && f >> field; i++) point = field;
-    while (f >> field && field != "-") {
-    }
-    std::string type;
-    f >> type;
-    if (Unescape(point) == mountpoint && type == "fuse.pmemfs") return true;
-  }
-  return false;
-}
-
-Status SetMountFlags(const std::string& mountpoint, const std::vector<std::string>& options,
-                     FlagBase base) {
+unsigned long MountFlags(const std::vector<std::string>& options, FlagBase base) {
   unsigned long flags = base == FlagBase::kLibfuse ? MS_NOSUID | MS_NODEV : 0;
   for (const std::string& o : options) {
     for (const Flag& f : kFlags) {
@@ -80,8 +43,19 @@ Status SetMountFlags(const std::string& mountpoint, const std::vector<std::strin
       flags = (flags & ~f.clear) | f.set;
     }
   }
-  if (mount(nullptr, mountpoint.c_str(), nullptr, MS_REMOUNT | MS_BIND | flags, nullptr) != 0)
-    return Status::IoError(mountpoint + ": cannot set the mount flags: " + strerror(errno));
+  return flags;
+}
+
+Status SetMountFlags(const std::string& mountpoint, const std::vector<std::string>& options,
+                     FlagBase base, FlagScope scope) {
+  const unsigned long flags =
+      MountFlags(options, base) | MS_REMOUNT | (scope == FlagScope::kMount ? MS_BIND : 0);
+  if (mount(nullptr, mountpoint.c_str(), nullptr, flags, nullptr) != 0) {
+    std::string why = strerror(errno);
+    if (errno == EBUSY && scope == FlagScope::kSuperblock && (flags & MS_RDONLY))
+      why = "files are open for writing";
+    return Status::IoError(mountpoint + ": cannot set the mount flags: " + why);
+  }
   return Status::Ok();
 }
 

@@ -64,8 +64,11 @@ Result<std::unique_ptr<Session>> Session::Mount(OpsContext* ctx, const SessionOp
   s->ops_ = MakeOps();
 
   std::vector<std::string> args = {"pmemfs", "-o", "default_permissions",
-                                   "-o", "fsname=" + Escape(opts.fsname),
-                                   "-o", "subtype=" + Escape(opts.subtype)};
+                                   "-o", "fsname=" + Escape(opts.fsname)};
+  if (!opts.subtype.empty()) {  // else the type is plain "fuse"
+    args.push_back("-o");
+    args.push_back("subtype=" + Escape(opts.subtype));
+  }
   for (const std::string& o : opts.kernel_options) {
     args.push_back("-o");
     args.push_back(Escape(o));

@@ -23,7 +23,7 @@ inline constexpr unsigned kReadaheadKib = 1024;
 struct SessionOptions {
   std::string mountpoint;                   // absolute
   std::string fsname;                       // the source /proc/mounts shows: the device string
-  std::string subtype = "pmemfs";           // the type shows as fuse.<subtype>
+  std::string subtype = "pmemfs";           // the type shows as fuse.<subtype> ("": fuse)
   std::vector<std::string> kernel_options;  // common mount options (unescaped), for libfuse
   bool debug = false;                       // libfuse request tracing
   bool single_thread = false;

@@ -161,13 +161,37 @@ Result<std::unique_ptr<Store>> Store::Open(mapping::Device& dev,
 
 Status Store::Close() {
   if (read_only_) return Status::Ok();
+  return MarkClean();
+}
+
+Status Store::MarkClean() {
+  std::lock_guard l(features_mu_);
   Superblock sb = sb_;
   sb.state = static_cast<uint32_t>(layout::FsState::kClean);
   sb.written_ns = static_cast<uint64_t>(NowNs());
   return UpdateSuperblock(sb);
 }
 
+Status Store::SetReadOnly(bool read_only) {
+  std::unique_lock mode(mode_mu_);  // waits for the commits under way
+  if (read_only == read_only_) return Status::Ok();
+  if (!read_only) {
+    std::lock_guard l(features_mu_);
+    Superblock sb = sb_;
+    sb.state = static_cast<uint32_t>(layout::FsState::kDirty);
+    sb.mounted_ns = static_cast<uint64_t>(NowNs());
+    PMEMFS_RETURN_IF_ERROR(UpdateSuperblock(sb));
+    read_only_ = false;
+    return Status::Ok();
+  }
+  PMEMFS_RETURN_IF_ERROR(MarkClean());
+  read_only_ = true;
+  return Status::Ok();
+}
+
 Status Store::SetFeatures(uint64_t compat_set, uint64_t compat_clear, uint64_t incompat_set) {
+  std::shared_lock mode(mode_mu_);
+  if (read_only_) return Status::ReadOnly("the filesystem is mounted read-only");
   std::lock_guard l(features_mu_);
   Superblock sb = sb_;
   sb.compat = (sb.compat | compat_set) & ~compat_clear;
@@ -181,7 +205,7 @@ Status Store::UpdateSuperblock(Superblock sb) {
   Tx tx = Begin();
   tx.Put(0, sb);
   tx.Put(BlockOffset(sb.backup_block), sb);
-  PMEMFS_RETURN_IF_ERROR(Commit(tx));
+  PMEMFS_RETURN_IF_ERROR(Apply(tx));
   sb_ = sb;
   return Status::Ok();
 }
@@ -233,10 +257,15 @@ Status Store::CheckTx(const Tx& tx) const {
 Status Store::Commit(Tx& tx) {
   if (tx.store_ != this || tx.done_)
     return Status::InvalidArgument("commit of a transaction that is finished or not this store's");
+  std::shared_lock mode(mode_mu_);  // read-only cannot begin during a commit
   if (read_only_) {
     Abort(tx);
     return Status::ReadOnly("the filesystem is mounted read-only");
   }
+  return Apply(tx);
+}
+
+Status Store::Apply(Tx& tx) {
   if (Status s = CheckTx(tx); !s.ok()) {
     Abort(tx);
     return s;

@@ -29,10 +29,12 @@
 // commits of other structures (fs/core's inode locks order conflicting changes).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
@@ -86,7 +88,11 @@ class Store {
   static Result<std::unique_ptr<Store>> Open(mapping::Device& dev,
                                              mapping::PageDescriptors* descriptors,
                                              bool read_only = false);
-  bool read_only() const { return read_only_; }
+  bool read_only() const { return read_only_.load(std::memory_order_acquire); }
+  // mount -o remount: read-only marks the filesystem clean (durable on return) and refuses
+  // every commit after it, as a read-only Open does; read-write marks it dirty again. Commits
+  // racing with the switch to read-only may fail with ReadOnly. Not thread-safe against itself.
+  Status SetReadOnly(bool read_only);
   // Marks the filesystem clean and durable (unmount). The Store must not be used after.
   Status Close();
 
@@ -160,9 +166,14 @@ class Store {
   // What Commit refuses before writing anything (misuse, targets, size).
   Status CheckTx(const Tx& tx) const;
   // Writes both superblock copies through a Tx and makes `sb` the current one (Open, Close).
+  // Writes both superblocks in one transaction (also while read-only: Close, SetReadOnly).
   Status UpdateSuperblock(layout::Superblock sb);
+  // Marks the superblocks clean. Caller holds mode_mu_ exclusively or is the only user.
+  Status MarkClean();
+  // Commit without the read-only check.
+  Status Apply(Tx& tx);
 
-  bool read_only_ = false;
+  std::atomic<bool> read_only_{false};
   mapping::Device& dev_;
   mapping::PageDescriptors* descriptors_;
   layout::Superblock sb_{};
@@ -171,7 +182,10 @@ class Store {
   std::unique_ptr<InodeTable> inodes_;
   std::vector<uint64_t> orphans_;
   std::vector<uint64_t> truncating_;
-  std::mutex features_mu_;  // serialises SetFeatures
+  std::mutex features_mu_;  // serialises superblock updates (SetFeatures, SetReadOnly, Close)
+  // Held shared by every Commit and SetFeatures, exclusively by SetReadOnly: a commit either
+  // ends before the switch to read-only (and the clean mark) or is refused.
+  std::shared_mutex mode_mu_;
   std::mutex hook_mu_;  // guards free_hook_
   std::function<void(BlockRange)> free_hook_;
 };

@@ -87,6 +87,34 @@ TEST(MountArgsTest, AtimeOptionsAreTheDaemonsNotLibfuses) {
             (std::vector<std::string>{"strictatime", "nodiratime"}));
 }
 
+TEST(MountArgsTest, FlagOptionsKeepTheirOrder) {
+  // What mount(8) hands the helper for `mount -o remount,noatime` of a relatime mount: the
+  // mount's flags, then the new ones. The last atime option wins, for the kernel's flags too.
+  Result<MountArgs> a =
+      Parse({"/dev/shm/x", "/mnt", "-o", "remount,rw,nosuid,nodev,relatime,noatime"});
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->settings.atime, core::AtimePolicy::kNoatime);
+  EXPECT_EQ(a->flag_options,
+            (std::vector<std::string>{"rw", "nosuid", "nodev", "relatime", "noatime"}));
+  a = Parse({"d", "m", "-o", "noatime,strictatime,user_id=0,mode=copy,nodiratime"});
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->settings.atime, core::AtimePolicy::kStrictatime);
+  EXPECT_EQ(a->flag_options, (std::vector<std::string>{"noatime", "strictatime", "nodiratime"}));
+}
+
+TEST(MountArgsTest, FstypeFuseDropsTheSubtype) {
+  EXPECT_FALSE(Parse({"d", "m"})->subtype.has_value());  // the daemon's default: pmemfs
+  EXPECT_EQ(Parse({"d", "m", "-o", "fstype=fuse"})->subtype, "");
+  EXPECT_EQ(Parse({"d", "m", "-o", "fstype=fuse.other"})->subtype, "other");
+  EXPECT_EQ(Parse({"d", "m", "-o", "subtype=x"})->subtype, "x");
+  EXPECT_TRUE(Parse({"d", "m", "-o", "fstype=fuse"})->kernel_options.empty());
+  EXPECT_EQ(Parse({"d", "m", "-o", "fstype=ext4"}).status().message(),
+            "option 'fstype=ext4': the type is fuse or fuse.NAME");
+  EXPECT_EQ(Parse({"d", "m", "-o", "fstype=fuse."}).status().message(),
+            "option 'fstype=fuse.': the type is fuse or fuse.NAME");
+  EXPECT_FALSE(Parse({"d", "m", "-o", "subtype="}).ok());
+}
+
 TEST(MountArgsTest, ConfigNone) {
   EXPECT_EQ(Parse({"d", "m", "-o", "config=none"})->config_path, "");
   EXPECT_FALSE(Parse({"d", "m"})->config_path.has_value());

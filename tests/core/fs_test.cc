@@ -476,6 +476,46 @@ TEST_P(FsTest, RamDirectoryFilesVanishOnRemount) {
   EXPECT_TRUE(h.Resolve("kept").ok());
 }
 
+// mount -o remount,ro: what was written (copy mode: not yet synced; every mode: deferred
+// write times) reaches the device and the filesystem is clean, so a power loss while read-only
+// loses nothing; changes are refused until read-write again.
+TEST_P(FsTest, SetReadOnlyWritesBackMarksCleanAndRefusesChanges) {
+  FsHarness h(GetParam());
+  Filesystem& fs = h.fs();
+  auto f = fs.Create(kRoot, kRootIno, "f", 0644, O_RDWR);
+  ASSERT_TRUE(f.ok());
+  const std::string data(10000, 'x');
+  ASSERT_TRUE(fs.Write(kRoot, f->ino, 0, std::as_bytes(std::span(data))).ok());
+  const std::string y = "y";  // an overwrite in place: its times are deferred
+  ASSERT_TRUE(fs.Write(kRoot, f->ino, 0, std::as_bytes(std::span(y))).ok());
+  const timespec mtime = fs.GetAttr(f->ino)->mtime;
+
+  ASSERT_TRUE(fs.SetReadOnly(true).ok());
+  EXPECT_TRUE(fs.read_only());
+  EXPECT_EQ(fs.Write(kRoot, f->ino, 0, std::as_bytes(std::span(data))).status().code(),
+            Code::kReadOnly);
+  EXPECT_EQ(fs.MkDir(kRoot, kRootIno, "d", 0755).status().code(), Code::kReadOnly);
+  EXPECT_EQ(fs.Open(kRoot, f->ino, O_WRONLY).code(), Code::kReadOnly);
+  EXPECT_EQ(fs.atime_policy(), AtimePolicy::kNoatime);
+  EXPECT_EQ(h.Read(f->ino, 0, 2), "yx");
+
+  h.CrashAndMount();  // power loss while read-only: nothing was pending
+  auto back = h.Resolve("f");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(h.Read(*back, 0, 10000), "y" + data.substr(1));
+  EXPECT_EQ(h.fs().GetAttr(*back)->mtime.tv_nsec, mtime.tv_nsec);
+
+  // Read-write again: changes work and last.
+  ASSERT_TRUE(h.fs().SetReadOnly(true).ok());
+  ASSERT_TRUE(h.fs().SetReadOnly(false).ok());
+  EXPECT_FALSE(h.fs().read_only());
+  EXPECT_EQ(h.fs().atime_policy(), AtimePolicy::kRelatime);
+  ASSERT_TRUE(h.fs().MkDir(kRoot, kRootIno, "d", 0755).ok());
+  h.Remount();
+  EXPECT_TRUE(h.Resolve("d").ok());
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
 // File handles (open_by_handle_at, NFS): the kernel finds an uncached inode by looking up "."
 // on its number. That must work for every type, across a remount, with a generation that
 // tells a reused slot or an earlier mount's RAM file from the one the handle named.

@@ -92,6 +92,35 @@ TEST_P(StoreTest, OpenMarksDirtyAndCloseMarksClean) {
   EXPECT_EQ(ReadPrimary(dev()).state, static_cast<uint32_t>(layout::FsState::kDirty));
 }
 
+// mount -o remount,ro and back: clean on the device while read-only, every commit refused,
+// dirty again and committing after read-write; the crash simulator sees the clean mark durable.
+TEST_P(StoreTest, SetReadOnlyMarksCleanAndRefusesCommitsUntilReadWrite) {
+  ASSERT_TRUE(store().SetReadOnly(true).ok());
+  EXPECT_TRUE(store().read_only());
+  EXPECT_EQ(ReadPrimary(dev()).state, static_cast<uint32_t>(layout::FsState::kClean));
+  Tx tx = store().Begin();
+  store().WriteInode(tx, 2, FileRecord());
+  EXPECT_EQ(store().Commit(tx).code(), Code::kReadOnly);
+  EXPECT_EQ(store().SetFeatures(layout::kCompatDescriptorsCurrent, 0, 0).code(), Code::kReadOnly);
+  EXPECT_EQ(store().ReadInode(2).status().code(), Code::kNotFound);
+  ASSERT_TRUE(store().SetReadOnly(true).ok());  // again: nothing to do
+
+  ASSERT_TRUE(store().SetReadOnly(false).ok());
+  EXPECT_FALSE(store().read_only());
+  EXPECT_EQ(ReadPrimary(dev()).state, static_cast<uint32_t>(layout::FsState::kDirty));
+  Tx tx2 = store().Begin();
+  store().WriteInode(tx2, 2, FileRecord(7));
+  ASSERT_TRUE(store().Commit(tx2).ok());
+  ASSERT_TRUE(store().SetReadOnly(true).ok());
+  store_.reset();
+  d_.sim->Crash(0.0);  // only what was persisted: the clean mark and the inode
+  d_.Reopen();
+  EXPECT_EQ(ReadPrimary(dev()).state, static_cast<uint32_t>(layout::FsState::kClean));
+  store_ = OpenOrFail(dev());
+  ASSERT_NE(store_, nullptr);
+  EXPECT_EQ(store().ReadInode(2)->size, 7u);
+}
+
 TEST_P(StoreTest, CommittedStateSurvivesReopen) {
   Tx tx = store().Begin();
   uint64_t gen = 0;

@@ -1,0 +1,40 @@
+// What the daemon answers on its control socket (control.h):
+//
+//   info                      -> ok dev=MAJ:MIN\tpid=N\tmountpoint=P\tro=0|1\tmode=M\t...
+//                                (the fields DaemonDescription lists: what a second mount
+//                                compares its options with, remount_client.h)
+//   remount ro=0|1[ atime=A]  -> ok | error MESSAGE
+//                                read-only: pending writes and times go down and the filesystem
+//                                is marked clean (core::Filesystem::SetReadOnly); read-write:
+//                                marked dirty, changes resume; atime: the policy from now on.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "fs/core/fs.h"
+#include "fs/fuse/control.h"
+
+namespace pmemfs::fuse {
+
+// The daemon's mount, as it was made (everything but the read-only state, which the
+// filesystem keeps). Strings must not contain tabs or newlines (they are escaped otherwise).
+struct DaemonDescription {
+  std::string device;       // as given
+  std::string mountpoint;   // absolute
+  std::string subtype;      // "" for plain fuse
+  std::string mode;         // copy, direct, pages
+  std::string ram_dir;
+  uint64_t cache_size = 0;
+  uint32_t writeback_ms = 0;
+  std::string descriptors;  // device, dram
+  bool writeback_cache = false;
+  bool page_granularity = false;
+};
+
+// The handler for ControlServer::Start. `fs` must outlive the server. The mount's device number
+// (dev=) is read from the mount point at the first request (when the session serves), then kept.
+ControlServer::Handler DaemonControlHandler(core::Filesystem* fs, DaemonDescription d);
+
+}  // namespace pmemfs::fuse
