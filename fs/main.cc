@@ -6,8 +6,9 @@
 // (etc/fstab.example). Order of work: arguments and config file (errors: one line, exit 1) ->
 // background (unless -f) -> open and lock the device -> settings resolved (fs/config) -> core
 // mounts (recovery) -> FUSE mount -> the parent exits 0 -> serve until unmount or SIGTERM ->
-// write back and mark clean. A remount (-o remount) starts no second daemon: it reaches the
-// running one through its control socket (remount_client.h).
+// write back and mark clean. A remount (-o remount) and a second mount of a served device
+// start no second daemon: they reach the running one through its control socket
+// (remount_client.h).
 #include <fuse_lowlevel.h>
 #include <limits.h>
 #include <spdlog/spdlog.h>
@@ -123,7 +124,7 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
   }
   fuse::AsyncInvalidator inval((*session)->session());
   (*fs)->SetInvalidator(&inval);
-  // Remounts reach us here (without it they are refused).
+  // Remounts and second mounts of the device reach us here (without it they are refused).
   std::unique_ptr<fuse::ControlServer> control;
   if (Result<std::string> key = fuse::DeviceKey(args.device); key.ok()) {
     fuse::DaemonDescription d{
@@ -181,6 +182,11 @@ int main(int argc, char** argv) {
   Result<std::string> mountpoint = AbsoluteMountpoint(args->mountpoint);
   if (!mountpoint.ok()) return Fail(mountpoint.status().message());
   if (args->remount) return Remount(*args, *mountpoint);
+  // The device is served already: this mount shares it (a bind mount), as a block device
+  // mounted twice shares its superblock.
+  Result<bool> again = fuse::MountAgain(*args, *mountpoint);
+  if (!again.ok()) return Fail(again.status().message());
+  if (*again) return 0;
 
   Result<std::optional<config::ConfigFile>> cfg = LoadConfig(*args);
   if (!cfg.ok()) return Fail(cfg.status().message());

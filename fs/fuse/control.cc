@@ -12,6 +12,8 @@
 
 #include <cerrno>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 #include "mapping/device_set.h"
 
@@ -64,7 +66,49 @@ bool Trusted(int fd) {
   return cred.uid == 0 || cred.uid == geteuid();
 }
 
+// mountinfo escapes space, tab, newline and backslash as \ooo (three octal digits).
+std::string Unescape(const std::string& s) {
+  auto octal = [](char c) { return c >= '0' && c <= '7'; };
+  std::string out;
+  for (size_t i = 0; i < s.size(); i++) {
+    if (s[i] == '\\' && i + 3 < s.size() && octal(s[i + 1]) && octal(s[i + 2]) &&
+        octal(s[i + 3])) {
+      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 +
+                                      (s[i + 3] - '0')));
+      i += 3;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
 }  // namespace
+
+std::string MountPointOf(const std::string& dev) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    // id parent major:minor root mountpoint options ...
+    std::istringstream f(line);
+    std::string id, parent, number, root, point;
+    if (f >> id >> parent >> number >> root >> point && number == dev && root == "/")
+      return Unescape(point);
+  }
+  return "";
+}
+
+std::string MountedDevice(const std::string& mountpoint) {
+  std::ifstream in("/proc/self/mountinfo");
+  std::string line, found;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string id, parent, number, root, point;
+    if (f >> id >> parent >> number >> root >> point && Unescape(point) == mountpoint)
+      found = number;  // the last one: a later mount hides an earlier one at the same place
+  }
+  return found;
+}
 
 Result<std::string> DeviceKey(const std::string& spec) {
   std::vector<std::string> parts = mapping::SplitPartList(spec);
@@ -179,9 +223,8 @@ std::string InfoField(const std::string& reply, const std::string& key) {
 }
 
 Result<std::string> FindDaemonByMount(const std::string& mountpoint) {
-  struct stat st;
-  if (stat(mountpoint.c_str(), &st) != 0) return Status::NotFound(Errno(mountpoint));
-  const std::string dev = std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+  const std::string dev = MountedDevice(mountpoint);
+  if (dev.empty()) return Status::NotFound(mountpoint + ": not a mount point");
   DIR* d = opendir(kControlDir);
   if (!d) return Status::NotFound(mountpoint + ": not a mounted pmemfs");
   std::string found;

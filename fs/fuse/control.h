@@ -62,8 +62,14 @@ Result<std::string> ControlRequest(const std::string& socket_path, const std::st
 // when absent.
 std::string InfoField(const std::string& reply, const std::string& key);
 
-// The socket of the daemon whose mount `mountpoint` is (a FUSE mount whose device number is the
-// one a daemon reports as dev=MAJOR:MINOR), or NotFound.
+// From /proc/self/mountinfo, without touching the mounts: the device number ("MAJ:MIN") of the
+// last mount at `mountpoint` (absolute), and a mount point of the filesystem with device number
+// `dev` that shows its root. "" when none.
+std::string MountedDevice(const std::string& mountpoint);
+std::string MountPointOf(const std::string& dev);
+
+// The socket of the daemon whose mount `mountpoint` is (the last mount there has the device
+// number a daemon reports as dev=MAJOR:MINOR), or NotFound.
 Result<std::string> FindDaemonByMount(const std::string& mountpoint);
 
 }  // namespace pmemfs::fuse

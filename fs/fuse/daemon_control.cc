@@ -1,10 +1,6 @@
 #include "fs/fuse/daemon_control.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <memory>
@@ -16,35 +12,20 @@
 namespace pmemfs::fuse {
 namespace {
 
-constexpr long kFuseSuperMagic = 0x65735546;
-
 std::string Clean(std::string s) {
   for (char& c : s)
     if (c == '\t' || c == '\n') c = ' ';
   return s;
 }
 
-// "MAJ:MIN" of the FUSE mount at `mountpoint`, "" when it is not one.
-std::string MountDevice(const std::string& mountpoint) {
-  int fd = open(mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return "";
-  struct stat st{};
-  struct statfs sfs{};
-  const bool fuse = fstat(fd, &st) == 0 && fstatfs(fd, &sfs) == 0 &&
-                    static_cast<long>(sfs.f_type) == kFuseSuperMagic;
-  close(fd);
-  if (!fuse) return "";
-  return std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
-}
-
 struct State {
   core::Filesystem* fs;
   DaemonDescription d;
-  std::string dev;  // found at the first request
+  std::string dev;  // of the mount (mountinfo)
 };
 
 std::string Info(State& s) {
-  if (s.dev.empty()) s.dev = MountDevice(s.d.mountpoint);
+  if (s.dev.empty()) s.dev = MountedDevice(s.d.mountpoint);
   const DaemonDescription& d = s.d;
   std::ostringstream o;
   o << "ok dev=" << s.dev << "\tpid=" << getpid() << "\tdevice=" << Clean(d.device)
@@ -89,7 +70,8 @@ std::string Remount(State& s, const std::string& args) {
 }  // namespace
 
 ControlServer::Handler DaemonControlHandler(core::Filesystem* fs, DaemonDescription d) {
-  auto state = std::make_shared<State>(State{fs, std::move(d), ""});
+  std::string dev = MountedDevice(d.mountpoint);
+  auto state = std::make_shared<State>(State{fs, std::move(d), std::move(dev)});
   return [state](const std::string& request) -> std::string {
     if (request == "info") return Info(*state);
     if (request.rfind("remount", 0) == 0) return Remount(*state, request.substr(7));

@@ -33,8 +33,9 @@ struct DaemonDescription {
   bool page_granularity = false;
 };
 
-// The handler for ControlServer::Start. `fs` must outlive the server. The mount's device number
-// (dev=) is read from the mount point at the first request (when the session serves), then kept.
+// The handler for ControlServer::Start, made once the mount is up. `fs` must outlive the server.
+// The mount's device number (dev=) comes from /proc/self/mountinfo: the daemon never opens its
+// own mount point (that would make a concurrent unmount fail with EBUSY).
 ControlServer::Handler DaemonControlHandler(core::Filesystem* fs, DaemonDescription d);
 
 }  // namespace pmemfs::fuse

@@ -1,5 +1,7 @@
 #include "fs/fuse/remount_client.h"
 
+#include <sys/mount.h>
+
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -72,6 +74,58 @@ Status RemountLive(const config::MountArgs& args, const std::string& mountpoint,
     *note = mountpoint + ": remounted; pmemfs options (mode=, cache_size=, ...) take effect at "
                          "the next mount";
   return Status::Ok();
+}
+
+Result<bool> MountAgain(const config::MountArgs& args, const std::string& mountpoint) {
+  Result<std::string> key = DeviceKey(args.device);
+  if (!key.ok()) return false;  // a missing part: the mount reports it
+  Result<std::string> reply = Ask(ControlSocketPath(*key), "info", mountpoint);
+  if (!reply.ok() && reply.status().code() == Code::kNotFound) return false;  // no daemon
+  PMEMFS_ASSIGN_OR_RETURN(std::string info, std::move(reply));
+  const std::string at = InfoField(info, "mountpoint");
+  const std::string where = args.device + " is mounted at " + at;
+
+  // What the running daemon cannot do differently for this mount.
+  std::string conflict;
+  auto check = [&](bool given, const std::string& option, const std::string& want,
+                   const std::string& running) {
+    if (conflict.empty() && given && want != running)
+      conflict = option + "=" + want + " (running: " + option + "=" + running + ")";
+  };
+  const config::Settings& o = args.settings;
+  check(o.mode.has_value(), "mode", o.mode ? mapping::ModeName(*o.mode) : "", InfoField(info, "mode"));
+  check(o.cache_size.has_value(), "cache_size", o.cache_size ? std::to_string(*o.cache_size) : "",
+        InfoField(info, "cache_size"));
+  check(o.writeback_ms.has_value(), "writeback_ms",
+        o.writeback_ms ? std::to_string(*o.writeback_ms) : "", InfoField(info, "writeback_ms"));
+  check(o.ram_dir.has_value(), "ram_dir", o.ram_dir.value_or(""), InfoField(info, "ram_dir"));
+  check(o.descriptors.has_value(), "descriptors",
+        o.descriptors ? config::DescriptorsName(*o.descriptors) : "", InfoField(info, "descriptors"));
+  check(o.atime.has_value(), "atime", o.atime ? config::AtimeName(*o.atime) : "",
+        InfoField(info, "atime"));
+  check(args.subtype.has_value(), "subtype", args.subtype.value_or(""), InfoField(info, "subtype"));
+  check(args.writeback_cache, "writeback_cache", "1", InfoField(info, "writeback_cache"));
+  check(args.page_granularity, "page_granularity", "1", InfoField(info, "page_granularity"));
+  const bool running_ro = InfoField(info, "ro") == "1";
+  if (conflict.empty() && WantsReadOnly(args, false) != running_ro)
+    conflict = std::string(running_ro ? "rw" : "ro") + " (running: " + (running_ro ? "ro" : "rw") + ")";
+  if (!conflict.empty())
+    return Status::Busy(where + "; a second mount cannot have " + conflict +
+                        ": give the running mount's options or unmount it first");
+
+  // The daemon's first mount point may be gone while other mounts of it remain: any will do.
+  const std::string from = MountPointOf(InfoField(info, "dev"));
+  if (from.empty())
+    return Status::Busy(args.device + " is served by process " + InfoField(info, "pid") +
+                        ", which has no mount left: wait for it to exit and mount again");
+  if (mount(from.c_str(), mountpoint.c_str(), nullptr, MS_BIND, nullptr) != 0)
+    return Status::IoError(mountpoint + ": cannot bind " + from + ": " + strerror(errno));
+  Status s = SetMountFlags(mountpoint, args.flag_options, FlagBase::kLibfuse, FlagScope::kMount);
+  if (!s.ok()) {
+    umount2(mountpoint.c_str(), MNT_DETACH);
+    return s;
+  }
+  return true;
 }
 
 }  // namespace pmemfs::fuse

@@ -1,6 +1,6 @@
-// The `pmemfs` invocation that starts no daemon: `mount -o remount,...` (mount.fuse3 runs
-// `pmemfs DEVICE MOUNTPOINT -o remount,...`). It reaches the daemon through its control socket
-// (control.h).
+// The `pmemfs` invocations that start no daemon: `mount -o remount,...` (mount.fuse3 runs
+// `pmemfs DEVICE MOUNTPOINT -o remount,...`) and a second mount of a device that a daemon
+// already serves. Both reach that daemon through its control socket (control.h).
 #pragma once
 
 #include <string>
@@ -20,5 +20,13 @@ namespace pmemfs::fuse {
 // Errors are one line naming the mount point.
 Status RemountLive(const config::MountArgs& args, const std::string& mountpoint,
                    std::string* note);
+
+// A second mount of args.device at `mountpoint` (absolute), as a block-device filesystem
+// mounted twice shares its superblock: when a daemon serves the device, bind-mounts that mount
+// at `mountpoint` with the per-mount flags given and returns true. Options that the running
+// mount cannot honour (another mode=, cache_size=, ram_dir=, ..., ro against rw, another atime
+// policy or type) are refused with one line naming the option and the running value. False
+// when no daemon serves the device (the caller mounts it).
+Result<bool> MountAgain(const config::MountArgs& args, const std::string& mountpoint);
 
 }  // namespace pmemfs::fuse

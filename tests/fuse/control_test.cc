@@ -2,12 +2,16 @@
 // so these tests need root, as the daemon does.
 #include "fs/fuse/control.h"
 
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <cstdio>
 #include <string>
 
@@ -70,6 +74,24 @@ TEST(ControlTest, DeviceKeyNamesThePartWhateverThePath) {
   EXPECT_EQ(DeviceKey(std::string(dir) + "/missing").status().code(), Code::kNotFound);
   unlink((std::string(dir) + "/link").c_str());
   unlink(part.c_str());
+  rmdir(dir);
+}
+
+TEST(ControlTest, MountInfoNamesAMountsDeviceAndItsMountPoint) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (mount)";
+  char dir[] = "/tmp/pmemfs-control-XXXXXX";
+  ASSERT_NE(mkdtemp(dir), nullptr);
+  const std::string before = MountedDevice(dir);
+  ASSERT_EQ(mount("tmpfs", dir, "tmpfs", 0, "size=1M"), 0) << strerror(errno);
+  struct stat st;
+  ASSERT_EQ(stat(dir, &st), 0);
+  const std::string dev = std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+  EXPECT_EQ(MountedDevice(dir), dev);
+  EXPECT_EQ(MountPointOf(dev), dir);
+  EXPECT_EQ(FindDaemonByMount(dir).status().code(), Code::kNotFound);  // no daemon serves it
+  ASSERT_EQ(umount(dir), 0);
+  EXPECT_EQ(MountedDevice(dir), before);  // "": the directory is no mount point
+  EXPECT_EQ(MountPointOf(dev), "");
   rmdir(dir);
 }
 

@@ -46,6 +46,7 @@ SCRATCH=()        # files outside $WORK that cleanup removes (every part ever ma
 DEVICES=0
 DAEMON_PID=""
 MOUNT_OPTS=""     # extra -o options for every mount_fs of this test (set by the test)
+EXTRA_MNTS=()     # more mount points of the test's device (bind mounts), unmounted by cleanup
 
 log() { echo "[$TEST/$MODE] $*"; }
 
@@ -86,6 +87,9 @@ cleanup() {
   local j
   for j in $(jobs -p); do
     [ "$j" != "$DAEMON_PID" ] && [ "$j" != "${WATCHDOG:-}" ] && kill -9 "$j" 2>/dev/null
+  done
+  for j in "${EXTRA_MNTS[@]}"; do
+    awk -v m="$j" '$2 == m { found = 1 } END { exit !found }' /proc/mounts && umount -l "$j"
   done
   if is_mounted; then   # (a hung daemon could block a plain unmount)
     timeout 10 fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null
