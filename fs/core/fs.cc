@@ -116,8 +116,11 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
 Filesystem::~Filesystem() { (void)Unmount(); }
 
 Status Filesystem::Unmount() {
-  if (unmounted_) return Status::Ok();
-  unmounted_ = true;
+  {
+    std::lock_guard l(remount_mu_);  // waits for a SetReadOnly under way; refuses later ones
+    if (unmounted_) return Status::Ok();
+    unmounted_ = true;
+  }
   if (writeback_.joinable()) {
     {
       std::lock_guard l(wb_mu_);
@@ -169,6 +172,7 @@ void Filesystem::SetAtimePolicy(AtimePolicy atime) { atime_ = atime; }
 
 Status Filesystem::SetReadOnly(bool read_only) {
   std::lock_guard l(remount_mu_);
+  if (unmounted_) return Status::InvalidArgument("the filesystem is unmounted");
   if (read_only == read_only_) return Status::Ok();
   if (read_only) {
     read_only_ = true;  // from now on every change is refused; then what is pending goes down

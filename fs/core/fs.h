@@ -339,8 +339,8 @@ class Filesystem {
   InodePtr ram_dir_;      // the volatile RAM directory (null when opts_.ram_dir is "")
   std::atomic<uint64_t> next_volatile_ino_{kVolatileInoBase};
   uint64_t volatile_generation_ = 1;  // of every volatile inode of this mount (set at Mount)
-  bool unmounted_ = false;
-  std::mutex remount_mu_;                // serialises SetReadOnly
+  bool unmounted_ = false;                // guarded by remount_mu_
+  std::mutex remount_mu_;                // serialises SetReadOnly and the start of Unmount
   std::atomic<bool> read_only_{false};   // opts_.read_only at mount, then SetReadOnly's
   std::atomic<AtimePolicy> atime_{AtimePolicy::kRelatime};
 

@@ -189,7 +189,8 @@ void ControlServer::Serve() {
   }
 }
 
-Result<std::string> ControlRequest(const std::string& socket_path, const std::string& request) {
+Result<std::string> ControlRequest(const std::string& socket_path, const std::string& request,
+                                   int timeout_s) {
   PMEMFS_ASSIGN_OR_RETURN(sockaddr_un addr, Address(socket_path));
   int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return Status::IoError(Errno("socket"));
@@ -200,8 +201,7 @@ Result<std::string> ControlRequest(const std::string& socket_path, const std::st
     if (absent) return Status::NotFound(why);
     return Status::IoError(why);
   }
-  // A remount to read-only writes back the copy cache first: allow it time, not forever.
-  timeval tv{.tv_sec = 120, .tv_usec = 0};
+  timeval tv{.tv_sec = timeout_s, .tv_usec = 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   Status s = WriteAll(fd, request + "\n");
   Result<std::string> reply = s.ok() ? ReadLine(fd) : Result<std::string>(s);
@@ -222,9 +222,14 @@ std::string InfoField(const std::string& reply, const std::string& key) {
   return "";
 }
 
-Result<std::string> FindDaemonByMount(const std::string& mountpoint) {
+Result<std::string> FindDaemonByMount(const std::string& mountpoint, const std::string& device) {
   const std::string dev = MountedDevice(mountpoint);
   if (dev.empty()) return Status::NotFound(mountpoint + ": not a mount point");
+  if (Result<std::string> key = DeviceKey(device); key.ok()) {
+    const std::string path = ControlSocketPath(*key);
+    Result<std::string> info = ControlRequest(path, "info");
+    if (info.ok() && InfoField(*info, "dev") == dev) return path;
+  }
   DIR* d = opendir(kControlDir);
   if (!d) return Status::NotFound(mountpoint + ": not a mounted pmemfs");
   std::string found;

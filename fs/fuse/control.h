@@ -54,9 +54,13 @@ class ControlServer {
   std::thread thread_;
 };
 
-// Sends `request` to the daemon at `socket_path` and returns its reply line. NotFound when no
-// daemon listens there; IoError for a broken exchange.
-Result<std::string> ControlRequest(const std::string& socket_path, const std::string& request);
+// Sends `request` to the daemon at `socket_path` and returns its reply line, waiting at most
+// `timeout_s` seconds for it. NotFound when no daemon listens there; IoError for a broken
+// exchange or a daemon that does not answer in time.
+inline constexpr int kInfoTimeoutS = 10;      // "info": answered at once by a live daemon
+inline constexpr int kRemountTimeoutS = 300;  // a remount to read-only writes back first
+Result<std::string> ControlRequest(const std::string& socket_path, const std::string& request,
+                                   int timeout_s = kInfoTimeoutS);
 
 // The reply of a daemon to "info" is "ok KEY=VALUE\tKEY=VALUE...". Returns VALUE of `key`, or ""
 // when absent.
@@ -69,7 +73,8 @@ std::string MountedDevice(const std::string& mountpoint);
 std::string MountPointOf(const std::string& dev);
 
 // The socket of the daemon whose mount `mountpoint` is (the last mount there has the device
-// number a daemon reports as dev=MAJOR:MINOR), or NotFound.
-Result<std::string> FindDaemonByMount(const std::string& mountpoint);
+// number a daemon reports as dev=MAJOR:MINOR), or NotFound. Asks the daemon of `device` (the
+// source mount(8) passes) first, then every daemon.
+Result<std::string> FindDaemonByMount(const std::string& mountpoint, const std::string& device);
 
 }  // namespace pmemfs::fuse

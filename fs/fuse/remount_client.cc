@@ -24,8 +24,8 @@ bool WantsReadOnly(const config::MountArgs& args, bool current) {
 }
 
 Result<std::string> Ask(const std::string& socket, const std::string& request,
-                        const std::string& mountpoint) {
-  Result<std::string> reply = ControlRequest(socket, request);
+                        const std::string& mountpoint, int timeout_s = kInfoTimeoutS) {
+  Result<std::string> reply = ControlRequest(socket, request, timeout_s);
   if (!reply.ok()) return reply.status();
   const std::string_view text = *reply;
   if (text.substr(0, 2) != "ok") {
@@ -39,7 +39,7 @@ Result<std::string> Ask(const std::string& socket, const std::string& request,
 
 Status RemountLive(const config::MountArgs& args, const std::string& mountpoint,
                    std::string* note) {
-  PMEMFS_ASSIGN_OR_RETURN(std::string socket, FindDaemonByMount(mountpoint));
+  PMEMFS_ASSIGN_OR_RETURN(std::string socket, FindDaemonByMount(mountpoint, args.device));
   PMEMFS_ASSIGN_OR_RETURN(std::string info, Ask(socket, "info", mountpoint));
   const bool is_ro = InfoField(info, "ro") == "1";
   const bool want_ro = WantsReadOnly(args, is_ro);
@@ -50,7 +50,7 @@ Status RemountLive(const config::MountArgs& args, const std::string& mountpoint,
   if (want_ro && !is_ro) {
     // The kernel first: once its superblock is read-only nothing new comes to the daemon.
     PMEMFS_RETURN_IF_ERROR(SetMountFlags(mountpoint, flags, FlagBase::kNone, FlagScope::kSuperblock));
-    Result<std::string> r = Ask(socket, request, mountpoint);
+    Result<std::string> r = Ask(socket, request, mountpoint, kRemountTimeoutS);
     if (!r.ok()) {
       std::vector<std::string> back = flags;
       back.emplace_back("rw");
@@ -58,15 +58,15 @@ Status RemountLive(const config::MountArgs& args, const std::string& mountpoint,
       return r.status();
     }
   } else if (!want_ro && is_ro) {
-    PMEMFS_RETURN_IF_ERROR(Ask(socket, request, mountpoint).status());
+    PMEMFS_RETURN_IF_ERROR(Ask(socket, request, mountpoint, kRemountTimeoutS).status());
     Status s = SetMountFlags(mountpoint, flags, FlagBase::kNone, FlagScope::kSuperblock);
     if (!s.ok()) {
-      (void)Ask(socket, "remount ro=1", mountpoint);
+      (void)Ask(socket, "remount ro=1", mountpoint, kRemountTimeoutS);
       return s;
     }
   } else {
     PMEMFS_RETURN_IF_ERROR(SetMountFlags(mountpoint, flags, FlagBase::kNone, FlagScope::kMount));
-    PMEMFS_RETURN_IF_ERROR(Ask(socket, request, mountpoint).status());
+    PMEMFS_RETURN_IF_ERROR(Ask(socket, request, mountpoint, kRemountTimeoutS).status());
   }
   const config::Settings& o = args.settings;
   if (o.mode || o.cache_size || o.writeback_ms || o.ram_dir || o.descriptors || o.log_level ||

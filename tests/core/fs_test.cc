@@ -513,6 +513,8 @@ TEST_P(FsTest, SetReadOnlyWritesBackMarksCleanAndRefusesChanges) {
   ASSERT_TRUE(h.fs().MkDir(kRoot, kRootIno, "d", 0755).ok());
   h.Remount();
   EXPECT_TRUE(h.Resolve("d").ok());
+  ASSERT_TRUE(h.fs().Unmount().ok());
+  EXPECT_FALSE(h.fs().SetReadOnly(false).ok()) << "a remount after unmount must not write";
   EXPECT_TRUE(h.Fsck().clean());
 }
 

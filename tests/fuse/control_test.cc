@@ -10,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
 #include <cerrno>
 #include <cstring>
 #include <cstdio>
@@ -45,6 +47,17 @@ TEST(ControlTest, ARequestGetsTheHandlersReplyLine) {
   srv->reset();  // stops and removes the socket
   EXPECT_NE(stat(path.c_str(), &st), 0);
   EXPECT_EQ(ControlRequest(path, "info").status().code(), Code::kNotFound);
+}
+
+TEST(ControlTest, ADaemonThatDoesNotAnswerInTimeIsAnError) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root (/run/pmemfs)";
+  auto srv = ControlServer::Start(TestKey("slow"), [](const std::string&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    return std::string("ok late");
+  });
+  ASSERT_TRUE(srv.ok()) << srv.status().message();
+  auto r = ControlRequest(ControlSocketPath(TestKey("slow")), "info", /*timeout_s=*/1);
+  EXPECT_EQ(r.status().code(), Code::kIoError);
 }
 
 TEST(ControlTest, AStaleSocketIsReplaced) {
@@ -88,7 +101,7 @@ TEST(ControlTest, MountInfoNamesAMountsDeviceAndItsMountPoint) {
   const std::string dev = std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
   EXPECT_EQ(MountedDevice(dir), dev);
   EXPECT_EQ(MountPointOf(dev), dir);
-  EXPECT_EQ(FindDaemonByMount(dir).status().code(), Code::kNotFound);  // no daemon serves it
+  EXPECT_EQ(FindDaemonByMount(dir, dir).status().code(), Code::kNotFound);  // no daemon serves it
   ASSERT_EQ(umount(dir), 0);
   EXPECT_EQ(MountedDevice(dir), before);  // "": the directory is no mount point
   EXPECT_EQ(MountPointOf(dev), "");
@@ -96,7 +109,7 @@ TEST(ControlTest, MountInfoNamesAMountsDeviceAndItsMountPoint) {
 }
 
 TEST(ControlTest, ADirectoryThatIsNoMountHasNoDaemon) {
-  EXPECT_EQ(FindDaemonByMount("/tmp").status().code(), Code::kNotFound);
+  EXPECT_EQ(FindDaemonByMount("/tmp", "/tmp").status().code(), Code::kNotFound);
 }
 
 }  // namespace
