@@ -100,6 +100,7 @@ void KillPriv(const Caller& c, InodeRecord& rec) {
 }
 
 bool NeedsAtime(AtimePolicy policy, const InodeRecord& r, int64_t now) {
+  if (r.flags & layout::kInodeNoatime) return false;
   switch (policy) {
     case AtimePolicy::kNoatime: return false;
     case AtimePolicy::kStrictatime: return true;
@@ -767,6 +768,13 @@ Status Filesystem::Open(const Caller& c, uint64_t ino, int flags) {
     return Status::ReadOnly("the filesystem is mounted read-only");
   if (ip->is_dir() && (flags & O_ACCMODE) != O_RDONLY)
     return Status::IsDirectory("cannot open directory " + std::to_string(ino) + " for writing");
+  if ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)) {
+    std::shared_lock lock(ip->mu);  // as the VFS's may_open: immutable, or not an append
+    PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(*ip, "open for writing"));
+    if (ip->append_only() && (!(flags & O_APPEND) || (flags & O_TRUNC)))
+      return Status::Permission("inode " + std::to_string(ino) +
+                                " is append-only: open it with O_APPEND and without O_TRUNC");
+  }
   {
     std::lock_guard l(inodes_mu_);
     ip->open_count++;
@@ -845,6 +853,13 @@ Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
   if (read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
   std::unique_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckRegular(*ip));
+  // Also through a descriptor opened before the attribute was set (ext4 checks it here too).
+  PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(*ip, "write"));
+  // The kernel's writeback cache writes whole pages back, the last one from before the old
+  // end: append-only is then enforced at open only.
+  if (ip->append_only() && off < ip->rec.size && !opts_.kernel_write_times)
+    return Status::Permission("inode " + std::to_string(ino) + " is append-only: write at " +
+                              std::to_string(off) + " is before its end");
   if (data.empty()) return uint64_t{0};
   if (off >= kMaxFileSize)
     return Status::TooBig("write at " + std::to_string(off) + " is past the largest file size");
@@ -856,6 +871,10 @@ Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
     ip->times_pending = true;
     DeferTimes(ip);
   }
+  // The sync attribute: durable on return, as with O_SYNC (copy mode's data, deferred times).
+  const bool sync = ip->rec.flags & layout::kInodeSync;
+  lock.unlock();
+  if (sync && n.ok()) PMEMFS_RETURN_IF_ERROR(Fsync(ino, /*datasync=*/false));
   return n;
 }
 
@@ -997,6 +1016,10 @@ Status Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len)
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
   std::unique_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckRegular(*ip));
+  PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(*ip, "fallocate"));
+  if (ip->append_only() && (mode & ~FALLOC_FL_KEEP_SIZE))  // as vfs_fallocate
+    return Status::Permission("inode " + std::to_string(ino) +
+                              " is append-only: no hole punching or zeroing");
   constexpr int kKnown = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE |
                          FALLOC_FL_UNSHARE_RANGE;
   if (mode & ~kKnown) return Status::Unsupported("fallocate mode " + std::to_string(mode));
@@ -1099,6 +1122,9 @@ Result<uint64_t> Filesystem::CopyFileRange(const Caller& c, uint64_t ino_in, uin
   }
   PMEMFS_RETURN_IF_ERROR(CheckRegular(*in));
   PMEMFS_RETURN_IF_ERROR(CheckRegular(*out));
+  PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(*out, "copy_file_range"));
+  if (out->append_only() && off_out < out->rec.size)
+    return Status::Permission("inode " + std::to_string(ino_out) + " is append-only");
   if (off_out >= kMaxFileSize && len > 0)
     return Status::TooBig("copy to " + std::to_string(off_out) + " is past the largest file size");
   const uint64_t size_in = in->rec.size;

@@ -418,6 +418,10 @@ InodeRecord Filesystem::NewRecord(const Caller& c, const Inode& dir, uint32_t mo
     rec.gid = dir.rec.gid;
     if (S_ISDIR(mode)) rec.mode |= S_ISGID;
   }
+  // Inherited attributes, as ext4 does for these: sync, nodump, noatime (never immutable or
+  // append-only); files and directories only.
+  if (S_ISREG(mode) || S_ISDIR(mode))
+    rec.flags = dir.rec.flags & (layout::kInodeSync | layout::kInodeNodump | layout::kInodeNoatime);
   rec.nlink = S_ISDIR(mode) ? 2 : 1;
   rec.parent = S_ISDIR(mode) ? dir.ino : 0;
   rec.atime_ns = rec.mtime_ns = rec.ctime_ns = rec.btime_ns = NowNs();
@@ -519,6 +523,14 @@ Result<Attr> Filesystem::GetAttr(uint64_t ino) {
 Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& req) {
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
   std::unique_lock lock(ip->mu);
+  PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(*ip, "setattr"));
+  if (ip->append_only()) {  // as ext4_setattr: no mode, owner, size or explicit times
+    // (With the kernel's writeback cache an explicit mtime is its record of a write.)
+    const uint32_t refused = kSetMode | kSetUid | kSetGid | kSetSize | kSetAtime |
+                             (opts_.kernel_write_times ? 0u : uint32_t{kSetMtime});
+    if (req.fields & refused)
+      return Status::Permission("setattr: inode " + std::to_string(ino) + " is append-only");
+  }
   InodeRecord rec = ip->rec;
   const int64_t now = NowNs();
   store::Tx tx = store_->Begin();

@@ -152,7 +152,13 @@ class Invalidator {
   virtual void InvalidateEntry(uint64_t parent, std::string_view name) = 0;
 };
 
-enum RenameFlags : uint32_t { kRenameNoReplace = 1u << 0, kRenameExchange = 1u << 1 };
+// kRenameWhiteout (overlayfs): the source name is left naming a new whiteout (a character
+// device 0/0 owned by the caller), created in the rename's transaction.
+enum RenameFlags : uint32_t {
+  kRenameNoReplace = 1u << 0,
+  kRenameExchange = 1u << 1,
+  kRenameWhiteout = 1u << 2,
+};
 
 class Filesystem {
  public:
@@ -236,6 +242,17 @@ class Filesystem {
   // access(2): mask of R_OK/W_OK/X_OK (F_OK: exists).
   Status Access(const Caller& c, uint64_t ino, int mask);
 
+  // --- chattr attributes and the label (attributes.cc) ----------------------------------------
+  // The file's attributes: layout::kInodeAttrFlags bits (sync, immutable, append-only, nodump,
+  // noatime). Every caller, root too, gets Permission for what they forbid (see layout.h).
+  Result<uint32_t> GetFileFlags(uint64_t ino);
+  // Replaces them (Unsupported for other bits): the owner or root; a change of immutable or
+  // append-only only root (CAP_LINUX_IMMUTABLE). Sets ctime; one Tx.
+  Status SetFileFlags(const Caller& c, uint64_t ino, uint32_t flags);
+  // The filesystem's label (the superblock's: mkpmemfs --label) and its replacement by root.
+  std::string Label() const;
+  Status SetLabel(const Caller& c, std::string_view label);
+
  private:
   using InodePtr = std::shared_ptr<Inode>;
   Filesystem() = default;
@@ -276,6 +293,13 @@ class Filesystem {
   Status SyncDescriptorTable();
   // Fills an all-free table from every file's extents.
   Status RebuildDescriptors();
+
+  // --- attributes.cc ----------------------------------------------------------------------------
+  // Permission when ip is immutable or append-only: what neither allows (`what`: the operation,
+  // for the message). Caller holds ip.mu (either mode).
+  static Status CheckChangeable(const Inode& ip, std::string_view what);
+  // Permission when ip is immutable: a change of a directory's entries or of a file's data.
+  static Status CheckNotImmutable(const Inode& ip, std::string_view what);
 
   // --- namespace.cc -----------------------------------------------------------------------------
   // Creates `name` in `parent` with record `rec` (any type); symlink target goes to `target`.

@@ -43,6 +43,9 @@ struct Inode {
   bool is_dir() const { return (rec.mode & 0170000) == 0040000; }
   bool is_reg() const { return (rec.mode & 0170000) == 0100000; }
   bool is_symlink() const { return (rec.mode & 0170000) == 0120000; }
+  // chattr attributes (caller holds `mu`, either mode).
+  bool immutable() const { return rec.flags & layout::kInodeImmutable; }
+  bool append_only() const { return rec.flags & layout::kInodeAppend; }
 
   const uint64_t ino;
   // Guards everything below. Taken parent before child; several in inode-number order.

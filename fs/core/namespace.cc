@@ -74,6 +74,7 @@ Result<Attr> Filesystem::CreateNode(const Caller& c, uint64_t parent, std::strin
   if (dir->rec.nlink == 0) return Status::NotFound("directory was removed");
   if (!dir->dir) return Status::IoError("directory index unavailable");
   if (dir->dir->Find(name)) return Status::AlreadyExists(std::string(name) + ": exists");
+  PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(*dir, "create"));
   if (S_ISDIR(mode) && dir->rec.nlink >= 65000) return Status::TooManyLinks("too many subdirectories");
 
   store::Tx tx = store_->Begin();
@@ -211,6 +212,8 @@ Result<Attr> Filesystem::Link(const Caller&, uint64_t ino, uint64_t new_parent,
   if (dir->rec.nlink == 0) return Status::NotFound("directory was removed");
   if (target->rec.nlink == 0) return Status::NotFound("file was removed");
   if (target->rec.nlink >= 65000) return Status::TooManyLinks("too many links");
+  PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(*dir, "link"));
+  PMEMFS_RETURN_IF_ERROR(CheckChangeable(*target, "link"));
   if (dir->dir->Find(new_name)) return Status::AlreadyExists(std::string(new_name) + ": exists");
   store::Tx tx = store_->Begin();
   InodeRecord trec = target->rec, drec = dir->rec;
@@ -255,9 +258,11 @@ Status Filesystem::RemoveName(uint64_t parent, std::string_view name, bool dir_w
       return Status::NotDirectory(std::string(name) + ": not a directory");
     if (!dir_wanted && e->type == DT_DIR)
       return Status::IsDirectory(std::string(name) + ": is a directory");
+    PMEMFS_RETURN_IF_ERROR(CheckChangeable(*dir, "remove"));
     PMEMFS_ASSIGN_OR_RETURN(InodePtr child, GetInode(e->ino));
     if (dir_wanted) PMEMFS_RETURN_IF_ERROR(LoadDir(*child));
     std::unique_lock clock(child->mu);
+    PMEMFS_RETURN_IF_ERROR(CheckChangeable(*child, "remove"));
     if (dir_wanted && child->dir->size() != 0)
       return Status::NotEmpty(std::string(name) + ": not empty");
     store::Tx tx = store_->Begin();
@@ -283,12 +288,12 @@ Status Filesystem::RemoveName(uint64_t parent, std::string_view name, bool dir_w
   return Status::Ok();
 }
 
-Status Filesystem::Rename(const Caller&, uint64_t parent, std::string_view name,
+Status Filesystem::Rename(const Caller& c, uint64_t parent, std::string_view name,
                           uint64_t new_parent, std::string_view new_name, uint32_t flags) {
-  if (flags & ~(kRenameNoReplace | kRenameExchange))
+  if (flags & ~(kRenameNoReplace | kRenameExchange | kRenameWhiteout))
     return Status::InvalidArgument("unknown rename flags");
-  if ((flags & kRenameNoReplace) && (flags & kRenameExchange))
-    return Status::InvalidArgument("RENAME_NOREPLACE and RENAME_EXCHANGE together");
+  if ((flags & kRenameExchange) && (flags & (kRenameNoReplace | kRenameWhiteout)))
+    return Status::InvalidArgument("RENAME_EXCHANGE with RENAME_NOREPLACE or RENAME_WHITEOUT");
   PMEMFS_RETURN_IF_ERROR(CheckName(name));
   PMEMFS_RETURN_IF_ERROR(CheckName(new_name));
   if (ram_dir_ && ((parent == kRootIno && name == opts_.ram_dir) ||
@@ -337,6 +342,11 @@ Status Filesystem::Rename(const Caller&, uint64_t parent, std::string_view name,
   if ((flags & kRenameExchange) && !de)
     return Status::NotFound(std::string(new_name) + ": no such file or directory");
   if (de && de->ino == se->ino) return Status::Ok();  // two names of one inode: nothing to do
+  // As the VFS's may_delete/may_create: the source directory loses a name, the destination
+  // gains one (and loses one it replaces).
+  PMEMFS_RETURN_IF_ERROR(CheckChangeable(*sdir, "rename"));
+  PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(*ddir, "rename"));
+  if (de || (flags & kRenameExchange)) PMEMFS_RETURN_IF_ERROR(CheckChangeable(*ddir, "rename"));
   const uint64_t s_ino = se->ino, d_ino = de ? de->ino : 0;
   const bool s_is_dir = se->type == DT_DIR, d_is_dir = de && de->type == DT_DIR;
 
@@ -375,6 +385,8 @@ Status Filesystem::Rename(const Caller&, uint64_t parent, std::string_view name,
   }
   if (dchild && d_is_dir && !(flags & kRenameExchange) && dchild->dir->size() != 0)
     return Status::NotEmpty(std::string(new_name) + ": not empty");
+  PMEMFS_RETURN_IF_ERROR(CheckChangeable(*schild, "rename"));
+  if (dchild) PMEMFS_RETURN_IF_ERROR(CheckChangeable(*dchild, "rename"));
 
   store::Tx tx = store_->Begin();
   const int64_t now = NowNs();
@@ -386,6 +398,7 @@ Status Filesystem::Rename(const Caller&, uint64_t parent, std::string_view name,
   const uint8_t s_type = se->type, d_type = de ? de->type : 0;
   const std::string sname(name), dname(new_name);
 
+  InodePtr whiteout;
   if (flags & kRenameExchange) {
     PMEMFS_RETURN_IF_ERROR(sdir->dir->Retarget(Ctx(tx, *sdir, srec), sname, d_ino, d_type));
     PMEMFS_RETURN_IF_ERROR(ddir->dir->Retarget(Ctx(tx, *ddir, drec), dname, s_ino, s_type));
@@ -395,7 +408,14 @@ Status Filesystem::Rename(const Caller&, uint64_t parent, std::string_view name,
     }
     dcrec.ctime_ns = now;
   } else {
-    PMEMFS_RETURN_IF_ERROR(sdir->dir->Remove(Ctx(tx, *sdir, srec), sname));
+    if (flags & kRenameWhiteout) {
+      // Mode S_IFCHR | 0, rdev 0: what overlayfs takes for a whiteout.
+      PMEMFS_ASSIGN_OR_RETURN(whiteout, NewInode(tx, *sdir, NewRecord(c, *sdir, S_IFCHR)));
+      PMEMFS_RETURN_IF_ERROR(
+          sdir->dir->Retarget(Ctx(tx, *sdir, srec), sname, whiteout->ino, DirentType(S_IFCHR)));
+    } else {
+      PMEMFS_RETURN_IF_ERROR(sdir->dir->Remove(Ctx(tx, *sdir, srec), sname));
+    }
     if (de) {
       PMEMFS_RETURN_IF_ERROR(ddir->dir->Retarget(Ctx(tx, *ddir, drec), dname, s_ino, s_type));
       if (d_is_dir) {
@@ -422,6 +442,10 @@ Status Filesystem::Rename(const Caller&, uint64_t parent, std::string_view name,
   PutInode(tx, *schild, screc);
   if (dchild) PutInode(tx, *dchild, dcrec);
   PMEMFS_RETURN_IF_ERROR(Commit(tx, {sdir.get(), ddir.get(), schild.get(), dchild.get()}));
+  if (whiteout) {
+    std::lock_guard l(inodes_mu_);
+    inodes_[whiteout->ino] = whiteout;
+  }
   sdir->rec = srec;
   if (!same_dir) ddir->rec = drec;
   schild->rec = screc;

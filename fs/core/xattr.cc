@@ -265,6 +265,7 @@ Status Filesystem::SetXattr(const Caller& c, uint64_t ino, std::string_view name
                           " bytes (at most " + std::to_string(layout::kXattrMaxValue) + ")");
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
   std::unique_lock lock(ip->mu);
+  PMEMFS_RETURN_IF_ERROR(CheckChangeable(*ip, "change an xattr"));
   PMEMFS_RETURN_IF_ERROR(CheckChange(c, *ip, space, name));
   PMEMFS_RETURN_IF_ERROR(LoadXattrs(*ip));
   const bool exists = ip->xattrs->contains(std::string(name));
@@ -327,6 +328,7 @@ Status Filesystem::RemoveXattr(const Caller& c, uint64_t ino, std::string_view n
   PMEMFS_ASSIGN_OR_RETURN(Space space, Classify(name));
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
   std::unique_lock lock(ip->mu);
+  PMEMFS_RETURN_IF_ERROR(CheckChangeable(*ip, "change an xattr"));
   PMEMFS_RETURN_IF_ERROR(CheckChange(c, *ip, space, name));
   PMEMFS_RETURN_IF_ERROR(LoadXattrs(*ip));
   if (!ip->xattrs->contains(std::string(name))) {

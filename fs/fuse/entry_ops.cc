@@ -144,8 +144,9 @@ void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t new_
   uint32_t core_flags = 0;
   if (flags & RENAME_NOREPLACE) core_flags |= core::kRenameNoReplace;
   if (flags & RENAME_EXCHANGE) core_flags |= core::kRenameExchange;
-  if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
-    fuse_reply_err(req, EINVAL);  // RENAME_WHITEOUT: overlayfs only
+  if (flags & RENAME_WHITEOUT) core_flags |= core::kRenameWhiteout;
+  if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT)) {
+    fuse_reply_err(req, EINVAL);
     return;
   }
   ReplyStatus(req,

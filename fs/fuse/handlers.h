@@ -1,7 +1,7 @@
 // The FUSE low-level handlers (internal to fs/fuse). ops.cc puts them in the op table; each
 // lives in the file of its kind: entry_ops.cc (names and attributes), file_ops.cc (open files
 // and data), dir_ops.cc (directories), xattr_ops.cc (extended attributes), session_ops.cc
-// (init, destroy, statfs, access).
+// (init, destroy, statfs, access), ioctl_ops.cc (chattr attributes, the label).
 #pragma once
 
 #include <fuse_lowlevel.h>
@@ -51,6 +51,10 @@ void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* valu
 void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
 void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name);
+
+// ioctl_ops.cc
+void Ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void* arg, fuse_file_info* fi,
+           unsigned flags, const void* in_buf, size_t in_bufsz, size_t out_bufsz);
 
 // session_ops.cc
 void Init(void* userdata, fuse_conn_info* conn);

@@ -1,5 +1,5 @@
 // The op table: every operation pmemfs implements, in one place. Operations left out are the
-// kernel's business (POSIX and flock locks are kept locally by the kernel; no ioctl, poll, bmap).
+// kernel's business (POSIX and flock locks are kept locally by the kernel; no poll, bmap).
 #include "fs/fuse/ops.h"
 
 #include "fs/fuse/handlers.h"
@@ -50,6 +50,7 @@ fuse_lowlevel_ops MakeOps() {
   // the filesystem
   ops.statfs = h::StatFs;
   ops.access = h::Access;
+  ops.ioctl = h::Ioctl;
   return ops;
 }
 

@@ -35,6 +35,7 @@ void Init(void* userdata, fuse_conn_info* conn) {
   Want(conn, FUSE_CAP_ATOMIC_O_TRUNC, "ATOMIC_O_TRUNC");
   Want(conn, FUSE_CAP_CACHE_SYMLINKS, "CACHE_SYMLINKS");  // symlinks never change
   Want(conn, FUSE_CAP_PARALLEL_DIROPS, "PARALLEL_DIROPS");
+  Want(conn, FUSE_CAP_IOCTL_DIR, "IOCTL_DIR");  // the label ioctls on a directory's descriptor
   // POSIX ACLs, enforced by the kernel with default_permissions (always on, session.cc). The
   // umask is ours (core applies it unless the parent's default ACL applies instead): without
   // DONT_MASK the kernel would mask the mode first, and a default ACL could not undo that.

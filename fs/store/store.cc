@@ -200,6 +200,25 @@ Status Store::SetFeatures(uint64_t compat_set, uint64_t compat_clear, uint64_t i
   return UpdateSuperblock(sb);
 }
 
+std::string Store::label() const {
+  std::lock_guard l(features_mu_);
+  return std::string(sb_.label, strnlen(sb_.label, sizeof sb_.label));
+}
+
+Status Store::SetLabel(std::string_view label) {
+  if (label.size() >= sizeof(Superblock::label) || label.find('\0') != std::string_view::npos)
+    return Status::InvalidArgument("a label has at most " +
+                                   std::to_string(sizeof(Superblock::label) - 1) +
+                                   " bytes and no NUL");
+  std::shared_lock mode(mode_mu_);
+  if (read_only_) return Status::ReadOnly("the filesystem is mounted read-only");
+  std::lock_guard l(features_mu_);
+  Superblock sb = sb_;
+  std::memset(sb.label, 0, sizeof sb.label);
+  std::memcpy(sb.label, label.data(), label.size());
+  return UpdateSuperblock(sb);
+}
+
 Status Store::UpdateSuperblock(Superblock sb) {
   SealSuperblock(sb);
   Tx tx = Begin();

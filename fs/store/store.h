@@ -36,6 +36,7 @@
 #include <mutex>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "fs/store/tx.h"
@@ -100,6 +101,10 @@ class Store {
   // Sets and clears superblock feature bits (both copies, one Tx, durable on return); nothing is
   // written when the bits already are as asked. Thread-safe.
   Status SetFeatures(uint64_t compat_set, uint64_t compat_clear, uint64_t incompat_set);
+  // The superblock's label (what mkpmemfs --label wrote) and its replacement: at most 63 bytes
+  // without NUL (InvalidArgument), both copies in one Tx, durable on return. Thread-safe.
+  std::string label() const;
+  Status SetLabel(std::string_view label);
   mapping::Device& device() const { return dev_; }
   StoreStats stats() const;
   // Inodes Open found unfinished: nlink 0 (free them) or kInodeTruncating (finish the
@@ -182,9 +187,10 @@ class Store {
   std::unique_ptr<InodeTable> inodes_;
   std::vector<uint64_t> orphans_;
   std::vector<uint64_t> truncating_;
-  std::mutex features_mu_;  // serialises superblock updates (SetFeatures, SetReadOnly, Close)
-  // Held shared by every Commit and SetFeatures, exclusively by SetReadOnly: a commit either
-  // ends before the switch to read-only (and the clean mark) or is refused.
+  mutable std::mutex features_mu_;  // serialises superblock updates (SetFeatures, SetLabel,
+                                    // SetReadOnly, Close); guards sb_.label
+  // Held shared by every Commit, SetFeatures and SetLabel, exclusively by SetReadOnly: a commit
+  // either ends before the switch to read-only (and the clean mark) or is refused.
   std::shared_mutex mode_mu_;
   std::mutex hook_mu_;  // guards free_hook_
   std::function<void(BlockRange)> free_hook_;

@@ -287,7 +287,18 @@ inline constexpr uint32_t kInlineDataMax = 96;  // symlink targets shorter than 
 
 enum InodeFlags : uint32_t {
   kInodeTruncating = 1u << 0,  // a split truncate is in progress to `pending_size`
+  // chattr(1) attributes (FS_IOC_SETFLAGS), enforced by fs/core for every caller, root too:
+  kInodeSync = 1u << 1,        // a write is durable when it returns (copy mode too)
+  kInodeImmutable = 1u << 2,   // no change at all: data, attributes, xattrs, names, links
+  kInodeAppend = 1u << 3,      // data may only be appended; no truncate, unlink, rename, link
+  kInodeNodump = 1u << 4,      // dump(8) skips the file (kept, not acted on)
+  kInodeNoatime = 1u << 5,     // reads leave atime alone
 };
+// Images written before these attributes have the bits 0; a daemon that does not know them
+// ignores them (it checks kInodeTruncating only).
+inline constexpr uint32_t kInodeAttrFlags =
+    kInodeSync | kInodeImmutable | kInodeAppend | kInodeNodump | kInodeNoatime;
+inline constexpr uint32_t kInodeKnownFlags = kInodeTruncating | kInodeAttrFlags;
 
 struct InodeRecord {
   uint32_t mode;            // S_IFMT | permissions; 0: free slot

@@ -257,6 +257,47 @@ TEST_P(FsTest, RenameForms) {
   EXPECT_EQ(h.Describe(), before);
 }
 
+TEST_P(FsTest, RenameWhiteoutLeavesACharacterDevice00) {
+  FsHarness h(GetParam());
+  Filesystem& fs = h.fs();
+  const Caller user{1000, 1000, 022};
+  auto d1 = fs.MkDir(kRoot, kRootIno, "d1", 0777);
+  ASSERT_TRUE(d1.ok());
+  const uint64_t x = h.MustCreate(d1->ino, "x", "xx");
+  const uint64_t y = h.MustCreate(kRootIno, "y", "yyy");
+  // Across directories, over an existing name: x moves, a whiteout takes its old name.
+  ASSERT_TRUE(fs.Rename(user, d1->ino, "x", kRootIno, "y", kRenameWhiteout).ok());
+  EXPECT_EQ(*h.Resolve("y"), x);
+  auto w = fs.Lookup(kRoot, d1->ino, "x");
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  EXPECT_NE(w->ino, x);
+  EXPECT_EQ(w->mode, static_cast<uint32_t>(S_IFCHR));
+  EXPECT_EQ(w->rdev, 0u);
+  EXPECT_EQ(w->nlink, 1u);
+  EXPECT_EQ(w->uid, 1000u);
+  EXPECT_EQ(fs.GetAttr(y).ok() ? fs.GetAttr(y)->nlink : 0u, 0u);
+  // In one directory, to a new name; NOREPLACE may come along, EXCHANGE may not.
+  h.MustCreate(kRootIno, "z", "z");
+  EXPECT_EQ(fs.Rename(kRoot, kRootIno, "z", kRootIno, "y", kRenameWhiteout | kRenameExchange).code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(fs.Rename(kRoot, kRootIno, "z", kRootIno, "y", kRenameWhiteout | kRenameNoReplace).code(),
+            Code::kAlreadyExists);
+  ASSERT_TRUE(fs.Rename(kRoot, kRootIno, "z", kRootIno, "z2", kRenameWhiteout | kRenameNoReplace).ok());
+  auto wz = fs.Lookup(kRoot, kRootIno, "z");
+  ASSERT_TRUE(wz.ok());
+  EXPECT_EQ(wz->mode, static_cast<uint32_t>(S_IFCHR));
+  // A directory moves too; its old parent loses the link of its "..".
+  ASSERT_TRUE(fs.MkDir(kRoot, d1->ino, "sub", 0755).ok());
+  ASSERT_TRUE(fs.Rename(kRoot, d1->ino, "sub", kRootIno, "sub", kRenameWhiteout).ok());
+  EXPECT_EQ(fs.GetAttr(d1->ino)->nlink, 2u);
+  EXPECT_TRUE(S_ISCHR(fs.Lookup(kRoot, d1->ino, "sub")->mode));
+  const std::string before = h.Describe();
+  h.Remount();
+  EXPECT_EQ(h.Describe(), before);
+  EXPECT_TRUE(S_ISCHR(h.fs().GetAttr(*h.Resolve("d1/x"))->mode));
+  EXPECT_EQ(h.Fsck().problems.size(), 0u);
+}
+
 TEST_P(FsTest, UnlinkedOpenFileStaysReadableUntilReleased) {
   FsHarness h(GetParam());
   Filesystem& fs = h.fs();

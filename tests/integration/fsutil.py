@@ -3,7 +3,11 @@
 
     fsutil.py call FUNC ARG...          os.FUNC(*args): prints "ok" or the errno name (EEXIST)
     fsutil.py open PATH FLAG...         os.open(PATH, O_FLAG|...): "ok" or the errno name
-    fsutil.py rename2 OLD NEW FLAG      renameat2 with noreplace|exchange: "ok" or the errno name
+    fsutil.py rename2 OLD NEW FLAG      renameat2 with noreplace|exchange|whiteout: "ok" or errno name
+    fsutil.py xflags PATH [XFLAGS]      FS_IOC_FSGETXATTR: fsx_xflags in hex; with XFLAGS (hex), sets
+                                        them by FS_IOC_FSSETXATTR: "ok" or the errno name
+    fsutil.py label PATH [LABEL]        FS_IOC_GETFSLABEL on PATH's filesystem; with LABEL,
+                                        FS_IOC_SETFSLABEL: "ok" or the errno name
     fsutil.py append PATH TEXT          O_APPEND write after lseek(0); prints the offset after it
     fsutil.py segments PATH             data segments by SEEK_DATA/SEEK_HOLE: "start:end ..."
     fsutil.py mmap-write PATH OFF SRC   shared mapping of PATH, copies file SRC to OFF, msync
@@ -45,10 +49,47 @@ def open_flags(path, *flags):
 
 def rename2(old, new, flag):
     libc = ctypes.CDLL(None, use_errno=True)
-    bits = {"noreplace": 1, "exchange": 2}[flag]
+    bits = {"noreplace": 1, "exchange": 2, "whiteout": 4}[flag]
     AT_FDCWD = -100
     r = libc.renameat2(AT_FDCWD, old.encode(), AT_FDCWD, new.encode(), bits)
     return "ok" if r == 0 else errno.errorcode[ctypes.get_errno()]
+
+
+FS_IOC_FSGETXATTR = 0x801C581F  # _IOR('X', 31, struct fsxattr)
+FS_IOC_FSSETXATTR = 0x401C5820  # _IOW('X', 32, struct fsxattr)
+FS_IOC_GETFSLABEL = 0x81009431  # _IOR(0x94, 49, char[256])
+FS_IOC_SETFSLABEL = 0x41009432  # _IOW(0x94, 50, char[256])
+
+
+def xflags(path, value=None):
+    import fcntl
+    import struct
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        raw = fcntl.ioctl(fd, FS_IOC_FSGETXATTR, bytes(28))
+        if value is None:
+            return "%x" % struct.unpack("<I", raw[:4])[0]
+        fcntl.ioctl(fd, FS_IOC_FSSETXATTR, struct.pack("<I", int(value, 16)) + raw[4:])
+        return "ok"
+    except OSError as e:
+        return errname(e)
+    finally:
+        os.close(fd)
+
+
+def label(path, value=None):
+    import fcntl
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if value is None:
+            raw = fcntl.ioctl(fd, FS_IOC_GETFSLABEL, bytes(256))
+            return raw.split(b"\0", 1)[0].decode()
+        fcntl.ioctl(fd, FS_IOC_SETFSLABEL, value.encode().ljust(256, b"\0"))
+        return "ok"
+    except OSError as e:
+        return errname(e)
+    finally:
+        os.close(fd)
 
 
 def append(path, text):
@@ -217,6 +258,8 @@ def main():
         "open": lambda: open_flags(*args),
         "rename2": lambda: rename2(*args),
         "append": lambda: append(*args),
+        "xflags": lambda: xflags(*args),
+        "label": lambda: label(*args),
         "segments": lambda: segments(*args),
         "mmap-write": lambda: mmap_write(*args),
         "mmap-read": lambda: mmap_read(*args),

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The namespace: mkdir/rmdir, rename (of files and directories, over an existing file, across
-# directories, RENAME_NOREPLACE/EXCHANGE, into its own subdirectory refused), directory link
-# counts, and readdir of a large directory; all again after a remount.
+# directories, RENAME_NOREPLACE/EXCHANGE/WHITEOUT, into its own subdirectory refused),
+# directory link counts, and readdir of a large directory; all again after a remount.
 source "$(dirname "$0")/lib.sh"
 make_device 64M
 format
@@ -77,6 +77,31 @@ expect_eq "$(ls -f "$MNT/many" | count '^\.\.\?$')" 2 "'.' and '..' in readdir o
 expect_eq "$(ls "$MNT/many" | wc -l)" 1000 "entries left after removing every other one"
 [ -e "$MNT/many/entry-000001" ] && fail "removed entry-000001 still found by lookup"
 [ -e "$MNT/many/entry-000002" ] || fail "entry-000002 not found by lookup"
+
+# RENAME_WHITEOUT (what overlayfs does in its upper layer): the old name is left naming a
+# whiteout, a character device 0/0, in the same step.
+echo w >"$MNT/wsrc"
+echo old >"$MNT/wdst"
+expect_eq "$($FSUTIL rename2 "$MNT/wsrc" "$MNT/wdst" whiteout)" ok "renameat2 RENAME_WHITEOUT"
+expect_eq "$(stat -c '%F %t:%T' "$MNT/wsrc")" "character special file 0:0" "the name left by RENAME_WHITEOUT"
+expect_eq "$(cat "$MNT/wdst")" w "the target of RENAME_WHITEOUT"
+# pmemfs as overlayfs's upper layer: removing a lower file leaves a whiteout in pmemfs. (The
+# overlay is unmounted before any check, so a failing check never leaves it behind.)
+mkdir "$WORK/lower" "$WORK/ov" "$MNT/upper" "$MNT/ovwork"
+echo lower >"$WORK/lower/gone"
+if mount -t overlay overlay -o "lowerdir=$WORK/lower,upperdir=$MNT/upper,workdir=$MNT/ovwork" \
+    "$WORK/ov" 2>"$WORK/ov.err"; then
+  rm_rc=0
+  rm "$WORK/ov/gone" 2>>"$WORK/ov.err" || rm_rc=$?
+  ls -A "$WORK/ov" >"$WORK/ov.ls" 2>>"$WORK/ov.err" || true
+  umount "$WORK/ov"
+  expect_eq "$rm_rc" 0 "rm of a lower file through the overlay ($(cat "$WORK/ov.err"))"
+  expect_eq "$(cat "$WORK/ov.ls")" "" "the overlay after the rm"
+  expect_eq "$(stat -c '%F %t:%T' "$MNT/upper/gone")" "character special file 0:0" \
+    "the whiteout overlayfs left in pmemfs"
+else
+  log "overlayfs part skipped: this kernel does not mount it ($(cat "$WORK/ov.err"))"
+fi
 
 manifest "$MNT" >"$WORK/before"
 remount

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <string_view>
 
@@ -174,13 +175,15 @@ void Scan::ScanInodes() {
 // The fields fs/core keeps for each type (namespace.cc NewRecord, CreateNode, MkNod).
 void Scan::CheckRecord(uint64_t ino, const InodeRecord& r) {
   const uint32_t type = r.mode & S_IFMT;
-  if (r.flags & ~static_cast<uint32_t>(layout::kInodeTruncating)) {
-    Problem("inode", InoName(ino) + ": unknown flags 0x" + std::to_string(r.flags));
-    fixes.patches[ino].flags = r.flags & layout::kInodeTruncating;
+  if (r.flags & ~layout::kInodeKnownFlags) {
+    char hex[16];
+    std::snprintf(hex, sizeof hex, "%x", r.flags);
+    Problem("inode", InoName(ino) + ": unknown flags 0x" + hex);
+    fixes.patches[ino].flags = r.flags & layout::kInodeKnownFlags;
   }
   if ((r.flags & layout::kInodeTruncating) && type != S_IFREG) {
     Problem("inode", InoName(ino) + ": marked truncating but not a regular file");
-    fixes.patches[ino].flags = 0;
+    fixes.patches[ino].flags = r.flags & layout::kInodeAttrFlags;
     fixes.patches[ino].pending_size = 0;
   }
   if (type != S_IFCHR && type != S_IFBLK && r.rdev != 0) {

@@ -1,0 +1,70 @@
+// chattr attributes (FS_IOC_GETFLAGS/SETFLAGS through fs/fuse) and the filesystem label.
+//
+// The attributes live in InodeRecord::flags (layout::kInodeAttrFlags) and change in one Tx
+// like every other attribute. What immutable and append-only forbid is checked where each
+// operation starts (namespace.cc, file_io.cc, fs.cc SetAttr, xattr.cc), under the inode's lock,
+// the way the VFS and ext4 check S_IMMUTABLE/S_APPEND: for every caller, root included.
+#include <sys/stat.h>
+
+#include "fs/core/fs.h"
+
+namespace pmemfs::core {
+
+using layout::InodeRecord;
+
+Status Filesystem::CheckChangeable(const Inode& ip, std::string_view what) {
+  if (ip.immutable())
+    return Status::Permission(std::string(what) + ": inode " + std::to_string(ip.ino) +
+                              " is immutable");
+  if (ip.append_only())
+    return Status::Permission(std::string(what) + ": inode " + std::to_string(ip.ino) +
+                              " is append-only");
+  return Status::Ok();
+}
+
+Status Filesystem::CheckNotImmutable(const Inode& ip, std::string_view what) {
+  if (ip.immutable())
+    return Status::Permission(std::string(what) + ": inode " + std::to_string(ip.ino) +
+                              " is immutable");
+  return Status::Ok();
+}
+
+Result<uint32_t> Filesystem::GetFileFlags(uint64_t ino) {
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  std::shared_lock lock(ip->mu);
+  return ip->rec.flags & layout::kInodeAttrFlags;
+}
+
+Status Filesystem::SetFileFlags(const Caller& c, uint64_t ino, uint32_t flags) {
+  if (flags & ~layout::kInodeAttrFlags)
+    return Status::Unsupported("attribute flags other than sync, immutable, append-only, nodump "
+                               "and noatime are not supported");
+  if (read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  std::unique_lock lock(ip->mu);
+  InodeRecord rec = ip->rec;
+  if (c.uid != 0 && c.uid != rec.uid)
+    return Status::Permission("only the owner or root may change the attributes of inode " +
+                              std::to_string(ino));
+  const uint32_t old = rec.flags & layout::kInodeAttrFlags;
+  if (((old ^ flags) & (layout::kInodeImmutable | layout::kInodeAppend)) && c.uid != 0)
+    return Status::Permission("only root may set or clear immutable and append-only");
+  if (old == flags) return Status::Ok();
+  rec.flags = (rec.flags & ~layout::kInodeAttrFlags) | flags;
+  rec.ctime_ns = NowNs();
+  store::Tx tx = store_->Begin();
+  PutInode(tx, *ip, rec);
+  PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
+  ip->rec = rec;
+  return Status::Ok();
+}
+
+std::string Filesystem::Label() const { return store_->label(); }
+
+Status Filesystem::SetLabel(const Caller& c, std::string_view label) {
+  if (c.uid != 0) return Status::Permission("only root may change the filesystem label");
+  if (read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
+  return store_->SetLabel(label);
+}
+
+}  // namespace pmemfs::core
