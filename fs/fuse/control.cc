@@ -71,10 +71,9 @@ std::string Unescape(const std::string& s) {
   auto octal = [](char c) { return c >= '0' && c <= '7'; };
   std::string out;
   for (size_t i = 0; i < s.size(); i++) {
-    if (s[i] == '\\' && i + 3 < s.size() && octal(s[i + 1]) && octal(s[i + 2]) &&
-        octal(s[i + 3])) {
-      out.push_back(static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 +
-                                      (s[i + 3] - '0')));
+    if (s[i] == '\\' && i + 3 < s.size() && octal(s[i + 1]) && octal(s[i + 2]) && octal(s[i + 3])) {
+      out.push_back(
+          static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
       i += 3;
     } else {
       out.push_back(s[i]);
@@ -117,8 +116,8 @@ Result<std::string> DeviceKey(const std::string& spec) {
   if (stat(parts[0].c_str(), &st) != 0) return Status::NotFound(Errno(parts[0]));
   if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
     return "dev-" + std::to_string(major(st.st_rdev)) + "-" + std::to_string(minor(st.st_rdev));
-  return "file-" + std::to_string(major(st.st_dev)) + "-" + std::to_string(minor(st.st_dev)) +
-         "-" + std::to_string(st.st_ino);
+  return "file-" + std::to_string(major(st.st_dev)) + "-" + std::to_string(minor(st.st_dev)) + "-" +
+         std::to_string(st.st_ino);
 }
 
 std::string ControlSocketPath(const std::string& key) {

@@ -19,12 +19,12 @@
 namespace pmemfs::fuse {
 
 // The daemon's mount, as it was made (everything but the read-only state, which the
-// filesystem keeps). Strings must not contain tabs or newlines (they are escaped otherwise).
+// filesystem keeps). Tabs and newlines in the strings become spaces in the reply.
 struct DaemonDescription {
-  std::string device;       // as given
-  std::string mountpoint;   // absolute
-  std::string subtype;      // "" for plain fuse
-  std::string mode;         // copy, direct, pages
+  std::string device;      // as given
+  std::string mountpoint;  // absolute
+  std::string subtype;     // "" for plain fuse
+  std::string mode;        // copy, direct, pages
   std::string ram_dir;
   uint64_t cache_size = 0;
   uint32_t writeback_ms = 0;

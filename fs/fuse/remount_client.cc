@@ -44,12 +44,14 @@ Status RemountLive(const config::MountArgs& args, const std::string& mountpoint,
   const bool is_ro = InfoField(info, "ro") == "1";
   const bool want_ro = WantsReadOnly(args, is_ro);
   std::string request = std::string("remount ro=") + (want_ro ? "1" : "0");
-  if (args.settings.atime) request += std::string(" atime=") + config::AtimeName(*args.settings.atime);
+  if (args.settings.atime)
+    request += std::string(" atime=") + config::AtimeName(*args.settings.atime);
   const std::vector<std::string>& flags = args.flag_options;
 
   if (want_ro && !is_ro) {
     // The kernel first: once its superblock is read-only nothing new comes to the daemon.
-    PMEMFS_RETURN_IF_ERROR(SetMountFlags(mountpoint, flags, FlagBase::kNone, FlagScope::kSuperblock));
+    PMEMFS_RETURN_IF_ERROR(
+        SetMountFlags(mountpoint, flags, FlagBase::kNone, FlagScope::kSuperblock));
     Result<std::string> r = Ask(socket, request, mountpoint, kRemountTimeoutS);
     if (!r.ok()) {
       std::vector<std::string> back = flags;
@@ -71,8 +73,9 @@ Status RemountLive(const config::MountArgs& args, const std::string& mountpoint,
   const config::Settings& o = args.settings;
   if (o.mode || o.cache_size || o.writeback_ms || o.ram_dir || o.descriptors || o.log_level ||
       args.config_path || args.page_granularity || args.writeback_cache)
-    *note = mountpoint + ": remounted; pmemfs options (mode=, cache_size=, ...) take effect at "
-                         "the next mount";
+    *note = mountpoint +
+            ": remounted; pmemfs options (mode=, cache_size=, ...) take effect at "
+            "the next mount";
   return Status::Ok();
 }
 
@@ -93,14 +96,16 @@ Result<bool> MountAgain(const config::MountArgs& args, const std::string& mountp
       conflict = option + "=" + want + " (running: " + option + "=" + running + ")";
   };
   const config::Settings& o = args.settings;
-  check(o.mode.has_value(), "mode", o.mode ? mapping::ModeName(*o.mode) : "", InfoField(info, "mode"));
+  check(o.mode.has_value(), "mode", o.mode ? mapping::ModeName(*o.mode) : "",
+        InfoField(info, "mode"));
   check(o.cache_size.has_value(), "cache_size", o.cache_size ? std::to_string(*o.cache_size) : "",
         InfoField(info, "cache_size"));
   check(o.writeback_ms.has_value(), "writeback_ms",
         o.writeback_ms ? std::to_string(*o.writeback_ms) : "", InfoField(info, "writeback_ms"));
   check(o.ram_dir.has_value(), "ram_dir", o.ram_dir.value_or(""), InfoField(info, "ram_dir"));
   check(o.descriptors.has_value(), "descriptors",
-        o.descriptors ? config::DescriptorsName(*o.descriptors) : "", InfoField(info, "descriptors"));
+        o.descriptors ? config::DescriptorsName(*o.descriptors) : "",
+        InfoField(info, "descriptors"));
   check(o.atime.has_value(), "atime", o.atime ? config::AtimeName(*o.atime) : "",
         InfoField(info, "atime"));
   check(args.subtype.has_value(), "subtype", args.subtype.value_or(""), InfoField(info, "subtype"));
@@ -108,7 +113,8 @@ Result<bool> MountAgain(const config::MountArgs& args, const std::string& mountp
   check(args.page_granularity, "page_granularity", "1", InfoField(info, "page_granularity"));
   const bool running_ro = InfoField(info, "ro") == "1";
   if (conflict.empty() && WantsReadOnly(args, false) != running_ro)
-    conflict = std::string(running_ro ? "rw" : "ro") + " (running: " + (running_ro ? "ro" : "rw") + ")";
+    conflict =
+        std::string(running_ro ? "rw" : "ro") + " (running: " + (running_ro ? "ro" : "rw") + ")";
   if (!conflict.empty())
     return Status::Busy(where + "; a second mount cannot have " + conflict +
                         ": give the running mount's options or unmount it first");

@@ -18,8 +18,7 @@ namespace pmemfs::fuse {
 //     daemon's atime policy when an atime option is given.
 // pmemfs's own options (mode=, cache_size=, ...) cannot change: `note` gets a line saying so.
 // Errors are one line naming the mount point.
-Status RemountLive(const config::MountArgs& args, const std::string& mountpoint,
-                   std::string* note);
+Status RemountLive(const config::MountArgs& args, const std::string& mountpoint, std::string* note);
 
 // A second mount of args.device at `mountpoint` (absolute), as a block-device filesystem
 // mounted twice shares its superblock: when a daemon serves the device, bind-mounts that mount

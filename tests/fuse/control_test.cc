@@ -2,20 +2,19 @@
 // so these tests need root, as the daemon does.
 #include "fs/fuse/control.h"
 
+#include <gtest/gtest.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include <gtest/gtest.h>
-
 #include <atomic>
-#include <chrono>
-#include <thread>
 #include <cerrno>
-#include <cstring>
+#include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <string>
+#include <thread>
 
 namespace pmemfs::fuse {
 namespace {
@@ -63,7 +62,9 @@ TEST(ControlTest, ADaemonThatDoesNotAnswerInTimeIsAnError) {
 TEST(ControlTest, AStaleSocketIsReplaced) {
   if (geteuid() != 0) GTEST_SKIP() << "needs root (/run/pmemfs)";
   const std::string key = TestKey("stale");
-  { auto first = ControlServer::Start(key, [](const std::string&) { return "ok first"; }); }
+  {
+    auto first = ControlServer::Start(key, [](const std::string&) { return "ok first"; });
+  }
   FILE* f = fopen(ControlSocketPath(key).c_str(), "w");  // what a killed daemon leaves
   ASSERT_NE(f, nullptr);
   fclose(f);

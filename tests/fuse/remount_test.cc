@@ -1,8 +1,7 @@
 #include "fs/fuse/remount.h"
 
-#include <sys/mount.h>
-
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 
 namespace pmemfs::fuse {
 namespace {
@@ -12,8 +11,10 @@ TEST(MountFlagsTest, TheLastAtimeOptionWins) {
   // first, then the new one.
   const unsigned long f =
       MountFlags({"rw", "nosuid", "nodev", "relatime", "noatime"}, FlagBase::kNone);
-  EXPECT_EQ(f & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME), static_cast<unsigned long>(MS_NOATIME));
-  EXPECT_EQ(f & (MS_NOSUID | MS_NODEV | MS_RDONLY), static_cast<unsigned long>(MS_NOSUID | MS_NODEV));
+  EXPECT_EQ(f & (MS_NOATIME | MS_RELATIME | MS_STRICTATIME),
+            static_cast<unsigned long>(MS_NOATIME));
+  EXPECT_EQ(f & (MS_NOSUID | MS_NODEV | MS_RDONLY),
+            static_cast<unsigned long>(MS_NOSUID | MS_NODEV));
   EXPECT_EQ(MountFlags({"noatime", "relatime"}, FlagBase::kNone) & MS_NOATIME, 0u);
   EXPECT_EQ(MountFlags({"noatime", "strictatime"}, FlagBase::kNone),
             static_cast<unsigned long>(MS_STRICTATIME));

@@ -49,7 +49,8 @@ int Open(const char* mountpoint, const std::string& hex) {
   fh->handle_type = atoi(hex.substr(0, colon).c_str());
   fh->handle_bytes = static_cast<unsigned>(bytes.size() / 2);
   for (unsigned i = 0; i < fh->handle_bytes; i++)
-    fh->f_handle[i] = static_cast<unsigned char>(strtoul(bytes.substr(2 * i, 2).c_str(), nullptr, 16));
+    fh->f_handle[i] =
+        static_cast<unsigned char>(strtoul(bytes.substr(2 * i, 2).c_str(), nullptr, 16));
   const int mfd = open(mountpoint, O_RDONLY | O_DIRECTORY);
   if (mfd < 0) return Fail("open of the mount point");
   int fd = open_by_handle_at(mfd, fh, O_RDONLY);
