@@ -847,6 +847,21 @@ Status Filesystem::Read(uint64_t ino, uint64_t off, uint64_t len, mapping::ReadR
   return Status::Ok();
 }
 
+bool Filesystem::AtimeDueLocked(const Inode& ip) const {
+  return ip.is_reg() && NeedsAtime(atime_policy(), ip.rec, NowNs());
+}
+
+bool Filesystem::AtimeDue(uint64_t ino) {
+  auto ip = GetInode(ino);
+  if (!ip.ok()) return false;
+  std::shared_lock lock((*ip)->mu);
+  return AtimeDueLocked(**ip);
+}
+
+void Filesystem::DropCachedData(uint64_t ino) {
+  if (Invalidator* inv = inval_.load()) inv->InvalidateInode(ino, 0, 0);
+}
+
 Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
                                    std::span<const std::byte> data) {
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
@@ -865,6 +880,7 @@ Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
     return Status::TooBig("write at " + std::to_string(off) + " is past the largest file size");
   data = data.first(std::min<uint64_t>(data.size(), kMaxFileSize - off));
   PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+  const bool due_before = AtimeDueLocked(*ip);
   DataPath dp(*this, *ip);
   Result<uint64_t> n = dp.Write(c, off, data);
   if (dp.times_deferred()) {
@@ -873,7 +889,11 @@ Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
   }
   // The sync attribute: durable on return, as with O_SYNC (copy mode's data, deferred times).
   const bool sync = ip->rec.flags & layout::kInodeSync;
+  // The new mtime made an atime update due: what the kernel cached from earlier reads must go.
+  // (While it stays due, nothing more: the next open for reading drops the cache, AtimeDue.)
+  const bool drop = !due_before && AtimeDueLocked(*ip);
   lock.unlock();
+  if (drop) DropCachedData(ino);
   if (sync && n.ok()) PMEMFS_RETURN_IF_ERROR(Fsync(ino, /*datasync=*/false));
   return n;
 }

@@ -531,6 +531,7 @@ Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrReq
     if (req.fields & refused)
       return Status::Permission("setattr: inode " + std::to_string(ino) + " is append-only");
   }
+  const bool due_before = AtimeDueLocked(*ip);
   InodeRecord rec = ip->rec;
   const int64_t now = NowNs();
   store::Tx tx = store_->Begin();
@@ -568,6 +569,12 @@ Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrReq
   ip->rec = rec;
   Attr a = ToAttr(*ip);
   if (ino == kRootIno && ram_dir_) a.nlink++;
+  // An atime update became due (touch -m, an old atime set): pages the kernel cached would
+  // serve the next read without us. An explicit atime always re-arms it.
+  const bool drop = AtimeDueLocked(*ip) &&
+                    (!due_before || (req.fields & (kSetAtime | kSetAtimeNow)));
+  lock.unlock();
+  if (drop) DropCachedData(ino);
   return a;
 }
 

@@ -212,6 +212,12 @@ class Filesystem {
   // Up to `len` bytes at `off` (fewer at end of file); in direct/pages mode the ReadRef points
   // into the device (pages: pinned until released).
   Status Read(uint64_t ino, uint64_t off, uint64_t len, mapping::ReadRef* out);
+  // Whether a read of `ino` must reach us now to move its atime (the policy says an update is
+  // due: relatime's atime <= mtime/ctime or a day old; strictatime always). fs/fuse then opens
+  // the file without keep_cache, so the kernel drops its cached pages and the next read comes
+  // here. Pages cached while a descriptor stays open are dropped through the Invalidator when
+  // an update becomes due (SetAttr, Write).
+  bool AtimeDue(uint64_t ino);
   // Returns bytes written. Clears setuid/setgid when written by someone other than the owner.
   Result<uint64_t> Write(const Caller& c, uint64_t ino, uint64_t off,
                          std::span<const std::byte> data);
@@ -337,6 +343,13 @@ class Filesystem {
   Status CommitXattrChanges(Inode& ip, layout::InodeRecord rec, std::vector<XattrChange> changes);
   // Frees the xattr blocks of an inode being deleted (in `tx`).
   Status FreeXattrs(store::Tx& tx, Inode& ip, layout::InodeRecord& rec);
+
+  // --- file_io.cc: atime through the kernel's page cache ---------------------------------------
+  // AtimeDue for a cached inode. Caller holds ip.mu (either mode).
+  bool AtimeDueLocked(const Inode& ip) const;
+  // Asks the kernel to drop its cached pages of `ino` (a no-op without an Invalidator), so the
+  // next read reaches us. Caller holds no locks.
+  void DropCachedData(uint64_t ino);
 
   // --- file_io.cc: write times committed late -------------------------------------------------
   // Records that ip->rec holds mtime/ctime not yet committed (ip->times_pending, set by the

@@ -3,9 +3,10 @@
 //
 // No file is opened with direct_io: shared mmap must work in every mode (libfuse 3.14 cannot
 // allow mmap of direct_io files), so the kernel page cache sits in front of every mode and
-// keep_cache keeps it across opens (only we change the data; see ops.h). Reads are answered
-// from mapping::ReadRef's iovecs, which point into the device mapping in direct and pages mode:
-// the kernel copies straight from pmem into the request, no copy in the daemon.
+// keep_cache keeps it across opens (only we change the data; see ops.h), except when an atime
+// update is due (Open). Reads are answered from mapping::ReadRef's iovecs, which point into the
+// device mapping in direct and pages mode: the kernel copies straight from pmem into the
+// request, no copy in the daemon.
 #include <fcntl.h>
 #include <sys/uio.h>
 
@@ -36,6 +37,9 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Status s = fs->Open(CallerOf(req), ino, fi->flags);
   if (!s.ok()) return ReplyStatus(req, s, "open");
   SetOpenFlags(fi);
+  // relatime through the page cache: when an atime update is due, the kernel drops what it has
+  // cached (synchronously, before open returns), so the next read reaches us and moves atime.
+  if ((fi->flags & O_ACCMODE) != O_WRONLY && fs->AtimeDue(ino)) fi->keep_cache = 0;
   if (fuse_reply_open(req, fi) != 0) (void)fs->Release(ino);  // the kernel did not take it
 }
 

@@ -10,9 +10,12 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <ctime>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "fs_harness.h"
@@ -377,6 +380,84 @@ TEST_P(FileIoTest, AtimePolicies) {
 
 // A small journal: removing thousands of extents takes several transactions.
 const store::FormatOptions kSmallJournal{.journal_bytes = 64 << 10};
+
+// Records what the filesystem asks the kernel to drop.
+class RecordingInvalidator : public Invalidator {
+ public:
+  void InvalidateInode(uint64_t ino, int64_t off, int64_t len) override {
+    std::lock_guard l(mu);
+    inodes.push_back({ino, off, len});
+  }
+  void InvalidateEntry(uint64_t, std::string_view) override {}
+  size_t Count(uint64_t ino) {
+    std::lock_guard l(mu);
+    return std::count_if(inodes.begin(), inodes.end(), [&](auto& t) { return std::get<0>(t) == ino; });
+  }
+  std::mutex mu;
+  std::vector<std::tuple<uint64_t, int64_t, int64_t>> inodes;
+};
+
+// relatime through the kernel's page cache: the filesystem says when an atime update is due
+// (fs/fuse then opens without keep_cache) and drops the cached pages when one becomes due.
+TEST_P(FileIoTest, AtimeDueDropsTheKernelCacheWhenAnUpdateBecomesDue) {
+  Harness h(GetParam(), {.atime = AtimePolicy::kRelatime});
+  Filesystem& fs = h.fs();
+  RecordingInvalidator inval;
+  fs.SetInvalidator(&inval);
+  const uint64_t f = h.Create("f");
+  h.Write(f, 0, "data");
+  EXPECT_TRUE(fs.AtimeDue(f));  // atime <= mtime: the first read must come to us
+  EXPECT_EQ(h.Read(f, 0, 4), "data");
+  EXPECT_FALSE(fs.AtimeDue(f));  // it moved atime: later reads may stay in the kernel's cache
+  EXPECT_EQ(inval.Count(f), 0u);
+
+  // touch -m: due again, and the pages cached so far must go.
+  SetAttrRequest m;
+  m.fields = kSetMtimeNow;
+  ASSERT_TRUE(fs.SetAttr(kRoot, f, m).ok());
+  EXPECT_TRUE(fs.AtimeDue(f));
+  EXPECT_EQ(inval.Count(f), 1u);
+  EXPECT_EQ(h.Read(f, 0, 4), "data");
+  EXPECT_FALSE(fs.AtimeDue(f));
+
+  // touch -a -d "a day ago".
+  SetAttrRequest a;
+  a.fields = kSetAtime;
+  a.atime = {time(nullptr) - 2 * 86400, 0};
+  ASSERT_TRUE(fs.SetAttr(kRoot, f, a).ok());
+  EXPECT_TRUE(fs.AtimeDue(f));
+  EXPECT_EQ(inval.Count(f), 2u);
+  EXPECT_EQ(h.Read(f, 0, 4), "data");
+  EXPECT_FALSE(fs.AtimeDue(f));
+
+  // A write after a read: once, when it becomes due; further writes change nothing more.
+  h.Write(f, 0, "DATA");
+  EXPECT_EQ(inval.Count(f), 3u);
+  h.Write(f, 4, "more");
+  EXPECT_EQ(inval.Count(f), 3u);
+  EXPECT_TRUE(fs.AtimeDue(f));
+  for (const auto& [ino, off, len] : inval.inodes) {
+    EXPECT_EQ(off, 0);  // the whole file's pages
+    EXPECT_EQ(len, 0);
+  }
+  fs.SetInvalidator(nullptr);
+  EXPECT_TRUE(fs.Release(f).ok());
+}
+
+TEST_P(FileIoTest, AtimeNeverDueUnderNoatime) {
+  Harness h(GetParam(), {.atime = AtimePolicy::kNoatime});
+  RecordingInvalidator inval;
+  h.fs().SetInvalidator(&inval);
+  const uint64_t f = h.Create("f");
+  h.Write(f, 0, "data");
+  SetAttrRequest m;
+  m.fields = kSetMtimeNow;
+  ASSERT_TRUE(h.fs().SetAttr(kRoot, f, m).ok());
+  EXPECT_FALSE(h.fs().AtimeDue(f));
+  EXPECT_EQ(inval.Count(f), 0u);
+  h.fs().SetInvalidator(nullptr);
+  EXPECT_TRUE(h.fs().Release(f).ok());
+}
 
 TEST_P(FileIoTest, LargeFragmentedTruncateSplitsAndFrees) {
   Harness h(GetParam(), {}, 24ull << 20, kSmallJournal);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # atime policies: relatime (the default) updates an atime older than mtime or ctime (or a day
 # old) on a read, strictatime on every read, noatime never; updates survive a remount.
-# The daemon sees the reads that reach it: a read the kernel serves from its page cache does
-# not (a FUSE limitation, see README), so each read below starts with the kernel's cache empty.
+# A read the kernel serves from its page cache never reaches the daemon, so when an update becomes
+# due the daemon has the kernel drop its cached pages (the last part below checks that); the
+# first parts start each read with the kernel's cache empty.
 source "$(dirname "$0")/lib.sh"
 make_device 64M
 format
@@ -51,4 +52,19 @@ echo data >"$MNT/warm"
 touch -a -d "2000-01-01" "$MNT/warm"
 drop_kernel_cache
 expect_eq "$(read_updates "$MNT/warm")" updated "relatime: a read of a file with an old atime"
+
+# relatime through the kernel's page cache: after a read the file's pages are cached and later
+# reads never reach the daemon; when an update becomes due (touch -m, an old atime, a write)
+# the next read must reach it again.
+echo data >"$MNT/cached"
+cat "$MNT/cached" >/dev/null
+expect_ne "$(fincore -n -o PAGES "$MNT/cached" | tr -d ' ')" 0 "pages of cached in the kernel's cache"
+expect_eq "$(read_updates "$MNT/cached")" kept "relatime: a read from the cache, no update due"
+touch -m "$MNT/cached"
+expect_eq "$(read_updates "$MNT/cached")" updated "relatime: a read through the cache after touch -m"
+expect_eq "$(read_updates "$MNT/cached")" kept "relatime: the read after that"
+touch -a -d "2 days ago" "$MNT/cached"
+expect_eq "$(read_updates "$MNT/cached")" updated "relatime: a read through the cache of a 2-day-old atime"
+echo more >>"$MNT/cached"
+expect_eq "$(read_updates "$MNT/cached")" updated "relatime: a read through the cache after a write"
 pass
