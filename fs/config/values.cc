@@ -16,7 +16,9 @@ std::string Lower(std::string_view s) {
 }
 
 Status Invalid(std::string_view value, std::string_view expected) {
-  return Status::InvalidArgument("'" + std::string(value) + "' is not " + std::string(expected));
+  std::string m = "'";  // built by appending: GCC 12 -O3 warns falsely (-Wrestrict) on "'" + s
+  m.append(value).append("' is not ").append(expected);
+  return Status::InvalidArgument(m);
 }
 
 }  // namespace

@@ -90,7 +90,8 @@ void CheckDevice(const mapping::Device& dev, CheckReport& r) {
   const mapping::Range ram = i.ram, desc = i.descriptors, st = i.store();
   auto bad = [&](const std::string& m) { Add(r, "device", m + " (not repairable)"); };
   auto name = [](mapping::Range x) {
-    return "[" + std::to_string(x.offset) + ", +" + std::to_string(x.length) + ")";
+    std::string s = "[";  // appended: GCC 12 -O3 warns falsely (-Wrestrict) on "[" + string
+    return s.append(std::to_string(x.offset)).append(", +").append(std::to_string(x.length)) + ")";
   };
   if (!ram.empty()) {
     if (ram.offset % layout::kPageSize || ram.length % layout::kPageSize)

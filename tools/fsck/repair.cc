@@ -165,9 +165,11 @@ Status LinkLostFound(Store& s, const std::vector<uint64_t>& inos) {
   for (uint64_t ino : inos) {
     PMEMFS_ASSIGN_OR_RETURN(InodeRecord child, s.ReadInode(ino));
     PMEMFS_ASSIGN_OR_RETURN(InodeRecord dir, s.ReadInode(lf));
-    std::string name = "#" + std::to_string(ino);
+    // Appended: GCC 12 -O3 warns falsely (-Wrestrict) on "#" + string.
+    const std::string base = std::string("#").append(std::to_string(ino));
+    std::string name = base;
     PMEMFS_ASSIGN_OR_RETURN(DirSlots free, ReadDir(s, lf, dir, layout::DentrySlots(32)));
-    for (int k = 1; free.names.count(name); k++) name = "#" + std::to_string(ino) + "." + std::to_string(k);
+    for (int k = 1; free.names.count(name); k++) name = base + "." + std::to_string(k);
     Tx tx = s.Begin();
     PMEMFS_RETURN_IF_ERROR(AddEntry(s, tx, lf, dir, name, ino, DirentType(child.mode), free));
     if (S_ISDIR(child.mode)) {
