@@ -3,6 +3,10 @@
 //   mkpmemfs [--mode copy|direct|pages] [--layout linear|striped] [--chunk 2M]
 //            [--journal-size SIZE] [--inodes N] [--label TEXT] [--ram-size SIZE]
 //            [--no-descriptors] [--page-granularity] [--force] [-q] DEVICE[,PART...]
+//   mkpmemfs -V|--version
+//
+// Installed also as mkfs.pmemfs (the name mkfs(8) looks for): `mkfs -t pmemfs [-L LABEL] [-f]
+// [-q] DEVICE` passes its options through, so the short forms -L, -f and -q are those of mke2fs.
 //
 // Writes the part labels (mapping::CreateDevice: geometry, bad-block tables, the page-descriptor
 // area unless --no-descriptors), then the filesystem (store::Store::Format: superblock and
@@ -24,6 +28,7 @@
 #include "pmemfs/layout.h"
 #include "mkpmemfs_progress.h"
 #include "mkpmemfs_signatures.h"
+#include "version.h"
 
 namespace {
 
@@ -177,7 +182,7 @@ int main(int argc, char** argv) {
   app.add_option("--journal-size", o.journal_size,
                  "journal size (default: 1/64 of the store, 256K to 16M)");
   app.add_option("--inodes", o.inodes, "number of inodes (default: one per 16 KiB)");
-  app.add_option("--label", o.label, "filesystem label (at most 63 bytes)");
+  app.add_option("-L,--label", o.label, "filesystem label (at most 63 bytes)");
   app.add_option("--ram-size", o.ram_size,
                  "RAM partition for volatile files under ram/ (default: 1/16 of the device, at most "
                  "256M, none below 64M; 0: none)");
@@ -187,9 +192,13 @@ int main(int argc, char** argv) {
                "flush emulated pmem files with msync instead of cache-line flushes");
   app.add_flag("-f,--force", o.force, "overwrite an existing pmemfs or other filesystem");
   app.add_flag("-q,--quiet", o.quiet, "print nothing but errors");
+  app.set_version_flag("-V,--version", tools::VersionString("mkpmemfs"),
+                       "print the version and exit");
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     return Fail(std::string(e.what()) + " (see mkpmemfs --help)");

@@ -2,6 +2,8 @@
 //
 //   pmemfs-devinfo PART[,PART...]                          show labels, geometry, bad ranges
 //   pmemfs-devinfo --create [--layout striped] ... PARTS   write new part labels (destroys data)
+//   pmemfs-devinfo --json PART[,PART...]                   the same as one JSON object
+//   pmemfs-devinfo --version
 //
 // mkpmemfs (the filesystem formatter) builds on the same mapping calls; this tool is for looking
 // at and preparing the raw device. Exit status: 0 ok, 1 error (one line on stderr).
@@ -11,8 +13,10 @@
 #include <string>
 
 #include "human.h"
+#include "json.h"
 #include "mapping/access.h"
 #include "mapping/device_set.h"
+#include "version.h"
 
 namespace {
 
@@ -46,6 +50,45 @@ void Show(const Device& dev) {
   for (const auto& b : bad) printf("    [%lu, %lu)\n", b.offset, b.offset + b.length);
 }
 
+// Show() as one JSON object (--json); sizes and offsets in bytes:
+//   {uuid, layout, chunk_size, size, access_path, mappings, granularity, part_count,
+//    parts [{index, name, size, data_size, granularity}], store {offset, length},
+//    ram {offset, length}, descriptors {offset, length}, bad_ranges [{offset, length}]}
+// (an absent RAM partition or descriptor area has length 0).
+std::string ShowJson(const Device& dev) {
+  using pmemfs::tools::JsonArray;
+  using pmemfs::tools::JsonObject;
+  const DeviceInfo& i = dev.info();
+  auto range = [](uint64_t offset, uint64_t length) {
+    return JsonObject().Num("offset", offset).Num("length", length).str();
+  };
+  std::vector<std::string> parts, bad;
+  for (size_t p = 0; p < dev.part_count(); p++)
+    parts.push_back(JsonObject()
+                        .Num("index", p)
+                        .Str("name", dev.part(p).name())
+                        .Num("size", dev.part(p).size())
+                        .Num("data_size", dev.part_data_size(p))
+                        .Str("granularity", GranularityName(dev.part(p).granularity()))
+                        .str());
+  for (const auto& b : dev.bad_blocks().List()) bad.push_back(range(b.offset, b.length));
+  return JsonObject()
+      .Str("uuid", UuidString(i.set_uuid))
+      .Str("layout", LayoutName(i.layout))
+      .Num("chunk_size", i.layout == pmemfs::layout::LayoutKind::kStriped ? i.chunk_size : 0)
+      .Num("size", i.size)
+      .Str("access_path", AccessPathName(dev.access_path()))
+      .Num("mappings", dev.mapping_count())
+      .Str("granularity", GranularityName(dev.granularity()))
+      .Num("part_count", i.part_count)
+      .Raw("parts", JsonArray(parts))
+      .Raw("store", range(i.store().offset, i.store().length))
+      .Raw("ram", range(i.ram.offset, i.ram.length))
+      .Raw("descriptors", range(i.descriptors.offset, i.descriptors.length))
+      .Raw("bad_ranges", JsonArray(bad))
+      .str();
+}
+
 uint64_t ParseSize(const std::string& s) {
   size_t pos = 0;
   uint64_t v = std::stoull(s, &pos);
@@ -62,7 +105,7 @@ uint64_t ParseSize(const std::string& s) {
 int main(int argc, char** argv) {
   CLI::App app{"Create or inspect the parts of a pmemfs device (mapping level)"};
   std::string spec, layout_name = "linear", chunk = "2M", ram = "0", path_name = "auto";
-  bool create = false, no_desc = false, page_granularity = false;
+  bool create = false, no_desc = false, page_granularity = false, json = false;
   std::vector<std::string> inject;
   app.add_option("device", spec, "PART[,PART...]: files or devdax devices")->required();
   app.add_flag("--create", create, "write new part labels (destroys what the parts held)");
@@ -75,6 +118,9 @@ int main(int argc, char** argv) {
   app.add_flag("--page-granularity", page_granularity,
                "flush emulated pmem with msync instead of cache-line flushes");
   app.add_option("--inject-bad", inject, "OFFSET:LENGTH, mark a device range bad (testing)");
+  app.add_flag("--json", json, "print the device as one JSON object (see pmemfs-devinfo(8))");
+  app.set_version_flag("-V,--version", pmemfs::tools::VersionString("pmemfs-devinfo"),
+                       "print the version and exit");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -113,7 +159,8 @@ int main(int argc, char** argv) {
         return 1;
       }
     }
-    Show(**dev);
+    if (json) printf("%s\n", ShowJson(**dev).c_str());
+    else Show(**dev);
   } catch (const std::exception& e) {
     fprintf(stderr, "pmemfs-devinfo: %s\n", e.what());
     return 1;

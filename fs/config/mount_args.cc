@@ -225,6 +225,8 @@ std::string MountUsage(const std::string& program) {
          "  -f                    stay in the foreground (log to stderr)\n"
          "  -d                    foreground with FUSE request tracing\n"
          "  -s                    single-threaded session loop\n"
+         "  -h, --help            print this help and exit\n"
+         "  -V, --version         print the version and exit\n"
          "\n"
          "pmemfs options (-o):\n"
          "  mode=copy|direct|pages   access mode (default: config file, else the superblock's)\n"

@@ -1,20 +1,27 @@
 // pmemfs-fsck: check (and with -y repair) an unmounted pmemfs filesystem.
 //
-//   pmemfs-fsck [-n|-y|-p] [-f] [-v] [--descriptors auto|on|off] [--page-granularity]
-//               DEVICE[,PART...]
+//   pmemfs-fsck [-n|-y|-p|-a] [-f] [-v] [-C FD] [-T] [--json] [--descriptors auto|on|off]
+//               [--page-granularity] DEVICE[,PART...]
+//   pmemfs-fsck -V|--version
 //
 // DEVICE is the device string mkpmemfs and the daemon take. -n (the default) never writes;
 // -y and -p repair what can be repaired (-p, "preen", does the same as -y: every repair pmemfs-
 // fsck makes is one it can make without asking). -f is accepted for e2fsck compatibility: the
-// check is always complete. The device's part files are locked exclusively while it runs, the
-// way the daemon locks them, so a mounted device is refused (with -n too: a filesystem that
-// changes under the checker cannot be judged).
+// check is always complete. Installed also as fsck.pmemfs and fsck.fuse.pmemfs (the names
+// fsck(8) and systemd-fsck look for), it takes what they pass: -a (as -p), -C FD (progress lines
+// "1 DONE TOTAL DEVICE" on FD as e2fsck writes them; 0: the progress bar), -T (ignored).
+// --json prints the summary as one JSON object instead of text (report_json.h).
+//
+// The device's part files are locked exclusively while it runs, the way the daemon locks them,
+// so a mounted device is refused (with -n too: a filesystem that changes under the checker
+// cannot be judged).
 //
 // Exit status as e2fsck: 0 clean, 1 errors fixed, 4 errors left uncorrected, 8 operational
 // error (missing device, not a pmemfs, device in use), 16 usage error. Errors are one line on
 // stderr; problems are listed on stdout.
 #include <CLI/CLI.hpp>
 
+#include <climits>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -22,22 +29,28 @@
 #include "mapping/device_set.h"
 #include "mkpmemfs_progress.h"
 #include "tools/fsck/check.h"
+#include "tools/fsck/report_json.h"
+#include "version.h"
 
 namespace {
 
 using namespace pmemfs;
 
 constexpr int kClean = 0, kOperational = 8, kUsage = 16;
+constexpr int kProgressAuto = INT_MIN;  // no -C: the bar when stderr is a terminal
 
 struct Options {
   std::string device;
   bool no = false, yes = false, preen = false, force = false, verbose = false;
   bool page_granularity = false;
+  bool json = false, no_title = false;
+  int progress_fd = kProgressAuto;  // -C: > 0 lines on that fd, 0 the bar, < 0 none
   std::string descriptors = "auto";
 };
 
-int Fail(int code, const std::string& message) {
+int Fail(const Options& o, int code, const std::string& message) {
   fprintf(stderr, "pmemfs-fsck: %s\n", message.c_str());
+  if (o.json) printf("%s\n", fsck::ErrorJson(o.device, message, code).c_str());
   return code;
 }
 
@@ -53,19 +66,19 @@ std::string MountedAt(const std::string& spec) {
 
 int Run(const Options& o) {
   if (o.no && (o.yes || o.preen))
-    return Fail(kUsage, "-n cannot be combined with -y or -p");
+    return Fail(o, kUsage, "-n cannot be combined with -y, -p or -a");
   std::vector<std::string> paths = mapping::SplitPartList(o.device);
   mapping::PartOpenOptions popts{.force_cache_line = !o.page_granularity};
   Result<std::unique_ptr<mapping::Device>> dev = mapping::OpenDevice(paths, popts);
   if (!dev.ok()) {
     if (dev.status().code() == Code::kBusy) {
       const std::string at = MountedAt(o.device);
-      return Fail(kOperational, o.device + ": " +
+      return Fail(o, kOperational, o.device + ": " +
                                     (at.empty() ? "in use by another process (a pmemfs daemon?)"
                                                 : "mounted at " + at) +
                                     "; unmount it first (" + dev.status().message() + ")");
     }
-    return Fail(kOperational, dev.status().message());
+    return Fail(o, kOperational, dev.status().message());
   }
 
   fsck::CheckOptions opts;
@@ -73,13 +86,24 @@ int Run(const Options& o) {
   opts.descriptors = o.descriptors == "on"    ? fsck::DescriptorCheck::kOn
                      : o.descriptors == "off" ? fsck::DescriptorCheck::kOff
                                               : fsck::DescriptorCheck::kAuto;
-  tools::Progress progress(false);
-  opts.progress = [&progress](uint64_t done, uint64_t total) {
+  tools::Progress progress(o.json || (o.progress_fd != kProgressAuto && o.progress_fd != 0));
+  int last_permille = -1;
+  opts.progress = [&](uint64_t done, uint64_t total) {
     progress.Update("checking", done, total);
+    const int permille = total ? static_cast<int>(done * 1000 / total) : 1000;
+    if (o.progress_fd > 0 && permille != last_permille) {  // e2fsck's -C format, pass 1
+      last_permille = permille;
+      dprintf(o.progress_fd, "1 %lu %lu %s\n", done, total, o.device.c_str());
+    }
   };
   Result<fsck::CheckReport> r = fsck::Check(**dev, opts);
   progress.Finish();
-  if (!r.ok()) return Fail(kOperational, o.device + ": " + r.status().message());
+  if (!r.ok()) return Fail(o, kOperational, o.device + ": " + r.status().message());
+  if (o.json) {
+    const int code = r->ExitCode();
+    printf("%s\n", fsck::ReportJson(o.device, *r, opts.repair, code).c_str());
+    return code;
+  }
 
   for (const fsck::Problem& p : r->problems)
     printf("%s: %s%s\n", p.area.c_str(), p.message.c_str(),
@@ -114,8 +138,17 @@ int main(int argc, char** argv) {
   app.add_flag("-n", o.no, "check only, never write (the default)");
   app.add_flag("-y", o.yes, "repair every problem that can be repaired");
   app.add_flag("-p", o.preen, "repair automatically (the same as -y)");
+  app.add_flag("-a", o.preen, "the same as -p (what fsck -a and systemd-fsck pass)");
   app.add_flag("-f", o.force, "check even if the filesystem seems clean (always done)");
   app.add_flag("-v", o.verbose, "print what was walked and notes");
+  app.add_option("-C", o.progress_fd,
+                 "progress: lines 'PASS DONE TOTAL DEVICE' on file descriptor FD (as e2fsck); 0: "
+                 "a progress bar")
+      ->type_name("FD");
+  app.add_flag("-T", o.no_title, "accepted for fsck(8) compatibility (no title is printed)");
+  app.add_flag("--json", o.json, "print the summary as one JSON object (see pmemfs-fsck(8))");
+  app.set_version_flag("-V,--version", tools::VersionString("pmemfs-fsck"),
+                       "print the version and exit");
   app.add_option("--descriptors", o.descriptors,
                  "check page descriptors: auto (when the superblock says the table is current), on, off")
       ->check(CLI::IsMember({"auto", "on", "off"}));
@@ -124,6 +157,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
     fprintf(stderr, "pmemfs-fsck: %s (see pmemfs-fsck --help)\n", e.what());
