@@ -28,7 +28,7 @@ set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # pmemfs_VERSION_ARCH.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
-# The libraries' packages (libfuse3-3, libpmem2-1, ...) from dpkg-shlibdeps; fuse3 for
+# The libraries' packages (libfuse3-3, libpmem2, ...) from dpkg-shlibdeps; fuse3 for
 # mount.fuse3 and fusermount3, which mount(8) and the daemon run.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "fuse3")

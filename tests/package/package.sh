@@ -28,6 +28,14 @@ export DEBIAN_FRONTEND=noninteractive
 # The packaged programs, not a `cmake --install` copy under /usr/local.
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
 
+# After umount the daemon still writes back and unlocks the device: wait until it has exited.
+wait_daemon_gone() {
+  for _ in $(seq 300); do
+    pgrep -f "pmemfs $dev " >/dev/null || return 0
+    sleep 0.1
+  done
+  fail "the daemon of $dev did not exit after umount"
+}
 installed() { dpkg-query -W -f='${Status}' pmemfs 2>/dev/null | grep -q "ok installed"; }
 purge() { "${apt[@]}" purge pmemfs >"$dir/purge.log" 2>&1 || cat "$dir/purge.log"; }
 cleanup() {
@@ -56,8 +64,8 @@ mkdir "$dir/pkg"
 ok "cpack -G DEB made $deb"
 depends=$(dpkg-deb -f "$dir/pkg/$deb" Depends)
 echo "Depends: $depends"
-for d in fuse3 libfuse3-3 libpmem2-1 libc6 libstdc++6; do
-  grep -qE "(^|, )$d( |,|$)" <<<"$depends" || fail "Depends lacks $d"
+for d in fuse3 libfuse3-3 libpmem2 libc6 libstdc++6; do
+  tr ',' '\n' <<<"$depends" | awk '{print $1}' | grep -qxF "$d" || fail "Depends lacks $d"
 done
 dpkg-deb -c "$dir/pkg/$deb" | awk '{print $6}' | sed 's|^\./|/|' >"$dir/contents"
 for f in /usr/bin/pmemfs /usr/sbin/mkpmemfs /usr/sbin/pmemfs-fsck /usr/sbin/pmemfs-devinfo \
@@ -81,8 +89,9 @@ dpkg -L pmemfs >"$dir/files"
 for t in pmemfs mkpmemfs pmemfs-fsck pmemfs-devinfo; do
   "$t" --version >/dev/null 2>&1 || fail "$t --version (installed)"
 done
-[ "$(man -w fsck.pmemfs 2>/dev/null)" = /usr/share/man/man8/fsck.pmemfs.8 ] ||
-  fail "man -w fsck.pmemfs: '$(man -w fsck.pmemfs 2>&1)'"
+for page in pmemfs mkpmemfs mkfs.pmemfs fsck.pmemfs pmemfs-fsck pmemfs-devinfo pmemfs.conf; do
+  case "$(man -w "$page" 2>/dev/null)" in /usr/share/man/man[58]/*) ;; *) fail "man -w $page: '$(man -w "$page" 2>&1)'" ;; esac
+done
 cmp -s /etc/pmemfs.conf "$(dirname "$0")/../../etc/pmemfs.conf" || fail "/etc/pmemfs.conf differs from etc/"
 
 # --- use it ---------------------------------------------------------------------------------
@@ -97,6 +106,7 @@ if mount -t fuse.pmemfs -o mode=direct,config=none "$dev" "$dir/mnt1"; then
   grep -q "^$dev $dir/mnt1 fuse.pmemfs " /proc/mounts || fail "/proc/mounts: $(grep "$dir" /proc/mounts)"
   echo "through the package" >"$dir/mnt1/hello" || fail "write"
   umount "$dir/mnt1" || fail "umount"
+  wait_daemon_gone
 else
   fail "mount -t fuse.pmemfs"
 fi
@@ -105,6 +115,7 @@ if mount -a -T "$dir/fstab" && mountpoint -q "$dir/mnt2"; then
   ok "mount -a with an fstab line"
   [ "$(cat "$dir/mnt2/hello" 2>&1)" = "through the package" ] || fail "the file did not survive: $(cat "$dir/mnt2/hello" 2>&1)"
   umount "$dir/mnt2" || fail "umount (fstab)"
+  wait_daemon_gone
 else
   fail "mount -a -T $dir/fstab"
 fi
