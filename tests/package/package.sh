@@ -92,6 +92,17 @@ done
 for page in pmemfs mkpmemfs mkfs.pmemfs fsck.pmemfs pmemfs-fsck pmemfs-devinfo pmemfs.conf; do
   case "$(man -w "$page" 2>/dev/null)" in /usr/share/man/man[58]/*) ;; *) fail "man -w $page: '$(man -w "$page" 2>&1)'" ;; esac
 done
+# The systemd examples, as installed (the check unit runs the installed fsck.pmemfs).
+if command -v systemd-analyze >/dev/null; then
+  ex=/usr/share/doc/pmemfs/examples
+  mkdir "$dir/units"
+  cp "$ex/mnt-pmem.mount" "$dir/units/"
+  cp "$ex/pmemfs-fsck@.service" "$dir/units/pmemfs-fsck@dev-dax0.0.service"
+  (cd "$dir/units" && systemd-analyze verify --man=no ./mnt-pmem.mount \
+    ./pmemfs-fsck@dev-dax0.0.service) >"$dir/verify.log" 2>&1 && [ ! -s "$dir/verify.log" ] &&
+    ok "systemd-analyze verify of the mount unit examples" ||
+    { cat "$dir/verify.log"; fail "systemd-analyze verify of the unit examples"; }
+fi
 cmp -s /etc/pmemfs.conf "$(dirname "$0")/../../etc/pmemfs.conf" || fail "/etc/pmemfs.conf differs from etc/"
 
 # --- use it ---------------------------------------------------------------------------------
