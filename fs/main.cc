@@ -79,8 +79,12 @@ int Remount(const config::MountArgs& args, const std::string& mountpoint) {
 // Everything after the fork: open, mount, serve, unmount. Returns the exit status.
 int Serve(const config::MountArgs& args, const std::string& mountpoint,
           const config::ConfigFile* cfg, fuse::Daemonizer* daemon) {
-  Result<fuse::ProbedDevice> probe = fuse::OpenAndProbe(args.device, args.page_granularity);
+  Result<fuse::ProbedDevice> probe =
+      fuse::OpenAndProbe(args.device, args.page_granularity, args.read_only);
   if (!probe.ok()) return Fail(probe.status().message());
+  if (probe->device->read_only())
+    spdlog::info("{}: opened read-only (it cannot be written); remount,rw needs an unmount",
+                 args.device);
   Result<config::ResolvedOptions> opts = config::Resolve(cfg, probe->identity, args.settings);
   if (!opts.ok()) return Fail(opts.status().message());
   config::LogLevel level = opts->log_level;

@@ -223,6 +223,7 @@ Status Device::MapLinear(const std::vector<uint64_t>& part_data) {
     pmem2_config* cfg = nullptr;
     if (pmem2_config_new(&cfg) != 0) return Status::IoError(pmem2_errormsg());
     pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
+    if (parts_[part]->read_only()) pmem2_config_set_protection(cfg, PMEM2_PROT_READ);
     pmem2_config_set_offset(cfg, part_off);
     pmem2_config_set_length(cfg, len);
     pmem2_config_set_vm_reservation(cfg, reservation_, dev_off);

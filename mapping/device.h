@@ -81,6 +81,12 @@ class Device {
   uint64_t mapping_count() const { return mapping_count_; }
   size_t part_count() const { return parts_.size(); }
   const Part& part(size_t i) const { return *parts_[i]; }
+  // Some part was opened read-only (mapped PROT_READ): nothing may be written.
+  bool read_only() const {
+    for (const auto& p : parts_)
+      if (p->read_only()) return true;
+    return false;
+  }
   Part& part(size_t i) { return *parts_[i]; }
   // Bytes of part i's data area that belong to the device.
   uint64_t part_data_size(size_t i) const;

@@ -41,6 +41,9 @@ class Part {
   virtual std::byte* base() const = 0;
   // The libpmem2 source of this part, used to map ranges of it into a device's reservation.
   virtual pmem2_source* source() const = 0;
+  // Opened read-only: every mapping of it (its own and a device's) is PROT_READ, so a store or
+  // a persistence call into it faults; only loads are allowed.
+  virtual bool read_only() const { return false; }
 
   // Makes [off, off+len) reach the persistence domain once a later Drain() returns.
   virtual void Flush(uint64_t off, uint64_t len) = 0;
@@ -65,10 +68,17 @@ struct PartOpenOptions {
   // correct when the file's page cache is the durable medium (a file on /dev/shm standing in for
   // pmem); without it the default on a non-pmem file is page granularity (msync), always correct.
   bool force_cache_line = false;
+  // Open the file O_RDONLY and map it PROT_READ (a check that never writes): works on a
+  // read-only filesystem and on an immutable file. Still locked exclusively.
+  bool read_only = false;
+  // Open read-write if the file allows it, else as read_only (a read-only mount, which a live
+  // remount may make read-write: Part::read_only() says which it got).
+  bool read_only_fallback = false;
 };
 
 // Opens and maps a part (a path) and takes an exclusive lock on it. Errors name the path: it
-// does not exist, it is not a regular file or character device, it is in use by another process.
+// does not exist, it is not a regular file or character device, it is in use by another process,
+// it cannot be opened for writing (the message suggests read-only use).
 Result<std::unique_ptr<Part>> OpenFilePart(const std::string& path, const PartOpenOptions& opts);
 
 }  // namespace pmemfs::mapping

@@ -33,7 +33,8 @@ std::mutex g_env_mutex;
 
 class PmemPart final : public Part {
  public:
-  PmemPart(std::string name, int fd) : name_(std::move(name)), fd_(fd) {}
+  PmemPart(std::string name, int fd, bool read_only)
+      : name_(std::move(name)), fd_(fd), read_only_(read_only) {}
   ~PmemPart() override {
     if (map_) pmem2_map_delete(&map_);
     if (src_) pmem2_source_delete(&src_);
@@ -58,6 +59,7 @@ class PmemPart final : public Part {
     pmem2_config* cfg = nullptr;
     if (pmem2_config_new(&cfg) != 0) return Status::IoError("pmem2_config_new: " + Pmem2Error());
     pmem2_config_set_required_store_granularity(cfg, PMEM2_GRANULARITY_PAGE);
+    if (read_only_) pmem2_config_set_protection(cfg, PMEM2_PROT_READ);
     int r;
     {
       std::lock_guard lock(g_env_mutex);
@@ -91,6 +93,7 @@ class PmemPart final : public Part {
   Granularity granularity() const override { return granularity_; }
   std::byte* base() const override { return base_; }
   pmem2_source* source() const override { return src_; }
+  bool read_only() const override { return read_only_; }
 
   void Flush(uint64_t off, uint64_t len) override { flush_(base_ + off, len); }
   void Drain() override { drain_(); }
@@ -129,6 +132,7 @@ class PmemPart final : public Part {
  private:
   std::string name_;
   int fd_ = -1;
+  bool read_only_ = false;
   pmem2_source* src_ = nullptr;
   pmem2_map* map_ = nullptr;
   std::byte* base_ = nullptr;
@@ -144,9 +148,21 @@ class PmemPart final : public Part {
 }  // namespace
 
 Result<std::unique_ptr<Part>> OpenFilePart(const std::string& path, const PartOpenOptions& opts) {
-  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
-  if (fd < 0) return Status(errno == ENOENT ? Code::kNotFound : Code::kInvalidArgument,
-                            path + ": cannot open: " + strerror(errno));
+  bool read_only = opts.read_only;
+  int fd = open(path.c_str(), (read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+  if (fd < 0 && !read_only && opts.read_only_fallback &&
+      (errno == EROFS || errno == EPERM || errno == EACCES)) {
+    read_only = true;
+    fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  }
+  if (fd < 0) {
+    const int e = errno;
+    std::string why = path + ": cannot open" + (read_only ? "" : " for writing") + ": " +
+                      strerror(e);
+    if (!read_only && (e == EROFS || e == EPERM || e == EACCES))
+      why += " (a read-only mount, -o ro, or pmemfs-fsck -n opens it read-only)";
+    return Status(e == ENOENT ? Code::kNotFound : Code::kInvalidArgument, why);
+  }
   struct stat st;
   if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
     close(fd);
@@ -158,7 +174,7 @@ Result<std::unique_ptr<Part>> OpenFilePart(const std::string& path, const PartOp
     if (e == EWOULDBLOCK) return Status::Busy(path + ": in use by another process (locked)");
     return Status::IoError(path + ": cannot lock: " + strerror(e));
   }
-  auto part = std::make_unique<PmemPart>(path, fd);
+  auto part = std::make_unique<PmemPart>(path, fd, read_only);
   PMEMFS_RETURN_IF_ERROR(part->Open(opts));
   return std::unique_ptr<Part>(std::move(part));
 }

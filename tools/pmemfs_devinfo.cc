@@ -124,7 +124,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   try {
-    PartOpenOptions popts{.force_cache_line = !page_granularity};
+    // Only --create and --inject-bad write: otherwise the parts are opened read-only.
+    PartOpenOptions popts{.force_cache_line = !page_granularity,
+                          .read_only = !create && inject.empty()};
     AssembleOptions aopts;
     aopts.path = path_name == "linear" ? AccessPath::kLinear
                  : path_name == "translated" ? AccessPath::kTranslated : AccessPath::kAuto;

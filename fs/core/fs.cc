@@ -184,6 +184,10 @@ Status Filesystem::SetReadOnly(bool read_only) {
     }
     return Status::Ok();
   }
+  if (dev_->read_only())
+    return Status::ReadOnly("the device was opened read-only (a part cannot be written: an "
+                            "immutable file or a read-only filesystem); remounting read-write "
+                            "needs an unmount and a mount");
   PMEMFS_RETURN_IF_ERROR(store_->SetReadOnly(false));
   // A mount that began read-only kept pages-mode descriptors in DRAM only: the device's table
   // is stale from the first change on.

@@ -32,10 +32,13 @@ static std::string MountedAt(const std::string& spec) {
   return "";
 }
 
-Result<ProbedDevice> OpenAndProbe(const std::string& spec, bool page_granularity) {
+Result<ProbedDevice> OpenAndProbe(const std::string& spec, bool page_granularity,
+                                  bool read_only) {
   ProbedDevice p;
   std::vector<std::string> parts = mapping::SplitPartList(spec);
-  mapping::PartOpenOptions popts{.force_cache_line = !page_granularity};
+  // Read-only: read-write when the parts allow it (a live remount,rw needs it), else read-only.
+  mapping::PartOpenOptions popts{.force_cache_line = !page_granularity,
+                                 .read_only_fallback = read_only};
   Result<std::unique_ptr<mapping::Device>> dev = mapping::OpenDevice(parts, popts);
   // A device that is busy but not mounted is most likely being released by the daemon of a
   // mount that was just unmounted (umount returns before that daemon has finished writing the

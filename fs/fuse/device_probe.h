@@ -18,8 +18,10 @@ struct ProbedDevice {
 };
 
 // `spec` is the device as given ("PART[,PART...]"). `page_granularity`: flush emulated pmem
-// with msync rather than cache-line flushes. Errors are one line naming the device: it is in
+// with msync rather than cache-line flushes. `read_only`: a part that cannot be opened for
+// writing (on a read-only filesystem, an immutable file) is opened and mapped read-only. Errors are one line naming the device: it is in
 // use ("device already mounted or in use"), a part is missing or foreign, or it holds no pmemfs.
-Result<ProbedDevice> OpenAndProbe(const std::string& spec, bool page_granularity);
+Result<ProbedDevice> OpenAndProbe(const std::string& spec, bool page_granularity,
+                                  bool read_only);
 
 }  // namespace pmemfs::fuse

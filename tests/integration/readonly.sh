@@ -2,7 +2,9 @@
 # mount -o ro: the tree reads back whole, every change fails with "Read-only file system", the
 # device's bytes do not change (not even the mount count); remount,rw makes it writable; a
 # device that a crash left needing recovery is refused read-only with a one-line reason,
-# untouched, and mounts read-write.
+# untouched, and mounts read-write. An immutable image (chattr +i: it cannot be opened for
+# writing) mounts read-only and checks with pmemfs-fsck -n; a read-write mount of it, and a
+# remount,rw of its ro mount, are refused with a one-line reason.
 source "$(dirname "$0")/lib.sh"
 make_device 64M
 format
@@ -64,4 +66,22 @@ umount_fs
 mount_fs ro
 [ -e "$MNT/d/data" ] && fail "the unlinked file is back"
 umount_fs
+
+mount_fs ro
+before=$(manifest "$MNT")
+umount_fs
+image=$(sum)
+chattr +i "${PARTS[@]}"
+expect_fail "cannot open for writing: Operation not permitted (a read-only mount" \
+  "$PMEMFS" "$DEV" "$MNT" -f -o "mode=$MODE,config=none"
+mount_fs ro
+expect_eq "$(manifest "$MNT")" "$before" "the tree of an immutable image, mounted read-only"
+expect_fail "opened read-only" "$PMEMFS" "$DEV" "$MNT" -o remount,rw
+[[ ",$(awk -v m="$MNT" '$2 == m {print $4}' /proc/mounts)," == *,ro,* ]] ||
+  fail "a refused remount,rw of an immutable image changed the mount flags"
+umount_fs
+"$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck -n of an immutable image: $(cat "$WORK/fsck.out")"
+grep -q "clean" "$WORK/fsck.out" || fail "pmemfs-fsck -n of an immutable image: $(cat "$WORK/fsck.out")"
+chattr -i "${PARTS[@]}"
+expect_eq "$(sum)" "$image" "the device's bytes after using it immutable"
 pass

@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <random>
@@ -106,6 +108,59 @@ INSTANTIATE_TEST_SUITE_P(Layouts, FileSetTest,
                                                   ? "Linear" : "Striped") +
                                   std::to_string(info.param.parts);
                          });
+
+// Read-only opens (a ro mount, fsck -n): an immutable part (chattr +i) cannot be opened for
+// writing, but opens read-only in both access paths, reads back what was written, and maps
+// PROT_READ: a store into it faults (checked in a child), and its bytes never change.
+TEST_F(DeviceSetTest, ImmutablePartsOpenReadOnlyAndRefuseStores) {
+  auto paths = MakeFiles(2, 8ull << 20);
+  Create(paths, {.layout = LayoutKind::kLinear});
+  {
+    PartOpenOptions fallback = kEmulated;
+    fallback.read_only_fallback = true;
+    auto dev = OpenDevice(paths, fallback);
+    ASSERT_TRUE(dev.ok()) << dev.status().message();
+    EXPECT_FALSE((*dev)->read_only());  // writable files open read-write
+    (*dev)->Write(4096, "read-only bytes", 16);
+  }
+  struct Immutable {  // chattr +i for the test's duration
+    explicit Immutable(const std::vector<std::string>& p) : paths(p) {
+      for (auto& f : paths) ok = ok && system(("chattr +i " + f).c_str()) == 0;
+    }
+    ~Immutable() {
+      for (auto& f : paths) (void)!system(("chattr -i " + f).c_str());
+    }
+    std::vector<std::string> paths;
+    bool ok = true;
+  } immutable(paths);
+  if (!immutable.ok) GTEST_SKIP() << "chattr +i is not available here";
+  const uint32_t before = FileCrc(paths[0]);
+  auto rw = OpenDevice(paths, kEmulated);
+  ASSERT_FALSE(rw.ok());
+  EXPECT_NE(rw.status().message().find("cannot open for writing"), std::string::npos)
+      << rw.status().message();
+  EXPECT_NE(rw.status().message().find("read-only"), std::string::npos) << rw.status().message();
+  PartOpenOptions fallback = kEmulated;  // a ro mount: read-write only where possible
+  fallback.read_only_fallback = true;
+  {
+    auto dev = OpenDevice(paths, fallback);
+    ASSERT_TRUE(dev.ok()) << dev.status().message();
+    EXPECT_TRUE((*dev)->read_only());
+  }
+  PartOpenOptions ro = kEmulated;
+  ro.read_only = true;
+  for (AccessPath path : {AccessPath::kLinear, AccessPath::kTranslated}) {
+    auto dev = OpenDevice(paths, ro, {.path = path});
+    ASSERT_TRUE(dev.ok()) << dev.status().message();
+    EXPECT_TRUE((*dev)->part(0).read_only());
+    char buf[16] = {};
+    (*dev)->Read(4096, buf, sizeof buf);
+    EXPECT_STREQ(buf, "read-only bytes") << AccessPathName(path);
+    EXPECT_EXIT((*dev)->At(4096)[0] = std::byte{1}, ::testing::KilledBySignal(SIGSEGV), "")
+        << AccessPathName(path);
+  }
+  EXPECT_EQ(FileCrc(paths[0]), before);
+}
 
 TEST_F(DeviceSetTest, ReorderedPartsAreRefused) {
   auto paths = MakeFiles(3, 4ull << 20);

@@ -68,7 +68,9 @@ int Run(const Options& o) {
   if (o.no && (o.yes || o.preen))
     return Fail(o, kUsage, "-n cannot be combined with -y, -p or -a");
   std::vector<std::string> paths = mapping::SplitPartList(o.device);
-  mapping::PartOpenOptions popts{.force_cache_line = !o.page_granularity};
+  // -n opens the parts read-only (it works on a read-only filesystem or an immutable file).
+  mapping::PartOpenOptions popts{.force_cache_line = !o.page_granularity,
+                                 .read_only = !(o.yes || o.preen)};
   Result<std::unique_ptr<mapping::Device>> dev = mapping::OpenDevice(paths, popts);
   if (!dev.ok()) {
     if (dev.status().code() == Code::kBusy) {
