@@ -99,6 +99,16 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
   if (m.mode == mapping::Mode::kCopy)
     spdlog::info("copy mode: cache {} MiB, write-back every {} ms", m.cache_size >> 20,
                  m.writeback_ms);
+  for (size_t i = 0; i < probe->device->part_count(); i++) {
+    const mapping::PartHeaderState& h = probe->device->header_state(i);
+    const std::string& part = probe->device->part(i).name();
+    if (!h.primary_ok)
+      spdlog::warn("{}: the part label is damaged; mounted from its backup at part offset {} "
+                   "(pmemfs-fsck -y rewrites it)", part, h.backup_offset);
+    else if (!h.backup_ok)
+      spdlog::warn("{}: the backup part label at part offset {} is damaged (pmemfs-fsck -y "
+                   "rewrites it)", part, h.backup_offset);
+  }
 
   Result<std::unique_ptr<core::Filesystem>> fs =
       core::Filesystem::Mount(std::move(probe->device), m);

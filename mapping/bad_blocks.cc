@@ -13,24 +13,34 @@ using layout::BadBlockTable;
 
 namespace {
 
-// Reads the valid table copies of `part` (none, one or two). A part whose two copies are both
-// all-zero has no table yet; one whose copies are invalid and not both blank is corrupt.
-Result<std::vector<BadBlockTable>> ReadTables(const Part& part) {
+// The part offsets of the header pages of part `i` (the primary and, if any, the backup).
+std::vector<uint64_t> HeaderPages(const Device& dev, size_t i) {
+  std::vector<uint64_t> pages{0};
+  if (uint64_t b = dev.header_state(i).backup_offset; b != 0) pages.push_back(b);
+  return pages;
+}
+
+// Reads the valid table copies of `part` in its header pages `pages` (none, one, two or, with a
+// backup page, up to four). A part whose copies are all blank (all-zero) has no table yet; one
+// whose copies are invalid and not all blank is corrupt.
+Result<std::vector<BadBlockTable>> ReadTables(const Part& part, const std::vector<uint64_t>& pages) {
   std::vector<BadBlockTable> valid;
   bool damaged = false;
-  for (uint64_t off : layout::kBadBlockTableOffset) {
-    BadBlockTable t;
-    std::memcpy(&t, part.base() + off, sizeof t);
-    if (std::memcmp(t.magic, layout::kBadBlockMagic, sizeof t.magic) != 0) {
-      static const BadBlockTable kZero{};
-      if (std::memcmp(&t, &kZero, sizeof t) != 0) damaged = true;
-      continue;
+  for (uint64_t page : pages) {
+    for (uint64_t off : layout::kBadBlockTableOffset) {
+      BadBlockTable t;
+      std::memcpy(&t, part.base() + page + off, sizeof t);
+      if (std::memcmp(t.magic, layout::kBadBlockMagic, sizeof t.magic) != 0) {
+        static const BadBlockTable kZero{};
+        if (std::memcmp(&t, &kZero, sizeof t) != 0) damaged = true;
+        continue;
+      }
+      if (t.checksum != StructChecksum(t) || t.count > layout::kMaxBadRanges) {
+        damaged = true;
+        continue;
+      }
+      valid.push_back(t);
     }
-    if (t.checksum != StructChecksum(t) || t.count > layout::kMaxBadRanges) {
-      damaged = true;
-      continue;
-    }
-    valid.push_back(t);
   }
   if (valid.empty() && damaged)
     return Status::Corrupt(part.name() + ": both bad-block tables are corrupt");
@@ -55,14 +65,18 @@ void Normalize(std::vector<BadBlocks::Entry>& v) {
 
 }  // namespace
 
-void BadBlocks::FormatPart(Part& part) {
+void BadBlocks::FormatPart(Part& part, uint64_t backup_offset) {
   BadBlockTable t{};
   std::memcpy(t.magic, layout::kBadBlockMagic, sizeof t.magic);
   t.sequence = 1;
   t.checksum = StructChecksum(t);
+  std::vector<uint64_t> pages{0};
+  if (backup_offset != 0) pages.push_back(backup_offset);
   // Copy k holds the tables whose sequence % 2 == k.
-  part.CopyNoDrain(layout::kBadBlockTableOffset[1], &t, sizeof t);
-  part.SetNoDrain(layout::kBadBlockTableOffset[0], 0, sizeof t);
+  for (uint64_t page : pages) {
+    part.CopyNoDrain(page + layout::kBadBlockTableOffset[1], &t, sizeof t);
+    part.SetNoDrain(page + layout::kBadBlockTableOffset[0], 0, sizeof t);
+  }
   part.Drain();
 }
 
@@ -75,7 +89,7 @@ Result<std::unique_ptr<BadBlocks>> BadBlocks::Load(Device* dev) {
   std::vector<std::vector<BadBlockTable>> copies;
   uint64_t target = UINT64_MAX;
   for (size_t i = 0; i < dev->part_count(); i++) {
-    PMEMFS_ASSIGN_OR_RETURN(auto valid, ReadTables(dev->part(i)));
+    PMEMFS_ASSIGN_OR_RETURN(auto valid, ReadTables(dev->part(i), HeaderPages(*dev, i)));
     uint64_t newest = 0;
     for (const auto& t : valid) newest = std::max(newest, t.sequence);
     if (!valid.empty()) target = std::min(target, newest);
@@ -207,10 +221,14 @@ Status BadBlocks::PersistLocked() {
     // Overwrite the copy that is NOT current: the current one stays valid until the new one is
     // durable (the commit point is the drain). The device's update is committed when the last
     // part's drain returns; Load rolls back the parts written before a crash.
+    // The backup page's copy is written after the primary's is durable: a crash leaves at
+    // least one page with the previous table intact in the slot it did not overwrite.
     Part& part = dev_->part(i);
     uint64_t slot = layout::kBadBlockTableOffset[t.sequence % 2];
-    part.CopyNoDrain(slot, &t, sizeof t);
-    part.Drain();
+    for (uint64_t page : HeaderPages(*dev_, i)) {
+      part.CopyNoDrain(page + slot, &t, sizeof t);
+      part.Drain();
+    }
     sequence_[i] = t.sequence;
   }
   return Status::Ok();

@@ -3,7 +3,8 @@
 // Two sources, merged at open: what the platform reports for each part (libpmem2's bad-block
 // API; nothing on an emulated device) and an injectable list kept in each part's header
 // (layout::BadBlockTable, ping-pong copies A/B, so an update is crash-safe and survives
-// remount). Reads check their range first and fail with an error naming the damaged range; a
+// remount), and a backup of both copies in the part's backup header page (label version 2, see
+// layout.h; written after the primary, so either page alone is enough). Reads check their range first and fail with an error naming the damaged range; a
 // write that covers whole aligned 4 KiB pages clears the marks on those pages (and asks the
 // platform to clear its own).
 //
@@ -31,8 +32,9 @@ class BadBlocks {
   // `dev` must outlive this object. Loads the tables of every part and the platform's list.
   // Fails only when a part's tables are both corrupt (the message names the part).
   static Result<std::unique_ptr<BadBlocks>> Load(Device* dev);
-  // Writes empty tables into a part's header and persists them (format time).
-  static void FormatPart(Part& part);
+  // Writes empty tables into a part's header page and, when `backup_offset` is not 0, into its
+  // backup page at that part offset, and persists them (format time).
+  static void FormatPart(Part& part, uint64_t backup_offset);
 
   // Ok when [off, off+len) holds no known media error; otherwise an IoError naming the first bad
   // range it touches (device offsets) and the part and part offset of its first byte in

@@ -169,10 +169,12 @@ uint64_t LinearMappingCount(const DeviceInfo& info) {
 Result<std::unique_ptr<Device>> DeviceBuilder::Build(std::vector<std::shared_ptr<Part>> parts,
                                                      const DeviceInfo& info,
                                                      const std::vector<uint64_t>& part_data,
+                                                     std::vector<PartHeaderState> headers,
                                                      const AssembleOptions& opts) {
   std::unique_ptr<Device> dev(new Device());
   dev->info_ = info;
   dev->parts_ = std::move(parts);
+  dev->headers_ = std::move(headers);
   if (info.layout == layout::LayoutKind::kStriped) {
     dev->chunk_shift_ = static_cast<unsigned>(std::countr_zero(info.chunk_size));
   } else {

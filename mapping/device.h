@@ -61,6 +61,16 @@ struct DeviceInfo {
 std::string UuidString(const uint8_t uuid[16]);
 std::string LayoutName(layout::LayoutKind k);
 
+// A part's header page (label + bad-block tables) and its backup (label version 2): where the
+// backup lives and which copies were intact when the device was opened. A device whose part
+// has a damaged primary opened from the backup: the mount warns, pmemfs-fsck -y rewrites it
+// (RewritePartHeaders in device_set.h).
+struct PartHeaderState {
+  uint64_t backup_offset = 0;  // part offset of the backup page; 0: none (a version-1 label)
+  bool primary_ok = true;      // the label at part offset 0 is valid
+  bool backup_ok = true;       // the backup label is valid and equal to the primary (or none)
+};
+
 // One contiguous piece of a device range.
 struct Segment {
   std::byte* ptr;
@@ -92,6 +102,7 @@ class Device {
   uint64_t part_data_size(size_t i) const;
   // The coarsest store granularity over all parts.
   Granularity granularity() const;
+  const PartHeaderState& header_state(size_t i) const { return headers_[i]; }
   BadBlocks& bad_blocks() { return *bad_blocks_; }
   const BadBlocks& bad_blocks() const { return *bad_blocks_; }
 
@@ -141,12 +152,14 @@ class Device {
 
  private:
   friend class DeviceBuilder;
+  friend Status RewritePartHeaders(Device& dev);
   Device() = default;
   Status MapLinear(const std::vector<uint64_t>& part_data);
 
   DeviceInfo info_;
   AccessPath path_ = AccessPath::kLinear;
   std::vector<std::shared_ptr<Part>> parts_;
+  std::vector<PartHeaderState> headers_;  // per part
   std::vector<uint64_t> starts_;  // linear layout: device offset of each part's data, + size
   unsigned chunk_shift_ = 0;      // striped layout
   pmem2_vm_reservation* reservation_ = nullptr;

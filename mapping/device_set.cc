@@ -39,26 +39,65 @@ void RandomUuid(uint8_t out[16]) {
   out[8] = (out[8] & 0x3f) | 0x80;  // variant 1
 }
 
-// Reads and checks the label of `part` on its own: magic, checksum, version, reserved bytes.
-Result<PartLabel> ReadLabel(const Part& part) {
+// Reads and checks a label of `part` at part offset `at` on its own: magic, checksum, version,
+// reserved bytes, where it says its backup is.
+Result<PartLabel> ReadLabelAt(const Part& part, uint64_t at) {
   PartLabel l;
   if (part.size() < layout::kPageSize)
     return Status::InvalidArgument(part.name() + ": too small to be a pmemfs part");
-  std::memcpy(&l, part.base() + layout::kLabelOffset, sizeof l);
+  std::memcpy(&l, part.base() + at, sizeof l);
   if (std::memcmp(l.magic, layout::kPartMagic, sizeof l.magic) != 0)
     return Status::InvalidArgument(part.name() + ": not a pmemfs part (no part label)");
   if (l.checksum != StructChecksum(l))
     return Status::Corrupt(part.name() + ": part label is corrupt (checksum mismatch)");
-  if (l.version != layout::kPartLabelVersion)
+  if (l.version != layout::kPartLabelVersion && l.version != layout::kPartLabelVersionNoBackup)
     return Status::Unsupported(part.name() + ": part label version " + std::to_string(l.version) +
-                               " is not supported (this pmemfs knows version " +
+                               " is not supported (this pmemfs knows versions " +
+                               std::to_string(layout::kPartLabelVersionNoBackup) + " and " +
                                std::to_string(layout::kPartLabelVersion) + ")");
-  if (!AllZero(l.reserved, sizeof l.reserved) ||
+  const bool backup_ok = l.version == layout::kPartLabelVersionNoBackup
+                             ? l.backup_offset == 0
+                             : l.part_size >= 2 * layout::kPageSize &&
+                                   l.backup_offset == layout::BackupHeaderOffset(l.part_size);
+  if (!AllZero(l.reserved, sizeof l.reserved) || !backup_ok ||
       (l.layout != static_cast<uint32_t>(LayoutKind::kLinear) &&
        l.layout != static_cast<uint32_t>(LayoutKind::kStriped)) ||
       l.part_count == 0 || l.part_count > kMaxParts || l.part_index >= l.part_count)
     return Status::Corrupt(part.name() + ": part label is corrupt (bad field values)");
   return l;
+}
+
+// The label of `part`: the primary, or when it is unusable the backup in the part's last page
+// (which must say it is there). `state` records which copies are intact. Without a usable
+// backup, the primary's error.
+Result<PartLabel> ReadLabel(const Part& part, PartHeaderState* state) {
+  Result<PartLabel> primary = ReadLabelAt(part, layout::kLabelOffset);
+  if (primary.ok()) {
+    state->backup_offset = primary->backup_offset;
+    state->primary_ok = true;
+    state->backup_ok = true;
+    if (primary->backup_offset != 0) {
+      Result<PartLabel> backup = primary->backup_offset + layout::kPageSize <= part.size()
+                                     ? ReadLabelAt(part, primary->backup_offset)
+                                     : Status::Corrupt("outside the part");
+      state->backup_ok = backup.ok() && std::memcmp(&*backup, &*primary, sizeof(PartLabel)) == 0;
+    }
+    return primary;
+  }
+  if (part.size() >= 2 * layout::kPageSize) {
+    const uint64_t at = layout::BackupHeaderOffset(part.size());
+    Result<PartLabel> backup = ReadLabelAt(part, at);
+    if (backup.ok() && backup->backup_offset == at) {
+      *state = {.backup_offset = at, .primary_ok = false, .backup_ok = true};
+      return backup;
+    }
+  }
+  return primary.status();
+}
+
+// Writes label `l` into the header page at part offset `page` of `part` (flushed, not drained).
+void WriteLabel(Part& part, uint64_t page, const PartLabel& l) {
+  part.CopyNoDrain(page + layout::kLabelOffset, &l, sizeof l);
 }
 
 // Geometry every label of a set must agree on.
@@ -141,6 +180,7 @@ Result<std::unique_ptr<Device>> CreateDevice(std::vector<std::shared_ptr<Part>> 
     align = std::max(align, p->alignment());
   }
   const uint64_t header = layout::PartHeaderSize(align);
+  const uint64_t trailer = layout::kPartTrailerSize;  // the backup header page
   const bool striped = opts.layout == LayoutKind::kStriped;
 
   std::vector<uint64_t> data(parts.size());
@@ -155,21 +195,23 @@ Result<std::unique_ptr<Device>> CreateDevice(std::vector<std::shared_ptr<Part>> 
                                        Bytes(p->alignment()));
     uint64_t per = UINT64_MAX;
     for (auto& p : parts) {
-      uint64_t d = p->size() > header ? RoundDown(p->size() - header, opts.chunk_size) : 0;
+      uint64_t d = p->size() > header + trailer
+                       ? RoundDown(p->size() - header - trailer, opts.chunk_size) : 0;
       if (d == 0)
         return Status::InvalidArgument(p->name() + ": too small (" + Bytes(p->size()) +
                                        "): a striped part needs at least " +
-                                       Bytes(header + opts.chunk_size));
+                                       Bytes(header + opts.chunk_size + trailer));
       per = std::min(per, d);
     }
     std::fill(data.begin(), data.end(), per);
   } else {
     for (size_t i = 0; i < parts.size(); i++) {
       uint64_t s = parts[i]->size();
-      data[i] = s > header ? RoundDown(s - header, align) : 0;
+      data[i] = s > header + trailer ? RoundDown(s - header - trailer, align) : 0;
       if (data[i] < kMinPartData)
         return Status::InvalidArgument(parts[i]->name() + ": too small (" + Bytes(s) +
-                                       "): a part needs at least " + Bytes(header + kMinPartData));
+                                       "): a part needs at least " +
+                                       Bytes(header + kMinPartData + trailer));
     }
   }
   uint64_t size = 0;
@@ -201,19 +243,25 @@ Result<std::unique_ptr<Device>> CreateDevice(std::vector<std::shared_ptr<Part>> 
       std::chrono::duration_cast<std::chrono::nanoseconds>(
           std::chrono::system_clock::now().time_since_epoch()).count());
 
+  std::vector<PartHeaderState> headers;
   for (size_t i = 0; i < parts.size(); i++) {
     PartLabel l = proto;
     l.part_index = static_cast<uint32_t>(i);
     l.part_size = parts[i]->size();
     l.data_size = data[i];
+    l.backup_offset = layout::BackupHeaderOffset(l.part_size);
     l.checksum = StructChecksum(l);
-    BadBlocks::FormatPart(*parts[i]);
-    parts[i]->CopyNoDrain(layout::kLabelOffset, &l, sizeof l);
+    // The backup first: a crash in between leaves no primary, so no half-made part opens.
+    BadBlocks::FormatPart(*parts[i], l.backup_offset);
+    WriteLabel(*parts[i], l.backup_offset, l);
     parts[i]->Drain();
+    WriteLabel(*parts[i], 0, l);
+    parts[i]->Drain();
+    headers.push_back({.backup_offset = l.backup_offset});
   }
 
   PMEMFS_ASSIGN_OR_RETURN(auto dev, DeviceBuilder::Build(std::move(parts), InfoFromLabel(proto),
-                                                         data, aopts));
+                                                         data, std::move(headers), aopts));
   if (desc) PMEMFS_RETURN_IF_ERROR(PageDescriptors::Format(*dev, opts.progress));
   return dev;
 }
@@ -222,8 +270,9 @@ Result<std::unique_ptr<Device>> AssembleDevice(std::vector<std::shared_ptr<Part>
                                                const AssembleOptions& opts) {
   if (parts.empty()) return Status::InvalidArgument("a device needs at least one part");
   std::vector<PartLabel> labels;
-  for (auto& p : parts) {
-    PMEMFS_ASSIGN_OR_RETURN(PartLabel l, ReadLabel(*p));
+  std::vector<PartHeaderState> headers(parts.size());
+  for (size_t i = 0; i < parts.size(); i++) {
+    PMEMFS_ASSIGN_OR_RETURN(PartLabel l, ReadLabel(*parts[i], &headers[i]));
     labels.push_back(l);
   }
   const PartLabel& ref = labels[0];
@@ -264,13 +313,50 @@ Result<std::unique_ptr<Device>> AssembleDevice(std::vector<std::shared_ptr<Part>
       return Status::InvalidArgument(parts[i]->name() + ": part is smaller (" +
                                      Bytes(parts[i]->size()) + ") than when it was created (" +
                                      Bytes(l.part_size) + ")");
-    if (parts[i]->size() < l.header_size + l.data_size || l.header_size % parts[i]->alignment())
+    if (parts[i]->size() < l.header_size + l.data_size || l.header_size % parts[i]->alignment() ||
+        (l.backup_offset != 0 && l.backup_offset < l.header_size + l.data_size))
       return Status::Corrupt(parts[i]->name() + ": part label does not fit the part");
   }
   PMEMFS_RETURN_IF_ERROR(CheckGeometry(*parts[0], ref, labels));
   std::vector<uint64_t> data;
   for (auto& l : labels) data.push_back(l.data_size);
-  return DeviceBuilder::Build(std::move(parts), InfoFromLabel(ref), data, opts);
+  return DeviceBuilder::Build(std::move(parts), InfoFromLabel(ref), data, std::move(headers),
+                              opts);
+}
+
+Status RewritePartHeaders(Device& dev) {
+  for (size_t i = 0; i < dev.part_count(); i++) {
+    PartHeaderState& h = dev.headers_[i];
+    if (h.backup_offset == 0 || (h.primary_ok && h.backup_ok)) continue;
+    Part& part = dev.part(i);
+    if (part.read_only())
+      return Status::ReadOnly(part.name() + ": opened read-only; cannot rewrite its part label");
+    const uint64_t good = h.primary_ok ? 0 : h.backup_offset;
+    const uint64_t bad = h.primary_ok ? h.backup_offset : 0;
+    PMEMFS_ASSIGN_OR_RETURN(PartLabel l, ReadLabelAt(part, good));
+    // Each bad-block table slot: the newer valid copy of the two pages, into both (a slot valid
+    // in neither is left as it is: BadBlocks::Load already judged the tables).
+    for (uint64_t slot : layout::kBadBlockTableOffset) {
+      layout::BadBlockTable best{};
+      bool found = false;
+      for (uint64_t page : {good, bad}) {
+        layout::BadBlockTable t;
+        std::memcpy(&t, part.base() + page + slot, sizeof t);
+        if (std::memcmp(t.magic, layout::kBadBlockMagic, sizeof t.magic) != 0 ||
+            t.checksum != StructChecksum(t) || t.count > layout::kMaxBadRanges)
+          continue;
+        if (!found || t.sequence > best.sequence) best = t;
+        found = true;
+      }
+      if (found)
+        for (uint64_t page : {good, bad}) part.CopyNoDrain(page + slot, &best, sizeof best);
+    }
+    part.Drain();  // the tables before the label that makes the page a header again
+    WriteLabel(part, bad, l);
+    part.Drain();
+    h.primary_ok = h.backup_ok = true;
+  }
+  return Status::Ok();
 }
 
 Result<std::vector<std::shared_ptr<Part>>> OpenFileParts(const std::vector<std::string>& paths,

@@ -7,6 +7,12 @@
 //                               duplicated, foreign, reordered or shrunken part is refused with a
 //                               message naming it; returns the assembled device.
 //   AssembleDevice(parts, ...)  the same checks over parts already open (the simulator's).
+//   RewritePartHeaders(dev)     pmemfs-fsck -y: rewrites a damaged primary part header from its
+//                               backup (and the reverse).
+//
+// Every part keeps a backup of its header page (label and bad-block tables) in its last page
+// (layout.h): a part whose primary label is unusable opens from the backup, and
+// Device::header_state() says so (the mount warns).
 #pragma once
 
 #include <cstdint>
@@ -44,6 +50,11 @@ Result<std::unique_ptr<Device>> CreateDevice(std::vector<std::shared_ptr<Part>> 
                                              const AssembleOptions& aopts = {});
 Result<std::unique_ptr<Device>> AssembleDevice(std::vector<std::shared_ptr<Part>> parts,
                                                const AssembleOptions& opts = {});
+
+// Rewrites, in every part with a damaged copy of its header page, that copy from the intact
+// one: the label, and each bad-block table slot from the newer valid copy. Persisted when it
+// returns; header_state() then says both copies are intact. A no-op for version-1 labels.
+Status RewritePartHeaders(Device& dev);
 
 // Opens every path (OpenFilePart: mapped and exclusively locked). Refuses a path given twice.
 Result<std::vector<std::shared_ptr<Part>>> OpenFileParts(const std::vector<std::string>& paths,

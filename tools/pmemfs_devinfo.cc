@@ -34,10 +34,18 @@ void Show(const Device& dev) {
   printf("  access path   %s (%lu mappings)\n", AccessPathName(dev.access_path()), dev.mapping_count());
   printf("  granularity   %s\n", GranularityName(dev.granularity()));
   printf("  parts         %u\n", i.part_count);
-  for (size_t p = 0; p < dev.part_count(); p++)
-    printf("    [%zu] %-40s %10s, data %s, %s\n", p, dev.part(p).name().c_str(),
+  for (size_t p = 0; p < dev.part_count(); p++) {
+    const PartHeaderState& h = dev.header_state(p);
+    std::string backup = "no backup label";
+    if (h.backup_offset != 0)
+      backup = "backup label at " + std::to_string(h.backup_offset) +
+               (!h.primary_ok  ? " (primary damaged: opened from the backup)"
+                : !h.backup_ok ? " (damaged)"
+                               : "");
+    printf("    [%zu] %-40s %10s, data %s, %s, %s\n", p, dev.part(p).name().c_str(),
            Human(dev.part(p).size()).c_str(), Human(dev.part_data_size(p)).c_str(),
-           GranularityName(dev.part(p).granularity()));
+           GranularityName(dev.part(p).granularity()), backup.c_str());
+  }
   auto range = [](const char* name, Range r) {
     if (r.empty()) printf("  %-13s none\n", name);
     else printf("  %-13s [%lu, %lu)  %s\n", name, r.offset, r.end(), Human(r.length).c_str());

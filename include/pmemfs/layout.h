@@ -13,6 +13,14 @@
 //               2560    BadBlockTable B   (1536 B) copy with the higher valid sequence wins
 //               4096..  unused up to the part's mapping alignment (2 MiB on devdax)
 //
+// Label version 2 (kPartLabelVersion) also keeps a BACKUP of that first page (the label and both
+// bad-block tables, byte for byte at the same page offsets) in the last 4 KiB page of the part as
+// it was created (PartLabel::backup_offset = BackupHeaderOffset(part_size)), like GPT's backup
+// header at the end of the disk: the data area ends before it. A part whose first page is lost
+// opens from the backup found in its last page; a part grown after creation must keep its
+// primary (its backup is no longer in its last page). Version 1 labels (older images) have no
+// backup (backup_offset 0) and stay readable.
+//
 // The rest of each part is data; the parts' data areas form the device's linear address space,
 // concatenated (linear layout) or interleaved in chunks (striped layout). The mapping layer
 // reserves two ranges of that space, recorded in every label:
@@ -47,7 +55,8 @@ inline bool AllZero(const void* p, size_t n) {
 // ---------------------------------------------------------------------------------------------
 // Part label
 inline constexpr char kPartMagic[8] = {'P', 'M', 'F', 'S', 'P', 'A', 'R', 'T'};
-inline constexpr uint32_t kPartLabelVersion = 1;
+inline constexpr uint32_t kPartLabelVersion = 2;          // what CreateDevice writes
+inline constexpr uint32_t kPartLabelVersionNoBackup = 1;  // older images: no backup header
 
 enum class LayoutKind : uint32_t { kLinear = 1, kStriped = 2 };
 
@@ -68,13 +77,15 @@ struct PartLabel {
   uint64_t descriptor_offset;  // page-descriptor area (device offsets); length 0: none
   uint64_t descriptor_length;
   uint64_t created_ns;         // CLOCK_REALTIME at creation
-  uint8_t reserved[132];       // must be zero
+  uint64_t backup_offset;      // version 2: part offset of the backup header page; version 1: 0
+  uint8_t reserved[124];       // must be zero
   uint32_t checksum;           // CRC-32C of the bytes above
 };
 static_assert(sizeof(PartLabel) == 256);
 static_assert(offsetof(PartLabel, set_uuid) == 16);
 static_assert(offsetof(PartLabel, chunk_size) == 40);
 static_assert(offsetof(PartLabel, created_ns) == 112);
+static_assert(offsetof(PartLabel, backup_offset) == 120);
 static_assert(offsetof(PartLabel, checksum) == 252);
 
 // ---------------------------------------------------------------------------------------------
@@ -106,6 +117,12 @@ static_assert(kBadBlockTableOffset[1] + sizeof(BadBlockTable) <= kPageSize);
 // Bytes at the start of every part before its data.
 constexpr uint64_t PartHeaderSize(uint64_t alignment) {
   return alignment > kPageSize ? alignment : kPageSize;
+}
+// Bytes at the end of every part after its data (version 2 labels): the backup header page.
+inline constexpr uint64_t kPartTrailerSize = kPageSize;
+// Where a part of `part_size` bytes keeps its backup header page: its last whole page.
+constexpr uint64_t BackupHeaderOffset(uint64_t part_size) {
+  return part_size / kPageSize * kPageSize - kPartTrailerSize;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -90,8 +90,9 @@ void ResealSlots(std::vector<uint8_t>& img, uint64_t off, const layout::ChainHea
 Result<FuzzDevice> MakeDevice() {
   FuzzDevice d;
   d.sim = std::make_unique<mapping::SimPmem>(1);
-  d.part = d.sim->NewPart(layout::PartHeaderSize(layout::kPageSize) + kPartData,
-                          layout::kPageSize, "fuzz");
+  d.part = d.sim->NewPart(
+      layout::PartHeaderSize(layout::kPageSize) + kPartData + layout::kPartTrailerSize,
+      layout::kPageSize, "fuzz");
   PMEMFS_ASSIGN_OR_RETURN(d.dev, mapping::CreateDevice({d.part}, {},
                                                         {.path = mapping::AccessPath::kLinear}));
   if (d.dev->info().store().length != kStoreBytes)

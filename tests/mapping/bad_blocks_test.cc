@@ -107,8 +107,13 @@ Ranges Merged(Ranges v) {
   return out;
 }
 
-void FlipByte(Part& part, int slot, uint64_t at) {
+// Damages table copy `slot` in the part's header page and in its backup page (the tests of the
+// A/B copies damage both pages alike; PrimaryTablesDamaged... damages one page only).
+void FlipByte(Part& part, int slot, uint64_t at, bool backup_too = true) {
   part.base()[layout::kBadBlockTableOffset[slot] + at] ^= std::byte{0x5a};
+  if (backup_too)
+    part.base()[layout::BackupHeaderOffset(part.size()) + layout::kBadBlockTableOffset[slot] + at] ^=
+        std::byte{0x5a};
 }
 
 class BadBlocksTest : public ::testing::TestWithParam<SimSetup> {
@@ -401,6 +406,26 @@ TEST_P(BadBlocksTest, CorruptOlderCopyIsIgnored) {
   }
   d_.Reopen();
   EXPECT_EQ(ListOf(dev()), want);
+}
+
+// The backup header page keeps both copies too: a part whose header page lost its tables (its
+// first page zeroed, or both copies damaged) keeps its list from the backup page, and the next
+// update rewrites both pages.
+TEST_P(BadBlocksTest, PrimaryTablesDamagedUseTheBackupCopies) {
+  ASSERT_TRUE(bb().Inject(5 * P, 10).ok());
+  ASSERT_TRUE(bb().Inject(9 * P, 20).ok());
+  const Ranges want = ListOf(dev());
+  Part& part = dev().part(dev().part_count() - 1);
+  FlipByte(part, 0, offsetof(layout::BadBlockTable, sequence), /*backup_too=*/false);
+  FlipByte(part, 1, offsetof(layout::BadBlockTable, count), /*backup_too=*/false);
+  ASSERT_FALSE(CopyValid(part, 0));
+  ASSERT_FALSE(CopyValid(part, 1));
+  d_.Reopen();
+  EXPECT_EQ(ListOf(dev()), want);
+  ASSERT_TRUE(bb().Inject(20 * P, 30).ok());
+  EXPECT_GE(CurrentSlot(part), 0);  // the primary page has a valid copy again
+  d_.CrashAndReopen();
+  EXPECT_EQ(ListOf(dev()), (Ranges{{5 * P, 10}, {9 * P, 20}, {20 * P, 30}}));
 }
 
 TEST_P(BadBlocksTest, BothCopiesCorruptIsCorruptNamingThePart) {

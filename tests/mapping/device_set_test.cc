@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <random>
+#include <vector>
 
 #include "pmemfs/crc32c.h"
 #include "test_support.h"
@@ -206,12 +207,21 @@ TEST_F(DeviceSetTest, UnformattedOrCorruptLabelIsRefused) {
   auto paths = MakeFiles(1, 4ull << 20);
   ExpectRefused(paths, "not a pmemfs part");
   Create(paths);
-  int fd = open(paths[0].c_str(), O_RDWR);
-  char c = 0;
-  ASSERT_EQ(pread(fd, &c, 1, 50), 1);
-  c ^= 0x40;
-  ASSERT_EQ(pwrite(fd, &c, 1, 50), 1);
-  close(fd);
+  auto flip = [&](uint64_t at) {
+    int fd = open(paths[0].c_str(), O_RDWR);
+    char c = 0;
+    ASSERT_EQ(pread(fd, &c, 1, static_cast<off_t>(at)), 1);
+    c ^= 0x40;
+    ASSERT_EQ(pwrite(fd, &c, 1, static_cast<off_t>(at)), 1);
+    close(fd);
+  };
+  flip(50);  // the primary: the part opens from its backup
+  {
+    auto dev = OpenDevice(paths, kEmulated);
+    ASSERT_TRUE(dev.ok()) << dev.status().message();
+    EXPECT_FALSE((*dev)->header_state(0).primary_ok);
+  }
+  flip(layout::BackupHeaderOffset(4ull << 20) + 50);  // and the backup: the primary's error
   ExpectRefused(paths, "part label is corrupt");
 }
 
@@ -298,6 +308,163 @@ TEST_F(DeviceSetTest, LabelsRecordTheReservedRanges) {
   EXPECT_EQ(info.ram.length, 3u << 20);
   EXPECT_EQ(info.ram.end(), info.size);
   EXPECT_EQ(info.store().length, info.size - (3u << 20));
+}
+
+// --- the backup part label (layout.h: the last page of every part) ---------------------------
+
+// Reads or writes `n` bytes of file `path` at `off`.
+std::vector<uint8_t> ReadAt(const std::string& path, uint64_t off, size_t n) {
+  std::vector<uint8_t> v(n);
+  int fd = open(path.c_str(), O_RDONLY);
+  EXPECT_EQ(pread(fd, v.data(), n, static_cast<off_t>(off)), static_cast<ssize_t>(n));
+  close(fd);
+  return v;
+}
+void WriteAt(const std::string& path, uint64_t off, const std::vector<uint8_t>& v) {
+  int fd = open(path.c_str(), O_WRONLY);
+  EXPECT_EQ(pwrite(fd, v.data(), v.size(), static_cast<off_t>(off)),
+            static_cast<ssize_t>(v.size()));
+  close(fd);
+}
+
+class BackupLabelTest : public DeviceSetTest, public ::testing::WithParamInterface<FileSetCase> {
+ protected:
+  // A device on GetParam().parts files of 12 MiB filled with random bytes and holding two
+  // injected bad ranges; `data_` is what it holds.
+  std::vector<std::string> Populate() {
+    auto paths = MakeFiles(GetParam().parts, 12ull << 20);
+    Create(paths, {.layout = GetParam().layout});
+    auto dev = OpenDevice(paths, kEmulated);
+    EXPECT_TRUE(dev.ok()) << dev.status().message();
+    data_.resize((*dev)->size());
+    std::mt19937 rng(5);
+    for (auto& b : data_) b = static_cast<uint8_t>(rng());
+    (*dev)->Write(0, data_.data(), data_.size());  // every byte of the data areas
+    EXPECT_TRUE((*dev)->bad_blocks().Inject(3 * layout::kPageSize, 100).ok());
+    EXPECT_TRUE((*dev)->bad_blocks().Inject((*dev)->size() - layout::kPageSize, 10).ok());
+    bad_ = (*dev)->bad_blocks().List();
+    for (size_t i = 0; i < (*dev)->part_count(); i++) {
+      EXPECT_EQ((*dev)->header_state(i).backup_offset,
+                layout::BackupHeaderOffset((*dev)->part(i).size()));
+      EXPECT_GE((*dev)->header_state(i).backup_offset,
+                (*dev)->info().header_size + (*dev)->part_data_size(i));
+      EXPECT_TRUE((*dev)->header_state(i).primary_ok && (*dev)->header_state(i).backup_ok);
+    }
+    return paths;
+  }
+  // The device opens with the same bytes and bad ranges as Populate left.
+  void ExpectIntact(Device& d) {
+    std::vector<uint8_t> back(d.size());
+    d.Read(0, back.data(), back.size());
+    EXPECT_TRUE(back == data_);
+    auto bad = d.bad_blocks().List();
+    ASSERT_EQ(bad.size(), bad_.size());
+    for (size_t i = 0; i < bad.size(); i++) {
+      EXPECT_EQ(bad[i].offset, bad_[i].offset);
+      EXPECT_EQ(bad[i].length, bad_[i].length);
+    }
+  }
+  std::vector<uint8_t> data_;
+  std::vector<BadBlocks::Entry> bad_;
+};
+
+TEST_P(BackupLabelTest, ZeroedPrimaryOpensFromTheBackupAndIsRewritten) {
+  auto paths = Populate();
+  const std::string& victim = paths.back();
+  const auto original = ReadAt(victim, 0, layout::kPageSize);
+  WriteAt(victim, 0, std::vector<uint8_t>(layout::kPageSize, 0));
+  for (AccessPath path : {AccessPath::kLinear, AccessPath::kTranslated}) {
+    auto dev = OpenDevice(paths, kEmulated, {.path = path});
+    ASSERT_TRUE(dev.ok()) << dev.status().message();
+    const size_t last = (*dev)->part_count() - 1;
+    EXPECT_FALSE((*dev)->header_state(last).primary_ok);
+    EXPECT_TRUE((*dev)->header_state(0).primary_ok || last == 0);
+    ExpectIntact(**dev);
+  }
+  {  // read-only: reported, not rewritten
+    PartOpenOptions ro = kEmulated;
+    ro.read_only = true;
+    auto dev = OpenDevice(paths, ro);
+    ASSERT_TRUE(dev.ok()) << dev.status().message();
+    EXPECT_EQ(RewritePartHeaders(**dev).code(), Code::kReadOnly);
+  }
+  {
+    auto dev = OpenDevice(paths, kEmulated);
+    ASSERT_TRUE(dev.ok());
+    ASSERT_TRUE(RewritePartHeaders(**dev).ok());
+    EXPECT_TRUE((*dev)->header_state((*dev)->part_count() - 1).primary_ok);
+  }
+  EXPECT_TRUE(ReadAt(victim, 0, layout::kPageSize) == original);
+  auto dev = OpenDevice(paths, kEmulated);
+  ASSERT_TRUE(dev.ok());
+  for (size_t i = 0; i < (*dev)->part_count(); i++)
+    EXPECT_TRUE((*dev)->header_state(i).primary_ok && (*dev)->header_state(i).backup_ok);
+  ExpectIntact(**dev);
+}
+
+TEST_P(BackupLabelTest, DamagedBackupIsReportedAndRewrittenFromThePrimary) {
+  auto paths = Populate();
+  const uint64_t backup = layout::BackupHeaderOffset(12ull << 20);
+  const auto original = ReadAt(paths[0], backup, layout::kPageSize);
+  auto damaged = original;
+  damaged[20] ^= 0x5a;                                    // the label
+  damaged[layout::kBadBlockTableOffset[0] + 30] ^= 0x5a;  // and a table copy
+  WriteAt(paths[0], backup, damaged);
+  auto dev = OpenDevice(paths, kEmulated);
+  ASSERT_TRUE(dev.ok()) << dev.status().message();
+  EXPECT_TRUE((*dev)->header_state(0).primary_ok);
+  EXPECT_FALSE((*dev)->header_state(0).backup_ok);
+  ExpectIntact(**dev);
+  ASSERT_TRUE(RewritePartHeaders(**dev).ok());
+  EXPECT_TRUE(ReadAt(paths[0], backup, layout::kPageSize) == original);
+}
+
+TEST_P(BackupLabelTest, BothCopiesLostIsRefused) {
+  auto paths = Populate();
+  const std::string& victim = paths.back();
+  WriteAt(victim, 0, std::vector<uint8_t>(layout::kPageSize, 0));
+  WriteAt(victim, layout::BackupHeaderOffset(12ull << 20), std::vector<uint8_t>(layout::kPageSize, 0));
+  ExpectRefused(paths, victim + ": not a pmemfs part (no part label)");
+}
+
+INSTANTIATE_TEST_SUITE_P(Layouts, BackupLabelTest,
+                         ::testing::Values(FileSetCase{LayoutKind::kLinear, 1},
+                                           FileSetCase{LayoutKind::kLinear, 2},
+                                           FileSetCase{LayoutKind::kStriped, 2}),
+                         [](const auto& info) {
+                           return std::string(info.param.layout == LayoutKind::kLinear
+                                                  ? "Linear" : "Striped") +
+                                  std::to_string(info.param.parts);
+                         });
+
+// Images made before the backup label (label version 1: no backup, data up to the part's end)
+// still open, and have nothing to rewrite.
+TEST_F(DeviceSetTest, VersionOneLabelsWithoutABackupStillOpen) {
+  auto paths = MakeFiles(2, 8ull << 20);
+  Create(paths);
+  for (const auto& p : paths) {
+    auto bytes = ReadAt(p, 0, sizeof(layout::PartLabel));
+    layout::PartLabel l;
+    std::memcpy(&l, bytes.data(), sizeof l);
+    l.version = layout::kPartLabelVersionNoBackup;
+    l.backup_offset = 0;
+    l.checksum = StructChecksum(l);
+    std::memcpy(bytes.data(), &l, sizeof l);
+    WriteAt(p, 0, bytes);
+    WriteAt(p, layout::BackupHeaderOffset(8ull << 20), std::vector<uint8_t>(layout::kPageSize, 0));
+  }
+  auto dev = OpenDevice(paths, kEmulated);
+  ASSERT_TRUE(dev.ok()) << dev.status().message();
+  for (size_t i = 0; i < 2; i++) {
+    EXPECT_EQ((*dev)->header_state(i).backup_offset, 0u);
+    EXPECT_TRUE((*dev)->header_state(i).primary_ok && (*dev)->header_state(i).backup_ok);
+  }
+  ASSERT_TRUE((*dev)->bad_blocks().Inject(4096, 10).ok());
+  EXPECT_TRUE(RewritePartHeaders(**dev).ok());
+  dev->reset();
+  // Without a backup, a lost primary is what it always was.
+  WriteAt(paths[1], 0, std::vector<uint8_t>(layout::kPageSize, 0));
+  ExpectRefused(paths, paths[1] + ": not a pmemfs part (no part label)");
 }
 
 }  // namespace

@@ -830,8 +830,9 @@ class SpanningTableTest : public ::testing::TestWithParam<AccessPath> {
     SimDevice d;
     d.setup = {"Spanning", layout::LayoutKind::kLinear, 2, GetParam(), 0};
     d.sim = std::make_unique<SimPmem>(7);
-    d.parts = {d.sim->NewPart((64ull << 20) + layout::kPageSize),
-               d.sim->NewPart((1ull << 20) + layout::kPageSize)};
+    // Data areas of 64 MiB and 1 MiB: each part also holds its header and backup header page.
+    const uint64_t headers = layout::kPageSize + layout::kPartTrailerSize;
+    d.parts = {d.sim->NewPart((64ull << 20) + headers), d.sim->NewPart((1ull << 20) + headers)};
     auto r = CreateDevice(d.parts, {}, {.path = GetParam()});
     EXPECT_TRUE(r.ok()) << r.status().message();
     if (r.ok()) d.dev = std::move(r).value();

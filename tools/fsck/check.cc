@@ -11,6 +11,7 @@
 
 #include "fs/store/journal.h"
 #include "fs/store/superblock.h"
+#include "mapping/device_set.h"
 #include "pmemfs/crc32c.h"
 #include "tools/fsck/scan.h"
 
@@ -186,6 +187,32 @@ void CheckJournal(const mapping::Device& dev, const Superblock& sb, Image& img, 
   fixes.open_close = true;
 }
 
+// The part headers (mapping layer): a part opened from its backup label because the primary is
+// damaged, or whose backup is damaged; with `repair` the damaged copy is rewritten from the
+// intact one. Parts with a version-1 label (no backup) get a note.
+std::vector<Problem> CheckPartHeaders(mapping::Device& dev, bool repair,
+                                      std::vector<std::string>& notes) {
+  std::vector<Problem> out;
+  for (size_t i = 0; i < dev.part_count(); i++) {
+    const mapping::PartHeaderState& h = dev.header_state(i);
+    const std::string at = " at part offset " + std::to_string(h.backup_offset);
+    if (h.backup_offset == 0)
+      notes.push_back(dev.part(i).name() + ": no backup part label (made by an older pmemfs)");
+    else if (!h.primary_ok)
+      out.push_back({"label", dev.part(i).name() +
+                                  ": the part label is damaged (the device opened from its backup" +
+                                  at + "; rewritten from it)"});
+    else if (!h.backup_ok)
+      out.push_back({"label", dev.part(i).name() + ": the backup part label" + at +
+                                  " is damaged (rewritten from the primary)"});
+  }
+  if (!repair || out.empty()) return out;
+  Status s = mapping::RewritePartHeaders(dev);
+  for (Problem& p : out) p.repaired = s.ok();
+  if (!s.ok()) out.push_back({"label", "the part labels could not be rewritten: " + s.message()});
+  return out;
+}
+
 bool DescriptorsChecked(const mapping::Device& dev, const Superblock& sb,
                         const CheckOptions& opts) {
   if (dev.info().descriptors.empty()) return false;
@@ -236,6 +263,8 @@ uint64_t CheckReport::unrepaired() const {
 }
 
 Result<CheckReport> Check(mapping::Device& dev, const CheckOptions& opts) {
+  std::vector<std::string> label_notes;
+  std::vector<Problem> labels = CheckPartHeaders(dev, opts.repair, label_notes);
   std::vector<Problem> fixed;  // problems of passes a repair followed
   bool replayed = false;
   CheckReport last;
@@ -272,7 +301,9 @@ Result<CheckReport> Check(mapping::Device& dev, const CheckOptions& opts) {
     problems.push_back(std::move(p));
   }
   problems.insert(problems.end(), out.problems.begin(), out.problems.end());
+  problems.insert(problems.begin(), labels.begin(), labels.end());
   out.problems = std::move(problems);
+  out.notes.insert(out.notes.begin(), label_notes.begin(), label_notes.end());
   out.journal_replayed = replayed;
   return out;
 }

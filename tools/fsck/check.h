@@ -7,6 +7,8 @@
 //   r->ExitCode()               e2fsck-style: 0 clean, 1 all problems fixed, 4 some left
 //
 // What is checked, in this order (scan*.cc say where each invariant comes from):
+//   label        each part's label and its backup (mapping/device_set.h): a damaged copy is
+//                rewritten from the other
 //   superblock   primary and backup: magic, checksum, version, reserved bytes, geometry against
 //                the device's store area, the two copies agreeing
 //   device       RAM partition and page-descriptor area bounds from the part labels
@@ -55,7 +57,7 @@ struct CheckOptions {
 };
 
 struct Problem {
-  std::string area;     // "superblock", "journal", "inode", "chain", "extent", "directory",
+  std::string area;     // "label", "superblock", "journal", "inode", "chain", "extent", "directory",
                         // "link", "space", "descriptor", "device"
   std::string message;  // one line, naming the structure (inode, block, slot)
   bool repaired = false;
