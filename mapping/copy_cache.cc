@@ -141,7 +141,10 @@ Status ShardedCopyCache::EvictBack(Shard& s) {
     dev_->Drain();
     s.writebacks++;
     s.dirty.erase(f.page);
-    st = ClearMark(f.page);  // the data is durable either way; report a failed table update
+    // The data is durable unless the device shrank under it (then it is lost: say so); report
+    // a failed table update too.
+    st = dev_->Health();
+    if (st.ok()) st = ClearMark(f.page);
   }
   s.evictions++;
   s.cached--;
@@ -210,6 +213,7 @@ Status ShardedCopyCache::ReadInPlace(uint64_t off, uint64_t len, ReadRef* out) {
 
 Status ShardedCopyCache::Store(uint64_t off, uint64_t len, const std::byte* src) {
   PMEMFS_RETURN_IF_ERROR(CheckRange(off, len));
+  PMEMFS_RETURN_IF_ERROR(dev_->Health());  // a device that shrank takes no more writes
   for (uint64_t done = 0; done < len;) {
     const uint64_t pos = off + done, page = pos / kPage, in = pos % kPage;
     const uint64_t n = std::min(kPage - in, len - done);
@@ -254,6 +258,7 @@ Status ShardedCopyCache::Sync(uint64_t off, uint64_t len) {
   off = std::min(off, dev_->size());
   len = std::min(len, dev_->size() - off);
   if (len == 0) return Status::Ok();
+  PMEMFS_RETURN_IF_ERROR(dev_->Health());
   const uint64_t first = off / kPage, end = (off + len + kPage - 1) / kPage;
   // 1. Copy every dirty page in the range to the device, marking it kWriteBack.
   std::vector<std::vector<uint64_t>> copied(shard_count_);
@@ -268,8 +273,10 @@ Status ShardedCopyCache::Sync(uint64_t off, uint64_t len) {
       copied[i].push_back(f.page);
     }
   }
-  // 2. One drain makes all of them durable.
+  // 2. One drain makes all of them durable (unless the device shrank under them: then they
+  // stay kWriteBack, not clean, and the sync fails).
   dev_->Drain();
+  PMEMFS_RETURN_IF_ERROR(dev_->Health());
   // 3. Pages still kWriteBack are now clean; those written again meanwhile stay dirty.
   Status result;
   for (uint64_t i = 0; i < shard_count_; i++) {

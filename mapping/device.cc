@@ -2,6 +2,7 @@
 
 #include <libpmem2.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <bit>
@@ -36,6 +37,7 @@ std::string LayoutName(layout::LayoutKind k) {
 
 Device::~Device() {
   bad_blocks_.reset();
+  linear_region_.reset();  // before the reservation goes away
   for (auto*& m : linear_maps_) pmem2_map_delete(&m);
   if (reservation_) pmem2_vm_reservation_delete(&reservation_);
 }
@@ -80,6 +82,23 @@ std::byte* Device::At(uint64_t off) const {
 uint64_t Device::ContiguousBytes(uint64_t off) const {
   if (linear_base_) return info_.size - off;
   return Locate(off).run;
+}
+
+Status Device::Health() const {
+  bool lost = linear_lost_.load(std::memory_order_acquire);
+  for (const auto& p : parts_) lost = lost || p->lost();
+  if (!lost) return Status::Ok();
+  std::string what;
+  for (const auto& p : parts_) {
+    struct stat st;
+    if (p->fd() < 0 || fstat(p->fd(), &st) != 0 || static_cast<uint64_t>(st.st_size) >= p->size())
+      continue;
+    what += (what.empty() ? "" : ", ") + p->name() + " is now " + std::to_string(st.st_size) +
+            " bytes, was " + std::to_string(p->size());
+  }
+  return Status::IoError("the device shrank under the filesystem (" +
+                         (what.empty() ? std::string("a part was truncated") : what) +
+                         "): writes fail, and reads of what is gone");
 }
 
 void Device::Read(uint64_t off, void* dst, uint64_t len) const {
@@ -251,6 +270,15 @@ Status Device::MapLinear(const std::vector<uint64_t>& part_data) {
       PMEMFS_RETURN_IF_ERROR(map_one(i, info_.header_size, part_data[i], starts_[i]));
   }
   mapping_count_ += linear_maps_.size();
+  std::vector<MediaRegion::File> files;
+  for (auto& p : parts_) {
+    struct stat st;
+    if (p->fd() >= 0 && fstat(p->fd(), &st) == 0 && S_ISREG(st.st_mode))
+      files.push_back({p->fd(), p->size()});
+  }
+  if (!files.empty())
+    linear_region_ = std::make_unique<MediaRegion>(linear_base_, info_.size, std::move(files),
+                                                   &linear_lost_);
   return Status::Ok();
 }
 

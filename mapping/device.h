@@ -19,6 +19,7 @@
 // Thread-safety: all methods may be called concurrently; bad_blocks() is internally locked.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -26,6 +27,7 @@
 #include <vector>
 
 #include "mapping/bad_blocks.h"
+#include "mapping/media_guard.h"
 #include "mapping/part.h"
 #include "pmemfs/layout.h"
 #include "pmemfs/status.h"
@@ -122,6 +124,11 @@ class Device {
     }
   }
 
+  // Ok while every part is whole. Once a part's file was found shorter than when it was opened
+  // (a fault past its new end, media_guard.h), an IoError saying so, for good: callers fail
+  // what must not report success (a write, a commit, a sync) with it. One atomic load per part.
+  Status Health() const;
+
   // Plain loads/stores (no flush; not media-error safe: see MediaGuard for that).
   void Read(uint64_t off, void* dst, uint64_t len) const;
   void Store(uint64_t off, const void* src, uint64_t len);
@@ -167,6 +174,8 @@ class Device {
   std::byte* linear_base_ = nullptr;
   uint64_t mapping_count_ = 0;
   std::unique_ptr<BadBlocks> bad_blocks_;
+  std::atomic<bool> linear_lost_{false};          // a fault in the linear reservation
+  std::unique_ptr<MediaRegion> linear_region_;    // the linear reservation, while mapped
 };
 
 }  // namespace pmemfs::mapping

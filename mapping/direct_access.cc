@@ -39,21 +39,34 @@ Status DirectAccess::ReadInPlace(uint64_t off, uint64_t len, ReadRef* out) {
       for (uint64_t p = first; p <= last; p++) d->Unpin(p);
     });
   }
-  dev_->ForEachSegment(off, len, [&](Segment s) { out->AddSlice(s.ptr, s.length); });
-  return Status::Ok();
+  // The kernel copies the reply from these pointers: a page gone from the device (its file
+  // shrank) is an IoError here, not an EFAULT there.
+  Status st;
+  dev_->ForEachSegment(off, len, [&](Segment s) {
+    if (st.ok()) st = GuardedProbe(s.ptr, s.length, "device", s.offset);
+    out->AddSlice(s.ptr, s.length);
+  });
+  if (!st.ok()) out->Release();
+  return st;
 }
 
+// Writes into a device that shrank fail: before (nothing is written) and after (the write met
+// the missing range and landed on a replacement page, media_guard.h).
 Status DirectAccess::Write(uint64_t off, std::span<const std::byte> src) {
   PMEMFS_RETURN_IF_ERROR(CheckRange(off, src.size()));
+  PMEMFS_RETURN_IF_ERROR(dev_->Health());
   dev_->Write(off, src.data(), src.size());
+  PMEMFS_RETURN_IF_ERROR(dev_->Health());
   if (!dev_->bad_blocks().empty()) return dev_->bad_blocks().ClearWholePages(off, src.size());
   return Status::Ok();
 }
 
 Status DirectAccess::Zero(uint64_t off, uint64_t len) {
   PMEMFS_RETURN_IF_ERROR(CheckRange(off, len));
+  PMEMFS_RETURN_IF_ERROR(dev_->Health());
   dev_->SetNoDrain(off, 0, len);
   dev_->Drain();
+  PMEMFS_RETURN_IF_ERROR(dev_->Health());
   if (!dev_->bad_blocks().empty()) return dev_->bad_blocks().ClearWholePages(off, len);
   return Status::Ok();
 }

@@ -44,6 +44,10 @@ class Part {
   // Opened read-only: every mapping of it (its own and a device's) is PROT_READ, so a store or
   // a persistence call into it faults; only loads are allowed.
   virtual bool read_only() const { return false; }
+  // The file behind the part (-1: none, the simulator's), and whether it was found shorter
+  // than size() by a fault in the part's own mapping (media_guard.h: set once, never cleared).
+  virtual int fd() const { return -1; }
+  virtual bool lost() const { return false; }
 
   // Makes [off, off+len) reach the persistence domain once a later Drain() returns.
   virtual void Flush(uint64_t off, uint64_t len) = 0;

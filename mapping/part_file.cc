@@ -4,11 +4,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <memory>
 #include <mutex>
 
+#include "mapping/media_guard.h"
 #include "mapping/part.h"
 
 namespace pmemfs::mapping {
@@ -36,6 +39,7 @@ class PmemPart final : public Part {
   PmemPart(std::string name, int fd, bool read_only)
       : name_(std::move(name)), fd_(fd), read_only_(read_only) {}
   ~PmemPart() override {
+    region_.reset();  // before the mapping goes away
     if (map_) pmem2_map_delete(&map_);
     if (src_) pmem2_source_delete(&src_);
     if (fd_ >= 0) close(fd_);  // drops the flock
@@ -75,6 +79,10 @@ class PmemPart final : public Part {
     pmem2_config_delete(&cfg);
     if (r != 0) return Status::IoError(name_ + ": cannot map: " + Pmem2Error());
     base_ = static_cast<std::byte*>(pmem2_map_get_address(map_));
+    struct stat st;
+    if (fstat(fd_, &st) == 0 && S_ISREG(st.st_mode))  // a file can shrink under its mapping
+      region_ = std::make_unique<MediaRegion>(base_, size_,
+                                              std::vector<MediaRegion::File>{{fd_, size_}}, &lost_);
     switch (pmem2_map_get_store_granularity(map_)) {
       case PMEM2_GRANULARITY_BYTE: granularity_ = Granularity::kByte; break;
       case PMEM2_GRANULARITY_CACHE_LINE: granularity_ = Granularity::kCacheLine; break;
@@ -94,6 +102,8 @@ class PmemPart final : public Part {
   std::byte* base() const override { return base_; }
   pmem2_source* source() const override { return src_; }
   bool read_only() const override { return read_only_; }
+  int fd() const override { return fd_; }
+  bool lost() const override { return lost_.load(std::memory_order_acquire); }
 
   void Flush(uint64_t off, uint64_t len) override { flush_(base_ + off, len); }
   void Drain() override { drain_(); }
@@ -143,6 +153,8 @@ class PmemPart final : public Part {
   pmem2_drain_fn drain_ = nullptr;
   pmem2_memcpy_fn memcpy_ = nullptr;
   pmem2_memset_fn memset_ = nullptr;
+  std::atomic<bool> lost_{false};
+  std::unique_ptr<MediaRegion> region_;  // the part's own mapping, while mapped
 };
 
 }  // namespace

@@ -137,6 +137,11 @@ Status Filesystem::Unmount() {
     times_cv_.notify_all();
     times_.join();
   }
+  // A device that shrank under the filesystem is left as it is: writing back or marking it
+  // clean would claim what is lost. Its journal and dirty state tell the next mount and
+  // pmemfs-fsck to check it.
+  if (Status h = dev_->Health(); !h.ok())
+    return Status::IoError(h.message() + "; the filesystem was not written back nor marked clean");
   Status st = store_ ? CommitAllTimes() : Status::Ok();
   if (access_) {
     Status s = access_->SyncAll();

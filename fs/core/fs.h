@@ -169,6 +169,9 @@ class Filesystem {
   ~Filesystem();
   // Writes back everything and marks the filesystem clean. Idempotent.
   Status Unmount();
+  // Ok while the device is whole; an IoError saying the device shrank under the filesystem
+  // once it did (mapping::Device::Health): from then on writes and commits fail with it.
+  Status DeviceHealth() const { return dev_->Health(); }
 
   const MountOptions& options() const;
   void SetInvalidator(Invalidator* inv);

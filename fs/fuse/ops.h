@@ -37,6 +37,8 @@ struct OpsContext {
   // Set by destroy once Unmount has run, with its result (read after the session is gone).
   std::atomic<bool> unmounted{false};
   Status unmount_status;
+  // Set by the first reply that fails because the device shrank (logged once, as one line).
+  std::atomic<bool> device_lost_logged{false};
 };
 
 // The operation table.

@@ -38,6 +38,16 @@ fuse_entry_param ToEntry(const OpsContext& ctx, const core::Attr& a) {
 
 void ReplyStatus(fuse_req_t req, const Status& s, const char* op, ErrnoFor what) {
   int err = ToErrno(s, what);
+  if (s.code() == Code::kIoError || s.code() == Code::kCorrupt) {
+    // A device that shrank under the filesystem fails many requests: say what happened once.
+    OpsContext& ctx = Ctx(req);
+    if (Status h = ctx.fs ? ctx.fs->DeviceHealth() : Status::Ok(); !h.ok()) {
+      if (!ctx.device_lost_logged.exchange(true)) spdlog::error("{}", h.message());
+      else spdlog::debug("{}: {}", op, s.message());
+      fuse_reply_err(req, err);
+      return;
+    }
+  }
   if (s.code() == Code::kIoError || s.code() == Code::kCorrupt)
     spdlog::error("{}: {}", op, s.message());
   else if (err != 0)

@@ -175,6 +175,7 @@ Status Journal::Commit(const RecordStream& stream) {
   PMEMFS_ASSIGN_OR_RETURN(std::vector<Parsed> records,
                           Parse(bytes, stream.count(), dev_.info().store().length, descriptors_));
   const uint32_t crc = Crc32c(bytes.data(), bytes.size());
+  PMEMFS_RETURN_IF_ERROR(dev_.Health());  // a device that shrank takes no more transactions
 
   // (1) The record stream, drained before the header can claim it.
   dev_.CopyNoDrain(stream_offset(), bytes.data(), bytes.size());
@@ -185,6 +186,8 @@ Status Journal::Commit(const RecordStream& stream) {
   // (3) + (4): apply in place, then retire the header.
   Status s = ApplyRecords(dev_, descriptors_, records);
   WriteHeader(JournalState::kEmpty, stream.count(), bytes.size(), crc);
+  // A device that shrank meanwhile may have lost any of these writes (media_guard.h).
+  if (s.ok()) s = dev_.Health();
   return s;
 }
 

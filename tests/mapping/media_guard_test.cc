@@ -261,6 +261,106 @@ TEST_P(TruncatedPartTest, ReadOfTheMissingRangeIsAnIoError) {
   EXPECT_EQ(0, std::memcmp(buf.data(), data.data(), 3 * P));
 }
 
+// The recipe at the mapping level: data written, the part file truncated behind the
+// device's back, written again. Stores, non-temporal copies and flushes past the new end do not
+// kill the process (they land on replacement pages); the write and everything that must not
+// report success after it fail with an IoError saying the device shrank; reads of what is gone
+// (also of pages a write "filled" since) fail; what is still there reads back; the device
+// closes cleanly.
+TEST_P(TruncatedPartTest, WritesPastTheNewEndAreIoErrorsAndTheProcessLives) {
+  constexpr uint64_t kPartSize = 8ull << 20;
+  TempFile file(kPartSize, "e2e-write");
+  const PartOpenOptions popts{.force_cache_line = true};
+  {
+    auto parts = OpenFileParts({file.path()}, popts);
+    ASSERT_TRUE(parts.ok()) << parts.status().message();
+    ASSERT_TRUE(CreateDevice(std::move(parts).value(), {}, {.path = GetParam()}).ok());
+  }
+  auto opened = OpenDevice({file.path()}, popts, {.path = GetParam()});
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  std::unique_ptr<Device> dev = std::move(opened).value();
+  auto acc_or = OpenAccess(*dev, {.mode = Mode::kDirect});
+  ASSERT_TRUE(acc_or.ok()) << acc_or.status().message();
+  Access& acc = *acc_or.value();
+  const uint64_t cut = kPartSize / 2;
+  const uint64_t first_missing = cut - dev->info().header_size;
+  auto data = Pattern(4 * P, 9);
+  auto bytes = std::as_bytes(std::span(data));
+  ASSERT_TRUE(acc.Write(first_missing - 2 * P, bytes).ok());
+
+  int fd = open(file.path().c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(cut)), 0) << strerror(errno);
+  close(fd);
+  EXPECT_TRUE(dev->Health().ok());  // nothing touched the missing range yet
+
+  Status st = acc.Write(first_missing + 8 * P, bytes);
+  EXPECT_EQ(st.code(), Code::kIoError);
+  EXPECT_TRUE(Contains(st.message(), "the device shrank under the filesystem"));
+  st = dev->Health();
+  EXPECT_EQ(st.code(), Code::kIoError);
+  EXPECT_TRUE(Contains(st.message(), file.path() + " is now " + std::to_string(cut) +
+                                         " bytes, was " + std::to_string(kPartSize)));
+  // Unguarded accesses elsewhere past the end survive too (the store's in-place writes).
+  dev->Store(first_missing + 20 * P, data.data(), 100);
+  dev->Persist(first_missing + 20 * P, 100);
+  dev->SetNoDrain(first_missing + 30 * P, 0, 2 * P);
+  dev->Drain();
+  // Every write fails from now on, also where the device is still there.
+  EXPECT_EQ(acc.Write(0, bytes.first(10)).code(), Code::kIoError);
+  EXPECT_EQ(acc.Zero(0, P).code(), Code::kIoError);
+  // Reads of what is gone fail, including the pages written since; the rest reads back.
+  std::vector<std::byte> buf(4 * P);
+  for (uint64_t off : {first_missing + 8 * P, first_missing + 20 * P, first_missing + 2 * P}) {
+    st = acc.Read(off, std::span(buf).first(P));
+    EXPECT_EQ(st.code(), Code::kIoError) << off;
+    EXPECT_TRUE(Contains(st.message(), "reading device at offset " + std::to_string(off)));
+    ReadRef ref;
+    EXPECT_EQ(acc.ReadInPlace(off, P, &ref).code(), Code::kIoError) << off;
+  }
+  ASSERT_TRUE(acc.Read(first_missing - 2 * P, std::span(buf).first(2 * P)).ok());
+  EXPECT_EQ(0, std::memcmp(buf.data(), data.data(), 2 * P));
+  ReadRef ref;
+  ASSERT_TRUE(acc.ReadInPlace(first_missing - 2 * P, 2 * P, &ref).ok());
+  EXPECT_EQ(ref.ToBytes(), std::vector<std::byte>(bytes.begin(), bytes.begin() + 2 * P));
+  ref.Release();
+  acc_or.value().reset();
+  dev.reset();  // unmaps cleanly
+}
+
+// Copy mode buffers the write; the write-back is what meets the missing range, and the sync
+// that asked for it fails.
+TEST_P(TruncatedPartTest, CopyModeWriteBackPastTheNewEndFailsTheSync) {
+  constexpr uint64_t kPartSize = 8ull << 20;
+  TempFile file(kPartSize, "e2e-copy");
+  const PartOpenOptions popts{.force_cache_line = true};
+  {
+    auto parts = OpenFileParts({file.path()}, popts);
+    ASSERT_TRUE(parts.ok()) << parts.status().message();
+    ASSERT_TRUE(CreateDevice(std::move(parts).value(), {}, {.path = GetParam()}).ok());
+  }
+  auto opened = OpenDevice({file.path()}, popts, {.path = GetParam()});
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  std::unique_ptr<Device> dev = std::move(opened).value();
+  auto acc_or = OpenAccess(*dev, {.mode = Mode::kCopy, .cache_size = 64 * P});
+  ASSERT_TRUE(acc_or.ok()) << acc_or.status().message();
+  Access& acc = *acc_or.value();
+  const uint64_t cut = kPartSize / 2;
+  const uint64_t first_missing = cut - dev->info().header_size;
+  int fd = open(file.path().c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << strerror(errno);
+  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(cut)), 0) << strerror(errno);
+  close(fd);
+  auto data = Pattern(4 * P, 10);
+  ASSERT_TRUE(acc.Write(first_missing + 4 * P, std::as_bytes(std::span(data))).ok());
+  Status st = acc.SyncAll();
+  EXPECT_EQ(st.code(), Code::kIoError);
+  EXPECT_TRUE(Contains(st.message(), "the device shrank under the filesystem"));
+  EXPECT_EQ(acc.Write(0, std::as_bytes(std::span(data))).code(), Code::kIoError);
+  acc_or.value().reset();
+  dev.reset();
+}
+
 INSTANTIATE_TEST_SUITE_P(media_guard, TruncatedPartTest,
                          ::testing::Values(AccessPath::kLinear, AccessPath::kTranslated),
                          [](const auto& info) {
