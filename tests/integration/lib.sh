@@ -1,6 +1,6 @@
 # lib.sh: what every integration test sources. It mounts the real filesystem and cleans up.
 #
-#   test.sh MODE PMEMFS MKPMEMFS FSCK  (how CMakeLists.txt runs each test, once per mode)
+#   test.sh MODE PMEMFS MKPMEMFS       (how CMakeLists.txt runs each test, once per mode)
 #
 # A test reads top to bottom:
 #
@@ -24,7 +24,7 @@ export LC_ALL=C TZ=UTC
 MODE=${1:?usage: $0 MODE PMEMFS MKPMEMFS}
 PMEMFS=${2:?usage: $0 MODE PMEMFS MKPMEMFS}
 MKPMEMFS=${3:?usage: $0 MODE PMEMFS MKPMEMFS}
-FSCK=${4:-pmemfs-fsck}                 # pmemfs-fsck (CMakeLists.txt passes the built one)
+FSCK=${PMEMFS_FSCK:-pmemfs-fsck}          # pmemfs-fsck (CMakeLists.txt sets PMEMFS_FSCK)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TEST=$(basename "$0" .sh)
 FSUTIL="python3 $HERE/fsutil.py"
