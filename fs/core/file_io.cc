@@ -500,8 +500,8 @@ Status Filesystem::DataPath::FillHole(uint64_t fb, uint64_t n, uint64_t off, uin
     }
     if (src != nullptr) PMEMFS_RETURN_IF_ERROR(DataWrite(base + (clo - lo), src + (clo - off), chi - clo));
     Status st = map_.Insert(ctx(), fb, r.start, r.count);
+    map_dirty_ = true;  // also when it failed part way (a long run is two records)
     if (!st.ok()) return Poison(st);  // the reservation of r stays in the Tx
-    map_dirty_ = true;
     SetNewPages(r.start, fb, r.count);
     rec.blocks += r.count;
     if (copy_) sync_.push_back({base, hi - lo});

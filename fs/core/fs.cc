@@ -372,18 +372,20 @@ void Filesystem::PutInode(store::Tx& tx, const Inode& ip, const InodeRecord& rec
 Status Filesystem::Commit(store::Tx& tx, std::initializer_list<Inode*> touched) {
   if (tx.empty()) return Status::Ok();
   Status st = store_->Commit(tx);
-  if (!st.ok()) {
-    for (Inode* ip : touched) {
-      if (ip == nullptr || ip->is_volatile()) continue;
-      ip->dir_loaded = false;
-      ip->map_loaded = false;
-      ip->xattrs_loaded = false;
-      ip->dir.reset();
-      ip->map.reset();
-      ip->xattrs.reset();
-    }
-  }
+  if (!st.ok())
+    for (Inode* ip : touched)
+      if (ip != nullptr) DropIndexes(*ip);
   return st;
+}
+
+void Filesystem::DropIndexes(Inode& ip) {
+  if (ip.is_volatile()) return;
+  ip.dir_loaded = false;
+  ip.map_loaded = false;
+  ip.xattrs_loaded = false;
+  ip.dir.reset();
+  ip.map.reset();
+  ip.xattrs.reset();
 }
 
 MapContext Filesystem::Ctx(store::Tx& tx, Inode& ip, InodeRecord& rec) {

@@ -277,6 +277,37 @@ class Filesystem {
   // Commits `tx` (a no-op for an empty Tx). On failure, drops the DRAM indexes of `touched`
   // so they reload from the device.
   Status Commit(store::Tx& tx, std::initializer_list<Inode*> touched);
+  // Drops ip's DRAM indexes (directory, extent map, xattrs) so they reload from the device (not
+  // for volatile inodes, whose DRAM copy is the only one). Caller holds ip.mu exclusively.
+  static void DropIndexes(Inode& ip);
+  // The rule for the DRAM indexes a namespace change edits together with its Tx (Directory's
+  // Add/Remove/Retarget change DRAM as they write the Tx): they stay only if the Tx commits.
+  // Every other way out (NoSpace part way through, any early return, a failed commit) drops
+  // them when the guard goes, so DRAM never shows a change the device does not have.
+  // Caller holds the inodes' mu exclusively for the guard's whole life.
+  class IndexGuard {
+   public:
+    IndexGuard(Filesystem& fs, std::initializer_list<Inode*> touched)
+        : fs_(fs), touched_(touched) {}
+    ~IndexGuard() {
+      if (!committed_)
+        for (Inode* ip : touched_)
+          if (ip != nullptr) DropIndexes(*ip);
+    }
+    IndexGuard(const IndexGuard&) = delete;
+    IndexGuard& operator=(const IndexGuard&) = delete;
+    // Filesystem::Commit; the indexes are kept when it succeeds.
+    Status Commit(store::Tx& tx) {
+      Status st = fs_.Commit(tx, {});
+      committed_ = st.ok();
+      return st;
+    }
+
+   private:
+    Filesystem& fs_;
+    std::vector<Inode*> touched_;
+    bool committed_ = false;
+  };
   // Frees an inode with no links, references or opens: its blocks, chains and record.
   // Caller holds ip->mu exclusively and inodes_mu_ is NOT held.
   Status FreeInode(const InodePtr& ip);

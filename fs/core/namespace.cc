@@ -78,6 +78,7 @@ Result<Attr> Filesystem::CreateNode(const Caller& c, uint64_t parent, std::strin
   if (S_ISDIR(mode) && dir->rec.nlink >= 65000) return Status::TooManyLinks("too many subdirectories");
 
   store::Tx tx = store_->Begin();
+  IndexGuard indexes(*this, {dir.get()});
   PMEMFS_ASSIGN_OR_RETURN(InodePtr child, NewInode(tx, *dir, NewRecord(c, *dir, mode)));
   InodeRecord crec = child->rec;
   crec.rdev = rdev;
@@ -116,7 +117,7 @@ Result<Attr> Filesystem::CreateNode(const Caller& c, uint64_t parent, std::strin
   if (S_ISDIR(crec.mode)) drec.nlink++;
   drec.mtime_ns = drec.ctime_ns = crec.ctime_ns;
   PutInode(tx, *dir, drec);
-  PMEMFS_RETURN_IF_ERROR(Commit(tx, {dir.get()}));
+  PMEMFS_RETURN_IF_ERROR(indexes.Commit(tx));
   dir->rec = drec;
   child->rec = crec;
   {
@@ -216,6 +217,7 @@ Result<Attr> Filesystem::Link(const Caller&, uint64_t ino, uint64_t new_parent,
   PMEMFS_RETURN_IF_ERROR(CheckChangeable(*target, "link"));
   if (dir->dir->Find(new_name)) return Status::AlreadyExists(std::string(new_name) + ": exists");
   store::Tx tx = store_->Begin();
+  IndexGuard indexes(*this, {dir.get()});
   InodeRecord trec = target->rec, drec = dir->rec;
   const int64_t now = NowNs();
   trec.nlink++;
@@ -224,7 +226,7 @@ Result<Attr> Filesystem::Link(const Caller&, uint64_t ino, uint64_t new_parent,
   drec.mtime_ns = drec.ctime_ns = now;
   PutInode(tx, *target, trec);
   PutInode(tx, *dir, drec);
-  PMEMFS_RETURN_IF_ERROR(Commit(tx, {dir.get(), target.get()}));
+  PMEMFS_RETURN_IF_ERROR(indexes.Commit(tx));
   target->rec = trec;
   dir->rec = drec;
   tlock.unlock();
@@ -266,6 +268,7 @@ Status Filesystem::RemoveName(uint64_t parent, std::string_view name, bool dir_w
     if (dir_wanted && child->dir->size() != 0)
       return Status::NotEmpty(std::string(name) + ": not empty");
     store::Tx tx = store_->Begin();
+    IndexGuard indexes(*this, {dir.get()});
     InodeRecord drec = dir->rec, crec = child->rec;
     const int64_t now = NowNs();
     PMEMFS_RETURN_IF_ERROR(dir->dir->Remove(Ctx(tx, *dir, drec), name));
@@ -279,7 +282,7 @@ Status Filesystem::RemoveName(uint64_t parent, std::string_view name, bool dir_w
     crec.ctime_ns = now;
     PutInode(tx, *dir, drec);
     PutInode(tx, *child, crec);
-    PMEMFS_RETURN_IF_ERROR(Commit(tx, {dir.get(), child.get()}));
+    PMEMFS_RETURN_IF_ERROR(indexes.Commit(tx));
     dir->rec = drec;
     child->rec = crec;
     victim = child->ino;
@@ -389,6 +392,9 @@ Status Filesystem::Rename(const Caller& c, uint64_t parent, std::string_view nam
   if (dchild) PMEMFS_RETURN_IF_ERROR(CheckChangeable(*dchild, "rename"));
 
   store::Tx tx = store_->Begin();
+  // The source name goes from sdir's index before the target is added to ddir's, which may
+  // run out of space (a new dentry block): then both indexes reload from the device.
+  IndexGuard indexes(*this, {sdir.get(), ddir.get()});
   const int64_t now = NowNs();
   InodeRecord srec = sdir->rec;
   InodeRecord drec_same;  // unused when same_dir: sdir and ddir share srec
@@ -441,7 +447,7 @@ Status Filesystem::Rename(const Caller& c, uint64_t parent, std::string_view nam
   if (!same_dir) PutInode(tx, *ddir, drec);
   PutInode(tx, *schild, screc);
   if (dchild) PutInode(tx, *dchild, dcrec);
-  PMEMFS_RETURN_IF_ERROR(Commit(tx, {sdir.get(), ddir.get(), schild.get(), dchild.get()}));
+  PMEMFS_RETURN_IF_ERROR(indexes.Commit(tx));
   if (whiteout) {
     std::lock_guard l(inodes_mu_);
     inodes_[whiteout->ino] = whiteout;

@@ -241,6 +241,9 @@ StoreStats Store::stats() const {
 uint64_t Store::max_tx_bytes() const { return journal_->capacity(); }
 
 void Store::Abort(Tx& tx) {
+  // The reserved blocks may hold what the Tx's owner wrote into them (data in a cache): it is
+  // forgotten before the blocks can be allocated again.
+  RunFreeHook(tx.alloc_);
   allocator_->Release(tx.alloc_);
   inodes_->Release(tx.inodes_reserved_);
   tx.alloc_.clear();
@@ -318,23 +321,26 @@ Status Store::Apply(Tx& tx) {
     for (const auto& [page, info] : tx.descriptors_) stream.AddDescriptor(page, info);
 
     if (stream.count() > 0) applied = journal_->Commit(stream);  // durable from here on
+    // Before Committed makes them allocatable: once another Tx may reserve a freed block and
+    // write it, nothing cached of its old contents may be dropped or written back.
+    RunFreeHook(tx.free_);
     allocator_->Committed(tx.alloc_, tx.free_);
   }
   inodes_->Release(tx.inodes_freed_);
   tx.done_ = true;
-  std::function<void(BlockRange)> hook;
-  {
-    std::lock_guard lock(hook_mu_);
-    hook = free_hook_;
-  }
-  if (hook)
-    for (const BlockRange& r : tx.free_) hook(r);
   return applied;
 }
 
 void Store::SetFreeHook(std::function<void(BlockRange)> hook) {
   std::lock_guard lock(hook_mu_);
   free_hook_ = std::move(hook);
+}
+
+void Store::RunFreeHook(std::span<const BlockRange> ranges) {
+  if (ranges.empty()) return;
+  std::lock_guard lock(hook_mu_);
+  if (free_hook_)
+    for (const BlockRange& r : ranges) free_hook_(r);
 }
 
 // --- inodes ------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -140,7 +141,11 @@ class Store {
   // Frees at commit. The blocks are reusable once the commit is durable and, in pages mode,
   // once no reader has them pinned.
   void FreeBlocks(Tx& tx, BlockRange r);
-  // Called by fs/core for freed blocks (copy mode: drop them from the DRAM cache).
+  // `hook` is told of every block range that becomes free, before it can be allocated again:
+  // blocks a commit frees (once the commit is durable) and blocks a Tx reserved and gave back
+  // by aborting. fs/core drops them from copy mode's DRAM cache, so a stale cached page is
+  // never written over the block's next owner. Called with the journal lock held (commits) or
+  // by the aborting thread; the hook must not start a Tx.
   void SetFreeHook(std::function<void(BlockRange)> hook);
 
   // --- chains of blocks owned by one inode (extents, dentries, xattrs) ----------------------
@@ -168,6 +173,8 @@ class Store {
   friend class Tx;
   Store(mapping::Device& dev, mapping::PageDescriptors* descriptors);
   void Abort(Tx& tx);  // releases reservations
+  // Calls free_hook_ (if set) for each range.
+  void RunFreeHook(std::span<const BlockRange> ranges);
   // What Commit refuses before writing anything (misuse, targets, size).
   Status CheckTx(const Tx& tx) const;
   // Writes both superblock copies through a Tx and makes `sb` the current one (Open, Close).

@@ -173,6 +173,41 @@ TEST_P(StoreTest, FreeHookSeesFreedRangesAfterCommit) {
   EXPECT_EQ(seen, (std::vector<BlockRange>{{r->start + 1, 2}}));
 }
 
+// The hook runs before the blocks can be allocated again (copy mode drops them from its cache
+// then), and also for the reservations of a Tx that gives them back by aborting.
+TEST_P(StoreTest, FreeHookRunsBeforeBlocksAreReusable) {
+  std::vector<BlockRange> seen;
+  std::vector<uint64_t> free_then;
+  store().SetFreeHook([&](BlockRange r) {
+    seen.push_back(r);
+    free_then.push_back(store().stats().free_blocks);
+  });
+  const uint64_t free0 = store().stats().free_blocks;
+  BlockRange reserved;
+  {
+    Tx a = store().Begin();
+    auto r = store().AllocBlocks(a, 3);
+    ASSERT_TRUE(r.ok());
+    reserved = *r;
+    EXPECT_EQ(store().stats().free_blocks, free0 - 3);
+  }  // destroyed uncommitted: aborts
+  EXPECT_EQ(seen, (std::vector<BlockRange>{reserved}));
+  EXPECT_EQ(free_then, (std::vector<uint64_t>{free0 - 3}));  // not yet free in the hook
+  EXPECT_EQ(store().stats().free_blocks, free0);
+  Tx b = store().Begin();
+  auto r = store().AllocBlocks(b, 2);
+  ASSERT_TRUE(r.ok());
+  ASSERT_TRUE(store().Commit(b).ok());
+  seen.clear();
+  free_then.clear();
+  Tx c = store().Begin();
+  store().FreeBlocks(c, *r);
+  ASSERT_TRUE(store().Commit(c).ok());
+  EXPECT_EQ(seen, (std::vector<BlockRange>{*r}));
+  EXPECT_EQ(free_then, (std::vector<uint64_t>{free0 - 2}));
+  EXPECT_EQ(store().stats().free_blocks, free0);
+}
+
 TEST_P(StoreTest, DetectRecognisesTheStore) {
   EXPECT_EQ(Store::Detect(dev()), "pmemfs");
   SimDevice fresh = mapping::testing::MakeSimDevice(GetParam());
