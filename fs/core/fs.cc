@@ -308,7 +308,7 @@ Attr Filesystem::Ref(const InodePtr& ip) {
     ip->nlookup++;
   }
   Attr a = ToAttr(*ip);
-  if (ip->ino == kRootIno && ram_dir_) a.nlink++;  // the RAM directory's ".."
+  if (ip->ino == kRootIno && HasRamDir()) a.nlink++;  // the RAM directory's ".."
   return a;
 }
 
@@ -330,7 +330,7 @@ void Filesystem::MaybeEvict(uint64_t ino) {
     std::lock_guard l(inodes_mu_);
     auto it = inodes_.find(ino);
     if (it == inodes_.end()) return;
-    if (it->second->open_count != 0 || ino == kRootIno || (ram_dir_ && ino == ram_dir_->ino))
+    if (it->second->open_count != 0 || ino == kRootIno || IsRamDir(ino))
       return;
     // Nobody else holds the inode when the cache's and our copies are the only ones: a new
     // copy can only be made under inodes_mu_.
@@ -527,7 +527,7 @@ Result<Attr> Filesystem::GetAttr(uint64_t ino) {
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
   std::shared_lock lock(ip->mu);
   Attr a = ToAttr(*ip);
-  if (ino == kRootIno && ram_dir_) a.nlink++;
+  if (ino == kRootIno && HasRamDir()) a.nlink++;
   return a;
 }
 
@@ -579,7 +579,7 @@ Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrReq
   PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
   ip->rec = rec;
   Attr a = ToAttr(*ip);
-  if (ino == kRootIno && ram_dir_) a.nlink++;
+  if (ino == kRootIno && HasRamDir()) a.nlink++;
   // An atime update became due (touch -m, an old atime set): pages the kernel cached would
   // serve the next read without us. An explicit atime always re-arms it.
   const bool drop = AtimeDueLocked(*ip) &&
@@ -593,8 +593,9 @@ Result<FsStats> Filesystem::StatFs() {
   store::StoreStats s = store_->stats();
   FsStats f;
   f.block_size = layout::kBlockSize;
-  f.blocks = s.data_blocks + (ram_ ? ram_->total_pages() : 0);
-  f.free_blocks = s.free_blocks + (ram_ ? ram_->free_pages() : 0);
+  const bool ram = ram_ && HasRamDir();  // RAM pages hold only the RAM directory's files
+  f.blocks = s.data_blocks + (ram ? ram_->total_pages() : 0);
+  f.free_blocks = s.free_blocks + (ram ? ram_->free_pages() : 0);
   f.files = s.inode_count;
   f.free_files = s.free_inodes;
   f.name_max = layout::kMaxNameLen;

@@ -108,8 +108,8 @@ struct SetAttrRequest {
 
 struct FsStats {
   uint64_t block_size = 4096;
-  uint64_t blocks = 0;        // data blocks
-  uint64_t free_blocks = 0;
+  uint64_t blocks = 0;        // data blocks (and the RAM partition's while the RAM dir exists)
+  uint64_t free_blocks = 0;   // free of those
   uint64_t files = 0;         // inodes
   uint64_t free_files = 0;
   uint32_t name_max = 255;
@@ -349,6 +349,16 @@ class Filesystem {
   // Unlink (dir false) or rmdir (dir true) of `name` in `parent`.
   Status RemoveName(uint64_t parent, std::string_view name, bool dir);
   bool IsRamDir(uint64_t ino) const { return ram_dir_ && ino == ram_dir_->ino; }
+  // The RAM directory exists: made at mount, gone once removed (until the next mount).
+  bool HasRamDir() const { return ram_dir_ && !ram_dir_removed_.load(std::memory_order_acquire); }
+  // `name` in `parent` is the (existing) RAM directory.
+  bool IsRamDirName(uint64_t parent, std::string_view name) const {
+    return parent == kRootIno && HasRamDir() && name == opts_.ram_dir;
+  }
+  // rmdir of the RAM directory: only when empty, as any directory; it is gone (and its RAM
+  // partition no longer counted by StatFs) until the next mount. Takes the root's and the RAM
+  // directory's locks.
+  Status RemoveRamDir();
 
   // --- file_io.cc -------------------------------------------------------------------------------
   // Sets the size of `ip` to `size` (frees the blocks past it in transactions of its own) and
@@ -407,7 +417,9 @@ class Filesystem {
   std::unordered_map<uint64_t, InodePtr> inodes_;
   std::mutex load_mu_;    // serialises lazy loads of DRAM indexes under shared inode locks
   std::mutex rename_mu_;  // serialises renames that move a directory to another parent
-  InodePtr ram_dir_;      // the volatile RAM directory (null when opts_.ram_dir is "")
+  InodePtr ram_dir_;      // the volatile RAM directory (null when opts_.ram_dir is ""); set at
+                          // mount, stays cached (nlink 0 once removed)
+  std::atomic<bool> ram_dir_removed_{false};  // set once, under the root's and ram_dir_'s mu
   std::atomic<uint64_t> next_volatile_ino_{kVolatileInoBase};
   uint64_t volatile_generation_ = 1;  // of every volatile inode of this mount (set at Mount)
   bool unmounted_ = false;                // guarded by remount_mu_

@@ -49,7 +49,7 @@ Result<Attr> Filesystem::Lookup(const Caller&, uint64_t parent, std::string_view
     PMEMFS_ASSIGN_OR_RETURN(InodePtr up, GetInode(dir->rec.parent));
     return Ref(up);
   }
-  if (parent == kRootIno && ram_dir_ && name == opts_.ram_dir) return Ref(ram_dir_);
+  if (IsRamDirName(parent, name)) return Ref(ram_dir_);
   PMEMFS_RETURN_IF_ERROR(LoadDir(*dir));
   // The directory lock is held until the child has its reference, so it cannot be unlinked
   // and freed in between.
@@ -67,7 +67,7 @@ Result<Attr> Filesystem::CreateNode(const Caller& c, uint64_t parent, std::strin
   PMEMFS_RETURN_IF_ERROR(CheckName(name));
   PMEMFS_ASSIGN_OR_RETURN(InodePtr dir, GetInode(parent));
   if (!dir->is_dir()) return Status::NotDirectory("not a directory");
-  if (parent == kRootIno && ram_dir_ && name == opts_.ram_dir)
+  if (IsRamDirName(parent, name))
     return Status::AlreadyExists(std::string(name) + ": exists (the RAM directory)");
   PMEMFS_RETURN_IF_ERROR(LoadDir(*dir));
   std::unique_lock dlock(dir->mu);
@@ -205,7 +205,7 @@ Result<Attr> Filesystem::Link(const Caller&, uint64_t ino, uint64_t new_parent,
   if (!dir->is_dir()) return Status::NotDirectory("not a directory");
   if (target->is_volatile() != dir->is_volatile())
     return Status::CrossDevice("cannot link between the RAM directory and persistent files");
-  if (new_parent == kRootIno && ram_dir_ && new_name == opts_.ram_dir)
+  if (IsRamDirName(new_parent, new_name))
     return Status::AlreadyExists("exists");
   PMEMFS_RETURN_IF_ERROR(LoadDir(*dir));
   std::unique_lock dlock(dir->mu);
@@ -234,7 +234,7 @@ Result<Attr> Filesystem::Link(const Caller&, uint64_t ino, uint64_t new_parent,
 }
 
 Status Filesystem::Unlink(const Caller&, uint64_t parent, std::string_view name) {
-  if (parent == kRootIno && ram_dir_ && name == opts_.ram_dir)
+  if (IsRamDirName(parent, name))
     return Status::IsDirectory("the RAM directory");
   return RemoveName(parent, name, /*dir=*/false);
 }
@@ -242,9 +242,29 @@ Status Filesystem::Unlink(const Caller&, uint64_t parent, std::string_view name)
 Status Filesystem::RmDir(const Caller&, uint64_t parent, std::string_view name) {
   if (name == ".") return Status::InvalidArgument("cannot remove '.'");
   if (name == "..") return Status::NotEmpty("cannot remove '..'");
-  if (parent == kRootIno && ram_dir_ && name == opts_.ram_dir)
-    return Status::Busy("the RAM directory cannot be removed");
+  if (IsRamDirName(parent, name)) return RemoveRamDir();
   return RemoveName(parent, name, /*dir=*/true);
+}
+
+Status Filesystem::RemoveRamDir() {
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr root, GetInode(kRootIno));
+  std::unique_lock rlock(root->mu);
+  std::unique_lock lock(ram_dir_->mu);
+  if (!HasRamDir()) return Status::NotFound(opts_.ram_dir + ": no such file or directory");
+  if (ram_dir_->dir->size() != 0) return Status::NotEmpty(opts_.ram_dir + ": not empty");
+  // The root's times change as for any rmdir (its persistent nlink never counted the RAM
+  // directory); the RAM directory itself is volatile, so its removal is not journaled.
+  const int64_t now = NowNs();
+  store::Tx tx = store_->Begin();
+  InodeRecord rrec = root->rec;
+  rrec.mtime_ns = rrec.ctime_ns = now;
+  PutInode(tx, *root, rrec);
+  PMEMFS_RETURN_IF_ERROR(Commit(tx, {root.get()}));
+  root->rec = rrec;
+  ram_dir_->rec.nlink = 0;
+  ram_dir_->rec.ctime_ns = now;
+  ram_dir_removed_.store(true, std::memory_order_release);
+  return Status::Ok();
 }
 
 Status Filesystem::RemoveName(uint64_t parent, std::string_view name, bool dir_wanted) {
@@ -299,8 +319,7 @@ Status Filesystem::Rename(const Caller& c, uint64_t parent, std::string_view nam
     return Status::InvalidArgument("RENAME_EXCHANGE with RENAME_NOREPLACE or RENAME_WHITEOUT");
   PMEMFS_RETURN_IF_ERROR(CheckName(name));
   PMEMFS_RETURN_IF_ERROR(CheckName(new_name));
-  if (ram_dir_ && ((parent == kRootIno && name == opts_.ram_dir) ||
-                   (new_parent == kRootIno && new_name == opts_.ram_dir)))
+  if (IsRamDirName(parent, name) || IsRamDirName(new_parent, new_name))
     return Status::Busy("the RAM directory cannot be renamed or replaced");
   PMEMFS_ASSIGN_OR_RETURN(InodePtr sdir, GetInode(parent));
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ddir, GetInode(new_parent));
@@ -486,7 +505,7 @@ Status Filesystem::ReadDir(uint64_t ino, uint64_t cookie,
   // Cookies: 0 ".", 1 "..", 2 the RAM directory (root only), 3+ entries' slot positions.
   if (cookie == 0 && !emit({".", ino, DT_DIR, 1})) return Status::Ok();
   if (cookie <= 1 && !emit({"..", ip->rec.parent, DT_DIR, 2})) return Status::Ok();
-  if (cookie <= 2 && ino == kRootIno && ram_dir_ &&
+  if (cookie <= 2 && ino == kRootIno && HasRamDir() &&
       !emit({opts_.ram_dir, ram_dir_->ino, DT_DIR, 3}))
     return Status::Ok();
   ip->dir->ForEachFrom(std::max<uint64_t>(cookie, 3),

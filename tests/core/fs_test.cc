@@ -633,6 +633,40 @@ TEST_P(FsTest, RamFilesOutliveTheKernelForgettingThem) {
   EXPECT_EQ(fs.GetAttr(v).status().code(), Code::kNotFound);
 }
 
+// `rm -rf MNT/*` on an empty filesystem: an empty RAM directory is removed like any empty
+// directory (a full one is not empty), and is back at the next mount.
+TEST_P(FsTest, EmptyRamDirectoryIsRemovableUntilTheNextMount) {
+  FsHarness h(GetParam());
+  Filesystem& fs = h.fs();
+  auto ram = h.Resolve("ram");
+  ASSERT_TRUE(ram.ok());
+  const uint32_t root_links = fs.GetAttr(kRootIno)->nlink;
+  const uint64_t size = fs.StatFs()->blocks;
+  const uint64_t f = h.MustCreate(*ram, "f", "x");
+  EXPECT_EQ(fs.RmDir(kRoot, kRootIno, "ram").code(), Code::kNotEmpty);
+  ASSERT_TRUE(fs.Unlink(kRoot, *ram, "f").ok());
+  fs.Forget(f, 1);
+  const timespec before = fs.GetAttr(kRootIno)->mtime;
+  Status st = fs.RmDir(kRoot, kRootIno, "ram");
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(h.List(kRootIno), (std::vector<std::string>{".", ".."}));
+  EXPECT_EQ(h.Resolve("ram").status().code(), Code::kNotFound);
+  EXPECT_EQ(fs.RmDir(kRoot, kRootIno, "ram").code(), Code::kNotFound);
+  EXPECT_EQ(fs.GetAttr(kRootIno)->nlink, root_links - 1);
+  const timespec after = fs.GetAttr(kRootIno)->mtime;
+  EXPECT_TRUE(after.tv_sec > before.tv_sec ||
+              (after.tv_sec == before.tv_sec && after.tv_nsec >= before.tv_nsec));
+  EXPECT_EQ(fs.GetAttr(*ram)->nlink, 0u);  // the kernel may still ask about it
+  EXPECT_EQ(fs.Create(kRoot, *ram, "late", 0644, O_RDWR).status().code(), Code::kNotFound);
+  EXPECT_EQ(fs.StatFs()->blocks, size - (2 << 20) / 4096);  // its partition is not counted
+  h.Remount();
+  ram = h.Resolve("ram");
+  ASSERT_TRUE(ram.ok());
+  EXPECT_GE(*ram, kVolatileInoBase);
+  EXPECT_EQ(h.fs().GetAttr(kRootIno)->nlink, root_links);
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
 TEST_P(FsTest, CrashAfterEveryOperationKeepsWhatWasAcknowledged) {
   FsHarness h(GetParam());
   h.CrashAndMount();  // nothing yet: an empty filesystem survives a crash

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The RAM partition: files under ram/ behave like ordinary files (data, rename, links, xattrs,
 # a limited size with ENOSPC) and are gone after a remount or a kill -9, while files elsewhere
-# stay; -o ram_dir= picks another directory.
+# stay; -o ram_dir= picks another directory; an empty RAM directory is removable (rm -rf MNT/*)
+# until the next mount, and -o ram_dir= (empty) mounts without one.
 source "$(dirname "$0")/lib.sh"
 make_device 128M
 format --ram-size 16M
@@ -53,4 +54,19 @@ echo stays >"$MNT/ram/y"
 remount ram_dir=scratch
 expect_eq "$(ls -A "$MNT/scratch" 2>/dev/null)" "" "entries in scratch/ (ram_dir=scratch) after remount"
 expect_eq "$(cat "$MNT/ram/y")" stays "ram/y when ram_dir=scratch, after remount"
+
+# rm -rf MNT/* empties the filesystem, the (empty) RAM directory included; statfs stops
+# counting its partition; the next mount brings it back.
+echo busy >"$MNT/scratch/x"
+expect_fail "Directory not empty" rmdir "$MNT/scratch"
+rm "$MNT/scratch/x"
+blocks=$(stat -f -c %b "$MNT")
+rm -rf "${MNT:?}"/*
+expect_eq "$(ls -A "$MNT")" "" "entries of the root after rm -rf MNT/*"
+expect_eq "$(stat -c %h "$MNT")" 2 "links of the emptied root"
+expect_eq "$(stat -f -c %b "$MNT")" $((blocks - 16 * 256)) "statfs blocks without the RAM directory"
+remount ram_dir=scratch
+expect_eq "$(ls -A "$MNT")" scratch "entries of the root after a remount"
+remount ram_dir=
+expect_eq "$(ls -A "$MNT")" "" "entries of the root mounted with ram_dir= (none)"
 pass
