@@ -110,6 +110,9 @@ struct FsStats {
   uint64_t block_size = 4096;
   uint64_t blocks = 0;        // data blocks (and the RAM partition's while the RAM dir exists)
   uint64_t free_blocks = 0;   // free of those
+  // What one ordinary (persistent) file can still get: the free data blocks less the extent
+  // blocks that mapping them may need (the RAM partition serves only the RAM directory).
+  uint64_t avail_blocks = 0;
   uint64_t files = 0;         // inodes
   uint64_t free_files = 0;
   uint32_t name_max = 255;

@@ -88,7 +88,7 @@ void StatFs(fuse_req_t req, fuse_ino_t /*ino*/) {
   st.f_frsize = r->block_size;
   st.f_blocks = r->blocks;
   st.f_bfree = r->free_blocks;
-  st.f_bavail = r->free_blocks;
+  st.f_bavail = r->avail_blocks;
   st.f_files = r->files;
   st.f_ffree = r->free_files;
   st.f_favail = r->free_files;
