@@ -138,6 +138,7 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
   }
   fuse::AsyncInvalidator inval((*session)->session());
   (*fs)->SetInvalidator(&inval);
+  ctx.invalidator = &inval;
   // Remounts and second mounts of the device reach us here (without it they are refused).
   std::unique_ptr<fuse::ControlServer> control;
   if (Result<std::string> key = fuse::DeviceKey(args.device); key.ok()) {
@@ -169,6 +170,7 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
 
   control.reset();
   (*fs)->SetInvalidator(nullptr);
+  ctx.invalidator = nullptr;  // the loop has ended: no handler runs
   inval.Stop();
   session->reset();  // unmounts if still mounted; destroy runs Filesystem::Unmount
   Status s = ctx.unmounted ? ctx.unmount_status : (*fs)->Unmount();

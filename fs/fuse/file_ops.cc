@@ -6,7 +6,8 @@
 // keep_cache keeps it across opens (only we change the data; see ops.h), except when an atime
 // update is due (Open). Reads are answered from mapping::ReadRef's iovecs, which point into the
 // device mapping in direct and pages mode: the kernel copies straight from pmem into the
-// request, no copy in the daemon.
+// request, no copy in the daemon. Writes made with O_DIRECT drop the kernel's cached pages of
+// their range before the reply (WriteBuf).
 #include <fcntl.h>
 #include <sys/uio.h>
 
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "fs/fuse/handlers.h"
+#include "fs/fuse/invalidator.h"
 #include "fs/fuse/reply.h"
 
 namespace pmemfs::fuse::handlers {
@@ -72,7 +74,7 @@ void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info
 }
 
 void WriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* bufv, off_t off,
-              fuse_file_info* /*fi*/) {
+              fuse_file_info* fi) {
   std::span<const std::byte> data;
   std::vector<std::byte> copy;
   const fuse_buf& first = bufv->buf[bufv->idx];
@@ -95,8 +97,17 @@ void WriteBuf(fuse_req_t req, fuse_ino_t ino, fuse_bufvec* bufv, off_t off,
     }
     data = {copy.data(), static_cast<size_t>(n)};
   }
-  Result<uint64_t> n = Ctx(req).fs->Write(CallerOf(req), ino, static_cast<uint64_t>(off), data);
+  OpsContext& ctx = Ctx(req);
+  Result<uint64_t> n = ctx.fs->Write(CallerOf(req), ino, static_cast<uint64_t>(off), data);
   if (!n.ok()) return ReplyStatus(req, n.status(), "write");
+  // An O_DIRECT write bypasses the kernel's page cache, which the kernel drops for the range
+  // before sending it and, for a synchronous write, again once it returns. An asynchronous one
+  // (libaio, io_uring) completes in fuse_aio_complete, which does not: pages that a buffered
+  // read brought in meanwhile would keep the old bytes. So drop them here, after the data is
+  // in and before the reply completes the I/O. (Not for writeback WRITEs: the kernel holds
+  // those pages under writeback until we reply.)
+  if ((fi->flags & O_DIRECT) && !fi->writepage && *n > 0 && ctx.invalidator != nullptr)
+    ctx.invalidator->InvalidateInodeNow(ino, off, static_cast<int64_t>(*n));
   fuse_reply_write(req, *n);
 }
 

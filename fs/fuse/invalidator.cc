@@ -15,6 +15,10 @@ void AsyncInvalidator::InvalidateInode(uint64_t ino, int64_t off, int64_t len) {
   Push(Item{.entry = false, .ino = ino, .off = off, .len = len});
 }
 
+void AsyncInvalidator::InvalidateInodeNow(uint64_t ino, int64_t off, int64_t len) {
+  Send(Item{.entry = false, .ino = ino, .off = off, .len = len});
+}
+
 void AsyncInvalidator::InvalidateEntry(uint64_t parent, std::string_view name) {
   Push(Item{.entry = true, .ino = parent, .name = std::string(name)});
 }

@@ -34,6 +34,11 @@ class AsyncInvalidator : public core::Invalidator {
 
   void InvalidateInode(uint64_t ino, int64_t off, int64_t len) override;
   void InvalidateEntry(uint64_t parent, std::string_view name) override;
+  // Drops the kernel's cached pages of [off, off + len) of `ino` before it returns, from the
+  // calling thread: for a request handler whose reply must not overtake the invalidation. Only
+  // where the kernel holds no page lock of that range while it waits on the request (a write
+  // with O_DIRECT does not; a writeback WRITE or a READ does: those would deadlock).
+  void InvalidateInodeNow(uint64_t ino, int64_t off, int64_t len);
   // Sends what is queued, then ends the worker. Idempotent.
   void Stop();
 

@@ -21,6 +21,8 @@
 
 namespace pmemfs::fuse {
 
+class AsyncInvalidator;  // invalidator.h
+
 // Only we change the filesystem, so the kernel may keep what it learned for long.
 inline constexpr double kCacheTimeout = 24 * 3600.0;
 
@@ -34,6 +36,8 @@ struct OpsContext {
   double negative_timeout = kCacheTimeout;
   // Set by init: the kernel caches writes (copy mode), so it may read write-only files.
   bool writeback_cache = false;
+  // Set before the session loop starts (null: no invalidation from handlers, as in tests).
+  AsyncInvalidator* invalidator = nullptr;
   // Set by destroy once Unmount has run, with its result (read after the session is gone).
   std::atomic<bool> unmounted{false};
   Status unmount_status;

@@ -13,6 +13,7 @@
     fsutil.py mmap-write PATH OFF SRC   shared mapping of PATH, copies file SRC to OFF, msync
     fsutil.py mmap-read PATH OFF LEN    LEN bytes at OFF read through a shared mapping, to stdout
     fsutil.py clone SRC DST             copy_file_range of all of SRC into DST (created)
+    fsutil.py aio-dio PATH MIB ROUNDS   asynchronous O_DIRECT writes racing buffered reads (below)
     fsutil.py writer DIR ACKLOG SYNC N  the crash workload (below): N files or until an error
     fsutil.py verify DIR ACKLOG         checks every acknowledged record and rename
 """
@@ -158,6 +159,70 @@ def clone(src, dst):
     return str(done)
 
 
+# Asynchronous O_DIRECT writes (Linux AIO, the io_submit system call: no library needed) with
+# buffered reads of the same range while each write is in flight. PATH (MIB MiB, created) is
+# filled and read through the page cache; each round submits one write of a new pattern over
+# all of it with O_DIRECT, reads it buffered until the write completes, then reads it buffered
+# once more: every page must hold the new pattern. Prints "N stale pages in R rounds".
+class IoCb(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_uint64), ("key", ctypes.c_uint32),
+                ("rw_flags", ctypes.c_int32), ("opcode", ctypes.c_uint16),
+                ("reqprio", ctypes.c_int16), ("fildes", ctypes.c_uint32),
+                ("buf", ctypes.c_uint64), ("nbytes", ctypes.c_uint64),
+                ("offset", ctypes.c_int64), ("reserved2", ctypes.c_uint64),
+                ("flags", ctypes.c_uint32), ("resfd", ctypes.c_uint32)]
+
+
+class IoEvent(ctypes.Structure):
+    _fields_ = [("data", ctypes.c_uint64), ("obj", ctypes.c_uint64),
+                ("res", ctypes.c_int64), ("res2", ctypes.c_int64)]
+
+
+SYS_IO_SETUP, SYS_IO_DESTROY, SYS_IO_GETEVENTS, SYS_IO_SUBMIT = 206, 207, 208, 209  # x86-64
+IOCB_CMD_PWRITE = 1
+
+
+def aio_dio(path, mib, rounds):
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    size, page = int(mib) << 20, 4096
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    os.write(fd, b"\0" * size)  # the whole range exists: an async write may not extend a file
+    os.fsync(fd)
+    dfd = os.open(path, os.O_RDWR | os.O_DIRECT)
+    ctx = ctypes.c_ulong(0)
+    if libc.syscall(SYS_IO_SETUP, 1, ctypes.byref(ctx)) != 0:
+        raise OSError(ctypes.get_errno(), "io_setup")
+    buf = mmap.mmap(-1, size)  # page-aligned, as O_DIRECT wants
+    addr = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    stale = 0
+    for r in range(1, int(rounds) + 1):
+        old, new = bytes([2 * r - 1]) * page, bytes([2 * r]) * page
+        os.pwrite(fd, old * (size // page), 0)
+        os.pread(fd, size, 0)  # cached
+        buf[:] = new * (size // page)
+        cb = IoCb(opcode=IOCB_CMD_PWRITE, fildes=dfd, buf=addr, nbytes=size, offset=0)
+        cbp = ctypes.pointer(cb)
+        if libc.syscall(SYS_IO_SUBMIT, ctx, 1, ctypes.byref(cbp)) != 1:
+            raise OSError(ctypes.get_errno(), "io_submit")
+        ev, zero = IoEvent(), (ctypes.c_long * 2)(0, 0)
+        while True:
+            os.pread(fd, size, 0)  # buffered, while the write is in flight
+            n = libc.syscall(SYS_IO_GETEVENTS, ctx, 0, 1, ctypes.byref(ev), ctypes.byref(zero))
+            if n == 1:
+                break
+            if n < 0:
+                raise OSError(ctypes.get_errno(), "io_getevents")
+        if ev.res != size:
+            raise OSError(-ev.res if ev.res < 0 else errno.EIO, "aio write of %d bytes: %d" % (size, ev.res))
+        data = os.pread(fd, size, 0)
+        stale += sum(1 for i in range(0, size, page) if data[i:i + page] != new)
+    libc.syscall(SYS_IO_DESTROY, ctx)
+    os.close(dfd)
+    os.close(fd)
+    return "%d stale pages in %s rounds" % (stale, rounds)
+
+
 # The crash workload. Files DIR/log.F receive RECORDS_PER_FILE records of RECORD bytes each,
 # appended with O_APPEND; a full file is renamed to DIR/done.F and the next one started. With
 # SYNC=none (direct, pages) a record is acknowledged when write() returns and a rename when
@@ -264,6 +329,7 @@ def main():
         "mmap-write": lambda: mmap_write(*args),
         "mmap-read": lambda: mmap_read(*args),
         "clone": lambda: clone(*args),
+        "aio-dio": lambda: aio_dio(*args),
         "writer": lambda: writer(*args),
         "verify": lambda: verify(*args),
     }[cmd]()
