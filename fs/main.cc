@@ -163,6 +163,7 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
   daemon->Ready();
   if (!args.foreground) fuse::LogToSyslog(level);
   spdlog::info("mounted {} at {}", args.device, mountpoint);
+  for (const std::string& w : (*fs)->warnings()) spdlog::warn("{}", w);
 
   Result<int> loop = (*session)->Loop();
   if (!loop.ok()) spdlog::error("{}", loop.status().message());

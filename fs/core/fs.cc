@@ -77,9 +77,21 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
   PMEMFS_ASSIGN_OR_RETURN(InodePtr root, fs->GetInode(kRootIno));
   if (!root->is_dir()) return Status::Corrupt("the root inode is not a directory");
   root->nlookup = 1;  // the kernel's reference to the root is never forgotten
-  // The RAM directory exists only when the device has a RAM partition to hold its files.
+  // The RAM directory exists only when the device has a RAM partition to hold its files, and
+  // never over a persistent entry of the same name (made while mounted with another ram_dir):
+  // that entry stays visible and this mount has no RAM directory.
   if (!opts.ram_dir.empty() && fs->ram_->total_pages() > 0) {
     PMEMFS_RETURN_IF_ERROR(CheckName(opts.ram_dir));
+    // (A root directory that cannot be read hides nothing; its error comes with its use.)
+    if (fs->LoadDir(*root).ok() && root->dir->Find(opts.ram_dir) != nullptr) {
+      fs->warnings_.push_back("ram_dir '" + opts.ram_dir +
+                              "': the root already has a persistent entry of that name; it stays "
+                              "visible and this mount has no RAM directory (rename it, or mount "
+                              "with another ram_dir=)");
+      fs->opts_.ram_dir.clear();
+    }
+  }
+  if (!fs->opts_.ram_dir.empty() && fs->ram_->total_pages() > 0) {
     InodeRecord rec{};
     rec.mode = S_IFDIR | 01777;  // like /tmp: anyone may create, the sticky bit protects
     rec.nlink = 2;

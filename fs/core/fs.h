@@ -176,7 +176,11 @@ class Filesystem {
   // once it did (mapping::Device::Health): from then on writes and commits fail with it.
   Status DeviceHealth() const { return dev_->Health(); }
 
+  // The options in force: as given, except ram_dir is "" when this mount has no RAM directory
+  // (read-only, or its name taken by a persistent entry: see warnings()).
   const MountOptions& options() const;
+  // What Mount decided differently from what was asked, one line each, for the daemon's log.
+  const std::vector<std::string>& warnings() const { return warnings_; }
   void SetInvalidator(Invalidator* inv);
 
   // --- mount -o remount -------------------------------------------------------------------------
@@ -423,6 +427,7 @@ class Filesystem {
   InodePtr ram_dir_;      // the volatile RAM directory (null when opts_.ram_dir is ""); set at
                           // mount, stays cached (nlink 0 once removed)
   std::atomic<bool> ram_dir_removed_{false};  // set once, under the root's and ram_dir_'s mu
+  std::vector<std::string> warnings_;  // set by Mount only
   std::atomic<uint64_t> next_volatile_ino_{kVolatileInoBase};
   uint64_t volatile_generation_ = 1;  // of every volatile inode of this mount (set at Mount)
   bool unmounted_ = false;                // guarded by remount_mu_

@@ -75,6 +75,11 @@ class FsHarness : public testing::FsHarnessBase {
     fs_ = std::move(r).value();
     return Status::Ok();
   }
+  // Unmounts and mounts again with another RAM directory name ("": none).
+  Status RemountWithRamDir(const std::string& name) {
+    opts_.ram_dir = name;
+    return RemountAs(opts_.mode, opts_.descriptors);
+  }
   // Unmounts and mounts again read-only (or read-write); the mount's error when it refuses.
   Status RemountReadOnly(bool read_only) {
     opts_.read_only = read_only;
@@ -665,6 +670,42 @@ TEST_P(FsTest, EmptyRamDirectoryIsRemovableUntilTheNextMount) {
   EXPECT_GE(*ram, kVolatileInoBase);
   EXPECT_EQ(h.fs().GetAttr(kRootIno)->nlink, root_links);
   EXPECT_TRUE(h.Fsck().clean());
+}
+
+// A persistent entry made while mounted without a RAM directory (or with another name) keeps
+// its name at a mount whose ram_dir names it: it stays visible, listed once, and that mount has
+// no RAM directory (a warning says so); with the name free again the RAM directory is back.
+TEST_P(FsTest, RamDirNeverShadowsAPersistentEntry) {
+  FsHarness h(GetParam());
+  ASSERT_TRUE(h.RemountWithRamDir("").ok());
+  auto dir = h.fs().MkDir(kRoot, kRootIno, "ram", 0755);
+  ASSERT_TRUE(dir.ok()) << dir.status().message();
+  h.MustCreate(dir->ino, "kept", "persistent");
+  h.MustCreate(kRootIno, "scratch", "a file");
+  for (const std::string name : {"ram", "scratch"}) {
+    SCOPED_TRACE(name);
+    ASSERT_TRUE(h.RemountWithRamDir(name).ok());
+    std::vector<std::string> names = h.List(kRootIno);
+    EXPECT_EQ(std::count(names.begin(), names.end(), name), 1);
+    auto a = h.fs().Lookup(kRoot, kRootIno, name);
+    ASSERT_TRUE(a.ok());
+    EXPECT_LT(a->ino, kVolatileInoBase);
+    EXPECT_EQ(h.fs().options().ram_dir, "");
+    ASSERT_EQ(h.fs().warnings().size(), 1u);
+    EXPECT_NE(h.fs().warnings()[0].find("ram_dir '" + name + "'"), std::string::npos);
+    EXPECT_EQ(h.fs().GetAttr(kRootIno)->nlink, 3u);  // its own "." and "..", and ram/..
+  }
+  auto kept = h.Resolve("ram/kept");
+  ASSERT_TRUE(kept.ok());
+  EXPECT_EQ(h.Read(*kept, 0, 10), "persistent");
+  // Renamed away, the name is the RAM directory's again at the next mount.
+  ASSERT_TRUE(h.fs().Rename(kRoot, kRootIno, "ram", kRootIno, "old-ram", 0).ok());
+  ASSERT_TRUE(h.RemountWithRamDir("ram").ok());
+  EXPECT_TRUE(h.fs().warnings().empty());
+  auto ram = h.fs().Lookup(kRoot, kRootIno, "ram");
+  ASSERT_TRUE(ram.ok());
+  EXPECT_GE(ram->ino, kVolatileInoBase);
+  EXPECT_TRUE(h.Resolve("old-ram/kept").ok());
 }
 
 TEST_P(FsTest, CrashAfterEveryOperationKeepsWhatWasAcknowledged) {

@@ -55,6 +55,20 @@ remount ram_dir=scratch
 expect_eq "$(ls -A "$MNT/scratch" 2>/dev/null)" "" "entries in scratch/ (ram_dir=scratch) after remount"
 expect_eq "$(cat "$MNT/ram/y")" stays "ram/y when ram_dir=scratch, after remount"
 
+# The default ram_dir (ram) now names that persistent directory, and ram_dir=keep a persistent
+# file: each stays visible, listed once, and the mount has no RAM directory (a warning says so).
+remount
+expect_eq "$(cat "$MNT/ram/y")" stays "ram/y (persistent) at a default mount"
+expect_eq "$(ls -A "$MNT" | count '^ram$')" 1 "times ram is listed"
+expect_eq "$(grep -c "ram_dir 'ram': the root already has a persistent entry" "$LOG")" 1 \
+  "warnings about the persistent ram/"
+remount ram_dir=keep
+expect_same "$MNT/keep" "$WORK/ref"
+expect_eq "$(ls -A "$MNT" | count '^keep$')" 1 "times keep is listed (ram_dir=keep)"
+expect_eq "$(grep -c "ram_dir 'keep': the root already has a persistent entry" "$LOG")" 1 \
+  "warnings about keep"
+remount ram_dir=scratch
+
 # rm -rf MNT/* empties the filesystem, the (empty) RAM directory included; statfs stops
 # counting its partition; the next mount brings it back.
 echo busy >"$MNT/scratch/x"
