@@ -1,7 +1,7 @@
 // Access: how the layers above read and write file data on a Device, one strategy per mode.
 //
 //   direct  DAX-style. Reads are served from the mapping (ReadInPlace hands out pointers into
-//           it); Write copies non-temporally into the device and drains before returning, so a
+//           it, pinning the pages in a DRAM PinTable until the ReadRef is released); Write copies non-temporally into the device and drains before returning, so a
 //           write is durable on return. No data cache.
 //   copy    Double-buffered through a bounded DRAM cache of device pages (copy_cache.h): reads
 //           and writes touch DRAM, the device is written on write-back (eviction, Sync,
@@ -35,6 +35,7 @@
 namespace pmemfs::mapping {
 
 class PageDescriptors;
+class PinCounts;
 
 enum class Mode { kCopy, kDirect, kPages };
 const char* ModeName(Mode m);
@@ -52,8 +53,8 @@ struct AccessOptions {
 };
 
 // The result of a read served in place: iovecs over mapped memory (or over a buffer it owns, in
-// copy mode), valid until Release() or destruction. Pages mode pins the device pages it covers
-// until then, so they are not freed or reused under the reader. Move-only.
+// copy mode), valid until Release() or destruction. Direct and pages mode pin the device pages it
+// covers until then, so they are not reused under the reader (pin_table.h). Move-only.
 class ReadRef {
  public:
   ReadRef() = default;
@@ -67,7 +68,7 @@ class ReadRef {
   uint64_t length() const { return length_; }
   // Copies the bytes out (tests and callers that need a contiguous copy).
   std::vector<std::byte> ToBytes() const;
-  // Drops the slices and, in pages mode, the pins.
+  // Drops the slices and the pins.
   void Release();
 
   // For Access implementations.
@@ -103,6 +104,9 @@ class Access {
   virtual void Discard(uint64_t /*off*/, uint64_t /*len*/) {}
   // Pages mode: the descriptors. nullptr in the other modes.
   virtual PageDescriptors* descriptors() { return nullptr; }
+  // The pins ReadInPlace takes (direct: a PinTable; pages: the descriptors); nullptr in copy
+  // mode, whose reads are copies. Lives as long as this Access.
+  virtual const PinCounts* pins() const { return nullptr; }
 
  protected:
   explicit Access(Device* dev) : dev_(dev) {}

@@ -31,13 +31,19 @@ Status DirectAccess::ReadInPlace(uint64_t off, uint64_t len, ReadRef* out) {
   PMEMFS_RETURN_IF_ERROR(CheckRange(off, len));
   PMEMFS_RETURN_IF_ERROR(dev_->bad_blocks().Check(off, len));
   out->Release();
-  if (descriptors_ && len > 0) {
+  if (len > 0) {
     const uint64_t first = off / layout::kPageSize, last = (off + len - 1) / layout::kPageSize;
-    for (uint64_t p = first; p <= last; p++) descriptors_->Pin(p);
-    PageDescriptors* d = descriptors_.get();
-    out->OnRelease([d, first, last] {
-      for (uint64_t p = first; p <= last; p++) d->Unpin(p);
-    });
+    if (descriptors_) {
+      for (uint64_t p = first; p <= last; p++) descriptors_->Pin(p);
+      PageDescriptors* d = descriptors_.get();
+      out->OnRelease([d, first, last] {
+        for (uint64_t p = first; p <= last; p++) d->Unpin(p);
+      });
+    } else {
+      pin_table_.Pin(first, last);
+      PinTable* t = &pin_table_;
+      out->OnRelease([t, first, last] { t->Unpin(first, last); });
+    }
   }
   // The kernel copies the reply from these pointers: a page gone from the device (its file
   // shrank) is an IoError here, not an EFAULT there.

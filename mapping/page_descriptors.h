@@ -34,6 +34,7 @@
 
 #include "mapping/access.h"
 #include "mapping/device.h"
+#include "mapping/pin_table.h"
 #include "pmemfs/layout.h"
 #include "pmemfs/status.h"
 
@@ -60,7 +61,7 @@ uint32_t DescriptorChecksum(layout::PageDescriptor d);
 bool DescriptorPristine(layout::PageDescriptor d);
 bool DescriptorValid(const layout::PageDescriptor& d);
 
-class PageDescriptors {
+class PageDescriptors : public PinCounts {
  public:
   virtual ~PageDescriptors() = default;
 
@@ -93,7 +94,7 @@ class PageDescriptors {
   // Pin counts: volatile, atomic, lock-free. Unpin of an unpinned page is ignored (stays 0).
   virtual void Pin(uint64_t page) = 0;
   virtual void Unpin(uint64_t page) = 0;
-  virtual uint32_t pin_count(uint64_t page) const = 0;
+  uint32_t pin_count(uint64_t page) const override = 0;
 };
 
 }  // namespace pmemfs::mapping

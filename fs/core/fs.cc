@@ -61,7 +61,8 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
                                                           .cache_size = opts.cache_size,
                                                           .descriptors = opts.descriptors}));
   PMEMFS_ASSIGN_OR_RETURN(fs->store_, store::Store::Open(*fs->dev_, fs->access_->descriptors(),
-                                                               opts.read_only));
+                                                               opts.read_only,
+                                                               fs->access_->pins()));
   if (opts.mode == mapping::Mode::kCopy) {
     mapping::Access* acc = fs->access_.get();
     fs->store_->SetFreeHook([acc](store::BlockRange r) {

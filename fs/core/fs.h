@@ -220,7 +220,8 @@ class Filesystem {
                       int flags);
   Status Release(uint64_t ino);
   // Up to `len` bytes at `off` (fewer at end of file); in direct/pages mode the ReadRef points
-  // into the device (pages: pinned until released).
+  // into the device, its pages pinned until released (a truncate cannot hand them to another
+  // file meanwhile).
   Status Read(uint64_t ino, uint64_t off, uint64_t len, mapping::ReadRef* out);
   // Whether a read of `ino` must reach us now to move its atime (the policy says an update is
   // due: relatime's atime <= mtime/ctime or a day old; strictatime always). fs/fuse then opens

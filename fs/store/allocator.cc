@@ -51,11 +51,11 @@ std::vector<WordRun> BitmapWordRuns(std::span<const BlockRange> a, std::span<con
   return merged;
 }
 
-Allocator::Allocator(const layout::Superblock& sb, const mapping::PageDescriptors* descriptors)
+Allocator::Allocator(const layout::Superblock& sb, const mapping::PinCounts* pins)
     : data_start_(sb.data_start),
       data_end_(sb.backup_block),
       bitmap_offset_(sb.bitmap_start * layout::kBlockSize),
-      descriptors_(descriptors),
+      pins_(pins),
       committed_((sb.store_blocks + 63) / 64),
       reserved_(committed_.size()),
       hint_(sb.data_start) {}
@@ -105,7 +105,7 @@ void Allocator::Unreserve(BlockRange r) {
 }
 
 bool Allocator::Pinned(uint64_t block) const {
-  return descriptors_ && descriptors_->pin_count(block) > 0;
+  return pins_ && pins_->pin_count(block) > 0;
 }
 
 void Allocator::RetryDeferred() {
@@ -188,16 +188,13 @@ void Allocator::Committed(std::span<const BlockRange> alloc, std::span<const Blo
     ForEachWord(r, [&](uint64_t w, uint64_t m) { committed_[w] |= m; });
   for (const BlockRange& r : free) {
     ForEachWord(r, [&](uint64_t w, uint64_t m) { committed_[w] &= ~m; });
-    if (!descriptors_) {
-      Unreserve(r);
-      continue;
-    }
-    for (uint64_t b = r.start; b < r.end(); b++) {
-      if (Pinned(b)) {
-        deferred_.push_back(b);
-      } else {
-        Unreserve({b, 1});
-      }
+    // Runs of unpinned blocks are free now; pinned ones wait in deferred_.
+    for (uint64_t b = r.start; b < r.end();) {
+      uint64_t e = b;
+      while (e < r.end() && !Pinned(e)) e++;
+      if (e > b) Unreserve({b, e - b});
+      if (e < r.end()) deferred_.push_back(e++);
+      b = e;
     }
   }
 }

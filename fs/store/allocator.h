@@ -4,7 +4,7 @@
 //               words a transaction writes from it (Materialise), under the journal lock.
 //   reserved_   in use or reserved: committed_ plus the blocks open transactions reserved. A
 //               block a transaction frees stays set until that commit is durable (Committed)
-//               and, in pages mode, until no reader has it pinned (deferred_).
+//               and until no reader has it pinned (deferred_; mapping/pin_table.h).
 //
 // Alloc searches reserved_ next-fit from a goal (or a rotating hint) within the data area.
 // Internal to fs/store.
@@ -18,7 +18,7 @@
 
 #include "fs/store/tx.h"
 #include "mapping/device.h"
-#include "mapping/page_descriptors.h"
+#include "mapping/pin_table.h"
 #include "pmemfs/layout.h"
 #include "pmemfs/status.h"
 
@@ -36,8 +36,9 @@ std::vector<WordRun> BitmapWordRuns(std::span<const BlockRange> a, std::span<con
 
 class Allocator {
  public:
-  // `descriptors` (may be null) supplies pin counts in pages mode; it must outlive this.
-  Allocator(const layout::Superblock& sb, const mapping::PageDescriptors* descriptors);
+  // `pins` (may be null: nothing is ever pinned) are the readers' pins (mapping::Access::pins());
+  // they must outlive this.
+  Allocator(const layout::Superblock& sb, const mapping::PinCounts* pins);
 
   // Reads the bitmap from the device into both copies. Metadata blocks are always taken as in
   // use, whatever the device says.
@@ -82,7 +83,7 @@ class Allocator {
   const uint64_t data_start_;
   const uint64_t data_end_;       // backup_block
   const uint64_t bitmap_offset_;  // device offset of the bitmap
-  const mapping::PageDescriptors* const descriptors_;
+  const mapping::PinCounts* const pins_;
 
   // Guards everything below. Taken after the journal lock when both are held.
   mutable std::mutex mu_;

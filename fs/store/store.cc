@@ -129,7 +129,8 @@ std::string Store::Detect(const mapping::Device& dev) {
 Result<layout::Superblock> Store::Peek(const mapping::Device& dev) { return PeekSuperblock(dev); }
 
 Result<std::unique_ptr<Store>> Store::Open(mapping::Device& dev,
-                                           mapping::PageDescriptors* descriptors, bool read_only) {
+                                           mapping::PageDescriptors* descriptors, bool read_only,
+                                           const mapping::PinCounts* pins) {
   PMEMFS_ASSIGN_OR_RETURN(Superblock sb, LoadSuperblock(dev, /*repair=*/!read_only));
   std::unique_ptr<Store> s(new Store(dev, descriptors));
   s->read_only_ = read_only;
@@ -139,7 +140,7 @@ Result<std::unique_ptr<Store>> Store::Open(mapping::Device& dev,
     PMEMFS_ASSIGN_OR_RETURN(sb, LoadSuperblock(dev));
   }
   s->sb_ = sb;
-  s->allocator_ = std::make_unique<Allocator>(sb, descriptors);
+  s->allocator_ = std::make_unique<Allocator>(sb, pins ? pins : descriptors);
   s->allocator_->Load(dev);
   s->inodes_ = std::make_unique<InodeTable>(dev, sb);
   PMEMFS_RETURN_IF_ERROR(s->inodes_->Load(&s->orphans_, &s->truncating_));

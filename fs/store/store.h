@@ -86,10 +86,13 @@ class Store {
   // for what callers need before mounting (label, default mode). Errors as Open's.
   static Result<layout::Superblock> Peek(const mapping::Device& dev);
   // Mounts (see the top of this file). `descriptors` (pages mode, may be null) receives the
-  // kDescriptor records of replayed transactions. Both must outlive the Store.
+  // kDescriptor records of replayed transactions. `pins` (mapping::Access::pins(); null: the
+  // descriptors' pins, if any) are the readers' pins: a freed block is not reused while pinned.
+  // All must outlive the Store.
   static Result<std::unique_ptr<Store>> Open(mapping::Device& dev,
                                              mapping::PageDescriptors* descriptors,
-                                             bool read_only = false);
+                                             bool read_only = false,
+                                             const mapping::PinCounts* pins = nullptr);
   bool read_only() const { return read_only_.load(std::memory_order_acquire); }
   // mount -o remount: read-only marks the filesystem clean (durable on return) and refuses
   // every commit after it, as a read-only Open does; read-write marks it dirty again. Commits
@@ -138,8 +141,8 @@ class Store {
   // returns at least one block, NoSpace when none is free. In use once `tx` commits; free again
   // if it aborts.
   Result<BlockRange> AllocBlocks(Tx& tx, uint64_t count, uint64_t goal = 0);
-  // Frees at commit. The blocks are reusable once the commit is durable and, in pages mode,
-  // once no reader has them pinned.
+  // Frees at commit. The blocks are reusable once the commit is durable and once no reader
+  // has them pinned.
   void FreeBlocks(Tx& tx, BlockRange r);
   // `hook` is told of every block range that becomes free, before it can be allocated again:
   // blocks a commit frees (once the commit is durable) and blocks a Tx reserved and gave back

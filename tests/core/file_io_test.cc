@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <ctime>
 #include <mutex>
 #include <random>
@@ -341,6 +342,101 @@ TEST_P(FileIoTest, FullDeviceGivesShortWritesThenNoSpaceAndStaysUsable) {
   h.Write(g, 0, "still works");
   h.Remount();
   EXPECT_EQ(h.Read(h.Lookup("after"), 0, 11), "still works");
+}
+
+// A read reply (direct/pages: pointers into the device) keeps its blocks while the kernel
+// copies it: a truncate frees them, but no other file gets them until the reply is released
+// (copy mode replies from its own buffer). Filling the device with another file would
+// otherwise reuse them.
+TEST_P(FileIoTest, AReadInFlightKeepsItsBlocksFromOtherFiles) {
+  Harness h(GetParam(), {}, 8ull << 20);
+  Filesystem& fs = h.fs();
+  const uint64_t free0 = h.Baseline();
+  const std::string a(64 * kB, 'A');
+  uint64_t f = h.Create("a");
+  h.Write(f, 0, a);
+  mapping::ReadRef reply;
+  ASSERT_TRUE(fs.Read(f, 0, a.size(), &reply).ok());
+  h.Truncate(f, 0);
+  uint64_t g = h.Create("b");
+  const std::string b(64 * kB, 'B');
+  uint64_t off = 0;
+  for (;;) {
+    auto w = fs.Write(kRoot, g, off, std::as_bytes(std::span(b)));
+    if (!w.ok()) {
+      ASSERT_EQ(w.status().code(), Code::kNoSpace);
+      break;
+    }
+    off += *w;
+  }
+  const std::vector<std::byte> got = reply.ToBytes();
+  ASSERT_EQ(got.size(), a.size());
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(got.data()), got.size()), a);
+  // Released, the blocks are free for the next allocation (copy mode pinned nothing: b has
+  // them already).
+  reply.Release();
+  if (GetParam() != Mode::kCopy) {
+    auto w = fs.Write(kRoot, g, off, std::as_bytes(std::span(b)));
+    ASSERT_TRUE(w.ok()) << w.status().message();
+    EXPECT_EQ(*w, b.size());
+  }
+  h.Delete("a", f);
+  h.Delete("b", g);
+  EXPECT_EQ(h.FreeBlocks(), free0);
+}
+
+// The same as a race: readers hold replies of file a for a while, a truncator empties and
+// rewrites a, a writer rewrites file b on a nearly full device. No reply ever shows a byte of b.
+TEST_P(FileIoTest, ReadTruncateWriteRaceNeverShowsAnotherFilesBytes) {
+  Harness h(GetParam(), {}, 8ull << 20);
+  Filesystem& fs = h.fs();
+  const std::string a(32 * kB, 'A'), b(32 * kB, 'B');
+  uint64_t fa = h.Create("a"), fb = h.Create("b");
+  h.Write(fa, 0, a);
+  // Most of the device is taken, so b's allocations come back to the blocks a just freed.
+  uint64_t fill = h.Create("fill");
+  const std::string f(64 * kB, 'F');
+  for (uint64_t off = 0;; off += 64 * kB) {
+    auto w = fs.Write(kRoot, fill, off, std::as_bytes(std::span(f)));
+    if (!w.ok() || *w < 64 * kB) break;
+  }
+  h.Truncate(fill, std::max<uint64_t>(h.Stat(fill).size, 256 * kB) - 256 * kB);
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> foreign{0}, replies{0};
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; r++) {
+    threads.emplace_back([&] {
+      while (!stop.load()) {
+        mapping::ReadRef reply;
+        if (!fs.Read(fa, 0, a.size(), &reply).ok()) continue;
+        std::this_thread::yield();  // the kernel copying the reply
+        for (std::byte c : reply.ToBytes())
+          if (c != std::byte{'A'} && c != std::byte{0}) foreign++;
+        replies++;
+      }
+    });
+  }
+  threads.emplace_back([&] {
+    for (int i = 0; i < 300; i++) {
+      h.Truncate(fa, 0);
+      auto w = fs.Write(kRoot, fa, 0, std::as_bytes(std::span(a)));
+      EXPECT_TRUE(w.ok() || w.status().code() == Code::kNoSpace);
+    }
+  });
+  threads.emplace_back([&] {
+    for (int i = 0; i < 300; i++) {
+      h.Truncate(fb, 0);
+      auto w = fs.Write(kRoot, fb, 0, std::as_bytes(std::span(b)));
+      EXPECT_TRUE(w.ok() || w.status().code() == Code::kNoSpace);
+    }
+  });
+  threads[3].join();
+  threads[2].join();
+  stop = true;
+  threads[1].join();
+  threads[0].join();
+  EXPECT_GT(replies.load(), 0u);
+  EXPECT_EQ(foreign.load(), 0u);
 }
 
 TEST_P(FileIoTest, AtimePolicies) {

@@ -1,0 +1,47 @@
+// Pins: a device page that a reader uses in place (a ReadRef handed to the kernel) is pinned
+// until the reader releases it, and the store does not reuse a freed page while it is pinned
+// (fs/store/allocator.h defers it). Pins are volatile: nothing about them is ever written.
+//
+//   PinCounts  what the allocator asks: how many pins a page has now.
+//   PinTable   direct mode's pins: a small DRAM table of pinned page ranges, one entry per
+//              ReadRef alive, so its size follows the reads in flight, not the device.
+//              (Pages mode keeps its pins in the page descriptors, page_descriptors.h; copy mode
+//              replies from its own buffer and pins nothing.)
+//
+// Ordering: a reader pins while it holds the inode lock that keeps its extents valid, so a
+// truncate that frees those blocks (under the same lock, later) sees the pin when its commit
+// releases them.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace pmemfs::mapping {
+
+class PinCounts {
+ public:
+  virtual ~PinCounts() = default;
+  // Pins `page` has now (0 for a page outside the device). Thread-safe.
+  virtual uint32_t pin_count(uint64_t page) const = 0;
+};
+
+class PinTable final : public PinCounts {
+ public:
+  // Pins pages [first, last] once; Unpin(first, last) drops that pin. Thread-safe.
+  void Pin(uint64_t first, uint64_t last);
+  // Drops one pin taken by Pin(first, last); ignored when there is none.
+  void Unpin(uint64_t first, uint64_t last);
+  uint32_t pin_count(uint64_t page) const override;
+  // Ranges pinned now.
+  size_t size() const { return size_.load(std::memory_order_acquire); }
+
+ private:
+  mutable std::mutex mu_;  // guards ranges_
+  std::vector<std::pair<uint64_t, uint64_t>> ranges_;  // [first, last], one per pin
+  std::atomic<size_t> size_{0};  // ranges_.size(): pin_count's lock-free answer when 0
+};
+
+}  // namespace pmemfs::mapping
