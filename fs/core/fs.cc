@@ -33,6 +33,22 @@ timespec ToTimespec(int64_t ns) {
   return timespec{static_cast<time_t>(sec), static_cast<long>(rem)};
 }
 int64_t FromTimespec(const timespec& t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; }
+
+// A bitmap block that failed its checksum at mount may mark live blocks free: allocating from it
+// could overwrite files, so nothing may be written until pmemfs-fsck rebuilt it.
+Status CheckBitmapWritable(const store::Store& store) {
+  const std::vector<uint64_t>& bad = store.bad_bitmap_blocks();
+  if (bad.empty()) return Status::Ok();
+  std::string which = std::to_string(bad[0]);
+  for (size_t i = 1; i < bad.size() && i < 4; i++) which += ", " + std::to_string(bad[i]);
+  if (bad.size() > 4) which += " and " + std::to_string(bad.size() - 4) + " more";
+  return Status::Corrupt(
+      std::string("allocation bitmap block") + (bad.size() > 1 ? "s " : " ") + which + " of " +
+      std::to_string(layout::BitmapBlocks(store.superblock().store_blocks)) +
+      (bad.size() > 1 ? " fail their checksums" : " fails its checksum") +
+      " (used blocks may be marked free): mount read-only (-o ro) to read, or repair with "
+      "pmemfs-fsck -y");
+}
 }  // namespace
 
 Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::Device> dev,
@@ -63,6 +79,7 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
   PMEMFS_ASSIGN_OR_RETURN(fs->store_, store::Store::Open(*fs->dev_, fs->access_->descriptors(),
                                                                opts.read_only,
                                                                fs->access_->pins()));
+  if (!opts.read_only) PMEMFS_RETURN_IF_ERROR(CheckBitmapWritable(*fs->store_));
   if (opts.mode == mapping::Mode::kCopy) {
     mapping::Access* acc = fs->access_.get();
     fs->store_->SetFreeHook([acc](store::BlockRange r) {
@@ -206,6 +223,7 @@ Status Filesystem::SetReadOnly(bool read_only) {
     return Status::ReadOnly("the device was opened read-only (a part cannot be written: an "
                             "immutable file or a read-only filesystem); remounting read-write "
                             "needs an unmount and a mount");
+  PMEMFS_RETURN_IF_ERROR(CheckBitmapWritable(*store_));
   PMEMFS_RETURN_IF_ERROR(store_->SetReadOnly(false));
   // A mount that began read-only kept pages-mode descriptors in DRAM only: the device's table
   // is stale from the first change on.

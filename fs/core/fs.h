@@ -188,7 +188,9 @@ class Filesystem {
   // clean (durable on return); every change after that fails with ReadOnly and atime stays
   // still. Read-write again: marks the store dirty and resumes (a mount that began read-only
   // gets no RAM directory and no background write-back before the next mount). The caller
-  // (fs/fuse) has made the kernel refuse writes first, so nothing is in flight.
+  // (fs/fuse) has made the kernel refuse writes first, so nothing is in flight. Read-write is
+  // refused (Corrupt) while an allocation-bitmap block failed its checksum at mount, as a
+  // read-write mount would be.
   Status SetReadOnly(bool read_only);
   bool read_only() const { return read_only_.load(std::memory_order_acquire); }
   // The atime policy from now on (kNoatime while read-only whatever is set).

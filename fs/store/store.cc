@@ -11,6 +11,7 @@
 #include <random>
 
 #include "fs/store/allocator.h"
+#include "fs/store/bitmap_checksums.h"
 #include "fs/store/inode_table.h"
 #include "fs/store/journal.h"
 #include "fs/store/superblock.h"
@@ -84,7 +85,8 @@ Status Store::Format(mapping::Device& dev, const FormatOptions& opts) {
                                    std::to_string(static_cast<uint32_t>(opts.default_mode)));
   const uint64_t store_bytes = dev.info().store().length;
   PMEMFS_ASSIGN_OR_RETURN(Superblock sb,
-                          PlanGeometry(store_bytes, opts.inode_count, opts.journal_bytes));
+                          PlanGeometry(store_bytes, opts.inode_count, opts.journal_bytes,
+                                       opts.bitmap_checksums));
   const int64_t now = NowNs();
   std::memcpy(sb.magic, layout::kSuperMagic, sizeof sb.magic);
   sb.major = layout::kMajorVersion;
@@ -113,6 +115,7 @@ Status Store::Format(mapping::Device& dev, const FormatOptions& opts) {
   // 3. An empty journal, the metadata blocks in use, the root directory.
   Journal::Format(dev, sb);
   MarkMetadataInUse(dev, sb);
+  if (HasBitmapChecksums(sb)) WriteBitmapChecksums(dev, sb);
   const InodeRecord root = RootRecord(opts, now);
   dev.CopyNoDrain(BlockOffset(sb.inode_start), &root, sizeof root);  // ino 1: the first slot
   dev.Drain();
@@ -132,6 +135,7 @@ Result<std::unique_ptr<Store>> Store::Open(mapping::Device& dev,
                                            mapping::PageDescriptors* descriptors, bool read_only,
                                            const mapping::PinCounts* pins) {
   PMEMFS_ASSIGN_OR_RETURN(Superblock sb, LoadSuperblock(dev, /*repair=*/!read_only));
+  if (!read_only) PMEMFS_RETURN_IF_ERROR(CheckWritable(sb));
   std::unique_ptr<Store> s(new Store(dev, descriptors));
   s->read_only_ = read_only;
   PMEMFS_ASSIGN_OR_RETURN(s->journal_, Journal::Open(dev, sb, descriptors, read_only));
@@ -139,9 +143,10 @@ Result<std::unique_ptr<Store>> Store::Open(mapping::Device& dev,
   if (s->journal_->replayed()) {
     PMEMFS_ASSIGN_OR_RETURN(sb, LoadSuperblock(dev));
   }
-  s->sb_ = sb;
+  s->sb_ = s->geometry_ = sb;
   s->allocator_ = std::make_unique<Allocator>(sb, pins ? pins : descriptors);
   s->allocator_->Load(dev);
+  s->bad_bitmap_blocks_ = BadBitmapBlocks(dev, sb);
   s->inodes_ = std::make_unique<InodeTable>(dev, sb);
   PMEMFS_RETURN_IF_ERROR(s->inodes_->Load(&s->orphans_, &s->truncating_));
   if (read_only) {
@@ -177,6 +182,7 @@ Status Store::SetReadOnly(bool read_only) {
   std::unique_lock mode(mode_mu_);  // waits for the commits under way
   if (read_only == read_only_) return Status::Ok();
   if (!read_only) {
+    PMEMFS_RETURN_IF_ERROR(CheckWritable(sb_));
     std::lock_guard l(features_mu_);
     Superblock sb = sb_;
     sb.state = static_cast<uint32_t>(layout::FsState::kDirty);
@@ -319,6 +325,22 @@ Status Store::Apply(Tx& tx) {
       run.push_back(v);
     }
     flush_run();
+    // The checksums of the bitmap blocks changed: the raw writes, then the words, as applied.
+    if (HasBitmapChecksums(geometry_)) {
+      constexpr uint64_t kWordsPerBlock = layout::kBlockSize / sizeof(uint64_t);
+      std::vector<std::byte> block(layout::kBlockSize);
+      for (uint64_t i : tx.BitmapBlocks(geometry_)) {
+        const uint64_t len = layout::BitmapBlockLength(geometry_, i);
+        tx.Overlay(BlockOffset(geometry_.bitmap_start + i), block.data(),
+                   static_cast<uint32_t>(len));
+        for (auto it = words->lower_bound(i * kWordsPerBlock);
+             it != words->end() && it->first < (i + 1) * kWordsPerBlock; ++it)
+          std::memcpy(block.data() + (it->first - i * kWordsPerBlock) * sizeof(uint64_t),
+                      &it->second, sizeof(uint64_t));
+        const uint32_t crc = BitmapBlockChecksum(block.data(), len);
+        stream.AddBytes(layout::BitmapChecksumOffset(geometry_, i), &crc, sizeof crc);
+      }
+    }
     for (const auto& [page, info] : tx.descriptors_) stream.AddDescriptor(page, info);
 
     if (stream.count() > 0) applied = journal_->Commit(stream);  // durable from here on

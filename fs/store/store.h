@@ -11,7 +11,9 @@
 //                                a committed journal transaction (idempotent: a crash during
 //                                replay is replayed again), loads the bitmap, scans the inode
 //                                table and reports the inodes left to finish (orphans: nlink 0;
-//                                interrupted truncates), marks the filesystem dirty.
+//                                interrupted truncates), verifies the bitmap's checksums (and
+//                                reports the blocks that fail), marks the filesystem dirty.
+//                                An unknown ro_compat feature is refused unless read-only.
 //   Begin()/Commit(tx)           every metadata change, atomic and durable on return (tx.h).
 //   inodes, blocks, chains       the typed accessors below, each writing through a Tx.
 //   Close()                      marks the filesystem clean (unmount).
@@ -60,6 +62,9 @@ struct FormatOptions {
   uint32_t root_uid = 0;
   uint32_t root_gid = 0;
   uint32_t root_mode = 0755;    // permission bits of the root directory
+  // Checksum the allocation bitmap (layout::kRoCompatBitmapChecksums). false: the format of
+  // filesystems made before the feature (tests of old images).
+  bool bitmap_checksums = true;
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
 
@@ -115,6 +120,11 @@ class Store {
   // truncate to pending_size). fs/core handles them right after Open.
   const std::vector<uint64_t>& orphans() const { return orphans_; }
   const std::vector<uint64_t>& truncating() const { return truncating_; }
+  // Allocation-bitmap blocks (numbered from the bitmap's first) whose checksum failed at Open
+  // (layout::kRoCompatBitmapChecksums): such a block may mark used blocks free, and allocating
+  // from it could overwrite live data. fs/core refuses to mount read-write while any is listed;
+  // pmemfs-fsck -y rebuilds them from the extents.
+  const std::vector<uint64_t>& bad_bitmap_blocks() const { return bad_bitmap_blocks_; }
 
   // --- transactions -------------------------------------------------------------------------
   Tx Begin() { return Tx(this); }
@@ -192,11 +202,13 @@ class Store {
   mapping::Device& dev_;
   mapping::PageDescriptors* descriptors_;
   layout::Superblock sb_{};
+  layout::Superblock geometry_{};  // sb_ as opened: geometry and features Commit reads unlocked
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<Allocator> allocator_;
   std::unique_ptr<InodeTable> inodes_;
   std::vector<uint64_t> orphans_;
   std::vector<uint64_t> truncating_;
+  std::vector<uint64_t> bad_bitmap_blocks_;
   mutable std::mutex features_mu_;  // serialises superblock updates (SetFeatures, SetLabel,
                                     // SetReadOnly, Close); guards sb_.label
   // Held shared by every Commit, SetFeatures and SetLabel, exclusively by SetReadOnly: a commit

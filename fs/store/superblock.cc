@@ -56,9 +56,10 @@ Status CheckGeometry(const Superblock& sb, uint64_t store_bytes, const std::stri
                std::to_string(sb.inode_blocks) + " inode-table blocks");
   if (sb.bitmap_start < sb.inode_start + sb.inode_blocks)
     return bad("the bitmap overlaps the inode table");
-  if (sb.bitmap_blocks < DivCeil(n, kBitsPerBlock))
+  const bool checksums = sb.ro_compat & layout::kRoCompatBitmapChecksums;
+  if (sb.bitmap_blocks < layout::BitmapAreaBlocks(n, checksums))
     return bad(std::to_string(sb.bitmap_blocks) + " bitmap blocks cannot map " +
-               std::to_string(n) + " blocks");
+               std::to_string(n) + " blocks" + (checksums ? " and hold their checksums" : ""));
   if (sb.data_start < sb.bitmap_start + sb.bitmap_blocks)
     return bad("the data area overlaps the bitmap");
   if (sb.backup_block != n - 1) return bad("the backup is not in the last block");
@@ -71,7 +72,7 @@ Status CheckGeometry(const Superblock& sb, uint64_t store_bytes, const std::stri
 }  // namespace
 
 Result<Superblock> PlanGeometry(uint64_t store_bytes, uint64_t inode_count,
-                                uint64_t journal_bytes) {
+                                uint64_t journal_bytes, bool bitmap_checksums) {
   const uint64_t blocks = store_bytes / layout::kBlockSize;
   if (journal_bytes == 0)
     journal_bytes = std::clamp(store_bytes / 64, kMinDefaultJournal, kMaxDefaultJournal);
@@ -90,7 +91,8 @@ Result<Superblock> PlanGeometry(uint64_t store_bytes, uint64_t inode_count,
   sb.inode_count = inode_count;
   sb.inode_blocks = DivCeil(inode_count, kInodesPerBlock);
   sb.bitmap_start = sb.inode_start + sb.inode_blocks;
-  sb.bitmap_blocks = DivCeil(blocks, kBitsPerBlock);
+  sb.bitmap_blocks = layout::BitmapAreaBlocks(blocks, bitmap_checksums);
+  if (bitmap_checksums) sb.ro_compat |= layout::kRoCompatBitmapChecksums;
   sb.data_start = sb.bitmap_start + sb.bitmap_blocks;
   // Metadata, at least one data block, and the backup superblock.
   if (sb.inode_blocks > blocks || sb.data_start + 2 > blocks)
@@ -127,9 +129,6 @@ Status ValidateSuperblock(const Superblock& sb, uint64_t store_bytes, const std:
   if (uint64_t unknown = sb.incompat & ~layout::kIncompatKnown)
     return Status::Unsupported(which + " superblock: unknown incompatible features " +
                                Hex(unknown));
-  if (uint64_t unknown = sb.ro_compat & ~layout::kRoCompatKnown)
-    return Status::Unsupported(which + " superblock: unknown read-only-compatible features " +
-                               Hex(unknown) + " (read-only mounts are not implemented)");
   if (sb.label[sizeof sb.label - 1] != '\0') return bad("label is not NUL-terminated");
   if (sb.block_size != layout::kBlockSize)
     return bad("block size " + std::to_string(sb.block_size));
@@ -139,6 +138,13 @@ Status ValidateSuperblock(const Superblock& sb, uint64_t store_bytes, const std:
   if (sb.default_mode > static_cast<uint32_t>(layout::StoredMode::kPages))
     return bad("default mode " + std::to_string(sb.default_mode));
   return CheckGeometry(sb, store_bytes, which);
+}
+
+Status CheckWritable(const Superblock& sb) {
+  if (uint64_t unknown = sb.ro_compat & ~layout::kRoCompatKnown)
+    return Status::Unsupported("unknown read-only-compatible features " + Hex(unknown) +
+                               ": this version may only mount it read-only (-o ro)");
+  return Status::Ok();
 }
 
 Result<Superblock> LoadSuperblock(mapping::Device& dev, bool repair) {

@@ -30,18 +30,24 @@ inline constexpr uint64_t kBitsPerBlock = layout::kBlockSize * 8;
 
 // A superblock with the geometry filled in (and nothing else): block 0 superblock, then journal,
 // inode table, bitmap, data, backup superblock in the last block. 0 for `inode_count` or
-// `journal_bytes` picks the default.
+// `journal_bytes` picks the default. `bitmap_checksums`: the bitmap area has room for its
+// checksum table and ro_compat has kRoCompatBitmapChecksums.
 Result<layout::Superblock> PlanGeometry(uint64_t store_bytes, uint64_t inode_count,
-                                        uint64_t journal_bytes);
+                                        uint64_t journal_bytes, bool bitmap_checksums = true);
 
 // Sets sb.checksum.
 void SealSuperblock(layout::Superblock& sb);
 
 // Every check Open makes of one copy: Corrupt (magic, checksum, reserved bytes, geometry that is
 // inconsistent or does not fit `store_bytes`) or Unsupported (other major version, unknown
-// incompat or ro_compat feature). `which` names the copy in messages.
+// incompat feature). An unknown ro_compat feature passes: Store::Open refuses it read-write.
+// `which` names the copy in messages.
 Status ValidateSuperblock(const layout::Superblock& sb, uint64_t store_bytes,
                           const std::string& which);
+
+// Whether code of this version may change a filesystem with this superblock: Unsupported (an
+// unknown ro_compat feature: a read-only mount can still read it) or Ok.
+Status CheckWritable(const layout::Superblock& sb);
 
 // The superblock to mount with: the primary when valid; otherwise the backup when valid, after
 // rewriting the primary from it (persisted). When neither is usable: the backup's error if the

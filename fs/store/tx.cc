@@ -4,6 +4,7 @@
 #include <iterator>
 
 #include "fs/store/allocator.h"
+#include "fs/store/bitmap_checksums.h"
 #include "fs/store/journal.h"
 #include "fs/store/store.h"
 
@@ -78,7 +79,25 @@ uint64_t Tx::journal_bytes() const {
   for (const auto& [off, bytes] : writes_) n += BytesRecordSize(bytes.size());
   for (const WordRun& r : BitmapWordRuns(alloc_, free_))
     n += BytesRecordSize(r.count * sizeof(uint64_t));
+  if (HasBitmapChecksums(store_->superblock()))
+    n += BitmapBlocks(store_->superblock()).size() * BytesRecordSize(sizeof(uint32_t));
   return n;
+}
+
+std::set<uint64_t> Tx::BitmapBlocks(const layout::Superblock& sb) const {
+  constexpr uint64_t kWordsPerBlock = layout::kBlockSize / sizeof(uint64_t);
+  std::set<uint64_t> blocks;
+  for (const WordRun& r : BitmapWordRuns(alloc_, free_))
+    for (uint64_t b = r.first / kWordsPerBlock; b <= (r.first + r.count - 1) / kWordsPerBlock; b++)
+      blocks.insert(b);
+  const uint64_t lo = sb.bitmap_start * layout::kBlockSize;
+  const uint64_t hi = lo + layout::BitmapBytes(sb.store_blocks);
+  for (const auto& [off, bytes] : writes_) {
+    const uint64_t s = std::max(off, lo), e = std::min<uint64_t>(off + bytes.size(), hi);
+    for (uint64_t at = s; at < e; at = (at / layout::kBlockSize + 1) * layout::kBlockSize)
+      blocks.insert(at / layout::kBlockSize - sb.bitmap_start);
+  }
+  return blocks;
 }
 
 }  // namespace pmemfs::store

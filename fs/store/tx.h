@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <cstring>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,13 +54,17 @@ class Tx {
   void Overlay(uint64_t off, void* dst, uint32_t len) const;
 
   bool empty() const { return writes_.empty() && descriptors_.empty() && alloc_.empty() && free_.empty(); }
-  // Journal bytes the Tx needs so far (records, data, and bitmap words it will change).
+  // Journal bytes the Tx needs so far (records, data, the bitmap words it will change and
+  // their blocks' checksums).
   uint64_t journal_bytes() const;
 
  private:
   friend class Store;
   friend class Journal;
   explicit Tx(Store* store) : store_(store) {}
+  // The bitmap blocks (index from sb.bitmap_start) that its allocations, frees and raw writes
+  // change: those whose checksums Commit rewrites (bitmap_checksums.h).
+  std::set<uint64_t> BitmapBlocks(const layout::Superblock& sb) const;
 
   Store* store_;
   bool done_ = false;

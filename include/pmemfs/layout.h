@@ -192,7 +192,9 @@ constexpr uint64_t DescriptorAreaSize(uint64_t device_pages) {
 //   block 0                         Superblock (primary)
 //   [journal_start, +journal_blocks)    redo journal: JournalHeader, then the record stream
 //   [inode_start, +inode_blocks)        inode table: inode_count InodeRecords (ino = slot + 1)
-//   [bitmap_start, +bitmap_blocks)      allocation bitmap: 1 bit per store block, 1 = in use
+//   [bitmap_start, +bitmap_blocks)      allocation bitmap: 1 bit per store block, 1 = in use;
+//                                       with kRoCompatBitmapChecksums, then one CRC-32C per
+//                                       bitmap block (BitmapChecksumStart below)
 //   [data_start, backup_block)          data, extent, directory and xattr blocks
 //   backup_block = store_blocks - 1     Superblock (backup copy)
 //
@@ -214,9 +216,13 @@ inline constexpr uint64_t kCompatDescriptorsCurrent = 1ull << 0;
 // pages mode). Only a mount that counts page references (pages mode) may free them, so a direct
 // or copy mount refuses such a filesystem. Set before the first clone commits; never cleared.
 inline constexpr uint64_t kIncompatSharedPages = 1ull << 0;
+// kRoCompatBitmapChecksums: each block of the allocation bitmap has a CRC-32C, kept by the same
+// journal transactions that change the bitmap, verified at mount (see BitmapChecksumStart).
+// Code that does not know it may read the filesystem but not change it.
+inline constexpr uint64_t kRoCompatBitmapChecksums = 1ull << 0;
 inline constexpr uint64_t kCompatKnown = kCompatDescriptorsCurrent;
 inline constexpr uint64_t kIncompatKnown = kIncompatSharedPages;
-inline constexpr uint64_t kRoCompatKnown = 0;
+inline constexpr uint64_t kRoCompatKnown = kRoCompatBitmapChecksums;
 
 enum class FsState : uint32_t { kClean = 1, kDirty = 2 };
 // Superblock::default_mode
@@ -257,6 +263,36 @@ static_assert(sizeof(Superblock) == 512);
 static_assert(offsetof(Superblock, uuid) == 40);
 static_assert(offsetof(Superblock, store_blocks) == 128);
 static_assert(offsetof(Superblock, checksum) == 508);
+
+// --- allocation bitmap --------------------------------------------------------------------------
+// The bitmap is BitmapBytes() bytes from block bitmap_start: little-endian 64-bit words, bit b of
+// word w for store block 64 w + b. With kRoCompatBitmapChecksums, bitmap block i (its bytes
+// [4096 i, min(4096 (i + 1), BitmapBytes())) of the bitmap) has the CRC-32C of those bytes as
+// uint32 number i of a table starting at block BitmapChecksumStart(); bitmap_blocks covers both
+// (BitmapAreaBlocks). Without the feature the bitmap is BitmapBlocks() blocks and has no table.
+constexpr uint64_t BitmapBytes(uint64_t store_blocks) { return (store_blocks + 63) / 64 * 8; }
+constexpr uint64_t BitmapBlocks(uint64_t store_blocks) {
+  return (BitmapBytes(store_blocks) + kBlockSize - 1) / kBlockSize;
+}
+constexpr uint64_t BitmapChecksumBlocks(uint64_t store_blocks) {
+  return (BitmapBlocks(store_blocks) * sizeof(uint32_t) + kBlockSize - 1) / kBlockSize;
+}
+constexpr uint64_t BitmapAreaBlocks(uint64_t store_blocks, bool checksums) {
+  return BitmapBlocks(store_blocks) + (checksums ? BitmapChecksumBlocks(store_blocks) : 0);
+}
+inline uint64_t BitmapChecksumStart(const Superblock& sb) {
+  return sb.bitmap_start + BitmapBlocks(sb.store_blocks);
+}
+// Bytes of the bitmap in bitmap block i (4096, except maybe the last).
+inline uint64_t BitmapBlockLength(const Superblock& sb, uint64_t i) {
+  const uint64_t total = BitmapBytes(sb.store_blocks);
+  return i * kBlockSize >= total ? 0 : (total - i * kBlockSize < kBlockSize ? total - i * kBlockSize
+                                                                              : kBlockSize);
+}
+// Device offset of the checksum of bitmap block i.
+inline uint64_t BitmapChecksumOffset(const Superblock& sb, uint64_t i) {
+  return BitmapChecksumStart(sb) * kBlockSize + i * sizeof(uint32_t);
+}
 
 // --- journal ----------------------------------------------------------------------------------
 inline constexpr char kJournalMagic[8] = {'P', 'M', 'F', 'S', 'J', 'R', 'N', 'L'};

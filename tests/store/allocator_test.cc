@@ -53,8 +53,10 @@ TEST_P(AllocatorTest, AllocatesEveryDataBlockOnceThenNoSpace) {
   }
   EXPECT_EQ(total, sb().data_blocks);
   EXPECT_EQ(store().stats().free_blocks, 0u);
-  Tx tx = store().Begin();
-  EXPECT_EQ(store().AllocBlocks(tx, 1).status().code(), Code::kNoSpace);
+  {
+    Tx tx = store().Begin();  // ends before the store it belongs to
+    EXPECT_EQ(store().AllocBlocks(tx, 1).status().code(), Code::kNoSpace);
+  }
   // The bitmap on the device says so too.
   Reopen();
   EXPECT_EQ(store().stats().free_blocks, 0u);

@@ -320,6 +320,9 @@ struct Machine {
     auto s = Store::Open(*d.dev, pd.get());
     ASSERT_TRUE(s.ok()) << s.status().message();
     store = std::move(s).value();
+    // The bitmap's checksums change in the same transactions as the bitmap: right at every cut.
+    EXPECT_TRUE(store->superblock().ro_compat & layout::kRoCompatBitmapChecksums);
+    EXPECT_EQ(store->bad_bitmap_blocks(), std::vector<uint64_t>{});
   }
   void Crash(double keep) {
     store.reset();

@@ -40,7 +40,7 @@ TEST_P(StoreTest, FormatPlansTheDefaultGeometry) {
   EXPECT_EQ(s.inode_count, std::max<uint64_t>(64, store_bytes / (16 << 10)));
   EXPECT_EQ(s.inode_blocks, (s.inode_count + 15) / 16);
   EXPECT_EQ(s.bitmap_start, s.inode_start + s.inode_blocks);
-  EXPECT_EQ(s.bitmap_blocks, (s.store_blocks + 32767) / 32768);
+  EXPECT_EQ(s.bitmap_blocks, (s.store_blocks + 32767) / 32768 + 1);  // + the checksums
   EXPECT_EQ(s.data_start, s.bitmap_start + s.bitmap_blocks);
   EXPECT_EQ(s.backup_block, s.store_blocks - 1);
   EXPECT_EQ(s.data_blocks, s.backup_block - s.data_start);

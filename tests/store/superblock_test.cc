@@ -129,11 +129,17 @@ TEST_P(SuperblockTest, UnknownIncompatFeatureIsUnsupported) {
   EXPECT_NE(s.message().find("0x20"), std::string::npos) << s.message();
 }
 
-TEST_P(SuperblockTest, UnknownRoCompatFeatureIsUnsupportedForNow) {
-  ModifyBoth([](layout::Superblock& s) { s.ro_compat |= 1; });
+// An unknown ro_compat feature: a read-write open is refused, saying a read-only one works, and
+// a read-only open reads it.
+TEST_P(SuperblockTest, UnknownRoCompatFeatureOpensReadOnlyOnly) {
+  ModifyBoth([](layout::Superblock& s) { s.ro_compat |= 1ull << 5; });
   Status s = TryOpen();
   EXPECT_EQ(s.code(), Code::kUnsupported);
+  EXPECT_NE(s.message().find("0x20"), std::string::npos) << s.message();
   EXPECT_NE(s.message().find("read-only"), std::string::npos) << s.message();
+  auto r = Store::Open(dev(), nullptr, /*read_only=*/true);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE((*r)->ReadInode(layout::kRootIno).ok());
 }
 
 TEST_P(SuperblockTest, UnknownCompatFeatureIsIgnored) {
@@ -164,7 +170,12 @@ TEST(PlanGeometryTest, DefaultsAndLimits) {
   EXPECT_EQ(g->journal_blocks, (16u << 20) / layout::kBlockSize);
   EXPECT_EQ(g->inode_count, 65536u);
   EXPECT_EQ(g->inode_blocks, 4096u);
-  EXPECT_EQ(g->bitmap_blocks, 8u);
+  EXPECT_EQ(g->bitmap_blocks, 8u + 1);  // and one block of checksums
+  EXPECT_EQ(g->ro_compat, layout::kRoCompatBitmapChecksums);
+  auto old = PlanGeometry(1ull << 30, 0, 0, /*bitmap_checksums=*/false);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->bitmap_blocks, 8u);
+  EXPECT_EQ(old->ro_compat, 0u);
   auto big = PlanGeometry(64ull << 30, 0, 0);  // the journal stays at 16 MiB
   ASSERT_TRUE(big.ok());
   EXPECT_EQ(big->journal_blocks, (16u << 20) / layout::kBlockSize);

@@ -109,7 +109,8 @@ TEST_P(TxTest, JournalBytesCountRecordsDataAndBitmapWords) {
   EXPECT_EQ(tx.journal_bytes(), 16u + 512u + 16u + 8u);
   auto r = store().AllocBlocks(tx, 1);
   ASSERT_TRUE(r.ok());
-  EXPECT_EQ(tx.journal_bytes(), 16u + 512u + 16u + 8u + 16u + 8u);
+  // The bitmap word, and its block's checksum (layout::kRoCompatBitmapChecksums).
+  EXPECT_EQ(tx.journal_bytes(), 16u + 512u + 16u + 8u + 16u + 8u + 16u + 8u);
   EXPECT_FALSE(tx.empty());
 }
 

@@ -489,6 +489,39 @@ TEST(CorruptTest, BitmapLeakedBlocks) {
       [&](FsckImage& i) { EXPECT_FALSE(i.BitmapBit(b)); });
 }
 
+// The bitmap's checksums (layout::kRoCompatBitmapChecksums): a damaged checksum is rewritten.
+TEST(CorruptTest, BitmapChecksum) {
+  Corrupt(Mode::kDirect, Expect::kRepairable,
+          [](FsckImage& i) { i.FlipByte(layout::BitmapChecksumOffset(i.Sb(), 0) + 1); });
+}
+
+// A block in use marked free: the bitmap block fails its checksum, so the mount refuses to
+// write (a read-only one reads); fsck -y rebuilds the block from the extents and the file is
+// intact.
+TEST(FsckBitmapChecksumTest, UsedBlockMarkedFreeIsCaughtByItsChecksum) {
+  FsckImage img(Mode::kDirect);
+  img.Populate();
+  const std::string data = img.Read(img.tree().f, 0, 4096);
+  mapping::Device& dev = img.Unmount();
+  img.SetBitmapBit(img.Extents(img.tree().f)[0].rec.dev_block, false);
+  CheckReport n = MustCheck(dev, false);
+  const std::string report = testing::Describe(n);
+  EXPECT_NE(report.find("bitmap block 0: checksum mismatch"), std::string::npos) << report;
+  Status rw = img.MountAndUnmount();
+  EXPECT_EQ(rw.code(), Code::kCorrupt);
+  EXPECT_NE(rw.message().find("allocation bitmap block 0 of 1 fails its checksum"),
+            std::string::npos)
+      << rw.message();
+  EXPECT_NE(rw.message().find("pmemfs-fsck -y"), std::string::npos) << rw.message();
+  EXPECT_TRUE(img.MountAndUnmount(/*read_only=*/true).ok());
+  EXPECT_EQ(img.MountAndUnmount(/*read_only=*/true, /*remount_rw=*/true).code(), Code::kCorrupt);
+  EXPECT_EQ(MustCheck(img.dev(), true).ExitCode(), 1);
+  EXPECT_TRUE(MustCheck(img.dev(), false).clean());
+  EXPECT_TRUE(img.BitmapBit(img.Extents(img.tree().f)[0].rec.dev_block));
+  img.Mount();
+  EXPECT_EQ(img.Read(img.tree().f, 0, 4096), data);
+}
+
 TEST(CorruptTest, BitmapMetadataMarkedFree) {
   Corrupt(Mode::kDirect, Expect::kRepairable,
           [](FsckImage& i) { i.SetBitmapBit(i.Sb().inode_start, false); });

@@ -87,9 +87,17 @@ mapping::Device& FsckImage::Unmount() {
   return *d_.dev;
 }
 
-Status FsckImage::MountAndUnmount() {
-  auto r = core::Filesystem::Mount(std::move(d_.dev), opts_);
-  Status st = r.ok() ? (*r)->Unmount() : r.status();
+Status FsckImage::MountAndUnmount(bool read_only, bool remount_rw) {
+  core::MountOptions opts = opts_;
+  opts.read_only = read_only;
+  auto r = core::Filesystem::Mount(std::move(d_.dev), opts);
+  Status st = r.ok() && remount_rw ? (*r)->SetReadOnly(false) : Status::Ok();
+  if (r.ok()) {
+    Status u = (*r)->Unmount();
+    if (st.ok()) st = u;
+  } else {
+    st = r.status();
+  }
   if (r.ok()) r->reset();
   d_.Reopen();
   return st;

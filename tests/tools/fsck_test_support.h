@@ -58,8 +58,9 @@ class FsckImage : public core::testing::FsHarnessBase {
   // Unmounts cleanly and reassembles the device for checking.
   mapping::Device& Unmount();
   mapping::Device& dev() { return *d_.dev; }
-  // Mounts the (unmounted) device and unmounts it again: whether the daemon could use it.
-  Status MountAndUnmount();
+  // Mounts the (unmounted) device (read-only when asked; then remounted read-write when
+  // asked) and unmounts it again: whether the daemon could use it (the first error).
+  Status MountAndUnmount(bool read_only = false, bool remount_rw = false);
   // Power loss now (nothing more persists; the filesystem's unmount writes go nowhere), then
   // the device reassembled without mounting: what a checker sees after a crash.
   mapping::Device& CrashWithoutMount() {

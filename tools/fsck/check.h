@@ -21,7 +21,7 @@
 //                reachability from the root, one parent per directory, the parent field
 //   links        nlink against the dentries (and subdirectories), blocks against what is held
 //   space        the bitmap against the blocks inodes reference: leaks, double use, references
-//                outside the data area
+//                outside the data area; the bitmap blocks' checksums
 //   descriptors  pages mode: header, log, checksums, refcounts against the extents sharing a page
 //
 // Repair (opts.repair, -y) goes through the store (store::Store::Open replays the journal, each
@@ -30,8 +30,9 @@
 // (dropped), damaged chains (cut at the damage), bad extents and double-used blocks (dropped
 // from the later owner), link counts, block counts, unreachable inodes (moved to /lost+found),
 // unlinked inodes still allocated (freed), leaked blocks (freed), blocks in use but marked free
-// (marked), page descriptors (rewritten from the extents). A damaged inode record is freed after
-// its names are dropped. A second run after a repair is clean.
+// (marked), bitmap blocks failing their checksum (rewritten from the extents), page
+// descriptors (rewritten from the extents). A damaged inode record is freed after its names are
+// dropped. A second run after a repair is clean.
 #pragma once
 
 #include <cstdint>

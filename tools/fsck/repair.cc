@@ -282,12 +282,14 @@ Status Repair(mapping::Device& dev, const Fixes& fixes, bool descriptors) {
   PMEMFS_ASSIGN_OR_RETURN(Opened o, OpenStore(dev));
   if (!fixes.bitmap_words.empty()) {
     const uint64_t base = o.store->superblock().bitmap_start * layout::kBlockSize;
-    Batch batch(*o.store);
-    for (const auto& [w, v] : fixes.bitmap_words) {
-      batch.tx().Put(base + w * sizeof(uint64_t), v);
-      PMEMFS_RETURN_IF_ERROR(batch.Maybe());
+    {  // the batch's last (empty) Tx must end before the store does
+      Batch batch(*o.store);
+      for (const auto& [w, v] : fixes.bitmap_words) {
+        batch.tx().Put(base + w * sizeof(uint64_t), v);
+        PMEMFS_RETURN_IF_ERROR(batch.Maybe());
+      }
+      PMEMFS_RETURN_IF_ERROR(batch.Flush());
     }
-    PMEMFS_RETURN_IF_ERROR(batch.Flush());
     // The allocator still holds the old bitmap: reload it before anything allocates.
     PMEMFS_RETURN_IF_ERROR(o.store->Close());
     o.store.reset();

@@ -178,6 +178,8 @@ class Scan {
   void DropEdge(size_t e, const std::string& why);
   void CheckLinks();
   void CheckBitmap();
+  // Per bitmap block: whether it fails its checksum (each reported); all false without them.
+  std::vector<bool> BadBitmapChecksums();
   void CheckDescriptors();
   uint64_t RefsOf(uint64_t block) const;
   struct Kept;

@@ -1,6 +1,8 @@
 // Scan, part 3: space. The allocation bitmap must mark exactly the metadata blocks, the backup
 // superblock and the blocks the chains and extents reference (allocator.cc: metadata is always
-// in use; everything else is in use iff a committed structure references it). In pages mode,
+// in use; everything else is in use iff a committed structure references it), and each of its
+// blocks must match its checksum (layout::kRoCompatBitmapChecksums; a block that does not is
+// rewritten whole from the references, and the store's commit writes its new checksum). In pages mode,
 // each data block's page descriptor must say who holds it: allocated, its reference count the
 // number of extents mapping it, shared iff that is more than one; a block nobody maps has a free
 // descriptor (file_io.cc FreeDev, SetNewPages, Share).
@@ -68,9 +70,31 @@ uint64_t Scan::RefsOf(uint64_t block) const {
   return 1 + (it == extra_refs_.end() ? 0 : it->second);
 }
 
+std::vector<bool> Scan::BadBitmapChecksums() {
+  std::vector<bool> bad(layout::BitmapBlocks(sb_.store_blocks));
+  if (!(sb_.ro_compat & layout::kRoCompatBitmapChecksums)) return bad;
+  std::vector<std::byte> block(layout::kBlockSize);
+  Runs runs;
+  for (uint64_t i = 0; i < bad.size(); i++) {
+    const uint64_t len = layout::BitmapBlockLength(sb_, i);
+    img_.Read((sb_.bitmap_start + i) * layout::kBlockSize, block.data(), len);
+    uint32_t stored;
+    img_.Read(layout::BitmapChecksumOffset(sb_, i), &stored, sizeof stored);
+    if (stored != Crc32c(block.data(), len)) {
+      bad[i] = true;
+      runs.Add(i);
+    }
+  }
+  runs.Report("bitmap block", "checksum mismatch (rewritten from the extents)",
+              [&](const std::string& m) { Problem("space", m); });
+  return bad;
+}
+
 void Scan::CheckBitmap() {
   const uint64_t words = (sb_.store_blocks + 63) / 64;
   const uint64_t base = sb_.bitmap_start * layout::kBlockSize;
+  const std::vector<bool> bad_checksum = BadBitmapChecksums();
+  constexpr uint64_t kWordsPerBlock = layout::kBlockSize / sizeof(uint64_t);
   Runs meta_free, leaked, unmarked;
   constexpr uint64_t kChunk = 4096;  // words read at a time
   std::vector<uint64_t> have(kChunk);
@@ -92,7 +116,7 @@ void Scan::CheckBitmap() {
         if (used) want |= 1ull << bit;
         else want &= ~(1ull << bit);
       }
-      if (want != have[i]) fixes.bitmap_words[w] = want;
+      if (want != have[i] || bad_checksum[w / kWordsPerBlock]) fixes.bitmap_words[w] = want;
     }
   }
   auto problem = [&](const std::string& m) { Problem("space", m); };
