@@ -620,16 +620,18 @@ Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrReq
   return a;
 }
 
-// A file given all `free` blocks in the worst case maps them as one-block extents, so
+// A file given all free blocks maps them, in the worst case, as one-block extents, so
 // ceil(n / kSlotsPerBlock) extent blocks come out of the same pool; a few more cover the
-// directory block a new name may need. avail + ceil(avail / kSlotsPerBlock) + slack <= free.
+// directory block a new name may need. The reserve is sized for the whole data area, not for
+// what is free now, so that it stays constant like ext4's reserved blocks: df's used +
+// available does not move as files come and go, and avail + ceil(avail / kSlotsPerBlock) +
+// slack <= free holds for every free <= data.
 namespace {
-uint64_t AvailableDataBlocks(uint64_t free) {
+uint64_t AvailableDataBlocks(uint64_t data, uint64_t free) {
   constexpr uint64_t kSlack = 8;
   constexpr uint64_t kPer = layout::kSlotsPerBlock;
-  if (free <= kSlack) return 0;
-  const uint64_t room = free - kSlack;
-  return room - (room + kPer) / (kPer + 1);
+  const uint64_t reserve = kSlack + (data + kPer) / (kPer + 1);
+  return free > reserve ? free - reserve : 0;
 }
 }  // namespace
 
@@ -640,7 +642,7 @@ Result<FsStats> Filesystem::StatFs() {
   const bool ram = ram_ && HasRamDir();  // RAM pages hold only the RAM directory's files
   f.blocks = s.data_blocks + (ram ? ram_->total_pages() : 0);
   f.free_blocks = s.free_blocks + (ram ? ram_->free_pages() : 0);
-  f.avail_blocks = AvailableDataBlocks(s.free_blocks);
+  f.avail_blocks = AvailableDataBlocks(s.data_blocks, s.free_blocks);
   f.files = s.inode_count;
   f.free_files = s.free_inodes;
   f.name_max = layout::kMaxNameLen;

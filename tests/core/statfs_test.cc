@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <span>
 #include <string>
 
 #include "fs/core/fs.h"
@@ -71,6 +72,29 @@ TEST_P(StatFsTest, AvailableSpaceHoldsWhenFreeSpaceIsFragmented) {
                        << s->free_blocks << " free)";
   EXPECT_TRUE(fs.Release(c).ok());
   EXPECT_TRUE(fs.Release(b).ok());
+}
+
+// df's used (blocks - free) + available stays constant as files take and give back space:
+// the blocks set aside for extent blocks are a fixed reserve, as ext4's reserved blocks are.
+TEST_P(StatFsTest, UsedPlusAvailableIsConstant) {
+  testing::FsHarnessBase h(GetParam(), MountOptions{.ram_dir = ""});
+  Filesystem& fs = h.fs();
+  auto sum = [&fs] {
+    auto s = fs.StatFs();
+    EXPECT_TRUE(s.ok());
+    return s.ok() ? s->blocks - s->free_blocks + s->avail_blocks : 0;
+  };
+  const uint64_t sum0 = sum();
+  const uint64_t f = NewFile(fs, "f");
+  ASSERT_TRUE(fs.Fallocate(f, 0, 0, 4 << 20).ok());
+  const std::string block(4096, 'y');
+  ASSERT_TRUE(fs.Write(kRoot, f, 8 << 20, std::as_bytes(std::span(block))).ok());
+  ASSERT_TRUE(fs.Fsync(f, false).ok());
+  EXPECT_EQ(sum(), sum0);
+  ASSERT_TRUE(fs.Release(f).ok());
+  ASSERT_TRUE(fs.Unlink(kRoot, kRootIno, "f").ok());
+  fs.Forget(f, 1);
+  EXPECT_EQ(sum(), sum0);
 }
 
 // The RAM partition counts as size and free space only while the RAM directory exists, and

@@ -347,9 +347,9 @@ std::vector<CrashSetup> CrashSetups() {
       {{"Striped2Translated", LayoutKind::kStriped, 2, AccessPath::kTranslated,
         (4ull << 20) + 4096},
        {}},
-      // Two 1 MiB parts and an inode table that pushes the data area up to the part boundary:
-      // commits write both parts, so a drain is two persist points and can be cut in between.
-      {{"Concat2Split", LayoutKind::kLinear, 2, AccessPath::kTranslated, (1ull << 20) + 4096},
+      // Two 1 MiB parts (plus a label page at each end) and an inode table that pushes the data
+      // area up to the part boundary: commits write both parts, so a drain is two persist points and can be cut in between.
+      {{"Concat2Split", LayoutKind::kLinear, 2, AccessPath::kTranslated, (1ull << 20) + 8192},
        {.inode_count = 16 * 180}},
   };
 }
