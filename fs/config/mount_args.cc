@@ -245,7 +245,7 @@ std::string MountUsage(const std::string& program) {
          "allow_other, default_permissions (always on), fsname=, sync, dirsync, ...\n"
          "fstype=fuse shows the mount as type fuse (default fuse.pmemfs, as subtype=pmemfs).\n"
          "ro never writes the device; a device that a crash left needing recovery is refused\n"
-         "(mount it read-write once). Between ro and rw only through an unmount.\n";
+         "(mount it read-write once). mount -o remount,ro|rw switches a live mount.\n";
 }
 
 }  // namespace pmemfs::config
