@@ -57,8 +57,6 @@ constexpr uint64_t kMaxFileSize = INT64_MAX;
 // copy_file_range copies (where it cannot share) in chunks of this many bytes.
 constexpr uint64_t kCopyChunk = 1ull << 20;
 constexpr int64_t kRelatimeWindowNs = 24ll * 3600 * 1000000000;
-// Journal bytes one page-descriptor record costs, rounded up (record header + DescriptorValue).
-constexpr uint64_t kDescriptorRecordCost = 64;
 
 // Never written: the zero bytes that holes are read from in place (in .bss, so untouched pages
 // cost no memory).
@@ -175,7 +173,9 @@ class Filesystem::DataPath {
         refs_(fs.access_->descriptors()) {
     tx_.emplace(fs_.store_->Begin());
     budget_ = fs_.store_->max_tx_bytes() / 2;
-    alloc_chunk_ = pages_ ? std::clamp<uint64_t>(budget_ / 4 / (2 * kDescriptorRecordCost), 16, 8192)
+    // pages mode: a block may change two descriptors (the old page's and the new one's).
+    const uint64_t per_block = store::Store::DescriptorChangesCost(2);
+    alloc_chunk_ = pages_ ? std::clamp<uint64_t>(budget_ / 4 / per_block, 16, 8192)
                           : std::max<uint64_t>(64, budget_ / 2);
   }
   ~DataPath() {

@@ -247,6 +247,9 @@ StoreStats Store::stats() const {
 
 uint64_t Store::max_tx_bytes() const { return journal_->capacity(); }
 
+uint64_t Store::DescriptorChangesCost(uint64_t n) { return n * kDescriptorRecordSize; }
+uint64_t Store::WriteCost(uint64_t len) { return BytesRecordSize(len); }
+
 void Store::Abort(Tx& tx) {
   // The reserved blocks may hold what the Tx's owner wrote into them (data in a cache): it is
   // forgotten before the blocks can be allocated again.

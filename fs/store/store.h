@@ -132,6 +132,12 @@ class Store {
   // Tx larger than max_tx_bytes() is refused with InvalidArgument (split it).
   Status Commit(Tx& tx);
   uint64_t max_tx_bytes() const;
+  // What changes cost in the journal, for callers that split long work into transactions
+  // that fit max_tx_bytes() (Tx::journal_bytes() is the running total of one Tx): journal
+  // bytes of `n` page-descriptor changes (Tx::SetDescriptor of distinct pages), and of a
+  // Tx::Write of `len` bytes.
+  static uint64_t DescriptorChangesCost(uint64_t n);
+  static uint64_t WriteCost(uint64_t len);
 
   // --- inodes (ino = table slot + 1; kRootIno is the root directory) ------------------------
   // The committed record; Corrupt when its checksum fails, NotFound for a free slot or an ino

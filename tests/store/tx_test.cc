@@ -114,6 +114,18 @@ TEST_P(TxTest, JournalBytesCountRecordsDataAndBitmapWords) {
   EXPECT_FALSE(tx.empty());
 }
 
+// What the store reports as the cost of changes is what a Tx of them adds up to.
+TEST_P(TxTest, ReportedCostsMatchJournalBytes) {
+  Tx tx = store().Begin();
+  tx.SetDescriptor(7, {.owner = 2, .file_index = 0, .refcount = 1, .flags = 1});
+  tx.SetDescriptor(8, {.owner = 2, .file_index = 1, .refcount = 1, .flags = 1});
+  tx.SetDescriptor(7, {.owner = 2, .file_index = 0, .refcount = 2, .flags = 3});  // same page
+  EXPECT_EQ(tx.journal_bytes(), Store::DescriptorChangesCost(2));
+  tx.Write(Store::BlockOffset(sb().data_start), "abcdefghij", 10);
+  EXPECT_EQ(tx.journal_bytes(), Store::DescriptorChangesCost(2) + Store::WriteCost(10));
+  EXPECT_EQ(Store::DescriptorChangesCost(0), 0u);
+}
+
 TEST_P(TxTest, AbortReleasesReservations) {
   const StoreStats before = store().stats();
   uint64_t ino = 0;
