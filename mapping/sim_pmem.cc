@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <map>
@@ -31,6 +32,12 @@ struct SimState {
   // other pending lines) stay pending, each persisting or not at Crash(); nothing after it is
   // recorded.
   bool frozen = false;
+  // StopAtFlush: lines flushed so far, the count at which power fails, what stored-but-unflushed
+  // lines do then, and whether it has happened (frozen is set with it).
+  uint64_t flushed = 0;
+  uint64_t flush_limit = UINT64_MAX;
+  double keep_dirty = 0.0;
+  bool flush_cut = false;
   std::vector<SimPart*> parts;  // guarded by mu; parts unregister in their destructor
 };
 
@@ -72,8 +79,13 @@ class SimPart final : public Part {
     std::lock_guard lock(state_->mu);
     if (state_->frozen) return;
     auto& mine = pending_[std::this_thread::get_id()];
-    for (uint64_t l = off / kLine * kLine; l < off + len; l += kLine)
+    for (uint64_t l = off / kLine * kLine; l < off + len; l += kLine) {
       std::memcpy(mine[l].data(), base_ + l, kLine);
+      if (++state_->flushed >= state_->flush_limit) {
+        PowerFailLocked(*state_);
+        return;
+      }
+    }
   }
   // Like a fence, covers only the calling thread's flushes.
   void Drain() override {
@@ -108,6 +120,34 @@ class SimPart final : public Part {
     pending_.clear();
     std::memcpy(base_, persisted_.data(), size_);
   }
+  // Called with state_->mu held: both images become `image` (NewPartFrom).
+  void Load(std::span<const std::byte> image) {
+    static const std::array<std::byte, layout::kPageSize> kZero{};
+    for (uint64_t at = 0; at < size_; at += kZero.size()) {  // both start zero
+      const uint64_t n = std::min<uint64_t>(kZero.size(), size_ - at);
+      if (std::memcmp(image.data() + at, kZero.data(), n) == 0) continue;
+      std::memcpy(base_ + at, image.data() + at, n);
+      std::memcpy(persisted_.data() + at, image.data() + at, n);
+    }
+  }
+  // Called with state_->mu held, at a StopAtFlush cut: what persists of this part.
+  void CutLocked(double keep_dirty) {
+    for (auto& [thread, lines] : pending_)
+      for (auto& [l, data] : lines) std::memcpy(persisted_.data() + l, data.data(), kLine);
+    pending_.clear();
+    if (keep_dirty <= 0) return;
+    std::uniform_real_distribution<double> coin(0.0, 1.0);
+    for (uint64_t l = 0; l < size_; l += kLine)
+      if (std::memcmp(persisted_.data() + l, base_ + l, kLine) != 0 &&
+          coin(state_->rng) < keep_dirty)
+        std::memcpy(persisted_.data() + l, base_ + l, kLine);
+  }
+  // Called with state.mu held: the power fails now (StopAtFlush).
+  static void PowerFailLocked(SimState& state) {
+    for (SimPart* p : state.parts) p->CutLocked(state.keep_dirty);
+    state.flush_cut = true;
+    state.frozen = true;
+  }
   uint64_t pending_lines() const {
     uint64_t n = 0;
     for (auto& [thread, lines] : pending_) n += lines.size();
@@ -141,11 +181,33 @@ std::shared_ptr<Part> SimPmem::NewPart(uint64_t size, uint64_t alignment, std::s
   return std::make_shared<SimPart>(state_, std::move(name), size, alignment);
 }
 
+std::shared_ptr<Part> SimPmem::NewPartFrom(std::span<const std::byte> image, uint64_t alignment,
+                                           std::string name) {
+  std::shared_ptr<Part> part = NewPart(image.size(), alignment, std::move(name));
+  std::lock_guard lock(state_->mu);
+  static_cast<SimPart&>(*part).Load(image);
+  return part;
+}
+
 void SimPmem::Crash(double keep_undrained) {
   std::lock_guard lock(state_->mu);
   for (SimPart* p : state_->parts) p->CrashLocked(keep_undrained);
   state_->limit = UINT64_MAX;
+  state_->flush_limit = UINT64_MAX;
+  state_->flush_cut = false;
   state_->frozen = false;
+}
+
+uint64_t SimPmem::flushed_lines() const {
+  std::lock_guard lock(state_->mu);
+  return state_->flushed;
+}
+
+void SimPmem::StopAtFlush(uint64_t k, double keep_dirty) {
+  std::lock_guard lock(state_->mu);
+  state_->flush_limit = k;
+  state_->keep_dirty = keep_dirty;
+  if (!state_->frozen && state_->flushed >= k) SimPart::PowerFailLocked(*state_);
 }
 
 uint64_t SimPmem::persist_points() const {
@@ -160,7 +222,7 @@ void SimPmem::StopAfter(uint64_t n) {
 
 bool SimPmem::stopped() const {
   std::lock_guard lock(state_->mu);
-  return state_->points >= state_->limit;
+  return state_->points >= state_->limit || state_->flush_cut;
 }
 
 uint64_t SimPmem::pending_lines() const {

@@ -8,6 +8,12 @@
 // thread persistent (as a fence orders only its own thread's flushes).
 // Each drain that persists something is one *persist point*.
 //
+// Two ways to choose the instant of a power failure: StopAfter(n) cuts during the drain after
+// persist point n (the lines pending then persist or not at Crash()); StopAtFlush(k) cuts in
+// between, right after the k-th cache line flushed (every Flush line, and every line of a
+// non-temporal copy or set, counted in order): a persist drained part way, and stores not yet
+// flushed written back by the cache or not.
+//
 //   SimPmem sim;                       auto part = sim.NewPart(64 << 20);
 //   ... assemble devices on parts, run a workload ...
 //   sim.StopAfter(n);                  // the persisted images stop changing after point n
@@ -19,6 +25,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
 
 #include "mapping/part.h"
@@ -37,10 +44,15 @@ class SimPmem {
   // A new zero-filled part of `size` bytes (a multiple of `alignment`, itself a power of two).
   std::shared_ptr<Part> NewPart(uint64_t size, uint64_t alignment = layout::kPageSize,
                                 std::string name = "");
+  // A new part holding `image` (its size a multiple of `alignment`) in both its working and its
+  // persisted image, as if written and persisted before: a copy of another part, to start many
+  // crash runs from one prepared state.
+  std::shared_ptr<Part> NewPartFrom(std::span<const std::byte> image,
+                                    uint64_t alignment = layout::kPageSize, std::string name = "");
 
   // Simulates power loss on every part: lines flushed but not drained persist with probability
   // `keep_undrained` each (0: none), then each working image is replaced by its persisted image.
-  // Clears any StopAfter limit.
+  // Clears any StopAfter or StopAtFlush limit.
   void Crash(double keep_undrained = 0.0);
 
   // Persist points so far (drains that persisted at least one line).
@@ -50,7 +62,17 @@ class SimPmem {
   // `keep_undrained`, and nothing flushed or drained later reaches the persisted images (the
   // program runs on until Crash()).
   void StopAfter(uint64_t n);
-  // True once a StopAfter limit has been reached.
+  // Cache lines flushed so far (each line of each Flush, CopyNoDrain and SetNoDrain, counted
+  // once per call that flushes it).
+  uint64_t flushed_lines() const;
+  // Once `k` lines in total have been flushed, the machine loses power right after the k-th:
+  // every line flushed by then persists (the persist under way drained part way, in flush
+  // order), each other line whose working copy differs from what persisted (stored, not flushed,
+  // so far only in the CPU cache) persists with probability `keep_dirty` (1: the image a copy of
+  // the frozen machine's memory shows), and nothing later reaches the persisted images (the
+  // program runs on until Crash(), which then changes nothing more). k = 0: at once.
+  void StopAtFlush(uint64_t k, double keep_dirty = 0.0);
+  // True once a StopAfter or StopAtFlush limit has been reached.
   bool stopped() const;
   // Lines flushed and not yet drained, over all parts (for tests of the primitives).
   uint64_t pending_lines() const;

@@ -32,6 +32,15 @@ class FsHarnessBase {
     EXPECT_TRUE(st.ok()) << st.message();
     Mount();
   }
+  // Mounts `device` (an assembled, formatted SimDevice, e.g. a CopySimDevice of a prepared one)
+  // in `mode`, with the options above.
+  FsHarnessBase(mapping::Mode mode, MountOptions extra, mapping::testing::SimDevice device)
+      : opts_(extra), d_(std::move(device)) {
+    opts_.mode = mode;
+    opts_.cache_size = 1 << 20;
+    opts_.writeback_ms = 0;
+    Mount();
+  }
   ~FsHarnessBase() {
     if (fs_) {
       EXPECT_TRUE(fs_->Unmount().ok());

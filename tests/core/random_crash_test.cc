@@ -43,7 +43,7 @@
 #include <vector>
 
 #include "fs_harness.h"
-#include "pmemfs/crc32c.h"
+#include "tree_snapshot.h"
 #include "tools/fsck/check.h"
 
 namespace pmemfs::core {
@@ -307,48 +307,16 @@ class Generator {
 };
 
 // ---------------------------------------------------------------------------------------------
-// The tree as the filesystem shows it
+// The tree as the filesystem shows it: tree_snapshot.h
 
-struct Entry {
-  uint64_t ino = 0;
-  uint32_t mode = 0;
-  uint32_t nlink = 0;
-  uint64_t size = 0;
-  uint32_t crc = 0;  // regular files: of the bytes
-  std::string target;
-  std::map<std::string, uint32_t> xattrs;  // name -> crc of the value
-};
-using Tree = std::map<std::string, Entry>;
-
-// The tree in text, leaving out size and bytes of the inodes in `skip_data`.
-std::string Render(const Tree& t, const std::set<uint64_t>& skip_data) {
-  std::ostringstream o;
-  for (const auto& [path, e] : t) {
-    o << path << " mode=" << std::oct << e.mode << std::dec << " nlink=" << e.nlink;
-    if (S_ISREG(e.mode) && !skip_data.count(e.ino)) o << " size=" << e.size << " crc=" << e.crc;
-    if (S_ISLNK(e.mode)) o << " -> crc " << Crc32c(e.target.data(), e.target.size());
-    for (const auto& [n, c] : e.xattrs) o << " " << n << "=" << c;
-    o << "\n";
-  }
-  return o.str();
-}
+using testing::RenderTree;
+using testing::Tree;
 
 class Harness : public testing::FsHarnessBase {
  public:
   explicit Harness(Mode mode) : FsHarnessBase(mode, {}, 8ull << 20) {}
 
-  Result<uint64_t> Resolve(const std::string& path) {
-    uint64_t ino = kRootIno;
-    std::stringstream ss(path);
-    std::string part;
-    while (std::getline(ss, part, '/')) {
-      if (part.empty()) continue;
-      PMEMFS_ASSIGN_OR_RETURN(Attr a, fs_->Lookup(kRoot, ino, part));
-      fs_->Forget(a.ino, 1);  // as the kernel does, sooner or later
-      ino = a.ino;
-    }
-    return ino;
-  }
+  Result<uint64_t> Resolve(const std::string& path) { return testing::ResolvePath(*fs_, path); }
 
   Status Apply(const Op& op) {
     Filesystem& fs = *fs_;
@@ -418,52 +386,7 @@ class Harness : public testing::FsHarnessBase {
   }
 
   // The whole tree (without the RAM directory); errors of the walk fail the test.
-  Tree Snapshot() {
-    Tree t;
-    Walk(kRootIno, "", t);
-    return t;
-  }
-
- private:
-  void Walk(uint64_t dir, const std::string& prefix, Tree& t) {
-    std::map<std::string, uint64_t> kids;
-    Status st = fs_->ReadDir(dir, 0, [&](const DirEntry& e) {
-      if (e.name != "." && e.name != ".." && !(dir == kRootIno && e.name == "ram"))
-        kids[std::string(e.name)] = e.ino;
-      return true;
-    });
-    EXPECT_TRUE(st.ok()) << "readdir " << prefix << ": " << st.message();
-    for (const auto& [name, ino] : kids) {
-      const std::string path = prefix.empty() ? name : prefix + "/" + name;
-      auto a = fs_->GetAttr(ino);
-      EXPECT_TRUE(a.ok()) << "getattr " << path << ": " << a.status().message();
-      if (!a.ok()) continue;
-      Entry e;
-      e.ino = ino;
-      e.mode = a->mode;
-      e.nlink = a->nlink;
-      e.size = a->size;
-      if (S_ISREG(a->mode)) {
-        const std::string data = Read(ino, 0, a->size);
-        EXPECT_EQ(data.size(), a->size) << path;
-        e.crc = Crc32c(data.data(), data.size());
-      } else if (S_ISLNK(a->mode)) {
-        auto l = fs_->ReadLink(ino);
-        EXPECT_TRUE(l.ok()) << "readlink " << path << ": " << l.status().message();
-        if (l.ok()) e.target = *l;
-      }
-      auto names = fs_->ListXattr(ino);
-      EXPECT_TRUE(names.ok()) << "listxattr " << path << ": " << names.status().message();
-      if (names.ok())
-        for (const std::string& n : *names) {
-          auto v = fs_->GetXattr(ino, n);
-          EXPECT_TRUE(v.ok()) << "getxattr " << path << " " << n << ": " << v.status().message();
-          if (v.ok()) e.xattrs[n] = Crc32c(v->data(), v->size());
-        }
-      t[path] = e;
-      if (S_ISDIR(a->mode)) Walk(ino, path, t);
-    }
-  }
+  Tree Snapshot() { return testing::SnapshotTree(*fs_); }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -573,11 +496,11 @@ class RandomCrashTest : public ::testing::TestWithParam<Mode> {
       skip.insert(unsynced[done + 1].begin(), unsynced[done + 1].end());
       if (target[done]) skip.insert(*target[done]);
     }
-    const std::string now = Render(got, skip);
-    const bool ok = now == Render(trees[done], skip) ||
-                    (done < ops.size() && now == Render(trees[done + 1], skip));
+    const std::string now = RenderTree(got, skip);
+    const bool ok = now == RenderTree(trees[done], skip) ||
+                    (done < ops.size() && now == RenderTree(trees[done + 1], skip));
     EXPECT_TRUE(ok) << where << " (" << done << " steps acknowledged)\ngot:\n" << now
-                    << "expected:\n" << Render(trees[done], skip) << "workload:\n"
+                    << "expected:\n" << RenderTree(trees[done], skip) << "workload:\n"
                     << Log(ops, done);
     if (!ok || ::testing::Test::HasFailure()) return false;
 

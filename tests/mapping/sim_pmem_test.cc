@@ -139,6 +139,56 @@ TEST(SimPmemTest, StopAfterFreezesThePersistedImage) {
   EXPECT_EQ(ByteAt(*part, 0), 9);
 }
 
+TEST(SimPmemTest, StopAtFlushCutsInsideAPersist) {
+  SimPmem sim;
+  auto part = sim.NewPart(kSize);
+  part->SetNoDrain(0, 1, 64);
+  part->Drain();
+  EXPECT_EQ(sim.flushed_lines(), 1u);
+  // Power fails after the third line of the next four-line copy: its first three lines persist
+  // although no drain followed, the fourth and everything later do not.
+  sim.StopAtFlush(1 + 3);
+  part->SetNoDrain(4096, 2, 4 * 64);
+  EXPECT_TRUE(sim.stopped());
+  part->Drain();
+  part->SetNoDrain(8192, 3, 64);
+  part->Drain();
+  EXPECT_EQ(ByteAt(*part, 8192), 3);  // the program saw its stores
+  sim.Crash();
+  EXPECT_EQ(ByteAt(*part, 0), 1);
+  EXPECT_EQ(ByteAt(*part, 4096), 2);
+  EXPECT_EQ(ByteAt(*part, 4096 + 2 * 64 + 63), 2);
+  EXPECT_EQ(ByteAt(*part, 4096 + 3 * 64), 0);
+  EXPECT_EQ(ByteAt(*part, 8192), 0);
+  EXPECT_FALSE(sim.stopped());  // Crash clears the limit
+}
+
+TEST(SimPmemTest, StopAtFlushCanKeepStoresNeverFlushed) {
+  SimPmem sim(3);
+  auto part = sim.NewPart(kSize);
+  std::memset(part->base(), 0x5a, kSize);  // stored, never flushed
+  sim.StopAtFlush(0, 1.0);  // now: everything stored reaches the media
+  std::memset(part->base(), 0x77, 64);  // after the cut: lost
+  sim.Crash();
+  EXPECT_EQ(ByteAt(*part, 0), 0x5a);
+  EXPECT_EQ(ByteAt(*part, kSize - 1), 0x5a);
+
+  std::memset(part->base(), 0x00, kSize);
+  part->Flush(0, 64);  // line 0 flushed: it persists at the cut
+  sim.StopAtFlush(sim.flushed_lines(), 0.5);
+  sim.Crash();
+  EXPECT_EQ(ByteAt(*part, 0), 0);
+  uint64_t kept = 0, lines = kSize / 64;
+  for (uint64_t l = 64; l < kSize; l += 64) {
+    const uint8_t b = ByteAt(*part, l);
+    ASSERT_TRUE(b == 0 || b == 0x5a);
+    kept += b == 0;
+    for (uint64_t i = 1; i < 64; i++) ASSERT_EQ(ByteAt(*part, l + i), b) << "torn line";
+  }
+  EXPECT_GT(kept, lines / 4);
+  EXPECT_LT(kept, lines * 3 / 4);
+}
+
 TEST(SimPmemTest, DrainCoversOnlyTheCallingThreadsFlushes) {
   SimPmem sim;
   auto part = sim.NewPart(kSize);

@@ -50,6 +50,16 @@ SimDevice MakeSimDevice(const SimSetup& setup, CreateOptions opts) {
   return d;
 }
 
+SimDevice CopySimDevice(const SimDevice& from) {
+  SimDevice d;
+  d.setup = from.setup;
+  d.sim = std::make_unique<SimPmem>(42);
+  for (const auto& p : from.parts)
+    d.parts.push_back(d.sim->NewPartFrom({p->base(), p->size()}, p->alignment(), p->name()));
+  d.Reopen();
+  return d;
+}
+
 TempFile::TempFile(uint64_t size, const std::string& tag) {
   static std::atomic<int> counter{0};
   path_ = "/dev/shm/pmemfs-test-" + std::to_string(getpid()) + "-" + tag + "-" +

@@ -44,6 +44,10 @@ struct SimDevice {
 
 // Creates (formats) a device on fresh simulated parts. Fails the test on error.
 SimDevice MakeSimDevice(const SimSetup& setup, CreateOptions opts = {});
+// The same device on a new power domain (seed 42, as MakeSimDevice's): each part starts holding
+// what `from`'s part shows now, persisted, and the parts are assembled. To copy what survived a
+// crash rather than what the program saw, Crash() `from` first. Fails the test on error.
+SimDevice CopySimDevice(const SimDevice& from);
 
 // A file under /dev/shm of `size` bytes (sparse, zero), removed when this goes away.
 class TempFile {

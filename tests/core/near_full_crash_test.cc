@@ -1,0 +1,797 @@
+// Power failures near a full device (issue 9, item 2), over the crash simulator (label crash).
+//
+// A small device is formatted, mostly filled by one file ("filler"), and then a seeded random
+// workload runs INTO NoSpace, again and again: create (also kept open), write at random offsets,
+// O_APPEND + fdatasync through an open file, create + write + fsync + close + rename over an
+// existing file (the atomic replace of editors and databases), truncate, unlink (also of open
+// files: orphans, closed later or still open at the crash), rename to a new name and over an
+// existing one, link, mkdir/rmdir, long symlinks, xattrs of a block each, fsync, syncfs. The
+// OutOfInodes variant formats with a handful of inodes, so creates run out of those too. Every
+// call is one step; the workload is generated against the live filesystem in a reference run
+// (which records each step's result and the whole tree after it) and is then replayed from a
+// fresh format, once per crash state:
+//   - at EVERY persist point of the workload (the drain after it never happens; sampled: lines
+//     flushed but not drained kept at random), and
+//   - at instants BETWEEN persist points: after the k-th individual cache-line flush
+//     (SimPmem::StopAtFlush), k random, so a persist is drained part way; some of these also
+//     write back a random share (or all) of the stores never flushed, as a CPU cache may, or as a
+//     copy of a frozen machine's memory shows.
+// Each replayed step must give the reference run's result (the replay is deterministic). After
+// the cut: recovery (Filesystem::Mount) must succeed, the tree must equal the reference tree
+// after the acknowledged steps or after the step in flight (its file's bytes may be torn; in copy
+// mode data not yet fsync'ed is not compared: tree_snapshot.h), a clean unmount, and
+// pmemfs-fsck's checker must find nothing wrong. Prints the crash states explored per mode.
+//
+// Environment (the defaults are the CI run, each test well under a minute on two busy cores):
+//   PMEMFS_NEARFULL_SEEDS=N   workloads per test (default 1), seeds FIRST .. FIRST+N-1
+//   PMEMFS_NEARFULL_SEED=S    first seed (default 1): rerun one failing workload with SEEDS=1
+//   PMEMFS_NEARFULL_STEPS=M   steps per workload (default 60)
+//   PMEMFS_CRASH_INSTANTS=K   cuts between persist points per workload (default 40)
+//   PMEMFS_CRASH_SAMPLE=P     share of persist points also cut with undrained lines kept (0.25)
+//   PMEMFS_CRASH_VERBOSE=1    print each workload with its results
+// A soak: PMEMFS_NEARFULL_SEEDS=20 PMEMFS_CRASH_INSTANTS=400 build/tests/core/near_full_crash_test
+// A failure prints the seed, the cut, and the workload up to the step in flight.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <deque>
+#include <iostream>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "fs_harness.h"
+#include "tools/fsck/check.h"
+#include "tree_snapshot.h"
+
+namespace pmemfs::core {
+namespace {
+
+using mapping::Mode;
+using testing::kRoot;
+using testing::RenderTree;
+using testing::Tree;
+
+uint64_t EnvOr(const char* name, uint64_t def) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::strtoull(v, nullptr, 10) : def;
+}
+double EnvOrD(const char* name, double def) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::strtod(v, nullptr) : def;
+}
+
+std::pair<std::string, std::string> SplitPath(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {"", path};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+// ---------------------------------------------------------------------------------------------
+// Steps
+
+enum class Kind {
+  kCreate,  // a (keep_open: the file stays open as `handle`)
+  kWrite, kAppend, kTruncate, kFsync, kFdatasync,  // on `handle` (>= 0) or the file at a
+  kClose,   // handle
+  kRename, kLink, kUnlink, kMkdir, kRmdir, kSymlink, kSetXattr, kRemoveXattr, kSyncFs,
+};
+
+struct Op {
+  Kind kind;
+  std::string a, b;  // paths (b: rename/link target, symlink target, xattr name)
+  uint64_t off = 0;  // write offset, truncate size
+  std::string data;  // write data, xattr value
+  int handle = -1;
+  bool keep_open = false;
+
+  // Changes file bytes or size: torn when interrupted (and unacknowledged in copy mode).
+  bool is_data() const {
+    return kind == Kind::kWrite || kind == Kind::kAppend || kind == Kind::kTruncate;
+  }
+  std::string ToString() const {
+    std::ostringstream o;
+    const std::string on = handle >= 0 ? "#" + std::to_string(handle) : a;
+    switch (kind) {
+      case Kind::kCreate:
+        o << "create " << a << (keep_open ? " open as #" + std::to_string(handle) : "");
+        break;
+      case Kind::kWrite: o << "write " << on << " off=" << off << " len=" << data.size(); break;
+      case Kind::kAppend: o << "append " << on << " len=" << data.size(); break;
+      case Kind::kTruncate: o << "truncate " << on << " size=" << off; break;
+      case Kind::kFsync: o << "fsync " << on; break;
+      case Kind::kFdatasync: o << "fdatasync " << on; break;
+      case Kind::kClose: o << "close " << on; break;
+      case Kind::kRename: o << "rename " << a << " -> " << b; break;
+      case Kind::kLink: o << "link " << a << " -> " << b; break;
+      case Kind::kUnlink: o << "unlink " << a; break;
+      case Kind::kMkdir: o << "mkdir " << a; break;
+      case Kind::kRmdir: o << "rmdir " << a; break;
+      case Kind::kSymlink: o << "symlink " << a << " (" << b.size() << " bytes)"; break;
+      case Kind::kSetXattr: o << "setxattr " << a << " " << b << " len=" << data.size(); break;
+      case Kind::kRemoveXattr: o << "removexattr " << a << " " << b; break;
+      case Kind::kSyncFs: o << "syncfs"; break;
+    }
+    return o.str();
+  }
+};
+
+// A model of the namespace, kept from the results of the steps so far, just enough to make
+// steps that are valid (they may still run out of space or inodes).
+class Generator {
+ public:
+  // The filler (the space the device starts without) is not in the model: never touched.
+  // `creates`: an extra share of steps that create a name (file, directory, symlink).
+  Generator(uint64_t seed, double creates) : rng_(seed), creates_(creates) {}
+
+  Op Next() {
+    for (;;) {
+      if (!plan_.empty()) {
+        Op op = plan_.front();
+        plan_.pop_front();
+        return op;
+      }
+      if (std::optional<Op> op = Make()) return *op;
+    }
+  }
+
+  // The result of the step Next() returned last.
+  void Done(const Op& op, const Status& st) {
+    if (op.kind == Kind::kClose) open_.erase(op.handle);  // closed whatever the result
+    if (!st.ok()) {
+      // A plan's later steps need this one: give up the rest, and drop the temporary file a
+      // plan made (closing it first) as an application would.
+      const bool rest = !plan_.empty();
+      plan_.clear();
+      if (rest && op.kind != Kind::kCreate && plan_handle_ >= 0 && open_.count(plan_handle_)) {
+        Op close{Kind::kClose};
+        close.handle = plan_handle_;
+        plan_.push_back(close);
+        Op unlink{Kind::kUnlink, handle_path_[plan_handle_]};
+        if (paths_.count(unlink.a)) plan_.push_back(unlink);
+      }
+      plan_handle_ = -1;
+      return;
+    }
+    switch (op.kind) {
+      case Kind::kCreate:
+        paths_[op.a] = {'f', next_id_++};
+        if (op.keep_open) {
+          open_.insert(op.handle);
+          handle_path_[op.handle] = op.a;
+        }
+        break;
+      case Kind::kMkdir: paths_[op.a] = {'d', next_id_++}; break;
+      case Kind::kSymlink: paths_[op.a] = {'l', next_id_++}; break;
+      case Kind::kLink: paths_[op.b] = paths_[op.a]; break;
+      case Kind::kUnlink:
+      case Kind::kRmdir: paths_.erase(op.a); break;
+      case Kind::kRename: {
+        std::map<std::string, Node> moved;
+        paths_.erase(op.b);
+        for (auto it = paths_.begin(); it != paths_.end();) {
+          if (it->first == op.a || it->first.compare(0, op.a.size() + 1, op.a + "/") == 0) {
+            moved[op.b + it->first.substr(op.a.size())] = it->second;
+            it = paths_.erase(it);
+          } else {
+            ++it;
+          }
+        }
+        paths_.insert(moved.begin(), moved.end());
+        for (auto& [h, p] : handle_path_)
+          if (p == op.a) p = op.b;
+        break;
+      }
+      case Kind::kSetXattr: xattrs_[paths_[op.a].id].insert(op.b); break;
+      case Kind::kRemoveXattr: xattrs_[paths_[op.a].id].erase(op.b); break;
+      default: break;
+    }
+  }
+
+ private:
+  struct Node {
+    char type;  // 'f' file, 'd' directory, 'l' symlink
+    int id;     // hard links share it
+  };
+
+  uint64_t Rand(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
+  bool Chance(double p) { return std::bernoulli_distribution(p)(rng_); }
+  template <typename T>
+  const T& Pick(const std::vector<T>& v) { return v[Rand(v.size())]; }
+
+  std::vector<std::string> Paths(char type) const {
+    std::vector<std::string> out;
+    for (const auto& [p, n] : paths_)
+      if (n.type == type) out.push_back(p);
+    return out;
+  }
+  bool IsEmptyDir(const std::string& p) const {
+    auto it = paths_.upper_bound(p + "/");
+    return it == paths_.end() || it->first.compare(0, p.size() + 1, p + "/") != 0;
+  }
+  std::string NewPath() {
+    std::vector<std::string> dirs = Paths('d');
+    dirs.push_back("");
+    const std::string dir = Pick(dirs);
+    std::string name = (Chance(0.2) ? "a-longer-name-spanning-dentry-slots-" : "n") +
+                       std::to_string(next_name_++);
+    return dir.empty() ? name : dir + "/" + name;
+  }
+  std::string Bytes(size_t n) {
+    std::string s(n, '\0');
+    const char base = static_cast<char>('A' + Rand(26));
+    const uint64_t stride = 1 + Rand(7);
+    for (size_t i = 0; i < n; i++) s[i] = static_cast<char>(base + (i * stride) % 29);
+    return s;
+  }
+  uint64_t Size() {  // small, unaligned, whole blocks, large
+    switch (Rand(5)) {
+      case 0: return 1 + Rand(100);
+      case 1: return 1 + Rand(6000);
+      case 2: return 4096 * (1 + Rand(8));
+      default: return 20000 + Rand(100000);
+    }
+  }
+  uint64_t Offset() { return Chance(0.4) ? 4096 * Rand(24) : Rand(120 << 10); }
+  // An open handle, or -1.
+  int OpenHandle() {
+    if (open_.empty()) return -1;
+    return *std::next(open_.begin(), static_cast<long>(Rand(open_.size())));
+  }
+  // Data steps go through an open handle now and then (also an orphan's), else a path.
+  bool Target(Op& op) {
+    const std::vector<std::string> files = Paths('f');
+    if (const int h = OpenHandle(); h >= 0 && (files.empty() || Chance(0.3))) {
+      op.handle = h;
+      return true;
+    }
+    if (files.empty()) return false;
+    op.a = Pick(files);
+    return true;
+  }
+
+  std::optional<Op> Make() {
+    const std::vector<std::string> files = Paths('f'), dirs = Paths('d');
+    Op op{Kind::kSyncFs};
+    if (Chance(creates_)) {
+      static constexpr Kind kCreates[] = {Kind::kCreate, Kind::kMkdir, Kind::kSymlink};
+      op = {kCreates[Rand(std::size(kCreates))], NewPath()};
+      if (op.kind == Kind::kSymlink) op.b = "t/" + Bytes(Chance(0.3) ? 200 + Rand(1000) : 20);
+      return op;
+    }
+    switch (Rand(24)) {
+      case 0: case 1:
+        op = {Kind::kCreate, NewPath()};
+        op.keep_open = Chance(0.2);
+        if (op.keep_open) op.handle = next_handle_++;
+        return op;
+      case 2: {  // atomic replace: create tmp, write, fsync, close, rename over a file
+        const int h = next_handle_++;
+        Op create{Kind::kCreate, NewPath()};
+        create.keep_open = true;
+        create.handle = h;
+        Op write{Kind::kWrite};
+        write.handle = h;
+        write.data = Bytes(Size());
+        Op sync{Kind::kFsync}, close{Kind::kClose};
+        sync.handle = close.handle = h;
+        Op rename{Kind::kRename, create.a, files.empty() || Chance(0.2) ? NewPath() : Pick(files)};
+        plan_ = {write, sync, close, rename};
+        plan_handle_ = h;
+        return create;
+      }
+      case 3: {  // an orphan: create open, write, unlink (closed some steps later, or never)
+        const int h = next_handle_++;
+        Op create{Kind::kCreate, NewPath()};
+        create.keep_open = true;
+        create.handle = h;
+        Op write{Kind::kWrite};
+        write.handle = h;
+        write.data = Bytes(Size());
+        plan_ = {write, Op{Kind::kUnlink, create.a}};
+        plan_handle_ = h;
+        return create;
+      }
+      case 4: case 5: case 6: case 7: case 21: case 22:
+        op = {Kind::kWrite};
+        if (!Target(op)) return std::nullopt;
+        op.off = Offset();
+        op.data = Bytes(Size());
+        return op;
+      case 8: {  // O_APPEND + fdatasync, a log
+        op = {Kind::kAppend};
+        if (!Target(op)) return std::nullopt;
+        op.data = Bytes(Chance(0.7) ? 1 + Rand(300) : Size());
+        Op sync{Kind::kFdatasync, op.a};
+        sync.handle = op.handle;
+        plan_ = {sync};
+        plan_handle_ = -1;
+        return op;
+      }
+      case 9:
+        op = {Kind::kTruncate};
+        if (!Target(op)) return std::nullopt;
+        op.off = Chance(0.3) ? 0 : Rand(160 << 10);
+        return op;
+      case 10: {  // unlink a file or symlink (also one that is open), rmdir
+        std::vector<std::string> v = files;
+        for (const std::string& l : Paths('l')) v.push_back(l);
+        for (const std::string& d : dirs)
+          if (IsEmptyDir(d)) v.push_back(d);
+        if (v.empty()) return std::nullopt;
+        const std::string p = Pick(v);
+        return Op{paths_[p].type == 'd' ? Kind::kRmdir : Kind::kUnlink, p};
+      }
+      case 12: {  // rename to a new name or over one of the same kind
+        std::vector<std::string> all;
+        for (const auto& [p, n] : paths_) all.push_back(p);
+        if (all.empty()) return std::nullopt;
+        const std::string from = Pick(all);
+        const Node node = paths_[from];
+        std::string to;
+        if (Chance(0.5)) {
+          std::vector<std::string> targets;
+          for (const auto& [p, n] : paths_)
+            if (n.type == node.type && n.id != node.id && (n.type != 'd' || IsEmptyDir(p)) &&
+                p.compare(0, from.size() + 1, from + "/") != 0)
+              targets.push_back(p);
+          if (!targets.empty()) to = Pick(targets);
+        }
+        if (to.empty()) to = NewPath();
+        if (to.compare(0, from.size() + 1, from + "/") == 0) return std::nullopt;  // own subtree
+        return Op{Kind::kRename, from, to};
+      }
+      case 13:
+        if (files.empty()) return std::nullopt;
+        return Op{Kind::kLink, Pick(files), NewPath()};
+      case 14:
+        return Op{Kind::kMkdir, NewPath()};
+      case 15: {
+        op = {Kind::kSymlink, NewPath()};
+        op.b = "t/" + Bytes(Chance(0.7) ? 200 + Rand(1000) : 20);
+        return op;
+      }
+      case 16: case 17: {  // xattrs: values of a block each, or small
+        std::vector<std::string> v = files;
+        v.insert(v.end(), dirs.begin(), dirs.end());
+        if (v.empty()) return std::nullopt;
+        const std::string p = Pick(v);
+        const std::set<std::string>& names = xattrs_[paths_[p].id];
+        if (!names.empty() && Chance(0.3))
+          return Op{Kind::kRemoveXattr, p,
+                    Pick(std::vector<std::string>(names.begin(), names.end()))};
+        op = {Kind::kSetXattr, p, "user.x" + std::to_string(Rand(4))};
+        op.data = Bytes(Chance(0.7) ? 500 + Rand(3000) : 1 + Rand(60));
+        return op;
+      }
+      case 18: {
+        op = {Kind::kFsync};
+        if (!Target(op)) return std::nullopt;
+        return op;
+      }
+      case 11: case 19: {  // close an open file (an orphan's last close frees it)
+        const int h = OpenHandle();
+        if (h < 0) return std::nullopt;
+        op = {Kind::kClose};
+        op.handle = h;
+        return op;
+      }
+      case 20:
+        return Op{Kind::kSyncFs};
+      default:
+        return std::nullopt;
+    }
+  }
+
+  std::mt19937_64 rng_;
+  const double creates_;
+  std::map<std::string, Node> paths_;  // sorted: a directory's subtree follows it
+  std::map<int, std::set<std::string>> xattrs_;
+  std::set<int> open_;                 // open handles
+  std::map<int, std::string> handle_path_;  // the name an open handle was created under
+  std::deque<Op> plan_;                // the rest of a multi-step pattern
+  int plan_handle_ = -1;               // the temporary file it opened, dropped if a step fails
+  int next_id_ = 1;
+  int next_name_ = 0;
+  int next_handle_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+// The filesystem under test
+
+struct Variant {
+  const char* name;
+  uint64_t part_size;    // one part, of which 2 MiB RAM partition and the descriptors
+  uint64_t inodes;       // format's inode count (0: the default)
+  uint64_t left_blocks;  // free blocks the filler leaves
+  double creates;        // an extra share of steps that create names
+};
+
+class Harness : public testing::FsHarnessBase {
+ public:
+  // No atime updates: the reference run reads every file after each step, the replays do not,
+  // and both must make the same persist points.
+  Harness(Mode mode, const Variant& v)
+      : FsHarnessBase(mode, {.atime = AtimePolicy::kNoatime}, v.part_size,
+                      {.inode_count = v.inodes}) {}
+  // Mounts a copy of `prepared` (see Prepare).
+  Harness(Mode mode, const mapping::testing::SimDevice& prepared)
+      : FsHarnessBase(mode, {.atime = AtimePolicy::kNoatime},
+                      mapping::testing::CopySimDevice(prepared)) {}
+
+  // The device every run of variant `v` starts from: formatted, filled, cleanly unmounted.
+  static mapping::testing::SimDevice Prepare(Mode mode, const Variant& v) {
+    Harness h(mode, v);
+    h.Fill(v.left_blocks);
+    Status st = h.Unmount();
+    EXPECT_TRUE(st.ok()) << "unmount: " << st.message();
+    mapping::testing::SimDevice& d = h.sim();
+    d.dev.reset();
+    d.sim->Crash();  // what persisted, without the RAM partition's contents
+    return mapping::testing::CopySimDevice(d);
+  }
+
+  // Fills the device with "filler" until it is full, then shrinks it to leave `left` blocks.
+  void Fill(uint64_t left) {
+    auto a = fs_->Create(kRoot, kRootIno, "filler", 0644, O_RDWR);
+    ASSERT_TRUE(a.ok()) << a.status().message();
+    const std::string chunk(256 << 10, 'F');
+    uint64_t size = 0;
+    for (;;) {
+      auto w = fs_->Write(kRoot, a->ino, size, std::as_bytes(std::span(chunk)));
+      if (!w.ok()) {
+        ASSERT_EQ(w.status().code(), Code::kNoSpace) << w.status().message();
+        break;
+      }
+      size += *w;
+      if (*w < chunk.size()) break;
+    }
+    ASSERT_GT(size, left * layout::kBlockSize);
+    SetAttrRequest r;
+    r.fields = kSetSize;
+    r.size = size - left * layout::kBlockSize;
+    ASSERT_TRUE(fs_->SetAttr(kRoot, a->ino, r).ok());
+    ASSERT_TRUE(fs_->Release(a->ino).ok());
+    fs_->Forget(a->ino, 1);
+    ASSERT_TRUE(fs_->SyncFs().ok());
+  }
+
+  // The inode a step works on: its handle's or its path's.
+  Result<uint64_t> Target(const Op& op) {
+    if (op.handle >= 0) {
+      auto it = handles_.find(op.handle);
+      if (it == handles_.end())
+        return Status::InvalidArgument("handle #" + std::to_string(op.handle) + " is not open");
+      return it->second;
+    }
+    return testing::ResolvePath(*fs_, op.a);
+  }
+
+  Status Apply(const Op& op) {
+    Filesystem& fs = *fs_;
+    auto forget = [&](const Result<Attr>& a) {
+      if (a.ok()) fs.Forget(a->ino, 1);
+      return a.status();
+    };
+    auto bytes = [&] { return std::as_bytes(std::span(op.data)); };
+    switch (op.kind) {
+      case Kind::kCreate: {
+        auto [dp, name] = SplitPath(op.a);
+        PMEMFS_ASSIGN_OR_RETURN(uint64_t dir, testing::ResolvePath(fs, dp));
+        PMEMFS_ASSIGN_OR_RETURN(Attr a, fs.Create(kRoot, dir, name, 0644, O_RDWR | O_CREAT | O_EXCL));
+        if (op.keep_open) {  // the open and the lookup reference stay until the close
+          handles_[op.handle] = a.ino;
+          return Status::Ok();
+        }
+        Status st = fs.Release(a.ino);
+        fs.Forget(a.ino, 1);
+        return st;
+      }
+      case Kind::kWrite:
+      case Kind::kAppend: {
+        PMEMFS_ASSIGN_OR_RETURN(uint64_t ino, Target(op));
+        uint64_t off = op.off;
+        if (op.kind == Kind::kAppend) {  // O_APPEND: the kernel writes at the size it knows
+          PMEMFS_ASSIGN_OR_RETURN(Attr a, fs.GetAttr(ino));
+          off = a.size;
+        }
+        // A short write (out of space part way) is a result like any other.
+        return fs.Write(kRoot, ino, off, bytes()).status();
+      }
+      case Kind::kTruncate: {
+        PMEMFS_ASSIGN_OR_RETURN(uint64_t ino, Target(op));
+        SetAttrRequest r;
+        r.fields = kSetSize;
+        r.size = op.off;
+        return fs.SetAttr(kRoot, ino, r).status();
+      }
+      case Kind::kFsync:
+      case Kind::kFdatasync: {
+        PMEMFS_ASSIGN_OR_RETURN(uint64_t ino, Target(op));
+        return fs.Fsync(ino, op.kind == Kind::kFdatasync);
+      }
+      case Kind::kClose: {
+        PMEMFS_ASSIGN_OR_RETURN(uint64_t ino, Target(op));
+        handles_.erase(op.handle);
+        Status st = fs.Release(ino);
+        fs.Forget(ino, 1);  // an orphan's last reference: freed now
+        return st;
+      }
+      case Kind::kSyncFs: return fs.SyncFs();
+      default: break;
+    }
+    auto [dp, name] = SplitPath(op.a);
+    PMEMFS_ASSIGN_OR_RETURN(uint64_t dir, testing::ResolvePath(fs, dp));
+    switch (op.kind) {
+      case Kind::kMkdir: return forget(fs.MkDir(kRoot, dir, name, 0755));
+      case Kind::kSymlink: return forget(fs.Symlink(kRoot, dir, name, op.b));
+      case Kind::kUnlink: return fs.Unlink(kRoot, dir, name);
+      case Kind::kRmdir: return fs.RmDir(kRoot, dir, name);
+      case Kind::kRename:
+      case Kind::kLink: {
+        auto [tdp, tname] = SplitPath(op.b);
+        PMEMFS_ASSIGN_OR_RETURN(uint64_t to_dir, testing::ResolvePath(fs, tdp));
+        if (op.kind == Kind::kRename) return fs.Rename(kRoot, dir, name, to_dir, tname, 0);
+        PMEMFS_ASSIGN_OR_RETURN(uint64_t ino, testing::ResolvePath(fs, op.a));
+        return forget(fs.Link(kRoot, ino, to_dir, tname));
+      }
+      case Kind::kSetXattr:
+      case Kind::kRemoveXattr: {
+        PMEMFS_ASSIGN_OR_RETURN(uint64_t ino, testing::ResolvePath(fs, op.a));
+        if (op.kind == Kind::kRemoveXattr) return fs.RemoveXattr(kRoot, ino, op.b);
+        return fs.SetXattr(kRoot, ino, op.b, bytes(), 0);
+      }
+      default: return Status::InvalidArgument("unknown step");
+    }
+  }
+
+  // Unmounts and reassembles the device (sim().dev) for a look at what is on it.
+  Status Unmount() {
+    Status st = fs_->Unmount();
+    fs_.reset();
+    d_.Reopen();
+    return st;
+  }
+
+ private:
+  std::map<int, uint64_t> handles_;  // open handle -> inode
+};
+
+// ---------------------------------------------------------------------------------------------
+// The test
+
+// What the reference run recorded.
+struct Reference {
+  std::vector<Op> ops;
+  std::vector<Code> results;
+  std::vector<Tree> trees;                   // after each prefix of ops
+  std::vector<std::set<uint64_t>> unsynced;  // copy mode: inodes whose data is not acknowledged
+  std::vector<std::optional<uint64_t>> target;  // inode a data step changes
+  uint64_t points_base = 0, points_end = 0;  // persist points of the workload
+  uint64_t lines_base = 0, lines_end = 0;    // flushed lines of the workload
+  uint64_t nospace = 0;
+};
+
+struct Totals {
+  uint64_t workloads = 0, steps = 0, nospace = 0, persist_points = 0, flushed_lines = 0;
+  uint64_t at_points = 0, kept_undrained = 0, between = 0, kept_dirty = 0;
+};
+
+std::string Log(const Reference& ref, size_t upto) {
+  std::ostringstream o;
+  for (size_t i = 0; i < ref.ops.size() && i <= upto; i++) {
+    o << "  " << i << ": " << ref.ops[i].ToString();
+    if (ref.results[i] == Code::kNoSpace) o << "  [NoSpace]";
+    else if (ref.results[i] != Code::kOk) o << "  [code " << static_cast<int>(ref.results[i]) << "]";
+    o << (i == upto ? "   <- in flight" : "") << "\n";
+  }
+  return o.str();
+}
+
+// How a replay loses power.
+struct Cut {
+  bool at_flush = false;  // StopAtFlush(at, keep) else StopAfter(at) and Crash(keep)
+  uint64_t at = 0;
+  double keep = 0;
+  std::string ToString() const {
+    std::ostringstream o;
+    if (at_flush)
+      o << "cut after flushed line " << at << " keeping dirty lines " << keep;
+    else
+      o << "cut after persist point " << at << " keeping undrained lines " << keep;
+    return o.str();
+  }
+};
+
+class NearFullCrashTest : public ::testing::TestWithParam<Mode> {
+ protected:
+  void RunAll(const Variant& v, uint64_t seed_base) {
+    prepared_ = Harness::Prepare(GetParam(), v);
+    if (::testing::Test::HasFailure()) return;
+    const uint64_t first = EnvOr("PMEMFS_NEARFULL_SEED", 1);
+    const uint64_t seeds = EnvOr("PMEMFS_NEARFULL_SEEDS", 1);
+    const size_t steps = EnvOr("PMEMFS_NEARFULL_STEPS", 60);
+    const uint64_t instants = EnvOr("PMEMFS_CRASH_INSTANTS", 40);
+    const double sample = EnvOrD("PMEMFS_CRASH_SAMPLE", 0.25);
+    Totals t;
+    for (uint64_t seed = seed_base + first; seed < seed_base + first + seeds; seed++)
+      if (!RunWorkload(v, seed, steps, instants, sample, t)) break;
+    // The workloads must keep running out of space (or inodes) to mean anything.
+    EXPECT_GE(t.nospace, t.steps / 15) << "the workloads hardly ran out of space";
+    // Every state counted passed: recovered to the acknowledged tree, unmounted, fsck clean.
+    std::cout << "[ near-full crash " << v.name << " " << mapping::ModeName(GetParam()) << ": "
+              << t.workloads << " workloads, " << t.steps << " steps (" << t.nospace
+              << " out of space), " << t.persist_points << " persist points, "
+              << t.flushed_lines << " flushed lines; crash states explored: "
+              << t.at_points + t.between << " = " << t.at_points << " at persist points ("
+              << t.kept_undrained << " keeping undrained lines) + " << t.between
+              << " between them (" << t.kept_dirty << " writing back unflushed stores) ]"
+              << std::endl;
+  }
+
+ private:
+  bool Record(const Variant& v, uint64_t seed, size_t steps, Reference& ref) {
+    const Mode mode = GetParam();
+    Harness h(mode, prepared_);
+    if (::testing::Test::HasFailure()) return false;
+    ref.points_base = h.sim().sim->persist_points();
+    ref.lines_base = h.sim().sim->flushed_lines();
+    Generator gen(seed, v.creates);
+    std::set<uint64_t> dirty;
+    ref.trees.push_back(testing::SnapshotTree(h.fs()));
+    ref.unsynced.push_back(dirty);
+    for (size_t i = 0; i < steps; i++) {
+      const Op op = gen.Next();
+      std::optional<uint64_t> ino;
+      if (op.is_data() || op.kind == Kind::kFsync || op.kind == Kind::kFdatasync) {
+        auto r = h.Target(op);
+        if (r.ok()) ino = *r;
+      }
+      const Status st = h.Apply(op);
+      gen.Done(op, st);
+      ref.ops.push_back(op);
+      ref.results.push_back(st.code());
+      ref.target.push_back(op.is_data() ? ino : std::nullopt);
+      if (st.code() == Code::kNoSpace) ref.nospace++;
+      EXPECT_TRUE(st.ok() || st.code() == Code::kNoSpace)
+          << "seed " << seed << " step " << i << " " << op.ToString() << ": " << st.message()
+          << "\nworkload:\n" << Log(ref, i);
+      if (mode == Mode::kCopy && ino) {
+        if (op.is_data()) dirty.insert(*ino);
+        if (st.ok() && (op.kind == Kind::kFsync || op.kind == Kind::kFdatasync)) dirty.erase(*ino);
+      }
+      if (mode == Mode::kCopy && st.ok() && op.kind == Kind::kSyncFs) dirty.clear();
+      ref.trees.push_back(testing::SnapshotTree(h.fs()));
+      ref.unsynced.push_back(dirty);
+      if (::testing::Test::HasFailure()) return false;
+    }
+    ref.points_end = h.sim().sim->persist_points();
+    ref.lines_end = h.sim().sim->flushed_lines();
+    if (EnvOr("PMEMFS_CRASH_VERBOSE", 0))
+      std::cout << "seed " << seed << ":\n" << Log(ref, ref.ops.size()) << std::flush;
+    // The whole workload, then a clean unmount: also no damage without a crash.
+    Status st = h.Unmount();
+    EXPECT_TRUE(st.ok()) << "seed " << seed << ": unmount: " << st.message();
+    auto report = fsck::Check(*h.sim().dev, {});
+    EXPECT_TRUE(report.ok() && report->clean())
+        << "seed " << seed << ": fsck after the whole workload: "
+        << (report.ok() ? std::to_string(report->problems.size()) + " problem(s), first: " +
+                              (report->problems.empty() ? "" : report->problems[0].message)
+                        : report.status().message());
+    return !::testing::Test::HasFailure();
+  }
+
+  bool RunWorkload(const Variant& v, uint64_t seed, size_t steps, uint64_t instants,
+                   double sample, Totals& totals) {
+    Reference ref;
+    if (!Record(v, seed, steps, ref)) return false;
+    totals.workloads++;
+    totals.steps += ref.ops.size();
+    totals.nospace += ref.nospace;
+    totals.persist_points += ref.points_end - ref.points_base;
+    totals.flushed_lines += ref.lines_end - ref.lines_base;
+
+    std::mt19937_64 rng(seed * 7919 + static_cast<int>(GetParam()));
+    std::uniform_real_distribution<double> share(0.2, 0.8);
+    for (uint64_t stop = ref.points_base; stop <= ref.points_end; stop++) {
+      std::vector<double> keeps = {0.0};
+      if (std::bernoulli_distribution(sample)(rng)) keeps.push_back(share(rng));
+      for (double keep : keeps) {
+        if (!CutAt(v, seed, ref, {false, stop, keep})) return false;
+        totals.at_points++;
+        if (keep > 0) totals.kept_undrained++;
+      }
+    }
+    if (ref.lines_end > ref.lines_base) {
+      std::uniform_int_distribution<uint64_t> line(ref.lines_base + 1, ref.lines_end);
+      for (uint64_t i = 0; i < instants; i++) {
+        // A third keep only what was flushed, a third some unflushed stores, a third all.
+        const double keep = i % 3 == 0 ? 0.0 : i % 3 == 1 ? share(rng) : 1.0;
+        if (!CutAt(v, seed, ref, {true, line(rng), keep})) return false;
+        totals.between++;
+        if (keep > 0) totals.kept_dirty++;
+      }
+    }
+    return true;
+  }
+
+  bool CutAt(const Variant& v, uint64_t seed, const Reference& ref, const Cut& cut) {
+    const std::string where = std::string(v.name) + " seed " + std::to_string(seed) + " " +
+                              cut.ToString();
+    Harness h(GetParam(), prepared_);
+    if (::testing::Test::HasFailure()) return false;
+    if (cut.at_flush)
+      h.sim().sim->StopAtFlush(cut.at, cut.keep);
+    else
+      h.sim().sim->StopAfter(cut.at);
+    size_t done = 0;  // steps that returned before the power failed
+    for (const Op& op : ref.ops) {
+      const Status st = h.Apply(op);
+      if (h.sim().sim->stopped()) break;
+      EXPECT_EQ(st.code(), ref.results[done])
+          << where << ": step " << done << " " << op.ToString() << " gave " << st.message()
+          << " (the replay differs from the reference run)\n" << Log(ref, done);
+      if (::testing::Test::HasFailure()) return false;
+      done++;
+    }
+    h.CrashAndMount(cut.at_flush ? 0.0 : cut.keep);
+    if (::testing::Test::HasFatalFailure()) {
+      ADD_FAILURE() << where << ": recovery failed; workload:\n" << Log(ref, done);
+      return false;
+    }
+    const Tree got = testing::SnapshotTree(h.fs());
+    // Not compared: unsynced data (copy mode) and the file a data step in flight changes.
+    std::set<uint64_t> skip = ref.unsynced[done];
+    if (done < ref.ops.size()) {
+      skip.insert(ref.unsynced[done + 1].begin(), ref.unsynced[done + 1].end());
+      if (ref.target[done]) skip.insert(*ref.target[done]);
+    }
+    const std::string now = RenderTree(got, skip);
+    const bool ok = now == RenderTree(ref.trees[done], skip) ||
+                    (done < ref.ops.size() && now == RenderTree(ref.trees[done + 1], skip));
+    EXPECT_TRUE(ok) << where << " (" << done << " steps acknowledged)\ngot:\n" << now
+                    << "expected:\n" << RenderTree(ref.trees[done], skip)
+                    << (done < ref.ops.size() ? "or:\n" + RenderTree(ref.trees[done + 1], skip)
+                                              : "")
+                    << "workload:\n" << Log(ref, done);
+    if (!ok || ::testing::Test::HasFailure()) return false;
+
+    // A clean unmount, then the checker on the device.
+    Status st = h.Unmount();
+    EXPECT_TRUE(st.ok()) << where << ": unmount: " << st.message();
+    auto report = fsck::Check(*h.sim().dev, {});
+    EXPECT_TRUE(report.ok()) << where << ": fsck: " << report.status().message();
+    if (!report.ok()) return false;
+    std::string problems;
+    for (const fsck::Problem& p : report->problems) problems += "  " + p.area + ": " + p.message + "\n";
+    EXPECT_TRUE(report->clean()) << where << " (" << done << " steps acknowledged): fsck found\n"
+                                 << problems << "workload:\n" << Log(ref, done);
+    return report->clean();
+  }
+
+  mapping::testing::SimDevice prepared_;  // the filled device every run starts from a copy of
+};
+
+// Plenty of inodes, about 40 free blocks.
+constexpr Variant kOutOfSpace{"space", 6ull << 20, 0, 40, 0.0};
+// 12 inodes (the root and the filler among them) and room for more data.
+constexpr Variant kOutOfInodes{"inodes", 6ull << 20, 12, 200, 0.25};
+
+TEST_P(NearFullCrashTest, RunningOutOfSpace) { RunAll(kOutOfSpace, 0); }
+TEST_P(NearFullCrashTest, RunningOutOfInodes) { RunAll(kOutOfInodes, 1000); }
+
+INSTANTIATE_TEST_SUITE_P(Modes, NearFullCrashTest,
+                         ::testing::Values(Mode::kDirect, Mode::kCopy, Mode::kPages),
+                         [](const ::testing::TestParamInfo<Mode>& i) {
+                           return std::string(mapping::ModeName(i.param));
+                         });
+
+}  // namespace
+}  // namespace pmemfs::core
