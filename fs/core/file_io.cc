@@ -1,5 +1,5 @@
 // file_io.cc: the data path of fs/core: open/release, read, write, truncate, fallocate, lseek,
-// copy_file_range, fsync and the copy-mode write-back thread.
+// copy_file_range, fsync.
 //
 // How data reaches the device, by mode (mapping/access.h does the bytes):
 //   direct, pages  mapped blocks are overwritten in place and are durable when Write returns;
@@ -11,7 +11,7 @@
 //   RAM files      (volatile inodes) plain stores into the RAM partition; no Tx, no flushes.
 // A write that only overwrites mapped blocks of its own in place (no allocation, copy-on-write
 // or zeroing, size and mode unchanged) commits nothing: its mtime/ctime wait in ip.rec
-// (times_pending) for the times thread (writeback_ms), Fsync, the last Release, SyncFs or
+// (times_pending) for the Flusher (writeback_ms), Fsync, the last Release, SyncFs or
 // Unmount (fs.h).
 //
 // Invariants the paths keep:
@@ -205,7 +205,7 @@ class Filesystem::DataPath {
   // An in-place overwrite leaves its new times uncommitted in ip.rec (times_deferred()).
   Result<uint64_t> Write(const Caller& c, uint64_t off, std::span<const std::byte> data);
   // Write set ip.rec's mtime/ctime without committing them: the caller hands the inode to
-  // Filesystem::DeferTimes.
+  // Flusher::Defer.
   bool times_deferred() const { return times_deferred_; }
 
   // Commits `rec` and the Tx (nothing when nothing changed) and starts a new Tx.
@@ -818,12 +818,9 @@ Status Filesystem::Release(uint64_t ino) {
     }
     if (last) {  // the last close commits the times its writes left pending
       std::unique_lock lock(ip->mu);
-      st = CommitTimes(*ip);
-      if (st.ok()) {  // no longer held for the times thread, so MaybeEvict may drop it
-        std::lock_guard l(times_mu_);
-        times_dirty_.erase(ino);  // (if that thread holds it right now, it evicts after)
-      }
+      st = flusher_->CommitTimes(*ip);
     }
+    if (last && st.ok()) flusher_->Drop(ino);  // no longer held there: MaybeEvict may drop it
   }
   MaybeEvict(ino);
   return st;
@@ -883,10 +880,7 @@ Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
   const bool due_before = AtimeDueLocked(*ip);
   DataPath dp(*this, *ip);
   Result<uint64_t> n = dp.Write(c, off, data);
-  if (dp.times_deferred()) {
-    ip->times_pending = true;
-    DeferTimes(ip);
-  }
+  if (dp.times_deferred()) flusher_->Defer(ip);
   // The sync attribute: durable on return, as with O_SYNC (copy mode's data, deferred times).
   const bool sync = ip->rec.flags & layout::kInodeSync;
   // The new mtime made an atime update due: what the kernel cached from earlier reads must go.
@@ -898,60 +892,12 @@ Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
   return n;
 }
 
-// --- write times committed late ---------------------------------------------------------------
+// --- write times committed late (flusher.h) ---------------------------------------------------
 
-void Filesystem::DeferTimes(const InodePtr& ip) {
-  bool first;
-  {
-    std::lock_guard l(times_mu_);
-    first = times_dirty_.empty();
-    times_dirty_.emplace(ip->ino, ip);
-  }
-  if (first) times_cv_.notify_all();
-}
-
-Status Filesystem::CommitTimes(Inode& ip) {
-  if (!ip.times_pending) return Status::Ok();
+Status Filesystem::CommitRecord(Inode& ip) {
   store::Tx tx = store_->Begin();
   PutInode(tx, ip, ip.rec);
-  PMEMFS_RETURN_IF_ERROR(Commit(tx, {&ip}));
-  ip.times_pending = false;
-  return Status::Ok();
-}
-
-Status Filesystem::CommitAllTimes() {
-  std::unordered_map<uint64_t, InodePtr> dirty;
-  {
-    std::lock_guard l(times_mu_);
-    dirty.swap(times_dirty_);
-  }
-  Status st;
-  std::vector<uint64_t> inos;
-  for (auto& [ino, ip] : dirty) {
-    std::unique_lock lock(ip->mu);
-    Status s = CommitTimes(*ip);
-    if (!s.ok()) {
-      DeferTimes(ip);  // tried again next round
-      if (st.ok()) st = s;
-    }
-    inos.push_back(ino);
-  }
-  dirty.clear();
-  for (uint64_t ino : inos) MaybeEvict(ino);  // Release may have left them to us
-  return st;
-}
-
-void Filesystem::TimesLoop() {
-  std::unique_lock lock(times_mu_);
-  while (!times_stop_) {
-    times_cv_.wait(lock, [&] { return times_stop_ || !times_dirty_.empty(); });
-    if (times_cv_.wait_for(lock, std::chrono::milliseconds(opts_.writeback_ms),
-                           [&] { return times_stop_; }))
-      break;  // Unmount commits what is left
-    lock.unlock();
-    (void)CommitAllTimes();  // a failure stays pending; Fsync/SyncFs/Unmount report it
-    lock.lock();
-  }
+  return Commit(tx, {&ip});
 }
 
 // Persistent shrinks commit their own steps (a huge file takes several transactions, and shared
@@ -1007,30 +953,10 @@ Status Filesystem::Fsync(uint64_t ino, bool datasync) {
   }
   // direct/pages: the data is durable already (on return from Write); the times may not be.
   std::unique_lock lock(ip->mu);
-  return CommitTimes(*ip);
+  return flusher_->CommitTimes(*ip);
 }
 
-Status Filesystem::SyncFs() {
-  Status st = CommitAllTimes();
-  Status s = access_->SyncAll();
-  return st.ok() ? s : st;
-}
-
-void Filesystem::WritebackLoop() {
-  std::unique_lock lock(wb_mu_);
-  while (!wb_stop_) {
-    if (opts_.writeback_ms == 0) {
-      wb_cv_.wait(lock, [&] { return wb_stop_; });
-      break;
-    }
-    if (wb_cv_.wait_for(lock, std::chrono::milliseconds(opts_.writeback_ms),
-                        [&] { return wb_stop_; }))
-      break;
-    lock.unlock();
-    (void)access_->SyncAll();  // errors reach the caller of the next Fsync/SyncFs
-    lock.lock();
-  }
-}
+Status Filesystem::SyncFs() { return flusher_->Flush(); }
 
 Status Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len) {
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));

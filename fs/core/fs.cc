@@ -61,6 +61,12 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
     opts.writeback_ms = 0;
   }
   std::unique_ptr<Filesystem> fs(new Filesystem());
+  Filesystem* f = fs.get();
+  fs->flusher_ = std::make_unique<Flusher>(Flusher::Hooks{
+      .commit_record = [f](Inode& ip) { return f->CommitRecord(ip); },
+      .write_back = [f] { return f->access_ ? f->access_->SyncAll() : Status::Ok(); },
+      .released = [f](uint64_t ino) { f->MaybeEvict(ino); },
+  });
   fs->opts_ = opts;
   fs->read_only_ = opts.read_only;
   fs->atime_ = given.atime;
@@ -137,9 +143,7 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
     std::lock_guard l(fs->inodes_mu_);
     fs->inodes_.erase(ino);
   }
-  if (opts.mode == mapping::Mode::kCopy && opts.writeback_ms > 0)
-    fs->writeback_ = std::thread([f = fs.get()] { f->WritebackLoop(); });
-  if (opts.writeback_ms > 0) fs->times_ = std::thread([f = fs.get()] { f->TimesLoop(); });
+  fs->flusher_->Start(std::chrono::milliseconds(opts.writeback_ms));
   return fs;
 }
 
@@ -151,32 +155,13 @@ Status Filesystem::Unmount() {
     if (unmounted_) return Status::Ok();
     unmounted_ = true;
   }
-  if (writeback_.joinable()) {
-    {
-      std::lock_guard l(wb_mu_);
-      wb_stop_ = true;
-    }
-    wb_cv_.notify_all();
-    writeback_.join();
-  }
-  if (times_.joinable()) {
-    {
-      std::lock_guard l(times_mu_);
-      times_stop_ = true;
-    }
-    times_cv_.notify_all();
-    times_.join();
-  }
+  flusher_->Stop();
   // A device that shrank under the filesystem is left as it is: writing back or marking it
   // clean would claim what is lost. Its journal and dirty state tell the next mount and
   // pmemfs-fsck to check it.
   if (Status h = dev_->Health(); !h.ok())
     return Status::IoError(h.message() + "; the filesystem was not written back nor marked clean");
-  Status st = store_ ? CommitAllTimes() : Status::Ok();
-  if (access_) {
-    Status s = access_->SyncAll();
-    if (st.ok()) st = s;
-  }
+  Status st = flusher_->Flush();
   // Unlinked files still open or referenced at unmount are freed now (read-only after a
   // remount: the next read-write mount frees them).
   std::vector<InodePtr> left;
@@ -211,8 +196,7 @@ Status Filesystem::SetReadOnly(bool read_only) {
   if (read_only == read_only_) return Status::Ok();
   if (read_only) {
     read_only_ = true;  // from now on every change is refused; then what is pending goes down
-    Status st = CommitAllTimes();
-    if (Status s = access_->SyncAll(); st.ok()) st = s;
+    Status st = flusher_->Flush();
     if (Status s = st.ok() ? store_->SetReadOnly(true) : st; !s.ok()) {
       read_only_ = false;
       return s;

@@ -44,11 +44,10 @@
 #include <vector>
 
 #include <atomic>
-#include <condition_variable>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
+#include "fs/core/flusher.h"
 #include "fs/core/inode.h"
 #include "fs/store/store.h"
 #include "mapping/access.h"
@@ -374,7 +373,6 @@ class Filesystem {
   // Sets the size of `ip` to `size` (frees the blocks past it in transactions of its own) and
   // updates `rec`, the working record, which the caller writes. Caller holds ip->mu exclusively.
   Status Truncate(Inode& ip, layout::InodeRecord& rec, uint64_t size);
-  void WritebackLoop();
   // [file_io.cc, added by the data path] Removes every data block past rec.pending_size (a
   // truncate a crash interrupted: kInodeTruncating), or past 0 with `to_zero` (an inode being
   // deleted), in transactions of its own, and clears the flag; updates ip.rec. Caller holds
@@ -405,15 +403,10 @@ class Filesystem {
   // next read reaches us. Caller holds no locks.
   void DropCachedData(uint64_t ino);
 
-  // --- file_io.cc: write times committed late -------------------------------------------------
-  // Records that ip->rec holds mtime/ctime not yet committed (ip->times_pending, set by the
-  // caller) so the times thread commits them. Caller holds ip->mu exclusively.
-  void DeferTimes(const InodePtr& ip);
-  // Commits ip.rec when it holds pending times. Caller holds ip.mu exclusively.
-  Status CommitTimes(Inode& ip);
-  // Commits the pending times of every inode (SyncFs, Unmount, the times thread).
-  Status CommitAllTimes();
-  void TimesLoop();
+  // --- write times committed late (flusher_) -------------------------------------------------
+  // Writes ip.rec in a Tx of its own (the Flusher's commit of pending times). Caller holds
+  // ip.mu exclusively.
+  Status CommitRecord(Inode& ip);
 
   // --- state ------------------------------------------------------------------------------------
   MountOptions opts_;
@@ -438,18 +431,9 @@ class Filesystem {
   std::atomic<bool> read_only_{false};   // opts_.read_only at mount, then SetReadOnly's
   std::atomic<AtimePolicy> atime_{AtimePolicy::kRelatime};
 
-  std::mutex wb_mu_;      // guards wb_stop_
-  std::condition_variable wb_cv_;
-  bool wb_stop_ = false;
-  std::thread writeback_;  // copy mode background write-back
-
-  // Inodes with pending write times (Inode::times_pending). Taken after an inode's mu, never
-  // before it. The reference keeps the inode cached until its times are committed.
-  std::mutex times_mu_;   // guards times_dirty_ and times_stop_
-  std::condition_variable times_cv_;
-  std::unordered_map<uint64_t, InodePtr> times_dirty_;
-  bool times_stop_ = false;
-  std::thread times_;     // commits pending write times writeback_ms after the first
+  // The background thread: pending write times and copy mode's write-back (flusher.h).
+  // Declared last: destroyed (stopped) first.
+  std::unique_ptr<Flusher> flusher_;
 };
 
 }  // namespace pmemfs::core

@@ -61,7 +61,7 @@ struct Inode {
   std::atomic<bool> dir_loaded{false};
   std::atomic<bool> map_loaded{false};
   std::atomic<bool> xattrs_loaded{false};
-  // rec.mtime_ns/ctime_ns set by a write and not yet committed (Filesystem::CommitTimes).
+  // rec.mtime_ns/ctime_ns set by a write and not yet committed (Flusher::CommitTimes).
   bool times_pending = false;
   // Directories: rec.parent, readable without `mu` (ancestor walks during rename). Written
   // only with Filesystem::rename_mu_ held, after the commit that changed rec.parent.

@@ -1,0 +1,95 @@
+#include "fs/core/flusher.h"
+
+#include <vector>
+
+namespace pmemfs::core {
+
+void Flusher::Start(std::chrono::milliseconds period) {
+  if (period.count() <= 0 || thread_.joinable()) return;
+  {
+    std::lock_guard l(mu_);
+    stop_ = false;
+  }
+  thread_ = std::thread([this, period] { Loop(period); });
+}
+
+void Flusher::Stop() {
+  if (!thread_.joinable()) return;
+  {
+    std::lock_guard l(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Flusher::Loop(std::chrono::milliseconds period) {
+  std::unique_lock lock(mu_);
+  while (!cv_.wait_for(lock, period, [&] { return stop_; })) {
+    lock.unlock();
+    (void)Flush();  // a failure stays pending; Fsync/SyncFs/Unmount report it
+    lock.lock();
+  }
+}
+
+void Flusher::Hold(const std::shared_ptr<Inode>& ip) {
+  std::lock_guard l(mu_);
+  pending_.emplace(ip->ino, ip);
+}
+
+void Flusher::Defer(const std::shared_ptr<Inode>& ip) {
+  if (ip->times_pending) return;
+  ip->times_pending = true;
+  Hold(ip);
+}
+
+Status Flusher::CommitTimes(Inode& ip) {
+  if (!ip.times_pending) return Status::Ok();
+  PMEMFS_RETURN_IF_ERROR(hooks_.commit_record(ip));
+  ip.times_pending = false;
+  return Status::Ok();
+}
+
+void Flusher::Drop(uint64_t ino) {
+  std::lock_guard l(mu_);
+  pending_.erase(ino);  // (if a Flush holds it right now, that Flush releases it after)
+}
+
+Status Flusher::FlushTimes() {
+  std::unordered_map<uint64_t, std::shared_ptr<Inode>> batch;
+  {
+    std::lock_guard l(mu_);
+    batch.swap(pending_);
+  }
+  Status st;
+  std::vector<uint64_t> inos;
+  inos.reserve(batch.size());
+  for (auto& [ino, ip] : batch) {
+    std::unique_lock lock(ip->mu);
+    if (Status s = CommitTimes(*ip); !s.ok()) {
+      Hold(ip);  // tried again next round
+      if (st.ok()) st = s;
+    }
+    inos.push_back(ino);
+  }
+  batch.clear();  // our references go before the cache is told
+  if (hooks_.released)
+    for (uint64_t ino : inos) hooks_.released(ino);  // Release may have left them to us
+  return st;
+}
+
+Status Flusher::Flush() {
+  Status st = FlushTimes();
+  if (hooks_.write_back) {
+    Status s = hooks_.write_back();
+    if (st.ok()) st = s;
+  }
+  return st;
+}
+
+size_t Flusher::pending() const {
+  std::lock_guard l(mu_);
+  return pending_.size();
+}
+
+}  // namespace pmemfs::core
