@@ -228,11 +228,17 @@ Status Store::SetLabel(std::string_view label) {
 
 Status Store::UpdateSuperblock(Superblock sb) {
   SealSuperblock(sb);
-  Tx tx = Begin();
-  tx.Put(0, sb);
-  tx.Put(BlockOffset(sb.backup_block), sb);
-  PMEMFS_RETURN_IF_ERROR(Apply(tx));
-  sb_ = sb;
+  // One copy per transaction, the primary first: a crash while a transaction is applied may
+  // tear the copy it writes (any of its lines may persist), and mount reads the superblock
+  // before it can find and replay the journal, so the other copy must be whole then. (Torn
+  // primary: mount opens the backup, the older one, and the replay rewrites the primary. Torn
+  // backup: the primary is already the new one.)
+  for (const uint64_t block : {uint64_t{0}, sb.backup_block}) {
+    Tx tx = Begin();
+    tx.Put(BlockOffset(block), sb);
+    PMEMFS_RETURN_IF_ERROR(Apply(tx));
+    sb_ = sb;  // the primary is what mount reads
+  }
   return Status::Ok();
 }
 

@@ -196,8 +196,9 @@ class Store {
   void RunFreeHook(std::span<const BlockRange> ranges);
   // What Commit refuses before writing anything (misuse, targets, size).
   Status CheckTx(const Tx& tx) const;
-  // Writes both superblock copies through a Tx and makes `sb` the current one (Open, Close).
-  // Writes both superblocks in one transaction (also while read-only: Close, SetReadOnly).
+  // Writes both superblock copies, each in a Tx of its own (the primary first, so a crash never
+  // tears both), and makes `sb` the current one (Open, Close; also while read-only: Close,
+  // SetReadOnly).
   Status UpdateSuperblock(layout::Superblock sb);
   // Marks the superblocks clean. Caller holds mode_mu_ exclusively or is the only user.
   Status MarkClean();
