@@ -1,37 +1,49 @@
 // Power failures near a full device (issue 9, item 2), over the crash simulator (label crash).
 //
-// A small device is formatted, mostly filled by one file ("filler"), and then a seeded random
-// workload runs INTO NoSpace, again and again: create (also kept open), write at random offsets,
-// O_APPEND + fdatasync through an open file, create + write + fsync + close + rename over an
-// existing file (the atomic replace of editors and databases), truncate, unlink (also of open
-// files: orphans, closed later or still open at the crash), rename to a new name and over an
-// existing one, link, mkdir/rmdir, long symlinks, xattrs of a block each, fsync, syncfs. The
-// OutOfInodes variant formats with a handful of inodes, so creates run out of those too. Every
-// call is one step; the workload is generated against the live filesystem in a reference run
-// (which records each step's result and the whole tree after it) and is then replayed from a
-// fresh format, once per crash state:
+// A small device is formatted, mostly filled by one file ("filler", never touched again), and a
+// seeded random workload runs INTO NoSpace, again and again: create (also kept open), write at
+// random offsets (also one block here and there: many extents), O_APPEND + fdatasync, create +
+// write + fsync + close + rename over an existing file (the atomic replace of editors and
+// databases), truncate, fallocate (allocate, punch: a free that splits extents, zero range),
+// copy_file_range (pages mode: shared blocks), unlink (also of open files: orphans, closed later
+// or still open at the crash), rename to a new name and over an existing one, link, mkdir/rmdir,
+// long symlinks, xattrs of a block each, fsync, syncfs. The OutOfInodes variant formats with a
+// handful of inodes, so creates run out of those too.
+//
+// NearFullCrashTest: one writer. Every call is one step; the workload is generated against the
+// live filesystem in a reference run (which records each step's result and the whole tree after
+// it) and is replayed from a copy of the filled device once per crash state:
 //   - at EVERY persist point of the workload (the drain after it never happens; sampled: lines
 //     flushed but not drained kept at random), and
 //   - at instants BETWEEN persist points: after the k-th individual cache-line flush
 //     (SimPmem::StopAtFlush), k random, so a persist is drained part way; some of these also
 //     write back a random share (or all) of the stores never flushed, as a CPU cache may, or as a
 //     copy of a frozen machine's memory shows.
-// Each replayed step must give the reference run's result (the replay is deterministic). After
-// the cut: recovery (Filesystem::Mount) must succeed, the tree must equal the reference tree
-// after the acknowledged steps or after the step in flight (its file's bytes may be torn; in copy
-// mode data not yet fsync'ed is not compared: tree_snapshot.h), a clean unmount, and
-// pmemfs-fsck's checker must find nothing wrong. Prints the crash states explored per mode.
+// Each replayed step must give the reference run's result (the replay is deterministic).
+//
+// ThreeWritersCrashTest: three writers at once, each in a directory of its own on the shared
+// device (one allocator, journal, inode table), cut at random instants (persist points and
+// flushed lines) of the live run; each writer records its results and its directory's tree after
+// every step, and stops once it sees the power failed.
+//
+// After each cut: recovery (Filesystem::Mount) must succeed, the tree (each writer's directory)
+// must equal the tree after the acknowledged steps or after the step in flight (its file's bytes
+// may be torn; in copy mode data not yet fsync'ed is not compared), a clean unmount, and
+// pmemfs-fsck's checker must find nothing wrong. Each test prints the crash states it explored.
 //
 // Environment (the defaults are the CI run, each test well under a minute on two busy cores):
 //   PMEMFS_NEARFULL_SEEDS=N   workloads per test (default 1), seeds FIRST .. FIRST+N-1
 //   PMEMFS_NEARFULL_SEED=S    first seed (default 1): rerun one failing workload with SEEDS=1
-//   PMEMFS_NEARFULL_STEPS=M   steps per workload (default 60)
-//   PMEMFS_CRASH_INSTANTS=K   cuts between persist points per workload (default 40)
+//   PMEMFS_NEARFULL_STEPS=M   steps per workload (default 60; each of three writers: 2/3 of it)
+//   PMEMFS_CRASH_INSTANTS=K   cuts between persist points per workload (default 40); the three
+//                             writers are cut 3K times per workload
 //   PMEMFS_CRASH_SAMPLE=P     share of persist points also cut with undrained lines kept (0.25)
 //   PMEMFS_CRASH_VERBOSE=1    print each workload with its results
-// A soak: PMEMFS_NEARFULL_SEEDS=20 PMEMFS_CRASH_INSTANTS=400 build/tests/core/near_full_crash_test
+// A soak (about 20 minutes of CPU):
+//   PMEMFS_NEARFULL_SEEDS=20 PMEMFS_CRASH_INSTANTS=200 build/tests/core/near_full_crash_test
 // A failure prints the seed, the cut, and the workload up to the step in flight.
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 
 #include <gtest/gtest.h>
@@ -40,11 +52,13 @@
 #include <deque>
 #include <iostream>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <random>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fs_harness.h"
@@ -79,22 +93,27 @@ std::pair<std::string, std::string> SplitPath(const std::string& path) {
 
 enum class Kind {
   kCreate,  // a (keep_open: the file stays open as `handle`)
-  kWrite, kAppend, kTruncate, kFsync, kFdatasync,  // on `handle` (>= 0) or the file at a
+  kWrite, kAppend, kTruncate, kFallocate, kFsync, kFdatasync,  // on `handle` or the file at a
   kClose,   // handle
   kRename, kLink, kUnlink, kMkdir, kRmdir, kSymlink, kSetXattr, kRemoveXattr, kSyncFs,
+  kCopyRange,  // copy_file_range a [off, +len) -> b at `to` (pages mode: shares whole blocks)
 };
 
 struct Op {
   Kind kind;
   std::string a, b;  // paths (b: rename/link target, symlink target, xattr name)
-  uint64_t off = 0;  // write offset, truncate size
+  uint64_t off = 0;  // write/fallocate/copy offset, truncate size
+  uint64_t len = 0;  // fallocate/copy length
+  uint64_t to = 0;   // copy destination offset
+  int flags = 0;     // fallocate mode
   std::string data;  // write data, xattr value
   int handle = -1;
   bool keep_open = false;
 
   // Changes file bytes or size: torn when interrupted (and unacknowledged in copy mode).
   bool is_data() const {
-    return kind == Kind::kWrite || kind == Kind::kAppend || kind == Kind::kTruncate;
+    return kind == Kind::kWrite || kind == Kind::kAppend || kind == Kind::kTruncate ||
+           kind == Kind::kFallocate || kind == Kind::kCopyRange;
   }
   std::string ToString() const {
     std::ostringstream o;
@@ -106,6 +125,14 @@ struct Op {
       case Kind::kWrite: o << "write " << on << " off=" << off << " len=" << data.size(); break;
       case Kind::kAppend: o << "append " << on << " len=" << data.size(); break;
       case Kind::kTruncate: o << "truncate " << on << " size=" << off; break;
+      case Kind::kFallocate:
+        o << "fallocate " << on << " mode=0x" << std::hex << flags << std::dec << " off=" << off
+          << " len=" << len;
+        break;
+      case Kind::kCopyRange:
+        o << "copy_file_range " << a << " off=" << off << " len=" << len << " -> " << b
+          << " off=" << to;
+        break;
       case Kind::kFsync: o << "fsync " << on; break;
       case Kind::kFdatasync: o << "fdatasync " << on; break;
       case Kind::kClose: o << "close " << on; break;
@@ -128,8 +155,10 @@ struct Op {
 class Generator {
  public:
   // The filler (the space the device starts without) is not in the model: never touched.
-  // `creates`: an extra share of steps that create a name (file, directory, symlink).
-  Generator(uint64_t seed, double creates) : rng_(seed), creates_(creates) {}
+  // `creates`: an extra share of steps that create a name (file, directory, symlink). `home`:
+  // the existing directory it works under ("": the root); handles count from `first_handle`.
+  Generator(uint64_t seed, double creates, std::string home = "", int first_handle = 0)
+      : rng_(seed), creates_(creates), home_(std::move(home)), next_handle_(first_handle) {}
 
   Op Next() {
     for (;;) {
@@ -218,7 +247,7 @@ class Generator {
   }
   std::string NewPath() {
     std::vector<std::string> dirs = Paths('d');
-    dirs.push_back("");
+    dirs.push_back(home_);
     const std::string dir = Pick(dirs);
     std::string name = (Chance(0.2) ? "a-longer-name-spanning-dentry-slots-" : "n") +
                        std::to_string(next_name_++);
@@ -266,7 +295,7 @@ class Generator {
       if (op.kind == Kind::kSymlink) op.b = "t/" + Bytes(Chance(0.3) ? 200 + Rand(1000) : 20);
       return op;
     }
-    switch (Rand(24)) {
+    switch (Rand(27)) {
       case 0: case 1:
         op = {Kind::kCreate, NewPath()};
         op.keep_open = Chance(0.2);
@@ -385,6 +414,36 @@ class Generator {
       }
       case 20:
         return Op{Kind::kSyncFs};
+      case 23: {  // allocate, punch (splits extents: a free that may need a block), zero
+        static constexpr int kModes[] = {0, FALLOC_FL_KEEP_SIZE,
+                                         FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                         FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                                         FALLOC_FL_ZERO_RANGE};
+        op = {Kind::kFallocate};
+        if (!Target(op)) return std::nullopt;
+        op.flags = kModes[Rand(std::size(kModes))];
+        op.off = Offset();
+        op.len = Chance(0.5) ? 4096 * (1 + Rand(4)) : Size();
+        return op;
+      }
+      case 24: {  // copy a range, block-aligned now and then (pages mode shares those blocks)
+        if (files.empty()) return std::nullopt;
+        op = {Kind::kCopyRange, Pick(files), Pick(files)};
+        const bool aligned = Chance(0.6);
+        op.off = aligned ? 4096 * Rand(16) : Rand(64 << 10);
+        op.to = aligned ? 4096 * Rand(32) : Rand(128 << 10);
+        op.len = aligned ? 4096 * (1 + Rand(16)) : Size();
+        if (op.a == op.b && op.off < op.to + op.len && op.to < op.off + op.len)
+          return std::nullopt;  // overlapping ranges of one file: EINVAL
+        return op;
+      }
+      case 25: case 26: {  // one block here and there: many extents, extent blocks
+        op = {Kind::kWrite};
+        if (!Target(op)) return std::nullopt;
+        op.off = 4096 * Rand(64) + (Chance(0.3) ? Rand(4096) : 0);
+        op.data = Bytes(Chance(0.8) ? 4096 : 1 + Rand(8000));
+        return op;
+      }
       default:
         return std::nullopt;
     }
@@ -392,15 +451,16 @@ class Generator {
 
   std::mt19937_64 rng_;
   const double creates_;
+  const std::string home_;
   std::map<std::string, Node> paths_;  // sorted: a directory's subtree follows it
   std::map<int, std::set<std::string>> xattrs_;
   std::set<int> open_;                 // open handles
   std::map<int, std::string> handle_path_;  // the name an open handle was created under
   std::deque<Op> plan_;                // the rest of a multi-step pattern
   int plan_handle_ = -1;               // the temporary file it opened, dropped if a step fails
+  int next_handle_;
   int next_id_ = 1;
   int next_name_ = 0;
-  int next_handle_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -426,9 +486,15 @@ class Harness : public testing::FsHarnessBase {
       : FsHarnessBase(mode, {.atime = AtimePolicy::kNoatime},
                       mapping::testing::CopySimDevice(prepared)) {}
 
-  // The device every run of variant `v` starts from: formatted, filled, cleanly unmounted.
-  static mapping::testing::SimDevice Prepare(Mode mode, const Variant& v) {
+  // The device every run of variant `v` starts from: formatted, filled, with directories
+  // `homes` ("w0", "w1", ...: one per writer of the concurrent test), cleanly unmounted.
+  static mapping::testing::SimDevice Prepare(Mode mode, const Variant& v, int homes = 0) {
     Harness h(mode, v);
+    for (int i = 0; i < homes; i++) {
+      auto a = h.fs().MkDir(kRoot, kRootIno, "w" + std::to_string(i), 0755);
+      EXPECT_TRUE(a.ok()) << a.status().message();
+      if (a.ok()) h.fs().Forget(a->ino, 1);
+    }
     h.Fill(v.left_blocks);
     Status st = h.Unmount();
     EXPECT_TRUE(st.ok()) << "unmount: " << st.message();
@@ -463,9 +529,18 @@ class Harness : public testing::FsHarnessBase {
     ASSERT_TRUE(fs_->SyncFs().ok());
   }
 
+  // The file whose bytes a data step changes, or fsync syncs (before the step).
+  std::optional<uint64_t> Changes(const Op& op) {
+    if (!op.is_data() && op.kind != Kind::kFsync && op.kind != Kind::kFdatasync) return {};
+    auto r = op.kind == Kind::kCopyRange ? testing::ResolvePath(*fs_, op.b) : Target(op);
+    if (!r.ok()) return {};
+    return *r;
+  }
+
   // The inode a step works on: its handle's or its path's.
   Result<uint64_t> Target(const Op& op) {
     if (op.handle >= 0) {
+      std::lock_guard lock(handles_mu_);
       auto it = handles_.find(op.handle);
       if (it == handles_.end())
         return Status::InvalidArgument("handle #" + std::to_string(op.handle) + " is not open");
@@ -487,6 +562,7 @@ class Harness : public testing::FsHarnessBase {
         PMEMFS_ASSIGN_OR_RETURN(uint64_t dir, testing::ResolvePath(fs, dp));
         PMEMFS_ASSIGN_OR_RETURN(Attr a, fs.Create(kRoot, dir, name, 0644, O_RDWR | O_CREAT | O_EXCL));
         if (op.keep_open) {  // the open and the lookup reference stay until the close
+          std::lock_guard lock(handles_mu_);
           handles_[op.handle] = a.ino;
           return Status::Ok();
         }
@@ -512,6 +588,16 @@ class Harness : public testing::FsHarnessBase {
         r.size = op.off;
         return fs.SetAttr(kRoot, ino, r).status();
       }
+      case Kind::kFallocate: {
+        PMEMFS_ASSIGN_OR_RETURN(uint64_t ino, Target(op));
+        return fs.Fallocate(ino, op.flags, op.off, op.len);
+      }
+      case Kind::kCopyRange: {
+        PMEMFS_ASSIGN_OR_RETURN(uint64_t in, testing::ResolvePath(fs, op.a));
+        PMEMFS_ASSIGN_OR_RETURN(uint64_t out, testing::ResolvePath(fs, op.b));
+        // A short copy (out of space part way) is a result like any other.
+        return fs.CopyFileRange(kRoot, in, op.off, out, op.to, op.len).status();
+      }
       case Kind::kFsync:
       case Kind::kFdatasync: {
         PMEMFS_ASSIGN_OR_RETURN(uint64_t ino, Target(op));
@@ -519,7 +605,10 @@ class Harness : public testing::FsHarnessBase {
       }
       case Kind::kClose: {
         PMEMFS_ASSIGN_OR_RETURN(uint64_t ino, Target(op));
-        handles_.erase(op.handle);
+        {
+          std::lock_guard lock(handles_mu_);
+          handles_.erase(op.handle);
+        }
         Status st = fs.Release(ino);
         fs.Forget(ino, 1);  // an orphan's last reference: freed now
         return st;
@@ -561,6 +650,7 @@ class Harness : public testing::FsHarnessBase {
   }
 
  private:
+  std::mutex handles_mu_;  // guards handles_ (threads of the concurrent test share them)
   std::map<int, uint64_t> handles_;  // open handle -> inode
 };
 
@@ -649,11 +739,7 @@ class NearFullCrashTest : public ::testing::TestWithParam<Mode> {
     ref.unsynced.push_back(dirty);
     for (size_t i = 0; i < steps; i++) {
       const Op op = gen.Next();
-      std::optional<uint64_t> ino;
-      if (op.is_data() || op.kind == Kind::kFsync || op.kind == Kind::kFdatasync) {
-        auto r = h.Target(op);
-        if (r.ok()) ino = *r;
-      }
+      const std::optional<uint64_t> ino = h.Changes(op);
       const Status st = h.Apply(op);
       gen.Done(op, st);
       ref.ops.push_back(op);
@@ -779,8 +865,8 @@ class NearFullCrashTest : public ::testing::TestWithParam<Mode> {
   mapping::testing::SimDevice prepared_;  // the filled device every run starts from a copy of
 };
 
-// Plenty of inodes, about 40 free blocks.
-constexpr Variant kOutOfSpace{"space", 6ull << 20, 0, 40, 0.0};
+// Plenty of inodes, about 24 free blocks.
+constexpr Variant kOutOfSpace{"space", 6ull << 20, 0, 24, 0.0};
 // 12 inodes (the root and the filler among them) and room for more data.
 constexpr Variant kOutOfInodes{"inodes", 6ull << 20, 12, 200, 0.25};
 
@@ -788,6 +874,205 @@ TEST_P(NearFullCrashTest, RunningOutOfSpace) { RunAll(kOutOfSpace, 0); }
 TEST_P(NearFullCrashTest, RunningOutOfInodes) { RunAll(kOutOfInodes, 1000); }
 
 INSTANTIATE_TEST_SUITE_P(Modes, NearFullCrashTest,
+                         ::testing::Values(Mode::kDirect, Mode::kCopy, Mode::kPages),
+                         [](const ::testing::TestParamInfo<Mode>& i) {
+                           return std::string(mapping::ModeName(i.param));
+                         });
+
+
+// ---------------------------------------------------------------------------------------------
+// Three writers at once, cut at random instants
+
+// One writer's run: its steps and results, and the tree of its directory after each.
+struct Writer {
+  Reference log;
+  size_t done = 0;  // steps that returned before the power failed (the next may be in flight)
+};
+
+class ThreeWritersCrashTest : public ::testing::TestWithParam<Mode> {
+ protected:
+  static constexpr int kWriters = 3;
+
+  // Runs the writers, each in its own directory of the shared filesystem, until each has made
+  // `steps` steps or sees that the power failed.
+  std::vector<Writer> Run(Harness& h, const Variant& v, uint64_t seed, size_t steps) {
+    std::vector<Writer> w(kWriters);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kWriters; t++)
+      threads.emplace_back([&, t] { RunWriter(h, v, seed, t, steps, w[t]); });
+    for (std::thread& th : threads) th.join();
+    return w;
+  }
+
+  void RunWriter(Harness& h, const Variant& v, uint64_t seed, int t, size_t steps, Writer& w) {
+    const Mode mode = GetParam();
+    const std::string home = "w" + std::to_string(t);
+    auto home_ino = testing::ResolvePath(h.fs(), home);
+    EXPECT_TRUE(home_ino.ok()) << home << ": " << home_ino.status().message();
+    if (!home_ino.ok()) return;
+    Generator gen(seed * 31 + t, v.creates, home, t * 100000);
+    std::set<uint64_t> dirty;
+    Reference& ref = w.log;
+    ref.trees.push_back(testing::SnapshotTree(h.fs(), *home_ino));
+    ref.unsynced.push_back(dirty);
+    for (size_t i = 0; i < steps; i++) {
+      const Op op = gen.Next();
+      const std::optional<uint64_t> ino = h.Changes(op);
+      const Status st = h.Apply(op);
+      gen.Done(op, st);
+      ref.ops.push_back(op);
+      ref.results.push_back(st.code());
+      ref.target.push_back(op.is_data() ? ino : std::nullopt);
+      if (st.code() == Code::kNoSpace) ref.nospace++;
+      EXPECT_TRUE(st.ok() || st.code() == Code::kNoSpace)
+          << "writer " << t << " step " << i << " " << op.ToString() << ": " << st.message()
+          << "\nworkload:\n" << Log(ref, i);
+      if (mode == Mode::kCopy && ino) {
+        if (op.is_data()) dirty.insert(*ino);
+        if (st.ok() && (op.kind == Kind::kFsync || op.kind == Kind::kFdatasync)) dirty.erase(*ino);
+      }
+      // Another writer's syncfs also syncs this one's data: not counted (only skips more).
+      if (mode == Mode::kCopy && st.ok() && op.kind == Kind::kSyncFs) dirty.clear();
+      ref.trees.push_back(testing::SnapshotTree(h.fs(), *home_ino));
+      ref.unsynced.push_back(dirty);
+      // Returned before the power failed, or maybe not: then in flight.
+      if (h.sim().sim->stopped() || ::testing::Test::HasFailure()) {
+        w.done = i;
+        return;
+      }
+    }
+    w.done = steps;
+  }
+
+  // One cut: the writers run on a copy of prepared_ until the power fails, then recovery, every
+  // writer's directory against its trees, unmount and the checker.
+  bool CutAt(const Variant& v, uint64_t seed, size_t steps, const Cut& cut, uint64_t* nospace) {
+    const std::string where = std::string(v.name) + " seed " + std::to_string(seed) + " " +
+                              cut.ToString();
+    Harness h(GetParam(), prepared_);
+    if (::testing::Test::HasFailure()) return false;
+    if (cut.at_flush)
+      h.sim().sim->StopAtFlush(cut.at, cut.keep);
+    else
+      h.sim().sim->StopAfter(cut.at);
+    std::vector<Writer> w = Run(h, v, seed, steps);
+    auto logs = [&] {
+      std::string o;
+      for (int t = 0; t < kWriters; t++)
+        o += "writer " + std::to_string(t) + " (w" + std::to_string(t) + "):\n" +
+             Log(w[t].log, w[t].done);
+      return o;
+    };
+    if (::testing::Test::HasFailure()) {
+      ADD_FAILURE() << where << "\n" << logs();
+      return false;
+    }
+    for (const Writer& x : w) *nospace += x.log.nospace;
+    h.CrashAndMount(cut.at_flush ? 0.0 : cut.keep);
+    if (::testing::Test::HasFatalFailure()) {
+      ADD_FAILURE() << where << ": recovery failed; workload:\n" << logs();
+      return false;
+    }
+    for (int t = 0; t < kWriters; t++) {
+      const Reference& ref = w[t].log;
+      const size_t done = w[t].done;
+      auto home = testing::ResolvePath(h.fs(), "w" + std::to_string(t));
+      EXPECT_TRUE(home.ok()) << where << ": w" << t << ": " << home.status().message();
+      if (!home.ok()) return false;
+      const Tree got = testing::SnapshotTree(h.fs(), *home);
+      std::set<uint64_t> skip = ref.unsynced[done];
+      if (done < ref.ops.size()) {
+        skip.insert(ref.unsynced[done + 1].begin(), ref.unsynced[done + 1].end());
+        if (ref.target[done]) skip.insert(*ref.target[done]);
+      }
+      const std::string now = RenderTree(got, skip);
+      const bool ok = now == RenderTree(ref.trees[done], skip) ||
+                      (done < ref.ops.size() && now == RenderTree(ref.trees[done + 1], skip));
+      EXPECT_TRUE(ok) << where << ": writer " << t << " (" << done
+                      << " steps acknowledged)\ngot:\n" << now << "expected:\n"
+                      << RenderTree(ref.trees[done], skip)
+                      << (done < ref.ops.size() ? "or:\n" + RenderTree(ref.trees[done + 1], skip)
+                                                : "")
+                      << logs();
+      if (!ok || ::testing::Test::HasFailure()) return false;
+    }
+    Status st = h.Unmount();
+    EXPECT_TRUE(st.ok()) << where << ": unmount: " << st.message();
+    auto report = fsck::Check(*h.sim().dev, {});
+    EXPECT_TRUE(report.ok()) << where << ": fsck: " << report.status().message();
+    if (!report.ok()) return false;
+    std::string problems;
+    for (const fsck::Problem& p : report->problems) problems += "  " + p.area + ": " + p.message + "\n";
+    EXPECT_TRUE(report->clean()) << where << ": fsck found\n" << problems << logs();
+    return report->clean();
+  }
+
+  mapping::testing::SimDevice prepared_;
+};
+
+// A little of both: inodes and blocks run out.
+constexpr Variant kThreeWriters{"three writers", 6ull << 20, 32, 80, 0.05};
+
+TEST_P(ThreeWritersCrashTest, CutAtRandomInstants) {
+  const Variant& v = kThreeWriters;
+  prepared_ = Harness::Prepare(GetParam(), v, kWriters);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  const uint64_t first = EnvOr("PMEMFS_NEARFULL_SEED", 1);
+  const uint64_t seeds = EnvOr("PMEMFS_NEARFULL_SEEDS", 1);
+  const size_t steps = EnvOr("PMEMFS_NEARFULL_STEPS", 60) * 2 / 3;  // per writer
+  const uint64_t instants = 3 * EnvOr("PMEMFS_CRASH_INSTANTS", 40);  // cheaper than replays
+  uint64_t states = 0, between = 0, kept = 0, nospace = 0, ran = 0;
+  for (uint64_t seed = first; seed < first + seeds; seed++) {
+    // An uncut run: how long the workload is, and no damage without a crash either.
+    uint64_t points_base, points_end, lines_base, lines_end;
+    {
+      Harness h(GetParam(), prepared_);
+      points_base = h.sim().sim->persist_points();
+      lines_base = h.sim().sim->flushed_lines();
+      std::vector<Writer> w = Run(h, v, seed, steps);
+      ASSERT_FALSE(::testing::Test::HasFailure());
+      points_end = h.sim().sim->persist_points();
+      lines_end = h.sim().sim->flushed_lines();
+      for (int t = 0; t < kWriters; t++) {
+        nospace += w[t].log.nospace;
+        ran += w[t].log.ops.size();
+        if (EnvOr("PMEMFS_CRASH_VERBOSE", 0))
+          std::cout << "seed " << seed << " writer " << t << ":\n"
+                    << Log(w[t].log, w[t].log.ops.size()) << std::flush;
+      }
+      ASSERT_TRUE(h.Unmount().ok());
+      auto report = fsck::Check(*h.sim().dev, {});
+      ASSERT_TRUE(report.ok() && report->clean()) << "seed " << seed << ": fsck after the run";
+    }
+    std::mt19937_64 rng(seed * 104729 + static_cast<int>(GetParam()));
+    std::uniform_real_distribution<double> share(0.2, 0.8);
+    for (uint64_t i = 0; i < instants; i++) {
+      // Half between persist points (keeping no, some or all unflushed stores), half at one.
+      Cut cut;
+      cut.at_flush = i % 2 == 0;
+      if (cut.at_flush) {
+        cut.at = std::uniform_int_distribution<uint64_t>(lines_base + 1, lines_end)(rng);
+        cut.keep = i % 6 == 0 ? 0.0 : i % 6 == 2 ? share(rng) : 1.0;
+      } else {
+        cut.at = std::uniform_int_distribution<uint64_t>(points_base, points_end)(rng);
+        cut.keep = i % 4 == 1 ? 0.0 : share(rng);
+      }
+      if (!CutAt(v, seed, steps, cut, &nospace)) return;
+      states++;
+      between += cut.at_flush;
+      kept += cut.keep > 0;
+    }
+  }
+  EXPECT_GE(nospace, ran / 20) << "the writers hardly ran out of space";
+  std::cout << "[ near-full crash, " << kWriters << " writers, " << mapping::ModeName(GetParam())
+            << ": " << seeds << " workloads of " << ran / std::max<uint64_t>(seeds, 1)
+            << " steps (" << nospace << " out of space over all runs); crash states explored: "
+            << states << " = " << states - between << " at persist points + " << between
+            << " between them (" << kept << " keeping undrained lines or unflushed stores) ]"
+            << std::endl;
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, ThreeWritersCrashTest,
                          ::testing::Values(Mode::kDirect, Mode::kCopy, Mode::kPages),
                          [](const ::testing::TestParamInfo<Mode>& i) {
                            return std::string(mapping::ModeName(i.param));

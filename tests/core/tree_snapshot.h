@@ -91,10 +91,11 @@ inline void WalkTree(Filesystem& fs, uint64_t dir, const std::string& prefix, Tr
 }
 }  // namespace internal
 
-// The whole tree (without the RAM directory); errors of the walk fail the test.
-inline Tree SnapshotTree(Filesystem& fs) {
+// The whole tree under directory `dir` (without the RAM directory), paths relative to it;
+// errors of the walk fail the test.
+inline Tree SnapshotTree(Filesystem& fs, uint64_t dir = kRootIno) {
   Tree t;
-  internal::WalkTree(fs, kRootIno, "", t);
+  internal::WalkTree(fs, dir, "", t);
   return t;
 }
 
