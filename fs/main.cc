@@ -29,6 +29,7 @@
 #include "fs/fuse/daemon_control.h"
 #include "fs/fuse/daemonize.h"
 #include "fs/fuse/device_probe.h"
+#include "fs/fuse/direct_server.h"
 #include "fs/fuse/invalidator.h"
 #include "fs/fuse/logging.h"
 #include "fs/fuse/ops.h"
@@ -160,6 +161,25 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
     else spdlog::warn("{}: remount and second mounts will be refused", srv.status().message());
   }
 
+  // Direct access (pmemfs-direct, libpmemfs-client): processes the policy allows read and write
+  // file data in the device themselves under leases.
+  std::unique_ptr<fuse::DirectServer> direct;
+  if (args.direct_access.kind != config::DirectAccess::kOff && m.mode != mapping::Mode::kCopy) {
+    Result<std::unique_ptr<fuse::DirectServer>> srv = fuse::DirectServer::Start(
+        fs->get(), {.mount_dev = fuse::MountedDevice(mountpoint),
+                    .policy = args.direct_access,
+                    .owner = geteuid(),
+                    .invalidator = &inval,
+                    .fold_ms = m.writeback_ms});
+    if (srv.ok()) {
+      direct = std::move(srv).value();
+      spdlog::info("direct access for {} at @{}", config::DirectAccessName(args.direct_access),
+                   direct->name());
+    } else {
+      spdlog::warn("{}: no direct access on this mount", srv.status().message());
+    }
+  }
+
   daemon->Ready();
   if (!args.foreground) fuse::LogToSyslog(level);
   spdlog::info("mounted {} at {}", args.device, mountpoint);
@@ -170,6 +190,7 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
   else if (*loop > 0) spdlog::info("signal {}: unmounting", *loop);
 
   control.reset();
+  direct.reset();  // every lease called back, every client let go
   (*fs)->SetInvalidator(nullptr);
   ctx.invalidator = nullptr;  // the loop has ended: no handler runs
   inval.Stop();

@@ -216,13 +216,14 @@ Result<std::unique_ptr<Device>> DeviceBuilder::Build(std::vector<std::shared_ptr
                                    " mappings but vm.max_map_count is " + std::to_string(limit) +
                                    "; use the translated path");
   dev->path_ = path;
-  if (path == AccessPath::kLinear) PMEMFS_RETURN_IF_ERROR(dev->MapLinear(part_data));
+  if (path == AccessPath::kLinear)
+    PMEMFS_RETURN_IF_ERROR(dev->MapLinear(part_data, opts.guard_shrink));
 
   PMEMFS_ASSIGN_OR_RETURN(dev->bad_blocks_, BadBlocks::Load(dev.get()));
   return dev;
 }
 
-Status Device::MapLinear(const std::vector<uint64_t>& part_data) {
+Status Device::MapLinear(const std::vector<uint64_t>& part_data, bool guard) {
   uint64_t align = layout::kPageSize;
   for (auto& p : parts_) align = std::max(align, p->alignment());
   // A reservation aligned to the largest part alignment (devdax wants 2 MiB): find a free
@@ -276,7 +277,7 @@ Status Device::MapLinear(const std::vector<uint64_t>& part_data) {
     if (p->fd() >= 0 && fstat(p->fd(), &st) == 0 && S_ISREG(st.st_mode))
       files.push_back({p->fd(), p->size()});
   }
-  if (!files.empty())
+  if (guard && !files.empty())
     linear_region_ = std::make_unique<MediaRegion>(linear_base_, info_.size, std::move(files),
                                                    &linear_lost_);
   return Status::Ok();

@@ -161,7 +161,7 @@ class Device {
   friend class DeviceBuilder;
   friend Status RewritePartHeaders(Device& dev);
   Device() = default;
-  Status MapLinear(const std::vector<uint64_t>& part_data);
+  Status MapLinear(const std::vector<uint64_t>& part_data, bool guard);
 
   DeviceInfo info_;
   AccessPath path_ = AccessPath::kLinear;

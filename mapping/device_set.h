@@ -38,6 +38,8 @@ struct AssembleOptions {
   AccessPath path = AccessPath::kAuto;
   // The limit the automatic choice respects; 0: read /proc/sys/vm/max_map_count.
   uint64_t max_map_count = 0;
+  // Register the linear reservation with MediaGuard (see PartOpenOptions::guard_shrink).
+  bool guard_shrink = true;
 };
 
 // Smallest data area a part may contribute (bytes).

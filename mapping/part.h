@@ -78,11 +78,22 @@ struct PartOpenOptions {
   // Open read-write if the file allows it, else as read_only (a read-only mount, which a live
   // remount may make read-write: Part::read_only() says which it got).
   bool read_only_fallback = false;
+  // Register the part's own mapping with MediaGuard (a fault after the file shrank does not kill
+  // the process). Off for a library inside an application (client/), which installs no signal
+  // handler: there a shrunken part faults as any mapping would.
+  bool guard_shrink = true;
 };
 
 // Opens and maps a part (a path) and takes an exclusive lock on it. Errors name the path: it
 // does not exist, it is not a regular file or character device, it is in use by another process,
 // it cannot be opened for writing (the message suggests read-only use).
 Result<std::unique_ptr<Part>> OpenFilePart(const std::string& path, const PartOpenOptions& opts);
+
+// A part from an open file descriptor that another process opened and keeps locked (a
+// direct-access client gets the daemon's parts over its socket): takes `fd` (closed on error
+// too) and takes no lock. `name` names the part in messages; read_only must match how `fd` was
+// opened; read_only_fallback is ignored.
+Result<std::unique_ptr<Part>> OpenFilePartFd(int fd, const std::string& name,
+                                             const PartOpenOptions& opts);
 
 }  // namespace pmemfs::mapping

@@ -80,7 +80,7 @@ class PmemPart final : public Part {
     if (r != 0) return Status::IoError(name_ + ": cannot map: " + Pmem2Error());
     base_ = static_cast<std::byte*>(pmem2_map_get_address(map_));
     struct stat st;
-    if (fstat(fd_, &st) == 0 && S_ISREG(st.st_mode))  // a file can shrink under its mapping
+    if (opts.guard_shrink && fstat(fd_, &st) == 0 && S_ISREG(st.st_mode))  // a file can shrink
       region_ = std::make_unique<MediaRegion>(base_, size_,
                                               std::vector<MediaRegion::File>{{fd_, size_}}, &lost_);
     switch (pmem2_map_get_store_granularity(map_)) {
@@ -187,6 +187,18 @@ Result<std::unique_ptr<Part>> OpenFilePart(const std::string& path, const PartOp
     return Status::IoError(path + ": cannot lock: " + strerror(e));
   }
   auto part = std::make_unique<PmemPart>(path, fd, read_only);
+  PMEMFS_RETURN_IF_ERROR(part->Open(opts));
+  return std::unique_ptr<Part>(std::move(part));
+}
+
+Result<std::unique_ptr<Part>> OpenFilePartFd(int fd, const std::string& name,
+                                             const PartOpenOptions& opts) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !(S_ISREG(st.st_mode) || S_ISCHR(st.st_mode))) {
+    close(fd);
+    return Status::InvalidArgument(name + ": not a regular file or devdax character device");
+  }
+  auto part = std::make_unique<PmemPart>(name, fd, opts.read_only);
   PMEMFS_RETURN_IF_ERROR(part->Open(opts));
   return std::unique_ptr<Part>(std::move(part));
 }

@@ -44,4 +44,18 @@ class PinTable final : public PinCounts {
   std::atomic<size_t> size_{0};  // ranges_.size(): pin_count's lock-free answer when 0
 };
 
+// Pinned when pinned in either (the readers' pins and direct-access leases: fs/core/leases.h).
+class PinUnion final : public PinCounts {
+ public:
+  // Either may be null; both must outlive this.
+  PinUnion(const PinCounts* a, const PinCounts* b) : a_(a), b_(b) {}
+  uint32_t pin_count(uint64_t page) const override {
+    return (a_ ? a_->pin_count(page) : 0) + (b_ ? b_->pin_count(page) : 0);
+  }
+
+ private:
+  const PinCounts* a_;
+  const PinCounts* b_;
+};
+
 }  // namespace pmemfs::mapping

@@ -89,6 +89,13 @@ Status ParseOption(std::string_view opt, MountArgs* a) {
     a->config_path = value == "none" ? std::string() : std::string(value);
     return Status::Ok();
   }
+  if (name == "direct_access") {
+    PMEMFS_RETURN_IF_ERROR(needs_value());
+    std::optional<DirectAccess> d;
+    PMEMFS_RETURN_IF_ERROR(Set(opt, ParseDirectAccess(value), &d));
+    a->direct_access = *d;
+    return Status::Ok();
+  }
   if (opt == "writeback_cache") {
     a->writeback_cache = true;
     return Status::Ok();
@@ -239,6 +246,8 @@ std::string MountUsage(const std::string& program) {
          "  log_level=LEVEL          trace, debug, info, warn, error, critical, off\n"
          "  page_granularity         flush emulated pmem files with msync (default: cache lines)\n"
          "  writeback_cache          copy mode: kernel write-back caching (ENOSPC shows at fsync)\n"
+         "  direct_access=WHO        who may read and write file data in the device itself\n"
+         "                           (pmemfs-direct): off, owner (default), group:NAME, all\n"
          "  relatime|noatime|strictatime   atime policy\n"
          "\n"
          "Common mount options are accepted: ro, rw, nosuid, nodev, noexec, suid, dev, exec,\n"

@@ -4,7 +4,7 @@
 //
 // ParseMountArgs sorts the -o options into three groups:
 //   - ours (mode=, config=, ram_dir=, cache_size=, writeback_ms=, descriptors=, log_level=,
-//     page_granularity, fstype=), which never reach libfuse (it rejects options it does not know);
+//     page_granularity, fstype=, direct_access=), which never reach libfuse (it rejects options it does not know);
 //   - the common mount options, passed to libfuse and so to the kernel (rw, nosuid, nodev,
 //     noexec, dev, suid, exec, sync, dirsync, [no]atime, allow_other, default_permissions,
 //     fsname=, ...), except the per-mount flags libfuse 3.14 refuses ([no]relatime,
@@ -43,6 +43,8 @@ struct MountArgs {
   // copy mode: let the kernel gather writes in its page cache (faster small writes; a full
   // device is then reported at fsync or close, not by write(), as with NFS).
   bool writeback_cache = false;
+  // -o direct_access=: who may read and write file data in the device itself (README).
+  DirectAccess direct_access;
   bool remount = false;
   bool read_only = false;         // `ro` was given (the last of ro and rw)
   std::vector<std::string> kernel_options;  // for libfuse, unescaped, in order given

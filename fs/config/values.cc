@@ -1,5 +1,7 @@
 #include "fs/config/values.h"
 
+#include <grp.h>
+
 #include <algorithm>
 #include <cctype>
 #include <charconv>
@@ -116,6 +118,33 @@ const char* AtimeName(core::AtimePolicy a) {
     case core::AtimePolicy::kRelatime: return "relatime";
     case core::AtimePolicy::kNoatime: return "noatime";
     case core::AtimePolicy::kStrictatime: return "strictatime";
+  }
+  return "?";
+}
+
+Result<DirectAccess> ParseDirectAccess(std::string_view s) {
+  if (s == "off") return DirectAccess{.kind = DirectAccess::kOff};
+  if (s == "owner") return DirectAccess{.kind = DirectAccess::kOwner};
+  if (s == "all") return DirectAccess{.kind = DirectAccess::kAll};
+  if (s.substr(0, 6) == "group:" && s.size() > 6) {
+    const std::string name(s.substr(6));
+    if (group* g = getgrnam(name.c_str()))
+      return DirectAccess{.kind = DirectAccess::kGroup, .gid = g->gr_gid, .group = name};
+    uint32_t gid = 0;
+    auto [end, ec] = std::from_chars(name.data(), name.data() + name.size(), gid);
+    if (ec == std::errc() && end == name.data() + name.size())
+      return DirectAccess{.kind = DirectAccess::kGroup, .gid = gid, .group = name};
+    return Invalid(s, "group:NAME with NAME a group of this system (no group '" + name + "')");
+  }
+  return Invalid(s, "who may use direct access (off, owner, group:NAME or all)");
+}
+
+std::string DirectAccessName(const DirectAccess& d) {
+  switch (d.kind) {
+    case DirectAccess::kOff: return "off";
+    case DirectAccess::kOwner: return "owner";
+    case DirectAccess::kGroup: return "group:" + d.group;
+    case DirectAccess::kAll: return "all";
   }
   return "?";
 }

@@ -35,4 +35,17 @@ const char* DescriptorsName(mapping::DescriptorPlacement d);
 Result<core::AtimePolicy> ParseAtime(std::string_view s);
 const char* AtimeName(core::AtimePolicy a);
 
+// Who may read and write file data in the device directly (direct access, README): off; owner
+// (root and the user the daemon runs as: the default); group:NAME (those and members of group
+// NAME); all (every user who can open the files).
+struct DirectAccess {
+  enum Kind { kOff, kOwner, kGroup, kAll };
+  Kind kind = kOwner;
+  uint32_t gid = 0;   // kGroup
+  std::string group;  // kGroup: the name given
+};
+// "off", "owner", "all", "group:NAME" (NAME a group of the system or a number).
+Result<DirectAccess> ParseDirectAccess(std::string_view s);
+std::string DirectAccessName(const DirectAccess& d);
+
 }  // namespace pmemfs::config

@@ -818,6 +818,7 @@ Status Filesystem::Release(uint64_t ino) {
     }
     if (last) {  // the last close commits the times its writes left pending
       std::unique_lock lock(ip->mu);
+      (void)FoldLeasesLocked(*ip);
       st = flusher_->CommitTimes(*ip);
     }
     if (last && st.ok()) flusher_->Drop(ino);  // no longer held there: MaybeEvict may drop it
@@ -829,6 +830,7 @@ Status Filesystem::Release(uint64_t ino) {
 Status Filesystem::Read(uint64_t ino, uint64_t off, uint64_t len, mapping::ReadRef* out) {
   out->Release();
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  FoldLeases(ip);  // direct access: what clients appended is in the file
   bool touch = false;
   {
     std::shared_lock lock(ip->mu);
@@ -877,6 +879,7 @@ Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
     return Status::TooBig("write at " + std::to_string(off) + " is past the largest file size");
   data = data.first(std::min<uint64_t>(data.size(), kMaxFileSize - off));
   PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+  (void)QuiesceLeases(*ip, off, off + data.size(), LeaseChange::kWrite);
   const bool due_before = AtimeDueLocked(*ip);
   DataPath dp(*this, *ip);
   Result<uint64_t> n = dp.Write(c, off, data);
@@ -907,6 +910,7 @@ Status Filesystem::Truncate(Inode& ip, InodeRecord& rec, uint64_t size) {
   if (size > kMaxFileSize)
     return Status::TooBig("size " + std::to_string(size) + " is past the largest file size");
   PMEMFS_RETURN_IF_ERROR(LoadMap(ip));
+  (void)QuiesceLeases(ip, 0, UINT64_MAX, LeaseChange::kResize, &rec);
   const InodeRecord before = ip.rec;
   if (size > rec.size) {
     if (rec.size % kBlock != 0 && ip.map->Lookup(rec.size / kBlock) != 0) {
@@ -934,6 +938,7 @@ Status Filesystem::FinishTruncate(Inode& ip, bool to_zero) {
   PMEMFS_RETURN_IF_ERROR(LoadMap(ip));
   const uint64_t size = to_zero ? 0 : std::min(ip.rec.pending_size, ip.rec.size);
   if (!flagged && ip.map->NextData(0) == UINT64_MAX) return Status::Ok();  // nothing to free
+  (void)QuiesceLeases(ip, 0, UINT64_MAX, LeaseChange::kResize);
   DataPath dp(*this, ip);
   return dp.Shrink(size);
 }
@@ -942,6 +947,7 @@ Status Filesystem::Fsync(uint64_t ino, bool datasync) {
   (void)datasync;  // both commit pending write times (cheap, and what fsync needs)
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
   if (ip->is_volatile() || !ip->is_reg()) return Status::Ok();
+  FoldLeases(ip);  // direct access: sizes and times clients reported go down too
   if (access_->mode() == mapping::Mode::kCopy) {
     std::shared_lock lock(ip->mu);
     PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
@@ -981,6 +987,10 @@ Status Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len)
     return Status::TooBig("fallocate past the largest file size");
   const uint64_t end = off + len;
   PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+  (void)FoldLeasesLocked(*ip);
+  (void)QuiesceLeases(*ip, off, end,
+                      !(mode & FALLOC_FL_KEEP_SIZE) && end > ip->rec.size ? LeaseChange::kResize
+                                                                          : LeaseChange::kRange);
 
   DataPath dp(*this, *ip);
   const int64_t now = NowNs();
@@ -1032,6 +1042,7 @@ Result<uint64_t> Filesystem::Lseek(uint64_t ino, uint64_t off, int whence) {
   if (whence != SEEK_DATA && whence != SEEK_HOLE)
     return Status::InvalidArgument("lseek: only SEEK_DATA and SEEK_HOLE are handled here");
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  FoldLeases(ip);
   std::shared_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckRegular(*ip));
   PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
@@ -1054,6 +1065,7 @@ Result<uint64_t> Filesystem::CopyFileRange(const Caller& c, uint64_t ino_in, uin
   PMEMFS_ASSIGN_OR_RETURN(InodePtr in, GetInode(ino_in));
   PMEMFS_ASSIGN_OR_RETURN(InodePtr out, GetInode(ino_out));
   const bool same = in == out;
+  FoldLeases(in);  // direct access: what clients appended to the source is in it
   // Source shared, destination exclusive; two inodes in inode-number order.
   std::shared_lock<std::shared_mutex> lock_in(in->mu, std::defer_lock);
   std::unique_lock<std::shared_mutex> lock_out(out->mu, std::defer_lock);
@@ -1080,6 +1092,9 @@ Result<uint64_t> Filesystem::CopyFileRange(const Caller& c, uint64_t ino_in, uin
     return Status::InvalidArgument("copy_file_range: overlapping ranges in one file");
   PMEMFS_RETURN_IF_ERROR(LoadMap(*in));
   PMEMFS_RETURN_IF_ERROR(LoadMap(*out));
+  (void)FoldLeasesLocked(*out);
+  (void)QuiesceLeases(*out, off_out, off_out + len,
+                      off_out + len > out->rec.size ? LeaseChange::kResize : LeaseChange::kRange);
 
   DataPath dp(*this, *out);
   dp.rec.mtime_ns = dp.rec.ctime_ns = NowNs();
@@ -1092,8 +1107,10 @@ Result<uint64_t> Filesystem::CopyFileRange(const Caller& c, uint64_t ino_in, uin
   // pages mode, block-aligned, both on the device: share the whole blocks (an instant clone).
   // The superblock says so first, durably: other modes must not mount a filesystem with shared
   // pages (layout::kIncompatSharedPages).
+  // (Not while a client may write the source's blocks in place: direct access.)
   if (access_->descriptors() != nullptr && !in->is_volatile() && !out->is_volatile() &&
-      off_in % kBlock == 0 && off_out % kBlock == 0 && len >= kBlock) {
+      off_in % kBlock == 0 && off_out % kBlock == 0 && len >= kBlock &&
+      !(leases_ && leases_->HasWriteLease(in->ino))) {
     const uint64_t n = len / kBlock;
     st = store_->SetFeatures(0, 0, layout::kIncompatSharedPages);
     if (st.ok()) st = dp.Share(*in->map, in->ino, off_in / kBlock, off_out / kBlock, n);
@@ -1129,6 +1146,31 @@ Result<uint64_t> Filesystem::CopyFileRange(const Caller& c, uint64_t ino_in, uin
   }
   PMEMFS_RETURN_IF_ERROR(dp.Finish());  // the size follows reached() (set_extend)
   return dp.reached() - off_out;
+}
+
+// --- direct access (leases.cc) ---------------------------------------------------------------
+
+Status Filesystem::AllocateForLease(Inode& ip, uint64_t off, uint64_t end) {
+  DataPath dp(*this, ip);
+  const uint64_t size = dp.rec.size;
+  Status st = dp.CheckSpace(off, end);
+  if (st.ok() && end > size) st = dp.ZeroTail(size, end);
+  if (st.ok()) st = dp.Fill(off, end, nullptr, DataPath::kAllocHoles | DataPath::kUnshare);
+  if (!st.ok()) {
+    dp.Abort();
+    return st;
+  }
+  return dp.Finish();
+}
+
+Status Filesystem::TrimForLease(Inode& ip, uint64_t fb, uint64_t n) {
+  DataPath dp(*this, ip);
+  Status st = dp.Unmap(fb, n);
+  if (!st.ok()) {
+    dp.Abort();
+    return st;
+  }
+  return dp.Finish();
 }
 
 }  // namespace pmemfs::core

@@ -82,9 +82,10 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
                           mapping::OpenAccess(*fs->dev_, {.mode = opts.mode,
                                                           .cache_size = opts.cache_size,
                                                           .descriptors = opts.descriptors}));
+  // Freed blocks stay unused while a reader or an unanswered lease holder pins them.
+  fs->pins_ = std::make_unique<mapping::PinUnion>(fs->access_->pins(), &fs->lease_pins_);
   PMEMFS_ASSIGN_OR_RETURN(fs->store_, store::Store::Open(*fs->dev_, fs->access_->descriptors(),
-                                                               opts.read_only,
-                                                               fs->access_->pins()));
+                                                               opts.read_only, fs->pins_.get()));
   if (!opts.read_only) PMEMFS_RETURN_IF_ERROR(CheckBitmapWritable(*fs->store_));
   if (opts.mode == mapping::Mode::kCopy) {
     mapping::Access* acc = fs->access_.get();
@@ -314,6 +315,15 @@ Attr Filesystem::ToAttr(const Inode& ip) {
   a.mtime = ToTimespec(r.mtime_ns);
   a.ctime = ToTimespec(r.ctime_ns);
   a.btime = ToTimespec(r.btime_ns);
+  // Direct access: what clients wrote is seen at once (leases.cc commits it later).
+  if (const direct::Slot* s = ip.lease_slot.load(std::memory_order_acquire)) {
+    a.leased = true;
+    a.size = std::max(a.size, std::min(s->size.load(std::memory_order_acquire),
+                                       ip.lease_size_cap.load(std::memory_order_relaxed)));
+    const int64_t m = std::min(s->mtime_ns.load(std::memory_order_relaxed), NowNs());
+    if (m > r.mtime_ns) a.mtime = ToTimespec(m);
+    if (m > r.ctime_ns) a.ctime = ToTimespec(m);
+  }
   return a;
 }
 
@@ -557,6 +567,8 @@ Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrReq
     if (req.fields & refused)
       return Status::Permission("setattr: inode " + std::to_string(ino) + " is append-only");
   }
+  // A new size changes what every lease of the file describes (direct access).
+  if (req.fields & kSetSize) (void)QuiesceLeases(*ip, 0, UINT64_MAX, LeaseChange::kResize);
   const bool due_before = AtimeDueLocked(*ip);
   InodeRecord rec = ip->rec;
   const int64_t now = NowNs();

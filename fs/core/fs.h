@@ -49,6 +49,7 @@
 
 #include "fs/core/flusher.h"
 #include "fs/core/inode.h"
+#include "fs/core/leases.h"
 #include "fs/store/store.h"
 #include "mapping/access.h"
 #include "mapping/device.h"
@@ -80,6 +81,9 @@ struct Attr {
   timespec mtime{};
   timespec ctime{};
   timespec btime{};
+  // Direct access: clients change this file's size and mtime in the device without telling the
+  // kernel, so its attributes must not be cached (fs/fuse replies them with a zero timeout).
+  bool leased = false;
 };
 
 enum SetAttrField : uint32_t {
@@ -271,6 +275,35 @@ class Filesystem {
   std::string Label() const;
   Status SetLabel(const Caller& c, std::string_view label);
 
+  // --- direct access (leases.cc; leases.h says how it works) ----------------------------------
+  // Turns leases on (direct and pages mode): makes the shared slot table (`slots` slots).
+  // `holders` calls clients back; EnableLeases(nullptr) before it goes (after DropLeaseClient
+  // of each of its clients).
+  Status EnableLeases(LeaseHolders* holders, uint32_t slots = 4096);
+  int lease_slots_fd() const;      // -1 while leases are off
+  uint32_t lease_slot_count() const;
+  ClientId NewLeaseClient();
+  // A lease for `c` on r.ino (which the caller has checked `c` may open as r.write says).
+  Result<LeaseGrant> GrantLease(ClientId c, const LeaseRequest& r);
+  // `c` is done with `ino`: its leases go, what it reported is committed, blocks allocated
+  // ahead that nobody wrote are freed once no write lease is left.
+  Status ReleaseLeases(ClientId c, uint64_t ino);
+  // What clients reported of `ino` (size, times) made durable.
+  Status FsyncLeases(ClientId c, uint64_t ino);
+  // `c` is gone (its connection closed): ReleaseLeases of everything, and its pins go.
+  void DropLeaseClient(ClientId c);
+  // `c` answered revocation `rev` late: what it held is unpinned.
+  void LeaseAnswered(ClientId c, uint64_t rev);
+  // Takes what clients reported (size, mtime) into every leased inode (then committed within
+  // writeback_ms). For the server to call now and then.
+  void FoldAllLeases();
+  // Calls every lease back (before the server stops) and commits what clients reported.
+  void RevokeAllLeases();
+  // Revocations not answered in time whose blocks stay pinned (tests, the log).
+  size_t pending_revocations() const;
+  // The device, for the direct-access server to hand its parts to clients.
+  const mapping::Device& device() const { return *dev_; }
+
  private:
   using InodePtr = std::shared_ptr<Inode>;
   Filesystem() = default;
@@ -408,6 +441,39 @@ class Filesystem {
   // ip.mu exclusively.
   Status CommitRecord(Inode& ip);
 
+  // --- leases.cc: direct access -----------------------------------------------------------------
+  // How an operation changes a leased file (QuiesceLeases):
+  //   kWrite   a write of [lo, hi) through the kernel: nothing for an overwrite of blocks the file
+  //            owns, a hole fill or copy-on-write revokes the range, past the end everything;
+  //   kResize  the size changes (or blocks past it go): every lease of the file;
+  //   kRange   blocks of [lo, hi) are allocated, freed, moved or shared.
+  enum class LeaseChange { kWrite, kResize, kRange };
+  // Calls back the holders of leases on `ip` that `why` affects and waits (bounded) for them;
+  // the blocks of those that do not answer stay pinned. Takes what clients reported into ip.rec
+  // (and into `working`, a copy the caller is changing) first. Returns whether every holder
+  // answered. Caller holds ip.mu exclusively, before it changes the map or the size; a no-op
+  // (one atomic load) for a file without leases.
+  bool QuiesceLeases(Inode& ip, uint64_t lo, uint64_t hi, LeaseChange why,
+                     layout::InodeRecord* working = nullptr);
+  // Takes the size and mtime clients reported into ip.rec (committed later, Flusher::Defer);
+  // returns whether it changed. Caller holds ip.mu exclusively.
+  bool FoldLeasesLocked(Inode& ip, layout::InodeRecord* working = nullptr);
+  // The same, taking ip's lock; for operations that then only read (read, lseek, fsync).
+  // Caller holds no lock.
+  void FoldLeases(const InodePtr& ip);
+  Result<LeaseGrant> GrantLocked(ClientId c, const LeaseRequest& r, const InodePtr& ip);
+  // c's leases on ip end. Caller holds ip.mu exclusively.
+  Status EndLeases(Inode& ip, ClientId c);
+  // ip has no lease left: its slot goes. Caller holds ip.mu exclusively.
+  void RetireLeases(Inode& ip);
+  std::vector<uint64_t> LeasedInodes();
+  // [file_io.cc] Allocates (zeroed) every hole of [off, end) and gives shared pages of it copies
+  // of their own, without changing size or times; zeroes the old last block's tail when `end`
+  // is past the size. Caller holds ip.mu exclusively, map loaded.
+  Status AllocateForLease(Inode& ip, uint64_t off, uint64_t end);
+  // [file_io.cc] Frees file blocks [fb, fb+n) (past the end: blocks allocated ahead).
+  Status TrimForLease(Inode& ip, uint64_t fb, uint64_t n);
+
   // --- state ------------------------------------------------------------------------------------
   MountOptions opts_;
   std::unique_ptr<mapping::Device> dev_;
@@ -415,6 +481,13 @@ class Filesystem {
   std::unique_ptr<mapping::RamPartition> ram_;
   std::unique_ptr<store::Store> store_;
   std::atomic<Invalidator*> inval_{nullptr};
+  // Direct access: the lease table (null while off) and who holds leases; lease_pins_ are the
+  // blocks of leases whose holders did not answer a revocation, which the allocator (through
+  // pins_, with the readers' pins) does not reuse.
+  std::unique_ptr<LeaseTable> leases_;
+  std::atomic<LeaseHolders*> holders_{nullptr};
+  mapping::PinTable lease_pins_;
+  std::unique_ptr<mapping::PinUnion> pins_;
 
   std::mutex inodes_mu_;  // guards inodes_ and every Inode's nlookup/open_count
   std::unordered_map<uint64_t, InodePtr> inodes_;

@@ -19,6 +19,7 @@
 
 #include "fs/core/directory.h"
 #include "fs/core/file_map.h"
+#include "pmemfs/direct_protocol.h"
 #include "pmemfs/layout.h"
 
 namespace pmemfs::core {
@@ -66,6 +67,11 @@ struct Inode {
   // Directories: rec.parent, readable without `mu` (ancestor walks during rename). Written
   // only with Filesystem::rename_mu_ held, after the commit that changed rec.parent.
   std::atomic<uint64_t> parent;
+  // Direct access (leases.cc): the shared slot while the inode has leases (null otherwise;
+  // changed under `mu` held exclusively), and the largest size a client may report in it (the
+  // end of the write leases granted).
+  std::atomic<direct::Slot*> lease_slot{nullptr};
+  std::atomic<uint64_t> lease_size_cap{0};
   // Kernel lookup references and open files; guarded by Filesystem::inodes_mu_.
   uint64_t nlookup = 0;
   uint64_t open_count = 0;

@@ -31,7 +31,7 @@ fuse_entry_param ToEntry(const OpsContext& ctx, const core::Attr& a) {
   e.ino = a.ino;
   e.generation = a.generation;
   e.attr = ToStat(a);
-  e.attr_timeout = ctx.attr_timeout;
+  e.attr_timeout = a.leased ? 0 : ctx.attr_timeout;  // direct access: clients change them
   e.entry_timeout = ctx.entry_timeout;
   return e;
 }
@@ -63,7 +63,7 @@ void ReplyEntry(fuse_req_t req, const core::Attr& a) {
 
 void ReplyAttr(fuse_req_t req, const core::Attr& a) {
   struct stat st = ToStat(a);
-  fuse_reply_attr(req, &st, Ctx(req).attr_timeout);
+  fuse_reply_attr(req, &st, a.leased ? 0 : Ctx(req).attr_timeout);
 }
 
 }  // namespace pmemfs::fuse

@@ -42,6 +42,27 @@ TEST(MountArgsTest, OwnOptionsNeverReachLibfuse) {
   EXPECT_TRUE(a->kernel_options.empty());
 }
 
+TEST(MountArgsTest, DirectAccessPolicy) {
+  Result<MountArgs> a = Parse({"dev", "mnt"});
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  EXPECT_EQ(a->direct_access.kind, DirectAccess::kOwner);  // the default
+  for (const char* v : {"off", "owner", "all", "group:root", "group:0"}) {
+    const std::string opt = std::string("direct_access=") + v;
+    a = Parse({"dev", "mnt", "-o", opt.c_str()});
+    ASSERT_TRUE(a.ok()) << v << ": " << a.status().message();
+    EXPECT_EQ(DirectAccessName(a->direct_access), v);
+    EXPECT_TRUE(a->kernel_options.empty());
+  }
+  a = Parse({"dev", "mnt", "-o", "direct_access=group:root"});
+  EXPECT_EQ(a->direct_access.gid, 0u);
+  for (const char* v : {"direct_access=yes", "direct_access=group:", "direct_access",
+                        "direct_access=group:no-such-group-here"}) {
+    a = Parse({"dev", "mnt", "-o", v});
+    ASSERT_FALSE(a.ok()) << v;
+    EXPECT_NE(a.status().message().find("direct_access"), std::string::npos) << a.status().message();
+  }
+}
+
 TEST(MountArgsTest, IgnoredAndRecordedOptions) {
   Result<MountArgs> a =
       Parse({"d", "m", "-o", "defaults,noauto,nofail,_netdev,user,default_permissions,remount,ro,"

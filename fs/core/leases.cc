@@ -1,0 +1,606 @@
+// leases.cc: direct access in fs/core (leases.h): the lease table, the shared slots, grants,
+// releases, folding what clients report into the inode, and revocation (QuiesceLeases), which
+// the data path calls before it changes what a lease describes.
+#include "fs/core/leases.h"
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "fs/core/fs.h"
+
+namespace pmemfs::core {
+
+using layout::InodeRecord;
+
+namespace {
+
+constexpr uint64_t kBlock = layout::kBlockSize;
+// A lease covers an aligned window of this many bytes (or more, for a larger request).
+constexpr uint64_t kLeaseWindow = 64ull << 20;
+// Allocation ahead of the end of a file: the first grant past the end allocates this much more
+// than asked, each next one twice as much, up to kAheadMax.
+constexpr uint64_t kAheadMin = 1ull << 20;
+constexpr uint64_t kAheadMax = 64ull << 20;
+constexpr uint64_t kMaxFileSize = INT64_MAX;
+
+uint64_t RoundUp(uint64_t v, uint64_t unit) { return (v + unit - 1) / unit * unit; }
+uint64_t RoundDown(uint64_t v, uint64_t unit) { return v / unit * unit; }
+bool Overlaps(uint64_t a_lo, uint64_t a_hi, uint64_t b_lo, uint64_t b_hi) {
+  return a_lo < b_hi && b_lo < a_hi;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// LeaseSlots
+
+Result<std::unique_ptr<LeaseSlots>> LeaseSlots::Create(uint32_t count) {
+  std::unique_ptr<LeaseSlots> s(new LeaseSlots());
+  s->fd_ = memfd_create("pmemfs-direct-slots", MFD_CLOEXEC);
+  if (s->fd_ < 0) return Status::IoError(std::string("memfd_create: ") + strerror(errno));
+  const size_t bytes = size_t{count} * sizeof(direct::Slot);
+  if (ftruncate(s->fd_, static_cast<off_t>(bytes)) != 0)
+    return Status::IoError(std::string("slot table: ") + strerror(errno));
+  void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, s->fd_, 0);
+  if (p == MAP_FAILED) return Status::IoError(std::string("slot table mmap: ") + strerror(errno));
+  s->slots_ = static_cast<direct::Slot*>(p);
+  s->count_ = count;
+  for (uint32_t i = count; i-- > 1;) s->free_.push_back(i);
+  return s;
+}
+
+LeaseSlots::~LeaseSlots() {
+  if (slots_) munmap(slots_, size_t{count_} * sizeof(direct::Slot));
+  if (fd_ >= 0) close(fd_);
+}
+
+Result<uint32_t> LeaseSlots::Allocate(uint64_t ino, uint64_t size, int64_t mtime_ns) {
+  std::lock_guard l(mu_);
+  if (free_.empty())
+    return Status::NoSpace("every one of the " + std::to_string(count_ - 1) +
+                           " direct-access slots is in use");
+  const uint32_t i = free_.back();
+  free_.pop_back();
+  direct::Slot& s = slots_[i];
+  s.size.store(size, std::memory_order_relaxed);
+  s.mtime_ns.store(mtime_ns, std::memory_order_relaxed);
+  s.ino.store(ino, std::memory_order_release);
+  return i;
+}
+
+void LeaseSlots::Free(uint32_t i) {
+  if (i == 0 || i >= count_) return;
+  slots_[i].ino.store(0, std::memory_order_release);
+  std::lock_guard l(mu_);
+  free_.push_back(i);
+}
+
+// ---------------------------------------------------------------------------------------------
+// LeaseTable
+
+ClientId LeaseTable::NewClient() {
+  std::lock_guard l(mu_);
+  return next_client_++;
+}
+
+uint64_t LeaseTable::rev() const {
+  std::lock_guard l(mu_);
+  return rev_;
+}
+
+uint64_t LeaseTable::NextRev() {
+  std::lock_guard l(mu_);
+  return ++rev_;
+}
+
+LeaseTable::PerInode* LeaseTable::Find(uint64_t ino) {
+  std::lock_guard l(mu_);
+  auto it = inodes_.find(ino);
+  return it == inodes_.end() ? nullptr : &it->second;
+}
+
+LeaseTable::PerInode& LeaseTable::Get(uint64_t ino, std::shared_ptr<Inode> inode) {
+  std::lock_guard l(mu_);
+  PerInode& p = inodes_[ino];
+  if (!p.inode) p.inode = std::move(inode);
+  return p;
+}
+
+uint32_t LeaseTable::Erase(uint64_t ino) {
+  std::lock_guard l(mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end()) return 0;
+  const uint32_t slot = it->second.slot;
+  inodes_.erase(it);
+  return slot;
+}
+
+void LeaseTable::Add(uint64_t ino, Lease lease) {
+  std::lock_guard l(mu_);
+  PerInode& p = inodes_[ino];
+  const ClientId c = lease.client;
+  auto& count = clients_[c][ino];
+  const size_t before = p.leases.size();
+  std::erase_if(p.leases, [&](const Lease& x) {
+    return x.client == c && Overlaps(x.lo, x.hi, lease.lo, lease.hi);
+  });
+  count -= static_cast<uint32_t>(before - p.leases.size());
+  p.leases.push_back(std::move(lease));
+  count++;
+}
+
+std::vector<LeaseTable::Lease> LeaseTable::Remove(uint64_t ino, ClientId client, uint64_t lo,
+                                                  uint64_t hi) {
+  std::lock_guard l(mu_);
+  std::vector<Lease> out;
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end()) return out;
+  auto& leases = it->second.leases;
+  for (auto l2 = leases.begin(); l2 != leases.end();) {
+    if ((client == 0 || l2->client == client) && Overlaps(l2->lo, l2->hi, lo, hi)) {
+      auto c = clients_.find(l2->client);
+      if (c != clients_.end()) {
+        auto n = c->second.find(ino);
+        if (n != c->second.end() && --n->second == 0) c->second.erase(n);
+        if (c->second.empty()) clients_.erase(c);
+      }
+      out.push_back(std::move(*l2));
+      l2 = leases.erase(l2);
+    } else {
+      ++l2;
+    }
+  }
+  return out;
+}
+
+std::map<ClientId, std::vector<const LeaseTable::Lease*>> LeaseTable::Overlapping(uint64_t ino,
+                                                                               uint64_t lo,
+                                                                               uint64_t hi) {
+  std::lock_guard l(mu_);
+  std::map<ClientId, std::vector<const Lease*>> out;
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end()) return out;
+  for (const Lease& x : it->second.leases)
+    if (Overlaps(x.lo, x.hi, lo, hi)) out[x.client].push_back(&x);
+  return out;
+}
+
+bool LeaseTable::HasWriteLease(uint64_t ino) {
+  std::lock_guard l(mu_);
+  auto it = inodes_.find(ino);
+  if (it == inodes_.end()) return false;
+  return std::any_of(it->second.leases.begin(), it->second.leases.end(),
+                     [](const Lease& x) { return x.write; });
+}
+
+std::vector<uint64_t> LeaseTable::InodesOf(ClientId client) {
+  std::lock_guard l(mu_);
+  std::vector<uint64_t> out;
+  auto it = clients_.find(client);
+  if (it != clients_.end())
+    for (const auto& [ino, n] : it->second) out.push_back(ino);
+  return out;
+}
+
+void LeaseTable::Unanswered(ClientId client, uint64_t rev, const std::vector<Lease>& leases,
+                            uint32_t slot) {
+  Pending p{client, rev, {}, slot};
+  for (const Lease& l : leases)
+    for (const auto& [first, last] : l.blocks) {
+      pins_.Pin(first, last);
+      p.pinned.emplace_back(first, last);
+    }
+  std::lock_guard l(mu_);
+  pending_.push_back(std::move(p));
+}
+
+void LeaseTable::Answered(ClientId client, uint64_t rev) {
+  std::vector<Pending> done;
+  {
+    std::lock_guard l(mu_);
+    for (auto it = pending_.begin(); it != pending_.end();) {
+      if (it->client == client && (rev == 0 || it->rev <= rev)) {
+        done.push_back(std::move(*it));
+        it = pending_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    // A slot its inode let go of meanwhile (RetireSlot) goes back to the pool with the last of
+    // these answers. (Decided under mu_, as RetireSlot does: freed exactly once.)
+    std::vector<uint32_t> slots;
+    for (const Pending& p : done)
+      if (p.slot != 0 && std::find(slots.begin(), slots.end(), p.slot) == slots.end())
+        slots.push_back(p.slot);
+    for (uint32_t s : slots)
+      if (slots_->at(s).ino.load(std::memory_order_acquire) == 0 &&
+          std::none_of(pending_.begin(), pending_.end(),
+                       [&](const Pending& q) { return q.slot == s; }))
+        slots_->Free(s);
+  }
+  for (const Pending& p : done)
+    for (const auto& [first, last] : p.pinned) pins_.Unpin(first, last);
+}
+
+void LeaseTable::RetireSlot(uint32_t slot) {
+  if (slot == 0) return;
+  std::lock_guard l(mu_);
+  slots_->at(slot).ino.store(0, std::memory_order_release);
+  for (const Pending& p : pending_)
+    if (p.slot == slot) return;  // the last of those answers frees it (Answered)
+  slots_->Free(slot);
+}
+
+size_t LeaseTable::pending() const {
+  std::lock_guard l(mu_);
+  return pending_.size();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Filesystem: enabling, clients
+
+Status Filesystem::EnableLeases(LeaseHolders* holders, uint32_t slots) {
+  if (holders == nullptr) {  // the server is going: leases stay, callbacks do not
+    holders_ = nullptr;
+    return Status::Ok();
+  }
+  if (access_->mode() == mapping::Mode::kCopy)
+    return Status::Unsupported("direct access needs mode direct or pages (this mount is copy)");
+  if (leases_) return Status::InvalidArgument("direct access is on already");
+  PMEMFS_ASSIGN_OR_RETURN(std::unique_ptr<LeaseSlots> s, LeaseSlots::Create(slots));
+  leases_ = std::make_unique<LeaseTable>(std::move(s), &lease_pins_);
+  holders_ = holders;
+  return Status::Ok();
+}
+
+int Filesystem::lease_slots_fd() const { return leases_ ? leases_->slots().fd() : -1; }
+uint32_t Filesystem::lease_slot_count() const { return leases_ ? leases_->slots().count() : 0; }
+
+ClientId Filesystem::NewLeaseClient() { return leases_ ? leases_->NewClient() : 0; }
+
+// ---------------------------------------------------------------------------------------------
+// Folding what clients report
+
+bool Filesystem::FoldLeasesLocked(Inode& ip, InodeRecord* working) {
+  direct::Slot* s = ip.lease_slot.load(std::memory_order_acquire);
+  if (s == nullptr) return false;
+  const uint64_t size = std::min({s->size.load(std::memory_order_acquire),
+                                  ip.lease_size_cap.load(std::memory_order_relaxed),
+                                  kMaxFileSize});
+  const int64_t mtime = std::min(s->mtime_ns.load(std::memory_order_relaxed), NowNs());
+  bool changed = false;
+  if (size > ip.rec.size) {
+    ip.rec.size = size;
+    changed = true;
+  }
+  if (mtime > ip.rec.mtime_ns) {
+    ip.rec.mtime_ns = mtime;
+    changed = true;
+  }
+  if (mtime > ip.rec.ctime_ns) {
+    ip.rec.ctime_ns = mtime;
+    changed = true;
+  }
+  if (working != nullptr) {
+    working->size = std::max(working->size, ip.rec.size);
+    working->mtime_ns = std::max(working->mtime_ns, ip.rec.mtime_ns);
+    working->ctime_ns = std::max(working->ctime_ns, ip.rec.ctime_ns);
+  }
+  if (!changed) return false;
+  // Committed with the next commit of the record: the flusher's (writeback_ms), fsync, the
+  // last close, unmount.
+  if (LeaseTable::PerInode* p = leases_->Find(ip.ino); p != nullptr && p->inode)
+    flusher_->Defer(p->inode);
+  else
+    ip.times_pending = true;  // (committed with the record's next commit)
+  return true;
+}
+
+void Filesystem::FoldLeases(const InodePtr& ip) {
+  if (ip->lease_slot.load(std::memory_order_acquire) == nullptr) return;
+  std::unique_lock lock(ip->mu);
+  (void)FoldLeasesLocked(*ip);
+}
+
+void Filesystem::FoldAllLeases() {
+  if (!leases_) return;
+  for (uint64_t ino : LeasedInodes()) {
+    Result<InodePtr> ip = GetInode(ino);
+    if (ip.ok()) FoldLeases(*ip);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Revocation
+
+bool Filesystem::QuiesceLeases(Inode& ip, uint64_t lo, uint64_t hi, LeaseChange why,
+                               InodeRecord* working) {
+  if (ip.lease_slot.load(std::memory_order_acquire) == nullptr) return true;
+  (void)FoldLeasesLocked(ip, working);
+  bool all = why == LeaseChange::kResize;
+  if (why == LeaseChange::kWrite) {
+    // An overwrite of mapped blocks of their own in place changes nothing a lease describes.
+    if (hi > ip.rec.size) {
+      all = true;
+    } else {
+      bool moves = false;
+      if (ip.map) {
+        const uint64_t fb0 = lo / kBlock, fb1 = (hi + kBlock - 1) / kBlock;
+        mapping::PageDescriptors* d = access_->descriptors();
+        ip.map->ForEach(fb0, fb1 - fb0, [&](uint64_t, uint64_t dev, uint64_t n) {
+          if (dev == 0) moves = true;
+          for (uint64_t i = 0; d != nullptr && !moves && i < n; i++)
+            moves = d->Get(dev + i).refcount > 1;
+        });
+      }
+      if (!moves) return true;
+    }
+  }
+  if (all) {
+    lo = 0;
+    hi = UINT64_MAX;
+  }
+  std::map<ClientId, std::vector<const LeaseTable::Lease*>> holders =
+      leases_->Overlapping(ip.ino, lo, hi);
+  bool all_answered = true;
+  if (!holders.empty()) {
+    std::vector<Revocation> revs;
+    for (const auto& [client, leases] : holders)
+      revs.push_back({.client = client, .ino = ip.ino, .lo = lo, .hi = hi,
+                      .rev = leases_->NextRev()});
+    std::vector<bool> answered(revs.size(), true);
+    LeaseHolders* h = holders_.load();
+    if (h != nullptr) h->Revoke(revs, &answered);
+    // What they wrote before they stopped.
+    (void)FoldLeasesLocked(ip, working);
+    LeaseTable::PerInode* p = leases_->Find(ip.ino);
+    for (size_t i = 0; i < revs.size(); i++) {
+      std::vector<LeaseTable::Lease> gone = leases_->Remove(ip.ino, revs[i].client, lo, hi);
+      if (!answered[i]) {
+        all_answered = false;
+        // A late writer must not find the slot reused by another file meanwhile.
+        leases_->Unanswered(revs[i].client, revs[i].rev, gone, p ? p->slot : 0);
+        if (h != nullptr && h->AnsweredUpTo(revs[i].client) >= revs[i].rev)
+          leases_->Answered(revs[i].client, revs[i].rev);  // just now
+      }
+    }
+  }
+  LeaseTable::PerInode* p = leases_->Find(ip.ino);
+  if (p == nullptr || p->leases.empty()) RetireLeases(ip);
+  return all_answered;
+}
+
+void Filesystem::RetireLeases(Inode& ip) {
+  ip.lease_slot.store(nullptr, std::memory_order_release);
+  ip.lease_size_cap.store(0, std::memory_order_relaxed);
+  leases_->RetireSlot(leases_->Erase(ip.ino));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Grants
+
+Result<LeaseGrant> Filesystem::GrantLease(ClientId c, const LeaseRequest& r) {
+  if (!leases_) return Status::Unsupported("direct access is off");
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(r.ino));
+  std::unique_lock lock(ip->mu);
+  Result<LeaseGrant> g = GrantLocked(c, r, ip);
+  // A grant that failed part way leaves no empty entry behind (it would keep the inode cached).
+  if (!g.ok()) {
+    LeaseTable::PerInode* p = leases_->Find(r.ino);
+    if (p != nullptr && p->leases.empty()) RetireLeases(*ip);
+  }
+  return g;
+}
+
+Result<LeaseGrant> Filesystem::GrantLocked(ClientId c, const LeaseRequest& r, const InodePtr& ip) {
+  if (!ip->is_reg())
+    return Status::InvalidArgument("inode " + std::to_string(r.ino) + " is not a regular file");
+  if (ip->is_volatile())
+    return Status::Unsupported("files of the RAM directory have no direct access");
+  if (r.write) {
+    if (read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
+    PMEMFS_RETURN_IF_ERROR(CheckChangeable(*ip, "direct write"));
+  }
+  if (r.off > kMaxFileSize || r.len > kMaxFileSize - r.off)
+    return Status::TooBig("lease past the largest file size");
+  PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+  (void)FoldLeasesLocked(*ip);
+
+  const uint64_t end = r.off + r.len;
+  uint64_t lo = RoundDown(r.off, kLeaseWindow);
+  uint64_t hi = std::max(lo + kLeaseWindow, RoundUp(end, kBlock));
+  LeaseTable::PerInode& pi = leases_->Get(r.ino, ip);
+  const bool had_write = leases_->HasWriteLease(r.ino);
+
+  if (r.write) {
+    // setuid/setgid go when someone else than root may write (the kernel's file_remove_privs).
+    if (r.uid != 0 && (ip->rec.mode & (S_ISUID | S_ISGID))) {
+      InodeRecord rec = ip->rec;
+      rec.mode &= ~S_ISUID;
+      if (rec.mode & S_IXGRP) rec.mode &= ~S_ISGID;
+      if (rec.mode != ip->rec.mode) {
+        store::Tx tx = store_->Begin();
+        PutInode(tx, *ip, rec);
+        PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
+        ip->rec = rec;
+      }
+    }
+    const uint64_t size = ip->rec.size;
+    const uint64_t alloc_lo = RoundDown(r.off, kBlock);
+    uint64_t alloc_hi = RoundUp(std::max(end, alloc_lo + 1), kBlock);
+    uint64_t ahead = 0;
+    if (end > size) {
+      ahead = std::clamp<uint64_t>(pi.next_ahead, kAheadMin, kAheadMax);
+      alloc_hi = std::min(RoundUp(alloc_hi + ahead, kBlock), RoundDown(kMaxFileSize, kBlock));
+    }
+    // Anything to allocate or to copy away from a clone?
+    bool work = false;
+    mapping::PageDescriptors* d = access_->descriptors();
+    ip->map->ForEach(alloc_lo / kBlock, (alloc_hi - alloc_lo) / kBlock,
+                     [&](uint64_t, uint64_t dev, uint64_t n) {
+                       if (dev == 0) work = true;
+                       for (uint64_t i = 0; d != nullptr && !work && i < n; i++)
+                         work = d->Get(dev + i).refcount > 1;
+                     });
+    if (work || (end > size && size % kBlock != 0)) {
+      // Everyone's view of these blocks changes (the requester's too: it gets the new one).
+      (void)QuiesceLeases(*ip, alloc_lo, alloc_hi, LeaseChange::kRange);
+      Status st = AllocateForLease(*ip, alloc_lo, alloc_hi);
+      if (st.code() == Code::kNoSpace && ahead != 0) {
+        alloc_hi = RoundUp(end, kBlock);  // no room ahead: what was asked for only
+        ahead = 0;
+        st = AllocateForLease(*ip, alloc_lo, alloc_hi);
+      }
+      PMEMFS_RETURN_IF_ERROR(st);
+      // (Quiesce may have retired the inode's entry when no lease was left.)
+      LeaseTable::PerInode& again = leases_->Get(r.ino, ip);
+      if (ahead != 0) {
+        again.next_ahead = std::min(kAheadMax, ahead * 2);
+        const uint64_t from = std::max(RoundUp(size, kBlock), alloc_lo) / kBlock;
+        if (again.ahead_hi == 0) again.ahead_lo = from;
+        again.ahead_lo = std::min(again.ahead_lo, from);
+        again.ahead_hi = std::max(again.ahead_hi, alloc_hi / kBlock);
+      }
+    }
+    hi = std::max(hi, alloc_hi);
+  }
+
+  LeaseTable::PerInode& p = leases_->Get(r.ino, ip);
+  if (p.slot == 0) {
+    PMEMFS_ASSIGN_OR_RETURN(p.slot,
+                            leases_->slots().Allocate(r.ino, ip->rec.size, ip->rec.mtime_ns));
+    ip->lease_slot.store(&leases_->slots().at(p.slot), std::memory_order_release);
+  }
+
+  LeaseGrant g;
+  g.rev = leases_->rev();
+  g.slot = p.slot;
+  g.write = r.write;
+  g.first_write = r.write && !had_write;
+  g.size = ip->rec.size;
+  LeaseTable::Lease lease{.client = c, .lo = lo, .hi = hi, .write = r.write, .blocks = {}};
+  mapping::PageDescriptors* d = access_->descriptors();
+  // The mapped runs of [lo, hi) (split where pages start or stop being shared); a window too
+  // fragmented for one reply ends where its extents do, and starts at the request when it would
+  // not reach that far.
+  auto collect = [&]() -> uint64_t {
+    g.extents.clear();
+    lease.blocks.clear();
+    uint64_t covered = hi;
+    bool full = false;
+    ip->map->ForEach(lo / kBlock, (hi - lo) / kBlock, [&](uint64_t fb, uint64_t dev, uint64_t n) {
+      if (full || dev == 0) return;
+      for (uint64_t i = 0; i < n;) {
+        const bool shared = d != nullptr && d->Get(dev + i).refcount > 1;
+        uint64_t j = i + 1;
+        while (j < n && (d != nullptr && d->Get(dev + j).refcount > 1) == shared) j++;
+        if (g.extents.size() == direct::kMaxExtents) {
+          full = true;
+          covered = (fb + i) * kBlock;
+          return;
+        }
+        g.extents.push_back({fb + i, dev + i, j - i, shared});
+        lease.blocks.emplace_back(dev + i, dev + j - 1);
+        i = j;
+      }
+    });
+    return covered;
+  };
+  uint64_t covered = collect();
+  if (covered <= r.off) {
+    lo = RoundDown(r.off, kBlock);
+    covered = collect();
+  }
+  hi = covered;
+  g.lo = lease.lo = lo;
+  g.hi = lease.hi = hi;
+  if (r.write)
+    ip->lease_size_cap.store(std::max(ip->lease_size_cap.load(std::memory_order_relaxed), hi),
+                             std::memory_order_relaxed);
+  leases_->Add(r.ino, std::move(lease));
+  return g;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Release, fsync, a client gone
+
+Status Filesystem::EndLeases(Inode& ip, ClientId c) {
+  (void)FoldLeasesLocked(ip);
+  (void)leases_->Remove(ip.ino, c, 0, UINT64_MAX);
+  LeaseTable::PerInode* p = leases_->Find(ip.ino);
+  Status st;
+  if (p != nullptr && !leases_->HasWriteLease(ip.ino) && p->ahead_hi != 0) {
+    // The blocks allocated ahead that no write reached go back.
+    const uint64_t from = std::max(p->ahead_lo, RoundUp(ip.rec.size, kBlock) / kBlock);
+    const uint64_t to = p->ahead_hi;
+    p->ahead_lo = p->ahead_hi = 0;
+    p->next_ahead = 0;
+    if (to > from) {
+      (void)QuiesceLeases(ip, from * kBlock, to * kBlock, LeaseChange::kRange);
+      st = TrimForLease(ip, from, to - from);
+    }
+  }
+  p = leases_->Find(ip.ino);
+  if (p == nullptr || p->leases.empty()) RetireLeases(ip);
+  Status c2 = flusher_->CommitTimes(ip);
+  return st.ok() ? c2 : st;
+}
+
+Status Filesystem::ReleaseLeases(ClientId c, uint64_t ino) {
+  if (!leases_) return Status::Ok();
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  std::unique_lock lock(ip->mu);
+  return EndLeases(*ip, c);
+}
+
+Status Filesystem::FsyncLeases(ClientId, uint64_t ino) {
+  if (!leases_) return Status::Ok();
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  std::unique_lock lock(ip->mu);
+  (void)FoldLeasesLocked(*ip);
+  return flusher_->CommitTimes(*ip);
+}
+
+void Filesystem::DropLeaseClient(ClientId c) {
+  if (!leases_) return;
+  for (uint64_t ino : leases_->InodesOf(c)) {
+    Result<InodePtr> ip = GetInode(ino);
+    if (!ip.ok()) continue;
+    std::unique_lock lock((*ip)->mu);
+    (void)EndLeases(**ip, c);
+  }
+  leases_->Answered(c, 0);
+}
+
+void Filesystem::LeaseAnswered(ClientId c, uint64_t rev) {
+  if (leases_) leases_->Answered(c, rev);
+}
+
+std::vector<uint64_t> Filesystem::LeasedInodes() {
+  std::vector<uint64_t> out;
+  if (!leases_) return out;
+  std::lock_guard l(inodes_mu_);
+  for (const auto& [ino, ip] : inodes_)
+    if (ip->lease_slot.load(std::memory_order_relaxed) != nullptr) out.push_back(ino);
+  return out;
+}
+
+void Filesystem::RevokeAllLeases() {
+  for (uint64_t ino : LeasedInodes()) {
+    Result<InodePtr> ip = GetInode(ino);
+    if (!ip.ok()) continue;
+    std::unique_lock lock((*ip)->mu);
+    (void)QuiesceLeases(**ip, 0, UINT64_MAX, LeaseChange::kResize);
+    (void)flusher_->CommitTimes(**ip);
+  }
+}
+
+size_t Filesystem::pending_revocations() const { return leases_ ? leases_->pending() : 0; }
+
+}  // namespace pmemfs::core

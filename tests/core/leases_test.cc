@@ -1,0 +1,377 @@
+// Direct access in fs/core (leases.cc): grants describe the file's blocks, write grants allocate
+// zeroed blocks (ahead of the end too), what clients report in the shared slot is what stat
+// shows and what fsync makes durable, and the data path calls holders back before it changes
+// what a lease describes; blocks of a holder that does not answer stay pinned until it does.
+// In direct and pages mode, over the crash simulator.
+#include <fcntl.h>
+#include <linux/falloc.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "fs_harness.h"
+#include "tools/fsck/check.h"
+
+namespace pmemfs::core {
+namespace {
+
+using mapping::Mode;
+using testing::kRoot;
+constexpr uint64_t kB = 4096;
+
+// Stands in for the direct-access server: records revocations, answers them (or not).
+class FakeHolders : public LeaseHolders {
+ public:
+  void Revoke(std::span<const Revocation> revs, std::vector<bool>* answered) override {
+    for (size_t i = 0; i < revs.size(); i++) {
+      seen.push_back(revs[i]);
+      (*answered)[i] = answer;
+      if (answer) upto = std::max(upto, revs[i].rev);
+    }
+  }
+  uint64_t AnsweredUpTo(ClientId) override { return upto; }
+
+  std::vector<Revocation> seen;
+  bool answer = true;
+  uint64_t upto = 0;
+};
+
+class Harness : public testing::FsHarnessBase {
+ public:
+  explicit Harness(Mode mode) : FsHarnessBase(mode) { Enable(); }
+  ~Harness() { Disable(); }
+
+  void Enable() {
+    Status st = fs_->EnableLeases(&holders, 64);
+    ASSERT_TRUE(st.ok()) << st.message();
+    const size_t bytes = 64 * sizeof(direct::Slot);
+    void* p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fs_->lease_slots_fd(), 0);
+    ASSERT_NE(p, MAP_FAILED);
+    slots_ = static_cast<direct::Slot*>(p);
+  }
+  void Disable() {
+    if (slots_) munmap(slots_, 64 * sizeof(direct::Slot));
+    slots_ = nullptr;
+  }
+  void RemountLeases() {
+    Disable();
+    Remount();
+    Enable();
+  }
+  fsck::CheckReport Fsck() {
+    Disable();
+    EXPECT_TRUE(fs_->Unmount().ok());
+    fs_.reset();
+    d_.Reopen();
+    auto r = fsck::Check(*d_.dev, {});
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    if (!r.ok()) return {};
+    for (const auto& p : r->problems) ADD_FAILURE() << p.area << ": " << p.message;
+    return *r;
+  }
+
+  uint64_t Create(const std::string& name) {
+    auto a = fs_->Create(kRoot, kRootIno, name, 0644, O_RDWR);
+    EXPECT_TRUE(a.ok()) << a.status().message();
+    return a.ok() ? a->ino : 0;
+  }
+  void Write(uint64_t ino, uint64_t off, const std::string& data) {
+    auto w = fs_->Write(kRoot, ino, off, std::as_bytes(std::span(data)));
+    ASSERT_TRUE(w.ok()) << w.status().message();
+  }
+  LeaseGrant Grant(ClientId c, uint64_t ino, uint64_t off, uint64_t len, bool write) {
+    auto g = fs_->GrantLease(c, {.ino = ino, .off = off, .len = len, .write = write});
+    EXPECT_TRUE(g.ok()) << g.status().message();
+    return g.ok() ? *g : LeaseGrant{};
+  }
+  // The device block of file block fb in grant g (0: a hole).
+  static uint64_t DevBlock(const LeaseGrant& g, uint64_t fb) {
+    for (const LeaseExtent& e : g.extents)
+      if (fb >= e.file_block && fb < e.file_block + e.count) return e.dev_block + fb - e.file_block;
+    return 0;
+  }
+  // What a client does: stores into the device and persists, then raises the slot's size.
+  void ClientWrite(const LeaseGrant& g, uint64_t off, const std::string& data) {
+    mapping::Device& dev = const_cast<mapping::Device&>(fs_->device());
+    for (size_t done = 0; done < data.size();) {
+      const uint64_t fb = (off + done) / kB, in = (off + done) % kB;
+      const size_t n = std::min<size_t>(data.size() - done, kB - in);
+      const uint64_t d = DevBlock(g, fb);
+      ASSERT_NE(d, 0u) << "file block " << fb << " is not in the lease";
+      dev.Write(d * kB + in, data.data() + done, n);
+      done += n;
+    }
+    direct::Slot& s = slots_[g.slot];
+    uint64_t cur = s.size.load();
+    while (cur < off + data.size() && !s.size.compare_exchange_weak(cur, off + data.size())) {
+    }
+  }
+  std::string DeviceBytes(uint64_t dev_block, uint64_t len) {
+    std::string out(len, '\0');
+    fs_->device().Read(dev_block * kB, out.data(), len);
+    return out;
+  }
+  uint64_t Size(uint64_t ino) { return fs_->GetAttr(ino)->size; }
+  uint64_t FreeBlocks() { return fs_->StatFs()->free_blocks; }
+
+  FakeHolders holders;
+
+ private:
+  direct::Slot* slots_ = nullptr;
+};
+
+class LeasesTest : public ::testing::TestWithParam<Mode> {};
+
+TEST_P(LeasesTest, ReadGrantListsTheMappedRunsAndTheSize) {
+  Harness h(GetParam());
+  uint64_t ino = h.Create("f");
+  h.Write(ino, 0, std::string(3 * kB, 'a'));
+  h.Write(ino, 10 * kB, "tail");
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant g = h.Grant(c, ino, 0, 100, false);
+  EXPECT_EQ(g.lo, 0u);
+  EXPECT_GE(g.hi, 11 * kB);
+  EXPECT_EQ(g.size, 10 * kB + 4);
+  EXPECT_NE(g.slot, 0u);
+  ASSERT_EQ(g.extents.size(), 2u);
+  EXPECT_EQ(g.extents[0].file_block, 0u);
+  EXPECT_EQ(g.extents[0].count, 3u);
+  EXPECT_EQ(g.extents[1].file_block, 10u);
+  EXPECT_EQ(h.DeviceBytes(g.extents[0].dev_block, 3 * kB), std::string(3 * kB, 'a'));
+  EXPECT_EQ(h.DeviceBytes(g.extents[1].dev_block, 4), "tail");
+  EXPECT_TRUE(h.fs().GetAttr(ino)->leased);
+  ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
+  EXPECT_FALSE(h.fs().GetAttr(ino)->leased);  // the slot went with the last lease
+}
+
+TEST_P(LeasesTest, WriteGrantPastTheEndAllocatesZeroedBlocksAhead) {
+  Harness h(GetParam());
+  uint64_t ino = h.Create("f");
+  h.Write(ino, 0, "xyz");  // a partial last block: its tail holds zeros after the grant
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant g = h.Grant(c, ino, 3, 2 * kB, true);
+  EXPECT_TRUE(g.write);
+  // Asked for 3 + 8192 bytes: allocated that and a megabyte ahead, all zero past the end.
+  for (uint64_t fb = 0; fb < (2 * kB + 3 + (1 << 20)) / kB; fb++) {
+    const uint64_t d = Harness::DevBlock(g, fb);
+    ASSERT_NE(d, 0u) << "file block " << fb;
+    if (fb == 0) {
+      EXPECT_EQ(h.DeviceBytes(d, kB), "xyz" + std::string(kB - 3, '\0'));
+    } else if (fb % 37 == 1) {
+      EXPECT_EQ(h.DeviceBytes(d, kB), std::string(kB, '\0'));
+    }
+  }
+  EXPECT_EQ(h.Size(ino), 3u);  // allocation does not change the size
+  h.ClientWrite(g, 3, "hello");
+  EXPECT_EQ(h.Size(ino), 8u);  // stat sees a client's size at once
+  EXPECT_EQ(h.Read(ino, 0, 100), "xyzhello");  // and so do reads through the kernel
+  ASSERT_TRUE(h.fs().FsyncLeases(c, ino).ok());
+  ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
+  // The blocks ahead that nobody wrote went back.
+  EXPECT_EQ(h.fs().GetAttr(ino)->blocks, 2u * 8);  // one data block, one extent block
+  h.RemountLeases();
+  EXPECT_EQ(h.Size(ino), 8u);
+  EXPECT_EQ(h.Read(ino, 0, 100), "xyzhello");
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
+TEST_P(LeasesTest, WriteIntoAHoleAllocatesZeroedBlocksOnly) {
+  Harness h(GetParam());
+  uint64_t ino = h.Create("f");
+  h.Write(ino, 20 * kB, "end");
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant g = h.Grant(c, ino, 5 * kB + 100, 10, true);
+  EXPECT_NE(Harness::DevBlock(g, 5), 0u);
+  EXPECT_EQ(Harness::DevBlock(g, 4), 0u);  // only what was asked for
+  EXPECT_EQ(Harness::DevBlock(g, 6), 0u);
+  EXPECT_EQ(h.DeviceBytes(Harness::DevBlock(g, 5), kB), std::string(kB, '\0'));
+  h.ClientWrite(g, 5 * kB + 100, "0123456789");
+  EXPECT_EQ(h.Size(ino), 20 * kB + 3);
+  EXPECT_EQ(h.Read(ino, 5 * kB + 98, 14), std::string(2, '\0') + "0123456789" + std::string(2, '\0'));
+}
+
+TEST_P(LeasesTest, TruncateCallsHoldersBackFirst) {
+  Harness h(GetParam());
+  uint64_t ino = h.Create("f");
+  h.Write(ino, 0, std::string(4 * kB, 'a'));
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant g = h.Grant(c, ino, 0, 10, false);
+  SetAttrRequest req{.fields = kSetSize, .size = kB};
+  ASSERT_TRUE(h.fs().SetAttr(kRoot, ino, req).ok());
+  ASSERT_EQ(h.holders.seen.size(), 1u);
+  EXPECT_EQ(h.holders.seen[0].client, c);
+  EXPECT_EQ(h.holders.seen[0].ino, ino);
+  EXPECT_GT(h.holders.seen[0].rev, g.rev);
+  EXPECT_EQ(h.fs().pending_revocations(), 0u);
+  EXPECT_FALSE(h.fs().GetAttr(ino)->leased);
+  // Nothing left to call back.
+  ASSERT_TRUE(h.fs().SetAttr(kRoot, ino, {.fields = kSetSize, .size = 0}).ok());
+  EXPECT_EQ(h.holders.seen.size(), 1u);
+}
+
+TEST_P(LeasesTest, BlocksOfAHolderThatDoesNotAnswerAreNotReused) {
+  for (bool answer : {true, false}) {
+    Harness h(GetParam());
+    h.holders.answer = answer;
+    uint64_t ino = h.Create("f");
+    h.Write(ino, 0, std::string(8 * kB, 'a'));
+    const ClientId c = h.fs().NewLeaseClient();
+    LeaseGrant g = h.Grant(c, ino, 0, 10, false);
+    const uint64_t before = h.FreeBlocks();
+    ASSERT_TRUE(h.fs().SetAttr(kRoot, ino, {.fields = kSetSize, .size = 0}).ok());
+    EXPECT_EQ(h.Size(ino), 0u);  // the truncate went ahead either way
+    // (Truncating to 0 frees the extent block too; no lease pins that one.)
+    if (answer) {
+      EXPECT_EQ(h.FreeBlocks(), before + 8 + 1);
+      EXPECT_EQ(h.fs().pending_revocations(), 0u);
+      continue;
+    }
+    EXPECT_EQ(h.FreeBlocks(), before + 1);  // the data blocks are pinned: not free
+    EXPECT_EQ(h.fs().pending_revocations(), 1u);
+    // A new file does not get them.
+    uint64_t other = h.Create("g");
+    h.Write(other, 0, std::string(8 * kB, 'b'));
+    LeaseGrant go = h.Grant(c, other, 0, 10, false);
+    for (const LeaseExtent& e : go.extents)
+      for (const LeaseExtent& old : g.extents)
+        EXPECT_FALSE(e.dev_block < old.dev_block + old.count && old.dev_block < e.dev_block + e.count);
+    // The late answer unpins them; the next allocation finds them free.
+    h.fs().LeaseAnswered(c, h.holders.seen.back().rev);
+    EXPECT_EQ(h.fs().pending_revocations(), 0u);
+    const uint64_t free_now = h.FreeBlocks();
+    h.Write(other, 8 * kB, std::string(kB, 'c'));
+    EXPECT_EQ(h.FreeBlocks(), free_now + 8 - 1);
+  }
+}
+
+TEST_P(LeasesTest, AClientThatGoesAwayUnpinsAndTrims) {
+  Harness h(GetParam());
+  h.holders.answer = false;
+  uint64_t ino = h.Create("f");
+  const uint64_t free0 = h.FreeBlocks();
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant g = h.Grant(c, ino, 0, kB, true);
+  EXPECT_LT(h.FreeBlocks(), free0 - 200);  // a megabyte ahead
+  h.ClientWrite(g, 0, "abc");
+  h.fs().DropLeaseClient(c);
+  EXPECT_EQ(h.Size(ino), 3u);  // what it wrote stays
+  EXPECT_EQ(h.Read(ino, 0, 10), "abc");
+  EXPECT_EQ(h.fs().GetAttr(ino)->blocks, 2u * 8);  // and only that block
+  EXPECT_EQ(h.fs().pending_revocations(), 0u);
+}
+
+TEST_P(LeasesTest, KernelWritesCallBackOnlyWhenTheyChangeTheMap) {
+  Harness h(GetParam());
+  uint64_t ino = h.Create("f");
+  h.Write(ino, 0, std::string(2 * kB, 'a'));
+  h.Write(ino, 8 * kB, std::string(kB, 'a'));
+  const ClientId c = h.fs().NewLeaseClient();
+  (void)h.Grant(c, ino, 0, 10, false);
+  h.Write(ino, 100, "in place");  // overwrites a block of the file's own
+  EXPECT_EQ(h.holders.seen.size(), 0u);
+  EXPECT_TRUE(h.fs().GetAttr(ino)->leased);
+  h.Write(ino, 4 * kB, "into a hole");
+  ASSERT_EQ(h.holders.seen.size(), 1u);
+  EXPECT_EQ(h.holders.seen[0].lo, 4 * kB);
+  (void)h.Grant(c, ino, 0, 10, false);
+  h.Write(ino, 9 * kB, "past the end");
+  ASSERT_EQ(h.holders.seen.size(), 2u);
+  EXPECT_EQ(h.holders.seen[1].lo, 0u);  // the size changes: every lease
+  EXPECT_EQ(h.holders.seen[1].hi, UINT64_MAX);
+}
+
+TEST_P(LeasesTest, PunchAndCopyInCallBackTheRange) {
+  Harness h(GetParam());
+  uint64_t ino = h.Create("f"), src = h.Create("s");
+  h.Write(ino, 0, std::string(16 * kB, 'a'));
+  h.Write(src, 0, std::string(4 * kB, 'b'));
+  const ClientId c = h.fs().NewLeaseClient();
+  (void)h.Grant(c, ino, 0, 10, false);
+  ASSERT_TRUE(h.fs().Fallocate(ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 4 * kB, 4 * kB).ok());
+  ASSERT_EQ(h.holders.seen.size(), 1u);
+  EXPECT_EQ(h.holders.seen[0].lo, 4 * kB);
+  EXPECT_EQ(h.holders.seen[0].hi, 8 * kB);
+  (void)h.Grant(c, ino, 0, 10, false);
+  auto n = h.fs().CopyFileRange(kRoot, src, 0, ino, 8 * kB, 4 * kB);
+  ASSERT_TRUE(n.ok()) << n.status().message();
+  ASSERT_EQ(h.holders.seen.size(), 2u);
+  EXPECT_EQ(h.holders.seen[1].lo, 8 * kB);
+}
+
+TEST_P(LeasesTest, UnlinkOfAnOpenFileFreesNothingUnderALease) {
+  Harness h(GetParam());
+  uint64_t ino = h.Create("f");
+  h.Write(ino, 0, std::string(4 * kB, 'a'));
+  const ClientId c = h.fs().NewLeaseClient();
+  (void)h.Grant(c, ino, 0, 10, false);
+  ASSERT_TRUE(h.fs().Unlink(kRoot, kRootIno, "f").ok());
+  EXPECT_EQ(h.holders.seen.size(), 0u);  // still open: its blocks stay
+  ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
+  ASSERT_TRUE(h.fs().Release(ino).ok());  // the last close frees it
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
+TEST_P(LeasesTest, ACrashLosesOnlyWhatWasNotFsynced) {
+  Harness h(GetParam());
+  uint64_t ino = h.Create("f");
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant g = h.Grant(c, ino, 0, kB, true);
+  h.ClientWrite(g, 0, "durable");
+  ASSERT_TRUE(h.fs().FsyncLeases(c, ino).ok());
+  h.ClientWrite(g, 7, " and more");  // acknowledged to the client, size not yet committed
+  h.Disable();
+  h.CrashAndMount();
+  EXPECT_EQ(h.Size(ino), 7u);
+  EXPECT_EQ(h.Read(ino, 0, 100), "durable");
+  // The blocks allocated ahead are in the file past its end, all zero: a later extension
+  // shows zeros there, never old bytes.
+  ASSERT_TRUE(h.fs().SetAttr(kRoot, ino, {.fields = kSetSize, .size = 3 * kB}).ok());
+  EXPECT_EQ(h.Read(ino, 0, 3 * kB), "durable" + std::string(3 * kB - 7, '\0'));
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
+TEST_P(LeasesTest, ImmutableAndAppendOnlyFilesGetNoWriteLease) {
+  Harness h(GetParam());
+  uint64_t ino = h.Create("f");
+  ASSERT_TRUE(h.fs().SetFileFlags(kRoot, ino, layout::kInodeAppend).ok());
+  const ClientId c = h.fs().NewLeaseClient();
+  auto g = h.fs().GrantLease(c, {.ino = ino, .off = 0, .len = 1, .write = true});
+  EXPECT_EQ(g.status().code(), Code::kPermission);
+  EXPECT_TRUE(h.fs().GrantLease(c, {.ino = ino, .off = 0, .len = 1, .write = false}).ok());
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, LeasesTest, ::testing::Values(Mode::kDirect, Mode::kPages),
+                         [](const auto& info) { return std::string(mapping::ModeName(info.param)); });
+
+// Pages mode: a write lease never points at a page shared with a clone.
+TEST(LeasesPagesTest, WriteGrantsCopySharedPagesFirst) {
+  Harness h(Mode::kPages);
+  uint64_t a = h.Create("a"), b = h.Create("b");
+  h.Write(a, 0, std::string(4 * kB, 'a'));
+  ASSERT_TRUE(h.fs().CopyFileRange(kRoot, a, 0, b, 0, 4 * kB).ok());
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant read = h.Grant(c, b, 0, 1, false);
+  ASSERT_EQ(read.extents.size(), 1u);
+  EXPECT_TRUE(read.extents[0].shared);
+  LeaseGrant w = h.Grant(c, b, 0, kB, true);
+  EXPECT_FALSE(w.extents.front().shared);
+  EXPECT_NE(Harness::DevBlock(w, 0), Harness::DevBlock(read, 0));
+  h.ClientWrite(w, 0, "B");
+  EXPECT_EQ(h.Read(a, 0, 2), "aa");  // the clone is untouched
+  EXPECT_EQ(h.Read(b, 0, 2), "Ba");
+  // And a file with a write lease is copied, not shared, into another.
+  uint64_t d = h.Create("d");
+  ASSERT_TRUE(h.fs().CopyFileRange(kRoot, b, kB, d, 0, kB).ok());
+  LeaseGrant rd = h.Grant(c, d, 0, 1, false);
+  ASSERT_EQ(rd.extents.size(), 1u);
+  EXPECT_FALSE(rd.extents[0].shared);
+}
+
+}  // namespace
+}  // namespace pmemfs::core
