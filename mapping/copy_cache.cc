@@ -23,11 +23,8 @@ constexpr uint64_t kMinPagesPerShard = 8;
 constexpr uint64_t kNoPage = ~0ull;
 
 enum class State {
-  kClean,      // same bytes as the device
-  kDirty,      // written since the last write-back
-  kWriteBack,  // copied to the device by a Sync that has not drained yet: still counts as dirty
-               // (an eviction or another Sync copies it again), so nobody can see it clean
-               // before it is durable
+  kClean,  // same bytes as the device
+  kDirty,  // written since the last write-back
 };
 
 // One cached device page. `data` points into the shared frame allocation.
@@ -260,42 +257,32 @@ Status ShardedCopyCache::Sync(uint64_t off, uint64_t len) {
   if (len == 0) return Status::Ok();
   PMEMFS_RETURN_IF_ERROR(dev_->Health());
   const uint64_t first = off / kPage, end = (off + len + kPage - 1) / kPage;
-  // 1. Copy every dirty page in the range to the device, marking it kWriteBack.
-  std::vector<std::vector<uint64_t>> copied(shard_count_);
-  for (uint64_t i = 0; i < shard_count_; i++) {
-    Shard& s = shards_[i];
-    std::lock_guard lock(s.mu);
-    for (auto p = s.dirty.lower_bound(first); p != s.dirty.end() && *p < end; ++p) {
-      Frame& f = *s.map.at(*p);
-      dev_->CopyNoDrain(f.page * kPage, f.data, kPage);
-      f.state = State::kWriteBack;
-      s.writebacks++;
-      copied[i].push_back(f.page);
-    }
-  }
-  // 2. One drain makes all of them durable (unless the device shrank under them: then they
-  // stay kWriteBack, not clean, and the sync fails).
-  dev_->Drain();
-  PMEMFS_RETURN_IF_ERROR(dev_->Health());
-  // 3. Pages still kWriteBack are now clean; those written again meanwhile stay dirty.
+  // Shard by shard, under its lock: copy its dirty pages in the range to the device, drain, and
+  // only then mark them clean. The drain must come before the lock goes: a page whose copy is
+  // not yet durable may otherwise be discarded (its block freed) and the block reused and
+  // written by its next owner, and the late copy land on the media after (over) that write.
   Status result;
   for (uint64_t i = 0; i < shard_count_; i++) {
-    if (copied[i].empty()) continue;
     Shard& s = shards_[i];
     std::lock_guard lock(s.mu);
-    for (uint64_t page : copied[i]) {
-      auto it = s.map.find(page);
-      if (it == s.map.end() || it->second->state != State::kWriteBack) continue;
-      it->second->state = State::kClean;
-      s.dirty.erase(page);
+    std::vector<uint64_t> copied;
+    for (auto p = s.dirty.lower_bound(first); p != s.dirty.end() && *p < end; ++p) {
+      dev_->CopyNoDrain(*p * kPage, s.map.at(*p)->data, kPage);
+      s.writebacks++;
+      copied.push_back(*p);
     }
-  }
-  // 4. Whole pages have replaced whatever was marked bad in them.
-  for (const auto& pages : copied)
-    for (uint64_t page : pages) {
+    if (copied.empty()) continue;
+    dev_->Drain();
+    // A device that shrank under them may have lost them: they stay dirty, the sync fails.
+    PMEMFS_RETURN_IF_ERROR(dev_->Health());
+    for (uint64_t page : copied) {
+      s.map.at(page)->state = State::kClean;
+      s.dirty.erase(page);
+      // Whole pages have replaced whatever was marked bad in them.
       Status st = ClearMark(page);
       if (result.ok()) result = st;
     }
+  }
   return result;
 }
 

@@ -4,7 +4,9 @@
 //     out of DRAM; writes copy into DRAM (filling a partly written missing page first) and mark
 //     the page dirty; the device is not touched until write-back;
 //   - when full, the least recently used page is evicted, written back first when dirty;
-//   - Sync(range)/SyncAll() write back the dirty pages in the range / all, then drain once.
+//   - Sync(range)/SyncAll() write back the dirty pages in the range / all, shard by shard, each
+//     shard's drained before its lock is released: a page is never discarded (its block freed
+//     and reused) while a copy of it is still on its way to the media.
 // The cache is split into shards by page number, each with its own lock, LRU list and share of
 // the capacity, so there is no global lock on the data path.
 //

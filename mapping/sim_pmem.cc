@@ -38,6 +38,7 @@ struct SimState {
   uint64_t flush_limit = UINT64_MAX;
   double keep_dirty = 0.0;
   bool flush_cut = false;
+  std::function<void()> drain_hook;  // SetDrainHook
   std::vector<SimPart*> parts;  // guarded by mu; parts unregister in their destructor
 };
 
@@ -89,6 +90,12 @@ class SimPart final : public Part {
   }
   // Like a fence, covers only the calling thread's flushes.
   void Drain() override {
+    std::function<void()> hook;
+    {
+      std::lock_guard lock(state_->mu);
+      hook = state_->drain_hook;
+    }
+    if (hook) hook();
     std::lock_guard lock(state_->mu);
     if (state_->frozen) return;
     auto it = pending_.find(std::this_thread::get_id());
@@ -223,6 +230,11 @@ void SimPmem::StopAfter(uint64_t n) {
 bool SimPmem::stopped() const {
   std::lock_guard lock(state_->mu);
   return state_->points >= state_->limit || state_->flush_cut;
+}
+
+void SimPmem::SetDrainHook(std::function<void()> hook) {
+  std::lock_guard lock(state_->mu);
+  state_->drain_hook = std::move(hook);
 }
 
 uint64_t SimPmem::pending_lines() const {

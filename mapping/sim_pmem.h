@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <span>
 #include <string>
@@ -74,6 +75,9 @@ class SimPmem {
   void StopAtFlush(uint64_t k, double keep_dirty = 0.0);
   // True once a StopAfter or StopAtFlush limit has been reached.
   bool stopped() const;
+  // Calls `hook` (null: none) at the start of every Drain of every part, on the draining thread,
+  // before the drain takes effect: a test makes something happen while a persist is under way.
+  void SetDrainHook(std::function<void()> hook);
   // Lines flushed and not yet drained, over all parts (for tests of the primitives).
   uint64_t pending_lines() const;
 

@@ -33,12 +33,13 @@ class FsHarnessBase {
     Mount();
   }
   // Mounts `device` (an assembled, formatted SimDevice, e.g. a CopySimDevice of a prepared one)
-  // in `mode`, with the options above.
-  FsHarnessBase(mapping::Mode mode, MountOptions extra, mapping::testing::SimDevice device)
+  // in `mode`, with the options above but `writeback_ms` (not 0: the background thread runs).
+  FsHarnessBase(mapping::Mode mode, MountOptions extra, mapping::testing::SimDevice device,
+                uint32_t writeback_ms = 0)
       : opts_(extra), d_(std::move(device)) {
     opts_.mode = mode;
     opts_.cache_size = 1 << 20;
-    opts_.writeback_ms = 0;
+    opts_.writeback_ms = writeback_ms;
     Mount();
   }
   ~FsHarnessBase() {

@@ -22,7 +22,8 @@
 // Each replayed step must give the reference run's result (the replay is deterministic).
 //
 // ThreeWritersCrashTest: three writers at once, each in a directory of its own on the shared
-// device (one allocator, journal, inode table), cut at random instants (persist points and
+// device (one allocator, journal, inode table), and the background thread (write times, copy
+// mode's write-back) every 2 ms, cut at random instants (persist points and
 // flushed lines) of the live run; each writer records its results and its directory's tree after
 // every step, and stops once it sees the power failed.
 //
@@ -433,8 +434,9 @@ class Generator {
         op.off = aligned ? 4096 * Rand(16) : Rand(64 << 10);
         op.to = aligned ? 4096 * Rand(32) : Rand(128 << 10);
         op.len = aligned ? 4096 * (1 + Rand(16)) : Size();
-        if (op.a == op.b && op.off < op.to + op.len && op.to < op.off + op.len)
-          return std::nullopt;  // overlapping ranges of one file: EINVAL
+        if (paths_[op.a].id == paths_[op.b].id && op.off < op.to + op.len &&
+            op.to < op.off + op.len)
+          return std::nullopt;  // overlapping ranges of one file (or two links of it): EINVAL
         return op;
       }
       case 25: case 26: {  // one block here and there: many extents, extent blocks
@@ -481,10 +483,11 @@ class Harness : public testing::FsHarnessBase {
   Harness(Mode mode, const Variant& v)
       : FsHarnessBase(mode, {.atime = AtimePolicy::kNoatime}, v.part_size,
                       {.inode_count = v.inodes}) {}
-  // Mounts a copy of `prepared` (see Prepare).
-  Harness(Mode mode, const mapping::testing::SimDevice& prepared)
+  // Mounts a copy of `prepared` (see Prepare); `writeback_ms` not 0: with the background
+  // thread (pending write times, copy mode's write-back) running that often.
+  Harness(Mode mode, const mapping::testing::SimDevice& prepared, uint32_t writeback_ms = 0)
       : FsHarnessBase(mode, {.atime = AtimePolicy::kNoatime},
-                      mapping::testing::CopySimDevice(prepared)) {}
+                      mapping::testing::CopySimDevice(prepared), writeback_ms) {}
 
   // The device every run of variant `v` starts from: formatted, filled, with directories
   // `homes` ("w0", "w1", ...: one per writer of the concurrent test), cleanly unmounted.
@@ -892,6 +895,9 @@ struct Writer {
 class ThreeWritersCrashTest : public ::testing::TestWithParam<Mode> {
  protected:
   static constexpr int kWriters = 3;
+  // The background thread commits pending write times and writes copy mode's cache back
+  // meanwhile: a fourth actor.
+  static constexpr uint32_t kWritebackMs = 2;
 
   // Runs the writers, each in its own directory of the shared filesystem, until each has made
   // `steps` steps or sees that the power failed.
@@ -949,7 +955,7 @@ class ThreeWritersCrashTest : public ::testing::TestWithParam<Mode> {
   bool CutAt(const Variant& v, uint64_t seed, size_t steps, const Cut& cut, uint64_t* nospace) {
     const std::string where = std::string(v.name) + " seed " + std::to_string(seed) + " " +
                               cut.ToString();
-    Harness h(GetParam(), prepared_);
+    Harness h(GetParam(), prepared_, kWritebackMs);
     if (::testing::Test::HasFailure()) return false;
     if (cut.at_flush)
       h.sim().sim->StopAtFlush(cut.at, cut.keep);
@@ -1026,7 +1032,7 @@ TEST_P(ThreeWritersCrashTest, CutAtRandomInstants) {
     // An uncut run: how long the workload is, and no damage without a crash either.
     uint64_t points_base, points_end, lines_base, lines_end;
     {
-      Harness h(GetParam(), prepared_);
+      Harness h(GetParam(), prepared_, kWritebackMs);
       points_base = h.sim().sim->persist_points();
       lines_base = h.sim().sim->flushed_lines();
       std::vector<Writer> w = Run(h, v, seed, steps);

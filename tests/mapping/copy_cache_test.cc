@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstring>
 #include <thread>
 #include <vector>
@@ -245,6 +247,34 @@ TEST_P(CopyCacheTest, DiscardDropsWithoutWriteBack) {
   ASSERT_TRUE(acc_->SyncAll().ok());
   EXPECT_EQ(ReadDevice(off, len), Zeros(len));
   EXPECT_EQ(acc_->stats().writebacks, 0u);
+}
+
+// A Sync copies a dirty page to the device and drains. If the page's block is freed meanwhile
+// (Discard), reused and written by its next owner, the Sync's copy must not reach the media after
+// that write (as it would if it were still undrained: a late write-back over a reused block).
+TEST_P(CopyCacheTest, SyncIsDurableBeforeItsPageCanBeDiscarded) {
+  const uint64_t off = 5 * kPage;
+  ASSERT_TRUE(acc_->Write(off, Pattern(1, kPage)).ok());
+  const std::thread::id me = std::this_thread::get_id();
+  std::atomic<bool> fired{false}, done{false};
+  std::thread other;
+  d_.sim->SetDrainHook([&] {
+    if (std::this_thread::get_id() != me || fired.exchange(true)) return;
+    other = std::thread([&] {
+      acc_->Discard(off, kPage);  // the block is freed...
+      const std::vector<std::byte> next = Pattern(2, kPage);
+      d_.dev->Write(off, next.data(), next.size());  // ...and its next owner writes it
+      done = true;
+    });
+    // A correct Sync holds the page until it is durable: `other` waits, give it a moment.
+    for (int i = 0; i < 100 && !done; i++) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  ASSERT_TRUE(acc_->Sync(off, kPage).ok());
+  d_.sim->SetDrainHook(nullptr);
+  ASSERT_TRUE(fired);
+  other.join();
+  CrashAndReopen();
+  EXPECT_EQ(ReadCache(off, kPage), Pattern(2, kPage)) << "a late write-back of the freed page";
 }
 
 TEST_P(CopyCacheTest, DiscardKeepsDirtyPagesPartlyOutsideTheRange) {
