@@ -237,7 +237,7 @@ Status Filesystem::SyncDescriptorTable() {
   if (store_->superblock().compat & layout::kCompatDescriptorsCurrent) return Status::Ok();
   std::vector<mapping::PageUpdate> clear;
   for (uint64_t page = 0; page < desc->page_count(); page++) {
-    if (desc->Get(page) == mapping::PageInfo{}) continue;
+    if (desc->Get(page) == mapping::PageInfo{} && desc->valid(page)) continue;  // torn: clear
     clear.push_back({page, {}});
     if (clear.size() == 4096) {
       PMEMFS_RETURN_IF_ERROR(desc->SetBatch(clear));

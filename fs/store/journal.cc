@@ -80,7 +80,7 @@ Result<std::vector<Parsed>> Parse(std::span<const std::byte> stream, uint32_t co
   return out;
 }
 
-// Step 3: writes every record in place and drains.
+// Step 3: writes every record in place, descriptors included, and drains once.
 Status ApplyRecords(mapping::Device& dev, mapping::PageDescriptors* desc,
                     const std::vector<Parsed>& records) {
   std::vector<mapping::PageUpdate> updates;
@@ -93,10 +93,11 @@ Status ApplyRecords(mapping::Device& dev, mapping::PageDescriptors* desc,
       updates.push_back({p.rec.target, {v.owner, v.file_index, v.refcount, v.flags}});
     }
   }
-  dev.Drain();  // covers every CopyNoDrain above
-  // Each descriptor update is crash-atomic on its own; replaying the batch sets the same values.
-  if (!updates.empty()) return desc->SetBatch(updates);
-  return Status::Ok();
+  // The descriptors need no log of their own: until step 4 retires the header, recovery
+  // replays them whole, torn or not (Parse checked their pages, so this cannot fail part way).
+  Status s = updates.empty() ? Status::Ok() : desc->SetBatchNoDrain(updates);
+  dev.Drain();  // covers every CopyNoDrain and descriptor flush above
+  return s;
 }
 
 }  // namespace

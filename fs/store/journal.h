@@ -6,7 +6,8 @@
 //   2. the header is written {kCommitted, sequence + 1, count, bytes, CRC of the stream} and
 //      persisted: THE COMMIT POINT. A crash before it leaves nothing of the transaction; after it
 //      recovery redoes all of it;
-//   3. every record is applied in place (descriptors through PageDescriptors::SetBatch); drain;
+//   3. every record is applied in place (descriptors too, PageDescriptors::SetBatchNoDrain);
+//      one drain;
 //   4. the header is rewritten with state kEmpty (same sequence) and persisted.
 // Journal::Open redoes steps 3 and 4 for a header that is valid, kCommitted and whose stream
 // matches its CRC. Applying a record writes absolute values, so a crash during recovery is

@@ -30,8 +30,9 @@
 //   [descriptor_offset, +descriptor_length)      page descriptors (pages mode), to the end
 //
 // The page-descriptor area: one header page, then kDescriptorLogSlots log slots of 128 B
-// (kDescriptorLogBytes, page-rounded), then one 64-byte PageDescriptor per 4 KiB device page,
-// for every page of the device: descriptor(p) = descriptor_offset + kDescriptorTableOffset + 64 p.
+// (kDescriptorLogBytes, page-rounded; unused now, kept zero: see DescriptorLogSlot), then one
+// 64-byte PageDescriptor per 4 KiB device page, for every page of the device:
+// descriptor(p) = descriptor_offset + kDescriptorTableOffset + 64 p.
 #pragma once
 
 #include <cstddef>
@@ -161,9 +162,12 @@ struct DescriptorAreaHeader {
 };
 static_assert(sizeof(DescriptorAreaHeader) == 64);
 
-// A redo record: the new value of one descriptor, persisted before the descriptor is written
-// in place. Recovery re-applies a valid record whose generation is newer than the descriptor's
-// (or whose descriptor fails its checksum: a torn in-place write).
+// A redo record of earlier versions: the new value of one descriptor, persisted before the
+// descriptor was written in place, re-applied at open when newer than the descriptor (or when
+// the descriptor failed its checksum). Descriptor changes travel in the store journal
+// (RecordKind::kDescriptor), which makes them atomic, so nothing writes these any more; opening
+// the area read-write zeroes any left, and the header still counts kDescriptorLogSlots so that
+// areas open in every version.
 struct DescriptorLogSlot {
   uint64_t page;          // device page the record is for
   uint64_t sequence;      // 0: never used

@@ -178,14 +178,11 @@ TEST_P(AllocatorTest, ConcurrentReservationsNeverOverlap) {
 }
 
 TEST_P(AllocatorTest, PinnedBlocksAreReusedOnlyAfterUnpin) {
-  store_.reset();
-  auto pd = mapping::PageDescriptors::Open(dev(), mapping::DescriptorPlacement::kDevice);
-  ASSERT_TRUE(pd.ok()) << pd.status().message();
-  store_ = testing::OpenOrFail(dev(), pd->get());
-  ASSERT_NE(store_, nullptr);
+  mapping::PageDescriptors* pd = ReopenWithDescriptors();
+  ASSERT_NE(pd, nullptr);
   AllocateAll();
   const uint64_t x = sb().data_start + 42;
-  (*pd)->Pin(x);
+  pd->Pin(x);
   ASSERT_TRUE(Free({x, 2}).ok());
   // x + 1 was not pinned: reusable now; x only after the reader is done.
   EXPECT_EQ(store().stats().free_blocks, 1u);
@@ -194,7 +191,7 @@ TEST_P(AllocatorTest, PinnedBlocksAreReusedOnlyAfterUnpin) {
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(*r, (BlockRange{x + 1, 1}));
   EXPECT_EQ(store().AllocBlocks(tx, 1).status().code(), Code::kNoSpace);
-  (*pd)->Unpin(x);
+  pd->Unpin(x);
   auto s = store().AllocBlocks(tx, 1);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(*s, (BlockRange{x, 1}));

@@ -74,16 +74,32 @@ class StoreFixture : public ::testing::TestWithParam<SimSetup> {
   // The superblock as of the last open (valid while the store is closed, too).
   const layout::Superblock& sb() { return store_ ? store_->superblock() : sb_; }
 
-  // Drops the store without closing it, reassembles the device and opens the store again.
+  // Drops the store without closing it, reassembles the device and opens the store again
+  // (without descriptors).
   void Reopen() {
     store_.reset();
+    descriptors_.reset();
     d_.Reopen();
     store_ = OpenOrFail(dev());
     ASSERT_NE(store_, nullptr);
     sb_ = store_->superblock();
   }
 
+  // Reopens the store with the device's page descriptors (as pages mode does): they receive
+  // the store's descriptor records and their pins hold freed blocks. Null (a test failure)
+  // when they cannot be opened.
+  mapping::PageDescriptors* ReopenWithDescriptors() {
+    store_.reset();
+    auto pd = mapping::PageDescriptors::Open(dev(), mapping::DescriptorPlacement::kDevice);
+    EXPECT_TRUE(pd.ok()) << pd.status().message();
+    if (!pd.ok()) return nullptr;
+    descriptors_ = std::move(pd).value();
+    store_ = OpenOrFail(dev(), descriptors_.get());
+    return store_ ? descriptors_.get() : nullptr;
+  }
+
   SimDevice d_;
+  std::unique_ptr<mapping::PageDescriptors> descriptors_;  // outlives store_ (declared first)
   std::unique_ptr<Store> store_;
   layout::Superblock sb_{};
 };

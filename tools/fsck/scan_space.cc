@@ -159,19 +159,6 @@ void Scan::CheckDescriptors() {
                               " (pages mode cannot be mounted; not repairable)");
     return;
   }
-  // What recovery would re-apply from the log: per page, the valid record of highest generation.
-  std::map<uint64_t, PageDescriptor> logged;
-  for (uint32_t s = 0; s < layout::kDescriptorLogSlots; s++) {
-    layout::DescriptorLogSlot rec;
-    img_.dev().Read(area.offset + layout::kDescriptorLogOffset + uint64_t{s} * sizeof rec, &rec,
-                    sizeof rec);
-    if (rec.sequence == 0 || rec.checksum != StructChecksum(rec) || rec.page >= pages ||
-        rec.value.checksum != mapping::DescriptorChecksum(rec.value))
-      continue;
-    auto [it, fresh] = logged.try_emplace(rec.page, rec.value);
-    if (!fresh && rec.value.generation > it->second.generation) it->second = rec.value;
-  }
-
   Runs damaged, stale;
   const uint64_t table = area.offset + layout::kDescriptorTableOffset;
   constexpr uint64_t kChunk = 1024;
@@ -183,13 +170,9 @@ void Scan::CheckDescriptors() {
     for (uint64_t i = 0; i < n; i++) {
       Progress();
       const uint64_t page = p0 + i;
-      PageDescriptor d = buf[i];
+      const PageDescriptor d = buf[i];
       bool valid = mapping::DescriptorValid(d);
-      auto lg = logged.find(page);
-      if (lg != logged.end() && (!valid || d.generation < lg->second.generation)) {
-        d = lg->second;
-        valid = true;
-      }
+      // A pending journal transaction rewrites the descriptors it names, torn ones too.
       mapping::PageInfo have{d.owner, d.file_index, d.refcount, d.flags};
       if (const mapping::PageInfo* pending = img_.PendingDescriptor(page)) {
         have = *pending;
