@@ -23,7 +23,7 @@ set(CPACK_PACKAGE_DESCRIPTION
     "pmemfs serves files from persistent memory: devdax devices, files on fsdax filesystems or
 files that emulate pmem. Three access modes (copy, direct, pages), a redo journal for atomic
 metadata, a RAM partition for volatile files. Includes mkpmemfs (mkfs.pmemfs), pmemfs-fsck
-(fsck.pmemfs) and pmemfs-devinfo.")
+(fsck.pmemfs), pmemfs-tune and pmemfs-devinfo.")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)  # pmemfs_VERSION_ARCH.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)

@@ -58,6 +58,14 @@ struct DeviceInfo {
   uint64_t size = 0;
   Range ram;                  // RAM partition
   Range descriptors;          // page-descriptor area (empty: not reserved)
+  // A set-uuid change (pmemfs-tune -U) a crash interrupted: the uuid being changed to (set_uuid
+  // is the old one); all zero when none. SettleUuid (device_set.h) ends it.
+  uint8_t pending_uuid[16] = {};
+  bool uuid_change_pending() const {
+    for (uint8_t b : pending_uuid)
+      if (b) return true;
+    return false;
+  }
   Range store() const { return {0, ram.empty() ? (descriptors.empty() ? size : descriptors.offset) : ram.offset}; }
 };
 std::string UuidString(const uint8_t uuid[16]);
@@ -160,6 +168,8 @@ class Device {
  private:
   friend class DeviceBuilder;
   friend Status RewritePartHeaders(Device& dev);
+  friend Status AnnounceUuidChange(Device& dev, const uint8_t uuid[16]);
+  friend Status SettleUuid(Device& dev, const uint8_t uuid[16]);
   Device() = default;
   Status MapLinear(const std::vector<uint64_t>& part_data, bool guard);
 

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <random>
 
 #include "mapping/device_builder.h"
@@ -67,10 +68,14 @@ Result<PartLabel> ReadLabelAt(const Part& part, uint64_t at) {
   return l;
 }
 
+bool HasPending(const PartLabel& l) { return !AllZero(l.pending_uuid, sizeof l.pending_uuid); }
+
 // The label of `part`: the primary, or when it is unusable the backup in the part's last page
 // (which must say it is there). `state` records which copies are intact. Without a usable
-// backup, the primary's error.
-Result<PartLabel> ReadLabel(const Part& part, PartHeaderState* state) {
+// backup, the primary's error. `other` (may be null) receives the other copy when it is valid
+// and differs: a set-uuid change a crash interrupted may have reached only one of the two.
+Result<PartLabel> ReadLabel(const Part& part, PartHeaderState* state,
+                            std::optional<PartLabel>* other = nullptr) {
   Result<PartLabel> primary = ReadLabelAt(part, layout::kLabelOffset);
   if (primary.ok()) {
     state->backup_offset = primary->backup_offset;
@@ -81,6 +86,7 @@ Result<PartLabel> ReadLabel(const Part& part, PartHeaderState* state) {
                                      ? ReadLabelAt(part, primary->backup_offset)
                                      : Status::Corrupt("outside the part");
       state->backup_ok = backup.ok() && std::memcmp(&*backup, &*primary, sizeof(PartLabel)) == 0;
+      if (other && backup.ok() && !state->backup_ok) *other = *backup;
     }
     return primary;
   }
@@ -271,14 +277,28 @@ Result<std::unique_ptr<Device>> AssembleDevice(std::vector<std::shared_ptr<Part>
   if (parts.empty()) return Status::InvalidArgument("a device needs at least one part");
   std::vector<PartLabel> labels;
   std::vector<PartHeaderState> headers(parts.size());
+  // A set-uuid change in progress (AnnounceUuidChange): the old uuid and the pending one, from
+  // whichever label copy carries it.
+  const PartLabel* changing = nullptr;
+  std::vector<std::optional<PartLabel>> others(parts.size());
   for (size_t i = 0; i < parts.size(); i++) {
-    PMEMFS_ASSIGN_OR_RETURN(PartLabel l, ReadLabel(*parts[i], &headers[i]));
+    PMEMFS_ASSIGN_OR_RETURN(PartLabel l, ReadLabel(*parts[i], &headers[i], &others[i]));
     labels.push_back(l);
   }
+  for (size_t i = 0; i < parts.size(); i++)
+    for (const PartLabel* l : {&labels[i], others[i] ? &*others[i] : nullptr}) {
+      if (!l || !HasPending(*l)) continue;
+      if (changing && (std::memcmp(changing->pending_uuid, l->pending_uuid, 16) != 0 ||
+                       std::memcmp(changing->set_uuid, l->set_uuid, 16) != 0))
+        return Status::Corrupt(parts[i]->name() + ": part labels disagree on a set-uuid change");
+      changing = l;
+    }
   const PartLabel& ref = labels[0];
-  const std::string uuid = UuidString(ref.set_uuid);
-  for (size_t i = 1; i < parts.size(); i++)
-    if (std::memcmp(labels[i].set_uuid, ref.set_uuid, 16) != 0)
+  const uint8_t* set_uuid = changing ? changing->set_uuid : ref.set_uuid;
+  const std::string uuid = UuidString(set_uuid);
+  for (size_t i = 0; i < parts.size(); i++)
+    if (std::memcmp(labels[i].set_uuid, set_uuid, 16) != 0 &&
+        !(changing && std::memcmp(labels[i].set_uuid, changing->pending_uuid, 16) == 0))
       return Status::InvalidArgument(parts[i]->name() + ": belongs to another device (set " +
                                      UuidString(labels[i].set_uuid) + ", not " + uuid + " like " +
                                      parts[0]->name() + ")");
@@ -320,8 +340,63 @@ Result<std::unique_ptr<Device>> AssembleDevice(std::vector<std::shared_ptr<Part>
   PMEMFS_RETURN_IF_ERROR(CheckGeometry(*parts[0], ref, labels));
   std::vector<uint64_t> data;
   for (auto& l : labels) data.push_back(l.data_size);
-  return DeviceBuilder::Build(std::move(parts), InfoFromLabel(ref), data, std::move(headers),
-                              opts);
+  DeviceInfo info = InfoFromLabel(ref);
+  std::memcpy(info.set_uuid, set_uuid, 16);
+  if (changing) std::memcpy(info.pending_uuid, changing->pending_uuid, 16);
+  return DeviceBuilder::Build(std::move(parts), info, data, std::move(headers), opts);
+}
+
+namespace {
+
+// Rewrites every copy of every part's label through `edit` (backup first, each drained).
+// The label edited is the part's current one (the primary, or the backup it opened from).
+Status RewriteLabels(Device& dev, const std::function<void(PartLabel&)>& edit) {
+  for (size_t i = 0; i < dev.part_count(); i++) {
+    Part& part = dev.part(i);
+    if (part.read_only())
+      return Status::ReadOnly(part.name() + ": opened read-only; cannot rewrite its part label");
+  }
+  for (size_t i = 0; i < dev.part_count(); i++) {
+    Part& part = dev.part(i);
+    const PartHeaderState& h = dev.header_state(i);
+    PMEMFS_ASSIGN_OR_RETURN(PartLabel l,
+                            ReadLabelAt(part, h.primary_ok ? layout::kLabelOffset : h.backup_offset));
+    edit(l);
+    l.checksum = StructChecksum(l);
+    if (h.backup_offset != 0) {
+      WriteLabel(part, h.backup_offset, l);
+      part.Drain();
+    }
+    WriteLabel(part, layout::kLabelOffset, l);
+    part.Drain();
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status AnnounceUuidChange(Device& dev, const uint8_t uuid[16]) {
+  if (dev.info_.uuid_change_pending())
+    return Status::InvalidArgument("a set-uuid change is already pending (open the filesystem "
+                                   "read-write once to finish it)");
+  PMEMFS_RETURN_IF_ERROR(RewriteLabels(dev, [&](PartLabel& l) {
+    std::memcpy(l.set_uuid, dev.info_.set_uuid, 16);
+    std::memcpy(l.pending_uuid, uuid, 16);
+  }));
+  std::memcpy(dev.info_.pending_uuid, uuid, 16);
+  for (PartHeaderState& h : dev.headers_) h.primary_ok = h.backup_ok = true;
+  return Status::Ok();
+}
+
+Status SettleUuid(Device& dev, const uint8_t uuid[16]) {
+  PMEMFS_RETURN_IF_ERROR(RewriteLabels(dev, [&](PartLabel& l) {
+    std::memcpy(l.set_uuid, uuid, 16);
+    std::memset(l.pending_uuid, 0, 16);
+  }));
+  std::memcpy(dev.info_.set_uuid, uuid, 16);
+  std::memset(dev.info_.pending_uuid, 0, 16);
+  for (PartHeaderState& h : dev.headers_) h.primary_ok = h.backup_ok = true;
+  return Status::Ok();
 }
 
 Status RewritePartHeaders(Device& dev) {

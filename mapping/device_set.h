@@ -58,6 +58,22 @@ Result<std::unique_ptr<Device>> AssembleDevice(std::vector<std::shared_ptr<Part>
 // returns; header_state() then says both copies are intact. A no-op for version-1 labels.
 Status RewritePartHeaders(Device& dev);
 
+// Changing the set uuid of a device (pmemfs-tune -U), in label passes the caller orders around
+// its own commit point (the store keeps the intent and the commit in the superblock:
+// fs/store/identity.cc):
+//   AnnounceUuidChange(dev, new)   every copy of every part's label gets pending_uuid = new (the
+//                                  set uuid stays: the device opens as before);
+//   SettleUuid(dev, uuid)          every copy gets set_uuid = uuid and no pending uuid.
+// Each part's backup label is written before its primary, each drained, so a crash tears at
+// most one copy of one part (the other opens). Parts whose labels carry the old set uuid with
+// the new one pending and parts already carrying the new one assemble as one device
+// (DeviceInfo::set_uuid the old uuid, pending_uuid the new). SettleUuid reads each label from
+// its intact copy and rewrites both, so it also ends a torn state; it is idempotent. Both
+// persisted on return; refused for a device opened read-only. AnnounceUuidChange refuses a
+// device with a change pending already.
+Status AnnounceUuidChange(Device& dev, const uint8_t uuid[16]);
+Status SettleUuid(Device& dev, const uint8_t uuid[16]);
+
 // Opens every path (OpenFilePart: mapped and exclusively locked). Refuses a path given twice.
 Result<std::vector<std::shared_ptr<Part>>> OpenFileParts(const std::vector<std::string>& paths,
                                                          const PartOpenOptions& opts);

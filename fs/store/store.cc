@@ -8,7 +8,6 @@
 #include <cstring>
 #include <ctime>
 #include <map>
-#include <random>
 
 #include "fs/store/allocator.h"
 #include "fs/store/bitmap_checksums.h"
@@ -92,10 +91,7 @@ Status Store::Format(mapping::Device& dev, const FormatOptions& opts) {
   sb.major = layout::kMajorVersion;
   sb.minor = layout::kMinorVersion;
   sb.state = static_cast<uint32_t>(layout::FsState::kClean);
-  std::random_device rd;
-  for (auto& b : sb.uuid) b = static_cast<uint8_t>(rd());
-  sb.uuid[6] = (sb.uuid[6] & 0x0f) | 0x40;  // version 4
-  sb.uuid[8] = (sb.uuid[8] & 0x3f) | 0x80;  // variant 1
+  std::memcpy(sb.uuid, dev.info().set_uuid, sizeof sb.uuid);  // one uuid names the device
   std::memcpy(sb.label, opts.label.data(), opts.label.size());
   sb.default_mode = static_cast<uint32_t>(opts.default_mode);
   sb.created_ns = sb.written_ns = static_cast<uint64_t>(now);
@@ -134,11 +130,28 @@ Result<layout::Superblock> Store::Peek(const mapping::Device& dev) { return Peek
 Result<std::unique_ptr<Store>> Store::Open(mapping::Device& dev,
                                            mapping::PageDescriptors* descriptors, bool read_only,
                                            const mapping::PinCounts* pins) {
+  return OpenAs(dev, descriptors, read_only ? OpenKind::kReadOnly : OpenKind::kMount, pins);
+}
+
+Result<std::unique_ptr<Store>> Store::OpenOffline(mapping::Device& dev) {
+  return OpenAs(dev, nullptr, OpenKind::kOffline, nullptr);
+}
+
+Result<std::unique_ptr<Store>> Store::OpenAs(mapping::Device& dev,
+                                             mapping::PageDescriptors* descriptors, OpenKind kind,
+                                             const mapping::PinCounts* pins) {
+  const bool read_only = kind == OpenKind::kReadOnly;
   PMEMFS_ASSIGN_OR_RETURN(Superblock sb, LoadSuperblock(dev, /*repair=*/!read_only));
   if (!read_only) PMEMFS_RETURN_IF_ERROR(CheckWritable(sb));
   std::unique_ptr<Store> s(new Store(dev, descriptors));
   s->read_only_ = read_only;
-  PMEMFS_ASSIGN_OR_RETURN(s->journal_, Journal::Open(dev, sb, descriptors, read_only));
+  s->offline_ = kind == OpenKind::kOffline;
+  Result<std::unique_ptr<Journal>> journal =
+      Journal::Open(dev, sb, descriptors, read_only || s->offline_);
+  if (!journal.ok() && s->offline_ && journal.status().code() == Code::kReadOnly)
+    return Status::Busy("the filesystem needs recovery: " + journal.status().message() +
+                        " (mount it once, or run pmemfs-fsck -y, first)");
+  PMEMFS_ASSIGN_OR_RETURN(s->journal_, std::move(journal));
   // The replayed transaction may have been one that rewrote the superblock.
   if (s->journal_->replayed()) {
     PMEMFS_ASSIGN_OR_RETURN(sb, LoadSuperblock(dev));
@@ -149,6 +162,12 @@ Result<std::unique_ptr<Store>> Store::Open(mapping::Device& dev,
   s->bad_bitmap_blocks_ = BadBitmapBlocks(dev, sb);
   s->inodes_ = std::make_unique<InodeTable>(dev, sb);
   PMEMFS_RETURN_IF_ERROR(s->inodes_->Load(&s->orphans_, &s->truncating_));
+  // A uuid change a crash interrupted: the superblock's uuid says which way it went.
+  if (!read_only && UuidChangeInterrupted(sb, dev)) {
+    PMEMFS_RETURN_IF_ERROR(s->FinishUuidChange());
+    sb = s->sb_;
+  }
+  if (s->offline_) return s;  // not a mount: the superblock stays as it is
   if (read_only) {
     if (!s->orphans_.empty() || !s->truncating_.empty())
       return Status::ReadOnly(
@@ -166,7 +185,7 @@ Result<std::unique_ptr<Store>> Store::Open(mapping::Device& dev,
 }
 
 Status Store::Close() {
-  if (read_only_) return Status::Ok();
+  if (read_only_ || offline_) return Status::Ok();
   return MarkClean();
 }
 

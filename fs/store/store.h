@@ -22,6 +22,17 @@
 //                                damaged primary superblock, orphans or interrupted truncates
 //                                left by a crash); Commit refuses every transaction, Close writes
 //                                nothing.
+//   OpenOffline(dev)             for an offline tool's changes (pmemfs-tune): read-write, but not
+//                                a mount (state, mount count and times stay; Close writes
+//                                nothing); refuses (Busy) a committed journal transaction not
+//                                yet applied: a mount replays it first.
+//   SetIdentity(change)          pmemfs-tune's superblock changes (label, uuid, default mode, last
+//                                check time) in one Tx; a new uuid also becomes the device's set
+//                                uuid in the part labels, atomically with it (identity.cc).
+//
+// A set-uuid change that a crash interrupted (mapping::DeviceInfo::pending_uuid) is finished by
+// every read-write Open (OpenOffline too): forward when the superblock already holds the new
+// uuid (its transaction is the change's commit point), else back.
 //
 // The store knows the on-media format, not POSIX: fs/core decides what to change, the store
 // makes it atomic. It never flushes except through mapping::Device primitives (via Journal).
@@ -31,11 +42,13 @@
 // commits of other structures (fs/core's inode locks order conflicting changes).
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <span>
 #include <string>
@@ -98,6 +111,10 @@ class Store {
                                              mapping::PageDescriptors* descriptors,
                                              bool read_only = false,
                                              const mapping::PinCounts* pins = nullptr);
+  // Opens for an offline tool's changes (see the top of this file). Errors as Open's, and
+  // Busy ("needs recovery") when the journal holds a committed transaction not yet applied:
+  // a tool opens the store without the page descriptors, so it leaves the replay to a mount.
+  static Result<std::unique_ptr<Store>> OpenOffline(mapping::Device& dev);
   bool read_only() const { return read_only_.load(std::memory_order_acquire); }
   // mount -o remount: read-only marks the filesystem clean (durable on return) and refuses
   // every commit after it, as a read-only Open does; read-write marks it dirty again. Commits
@@ -114,6 +131,21 @@ class Store {
   // without NUL (InvalidArgument), both copies in one Tx, durable on return. Thread-safe.
   std::string label() const;
   Status SetLabel(std::string_view label);
+  // pmemfs-tune's changes of the superblock (identity.cc); fields left empty stay. One Tx writes
+  // both superblock copies, durable on return. A uuid (not all zero) becomes the device's set
+  // uuid as well, in the part labels, atomically with that Tx (identity.cc says how; three Txs
+  // then). InvalidArgument for a label longer than 63 bytes or with a NUL, a mode out of range,
+  // a nil uuid. Thread-safe.
+  struct IdentityChange {
+    std::optional<std::string> label;
+    std::optional<std::array<uint8_t, 16>> uuid;
+    std::optional<layout::StoredMode> default_mode;
+    std::optional<uint64_t> checked_ns;
+  };
+  Status SetIdentity(const IdentityChange& change);
+  // Whether a uuid change was interrupted (the superblock's intent or the labels' pending uuid):
+  // the next read-write open finishes it. For checkers (pmemfs-fsck).
+  static bool UuidChangeInterrupted(const layout::Superblock& sb, const mapping::Device& dev);
   mapping::Device& device() const { return dev_; }
   StoreStats stats() const;
   // Inodes Open found unfinished: nlink 0 (free them) or kInodeTruncating (finish the
@@ -191,6 +223,10 @@ class Store {
  private:
   friend class Tx;
   Store(mapping::Device& dev, mapping::PageDescriptors* descriptors);
+  enum class OpenKind { kMount, kReadOnly, kOffline };
+  static Result<std::unique_ptr<Store>> OpenAs(mapping::Device& dev,
+                                               mapping::PageDescriptors* descriptors,
+                                               OpenKind kind, const mapping::PinCounts* pins);
   void Abort(Tx& tx);  // releases reservations
   // Calls free_hook_ (if set) for each range.
   void RunFreeHook(std::span<const BlockRange> ranges);
@@ -204,8 +240,12 @@ class Store {
   Status MarkClean();
   // Commit without the read-only check.
   Status Apply(Tx& tx);
+  // Settles every part label on the superblock's uuid and clears its uuid_change (identity.cc).
+  // Caller holds features_mu_ or is Open.
+  Status FinishUuidChange();
 
   std::atomic<bool> read_only_{false};
+  bool offline_ = false;  // OpenOffline: Close writes nothing
   mapping::Device& dev_;
   mapping::PageDescriptors* descriptors_;
   layout::Superblock sb_{};

@@ -124,7 +124,7 @@ Status ValidateSuperblock(const Superblock& sb, uint64_t store_bytes, const std:
     return Status::Unsupported(which + " superblock: format version " + std::to_string(sb.major) +
                                "." + std::to_string(sb.minor) + ", this build reads version " +
                                std::to_string(layout::kMajorVersion) + ".x");
-  if (sb.reserved0 != 0 || !layout::AllZero(sb.reserved, sizeof sb.reserved))
+  if (!layout::AllZero(sb.reserved, sizeof sb.reserved))
     return bad("reserved bytes are not zero");
   if (uint64_t unknown = sb.incompat & ~layout::kIncompatKnown)
     return Status::Unsupported(which + " superblock: unknown incompatible features " +

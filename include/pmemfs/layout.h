@@ -79,7 +79,11 @@ struct PartLabel {
   uint64_t descriptor_length;
   uint64_t created_ns;         // CLOCK_REALTIME at creation
   uint64_t backup_offset;      // version 2: part offset of the backup header page; version 1: 0
-  uint8_t reserved[124];       // must be zero
+  // A change of set_uuid in progress (pmemfs-tune -U), all zero when none: the set uuid the
+  // device gets if the change completes. Parts whose set_uuid is this value belong to the same
+  // set as parts that still carry the old one with this pending (see device_set.h).
+  uint8_t pending_uuid[16];
+  uint8_t reserved[108];       // must be zero
   uint32_t checksum;           // CRC-32C of the bytes above
 };
 static_assert(sizeof(PartLabel) == 256);
@@ -87,6 +91,7 @@ static_assert(offsetof(PartLabel, set_uuid) == 16);
 static_assert(offsetof(PartLabel, chunk_size) == 40);
 static_assert(offsetof(PartLabel, created_ns) == 112);
 static_assert(offsetof(PartLabel, backup_offset) == 120);
+static_assert(offsetof(PartLabel, pending_uuid) == 128);
 static_assert(offsetof(PartLabel, checksum) == 252);
 
 // ---------------------------------------------------------------------------------------------
@@ -208,7 +213,9 @@ inline constexpr uint64_t kBlockSize = 4096;
 
 inline constexpr char kSuperMagic[8] = {'P', 'M', 'E', 'M', 'F', 'S', 'S', 'B'};
 inline constexpr uint16_t kMajorVersion = 1;
-inline constexpr uint16_t kMinorVersion = 0;
+// Minor 1: Superblock::checked_ns and uuid_change (zero in minor-0 images, where they were
+// reserved). A minor-0 build refuses an image whose checked_ns is set (reserved bytes).
+inline constexpr uint16_t kMinorVersion = 1;
 // Feature masks: an unknown incompat bit refuses to mount; an unknown ro_compat bit mounts
 // read-only; unknown compat bits are ignored.
 //
@@ -240,7 +247,9 @@ struct Superblock {
   uint64_t compat;
   uint64_t incompat;
   uint64_t ro_compat;
-  uint8_t uuid[16];         // the filesystem's (the device's part labels carry the set uuid)
+  uint8_t uuid[16];         // the filesystem's: the device's set uuid (part labels) when made
+                            // by mkpmemfs, changed with it by pmemfs-tune -U (older images:
+                            // another random uuid)
   char label[64];           // NUL-padded
   uint32_t block_size;      // kBlockSize
   uint32_t default_mode;    // StoredMode
@@ -259,13 +268,19 @@ struct Superblock {
   uint64_t mounted_ns;      // last mount
   uint64_t written_ns;      // last clean unmount
   uint64_t mount_count;
-  uint64_t reserved0;       // must be zero
-  uint8_t reserved[252];    // must be zero
+  uint64_t checked_ns;      // last check by pmemfs-fsck that left it clean; 0: never (minor 1)
+  // A change of the uuid (pmemfs-tune -U) under way: the new uuid, all zero when none (minor 1).
+  // Set before the part labels are touched, cleared once they all carry the result, so a
+  // read-write open that finds it set rewrites every label copy to `uuid` (fs/store/identity.cc).
+  uint8_t uuid_change[16];
+  uint8_t reserved[236];    // must be zero
   uint32_t checksum;
 };
 static_assert(sizeof(Superblock) == 512);
 static_assert(offsetof(Superblock, uuid) == 40);
 static_assert(offsetof(Superblock, store_blocks) == 128);
+static_assert(offsetof(Superblock, checked_ns) == 248);
+static_assert(offsetof(Superblock, uuid_change) == 256);
 static_assert(offsetof(Superblock, checksum) == 508);
 
 // --- allocation bitmap --------------------------------------------------------------------------

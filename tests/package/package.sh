@@ -69,6 +69,7 @@ for d in fuse3 libfuse3-3 libpmem2 libc6 libstdc++6; do
 done
 dpkg-deb -c "$dir/pkg/$deb" | awk '{print $6}' | sed 's|^\./|/|' >"$dir/contents"
 for f in /usr/bin/pmemfs /usr/sbin/mkpmemfs /usr/sbin/pmemfs-fsck /usr/sbin/pmemfs-devinfo \
+         /usr/sbin/pmemfs-tune /usr/share/man/man8/pmemfs-tune.8 \
          /usr/sbin/mkfs.pmemfs /usr/sbin/fsck.pmemfs /usr/sbin/fsck.fuse.pmemfs /etc/pmemfs.conf \
          /usr/share/man/man8/pmemfs.8 /usr/share/man/man8/mkpmemfs.8 \
          /usr/share/man/man8/pmemfs-fsck.8 /usr/share/man/man8/pmemfs-devinfo.8 \
@@ -86,10 +87,10 @@ grep -qx /etc/pmemfs.conf "$dir/conffiles" || fail "/etc/pmemfs.conf is not a co
   { cat "$dir/install.log"; fail "apt-get install ./$deb"; exit 1; }
 installed && ok "apt-get install ./$deb" || { fail "pmemfs not installed"; exit 1; }
 dpkg -L pmemfs >"$dir/files"
-for t in pmemfs mkpmemfs pmemfs-fsck pmemfs-devinfo; do
+for t in pmemfs mkpmemfs pmemfs-fsck pmemfs-devinfo pmemfs-tune; do
   "$t" --version >/dev/null 2>&1 || fail "$t --version (installed)"
 done
-for page in pmemfs mkpmemfs mkfs.pmemfs fsck.pmemfs pmemfs-fsck pmemfs-devinfo pmemfs.conf; do
+for page in pmemfs mkpmemfs mkfs.pmemfs fsck.pmemfs pmemfs-fsck pmemfs-devinfo pmemfs-tune pmemfs.conf; do
   case "$(man -w "$page" 2>/dev/null)" in /usr/share/man/man[58]/*) ;; *) fail "man -w $page: '$(man -w "$page" 2>&1)'" ;; esac
 done
 # The systemd examples, as installed (the check unit runs the installed fsck.pmemfs).

@@ -449,7 +449,7 @@ TEST(CheckTest, OrphanLeftByACrashIsANoteAndTheMountFreesIt) {
   EXPECT_NE(img.Inode(a->ino).mode, 0u);  // left to the mount
   EXPECT_TRUE(img.MountAndUnmount().ok());
   EXPECT_EQ(img.Inode(a->ino).mode, 0u);
-  CheckReport after = MustCheck(dev, false);
+  CheckReport after = MustCheck(img.dev(), false);  // the mount reassembled the device
   EXPECT_TRUE(after.clean()) << testing::Describe(after);
   EXPECT_TRUE(after.notes.empty()) << testing::Describe(after);
 }

@@ -10,6 +10,7 @@
 #include <set>
 
 #include "fs/store/journal.h"
+#include "fs/store/store.h"
 #include "fs/store/superblock.h"
 #include "mapping/device_set.h"
 #include "pmemfs/crc32c.h"
@@ -190,7 +191,7 @@ void CheckJournal(const mapping::Device& dev, const Superblock& sb, Image& img, 
 // The part headers (mapping layer): a part opened from its backup label because the primary is
 // damaged, or whose backup is damaged; with `repair` the damaged copy is rewritten from the
 // intact one. Parts with a version-1 label (no backup) get a note.
-std::vector<Problem> CheckPartHeaders(mapping::Device& dev, bool repair,
+std::vector<Problem> CheckPartHeaders(mapping::Device& dev, bool repair, bool uuid_changing,
                                       std::vector<std::string>& notes) {
   std::vector<Problem> out;
   for (size_t i = 0; i < dev.part_count(); i++) {
@@ -205,6 +206,18 @@ std::vector<Problem> CheckPartHeaders(mapping::Device& dev, bool repair,
     else if (!h.backup_ok)
       out.push_back({"label", dev.part(i).name() + ": the backup part label" + at +
                                   " is damaged (rewritten from the primary)"});
+  }
+  if (uuid_changing) {
+    // Finishing it rewrites every label copy: the problems above go with it.
+    out.clear();
+    out.push_back({"label", "a change of the uuid (pmemfs-tune -U) was interrupted (finished "
+                            "as the superblock says: every part label rewritten)"});
+    if (!repair) return out;
+    // A read-write open finishes it; with a transaction to replay first, the repair's own
+    // open does (Check marks the problem repaired once the labels agree).
+    Result<std::unique_ptr<store::Store>> s = store::Store::OpenOffline(dev);
+    if (s.ok()) (void)(*s)->Close();
+    return out;
   }
   if (!repair || out.empty()) return out;
   Status s = mapping::RewritePartHeaders(dev);
@@ -264,7 +277,14 @@ uint64_t CheckReport::unrepaired() const {
 
 Result<CheckReport> Check(mapping::Device& dev, const CheckOptions& opts) {
   std::vector<std::string> label_notes;
-  std::vector<Problem> labels = CheckPartHeaders(dev, opts.repair, label_notes);
+  // A uuid change a crash interrupted: what the superblock (or the labels) say.
+  auto uuid_changing = [&] {
+    Result<Superblock> sb = store::Store::Peek(dev);
+    return sb.ok() ? store::Store::UuidChangeInterrupted(*sb, dev)
+                   : dev.info().uuid_change_pending();
+  };
+  const bool uuid_pending = uuid_changing();
+  std::vector<Problem> labels = CheckPartHeaders(dev, opts.repair, uuid_pending, label_notes);
   std::vector<Problem> fixed;  // problems of passes a repair followed
   bool replayed = false;
   CheckReport last;
@@ -301,6 +321,8 @@ Result<CheckReport> Check(mapping::Device& dev, const CheckOptions& opts) {
     problems.push_back(std::move(p));
   }
   problems.insert(problems.end(), out.problems.begin(), out.problems.end());
+  if (uuid_pending && opts.repair && !uuid_changing())
+    for (Problem& p : labels) p.repaired = true;
   problems.insert(problems.begin(), labels.begin(), labels.end());
   out.problems = std::move(problems);
   out.notes.insert(out.notes.begin(), label_notes.begin(), label_notes.end());

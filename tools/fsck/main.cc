@@ -21,11 +21,14 @@
 // stderr; problems are listed on stdout.
 #include <CLI/CLI.hpp>
 
+#include <time.h>
+
 #include <climits>
 #include <cstdio>
 #include <fstream>
 #include <string>
 
+#include "fs/store/store.h"
 #include "mapping/device_set.h"
 #include "mkpmemfs_progress.h"
 #include "tools/fsck/check.h"
@@ -62,6 +65,16 @@ std::string MountedAt(const std::string& spec) {
   while (in >> source >> mountpoint && std::getline(in, rest))
     if (source == spec) return mountpoint;
   return "";
+}
+
+Status StampChecked(mapping::Device& dev) {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  PMEMFS_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> s, store::Store::OpenOffline(dev));
+  Status st = s->SetIdentity(
+      {.checked_ns = static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec});
+  Status closed = s->Close();
+  return st.ok() ? closed : st;
 }
 
 int Run(const Options& o) {
@@ -101,6 +114,14 @@ int Run(const Options& o) {
   Result<fsck::CheckReport> r = fsck::Check(**dev, opts);
   progress.Finish();
   if (!r.ok()) return Fail(o, kOperational, o.device + ": " + r.status().message());
+  // e2fsck's "last checked": a run that may write and leaves the filesystem clean stamps it in
+  // the superblock (one journal transaction; pmemfs-tune -l shows it). -n writes nothing.
+  if (opts.repair && r->unrepaired() == 0) {
+    Status s = StampChecked(**dev);
+    if (!s.ok())
+      fprintf(stderr, "pmemfs-fsck: %s: the time of this check was not recorded: %s\n",
+              o.device.c_str(), s.message().c_str());
+  }
   if (o.json) {
     const int code = r->ExitCode();
     printf("%s\n", fsck::ReportJson(o.device, *r, opts.repair, code).c_str());

@@ -1,0 +1,132 @@
+// pmemfs-tune: show and change a pmemfs filesystem's parameters (tune2fs's counterpart).
+//
+//   pmemfs-tune -l [--json] DEVICE[,PART...]          the superblock, geometry, counts, state
+//   pmemfs-tune [-L LABEL] [-U UUID|random|time] [--mode copy|direct|pages] DEVICE[,PART...]
+//   pmemfs-tune -V|--version
+//
+// Offline: the device's parts are locked while it runs, as the daemon locks them, so a mounted
+// device is refused (naming its mount point). Every change is checked first (a refusal changes
+// nothing) and made through the store's journal (tools/tune/offline.h). Exit status: 0 done,
+// 1 refused or failed (one line on stderr), 2 usage error.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "mapping/device_set.h"
+#include "tools/tune/describe.h"
+#include "tools/tune/offline.h"
+#include "version.h"
+
+namespace {
+
+using namespace pmemfs;
+
+constexpr int kOk = 0, kFailed = 1, kUsage = 2;
+
+struct Options {
+  std::string device;
+  bool list = false;
+  bool json = false;
+  std::optional<std::string> label;
+  std::optional<std::string> uuid;
+  std::optional<std::string> mode;
+  bool page_granularity = false;
+};
+
+int Fail(const std::string& message) {
+  fprintf(stderr, "pmemfs-tune: %s\n", message.c_str());
+  return kFailed;
+}
+
+// Where `spec` is mounted according to /proc/mounts (the daemon names its device string as the
+// mount's source), or "".
+std::string MountedAt(const std::string& spec) {
+  std::ifstream in("/proc/mounts");
+  std::string source, mountpoint, rest;
+  while (in >> source >> mountpoint && std::getline(in, rest))
+    if (source == spec) return mountpoint;
+  return "";
+}
+
+int Run(const Options& o) {
+  tune::OfflineChange change;
+  change.label = o.label;
+  if (o.uuid) {
+    Result<std::array<uint8_t, 16>> u = tune::ParseUuidArgument(*o.uuid);
+    if (!u.ok()) return Fail("-U: " + u.status().message());
+    change.uuid = *u;
+  }
+  if (o.mode) {
+    Result<mapping::Mode> m = mapping::ParseMode(*o.mode);
+    if (!m.ok()) return Fail("--mode: " + m.status().message());
+    change.mode = *m;
+  }
+  if (!change.any() && !o.list) return Fail("nothing to do: give -l or a change (see --help)");
+
+  mapping::PartOpenOptions popts{.force_cache_line = !o.page_granularity,
+                                 .read_only = !change.any()};
+  Result<std::unique_ptr<mapping::Device>> dev =
+      mapping::OpenDevice(mapping::SplitPartList(o.device), popts);
+  if (!dev.ok()) {
+    if (dev.status().code() == Code::kBusy) {
+      const std::string at = MountedAt(o.device);
+      return Fail(o.device + ": " +
+                  (at.empty() ? "in use by another process (a pmemfs daemon?)"
+                              : "mounted at " + at) +
+                  "; unmount it first");
+    }
+    return Fail(dev.status().message());
+  }
+  if (change.any()) {
+    Status s = tune::ApplyOffline(**dev, change);
+    if (!s.ok()) return Fail(o.device + ": " + s.message() + "; nothing changed");
+  }
+  if (o.list) {
+    Result<tune::Description> d = tune::Describe(**dev, o.device);
+    if (!d.ok()) return Fail(o.device + ": " + d.status().message());
+    if (o.json) printf("%s\n", tune::DescriptionJson(*d).c_str());
+    else tune::PrintDescription(*d, stdout);
+  }
+  return kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"Show or change the parameters of a pmemfs filesystem", "pmemfs-tune"};
+  Options o;
+  app.add_option("device", o.device, "PART[,PART...]: the device string given to mkpmemfs")
+      ->required();
+  app.add_flag("-l,--list", o.list,
+               "print the superblock: uuid, label, mode, features, sizes, counts, times, state, "
+               "bad ranges");
+  app.add_flag("--json", o.json, "with -l: print it as one JSON object (see pmemfs-tune(8))");
+  app.add_option("-L,--label", o.label, "set the filesystem label (at most 63 bytes)")
+      ->type_name("LABEL");
+  app.add_option("-U,--uuid", o.uuid, "set the uuid: a uuid, random or time")
+      ->type_name("UUID");
+  app.add_option("--mode", o.mode, "set the default mode stored in the superblock")
+      ->check(CLI::IsMember({"copy", "direct", "pages"}))
+      ->type_name("MODE");
+  app.add_flag("--page-granularity", o.page_granularity,
+               "flush emulated pmem files with msync instead of cache-line flushes");
+  app.set_version_flag("-V,--version", tools::VersionString("pmemfs-tune"),
+                       "print the version and exit");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    fprintf(stderr, "pmemfs-tune: %s (see pmemfs-tune --help)\n", e.what());
+    return kUsage;
+  }
+  if (o.json && !o.list) {
+    fprintf(stderr, "pmemfs-tune: --json goes with -l (see pmemfs-tune --help)\n");
+    return kUsage;
+  }
+  return Run(o);
+}
