@@ -1,0 +1,484 @@
+// api.cc: the descriptor table and the C API of libpmemfs-client (include/pmemfs/client.h).
+//
+// Every descriptor the library opened on a direct-access file has an entry (an Ofd: the File and
+// the open flags, shared by its duplicates as the kernel shares the open file description). A
+// descriptor without an entry is the kernel's business and every call on it goes straight to
+// the kernel. The file offset stays the kernel's (read/write move it with lseek), so that it is
+// shared with duplicates and across fork exactly as the kernel shares it.
+//
+// Fork: the child starts over. Its inherited descriptors lose their entries (the kernel serves
+// them), device-backed parts of its mappings become the kernel's mappings of the file, and the
+// parent's connections are closed in the child without a word to the daemon.
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+
+#include "client/file.h"
+#include "client/sys.h"
+#include "pmemfs/client.h"
+
+namespace pmemfs::client {
+namespace {
+
+#ifndef FUSE_SUPER_MAGIC
+constexpr long kFuseMagic = 0x65735546;
+#else
+constexpr long kFuseMagic = FUSE_SUPER_MAGIC;
+#endif
+
+// An open file description the library tracks.
+struct Ofd {
+  std::shared_ptr<File> file;
+  std::atomic<int> flags{0};  // O_ACCMODE, O_APPEND (F_SETFL may change it)
+  std::mutex pos_mu;     // read/write: the offset moves atomically with the data
+  std::atomic<int> fds{0};
+};
+
+// The descriptor table: fd -> Ofd, lock-free to read. 1024 chunks of 1024 descriptors.
+constexpr int kChunk = 1024;
+constexpr int kChunks = 1024;
+struct Chunk {
+  std::atomic<std::shared_ptr<Ofd>> e[kChunk];
+};
+
+struct Region {
+  size_t len;
+  std::shared_ptr<File> file;
+};
+
+struct State {
+  std::mutex mu;  // guards mounts, regions
+  std::unordered_map<dev_t, std::unique_ptr<Mount>> mounts;  // null: no direct access there
+  std::map<uintptr_t, Region> regions;                      // library mappings by address
+  std::atomic<size_t> region_count{0};
+  std::atomic<Chunk*> chunks[kChunks] = {};
+  std::atomic<size_t> tracked{0};  // entries in the table (0: every call goes straight through)
+  bool disabled = false;
+  bool verbose = false;
+};
+
+State* g_state = nullptr;
+std::once_flag g_once;
+
+void Say(const char* fmt, const char* a, const char* b) {
+  if (g_state->verbose) fprintf(stderr, fmt, a, b);
+}
+
+void AtForkPrepare() { g_state->mu.lock(); }
+void AtForkParent() { g_state->mu.unlock(); }
+void AtForkChild() {
+  // Only this thread exists now; nothing of the parent's connections may be used again.
+  State* old = g_state;
+  for (auto& [addr, r] : old->regions) r.file->ForkChild();
+  for (auto& [dev, m] : old->mounts)
+    if (m) m->Abandon();
+  State* fresh = new State();
+  fresh->disabled = old->disabled;
+  fresh->verbose = old->verbose;
+  g_state = fresh;  // the old one is left as it is (its locks may be held by threads now gone)
+}
+
+State& St() {
+  std::call_once(g_once, [] {
+    g_state = new State();  // never freed: the library lives as long as the process
+    const char* off = getenv("PMEMFS_DIRECT");
+    g_state->disabled = off != nullptr && std::strcmp(off, "0") == 0;
+    const char* v = getenv("PMEMFS_DIRECT_VERBOSE");
+    g_state->verbose = v != nullptr && std::strcmp(v, "0") != 0 && *v != '\0';
+    pthread_atfork(AtForkPrepare, AtForkParent, AtForkChild);
+  });
+  return *g_state;
+}
+
+std::atomic<std::shared_ptr<Ofd>>* Slot(int fd, bool make) {
+  if (fd < 0 || fd >= kChunk * kChunks) return nullptr;
+  State& s = St();
+  std::atomic<Chunk*>& c = s.chunks[fd / kChunk];
+  Chunk* p = c.load(std::memory_order_acquire);
+  if (p == nullptr) {
+    if (!make) return nullptr;
+    auto* fresh = new Chunk();
+    if (!c.compare_exchange_strong(p, fresh)) delete fresh;
+    else p = fresh;
+  }
+  return &p->e[fd % kChunk];
+}
+
+std::shared_ptr<Ofd> Get(int fd) {
+  if (g_state == nullptr || g_state->tracked.load(std::memory_order_relaxed) == 0) return nullptr;
+  auto* slot = Slot(fd, false);
+  return slot ? slot->load(std::memory_order_acquire) : nullptr;
+}
+
+void Put(int fd, std::shared_ptr<Ofd> o) {
+  auto* slot = Slot(fd, true);
+  if (slot == nullptr) return;
+  if (o) {
+    o->fds++;
+    St().tracked++;
+  }
+  std::shared_ptr<Ofd> old = slot->exchange(std::move(o));
+  if (old) {
+    St().tracked--;
+    old->fds--;
+  }
+}
+
+// The last descriptor of an Ofd, and the last Ofd of its File in this process, give the leases
+// back (not while a mapping needs them).
+void Forget(int fd) {
+  auto* slot = Slot(fd, false);
+  if (slot == nullptr) return;
+  std::shared_ptr<Ofd> old = slot->exchange(nullptr);
+  if (!old) return;
+  St().tracked--;
+  if (--old->fds == 0) {
+    std::shared_ptr<File> f = std::move(old->file);
+    old.reset();
+    // Held now by: us, Mount::files_ (weak), other Ofds and mappings (strong).
+    if (f.use_count() == 1) f->Release();
+  }
+}
+
+Mount* MountFor(dev_t dev) {
+  State& s = St();
+  std::lock_guard l(s.mu);
+  auto it = s.mounts.find(dev);
+  if (it != s.mounts.end()) return it->second.get();
+  Result<std::unique_ptr<Mount>> m = Mount::Connect(dev);
+  if (!m.ok()) {
+    const std::string d = std::to_string(major(dev)) + ":" + std::to_string(minor(dev));
+    Say("pmemfs-direct: %s: %s (the kernel serves it)\n", d.c_str(),
+        m.status().message().c_str());
+    s.mounts.emplace(dev, nullptr);
+    return nullptr;
+  }
+  Mount* p = m->get();
+  s.mounts.emplace(dev, std::move(m).value());
+  return p;
+}
+
+// Starts tracking `fd` when it is a regular file of a direct-access mount.
+void Adopt(int fd) {
+  State& s = St();
+  if (s.disabled || fd < 0) return;
+  struct statx stx{};
+  if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE | STATX_INO, &stx) != 0 ||
+      !S_ISREG(stx.stx_mode))
+    return;
+  struct statfs sfs{};
+  if (fstatfs(fd, &sfs) != 0 || static_cast<long>(sfs.f_type) != kFuseMagic) return;
+  const int flags = sys::fcntl(fd, F_GETFL);
+  if (flags < 0 || (flags & O_PATH)) return;
+  Mount* m = MountFor(makedev(stx.stx_dev_major, stx.stx_dev_minor));
+  if (m == nullptr) return;
+  auto o = std::make_shared<Ofd>();
+  o->file = m->GetFile(stx.stx_ino);
+  o->flags = flags & (O_ACCMODE | O_APPEND);
+  Put(fd, std::move(o));
+}
+
+bool CanRead(const Ofd& o) { return (o.flags & O_ACCMODE) != O_WRONLY; }
+bool CanWrite(const Ofd& o) { return (o.flags & O_ACCMODE) != O_RDONLY; }
+
+}  // namespace
+}  // namespace pmemfs::client
+
+using namespace pmemfs::client;
+
+extern "C" {
+
+int pmemfs_openat(int dirfd, const char* path, int flags, ...) {
+  mode_t mode = 0;
+  if (flags & (O_CREAT | __O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = static_cast<mode_t>(va_arg(ap, int));
+    va_end(ap);
+  }
+  int fd = sys::openat(dirfd, path, flags, mode);
+  if (fd >= 0) {
+    const int e = errno;
+    Forget(fd);  // a number the library saw closed behind its back
+    Adopt(fd);
+    errno = e;
+  }
+  return fd;
+}
+
+int pmemfs_open(const char* path, int flags, ...) {
+  mode_t mode = 0;
+  if (flags & (O_CREAT | __O_TMPFILE)) {
+    va_list ap;
+    va_start(ap, flags);
+    mode = static_cast<mode_t>(va_arg(ap, int));
+    va_end(ap);
+  }
+  return pmemfs_openat(AT_FDCWD, path, flags, mode);
+}
+
+int pmemfs_creat(const char* path, mode_t mode) {
+  return pmemfs_openat(AT_FDCWD, path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+
+int pmemfs_close(int fd) {
+  Forget(fd);  // leases go back before the kernel's last close
+  return sys::close(fd);
+}
+
+int pmemfs_dup(int fd) {
+  int n = sys::fcntl(fd, F_DUPFD, 0);
+  if (n >= 0) {
+    Forget(n);
+    if (std::shared_ptr<Ofd> o = Get(fd)) Put(n, std::move(o));
+  }
+  return n;
+}
+
+int pmemfs_dup3(int fd, int fd2, int flags) {
+  std::shared_ptr<Ofd> o = Get(fd);
+  int n = sys::dup3(fd, fd2, flags);
+  if (n >= 0) {
+    Forget(n);
+    if (o) Put(n, std::move(o));
+  }
+  return n;
+}
+
+int pmemfs_dup2(int fd, int fd2) {
+  if (fd == fd2) return sys::fcntl(fd, F_GETFD) < 0 ? -1 : fd;
+  return pmemfs_dup3(fd, fd2, 0);
+}
+
+ssize_t pmemfs_pread(int fd, void* buf, size_t count, off_t offset) {
+  std::shared_ptr<Ofd> o = Get(fd);
+  if (o && CanRead(*o) && offset >= 0) {
+    ssize_t n = o->file->Pread(fd, buf, count, static_cast<uint64_t>(offset));
+    if (n >= 0) return n;
+  }
+  return sys::pread(fd, buf, count, offset);
+}
+
+ssize_t pmemfs_preadv(int fd, const struct iovec* iov, int iovcnt, off_t offset) {
+  std::shared_ptr<Ofd> o = Get(fd);
+  if (o && CanRead(*o) && offset >= 0 && iovcnt >= 0 && iovcnt <= IOV_MAX) {
+    ssize_t n = o->file->Preadv(fd, iov, iovcnt, static_cast<uint64_t>(offset));
+    if (n >= 0) return n;
+  }
+  return sys::preadv(fd, iov, iovcnt, offset);
+}
+
+ssize_t pmemfs_pwrite(int fd, const void* buf, size_t count, off_t offset) {
+  std::shared_ptr<Ofd> o = Get(fd);
+  // (O_APPEND: pwrite appends too, as Linux does.)
+  if (o && CanWrite(*o) && offset >= 0 && !(o->flags & O_APPEND)) {
+    ssize_t n = o->file->Pwrite(fd, buf, count, static_cast<uint64_t>(offset));
+    if (n >= 0) return n;
+  }
+  return sys::pwrite(fd, buf, count, offset);
+}
+
+ssize_t pmemfs_pwritev(int fd, const struct iovec* iov, int iovcnt, off_t offset) {
+  std::shared_ptr<Ofd> o = Get(fd);
+  if (o && CanWrite(*o) && offset >= 0 && !(o->flags & O_APPEND) && iovcnt >= 0 &&
+      iovcnt <= IOV_MAX) {
+    ssize_t n = o->file->Pwritev(fd, iov, iovcnt, static_cast<uint64_t>(offset));
+    if (n >= 0) return n;
+  }
+  return sys::pwritev(fd, iov, iovcnt, offset);
+}
+
+ssize_t pmemfs_readv(int fd, const struct iovec* iov, int iovcnt) {
+  std::shared_ptr<Ofd> o = Get(fd);
+  if (o && CanRead(*o) && iovcnt >= 0 && iovcnt <= IOV_MAX) {
+    std::lock_guard l(o->pos_mu);
+    const off_t pos = sys::lseek(fd, 0, SEEK_CUR);
+    if (pos >= 0) {
+      ssize_t n = o->file->Preadv(fd, iov, iovcnt, static_cast<uint64_t>(pos));
+      if (n >= 0) {
+        sys::lseek(fd, pos + n, SEEK_SET);
+        return n;
+      }
+    }
+  }
+  return sys::readv(fd, iov, iovcnt);
+}
+
+ssize_t pmemfs_read(int fd, void* buf, size_t count) {
+  if (std::shared_ptr<Ofd> o = Get(fd)) {
+    iovec v{buf, count};
+    return pmemfs_readv(fd, &v, 1);
+  }
+  return sys::read(fd, buf, count);
+}
+
+ssize_t pmemfs_writev(int fd, const struct iovec* iov, int iovcnt) {
+  std::shared_ptr<Ofd> o = Get(fd);
+  if (o && CanWrite(*o) && iovcnt >= 0 && iovcnt <= IOV_MAX) {
+    std::lock_guard l(o->pos_mu);
+    if (o->flags & O_APPEND) {
+      uint64_t at = 0;
+      ssize_t n = o->file->Append(fd, iov, iovcnt, &at);
+      if (n >= 0) {
+        sys::lseek(fd, static_cast<off_t>(at + static_cast<uint64_t>(n)), SEEK_SET);
+        return n;
+      }
+    } else {
+      const off_t pos = sys::lseek(fd, 0, SEEK_CUR);
+      if (pos >= 0) {
+        ssize_t n = o->file->Pwritev(fd, iov, iovcnt, static_cast<uint64_t>(pos));
+        if (n >= 0) {
+          sys::lseek(fd, pos + n, SEEK_SET);
+          return n;
+        }
+      }
+    }
+  }
+  return sys::writev(fd, iov, iovcnt);
+}
+
+ssize_t pmemfs_write(int fd, const void* buf, size_t count) {
+  if (std::shared_ptr<Ofd> o = Get(fd)) {
+    iovec v{const_cast<void*>(buf), count};
+    return pmemfs_writev(fd, &v, 1);
+  }
+  return sys::write(fd, buf, count);
+}
+
+off_t pmemfs_lseek(int fd, off_t offset, int whence) {
+  std::shared_ptr<Ofd> o = Get(fd);
+  if (o && whence == SEEK_END) {
+    // The size is in the slot: no round trip to the daemon for it.
+    const int64_t size = o->file->Size(fd);
+    if (size >= 0) {
+      if (offset < 0 && -offset > size) {
+        errno = EINVAL;
+        return -1;
+      }
+      return sys::lseek(fd, size + offset, SEEK_SET);
+    }
+  }
+  return sys::lseek(fd, offset, whence);
+}
+
+int pmemfs_fsync(int fd) {
+  if (std::shared_ptr<Ofd> o = Get(fd)) {
+    if (int e = o->file->Sync(false); e != 0) {
+      errno = e;
+      return -1;
+    }
+  }
+  return sys::fsync(fd);
+}
+
+int pmemfs_fdatasync(int fd) {
+  if (std::shared_ptr<Ofd> o = Get(fd)) {
+    if (int e = o->file->Sync(true); e != 0) {
+      errno = e;
+      return -1;
+    }
+  }
+  return sys::fdatasync(fd);
+}
+
+int pmemfs_ftruncate(int fd, off_t length) {
+  // The daemon calls our leases back first (through the callback thread), then truncates.
+  return sys::ftruncate(fd, length);
+}
+
+void* pmemfs_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset) {
+  std::shared_ptr<Ofd> o = (flags & MAP_ANONYMOUS) ? nullptr : Get(fd);
+  if (o && (flags & MAP_TYPE) == MAP_SHARED && offset >= 0 &&
+      (!(prot & PROT_WRITE) || CanWrite(*o)) && CanRead(*o)) {
+    void* p = o->file->Map(addr, length, prot, flags, fd, static_cast<uint64_t>(offset));
+    if (p == MAP_FAILED) return p;
+    if (p != nullptr) {
+      State& s = St();
+      std::lock_guard l(s.mu);
+      s.regions[reinterpret_cast<uintptr_t>(p)] = Region{length, o->file};
+      s.region_count++;
+      return p;
+    }
+  }
+  return sys::mmap(addr, length, prot, flags, fd, offset);
+}
+
+int pmemfs_munmap(void* addr, size_t length) {
+  if (g_state != nullptr && g_state->region_count.load(std::memory_order_relaxed) != 0) {
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(addr), hi = lo + length;
+    std::vector<std::shared_ptr<File>> gone;
+    {
+      State& s = St();
+      std::lock_guard l(s.mu);
+      for (auto it = s.regions.begin(); it != s.regions.end();) {
+        const uintptr_t a = it->first, b = a + it->second.len;
+        if (a < hi && lo < b) {
+          it->second.file->Unmap(addr, length);
+          if (lo <= a && b <= hi) {
+            gone.push_back(std::move(it->second.file));
+            it = s.regions.erase(it);
+            s.region_count--;
+            continue;
+          }
+        }
+        ++it;
+      }
+    }
+    int r = sys::munmap(addr, length);
+    for (auto& f : gone)
+      if (f.use_count() == 1) f->Release();  // no descriptor and no mapping left
+    return r;
+  }
+  return sys::munmap(addr, length);
+}
+
+int pmemfs_msync(void* addr, size_t length, int flags) {
+  if (g_state != nullptr && g_state->region_count.load(std::memory_order_relaxed) != 0) {
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(addr), hi = lo + length;
+    State& s = St();
+    std::vector<std::shared_ptr<File>> files;
+    {
+      std::lock_guard l(s.mu);
+      for (auto& [a, r] : s.regions)
+        if (a < hi && lo < a + r.len) files.push_back(r.file);
+    }
+    for (auto& f : files) f->Msync(addr, length);
+  }
+  return sys::msync(addr, length, flags);  // the kernel's parts of the mapping
+}
+
+int pmemfs_is_direct(int fd) { return Get(fd) ? 1 : 0; }
+
+// For pmemfs-direct's interposers (client/preload.cc): descriptors the library did not open
+// itself, and ones that went away behind its back.
+void pmemfs_adopt_fd(int fd) { Adopt(fd); }
+void pmemfs_forget_fd(int fd) { Forget(fd); }
+void pmemfs_copy_fd(int from, int to) {
+  Forget(to);
+  if (std::shared_ptr<Ofd> o = Get(from)) Put(to, std::move(o));
+}
+void pmemfs_refresh_fd(int fd) {
+  if (std::shared_ptr<Ofd> o = Get(fd)) {
+    const int flags = sys::fcntl(fd, F_GETFL);
+    if (flags >= 0) o->flags = flags & (O_ACCMODE | O_APPEND);
+  }
+}
+int pmemfs_tracking(void) { return g_state != nullptr && g_state->tracked.load() != 0; }
+
+}  // extern "C"

@@ -1,0 +1,495 @@
+#include "client/file.h"
+
+#include <sys/mman.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "client/sys.h"
+
+namespace pmemfs::client {
+namespace {
+
+constexpr uint64_t kBlock = direct::kBlockSize;
+constexpr int kTries = 8;  // grants in a row before a range goes through the kernel
+
+uint64_t RoundDown(uint64_t v, uint64_t u) { return v / u * u; }
+uint64_t RoundUp(uint64_t v, uint64_t u) { return (v + u - 1) / u * u; }
+
+int64_t NowNs() {
+  timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+size_t IovBytes(const iovec* iov, int cnt) {
+  size_t n = 0;
+  for (int i = 0; i < cnt; i++) n += iov[i].iov_len;
+  return n;
+}
+
+}  // namespace
+
+File::~File() {
+  for (Region& r : regions_)
+    if (r.fd >= 0) sys::close(r.fd);
+}
+
+// --- leases ------------------------------------------------------------------------------------
+
+const File::Lease* File::Find(uint64_t off) const {
+  auto it = leases_.upper_bound(off);
+  if (it == leases_.begin()) return nullptr;
+  --it;
+  return off < it->second.hi ? &it->second : nullptr;
+}
+
+void File::Locate(const Lease& l, uint64_t off, uint64_t* dev, uint64_t* run, bool* shared) {
+  const uint64_t fb = off / kBlock;
+  const auto& ex = l.extents;
+  auto it = std::upper_bound(ex.begin(), ex.end(), fb, [](uint64_t b, const direct::Extent& e) {
+    return b < e.file_block;
+  });
+  *shared = false;
+  if (it != ex.begin()) {
+    const direct::Extent& e = *(it - 1);
+    if (fb < e.file_block + e.count) {
+      *dev = (e.dev_block + (fb - e.file_block)) * kBlock + off % kBlock;
+      *run = (e.file_block + e.count) * kBlock - off;
+      *shared = e.flags & direct::kExtentShared;
+      return;
+    }
+  }
+  *dev = 0;  // a hole, up to the next extent or the end of the lease
+  *run = (it != ex.end() ? it->file_block * kBlock : l.hi) - off;
+}
+
+void File::DropRange(uint64_t lo, uint64_t hi) {
+  for (auto it = leases_.begin(); it != leases_.end();) {
+    if (it->second.lo < hi && lo < it->second.hi) it = leases_.erase(it);
+    else ++it;
+  }
+  if (leases_.empty()) slot_ = nullptr;  // the daemon may retire it now
+}
+
+void File::Install(Grant&& g) {
+  DropRange(g.lo, g.hi);
+  Lease l{.lo = g.lo, .hi = g.hi, .write = g.write, .extents = std::move(g.extents)};
+  leases_.emplace(g.lo, std::move(l));
+  slot_ = mount_->slot(g.slot);
+}
+
+int File::Obtain(int fd, uint64_t off, uint64_t len, bool write) {
+  Grant g;
+  if (int e = mount_->RequestGrant(fd, ino_, off, len, write, &g); e != 0) return e;
+  std::unique_lock l(mu_);
+  if (g.rev < revoked_) return EAGAIN;  // a revocation came after it: it may be stale
+  Install(std::move(g));
+  return 0;
+}
+
+void File::Revoke(uint64_t lo, uint64_t hi, uint64_t rev) {
+  std::unique_lock l(mu_);  // waits for the accesses in flight
+  revoked_ = std::max(revoked_, rev);
+  DropRange(lo, hi);
+  for (Region& r : regions_) {
+    std::vector<Region::Run> keep;
+    for (const Region::Run& run : r.direct) {
+      if (run.off < hi && lo < run.off + run.len) KernelMap(r, run.off, run.len);
+      else keep.push_back(run);
+    }
+    r.direct = std::move(keep);
+  }
+}
+
+// --- data --------------------------------------------------------------------------------------
+
+uint64_t File::ReadLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c) {
+  uint64_t done = 0;
+  while (done < len) {
+    uint64_t dev, run;
+    bool shared;
+    Locate(l, off + done, &dev, &run, &shared);
+    uint64_t n = std::min(run, len - done);
+    while (n > 0) {
+      const iovec& v = c->iov[c->i];
+      const uint64_t k = std::min<uint64_t>(n, v.iov_len - c->in);
+      std::byte* dst = static_cast<std::byte*>(v.iov_base) + c->in;
+      if (dev != 0) {
+        mount_->device().Read(dev, dst, k);
+        dev += k;
+      } else {
+        std::memset(dst, 0, k);
+      }
+      n -= k;
+      done += k;
+      c->in += k;
+      if (c->in == v.iov_len) {
+        c->i++;
+        c->in = 0;
+      }
+    }
+  }
+  return done;
+}
+
+bool File::Writable(const Lease& l, uint64_t off, uint64_t len) const {
+  if (!l.write) return false;
+  for (uint64_t at = off; at < off + len;) {
+    uint64_t dev, run;
+    bool shared;
+    Locate(l, at, &dev, &run, &shared);
+    if (dev == 0 || shared) return false;
+    at += run;
+  }
+  return true;
+}
+
+void File::WriteLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c) {
+  mapping::Device& d = mount_->device();
+  uint64_t done = 0;
+  while (done < len) {
+    uint64_t dev, run;
+    bool shared;
+    Locate(l, off + done, &dev, &run, &shared);
+    uint64_t n = std::min(run, len - done);
+    while (n > 0) {
+      const iovec& v = c->iov[c->i];
+      const uint64_t k = std::min<uint64_t>(n, v.iov_len - c->in);
+      d.CopyNoDrain(dev, static_cast<const std::byte*>(v.iov_base) + c->in, k);
+      dev += k;
+      n -= k;
+      done += k;
+      c->in += k;
+      if (c->in == v.iov_len) {
+        c->i++;
+        c->in = 0;
+      }
+    }
+  }
+}
+
+void File::Published(uint64_t end) {
+  // Caller holds mu_ (so a revocation, which retires the slot, waits for us) and has drained.
+  direct::Slot* s = slot_;
+  uint64_t cur = s->size.load(std::memory_order_relaxed);
+  while (cur < end &&
+         !s->size.compare_exchange_weak(cur, end, std::memory_order_release,
+                                        std::memory_order_relaxed)) {
+  }
+  const int64_t now = NowNs();
+  int64_t m = s->mtime_ns.load(std::memory_order_relaxed);
+  while (m < now && !s->mtime_ns.compare_exchange_weak(m, now, std::memory_order_relaxed)) {
+  }
+  wrote_.store(true, std::memory_order_relaxed);
+}
+
+ssize_t File::Preadv(int fd, const iovec* iov, int cnt, uint64_t off) {
+  const uint64_t count = IovBytes(iov, cnt);
+  Cursor c{iov, cnt};
+  uint64_t done = 0;
+  for (int tries = 0; done < count;) {
+    bool eof = false;
+    {
+      std::shared_lock l(mu_);
+      if (slot_ != nullptr) {
+        const uint64_t size = slot_->size.load(std::memory_order_acquire);
+        while (done < count) {
+          if (off + done >= size) {
+            eof = true;
+            break;
+          }
+          const Lease* lease = Find(off + done);
+          if (lease == nullptr) break;
+          const uint64_t n = std::min({count - done, size - (off + done), lease->hi - (off + done)});
+          done += ReadLocked(*lease, off + done, n, &c);
+        }
+      }
+    }
+    if (eof || done == count) break;
+    if (++tries > kTries) break;
+    int e = Obtain(fd, off + done, count - done, false);
+    if (e != 0 && e != EAGAIN) break;
+  }
+  if (done == 0 && count != 0) {
+    // Nothing read: at the end of the file (0), or the kernel's turn.
+    std::shared_lock l(mu_);
+    if (slot_ != nullptr && off >= slot_->size.load(std::memory_order_acquire)) return 0;
+    return -1;
+  }
+  return static_cast<ssize_t>(done);
+}
+
+ssize_t File::Pread(int fd, void* buf, size_t count, uint64_t off) {
+  iovec v{buf, count};
+  return Preadv(fd, &v, 1, off);
+}
+
+ssize_t File::Pwritev(int fd, const iovec* iov, int cnt, uint64_t off) {
+  if (mount_->read_only()) return -1;
+  const uint64_t count = IovBytes(iov, cnt);
+  Cursor c{iov, cnt};
+  uint64_t done = 0;
+  for (int tries = 0; done < count;) {
+    {
+      std::shared_lock l(mu_);
+      bool progress = false;
+      while (slot_ != nullptr && done < count) {
+        const Lease* lease = Find(off + done);
+        if (lease == nullptr) break;
+        const uint64_t n = std::min(count - done, lease->hi - (off + done));
+        if (!Writable(*lease, off + done, n)) break;
+        WriteLocked(*lease, off + done, n, &c);
+        done += n;
+        progress = true;
+      }
+      if (progress) {
+        mount_->device().Drain();  // durable before anyone can see the new size
+        Published(off + done);
+      }
+    }
+    if (done == count) break;
+    if (++tries > kTries) break;
+    int e = Obtain(fd, off + done, count - done, true);
+    if (e != 0 && e != EAGAIN) break;
+  }
+  if (done == 0 && count != 0) return -1;
+  if (done < count) {
+    // The rest through the kernel (a lease it could not get: out of space, say).
+    std::vector<iovec> rest;
+    Cursor r = c;
+    for (int i = r.i; i < cnt; i++) {
+      iovec v = iov[i];
+      if (i == r.i) {
+        v.iov_base = static_cast<std::byte*>(v.iov_base) + r.in;
+        v.iov_len -= r.in;
+      }
+      rest.push_back(v);
+    }
+    ssize_t k = sys::pwritev(fd, rest.data(), static_cast<int>(rest.size()),
+                             static_cast<off_t>(off + done));
+    if (k > 0) done += static_cast<uint64_t>(k);
+  }
+  return static_cast<ssize_t>(done);
+}
+
+ssize_t File::Pwrite(int fd, const void* buf, size_t count, uint64_t off) {
+  iovec v{const_cast<void*>(buf), count};
+  return Pwritev(fd, &v, 1, off);
+}
+
+int64_t File::Size(int fd) {
+  for (int tries = 0; tries < kTries; tries++) {
+    {
+      std::shared_lock l(mu_);
+      if (slot_ != nullptr) return static_cast<int64_t>(slot_->size.load(std::memory_order_acquire));
+    }
+    int e = Obtain(fd, 0, 0, false);
+    if (e != 0 && e != EAGAIN) return -1;
+  }
+  return -1;
+}
+
+ssize_t File::Append(int fd, const iovec* iov, int cnt, uint64_t* at) {
+  if (mount_->read_only()) return -1;
+  const uint64_t count = IovBytes(iov, cnt);
+  std::lock_guard a(append_mu_);
+  for (int tries = 0; tries < kTries; tries++) {
+    uint64_t end = 0;
+    {
+      std::shared_lock l(mu_);
+      if (slot_ != nullptr) {
+        uint64_t cur = slot_->size.load(std::memory_order_acquire);
+        while (true) {
+          const Lease* lease = Find(cur);
+          if (lease == nullptr || lease->hi - cur < count || !Writable(*lease, cur, count)) {
+            end = cur;
+            break;
+          }
+          // The end moves past us first (other processes append too); then the bytes go in.
+          if (!slot_->size.compare_exchange_weak(cur, cur + count, std::memory_order_acq_rel))
+            continue;
+          Cursor c{iov, cnt};
+          WriteLocked(*lease, cur, count, &c);
+          mount_->device().Drain();
+          Published(cur + count);
+          *at = cur;
+          return static_cast<ssize_t>(count);
+        }
+      }
+    }
+    int e = Obtain(fd, end, std::max<uint64_t>(count, 1), true);
+    if (e != 0 && e != EAGAIN) return -1;
+  }
+  return -1;
+}
+
+int File::Sync(bool datasync) {
+  const bool wrote = wrote_.exchange(false);
+  {
+    std::shared_lock l(mu_);
+    if (slot_ == nullptr && !wrote) return 0;  // nothing of ours in the daemon
+  }
+  int e = mount_->RequestFsync(ino_, wrote, datasync);
+  if (e != 0 && wrote) wrote_ = true;
+  return e;
+}
+
+void File::Release() {
+  std::vector<uint64_t> none;
+  bool had;
+  {
+    std::unique_lock l(mu_);
+    had = !leases_.empty();
+    leases_.clear();
+    slot_ = nullptr;
+  }
+  const bool wrote = wrote_.exchange(false);
+  if (had || wrote) (void)mount_->RequestRelease(ino_, wrote);
+}
+
+// --- mappings ----------------------------------------------------------------------------------
+
+void File::KernelMap(Region& r, uint64_t off, uint64_t len) {
+  void* want = r.addr + (off - r.off);
+  (void)sys::mmap(want, len, r.prot, (r.flags & ~MAP_FIXED_NOREPLACE) | MAP_FIXED, r.fd,
+                  static_cast<off_t>(off));
+}
+
+void* File::Map(void* addr, size_t len, int prot, int flags, int fd, uint64_t off) {
+  if (len == 0 || off % kBlock != 0) return nullptr;
+  mapping::Device& d = mount_->device();
+  for (size_t i = 0; i < d.part_count(); i++)
+    if (d.part(i).alignment() > kBlock || d.part(i).fd() < 0) return nullptr;  // devdax: 2 MiB
+  if ((prot & PROT_WRITE) && mount_->read_only()) return nullptr;
+  const bool write = prot & PROT_WRITE;
+  int dupfd = sys::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dupfd < 0) return nullptr;
+  // The kernel's mapping of the whole range first: it is what holes, the end of the file and
+  // revoked ranges stay.
+  void* base = sys::mmap(addr, len, prot, flags, fd, static_cast<off_t>(off));
+  if (base == MAP_FAILED) {
+    const int e = errno;
+    sys::close(dupfd);
+    errno = e;
+    return MAP_FAILED;
+  }
+  Region r{.addr = static_cast<std::byte*>(base), .len = len, .off = off, .prot = prot,
+           .flags = flags, .fd = dupfd, .direct = {}};
+  const int64_t size = Size(fd);
+  // Whole blocks below the end of the file come from the device (the block holding the end may
+  // hold old bytes past it in the device, and past the end the kernel's SIGBUS is right).
+  const uint64_t stop = size < 0 ? off : std::min(off + RoundUp(len, kBlock),
+                                                  RoundDown(static_cast<uint64_t>(size), kBlock));
+  for (uint64_t at = off, tries = 0; at < stop && tries < kTries;) {
+    if (write) {
+      int e = Obtain(fd, at, stop - at, true);  // allocates the holes
+      if (e != 0 && e != EAGAIN) break;
+    }
+    std::unique_lock l(mu_);
+    const Lease* lease = Find(at);
+    if (lease == nullptr || (write && !lease->write)) {
+      l.unlock();
+      if (!write) {
+        int e = Obtain(fd, at, stop - at, false);
+        if (e != 0 && e != EAGAIN) break;
+      }
+      tries++;
+      continue;
+    }
+    const uint64_t end = std::min(stop, lease->hi);
+    while (at < end) {
+      uint64_t dev, run;
+      bool shared;
+      Locate(*lease, at, &dev, &run, &shared);
+      run = std::min(run, end - at);
+      if (dev != 0 && !(write && shared)) {
+        // Device offset -> part and part offset (a run may cross parts or stripe chunks).
+        for (uint64_t k = 0; k < run;) {
+          mapping::Device::Location loc = d.Locate(dev + k);
+          const uint64_t n = std::min(run - k, loc.run);
+          void* p = sys::mmap(r.addr + (at + k - off), n, prot, MAP_SHARED | MAP_FIXED,
+                              d.part(loc.part).fd(), static_cast<off_t>(loc.part_offset));
+          if (p == MAP_FAILED) break;
+          r.direct.push_back({at + k, n, dev + k});
+          k += n;
+        }
+      }
+      at += run;
+    }
+  }
+  if (write) wrote_ = true;
+  std::unique_lock l(mu_);
+  regions_.push_back(std::move(r));
+  return base;
+}
+
+bool File::Unmap(void* addr, size_t len) {
+  std::byte* lo = static_cast<std::byte*>(addr);
+  std::byte* hi = lo + len;
+  bool ours = false;
+  std::unique_lock l(mu_);
+  for (auto it = regions_.begin(); it != regions_.end();) {
+    Region& r = *it;
+    if (!(r.addr < hi && lo < r.addr + r.len)) {
+      ++it;
+      continue;
+    }
+    ours = true;
+    std::erase_if(r.direct, [&](const Region::Run& run) {
+      std::byte* a = r.addr + (run.off - r.off);
+      return a < hi && lo < a + run.len;  // (a partly unmapped run: dropped whole)
+    });
+    if (lo <= r.addr && r.addr + r.len <= hi) {
+      sys::close(r.fd);
+      it = regions_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return ours;
+}
+
+bool File::Msync(void* addr, size_t len) {
+  std::byte* lo = static_cast<std::byte*>(addr);
+  std::byte* hi = lo + len;
+  bool ours = false;
+  std::shared_lock l(mu_);
+  for (Region& r : regions_) {
+    for (const Region::Run& run : r.direct) {
+      std::byte* a = r.addr + (run.off - r.off);
+      std::byte* from = std::max(a, lo);
+      std::byte* to = std::min(a + run.len, hi);
+      if (from >= to) continue;
+      ours = true;
+      // The same physical lines as our mapping of the device: flushing them there persists
+      // the application's stores.
+      mount_->device().Flush(run.dev + static_cast<uint64_t>(from - a),
+                             static_cast<uint64_t>(to - from));
+    }
+    if (r.addr < hi && lo < r.addr + r.len) ours = true;
+  }
+  if (ours) {
+    mount_->device().Drain();
+    if (slot_ != nullptr) {
+      const int64_t now = NowNs();
+      int64_t m = slot_->mtime_ns.load(std::memory_order_relaxed);
+      while (m < now && !slot_->mtime_ns.compare_exchange_weak(m, now)) {
+      }
+    }
+  }
+  return ours;
+}
+
+void File::ForkChild() {
+  for (Region& r : regions_) {
+    for (const Region::Run& run : r.direct) KernelMap(r, run.off, run.len);
+    r.direct.clear();
+  }
+  leases_.clear();
+  slot_ = nullptr;
+}
+
+}  // namespace pmemfs::client

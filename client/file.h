@@ -1,0 +1,138 @@
+// File: one inode of a direct-access mount in this process (mount.h says where it sits).
+//
+// Holds the leases the daemon granted on the file (windows of its blocks: which device blocks
+// hold which file blocks, and which of them this process may write in place) and the shared
+// slot that carries the file's size. Reads and writes take `mu_` shared while they copy to or
+// from the device; a revocation takes it exclusively, so it waits for the copies in flight, then
+// drops the leases and answers. Nothing blocks while holding `mu_`: requests to the daemon are
+// made without it (a revocation may come in the meantime: a grant older than the last
+// revocation is dropped, and asked for again).
+//
+// Writes: the bytes are copied with non-temporal stores and drained (durable on return), then
+// the size in the slot is raised (compare-and-swap, never lowered) and the mtime set; the daemon
+// takes both from the slot. A write into a hole, past the allocated end or into a page shared
+// with a clone asks the daemon first (allocation, zeroed, ahead of the end in large chunks).
+//
+// Mappings (Map): MAP_SHARED mappings made through the library map the file's device blocks
+// into the application. The rest of such a mapping (holes, past the end), and a range whose
+// lease is revoked, is the kernel's mapping of the file (through `fd_`, a descriptor the File
+// keeps for that).
+#pragma once
+
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <vector>
+
+#include "client/mount.h"
+
+namespace pmemfs::client {
+
+class File {
+ public:
+  File(Mount* m, uint64_t ino) : mount_(m), ino_(ino) {}
+  ~File();
+
+  uint64_t ino() const { return ino_; }
+  Mount& mount() { return *mount_; }
+
+  // Direct read/write of `count` bytes at `off` through descriptor `fd` of this file. Return
+  // bytes done (reads: fewer at the end of the file), or -1 when the range must go through the
+  // kernel (then nothing was done).
+  ssize_t Pread(int fd, void* buf, size_t count, uint64_t off);
+  ssize_t Pwrite(int fd, const void* buf, size_t count, uint64_t off);
+  ssize_t Preadv(int fd, const iovec* iov, int cnt, uint64_t off);
+  ssize_t Pwritev(int fd, const iovec* iov, int cnt, uint64_t off);
+  // O_APPEND: the write goes at the end, which moves atomically past it; *at says where it
+  // went. -1: through the kernel.
+  ssize_t Append(int fd, const iovec* iov, int cnt, uint64_t* at);
+  // The file's size, from the slot (getting a lease when there is none); -1: ask the kernel.
+  int64_t Size(int fd);
+
+  // fsync/fdatasync: what the daemon keeps of our writes (size, times) made durable. The data
+  // is durable already. Returns 0 or an errno.
+  int Sync(bool datasync);
+  // The last descriptor of the file in this process is closing: the leases go back.
+  void Release();
+
+  // MAP_SHARED mapping of [off, off+len) at `addr` (MAP_FIXED when non-null): device blocks where
+  // the file has them, the kernel's mapping elsewhere. Returns the address, or MAP_FAILED with
+  // errno. `fd` stays the file's (a duplicate is kept for the kernel's parts).
+  void* Map(void* addr, size_t len, int prot, int flags, int fd, uint64_t off);
+  // Whether [addr, addr+len) overlaps a mapping of this file, and drops those parts of it.
+  bool Unmap(void* addr, size_t len);
+  // Persists the device ranges behind [addr, addr+len) of a mapping; false when none is ours.
+  bool Msync(void* addr, size_t len);
+  // After fork, in the child: every device-backed part of a mapping becomes the kernel's.
+  void ForkChild();
+
+  // A revocation from the daemon (the callback thread): the leases overlapping [lo, hi) go, and
+  // so do the device-backed parts of mappings of that range.
+  void Revoke(uint64_t lo, uint64_t hi, uint64_t rev);
+
+ private:
+  struct Lease {
+    uint64_t lo = 0;
+    uint64_t hi = 0;
+    bool write = false;
+    std::vector<direct::Extent> extents;  // by file_block
+  };
+  struct Region {  // a MAP_SHARED mapping made through the library
+    std::byte* addr = nullptr;
+    size_t len = 0;
+    uint64_t off = 0;  // file offset of addr
+    int prot = 0;
+    int flags = 0;
+    int fd = -1;       // our duplicate, for the kernel's mapping
+    // Page runs (file offsets [first, end)) mapped from the device, with their device offsets.
+    struct Run {
+      uint64_t off;
+      uint64_t len;
+      uint64_t dev;
+    };
+    std::vector<Run> direct;
+  };
+
+  // Caller holds mu_ (either mode). The lease covering byte `off`, or null.
+  const Lease* Find(uint64_t off) const;
+  // The device offset of file byte `off` in lease `l`, and how many bytes from there stay in the
+  // same extent (dev 0: a hole of that many bytes). Caller holds mu_.
+  static void Locate(const Lease& l, uint64_t off, uint64_t* dev, uint64_t* run, bool* shared);
+  // Asks for a lease covering `off` (for writing [off, off+len) when `write`) and installs it.
+  // Returns 0 or an errno (EAGAIN: revoked meanwhile, ask again).
+  int Obtain(int fd, uint64_t off, uint64_t len, bool write);
+  // Caller holds mu_ exclusively.
+  void Install(Grant&& g);
+  void DropRange(uint64_t lo, uint64_t hi);
+  void KernelMap(Region& r, uint64_t off, uint64_t len);
+  // Copies [off, off+len) of the file to/from `iov` (a cursor into it). Caller holds mu_ shared
+  // and has checked the lease covers it (writes: mapped and writable).
+  struct Cursor {
+    const iovec* iov;
+    int cnt;
+    int i = 0;
+    size_t in = 0;
+  };
+  uint64_t ReadLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c);
+  bool Writable(const Lease& l, uint64_t off, uint64_t len) const;
+  void WriteLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c);
+  void Published(uint64_t end);
+
+  Mount* const mount_;
+  const uint64_t ino_;
+  mutable std::shared_mutex mu_;  // guards everything below
+  std::map<uint64_t, Lease> leases_;  // by lo; never overlapping
+  direct::Slot* slot_ = nullptr;      // while leases_ is not empty
+  uint64_t revoked_ = 0;              // the highest revocation seen
+  std::vector<Region> regions_;
+  std::atomic<bool> wrote_{false};    // written directly since the last Sync
+  std::mutex append_mu_;              // appends of this process, one at a time
+};
+
+}  // namespace pmemfs::client

@@ -1,0 +1,100 @@
+// client/: libpmemfs-client, the application's end of direct access (include/pmemfs/client.h
+// is its API, include/pmemfs/direct_protocol.h the protocol, fs/fuse/direct_server.h the
+// daemon's end). It sits beside fs/, above mapping/ and include/, and never includes fs/.
+//
+//   Mount   one connection to one daemon (per mount, per process): the device assembled with
+//           mapping/ from the part descriptors the daemon sent, the shared slot table, the
+//           request socket and a thread answering revocations on the callback socket.
+//   File    one inode of a mount in this process: its leases and their extents (file.h).
+//   api.cc  the descriptor table and the C API; pmemfs-direct's interposers call the API.
+//
+// Mount::Connect(dev) -> Grant/Release/Fsync requests (one at a time) -> revocations arrive on
+// the callback thread, which takes the File's lock exclusively (waiting for accesses in flight),
+// drops the leases and answers. A Mount lives until the process exits (or forks: the child
+// starts over and uses the kernel for what it inherited).
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "mapping/device.h"
+#include "pmemfs/direct_protocol.h"
+#include "pmemfs/status.h"
+
+namespace pmemfs::client {
+
+class File;
+
+// What a grant says (direct::GrantReply and its extents).
+struct Grant {
+  uint64_t rev = 0;
+  uint64_t lo = 0;
+  uint64_t hi = 0;
+  uint64_t size = 0;
+  uint32_t slot = 0;
+  bool write = false;
+  std::vector<direct::Extent> extents;
+};
+
+class Mount {
+ public:
+  // Connects to the daemon serving the mount with device number `dev` (whose owner, from
+  // mountinfo, must be the one listening). NotFound: no daemon listens (not pmemfs, or direct
+  // access off); Permission: the daemon does not allow this process; other errors: a broken
+  // exchange. Each is a reason to use the kernel.
+  static Result<std::unique_ptr<Mount>> Connect(dev_t dev);
+  ~Mount();
+  Mount(const Mount&) = delete;
+  Mount& operator=(const Mount&) = delete;
+
+  mapping::Device& device() { return *device_; }
+  bool read_only() const { return read_only_; }
+  bool pages() const { return pages_; }
+  direct::Slot* slot(uint32_t i) { return i != 0 && i < slot_count_ ? &slots_[i] : nullptr; }
+
+  // The File of inode `ino` in this process (made on first use).
+  std::shared_ptr<File> GetFile(uint64_t ino);
+
+  // Requests (one at a time). `fd` is a descriptor of the file open on this mount: it proves
+  // to the daemon what the kernel allowed. Errors are errnos.
+  int RequestGrant(int fd, uint64_t ino, uint64_t off, uint64_t len, bool write, Grant* out);
+  int RequestRelease(uint64_t ino, bool wrote);
+  int RequestFsync(uint64_t ino, bool wrote, bool datasync);
+
+  // After fork, in the child: this connection is the parent's. Closes the child's copies of
+  // its sockets without a word to the daemon; nothing else of it may be used again.
+  void Abandon();
+
+ private:
+  Mount() = default;
+  int Call(const void* req, size_t len, const std::vector<int>& fds, std::vector<char>* reply);
+  void AnswerRevocations();
+
+  dev_t dev_ = 0;
+  int sock_ = -1;     // requests
+  int cb_sock_ = -1;  // revocations in, answers out
+  int slot_fd_ = -1;
+  std::unique_ptr<mapping::Device> device_;
+  direct::Slot* slots_ = nullptr;
+  uint32_t slot_count_ = 0;
+  bool read_only_ = false;
+  bool pages_ = false;
+  std::thread answers_;
+  std::atomic<bool> abandoned_{false};
+
+  std::mutex call_mu_;  // one request at a time; guards seq_
+  uint64_t seq_ = 0;
+
+  std::mutex files_mu_;  // guards files_
+  std::unordered_map<uint64_t, std::weak_ptr<File>> files_;
+};
+
+}  // namespace pmemfs::client

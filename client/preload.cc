@@ -1,0 +1,284 @@
+// libpmemfs-preload: what pmemfs-direct(1) preloads into an unmodified program. Each libc
+// entry point below sends a descriptor the library tracks to libpmemfs-client (api.cc), and
+// everything else to the next definition (libc's), unchanged. Opens are adopted when they land
+// on a direct-access file; closes and descriptors replaced by dup2/dup3/close_range/fclose are
+// forgotten.
+//
+// Not interposed: stdio's own reads and writes (fopen/fread use libc-internal calls: a FILE
+// opened with fopen is the kernel's business throughout), sendfile, splice, copy_file_range,
+// io_uring and aio (the kernel serves them, with the coherence README describes).
+#include <dlfcn.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "pmemfs/client.h"
+
+extern "C" {
+void pmemfs_adopt_fd(int fd);
+void pmemfs_forget_fd(int fd);
+void pmemfs_copy_fd(int from, int to);
+void pmemfs_refresh_fd(int fd);
+int pmemfs_tracking(void);
+}
+
+namespace {
+
+template <typename F>
+F Next(const char* name) {
+  return reinterpret_cast<F>(dlsym(RTLD_NEXT, name));
+}
+
+#define NEXT(name) \
+  static auto next = Next<decltype(&::name)>(#name)
+
+mode_t ModeArg(int flags, va_list ap) {
+  return (flags & (O_CREAT | __O_TMPFILE)) ? static_cast<mode_t>(va_arg(ap, int)) : 0;
+}
+
+bool Tracked(int fd) { return pmemfs_tracking() && pmemfs_is_direct(fd); }
+
+}  // namespace
+
+#define EXPORT extern "C" __attribute__((visibility("default")))
+
+// --- opening and closing -------------------------------------------------------------------
+
+EXPORT int open(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = ModeArg(flags, ap);
+  va_end(ap);
+  return pmemfs_openat(AT_FDCWD, path, flags, mode);
+}
+EXPORT int open64(const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = ModeArg(flags, ap);
+  va_end(ap);
+  return pmemfs_openat(AT_FDCWD, path, flags, mode);
+}
+EXPORT int openat(int dirfd, const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = ModeArg(flags, ap);
+  va_end(ap);
+  return pmemfs_openat(dirfd, path, flags, mode);
+}
+EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = ModeArg(flags, ap);
+  va_end(ap);
+  return pmemfs_openat(dirfd, path, flags, mode);
+}
+// _FORTIFY_SOURCE builds call these when the flags are not known at compile time.
+EXPORT int __open_2(const char* path, int flags) { return pmemfs_openat(AT_FDCWD, path, flags, 0); }
+EXPORT int __open64_2(const char* path, int flags) {
+  return pmemfs_openat(AT_FDCWD, path, flags, 0);
+}
+EXPORT int __openat_2(int dirfd, const char* path, int flags) {
+  return pmemfs_openat(dirfd, path, flags, 0);
+}
+EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
+  return pmemfs_openat(dirfd, path, flags, 0);
+}
+EXPORT int creat(const char* path, mode_t mode) { return pmemfs_creat(path, mode); }
+EXPORT int creat64(const char* path, mode_t mode) { return pmemfs_creat(path, mode); }
+
+EXPORT int close(int fd) {
+  if (pmemfs_tracking()) return pmemfs_close(fd);
+  NEXT(close);
+  return next(fd);
+}
+
+EXPORT int close_range(unsigned first, unsigned last, int flags) {
+  NEXT(close_range);
+  if (pmemfs_tracking() && !(flags & CLOSE_RANGE_CLOEXEC))
+    for (unsigned fd = first; fd <= last && fd < (1u << 20); fd++) pmemfs_forget_fd(static_cast<int>(fd));
+  return next(first, last, flags);
+}
+
+EXPORT void closefrom(int lowfd) {
+  NEXT(closefrom);
+  if (pmemfs_tracking())
+    for (int fd = lowfd < 0 ? 0 : lowfd; fd < (1 << 20); fd++) pmemfs_forget_fd(fd);
+  next(lowfd);
+}
+
+EXPORT int fclose(FILE* f) {
+  NEXT(fclose);
+  if (pmemfs_tracking() && f != nullptr) pmemfs_forget_fd(fileno(f));
+  return next(f);
+}
+
+EXPORT int dup(int fd) {
+  if (pmemfs_tracking()) return pmemfs_dup(fd);
+  NEXT(dup);
+  return next(fd);
+}
+EXPORT int dup2(int fd, int fd2) {
+  if (pmemfs_tracking()) return pmemfs_dup2(fd, fd2);
+  NEXT(dup2);
+  return next(fd, fd2);
+}
+EXPORT int dup3(int fd, int fd2, int flags) {
+  if (pmemfs_tracking()) return pmemfs_dup3(fd, fd2, flags);
+  NEXT(dup3);
+  return next(fd, fd2, flags);
+}
+
+namespace {
+int Fcntl(int (*next)(int, int, ...), int fd, int cmd, va_list ap) {
+  // Every argument fcntl takes fits in a pointer (int, long, struct pointers).
+  void* arg = va_arg(ap, void*);
+  int r = next(fd, cmd, arg);
+  if (r >= 0 && pmemfs_tracking()) {
+    if (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) pmemfs_copy_fd(fd, r);
+    else if (cmd == F_SETFL) pmemfs_refresh_fd(fd);  // O_APPEND may have changed
+  }
+  return r;
+}
+}  // namespace
+
+EXPORT int fcntl(int fd, int cmd, ...) {
+  static auto next = Next<int (*)(int, int, ...)>("fcntl");
+  va_list ap;
+  va_start(ap, cmd);
+  int r = Fcntl(next, fd, cmd, ap);
+  va_end(ap);
+  return r;
+}
+EXPORT int fcntl64(int fd, int cmd, ...) {
+  static auto next = Next<int (*)(int, int, ...)>("fcntl64");
+  va_list ap;
+  va_start(ap, cmd);
+  int r = Fcntl(next ? next : Next<int (*)(int, int, ...)>("fcntl"), fd, cmd, ap);
+  va_end(ap);
+  return r;
+}
+
+// --- data ----------------------------------------------------------------------------------
+
+EXPORT ssize_t read(int fd, void* buf, size_t n) {
+  if (Tracked(fd)) return pmemfs_read(fd, buf, n);
+  NEXT(read);
+  return next(fd, buf, n);
+}
+EXPORT ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
+  if (n > buflen) abort();  // what the fortified call would do (__chk_fail)
+  return read(fd, buf, n);
+}
+EXPORT ssize_t write(int fd, const void* buf, size_t n) {
+  if (Tracked(fd)) return pmemfs_write(fd, buf, n);
+  NEXT(write);
+  return next(fd, buf, n);
+}
+EXPORT ssize_t pread(int fd, void* buf, size_t n, off_t off) {
+  if (Tracked(fd)) return pmemfs_pread(fd, buf, n, off);
+  NEXT(pread);
+  return next(fd, buf, n, off);
+}
+EXPORT ssize_t pread64(int fd, void* buf, size_t n, off_t off) {
+  if (Tracked(fd)) return pmemfs_pread(fd, buf, n, off);
+  NEXT(pread64);
+  return next(fd, buf, n, off);
+}
+EXPORT ssize_t __pread_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
+  if (n > buflen) abort();
+  return pread(fd, buf, n, off);
+}
+EXPORT ssize_t __pread64_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
+  if (n > buflen) abort();
+  return pread64(fd, buf, n, off);
+}
+EXPORT ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
+  if (Tracked(fd)) return pmemfs_pwrite(fd, buf, n, off);
+  NEXT(pwrite);
+  return next(fd, buf, n, off);
+}
+EXPORT ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) {
+  if (Tracked(fd)) return pmemfs_pwrite(fd, buf, n, off);
+  NEXT(pwrite64);
+  return next(fd, buf, n, off);
+}
+EXPORT ssize_t readv(int fd, const struct iovec* iov, int cnt) {
+  if (Tracked(fd)) return pmemfs_readv(fd, iov, cnt);
+  NEXT(readv);
+  return next(fd, iov, cnt);
+}
+EXPORT ssize_t writev(int fd, const struct iovec* iov, int cnt) {
+  if (Tracked(fd)) return pmemfs_writev(fd, iov, cnt);
+  NEXT(writev);
+  return next(fd, iov, cnt);
+}
+EXPORT ssize_t preadv(int fd, const struct iovec* iov, int cnt, off_t off) {
+  if (Tracked(fd)) return pmemfs_preadv(fd, iov, cnt, off);
+  NEXT(preadv);
+  return next(fd, iov, cnt, off);
+}
+EXPORT ssize_t preadv64(int fd, const struct iovec* iov, int cnt, off_t off) {
+  if (Tracked(fd)) return pmemfs_preadv(fd, iov, cnt, off);
+  NEXT(preadv64);
+  return next(fd, iov, cnt, off);
+}
+EXPORT ssize_t pwritev(int fd, const struct iovec* iov, int cnt, off_t off) {
+  if (Tracked(fd)) return pmemfs_pwritev(fd, iov, cnt, off);
+  NEXT(pwritev);
+  return next(fd, iov, cnt, off);
+}
+EXPORT ssize_t pwritev64(int fd, const struct iovec* iov, int cnt, off_t off) {
+  if (Tracked(fd)) return pmemfs_pwritev(fd, iov, cnt, off);
+  NEXT(pwritev64);
+  return next(fd, iov, cnt, off);
+}
+EXPORT off_t lseek(int fd, off_t off, int whence) {
+  if (Tracked(fd)) return pmemfs_lseek(fd, off, whence);
+  NEXT(lseek);
+  return next(fd, off, whence);
+}
+EXPORT off_t lseek64(int fd, off_t off, int whence) {
+  if (Tracked(fd)) return pmemfs_lseek(fd, off, whence);
+  NEXT(lseek64);
+  return next(fd, off, whence);
+}
+EXPORT int fsync(int fd) {
+  if (Tracked(fd)) return pmemfs_fsync(fd);
+  NEXT(fsync);
+  return next(fd);
+}
+EXPORT int fdatasync(int fd) {
+  if (Tracked(fd)) return pmemfs_fdatasync(fd);
+  NEXT(fdatasync);
+  return next(fd);
+}
+EXPORT int ftruncate(int fd, off_t len) {
+  if (Tracked(fd)) return pmemfs_ftruncate(fd, len);
+  NEXT(ftruncate);
+  return next(fd, len);
+}
+EXPORT int ftruncate64(int fd, off_t len) {
+  if (Tracked(fd)) return pmemfs_ftruncate(fd, len);
+  NEXT(ftruncate64);
+  return next(fd, len);
+}
+
+// --- mappings ------------------------------------------------------------------------------
+
+EXPORT void* mmap(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  if (!(flags & MAP_ANONYMOUS) && Tracked(fd)) return pmemfs_mmap(addr, len, prot, flags, fd, off);
+  NEXT(mmap);
+  return next(addr, len, prot, flags, fd, off);
+}
+EXPORT void* mmap64(void* addr, size_t len, int prot, int flags, int fd, off_t off) {
+  if (!(flags & MAP_ANONYMOUS) && Tracked(fd)) return pmemfs_mmap(addr, len, prot, flags, fd, off);
+  NEXT(mmap64);
+  return next(addr, len, prot, flags, fd, off);
+}
+EXPORT int munmap(void* addr, size_t len) { return pmemfs_munmap(addr, len); }
+EXPORT int msync(void* addr, size_t len, int flags) { return pmemfs_msync(addr, len, flags); }

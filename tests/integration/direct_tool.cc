@@ -1,0 +1,330 @@
+// pmemfs-direct-tool: what tests/integration/direct*.sh do through libpmemfs-client
+// (include/pmemfs/client.h), one command per run. Exit 0 on success; a failed check prints one
+// line on stderr and exits 1.
+//
+//   is-direct FILE                 the file's data goes through the device (exit 1: kernel)
+//   write FILE OFF LEN SEED        pattern bytes written with pmemfs_pwrite in uneven pieces
+//   append FILE COUNT LEN SEED     COUNT records appended (O_APPEND); after each returns, its
+//                                  number is printed on stdout (line-buffered)
+//   check FILE OFF LEN SEED        the pattern read back with pmemfs_pread, and through the
+//                                  kernel (a descriptor of its own)
+//   random FILE SIZE SEED OPS      random writes, reads, appends, truncates checked against a
+//                                  model; the whole file through the kernel at the end
+//   size-seen FILE                 appends, then stat(2) (the kernel) must show each new size
+//   mmap-write FILE OFF LEN SEED   pattern stored through a library mapping, msync
+//   hold FILE                      opens, reads, maps the whole file; prints "ready"; then for
+//                                  each line "peek OFF" on stdin prints the byte there (a SIGBUS
+//                                  prints "SIGBUS" and exits 7), "read OFF" reads with
+//                                  pmemfs_pread, "quit" ends
+//   kernel-write FILE OFF LEN SEED the pattern written through the kernel (plain pwrite)
+//   lib-sees FILE OFF LEN SEED     after kernel-write: a library read sees it at once
+//   dump - OFF LEN SEED            the pattern bytes on stdout
+#include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "pmemfs/client.h"
+
+namespace {
+
+[[noreturn]] void Die(const std::string& what) {
+  fprintf(stderr, "pmemfs-direct-tool: %s\n", what.c_str());
+  exit(1);
+}
+
+std::string Errno(const std::string& what) { return what + ": " + strerror(errno); }
+
+// Byte i of the pattern of `seed` (depends on the absolute offset, so any range can be checked).
+unsigned char PatternByte(uint64_t seed, uint64_t i) {
+  uint64_t x = (i / 8 + 1) * 0x9E3779B97F4A7C15ull ^ (seed * 0xBF58476D1CE4E5B9ull);
+  x ^= x >> 31;
+  x *= 0x94D049BB133111EBull;
+  x ^= x >> 29;
+  return static_cast<unsigned char>(x >> (8 * (i % 8)));
+}
+
+std::vector<unsigned char> Pattern(uint64_t seed, uint64_t off, uint64_t len) {
+  std::vector<unsigned char> v(len);
+  for (uint64_t i = 0; i < len; i++) v[i] = PatternByte(seed, off + i);
+  return v;
+}
+
+uint64_t Num(const char* s) { return std::strtoull(s, nullptr, 0); }
+
+int OpenLib(const char* path, int flags) {
+  int fd = pmemfs_open(path, flags, 0644);
+  if (fd < 0) Die(Errno(std::string("open ") + path));
+  return fd;
+}
+
+// A descriptor the library does not know: every call on it is the kernel's.
+int OpenKernel(const char* path, int flags) {
+  int fd = static_cast<int>(syscall(SYS_openat, AT_FDCWD, path, flags, 0644));
+  if (fd < 0) Die(Errno(std::string("open (kernel) ") + path));
+  return fd;
+}
+
+void LibWriteAll(int fd, const unsigned char* p, uint64_t len, uint64_t off) {
+  while (len > 0) {
+    ssize_t n = pmemfs_pwrite(fd, p, len, static_cast<off_t>(off));
+    if (n <= 0) Die(Errno("pmemfs_pwrite"));
+    p += n;
+    len -= static_cast<uint64_t>(n);
+    off += static_cast<uint64_t>(n);
+  }
+}
+
+void LibReadAll(int fd, unsigned char* p, uint64_t len, uint64_t off) {
+  while (len > 0) {
+    ssize_t n = pmemfs_pread(fd, p, len, static_cast<off_t>(off));
+    if (n < 0) Die(Errno("pmemfs_pread"));
+    if (n == 0) Die("pmemfs_pread: end of file at " + std::to_string(off));
+    p += n;
+    len -= static_cast<uint64_t>(n);
+    off += static_cast<uint64_t>(n);
+  }
+}
+
+void KernelReadAll(int fd, unsigned char* p, uint64_t len, uint64_t off) {
+  while (len > 0) {
+    ssize_t n = syscall(SYS_pread64, fd, p, len, off);
+    if (n < 0) Die(Errno("pread (kernel)"));
+    if (n == 0) Die("pread (kernel): end of file at " + std::to_string(off));
+    p += n;
+    len -= static_cast<uint64_t>(n);
+    off += static_cast<uint64_t>(n);
+  }
+}
+
+void Compare(const std::vector<unsigned char>& want, const std::vector<unsigned char>& got,
+             uint64_t off, const char* how) {
+  for (size_t i = 0; i < want.size(); i++)
+    if (want[i] != got[i])
+      Die(std::string(how) + ": byte " + std::to_string(off + i) + " is " +
+          std::to_string(got[i]) + ", expected " + std::to_string(want[i]));
+}
+
+int IsDirect(const char* path) {
+  int fd = OpenLib(path, O_RDWR);
+  int d = pmemfs_is_direct(fd);
+  pmemfs_close(fd);
+  return d ? 0 : 1;
+}
+
+int Write(const char* path, uint64_t off, uint64_t len, uint64_t seed) {
+  int fd = OpenLib(path, O_RDWR | O_CREAT);
+  if (!pmemfs_is_direct(fd)) Die(std::string(path) + ": not direct");
+  std::vector<unsigned char> data = Pattern(seed, off, len);
+  std::mt19937_64 rng(seed);
+  for (uint64_t done = 0; done < len;) {
+    const uint64_t n = std::min<uint64_t>(len - done, 1 + rng() % (3 * 4096 + 100));
+    LibWriteAll(fd, data.data() + done, n, off + done);
+    done += n;
+  }
+  if (pmemfs_fsync(fd) != 0) Die(Errno("pmemfs_fsync"));
+  pmemfs_close(fd);
+  return 0;
+}
+
+int Check(const char* path, uint64_t off, uint64_t len, uint64_t seed) {
+  std::vector<unsigned char> want = Pattern(seed, off, len), got(len);
+  int fd = OpenLib(path, O_RDONLY);
+  if (!pmemfs_is_direct(fd)) Die(std::string(path) + ": not direct");
+  LibReadAll(fd, got.data(), len, off);
+  Compare(want, got, off, "library read");
+  pmemfs_close(fd);
+  int k = OpenKernel(path, O_RDONLY);
+  std::fill(got.begin(), got.end(), 0);
+  KernelReadAll(k, got.data(), len, off);
+  Compare(want, got, off, "kernel read");
+  close(k);
+  return 0;
+}
+
+int Append(const char* path, uint64_t count, uint64_t len, uint64_t seed) {
+  int fd = OpenLib(path, O_WRONLY | O_APPEND | O_CREAT);
+  if (!pmemfs_is_direct(fd)) Die(std::string(path) + ": not direct");
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+  for (uint64_t i = 0; i < count; i++) {
+    std::vector<unsigned char> rec = Pattern(seed, i * len, len);
+    ssize_t n = pmemfs_write(fd, rec.data(), len);
+    if (n != static_cast<ssize_t>(len)) Die(Errno("pmemfs_write (append)"));
+    printf("%llu\n", static_cast<unsigned long long>(i));
+  }
+  pmemfs_close(fd);
+  return 0;
+}
+
+int SizeSeen(const char* path) {
+  int fd = OpenLib(path, O_RDWR | O_CREAT | O_TRUNC);
+  if (!pmemfs_is_direct(fd)) Die(std::string(path) + ": not direct");
+  std::vector<unsigned char> buf(1000, 'x');
+  for (int i = 1; i <= 50; i++) {
+    if (pmemfs_write(fd, buf.data(), buf.size()) != 1000) Die(Errno("pmemfs_write"));
+    struct stat st;
+    if (stat(path, &st) != 0) Die(Errno("stat"));
+    if (st.st_size != i * 1000)
+      Die("stat after write " + std::to_string(i) + ": size " + std::to_string(st.st_size) +
+          ", expected " + std::to_string(i * 1000));
+    if (pmemfs_lseek(fd, 0, SEEK_END) != i * 1000) Die("lseek(SEEK_END) disagrees");
+  }
+  pmemfs_close(fd);
+  return 0;
+}
+
+// A random workload checked against a model of the file.
+int Random(const char* path, uint64_t size, uint64_t seed, uint64_t ops) {
+  int fd = OpenLib(path, O_RDWR | O_CREAT | O_TRUNC);
+  if (!pmemfs_is_direct(fd)) Die(std::string(path) + ": not direct");
+  std::vector<unsigned char> model;
+  std::mt19937_64 rng(seed);
+  std::vector<unsigned char> buf;
+  for (uint64_t op = 0; op < ops; op++) {
+    const uint64_t kind = rng() % 10;
+    const uint64_t off = rng() % size;
+    const uint64_t len = 1 + rng() % (rng() % 4 == 0 ? 200000 : 9000);
+    if (kind < 5) {  // write
+      buf.resize(len);
+      for (auto& b : buf) b = static_cast<unsigned char>(rng());
+      LibWriteAll(fd, buf.data(), len, off);
+      if (model.size() < off + len) model.resize(off + len, 0);
+      std::memcpy(model.data() + off, buf.data(), len);
+    } else if (kind < 8) {  // read
+      buf.assign(len, 0xAA);
+      ssize_t n = pmemfs_pread(fd, buf.data(), len, static_cast<off_t>(off));
+      const uint64_t expect = off >= model.size() ? 0 : std::min<uint64_t>(len, model.size() - off);
+      if (n != static_cast<ssize_t>(expect))
+        Die("op " + std::to_string(op) + ": read of " + std::to_string(len) + " at " +
+            std::to_string(off) + " returned " + std::to_string(n) + ", expected " +
+            std::to_string(expect));
+      for (uint64_t i = 0; i < expect; i++)
+        if (buf[i] != model[off + i])
+          Die("op " + std::to_string(op) + ": byte " + std::to_string(off + i) + " differs");
+    } else if (kind == 8) {  // append
+      buf.resize(len % 5000 + 1);
+      for (auto& b : buf) b = static_cast<unsigned char>(rng());
+      off_t end = pmemfs_lseek(fd, 0, SEEK_END);
+      if (end != static_cast<off_t>(model.size())) Die("lseek(SEEK_END): " + std::to_string(end));
+      if (pmemfs_write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size()))
+        Die(Errno("pmemfs_write"));
+      model.insert(model.end(), buf.begin(), buf.end());
+    } else {  // truncate (through the kernel: the daemon calls our leases back first)
+      const uint64_t to = rng() % (size + 1);
+      if (pmemfs_ftruncate(fd, static_cast<off_t>(to)) != 0) Die(Errno("pmemfs_ftruncate"));
+      model.resize(to, 0);
+    }
+  }
+  if (pmemfs_fsync(fd) != 0) Die(Errno("pmemfs_fsync"));
+  struct stat st;
+  if (fstat(fd, &st) != 0 || static_cast<uint64_t>(st.st_size) != model.size())
+    Die("fstat: size " + std::to_string(st.st_size) + ", expected " + std::to_string(model.size()));
+  pmemfs_close(fd);
+  int k = OpenKernel(path, O_RDONLY);
+  std::vector<unsigned char> got(model.size());
+  KernelReadAll(k, got.data(), got.size(), 0);
+  Compare(model, got, 0, "kernel read after the workload");
+  close(k);
+  return 0;
+}
+
+int MmapWrite(const char* path, uint64_t off, uint64_t len, uint64_t seed) {
+  int fd = OpenLib(path, O_RDWR);
+  const uint64_t page = 4096, base = off / page * page;
+  void* p = pmemfs_mmap(nullptr, off + len - base, PROT_READ | PROT_WRITE, MAP_SHARED, fd,
+                        static_cast<off_t>(base));
+  if (p == MAP_FAILED) Die(Errno("pmemfs_mmap"));
+  std::vector<unsigned char> data = Pattern(seed, off, len);
+  std::memcpy(static_cast<unsigned char*>(p) + (off - base), data.data(), len);
+  if (pmemfs_msync(p, off + len - base, MS_SYNC) != 0) Die(Errno("pmemfs_msync"));
+  if (pmemfs_munmap(p, off + len - base) != 0) Die(Errno("pmemfs_munmap"));
+  if (pmemfs_fsync(fd) != 0) Die(Errno("pmemfs_fsync"));
+  pmemfs_close(fd);
+  return 0;
+}
+
+sigjmp_buf g_jump;
+void OnBus(int) { siglongjmp(g_jump, 1); }
+
+int Hold(const char* path) {
+  int fd = OpenLib(path, O_RDWR);
+  if (!pmemfs_is_direct(fd)) Die(std::string(path) + ": not direct");
+  struct stat st;
+  if (fstat(fd, &st) != 0) Die(Errno("fstat"));
+  const size_t len = static_cast<size_t>(st.st_size);
+  unsigned char c;
+  if (pmemfs_pread(fd, &c, 1, 0) != 1) Die(Errno("pmemfs_pread"));
+  auto* map = static_cast<volatile unsigned char*>(
+      pmemfs_mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
+  if (map == MAP_FAILED) Die(Errno("pmemfs_mmap"));
+  (void)map[0];
+  signal(SIGBUS, OnBus);
+  printf("ready\n");
+  fflush(stdout);
+  std::string cmd;
+  uint64_t at;
+  while (std::cin >> cmd) {
+    if (cmd == "quit") break;
+    if (!(std::cin >> at)) break;
+    if (cmd == "peek") {
+      if (sigsetjmp(g_jump, 1) != 0) {
+        printf("SIGBUS\n");
+        fflush(stdout);
+        exit(7);
+      }
+      printf("%u\n", static_cast<unsigned>(map[at]));
+    } else if (cmd == "read") {
+      ssize_t n = pmemfs_pread(fd, &c, 1, static_cast<off_t>(at));
+      if (n == 1) printf("%u\n", static_cast<unsigned>(c));
+      else printf("eof\n");
+    }
+    fflush(stdout);
+  }
+  pmemfs_close(fd);
+  return 0;
+}
+
+int KernelWrite(const char* path, uint64_t off, uint64_t len, uint64_t seed) {
+  int k = OpenKernel(path, O_RDWR | O_CREAT);
+  std::vector<unsigned char> data = Pattern(seed, off, len);
+  if (syscall(SYS_pwrite64, k, data.data(), len, off) != static_cast<long>(len))
+    Die(Errno("pwrite (kernel)"));
+  close(k);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) Die("usage: see the top of tests/integration/direct_tool.cc");
+  const std::string cmd = argv[1];
+  const char* path = argv[2];
+  auto n = [&](int i) { return i < argc ? Num(argv[i]) : 0; };
+  if (cmd == "is-direct") return IsDirect(path);
+  if (cmd == "write") return Write(path, n(3), n(4), n(5));
+  if (cmd == "append") return Append(path, n(3), n(4), n(5));
+  if (cmd == "check" || cmd == "lib-sees") return Check(path, n(3), n(4), n(5));
+  if (cmd == "random") return Random(path, n(3), n(4), n(5));
+  if (cmd == "size-seen") return SizeSeen(path);
+  if (cmd == "mmap-write") return MmapWrite(path, n(3), n(4), n(5));
+  if (cmd == "hold") return Hold(path);
+  if (cmd == "kernel-write") return KernelWrite(path, n(3), n(4), n(5));
+  if (cmd == "dump") {
+    std::vector<unsigned char> d = Pattern(n(5), n(3), n(4));
+    return fwrite(d.data(), 1, d.size(), stdout) == d.size() ? 0 : 1;
+  }
+  Die("unknown command " + cmd);
+}
