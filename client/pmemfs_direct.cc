@@ -5,7 +5,7 @@
 //   pmemfs-direct [-v] [--] COMMAND [ARGS...]
 //
 // The library is, in order: $PMEMFS_PRELOAD, libpmemfs-preload.so beside this program (the
-// build tree), the installed one (PMEMFS_PRELOAD_PATH). -v: the library says on stderr why a
+// build tree), the installed one (PMEMFS_PRELOAD_RELATIVE to this program's directory). -v: the library says on stderr why a
 // mount is served by the kernel (PMEMFS_DIRECT_VERBOSE=1).
 #include <limits.h>
 #include <stdlib.h>
@@ -32,14 +32,13 @@ std::string Library() {
   if (const char* p = getenv("PMEMFS_PRELOAD"); p != nullptr && *p != '\0') return p;
   char self[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-  if (n > 0) {
-    self[n] = '\0';
-    std::string dir(self);
-    dir.resize(dir.rfind('/') + 1);
-    const std::string beside = dir + "libpmemfs-preload.so";
-    if (access(beside.c_str(), R_OK) == 0) return beside;
-  }
-  return PMEMFS_PRELOAD_PATH;
+  if (n <= 0) return "libpmemfs-preload.so";  // (the dynamic loader's search path)
+  self[n] = '\0';
+  std::string dir(self);
+  dir.resize(dir.rfind('/') + 1);
+  const std::string beside = dir + "libpmemfs-preload.so";
+  if (access(beside.c_str(), R_OK) == 0) return beside;
+  return dir + PMEMFS_PRELOAD_RELATIVE;
 }
 
 }  // namespace

@@ -75,10 +75,17 @@ for f in /usr/bin/pmemfs /usr/sbin/mkpmemfs /usr/sbin/pmemfs-fsck /usr/sbin/pmem
          /usr/share/man/man8/pmemfs-fsck.8 /usr/share/man/man8/pmemfs-devinfo.8 \
          /usr/share/man/man5/pmemfs.conf.5 /usr/share/man/man8/fsck.pmemfs.8 \
          /usr/share/doc/pmemfs/examples/fstab.example /usr/share/doc/pmemfs/examples/mnt-pmem.mount \
-         /usr/share/doc/pmemfs/DESIGN.md; do
+         /usr/share/doc/pmemfs/DESIGN.md /usr/bin/pmemfs-direct /usr/include/pmemfs/client.h; do
   grep -qx "$f" "$dir/contents" || fail "the package lacks $f"
 done
-grep -E "^/usr/(lib|local|include)|/tests?/|bench" "$dir/contents" && fail "the package holds build or test files"
+# Direct access: the client library and what pmemfs-direct preloads (client/).
+lib='^/usr/lib(/[^/]+)?'
+grep -qE "$lib/libpmemfs-client\.so$" "$dir/contents" || fail "the package lacks libpmemfs-client"
+grep -qE "$lib/pmemfs/libpmemfs-preload\.so$" "$dir/contents" ||
+  fail "the package lacks libpmemfs-preload"
+grep -E "^/usr/(lib|local|include)|/tests?/|bench" "$dir/contents" |
+  grep -vE "$lib/(libpmemfs-client\.so[.0-9]*|pmemfs/libpmemfs-preload\.so|pmemfs/)$|^/usr/include/(pmemfs/(client\.h)?)?$|^/usr/lib/([^/]+/)?$" &&
+  fail "the package holds build or test files"
 dpkg-deb --ctrl-tarfile "$dir/pkg/$deb" | tar -xO ./conffiles >"$dir/conffiles" 2>/dev/null
 grep -qx /etc/pmemfs.conf "$dir/conffiles" || fail "/etc/pmemfs.conf is not a conffile"
 
@@ -90,6 +97,8 @@ dpkg -L pmemfs >"$dir/files"
 for t in pmemfs mkpmemfs pmemfs-fsck pmemfs-devinfo pmemfs-tune; do
   "$t" --version >/dev/null 2>&1 || fail "$t --version (installed)"
 done
+# pmemfs-direct finds the library it preloads where the package put it.
+pmemfs-direct true 2>"$dir/direct.err" || fail "pmemfs-direct true (installed): $(cat "$dir/direct.err")"
 for page in pmemfs mkpmemfs mkfs.pmemfs fsck.pmemfs pmemfs-fsck pmemfs-devinfo pmemfs-tune pmemfs.conf; do
   case "$(man -w "$page" 2>/dev/null)" in /usr/share/man/man[58]/*) ;; *) fail "man -w $page: '$(man -w "$page" 2>&1)'" ;; esac
 done
