@@ -378,12 +378,13 @@ void Filesystem::MaybeEvict(uint64_t ino) {
   if (ip->rec.nlink != 0) return;
   if (evict) {
     (void)FreeInode(ip);
-  } else if (ip->is_reg() && ip->rec.blocks != 0) {
+  } else {
     // Unlinked and closed, but the kernel still holds a reference (its FORGET arrives
-    // asynchronously, after rm returned): the data goes now, as on ext4, so the space is free
-    // when unlink returns; the record (and inode number) goes at the FORGET. A crash in between
-    // leaves an orphan that the next mount frees.
-    (void)FinishTruncate(*ip, /*to_zero=*/true);
+    // asynchronously, after rm returned): the data and the xattrs go now, as on ext4, so the
+    // space is free when unlink returns; the record (and inode number) goes at the FORGET. A
+    // crash in between leaves an orphan that the next mount frees.
+    if (ip->is_reg() && ip->rec.blocks != 0) (void)FinishTruncate(*ip, /*to_zero=*/true);
+    if (ip->rec.xattr_head != 0) (void)DropXattrs(*ip);
   }
 }
 

@@ -428,6 +428,9 @@ class Filesystem {
   Status CommitXattrChanges(Inode& ip, layout::InodeRecord rec, std::vector<XattrChange> changes);
   // Frees the xattr blocks of an inode being deleted (in `tx`).
   Status FreeXattrs(store::Tx& tx, Inode& ip, layout::InodeRecord& rec);
+  // Frees them in a Tx of their own: an unlinked, closed inode the kernel has not forgotten yet.
+  // Caller holds ip.mu exclusively.
+  Status DropXattrs(Inode& ip);
 
   // --- file_io.cc: atime through the kernel's page cache ---------------------------------------
   // AtimeDue for a cached inode. Caller holds ip.mu (either mode).

@@ -19,6 +19,7 @@
 
 #include "fs/core/directory.h"
 #include "fs/core/file_map.h"
+#include "fs/store/xattr_block.h"
 #include "pmemfs/direct_protocol.h"
 #include "pmemfs/layout.h"
 
@@ -34,8 +35,9 @@ struct XattrChange {
 };
 
 struct XattrEntry {
-  std::vector<std::byte> value;
-  uint64_t block = 0;  // the xattr block holding it (persistent inodes)
+  std::vector<std::byte> value;  // the value, unless `out` says where it is
+  uint64_t block = 0;            // the xattr block holding it (persistent inodes)
+  store::OutOfLineValue out;     // persistent inodes: a long value, read when asked for
 };
 
 struct Inode {

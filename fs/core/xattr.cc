@@ -1,19 +1,25 @@
 // Extended attributes (user., trusted., security., system.posix_acl_access/default) and the
 // ACL hooks of create (InheritAcl), chmod (SyncAclMode) and delete (FreeXattrs).
 //
-// Storage: one attribute per block of the inode's xattr chain (store::ChainKind::kXattrs).
-// After the ChainHeader: a layout::XattrHead (checksum: CRC-32C of the head with checksum 0,
-// then the name, then the value), the full name ("user.x"), the value. A new name appends a
-// block, a new value for an existing name rewrites its block in place, a removed name frees
-// its block; each change is one Tx together with the inode's ctime (and mode, for an access
-// ACL). Inode::xattrs, loaded lazily by LoadXattrs, mirrors the chain (name -> value, block);
-// volatile inodes keep only that map. The map changes after the commit, except in the hooks
-// that run inside a caller's Tx (see each).
+// Storage: one attribute per block of the inode's xattr chain (store::ChainKind::kXattrs), in
+// the format of fs/store/xattr_block.h: name and value in the block, or a value longer than
+// layout::kXattrMaxValue (up to 64 KiB, XATTR_SIZE_MAX) in data blocks of its own that the block
+// lists. A new name appends a block, a new value for an existing name rewrites its block in
+// place (and replaces its value blocks), a removed name frees its block and value blocks; each
+// change is one Tx together with the inode's ctime (and mode, for an access ACL). Inode::xattrs,
+// loaded lazily by LoadXattrs, mirrors the chain (name -> value, block); a long value stays on
+// the device until asked for (ValueOf). Volatile inodes keep only that map, values included.
+// The map changes after the commit, except in the hooks that run inside a caller's Tx (see
+// each).
+//
+// Limits, as Linux's: a value of at most XATTR_SIZE_MAX bytes (E2BIG), names whose list
+// (listxattr: each name and a NUL) fits XATTR_LIST_MAX bytes (ENOSPC for one more).
 //
 // Checks: names and sizes, namespaces, XATTR_CREATE/XATTR_REPLACE, root for trusted.*, owner
 // for ACLs, user.* only on regular files and directories. Read and write permission for
 // user.* and CAP_SYS_ADMIN for security.* are the kernel's (default_permissions), as is the
 // final ERANGE of a reply that does not fit the caller's buffer (fs/fuse).
+#include <linux/limits.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 
@@ -23,7 +29,7 @@
 
 #include "fs/core/acl.h"
 #include "fs/core/fs.h"
-#include "pmemfs/crc32c.h"
+#include "fs/store/xattr_block.h"
 
 namespace pmemfs::core {
 
@@ -34,8 +40,8 @@ using layout::XattrHead;
 using Bytes = std::vector<std::byte>;
 using XattrMap = std::map<std::string, XattrEntry>;
 
-constexpr uint64_t kBodyBytes = layout::kBlockSize - sizeof(layout::ChainHeader);
-static_assert(sizeof(XattrHead) + layout::kMaxNameLen + layout::kXattrMaxValue <= kBodyBytes);
+static_assert(layout::kXattrMaxSize == XATTR_SIZE_MAX);
+constexpr uint64_t kListMax = XATTR_LIST_MAX;  // bytes of a listxattr reply
 
 enum class Space { kUser, kTrusted, kSecurity, kAclAccess, kAclDefault };
 
@@ -104,47 +110,18 @@ Status CheckFlags(int flags, bool exists, std::string_view name) {
   return Status::Ok();
 }
 
-// --- one attribute block ---------------------------------------------------------------------
+// --- one attribute ----------------------------------------------------------------------------
 
-// Writes the attribute into the body of `block` (after its ChainHeader) in `tx`.
-void WriteBody(store::Tx& tx, uint64_t block, std::string_view name,
-               std::span<const std::byte> value) {
-  Bytes buf(sizeof(XattrHead) + name.size() + value.size());
-  XattrHead h{};
-  h.name_len = static_cast<uint8_t>(name.size());
-  h.value_len = static_cast<uint16_t>(value.size());
-  std::memcpy(buf.data() + sizeof h, name.data(), name.size());
-  if (!value.empty()) std::memcpy(buf.data() + sizeof h + name.size(), value.data(), value.size());
-  std::memcpy(buf.data(), &h, sizeof h);  // checksum 0 while summing
-  h.checksum = Crc32c(buf.data(), buf.size());
-  std::memcpy(buf.data(), &h, sizeof h);
-  tx.Write(store::Store::BlockOffset(block) + sizeof(layout::ChainHeader), buf.data(),
-           static_cast<uint32_t>(buf.size()));
-}
-
-// Adds the attribute held by chain block `block` (4 KiB at `data`) of inode `ino` to `out`.
-Status ReadBody(uint64_t ino, uint64_t block, const std::byte* data, XattrMap& out) {
-  const std::byte* body = data + sizeof(layout::ChainHeader);
-  auto bad = [&](const std::string& what) {
-    return Status::Corrupt("xattr block " + std::to_string(block) + " of inode " +
-                           std::to_string(ino) + ": " + what);
-  };
-  XattrHead h;
-  std::memcpy(&h, body, sizeof h);
-  if (h.reserved0 != 0 || h.reserved1 != 0 || h.reserved2 != 0)
-    return bad("reserved bytes are not zero");
-  if (h.name_len == 0 || h.value_len > layout::kXattrMaxValue)
-    return bad("bad name or value length");
-  XattrHead zeroed = h;
-  zeroed.checksum = 0;
-  uint32_t crc = Crc32c(&zeroed, sizeof zeroed);
-  crc = Crc32c(body + sizeof h, size_t{h.name_len} + h.value_len, crc);
-  if (crc != h.checksum) return bad("checksum mismatch");
-  std::string name(reinterpret_cast<const char*>(body + sizeof h), h.name_len);
-  const std::byte* value = body + sizeof h + h.name_len;
-  XattrEntry e{Bytes(value, value + h.value_len), block};
-  if (!out.emplace(std::move(name), std::move(e)).second) return bad("duplicate name");
-  return Status::Ok();
+// The value of attribute `e` of inode `ino`: from the map, or read from its blocks. Caller holds
+// the inode's mu (either mode).
+Result<Bytes> ValueOf(const store::Store& store, uint64_t ino, const XattrEntry& e) {
+  if (e.out.empty()) return e.value;
+  const mapping::Device& dev = store.device();
+  Result<Bytes> v = store::ReadXattrValue(
+      [&](uint64_t off, void* dst, uint64_t len) { dev.Read(off, dst, len); }, e.out);
+  if (!v.ok())
+    return Status::Corrupt("inode " + std::to_string(ino) + ": " + v.status().message());
+  return v;
 }
 
 // --- changes of an inode's attributes ----------------------------------------------------------
@@ -181,33 +158,41 @@ Status RemoveBlocks(store::Store& store, store::Tx& tx, uint64_t ino, InodeRecor
 
 // Writes `changes` to inode `ino` in `tx` and returns what to install in its map after the
 // commit. `current` is the map as committed. Persistent inodes (`store` not null): removed
-// names free their blocks (first, in one walk of the chain), a new value of an existing name
-// rewrites its block in place, a new name appends a block; rec's chain fields change with
-// them (the caller writes rec in the same Tx). Volatile inodes: nothing is written.
+// names free their blocks and value blocks (first, in one walk of the chain), a new value of an
+// existing name rewrites its block in place and replaces its value blocks, a new name appends a
+// block; rec's chain fields and block count change with them (the caller writes rec in the same
+// Tx). A long value is written to its new blocks now (store::WriteXattrBlock) and left out of
+// the staged map entry. Volatile inodes: nothing is written.
 Result<Staged> Stage(store::Store* store, store::Tx& tx, uint64_t ino, InodeRecord& rec,
                      const XattrMap& current, std::vector<Change> changes) {
   Staged staged;
   std::set<uint64_t> victims;
   for (Change& ch : changes) {
+    if (ch.value) continue;
     auto it = current.find(ch.name);
-    if (!ch.value) {
-      if (it != current.end() && store != nullptr) victims.insert(it->second.block);
-      staged.emplace_back(std::move(ch.name), std::nullopt);
+    if (it != current.end() && store != nullptr) {
+      victims.insert(it->second.block);
+      store::FreeXattrValue(*store, tx, rec, it->second.out);
     }
+    staged.emplace_back(std::move(ch.name), std::nullopt);
   }
   if (!victims.empty()) PMEMFS_RETURN_IF_ERROR(RemoveBlocks(*store, tx, ino, rec, victims));
   for (Change& ch : changes) {
     if (!ch.value) continue;
-    XattrEntry e{std::move(*ch.value), 0};
+    XattrEntry e{std::move(*ch.value), 0, {}};
     if (store != nullptr) {
       auto it = current.find(ch.name);
       if (it != current.end()) {
         e.block = it->second.block;
+        // Free at the commit, not reusable before: the new value gets other blocks.
+        store::FreeXattrValue(*store, tx, rec, it->second.out);
       } else {
         PMEMFS_ASSIGN_OR_RETURN(e.block,
                                 store->AppendChainBlock(tx, ino, rec, store::ChainKind::kXattrs));
       }
-      WriteBody(tx, e.block, ch.name, e.value);
+      PMEMFS_ASSIGN_OR_RETURN(e.out,
+                              store::WriteXattrBlock(*store, tx, ino, e.block, rec, ch.name, e.value));
+      if (!e.out.empty()) Bytes().swap(e.value);  // on the device; read when asked for
     }
     staged.emplace_back(std::move(ch.name), std::move(e));
   }
@@ -225,10 +210,11 @@ void Install(XattrMap& map, Staged staged) {
 }
 
 // The stored ACL `name` of inode `ip` (empty: none). Caller holds ip.mu, xattrs loaded.
-Result<acl::Acl> StoredAcl(const Inode& ip, std::string_view name) {
+Result<acl::Acl> StoredAcl(const store::Store& store, const Inode& ip, std::string_view name) {
   auto it = ip.xattrs->find(std::string(name));
   if (it == ip.xattrs->end()) return acl::Acl{};
-  auto parsed = acl::Parse(it->second.value);
+  PMEMFS_ASSIGN_OR_RETURN(Bytes value, ValueOf(store, ip.ino, it->second));
+  auto parsed = acl::Parse(value);
   if (!parsed.ok())
     return Status::Corrupt(std::string(name) + " of inode " + std::to_string(ip.ino) + ": " +
                            parsed.status().message());
@@ -245,10 +231,21 @@ Status Filesystem::LoadXattrs(Inode& ip) {
   if (!ip.xattrs) {
     auto map = std::make_unique<XattrMap>();
     if (!ip.is_volatile() && ip.rec.xattr_head != 0) {
+      const layout::Superblock& sb = store_->superblock();
+      // What the store wrote is trusted to have the feature bit (fsck checks it).
+      const store::XattrBounds bounds{sb.data_start, sb.backup_block, true};
       PMEMFS_RETURN_IF_ERROR(store_->ForEachChainBlock(
           ip.rec.xattr_head, store::ChainKind::kXattrs, ip.ino,
-          [&](uint64_t block, const std::byte* data) {
-            return ReadBody(ip.ino, block, data, *map);
+          [&](uint64_t block, const std::byte* data) -> Status {
+            Result<store::XattrBlock> x = store::DecodeXattrBlock(data, block, bounds);
+            if (!x.ok())
+              return Status::Corrupt("inode " + std::to_string(ip.ino) + ": " +
+                                     x.status().message());
+            XattrEntry e{std::move(x->value), block, std::move(x->out)};
+            if (!map->emplace(std::move(x->name), std::move(e)).second)
+              return Status::Corrupt("xattr block " + std::to_string(block) + " of inode " +
+                                     std::to_string(ip.ino) + ": duplicate name");
+            return Status::Ok();
           }));
     }
     ip.xattrs = std::move(map);
@@ -260,15 +257,23 @@ Status Filesystem::LoadXattrs(Inode& ip) {
 Status Filesystem::SetXattr(const Caller& c, uint64_t ino, std::string_view name,
                             std::span<const std::byte> value, int flags) {
   PMEMFS_ASSIGN_OR_RETURN(Space space, Classify(name));
-  if (value.size() > layout::kXattrMaxValue)
+  if (value.size() > layout::kXattrMaxSize)
     return Status::TooBig(Quoted(name) + ": value of " + std::to_string(value.size()) +
-                          " bytes (at most " + std::to_string(layout::kXattrMaxValue) + ")");
+                          " bytes (at most " + std::to_string(layout::kXattrMaxSize) + ")");
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
   std::unique_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckChangeable(*ip, "change an xattr"));
   PMEMFS_RETURN_IF_ERROR(CheckChange(c, *ip, space, name));
   PMEMFS_RETURN_IF_ERROR(LoadXattrs(*ip));
   const bool exists = ip->xattrs->contains(std::string(name));
+  if (!exists) {  // one more name must still fit a listxattr reply
+    uint64_t list = name.size() + 1;
+    for (const auto& [n, e] : *ip->xattrs) list += n.size() + 1;
+    if (list > kListMax)
+      return Status::NoSpace(Quoted(name) + ": the names of inode " + std::to_string(ino) +
+                             "'s xattrs would need " + std::to_string(list) +
+                             " bytes, more than a list holds (" + std::to_string(kListMax) + ")");
+  }
   InodeRecord rec = ip->rec;
   std::vector<Change> changes;
   if (IsAcl(space)) {
@@ -311,7 +316,7 @@ Result<std::vector<std::byte>> Filesystem::GetXattr(uint64_t ino, std::string_vi
   auto it = ip->xattrs->find(std::string(name));
   if (it == ip->xattrs->end())
     return Status::NoData(Quoted(name) + " not set on inode " + std::to_string(ino));
-  return it->second.value;
+  return ValueOf(*store_, ino, it->second);
 }
 
 Result<std::vector<std::string>> Filesystem::ListXattr(uint64_t ino) {
@@ -357,7 +362,7 @@ Status Filesystem::CommitXattrChanges(Inode& ip, InodeRecord rec, std::vector<Xa
 }
 
 // ---------------------------------------------------------------------------------------------
-// Hooks of create, chmod and delete: they run inside the caller's Tx.
+// Hooks of create, chmod and delete: they run inside the caller's Tx (but DropXattrs).
 
 // Caller holds dir.mu exclusively; `child` is new and not visible to anyone else, `rec` its
 // working record. Sets rec.mode (default ACL or umask), writes the inherited ACLs (chain
@@ -368,7 +373,7 @@ Status Filesystem::InheritAcl(store::Tx& tx, const Caller& c, Inode& dir, Inode&
                               InodeRecord& rec) {
   if (S_ISLNK(rec.mode)) return Status::Ok();  // 0777, never masked, no ACLs
   PMEMFS_RETURN_IF_ERROR(LoadXattrs(dir));
-  PMEMFS_ASSIGN_OR_RETURN(acl::Acl parent_default, StoredAcl(dir, acl::kDefaultXattr));
+  PMEMFS_ASSIGN_OR_RETURN(acl::Acl parent_default, StoredAcl(*store_, dir, acl::kDefaultXattr));
   PMEMFS_ASSIGN_OR_RETURN(acl::Inherited inh, acl::Inherit(parent_default, rec.mode, c.umask));
   rec.mode = inh.mode;
   if (!child.xattrs) child.xattrs = std::make_unique<XattrMap>();
@@ -393,12 +398,13 @@ Status Filesystem::InheritAcl(store::Tx& tx, const Caller& c, Inode& dir, Inode&
 // this after every check that can still make the chmod fail.
 Status Filesystem::SyncAclMode(store::Tx& tx, Inode& ip, uint32_t mode) {
   PMEMFS_RETURN_IF_ERROR(LoadXattrs(ip));
-  PMEMFS_ASSIGN_OR_RETURN(acl::Acl access, StoredAcl(ip, acl::kAccessXattr));
+  PMEMFS_ASSIGN_OR_RETURN(acl::Acl access, StoredAcl(*store_, ip, acl::kAccessXattr));
   if (access.empty()) return Status::Ok();
   PMEMFS_ASSIGN_OR_RETURN(acl::Acl updated, acl::Chmod(access, mode));
   std::vector<Change> changes;
   changes.push_back({std::string(acl::kAccessXattr), acl::Serialize(updated)});
-  InodeRecord rec = ip.rec;  // an in-place rewrite changes no chain field
+  // An in-place rewrite of an ACL of the same size changes no chain field or block count.
+  InodeRecord rec = ip.rec;
   PMEMFS_ASSIGN_OR_RETURN(Staged staged,
                           Stage(ip.is_volatile() ? nullptr : store_.get(), tx, ip.ino, rec,
                                 *ip.xattrs, std::move(changes)));
@@ -411,12 +417,19 @@ Status Filesystem::SyncAclMode(store::Tx& tx, Inode& ip, uint32_t mode) {
   return Status::Ok();
 }
 
-// Caller holds ip.mu exclusively; the inode is being deleted in `tx`.
+// Caller holds ip.mu exclusively; the inode is being deleted in `tx`. Frees the chain and
+// every value's blocks; a block that does not decode keeps its value blocks (its extents cannot
+// be trusted: pmemfs-fsck frees them as leaked).
 Status Filesystem::FreeXattrs(store::Tx& tx, Inode& ip, InodeRecord& rec) {
   if (!ip.is_volatile() && rec.xattr_head != 0) {
+    const layout::Superblock& sb = store_->superblock();
+    const store::XattrBounds bounds{sb.data_start, sb.backup_block, true};
     uint64_t freed = 0;
     PMEMFS_RETURN_IF_ERROR(store_->ForEachChainBlock(
-        rec.xattr_head, store::ChainKind::kXattrs, ip.ino, [&](uint64_t block, const std::byte*) {
+        rec.xattr_head, store::ChainKind::kXattrs, ip.ino,
+        [&](uint64_t block, const std::byte* data) {
+          Result<store::XattrBlock> x = store::DecodeXattrBlock(data, block, bounds);
+          if (x.ok()) store::FreeXattrValue(*store_, tx, rec, x->out);
           store_->FreeBlocks(tx, {block, 1});
           freed++;
           return Status::Ok();
@@ -426,6 +439,16 @@ Status Filesystem::FreeXattrs(store::Tx& tx, Inode& ip, InodeRecord& rec) {
   }
   ip.xattrs = std::make_unique<XattrMap>();
   ip.xattrs_loaded.store(true, std::memory_order_release);
+  return Status::Ok();
+}
+
+Status Filesystem::DropXattrs(Inode& ip) {
+  InodeRecord rec = ip.rec;
+  store::Tx tx = store_->Begin();
+  PMEMFS_RETURN_IF_ERROR(FreeXattrs(tx, ip, rec));
+  PutInode(tx, ip, rec);
+  PMEMFS_RETURN_IF_ERROR(Commit(tx, {&ip}));
+  ip.rec = rec;
   return Status::Ok();
 }
 

@@ -94,6 +94,7 @@ Status Store::Format(mapping::Device& dev, const FormatOptions& opts) {
   std::memcpy(sb.uuid, dev.info().set_uuid, sizeof sb.uuid);  // one uuid names the device
   std::memcpy(sb.label, opts.label.data(), opts.label.size());
   sb.default_mode = static_cast<uint32_t>(opts.default_mode);
+  if (opts.large_xattrs) sb.incompat |= layout::kIncompatLargeXattrs;
   sb.created_ns = sb.written_ns = static_cast<uint64_t>(now);
 
   // 1. No valid superblock while the rest is rewritten: a crash during Format leaves a store

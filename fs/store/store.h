@@ -35,7 +35,9 @@
 // uuid (its transaction is the change's commit point), else back.
 //
 // The store knows the on-media format, not POSIX: fs/core decides what to change, the store
-// makes it atomic. It never flushes except through mapping::Device primitives (via Journal).
+// makes it atomic. It never flushes except through mapping::Device primitives: the journal's,
+// and the in-place write of an out-of-line xattr value into blocks its Tx has reserved, before
+// that Tx commits (xattr_block.h: xattr blocks and their values).
 //
 // Thread-safety: Commit is serialised internally (one journal); allocation and inode
 // reservation are internally locked; reads of committed structures may run concurrently with
@@ -78,6 +80,9 @@ struct FormatOptions {
   // Checksum the allocation bitmap (layout::kRoCompatBitmapChecksums). false: the format of
   // filesystems made before the feature (tests of old images).
   bool bitmap_checksums = true;
+  // Xattr values up to 64 KiB, out of line (layout::kIncompatLargeXattrs). false: the format of
+  // filesystems made before the feature (they get it with their first such value).
+  bool large_xattrs = true;
   std::function<void(uint64_t done, uint64_t total)> progress;
 };
 

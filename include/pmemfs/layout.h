@@ -204,7 +204,7 @@ constexpr uint64_t DescriptorAreaSize(uint64_t device_pages) {
 //   [bitmap_start, +bitmap_blocks)      allocation bitmap: 1 bit per store block, 1 = in use;
 //                                       with kRoCompatBitmapChecksums, then one CRC-32C per
 //                                       bitmap block (BitmapChecksumStart below)
-//   [data_start, backup_block)          data, extent, directory and xattr blocks
+//   [data_start, backup_block)          data, extent, directory, xattr and xattr value blocks
 //   backup_block = store_blocks - 1     Superblock (backup copy)
 //
 // Every change of these structures goes through one journal transaction (fs/store/journal.h);
@@ -231,8 +231,14 @@ inline constexpr uint64_t kIncompatSharedPages = 1ull << 0;
 // journal transactions that change the bitmap, verified at mount (see BitmapChecksumStart).
 // Code that does not know it may read the filesystem but not change it.
 inline constexpr uint64_t kRoCompatBitmapChecksums = 1ull << 0;
+// kIncompatLargeXattrs: an xattr value longer than kXattrMaxValue may live out of line, in data
+// blocks its xattr block lists (XattrHead::flags kXattrValueExtents, XattrValueRef). Code that
+// does not know it can neither read such a value nor free its blocks with the attribute, so it
+// must not mount. mkpmemfs sets it; an older filesystem gets it (durably, in its own
+// transaction) before the commit of its first out-of-line value. Never cleared.
+inline constexpr uint64_t kIncompatLargeXattrs = 1ull << 1;
 inline constexpr uint64_t kCompatKnown = kCompatDescriptorsCurrent;
-inline constexpr uint64_t kIncompatKnown = kIncompatSharedPages;
+inline constexpr uint64_t kIncompatKnown = kIncompatSharedPages | kIncompatLargeXattrs;
 inline constexpr uint64_t kRoCompatKnown = kRoCompatBitmapChecksums;
 
 enum class FsState : uint32_t { kClean = 1, kDirty = 2 };
@@ -449,17 +455,46 @@ constexpr uint32_t DentrySlots(uint32_t name_len) {
   return name_len <= 16 ? 1 : 1 + (name_len - 16 + kSlotSize - 1) / kSlotSize;
 }
 
-// An xattr block holds one attribute: this head, the name, then the value.
+// An xattr block holds one attribute: this head, the name, then `value_len` bytes:
+//   - the value itself (flags 0), at most kXattrMaxValue bytes, or
+//   - (flags kXattrValueExtents, kIncompatLargeXattrs) an XattrValueRef and its extent_count
+//     XattrValueExtents: the value, kXattrMaxValue < size <= kXattrMaxSize bytes, is in whole
+//     data blocks of those extents, in order (the last block's tail is zero), checked by
+//     value_crc. They belong to the attribute alone: written in place before the transaction
+//     that links them (like file data), freed in the transaction that removes or replaces it.
 inline constexpr uint32_t kXattrMaxValue =
-    kBlockSize - sizeof(ChainHeader) - 16 - kMaxNameLen;  // 3761 bytes
+    kBlockSize - sizeof(ChainHeader) - 16 - kMaxNameLen;  // 3761 bytes: inline
+inline constexpr uint32_t kXattrMaxSize = 65536;          // XATTR_SIZE_MAX
+inline constexpr uint32_t kXattrMaxExtents = kXattrMaxSize / kBlockSize;  // 16
+enum XattrFlags : uint8_t {
+  kXattrValueExtents = 1u << 0,  // the value is out of line (XattrValueRef)
+};
 struct XattrHead {
   uint8_t name_len;
-  uint8_t reserved0;        // must be zero
-  uint16_t value_len;
+  uint8_t flags;            // XattrFlags (images before kIncompatLargeXattrs: zero)
+  uint16_t value_len;       // bytes after the name
   uint32_t reserved1;       // must be zero
   uint32_t reserved2;       // must be zero
-  uint32_t checksum;        // CRC-32C of the head (checksum 0), name and value
+  uint32_t checksum;        // CRC-32C of the head (checksum 0), name and value_len bytes
 };
 static_assert(sizeof(XattrHead) == 16);
+
+struct XattrValueRef {
+  uint32_t size;            // bytes of the value
+  uint32_t value_crc;       // CRC-32C of the value
+  uint32_t extent_count;    // 1..kXattrMaxExtents; their blocks add up to ceil(size / 4096)
+  uint32_t reserved;        // must be zero
+};
+static_assert(sizeof(XattrValueRef) == 16);
+
+struct XattrValueExtent {
+  uint64_t start;           // store block, in the data area
+  uint32_t count;           // blocks, >= 1
+  uint32_t reserved;        // must be zero
+};
+static_assert(sizeof(XattrValueExtent) == 16);
+static_assert(sizeof(XattrHead) + kMaxNameLen + sizeof(XattrValueRef) +
+                  kXattrMaxExtents * sizeof(XattrValueExtent) <=
+              kBlockSize - sizeof(ChainHeader));
 
 }  // namespace pmemfs::layout

@@ -16,6 +16,8 @@
 //   inodes       record checksums and reserved bytes, types, sizes, flags, parents
 //   chains       extent, dentry and xattr chains: magic, checksum, owner, index order, loops,
 //                blocks inside the data area
+//   xattrs       each attribute's block (head, checksum, name); an out-of-line value's blocks
+//                (in the data area, used by nothing else, its CRC, the feature bit)
 //   extents      records, overlaps, symlink extents against the size
 //   directories  dentry checksums and names, duplicates, targets live and of the dentry's type,
 //                reachability from the root, one parent per directory, the parent field
@@ -77,6 +79,7 @@ struct CheckReport {
   uint64_t extents = 0;
   uint64_t xattrs = 0;
   uint64_t chain_blocks = 0;  // extent, dentry and xattr blocks
+  uint64_t xattr_value_blocks = 0;  // blocks of out-of-line xattr values
   uint64_t data_blocks_used = 0;  // data-area blocks referenced (shared blocks once)
   uint64_t data_blocks = 0;       // data area size
   bool journal_replayed = false;  // a committed transaction was found (and replayed with -y)

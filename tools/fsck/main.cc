@@ -134,9 +134,9 @@ int Run(const Options& o) {
   if (o.verbose) {
     for (const std::string& n : r->notes) printf("note: %s\n", n.c_str());
     printf("%lu inodes: %lu directories, %lu files, %lu symlinks, %lu others; %lu names, "
-           "%lu extents, %lu xattrs, %lu chain blocks%s\n",
+           "%lu extents, %lu xattrs (%lu value blocks), %lu chain blocks%s\n",
            r->inodes, r->directories, r->files, r->symlinks, r->others, r->dentries, r->extents,
-           r->xattrs, r->chain_blocks,
+           r->xattrs, r->xattr_value_blocks, r->chain_blocks,
            r->descriptors_checked ? "; page descriptors checked" : "");
   }
   const uint64_t left = r->unrepaired();

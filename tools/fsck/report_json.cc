@@ -23,6 +23,7 @@ std::string ReportJson(const std::string& device, const CheckReport& r, bool rep
       .Num("extents", r.extents)
       .Num("xattrs", r.xattrs)
       .Num("chain_blocks", r.chain_blocks)
+      .Num("xattr_value_blocks", r.xattr_value_blocks)
       .Num("data_blocks_used", r.data_blocks_used)
       .Num("data_blocks", r.data_blocks);
   std::vector<std::string> problems, notes;

@@ -2,7 +2,8 @@
 // monitoring (the manner of ndctl/daxctl). The keys:
 //   device, exit_code, clean, repair (whether -y/-p/-a was given), journal_replayed,
 //   descriptors_checked, counts {inodes, inode_count, directories, files, symlinks, others,
-//   dentries, extents, xattrs, chain_blocks, data_blocks_used, data_blocks},
+//   dentries, extents, xattrs, chain_blocks, xattr_value_blocks, data_blocks_used,
+//   data_blocks},
 //   problems_found, problems_fixed, problems_left, problems [{area, message, fixed}], notes [..]
 // and, for an operational or usage error instead of a check: device, exit_code, error.
 #pragma once

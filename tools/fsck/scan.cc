@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "fs/store/xattr_block.h"
 #include "pmemfs/crc32c.h"
 #include "tools/fsck/scan.h"
 
@@ -19,7 +20,6 @@ using layout::ChainHeader;
 using layout::DentryHead;
 using layout::ExtentRecord;
 using layout::InodeRecord;
-using layout::XattrHead;
 using store::ChainKind;
 
 constexpr uint64_t kBatch = 256;  // inode records read at a time
@@ -168,7 +168,7 @@ void Scan::ScanInodes() {
         report_.others++;
         break;
     }
-    ScanXattrs(ino, xattr_blocks[ino]);
+    ScanXattrs(ino, n, xattr_blocks[ino]);
   }
 }
 
@@ -335,7 +335,7 @@ void Scan::ScanExtents(uint64_t ino, Node& n, const std::vector<uint64_t>& block
       }
       if (conflict != 0) {
         Problem("space", where + ": block " + std::to_string(conflict) + " is also used by " +
-                             (with_chain ? "a chain block" : "another extent") +
+                             (with_chain ? "a chain block or xattr value" : "another extent") +
                              " (record dropped)");
         fixes.clear_slots.push_back({block, s, 1});
         continue;
@@ -436,29 +436,39 @@ void Scan::ScanDentries(uint64_t ino, const std::vector<uint64_t>& blocks) {
 
 // --- xattrs -------------------------------------------------------------------------------------
 
-void Scan::ScanXattrs(uint64_t ino, const std::vector<uint64_t>& blocks) {
+// Each block must decode (store/xattr_block.cc: head, checksum, an out-of-line reference in the
+// data area and consistent, the feature bit for it) to a valid name not seen before on the
+// inode. An out-of-line value must fail no CRC and use blocks nothing else uses (chain blocks
+// are all claimed before; extents scanned later that map them are dropped); its blocks count
+// as the inode's. A bad attribute is dropped and its value blocks left unclaimed (freed).
+void Scan::ScanXattrs(uint64_t ino, Node& n, const std::vector<uint64_t>& blocks) {
   std::set<std::string> names;
   std::vector<std::byte> buf(layout::kBlockSize);
+  const store::XattrBounds bounds = store::XattrBounds::Of(sb_);
   uint64_t prev = 0;  // the last block kept: the predecessor of the next one after repair
   for (uint64_t block : blocks) {
     img_.Block(block, buf.data());
-    const std::byte* body = buf.data() + sizeof(ChainHeader);
-    XattrHead h;
-    std::memcpy(&h, body, sizeof h);
     std::string why;
-    if (h.reserved0 != 0 || h.reserved1 != 0 || h.reserved2 != 0) {
-      why = "reserved bytes are not zero";
-    } else if (h.name_len == 0 || h.value_len > layout::kXattrMaxValue) {
-      why = "bad name or value length";
-    } else {
-      XattrHead z = h;
-      z.checksum = 0;
-      uint32_t crc = Crc32c(&z, sizeof z);
-      crc = Crc32c(body + sizeof h, size_t{h.name_len} + h.value_len, crc);
-      const std::string name(reinterpret_cast<const char*>(body + sizeof h), h.name_len);
-      if (crc != h.checksum) why = "checksum mismatch";
-      else if (!ValidXattrName(name)) why = "invalid name";
-      else if (!names.insert(name).second) why = "name '" + name + "' appears twice";
+    Result<store::XattrBlock> x = store::DecodeXattrBlock(buf.data(), block, bounds);
+    if (!x.ok()) {
+      why = x.status().message();
+      const std::string prefix = "xattr block " + std::to_string(block) + ": ";
+      if (why.starts_with(prefix)) why = why.substr(prefix.size());
+    } else if (!ValidXattrName(x->name)) {
+      why = "invalid name";
+    } else if (names.contains(x->name)) {
+      why = "name '" + x->name + "' appears twice";
+    } else if (x->out_of_line()) {
+      for (const store::BlockRange& r : x->out.extents)
+        for (uint64_t b = r.start; b < r.end() && why.empty(); b++)
+          if (TestBit(claimed_, b))
+            why = "value block " + std::to_string(b) + " is also used by " +
+                  (TestBit(chain_block_, b) ? "a chain or another xattr value" : "an extent");
+      if (why.empty()) {
+        auto v = store::ReadXattrValue(
+            [&](uint64_t off, void* dst, uint64_t len) { img_.Read(off, dst, len); }, x->out);
+        if (!v.ok()) why = "value checksum mismatch";
+      }
     }
     if (!why.empty()) {
       Problem("xattr", "xattr block " + std::to_string(block) + " of " + InoName(ino) + ": " + why +
@@ -466,6 +476,11 @@ void Scan::ScanXattrs(uint64_t ino, const std::vector<uint64_t>& blocks) {
       fixes.drop_xattr_blocks.push_back({ino, prev, block});
       continue;
     }
+    names.insert(x->name);
+    for (const store::BlockRange& r : x->out.extents)
+      for (uint64_t b = r.start; b < r.end(); b++) Claim(b);
+    n.chain_blocks += x->out.blocks();
+    report_.xattr_value_blocks += x->out.blocks();
     report_.xattrs++;
     prev = block;
   }

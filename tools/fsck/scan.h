@@ -155,7 +155,7 @@ class Scan {
     Rec rec;
     bool live = false;  // in use with an intact record of a known type
     bool is_dir = false;
-    uint64_t chain_blocks = 0;  // extent, dentry and xattr blocks held
+    uint64_t chain_blocks = 0;  // extent, dentry, xattr and xattr value blocks held
     uint64_t data_refs = 0;     // data blocks its extents map
     std::vector<size_t> in;     // edges naming it (not dropped)
     uint64_t subdirs = 0;
@@ -168,10 +168,10 @@ class Scan {
   void CheckRecord(uint64_t ino, const layout::InodeRecord& r);
   // Walks a chain: the blocks with intact headers, in order; a damaged link is reported and cut.
   std::vector<uint64_t> WalkChain(uint64_t ino, store::ChainKind kind, uint64_t head);
-  bool Claim(uint64_t block);  // a chain block: false when already claimed
+  bool Claim(uint64_t block);  // a chain or xattr value block: false when already claimed
   void ScanExtents(uint64_t ino, Node& n, const std::vector<uint64_t>& blocks);
   void ScanDentries(uint64_t ino, const std::vector<uint64_t>& blocks);
-  void ScanXattrs(uint64_t ino, const std::vector<uint64_t>& blocks);
+  void ScanXattrs(uint64_t ino, Node& n, const std::vector<uint64_t>& blocks);
   void CheckSymlink(uint64_t ino, Node& n);
 
   void CheckNamespace();
@@ -196,7 +196,7 @@ class Scan {
   std::vector<Edge> edges_;
   // Data-area blocks referenced: 1 bit each, and the count above 1 for shared ones.
   std::vector<uint64_t> claimed_;
-  std::vector<uint64_t> chain_block_;  // 1 bit: claimed as a chain block
+  std::vector<uint64_t> chain_block_;  // 1 bit: claimed as a chain or xattr value block
   std::unordered_map<uint64_t, uint32_t> extra_refs_;
   // Pages mode: the extents kept, to name an owner for a page whose descriptor has none.
   struct Kept {
