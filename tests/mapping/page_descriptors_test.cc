@@ -320,13 +320,13 @@ TEST_P(PageDescriptorsTest, OpenClearsAnEarlierVersionsLog) {
   EXPECT_EQ(pd_->Get(31), Owned(9, 1));
   EXPECT_EQ(pd_->generation(31), 1u);
   EXPECT_TRUE(LogClear(dev));
-  CrashAndReopen();
-  EXPECT_TRUE(LogClear(dev));
+  CrashAndReopen();  // a new Device: `dev` is gone
+  EXPECT_TRUE(LogClear(*d_.dev));
   EXPECT_EQ(pd_->Get(31), Owned(9, 1));
   // A clear log costs Open no write.
   pd_.reset();
   const uint64_t clean = d_.sim->persist_points();
-  pd_ = OpenOrDie(dev);
+  pd_ = OpenOrDie(*d_.dev);
   EXPECT_EQ(d_.sim->persist_points(), clean);
 }
 
