@@ -23,7 +23,8 @@ int Usage(FILE* out, int rc) {
         "Runs COMMAND with its file data on pmemfs mounts read and written in the device\n"
         "itself (where the mount's direct_access= option allows it); see pmemfs-direct(1).\n"
         "  -v   say on stderr why a mount is left to the kernel\n"
-        "  -h   this help\n",
+        "  -h, --help      this help\n"
+        "  -V, --version   the version\n",
         out);
   return rc;
 }
@@ -54,6 +55,9 @@ int main(int argc, char** argv) {
       setenv("PMEMFS_DIRECT_VERBOSE", "1", 1);
     } else if (std::strcmp(argv[i], "-h") == 0 || std::strcmp(argv[i], "--help") == 0) {
       return Usage(stdout, 0);
+    } else if (std::strcmp(argv[i], "-V") == 0 || std::strcmp(argv[i], "--version") == 0) {
+      printf("pmemfs-direct (pmemfs) %s\n", PMEMFS_VERSION);
+      return 0;
     } else {
       fprintf(stderr, "pmemfs-direct: unknown option '%s'\n", argv[i]);
       return Usage(stderr, 2);

@@ -135,14 +135,14 @@ TEST(Describe, ShowsWhatTheStoreHolds) {
   EXPECT_EQ(d->mount_count, 1u);
   EXPECT_GT(d->mounted_ns, 0u);
   EXPECT_EQ(d->checked_ns, 0u);
-  EXPECT_EQ(d->features, std::vector<std::string>{"bitmap_checksums"});
+  EXPECT_EQ(d->features, (std::vector<std::string>{"large_xattrs", "bitmap_checksums"}));
   EXPECT_EQ(d->parts, 1u);
   EXPECT_EQ(d->ram.length, 2u << 20);
   EXPECT_TRUE(d->bad_ranges.empty());
   const std::string json = DescriptionJson(*d);
   for (const char* key : {"\"uuid\":", "\"label\":", "\"default_mode\":\"direct\"", "\"state\":\"clean\"",
                           "\"mount_count\":1", "\"checked_ns\":0", "\"bad_ranges\":[]",
-                          "\"features\":[\"bitmap_checksums\"]"})
+                          "\"features\":[\"large_xattrs\",\"bitmap_checksums\"]"})
     EXPECT_NE(json.find(key), std::string::npos) << key << " in " << json;
 }
 

@@ -2,6 +2,7 @@
 
 #include <ctime>
 #include <cstring>
+#include <initializer_list>
 
 #include "fs/store/store.h"
 #include "pmemfs/crc32c.h"
@@ -52,14 +53,24 @@ std::string TimeString(uint64_t ns) {
 }
 
 std::vector<std::string> FeatureNames(const Superblock& sb) {
-  std::vector<std::string> out;
-  auto bits = [&](uint64_t mask, uint64_t known_bit, const char* name, const char* kind) {
-    if (mask & known_bit) out.push_back(name);
-    if (uint64_t unknown = mask & ~known_bit) out.push_back(std::string(kind) + "_" + Hex(unknown));
+  struct Known {
+    uint64_t bit;
+    const char* name;
   };
-  bits(sb.compat, layout::kCompatDescriptorsCurrent, "descriptors_current", "compat");
-  bits(sb.incompat, layout::kIncompatSharedPages, "shared_pages", "incompat");
-  bits(sb.ro_compat, layout::kRoCompatBitmapChecksums, "bitmap_checksums", "ro_compat");
+  std::vector<std::string> out;
+  auto bits = [&](uint64_t mask, std::initializer_list<Known> known, const char* kind) {
+    for (const Known& k : known) {
+      if (mask & k.bit) out.push_back(k.name);
+      mask &= ~k.bit;
+    }
+    if (mask != 0) out.push_back(std::string(kind) + "_" + Hex(mask));
+  };
+  bits(sb.compat, {{layout::kCompatDescriptorsCurrent, "descriptors_current"}}, "compat");
+  bits(sb.incompat,
+       {{layout::kIncompatSharedPages, "shared_pages"},
+        {layout::kIncompatLargeXattrs, "large_xattrs"}},
+       "incompat");
+  bits(sb.ro_compat, {{layout::kRoCompatBitmapChecksums, "bitmap_checksums"}}, "ro_compat");
   return out;
 }
 

@@ -58,7 +58,7 @@ std::string DescriptionJson(const Description& d);
 // "2026-12-06 10:11:12 +0000" (local time), "never" for 0.
 std::string TimeString(uint64_t ns);
 // The names of the superblock's feature bits ("descriptors_current", "shared_pages",
-// "bitmap_checksums", unknown ones as "compat_0x..").
+// "large_xattrs", "bitmap_checksums", unknown ones as "compat_0x..").
 std::vector<std::string> FeatureNames(const layout::Superblock& sb);
 
 }  // namespace pmemfs::tune
