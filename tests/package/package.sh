@@ -94,13 +94,13 @@ grep -qx /etc/pmemfs.conf "$dir/conffiles" || fail "/etc/pmemfs.conf is not a co
   { cat "$dir/install.log"; fail "apt-get install ./$deb"; exit 1; }
 installed && ok "apt-get install ./$deb" || { fail "pmemfs not installed"; exit 1; }
 dpkg -L pmemfs >"$dir/files"
-for t in pmemfs mkpmemfs pmemfs-fsck pmemfs-devinfo pmemfs-tune; do
+for t in pmemfs mkpmemfs pmemfs-fsck pmemfs-devinfo pmemfs-tune pmemfs-direct; do
   "$t" --version >/dev/null 2>&1 || fail "$t --version (installed)"
 done
 # pmemfs-direct finds the library it preloads where the package put it.
 pmemfs-direct true 2>"$dir/direct.err" || fail "pmemfs-direct true (installed): $(cat "$dir/direct.err")"
-for page in pmemfs mkpmemfs mkfs.pmemfs fsck.pmemfs pmemfs-fsck pmemfs-devinfo pmemfs-tune pmemfs.conf; do
-  case "$(man -w "$page" 2>/dev/null)" in /usr/share/man/man[58]/*) ;; *) fail "man -w $page: '$(man -w "$page" 2>&1)'" ;; esac
+for page in pmemfs mkpmemfs mkfs.pmemfs fsck.pmemfs pmemfs-fsck pmemfs-devinfo pmemfs-tune pmemfs-direct pmemfs.conf; do
+  case "$(man -w "$page" 2>/dev/null)" in /usr/share/man/man[158]/*) ;; *) fail "man -w $page: '$(man -w "$page" 2>&1)'" ;; esac
 done
 # The systemd examples, as installed (the check unit runs the installed fsck.pmemfs).
 if command -v systemd-analyze >/dev/null; then
