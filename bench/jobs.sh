@@ -9,13 +9,22 @@
 #   env,fs,job,threads,metric,value,unit
 #   host,pmemfs-direct,seqwrite-1M,1,bw,1018.2,MiB/s
 #
-#   bench/jobs.sh --fs NAME --dir DIR [--fs NAME --dir DIR]... --csv FILE [--quick]
-#                 [--size BYTES] [--env host|guest] [--meta-bench PATH] [--meta-files N]
-#                 [--runtime S] [--ramp S] [--jobs NAME,...] [--threads 1,2]
+#   bench/jobs.sh --fs NAME --dir DIR [--under CMD] [--fs NAME --dir DIR [--under CMD]]...
+#                 --csv FILE [--quick] [--size BYTES] [--env host|guest] [--meta-bench PATH]
+#                 [--meta-files N] [--runtime S] [--ramp S] [--jobs NAME,...] [--threads 1,2]
 #
 # Several --fs/--dir pairs: every job runs on each filesystem in turn before the next job starts
 # (one fio process for everything), so that a burst of load from elsewhere on a shared machine
 # hits the filesystems being compared alike instead of one whole filesystem.
+#
+# --under CMD (after a --dir): that filesystem's fio runs as `CMD fio ...`, e.g. under
+# pmemfs-direct (the direct-access library preloaded). Then each job runs as one fio process for
+# the filesystems without --under and one per filesystem with it, in turn, job by job (the
+# interleaving stays; fio starts once per job and process instead of once in all). A wrapped
+# run gets PMEMFS_DIRECT_STATS, and its rows include `direct`: the calls the library served in
+# the device (reads + writes + mappings, ramp and file layout included; 0 means the kernel
+# served every call and the figures are the kernel path's). The metadata jobs skip wrapped
+# filesystems: the library leaves the namespace to the kernel, so they would repeat the mode's.
 #
 # fio jobs (ioengine psync, time based with a ramp that is not counted, one file per fio job,
 # each run with 1 and 2 jobs; rows bw MiB/s, iops IOPS, lat us = mean completion latency):
@@ -25,8 +34,13 @@
 #                       the ramp warms it, as for every job here)
 #   randwrite-4K        random write, 4 KiB blocks
 #   randwrite-4K-fsync  random write, 4 KiB blocks, fsync after each write
-#   append-4K           4 KiB appends to a file that starts empty (after SIZE bytes fio wraps
-#                       and overwrites from the start: size SIZE so that a run rarely wraps)
+#   append-4K           4 KiB appends to a file that starts empty, until SIZE bytes or the time
+#                       is up (fio stops there: at a few 100 000 IOPS 64 MiB take well under a
+#                       second, and then the ramp is counted too)
+#   mmap-randwrite-4K-persist  ioengine mmap (a shared mapping of the whole file), random 4 KiB
+#                       stores, each persisted: fio's direct=1 makes every write a memcpy, an
+#                       msync(MS_SYNC) of its 4 KiB and an madvise(MADV_DONTNEED) of them (so
+#                       the next store to the page faults it in again, on every filesystem)
 # metadata jobs (--meta-bench; one thread; rows ops/s per phase, see bench/meta_bench.cc):
 #   meta-create, meta-stat, meta-open-close, meta-rename, meta-readdir, meta-unlink,
 #   meta-mkdir-tree, meta-rmdir-tree
@@ -40,12 +54,15 @@ set -euo pipefail
 
 die() { echo "jobs.sh: $*" >&2; exit 2; }
 
-fss=() dirs=() csv="" quick=0 size="" env=host meta="" meta_files="" runtime="" ramp=""
+fss=() dirs=() unders=() csv="" quick=0 size="" env=host meta="" meta_files="" runtime="" ramp=""
 only="" threads_list="1,2"
 while [ $# -gt 0 ]; do
   case "$1" in
-    --fs) fss+=("${2:?}"); shift 2 ;;
+    --fs) fss+=("${2:?}"); unders+=(""); shift 2 ;;
     --dir) dirs+=("${2:?}"); shift 2 ;;
+    --under)
+      [ ${#fss[@]} -gt 0 ] || die "--under CMD comes after the --fs it applies to"
+      unders[${#fss[@]} - 1]="${2:?}"; shift 2 ;;
     --csv) csv="${2:?}"; shift 2 ;;
     --quick) quick=1; shift ;;
     --size) size="${2:?}"; shift 2 ;;
@@ -65,7 +82,10 @@ done
 [ -n "$csv" ] || die "--csv FILE is required"
 for i in "${!fss[@]}"; do
   [ -d "${dirs[i]}" ] || die "${dirs[i]}: not a directory"
-  [[ "${fss[i]}" =~ ^[A-Za-z0-9._-]+$ ]] || die "--fs: letters, digits, . _ - only, not ${fss[i]}"
+  [[ "${fss[i]}" =~ ^[A-Za-z0-9._+-]+$ ]] || die "--fs: letters, digits, . _ + - only, not ${fss[i]}"
+  if [ -n "${unders[i]}" ] && ! command -v "${unders[i]}" >/dev/null; then
+    die "--under ${unders[i]}: not a program"
+  fi
 done
 case "$env" in host|guest) ;; *) die "--env must be host or guest, not $env" ;; esac
 command -v fio >/dev/null || die "fio not found"
@@ -101,7 +121,8 @@ wanted() {  # wanted JOB: whether --jobs keeps it
 }
 
 # The fio jobs run from one job file, in order, each its own group (stonewall): one fio start-up
-# in all, not one per job (a start-up costs 1-2 s on a loaded machine).
+# in all, not one per job (a start-up costs 1-2 s on a loaded machine). With --under, one job
+# file per job and process (see the top).
 fio_jobs=()   # "NAME THREADS FIO-OPTION..."
 IFS=, read -r -a threads_arr <<< "$threads_list"
 for t in "${threads_arr[@]}"; do
@@ -113,60 +134,116 @@ for t in "${threads_arr[@]}"; do
              "randread-4K $t $b rw=randread bs=4k"
              "randwrite-4K $t $b rw=randwrite bs=4k"
              "randwrite-4K-fsync $t $b rw=randwrite bs=4k fsync=1"
+             "mmap-randwrite-4K-persist $t $b ioengine=mmap rw=randwrite bs=4k direct=1"
              "append-4K $t filename_format=append$t.\$jobnum rw=write bs=4k file_append=1")
+done
+specs=()
+for j in "${fio_jobs[@]}"; do
+  read -r name _ <<< "$j"
+  if wanted "$name"; then specs+=("$j"); fi
 done
 
 to_ms() {  # to_ms SECONDS (fractional allowed) -> milliseconds
   awk -v s="$1" 'BEGIN { printf "%d", s * 1000 }'
 }
-jobfile="$tmp/jobs.fio"
-{
-  echo "[global]"
-  echo "ioengine=psync"
-  echo "size=$size"
-  echo "time_based"
-  echo "runtime=$(to_ms "$runtime")ms"    # fio truncates fractional seconds
-  echo "ramp_time=$(to_ms "$ramp")ms"
-  echo "invalidate=0"
-  echo "group_reporting"
-  for j in "${fio_jobs[@]}"; do
-    read -r name t opts <<< "$j"
-    wanted "$name" || continue
-    for i in "${!fss[@]}"; do
-      echo "[$name@$t@$i]"
-      echo "directory=${dirs[i]}"
-      echo "stonewall"
-      echo "new_group"
-      echo "numjobs=$t"
-      for o in $opts; do echo "$o"; done
+# write_jobfile FILE SPEC-COUNT SPEC... INDEX...: the job file running each SPEC (in order) on
+# the filesystems of the given indexes, one section each (named JOB@THREADS@INDEX).
+write_jobfile() {
+  local file=$1 count=$2 name t opts i j o
+  shift 2
+  local run_specs=("${@:1:count}") indexes=("${@:count+1}")
+  {
+    echo "[global]"
+    echo "ioengine=psync"
+    echo "size=$size"
+    echo "time_based"
+    echo "runtime=$(to_ms "$runtime")ms"    # fio truncates fractional seconds
+    echo "ramp_time=$(to_ms "$ramp")ms"
+    echo "invalidate=0"
+    echo "group_reporting"
+    for j in "${run_specs[@]}"; do
+      read -r name t opts <<< "$j"
+      for i in "${indexes[@]}"; do
+        echo "[$name@$t@$i]"
+        echo "directory=${dirs[i]}"
+        echo "stonewall"
+        echo "new_group"
+        echo "numjobs=$t"
+        for o in $opts; do echo "$o"; done
+      done
     done
-  done
-} > "$jobfile"
-
-if grep -q '^\[.*@' "$jobfile"; then
-  remove_files
-  fio --output-format=json --output="$tmp/fio.json" "$jobfile" 2>"$tmp/fio.err" >/dev/null || {
-    echo "jobs.sh: fio on ${fss[*]} failed:" >&2
-    cat "$tmp/fio.err" >&2
+  } > "$file"
+}
+# run_fio UNDER SPEC-COUNT SPEC... INDEX...: one fio process, under UNDER when it is not empty
+# (then with one SPEC and one INDEX: its "SECTION CALLS" line goes to $tmp/direct.txt); the JSON
+# goes to $tmp/fio-N.json.
+n_fio=0
+run_fio() {
+  local under=$1 n=$n_fio
+  shift
+  n_fio=$((n_fio + 1))
+  write_jobfile "$tmp/jobs-$n.fio" "$@"
+  local cmd=(fio --output-format=json --output="$tmp/fio-$n.json" "$tmp/jobs-$n.fio")
+  local first
+  first=$(grep -m1 -o '^\[[^]]*@[^]]*\]' "$tmp/jobs-$n.fio" | tr -d '[]')
+  if [ -n "$under" ]; then
+    rm -f "$tmp/stats-$n"
+    cmd=(env PMEMFS_DIRECT_STATS="$tmp/stats-$n" "$under" "${cmd[@]}")
+  fi
+  "${cmd[@]}" 2>"$tmp/fio-$n.err" >/dev/null || {
+    echo "jobs.sh: fio ${under:+under $under }failed (from $first on):" >&2
+    cat "$tmp/fio-$n.err" >&2
     exit 1
   }
-  python3 - "$tmp/fio.json" "$env" "${fss[@]}" >> "$csv" <<'EOF'
-import json, sys
-env, fss = sys.argv[2], sys.argv[3:]
-text = open(sys.argv[1]).read()
-data = json.loads(text[text.index("{"):])  # fio may print notes before the JSON
+  if [ -n "$under" ]; then
+    local calls
+    calls=$(awk '{ n += $2 + $4 + $6 } END { print n + 0 }' "$tmp/stats-$n" 2>/dev/null || echo 0)
+    echo "$first $calls" >> "$tmp/direct.txt"
+    [ "$calls" -gt 0 ] || echo "jobs.sh: fio $first under $under: no call went to the device" \
+      "(the kernel served everything: its rows are the kernel path's)" >&2
+  fi
+}
+
+if [ ${#specs[@]} -gt 0 ]; then
+  remove_files
+  plain=() wrapped=()
+  for i in "${!fss[@]}"; do
+    if [ -z "${unders[i]}" ]; then plain+=("$i"); else wrapped+=("$i"); fi
+  done
+  if [ ${#wrapped[@]} -eq 0 ]; then
+    run_fio "" "${#specs[@]}" "${specs[@]}" "${plain[@]}"
+  else
+    for j in "${specs[@]}"; do
+      [ ${#plain[@]} -eq 0 ] || run_fio "" 1 "$j" "${plain[@]}"
+      for i in "${wrapped[@]}"; do run_fio "${unders[i]}" 1 "$j" "$i"; done
+    done
+  fi
+  python3 - "$tmp" "$n_fio" "$env" "${fss[@]}" >> "$csv" <<'EOF'
+import json, os, sys
+tmp, n_fio, env, fss = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4:]
+direct = {}
+if os.path.exists(os.path.join(tmp, "direct.txt")):
+    for line in open(os.path.join(tmp, "direct.txt")):
+        section, calls = line.split()
+        direct[section] = int(calls)
 rows = []
-for job in data["jobs"]:
-    name, threads, i = job["jobname"].rsplit("@", 2)
-    fs = fss[int(i)]
-    side = job["read"] if job["read"]["io_bytes"] > 0 else job["write"]
-    if side["io_bytes"] == 0:
-        sys.exit(f"jobs.sh: fio {name} ({threads} jobs) on {fs} did no I/O")
-    lat = side.get("lat_ns", side.get("clat_ns"))["mean"] / 1000.0
-    for metric, value, unit in (("bw", side["bw_bytes"] / 1048576.0, "MiB/s"),
-                                ("iops", side["iops"], "IOPS"),
-                                ("lat", lat, "us")):
-        rows.append((int(i), f"{env},{fs},{name},{threads},{metric},{value:.1f},{unit}"))
+for n in range(n_fio):
+    text = open(os.path.join(tmp, f"fio-{n}.json")).read()
+    data = json.loads(text[text.index("{"):])  # fio may print notes before the JSON
+    for job in data["jobs"]:
+        name, threads, i = job["jobname"].rsplit("@", 2)
+        fs = fss[int(i)]
+        side = job["read"] if job["read"]["io_bytes"] > 0 else job["write"]
+        if side["io_bytes"] == 0:
+            sys.exit(f"jobs.sh: fio {name} ({threads} jobs) on {fs} did no I/O")
+        lat = side.get("lat_ns", side.get("clat_ns"))["mean"] / 1000.0
+        for metric, value, unit in (("bw", side["bw_bytes"] / 1048576.0, "MiB/s"),
+                                    ("iops", side["iops"], "IOPS"),
+                                    ("lat", lat, "us")):
+            rows.append((int(i), f"{env},{fs},{name},{threads},{metric},{value:.1f},{unit}"))
+        if job["jobname"] in direct:
+            rows.append((int(i), f"{env},{fs},{name},{threads},direct,"
+                                 f"{direct[job['jobname']]},calls"))
 for _, row in sorted(rows, key=lambda r: r[0]):  # grouped by filesystem, jobs in order
     print(row)
 EOF
@@ -175,6 +252,7 @@ remove_files
 
 if [ -n "$meta" ] && wanted meta-create; then
   for i in "${!fss[@]}"; do
+    [ -z "${unders[i]}" ] || continue   # (the namespace is the kernel's under the library too)
     d="${dirs[i]}/meta"
     rm -rf "$d"
     mkdir "$d"

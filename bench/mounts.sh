@@ -12,7 +12,8 @@
 #   mounts_cleanup                                   unmounts and removes everything still there
 #
 # FS: pmemfs-direct, pmemfs-copy, pmemfs-pages (descriptors in the device), pmemfs-pages-dram
-# (descriptors in DRAM), tmpfs, bindfs (bindfs --multithreaded -o big_writes over its own tmpfs:
+# (descriptors in DRAM), pmemfs-direct+lib and pmemfs-pages+lib (the same mounts, for programs run
+# under pmemfs-direct: direct access is the daemon's default for root), tmpfs, bindfs (bindfs --multithreaded -o big_writes over its own tmpfs:
 # Debian's bindfs uses libfuse 2, which sends 4 KiB writes without big_writes), ext4-dax (a
 # fresh directory in $BENCH_EXT4, an existing -o dax mount).
 # Needs BENCH_WORK (a private directory), BENCH_DEV_PREFIX (device files are PREFIX-NAME.img,
@@ -48,6 +49,7 @@ mount_fs() {
   case "$fs" in
     pmemfs-*)
       mode=${fs#pmemfs-}
+      mode=${mode%+lib}
       local opts="config=none"
       if [ "$mode" = pages-dram ]; then mode=pages opts+=",descriptors=dram"; fi
       opts="mode=$mode,$opts${extra:+,$extra}"
