@@ -152,9 +152,15 @@ void PrintDescription(const Description& d, FILE* out) {
     fprintf(out, "%-26s%s\n", key, value.c_str());
   };
   auto range = [&](const char* key, mapping::Range r) {
-    line(key, r.empty() ? "none"
-                        : "[" + std::to_string(r.offset) + ", " + std::to_string(r.end()) +
-                              ") " + Human(r.length));
+    if (r.empty()) return line(key, "none");
+    // Built by appending: GCC 12's -Wrestrict misfires on "[" + std::string at -O3.
+    std::string v = "[";
+    v += std::to_string(r.offset);
+    v += ", ";
+    v += std::to_string(r.end());
+    v += ") ";
+    v += Human(r.length);
+    line(key, v);
   };
   line("Device:", d.device);
   line("UUID:", d.uuid + (d.pending_uuid.empty()
