@@ -463,14 +463,15 @@ def report(out_dir):
         with open(info_path) as f:
             info = dict(line.rstrip("\n").split("=", 1) for line in f if "=" in line)
     r = Report(rows)
+    guest_runs = f", {info['guest_runs']} in the guest" if "guest_runs" in info else ""
     r.out("# pmemfs benchmark")
     r.out()
     r.out(f"{info.get('date', '?')}; {info.get('nproc', '?')} cores ({info.get('cpu', '?')}), "
           f"{info.get('memory', '?')} RAM, kernel {info.get('kernel', '?')}; commit "
           f"{info.get('commit', '?')}; `{info.get('command', '?')}` ({info.get('runs', '?')} "
-          f"run(s), medians; fio files of {info.get('size', '?')}; 1-minute load average during "
-          f"the run {info.get('load_during', '?')}, at the end {info.get('load', '?')}; took "
-          f"{info.get('seconds', '?')} s).")
+          f"run(s){guest_runs}, medians; fio files of {info.get('size', '?')}; 1-minute load "
+          f"average during the run {info.get('load_during', '?')}, at the end "
+          f"{info.get('load', '?')}; took {info.get('seconds', '?')} s).")
     r.out()
     r.out("pmemfs devices are sparse files in /dev/shm flushed by cache line; tmpfs is the DRAM "
           "limit; bindfs (--multithreaded -o big_writes, over tmpfs) is the FUSE peer. fio: psync, time based "
