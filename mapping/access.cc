@@ -25,6 +25,24 @@ Result<Mode> ParseMode(std::string_view s) {
                                  "' (expected copy, direct or pages)");
 }
 
+layout::StoredMode ToStoredMode(Mode m) {
+  switch (m) {
+    case Mode::kCopy: return layout::StoredMode::kCopy;
+    case Mode::kDirect: return layout::StoredMode::kDirect;
+    case Mode::kPages: return layout::StoredMode::kPages;
+  }
+  return layout::StoredMode::kDirect;
+}
+
+Mode FromStoredMode(uint32_t stored) {
+  switch (static_cast<layout::StoredMode>(stored)) {
+    case layout::StoredMode::kCopy: return Mode::kCopy;
+    case layout::StoredMode::kPages: return Mode::kPages;
+    case layout::StoredMode::kDirect: break;
+  }
+  return Mode::kDirect;
+}
+
 ReadRef& ReadRef::operator=(ReadRef&& o) noexcept {
   if (this != &o) {
     Release();

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "mapping/device.h"
+#include "pmemfs/layout.h"
 #include "pmemfs/status.h"
 
 namespace pmemfs::mapping {
@@ -40,6 +41,11 @@ class PinCounts;
 enum class Mode { kCopy, kDirect, kPages };
 const char* ModeName(Mode m);
 Result<Mode> ParseMode(std::string_view s);
+// The mode as the superblock stores it (Superblock::default_mode) and back: the one
+// conversion, for the daemon and the tools. An unknown stored value reads as kDirect (the
+// store refuses such a superblock before anyone asks).
+layout::StoredMode ToStoredMode(Mode m);
+Mode FromStoredMode(uint32_t stored);
 
 enum class DescriptorPlacement {
   kDevice,  // in the device's descriptor area: persistent, costs no DRAM

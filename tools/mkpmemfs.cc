@@ -21,11 +21,11 @@
 #include <string>
 #include <vector>
 
-#include "fs/config/values.h"
 #include "fs/store/store.h"
 #include "human.h"
 #include "mapping/device_set.h"
 #include "pmemfs/layout.h"
+#include "pmemfs/size.h"
 #include "mkpmemfs_progress.h"
 #include "mkpmemfs_signatures.h"
 #include "version.h"
@@ -57,18 +57,9 @@ int Fail(const std::string& message) {
 using tools::Human;
 
 Result<uint64_t> Size(const std::string& option, const std::string& value) {
-  Result<uint64_t> v = config::ParseSize(value);
+  Result<uint64_t> v = ParseSize(value);
   if (!v.ok()) return Status::InvalidArgument(option + ": " + v.status().message());
   return v;
-}
-
-layout::StoredMode ToStored(mapping::Mode m) {
-  switch (m) {
-    case mapping::Mode::kCopy: return layout::StoredMode::kCopy;
-    case mapping::Mode::kDirect: return layout::StoredMode::kDirect;
-    case mapping::Mode::kPages: return layout::StoredMode::kPages;
-  }
-  return layout::StoredMode::kDirect;
 }
 
 void PrintGeometry(const Options& o, const mapping::Device& dev) {
@@ -152,7 +143,7 @@ int Run(const Options& o) {
   fopts.label = o.label;
   fopts.inode_count = o.inodes;
   fopts.journal_bytes = *journal;
-  fopts.default_mode = ToStored(*mode);
+  fopts.default_mode = mapping::ToStoredMode(*mode);
   fopts.root_uid = getuid();
   fopts.root_gid = getgid();
   fopts.progress = [&progress](uint64_t done, uint64_t total) {

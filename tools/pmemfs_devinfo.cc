@@ -16,6 +16,7 @@
 #include "json.h"
 #include "mapping/access.h"
 #include "mapping/device_set.h"
+#include "pmemfs/size.h"
 #include "version.h"
 
 namespace {
@@ -97,15 +98,10 @@ std::string ShowJson(const Device& dev) {
       .str();
 }
 
-uint64_t ParseSize(const std::string& s) {
-  size_t pos = 0;
-  uint64_t v = std::stoull(s, &pos);
-  std::string unit = s.substr(pos);
-  if (unit == "" || unit == "B") return v;
-  if (unit == "K" || unit == "KiB") return v << 10;
-  if (unit == "M" || unit == "MiB") return v << 20;
-  if (unit == "G" || unit == "GiB") return v << 30;
-  throw CLI::ValidationError("size", "'" + s + "' is not a size (use e.g. 4096, 64M, 2G)");
+uint64_t SizeArg(const std::string& s) {
+  pmemfs::Result<uint64_t> v = pmemfs::ParseSize(s);
+  if (!v.ok()) throw CLI::ValidationError("size", v.status().message());
+  return *v;
 }
 
 }  // namespace
@@ -148,8 +144,8 @@ int main(int argc, char** argv) {
       CreateOptions copts;
       copts.layout = layout_name == "striped" ? pmemfs::layout::LayoutKind::kStriped
                                               : pmemfs::layout::LayoutKind::kLinear;
-      copts.chunk_size = ParseSize(chunk);
-      copts.ram_size = ParseSize(ram);
+      copts.chunk_size = SizeArg(chunk);
+      copts.ram_size = SizeArg(ram);
       copts.reserve_descriptors = !no_desc;
       dev = CreateDevice(std::move(parts).value(), copts, aopts);
     } else {
@@ -162,8 +158,8 @@ int main(int argc, char** argv) {
     for (const auto& spec_bad : inject) {
       auto colon = spec_bad.find(':');
       if (colon == std::string::npos) throw CLI::ValidationError("--inject-bad", "expected OFFSET:LENGTH");
-      Status st = (*dev)->bad_blocks().Inject(ParseSize(spec_bad.substr(0, colon)),
-                                              ParseSize(spec_bad.substr(colon + 1)));
+      Status st = (*dev)->bad_blocks().Inject(SizeArg(spec_bad.substr(0, colon)),
+                                              SizeArg(spec_bad.substr(colon + 1)));
       if (!st.ok()) {
         fprintf(stderr, "pmemfs-devinfo: %s\n", st.message().c_str());
         return 1;

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
-#include <limits>
 
 namespace pmemfs::config {
 namespace {
@@ -48,29 +47,6 @@ Result<LogLevel> ParseLogLevel(std::string_view s) {
   if (v == "critical") return LogLevel::kCritical;
   if (v == "off") return LogLevel::kOff;
   return Invalid(s, "a log level (trace, debug, info, warn, error, critical or off)");
-}
-
-Result<uint64_t> ParseSize(std::string_view s) {
-  constexpr std::string_view kExpected = "a size (bytes, or a number with K, M, G or T, e.g. 256M)";
-  uint64_t v = 0;
-  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec == std::errc::result_out_of_range) return Invalid(s, "a size that fits in 64 bits");
-  if (ec != std::errc() || end == s.data()) return Invalid(s, kExpected);
-  std::string unit = Lower(std::string_view(end, s.data() + s.size() - end));
-  unsigned shift;
-  if (unit.empty() || unit == "b") {
-    shift = 0;
-  } else {
-    static constexpr std::string_view kLetters = "kmgt";
-    size_t i = kLetters.find(unit[0]);
-    std::string_view rest = std::string_view(unit).substr(1);
-    if (i == std::string_view::npos || !(rest.empty() || rest == "b" || rest == "ib"))
-      return Invalid(s, kExpected);
-    shift = 10 * static_cast<unsigned>(i + 1);
-  }
-  if (shift > 0 && v > (std::numeric_limits<uint64_t>::max() >> shift))
-    return Invalid(s, "a size that fits in 64 bits");
-  return v << shift;
 }
 
 Status CheckCacheSize(uint64_t bytes) {

@@ -10,6 +10,7 @@
 
 #include "fs/core/fs.h"
 #include "mapping/access.h"
+#include "pmemfs/size.h"
 #include "pmemfs/status.h"
 
 namespace pmemfs::config {
@@ -18,9 +19,8 @@ enum class LogLevel { kTrace, kDebug, kInfo, kWarn, kError, kCritical, kOff };
 const char* LogLevelName(LogLevel l);
 Result<LogLevel> ParseLogLevel(std::string_view s);
 
-// "4096", "64K", "256M", "2G", "1T" (also "KiB"/"MiB"/..., "KB"-style and lower case: powers
-// of 1024 in every spelling). InvalidArgument on anything else or on overflow.
-Result<uint64_t> ParseSize(std::string_view s);
+// Sizes ("256M"): pmemfs::ParseSize (pmemfs/size.h), the parser the tools share.
+using ::pmemfs::ParseSize;
 // Copy-mode cache: at least kMinCacheSize bytes.
 inline constexpr uint64_t kMinCacheSize = 16 * 4096;
 Status CheckCacheSize(uint64_t bytes);

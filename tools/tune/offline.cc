@@ -11,15 +11,6 @@ namespace pmemfs::tune {
 
 namespace {
 
-layout::StoredMode ToStored(mapping::Mode m) {
-  switch (m) {
-    case mapping::Mode::kCopy: return layout::StoredMode::kCopy;
-    case mapping::Mode::kDirect: return layout::StoredMode::kDirect;
-    case mapping::Mode::kPages: return layout::StoredMode::kPages;
-  }
-  return layout::StoredMode::kDirect;
-}
-
 std::array<uint8_t, 16> RandomBytes() {
   std::random_device rd;
   std::array<uint8_t, 16> u;
@@ -113,7 +104,7 @@ Status ApplyOffline(mapping::Device& dev, const OfflineChange& c) {
   store::Store::IdentityChange change;
   change.label = c.label;
   change.uuid = c.uuid;
-  if (c.mode) change.default_mode = ToStored(*c.mode);
+  if (c.mode) change.default_mode = mapping::ToStoredMode(*c.mode);
   Status st = s->SetIdentity(change);
   Status closed = s->Close();
   return st.ok() ? closed : st;
