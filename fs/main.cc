@@ -4,7 +4,7 @@
 //
 // The form mount.fuse3 uses, so `mount -t fuse.pmemfs DEVICE MOUNTPOINT` and fstab lines work
 // (etc/fstab.example). Order of work: arguments and config file (errors: one line, exit 1) ->
-// background (unless -f) -> open and lock the device -> settings resolved (fs/config) -> core
+// background (unless -f) -> open and lock the device (fs/mount) -> settings resolved (fs/config) -> core
 // mounts (recovery) -> FUSE mount -> the parent exits 0 -> serve until unmount or SIGTERM ->
 // write back and mark clean. A remount (-o remount) and a second mount of a served device
 // start no second daemon: they reach the running one through its control socket
@@ -28,7 +28,6 @@
 #include "fs/fuse/control.h"
 #include "fs/fuse/daemon_control.h"
 #include "fs/fuse/daemonize.h"
-#include "fs/fuse/device_probe.h"
 #include "fs/fuse/direct_server.h"
 #include "fs/fuse/invalidator.h"
 #include "fs/fuse/logging.h"
@@ -36,6 +35,7 @@
 #include "fs/fuse/remount.h"
 #include "fs/fuse/remount_client.h"
 #include "fs/fuse/session.h"
+#include "fs/mount/device_probe.h"
 
 namespace {
 
@@ -80,8 +80,8 @@ int Remount(const config::MountArgs& args, const std::string& mountpoint) {
 // Everything after the fork: open, mount, serve, unmount. Returns the exit status.
 int Serve(const config::MountArgs& args, const std::string& mountpoint,
           const config::ConfigFile* cfg, fuse::Daemonizer* daemon) {
-  Result<fuse::ProbedDevice> probe =
-      fuse::OpenAndProbe(args.device, args.page_granularity, args.read_only);
+  Result<mount::ProbedDevice> probe =
+      mount::OpenAndProbe(args.device, args.page_granularity, args.read_only);
   if (!probe.ok()) return Fail(probe.status().message());
   if (probe->device->read_only())
     spdlog::info("{}: opened read-only (it cannot be written); remount,rw needs an unmount",

@@ -1,4 +1,4 @@
-#include "fs/fuse/device_probe.h"
+#include "fs/mount/device_probe.h"
 
 #include <chrono>
 #include <cstring>
@@ -9,28 +9,19 @@
 #include "mapping/device_set.h"
 #include "pmemfs/layout.h"
 
-namespace pmemfs::fuse {
+namespace pmemfs::mount {
 namespace {
 
-mapping::Mode ToMode(uint32_t stored) {
-  switch (static_cast<layout::StoredMode>(stored)) {
-    case layout::StoredMode::kCopy: return mapping::Mode::kCopy;
-    case layout::StoredMode::kPages: return mapping::Mode::kPages;
-    case layout::StoredMode::kDirect: break;
-  }
-  return mapping::Mode::kDirect;
-}
-
-}  // namespace
-
 // The mountpoint of a mount whose source is `spec` ("" when none), from /proc/mounts.
-static std::string MountedAt(const std::string& spec) {
+std::string MountedAt(const std::string& spec) {
   std::ifstream in("/proc/mounts");
   std::string source, mountpoint, rest;
   while (in >> source >> mountpoint && std::getline(in, rest))
     if (source == spec) return mountpoint;
   return "";
 }
+
+}  // namespace
 
 Result<ProbedDevice> OpenAndProbe(const std::string& spec, bool page_granularity,
                                   bool read_only) {
@@ -70,9 +61,9 @@ Result<ProbedDevice> OpenAndProbe(const std::string& spec, bool page_granularity
   // with the store's own message.
   if (Result<layout::Superblock> sb = store::Store::Peek(*p.device); sb.ok()) {
     p.identity.label.assign(sb->label, strnlen(sb->label, sizeof sb->label));
-    p.identity.default_mode = ToMode(sb->default_mode);
+    p.identity.default_mode = mapping::FromStoredMode(sb->default_mode);
   }
   return p;
 }
 
-}  // namespace pmemfs::fuse
+}  // namespace pmemfs::mount
