@@ -36,22 +36,40 @@ JournalHeader MakeHeader(JournalState state, uint64_t sequence, uint32_t count, 
   return h;
 }
 
-// One parsed record: its header and where its data sits in the stream.
-struct Parsed {
-  JournalRecord rec;
-  const std::byte* data;
-};
+// Step 3: writes every record of `stream` in place, descriptors included, and drains once.
+Status ApplyRecords(mapping::Device& dev, mapping::PageDescriptors* desc,
+                    std::span<const std::byte> stream, const std::vector<JournalEntry>& records) {
+  std::vector<mapping::PageUpdate> updates;
+  for (const JournalEntry& e : records) {
+    const std::byte* data = stream.data() + e.data_offset;
+    if (e.rec.kind == static_cast<uint32_t>(RecordKind::kBytes)) {
+      dev.CopyNoDrain(e.rec.target, data, e.rec.length);
+    } else if (desc) {
+      layout::DescriptorValue v;
+      std::memcpy(&v, data, sizeof v);
+      updates.push_back({e.rec.target, {v.owner, v.file_index, v.refcount, v.flags}});
+    }
+  }
+  // The descriptors need no log of their own: until step 4 retires the header, recovery
+  // replays them whole, torn or not (ParseRecords checked their pages, so this cannot fail
+  // part way).
+  Status s = updates.empty() ? Status::Ok() : desc->SetBatchNoDrain(updates);
+  dev.Drain();  // covers every CopyNoDrain and descriptor flush above
+  return s;
+}
 
-// Splits `stream` into `count` records and checks each against the store area and the
-// descriptor table; Corrupt naming the first record that does not fit.
-Result<std::vector<Parsed>> Parse(std::span<const std::byte> stream, uint32_t count,
-                                  uint64_t store_bytes, const mapping::PageDescriptors* desc) {
+}  // namespace
+
+// --- Reading ----------------------------------------------------------------------------------
+
+Result<std::vector<JournalEntry>> ParseRecords(std::span<const std::byte> stream, uint32_t count,
+                                               uint64_t store_bytes, uint64_t descriptor_pages) {
   // Every record takes at least a JournalRecord of the stream: a larger count is damage (and
   // must not size the allocation below).
   if (count > stream.size() / sizeof(JournalRecord))
     return Status::Corrupt("journal: " + std::to_string(count) + " records cannot fit in " +
                            std::to_string(stream.size()) + " bytes");
-  std::vector<Parsed> out;
+  std::vector<JournalEntry> out;
   out.reserve(count);
   uint64_t pos = 0;
   for (uint32_t i = 0; i < count; i++) {
@@ -68,39 +86,43 @@ Result<std::vector<Parsed>> Parse(std::span<const std::byte> stream, uint32_t co
                    ") outside the store area");
     } else if (r.kind == static_cast<uint32_t>(RecordKind::kDescriptor)) {
       if (r.length != sizeof(layout::DescriptorValue)) return bad("descriptor record size");
-      if (desc && r.target >= desc->page_count())
+      if (descriptor_pages && r.target >= descriptor_pages)
         return bad("descriptor of page " + std::to_string(r.target) + " outside the table");
     } else {
       return bad("unknown kind " + std::to_string(r.kind));
     }
-    out.push_back({r, stream.data() + pos + sizeof r});
+    out.push_back({r, pos + sizeof r});
     pos += BytesRecordSize(r.length);
   }
   if (pos != stream.size()) return Status::Corrupt("journal: bytes after the last record");
   return out;
 }
 
-// Step 3: writes every record in place, descriptors included, and drains once.
-Status ApplyRecords(mapping::Device& dev, mapping::PageDescriptors* desc,
-                    const std::vector<Parsed>& records) {
-  std::vector<mapping::PageUpdate> updates;
-  for (const Parsed& p : records) {
-    if (p.rec.kind == static_cast<uint32_t>(RecordKind::kBytes)) {
-      dev.CopyNoDrain(p.rec.target, p.data, p.rec.length);
-    } else if (desc) {
-      layout::DescriptorValue v;
-      std::memcpy(&v, p.data, sizeof v);
-      updates.push_back({p.rec.target, {v.owner, v.file_index, v.refcount, v.flags}});
-    }
+Result<JournalContents> ReadJournal(const mapping::Device& dev, const layout::Superblock& sb,
+                                    uint64_t descriptor_pages) {
+  const uint64_t header_offset = sb.journal_start * layout::kBlockSize;
+  const uint64_t capacity = (sb.journal_blocks - 1) * layout::kBlockSize;
+  JournalContents c;
+  dev.Read(header_offset, &c.header, sizeof c.header);
+  const JournalHeader& h = c.header;
+  if (!HeaderValid(h, capacity)) return c;  // kDamaged
+  if (h.state != static_cast<uint32_t>(JournalState::kCommitted)) {
+    c.state = JournalContents::State::kEmpty;
+    return c;
   }
-  // The descriptors need no log of their own: until step 4 retires the header, recovery
-  // replays them whole, torn or not (Parse checked their pages, so this cannot fail part way).
-  Status s = updates.empty() ? Status::Ok() : desc->SetBatchNoDrain(updates);
-  dev.Drain();  // covers every CopyNoDrain and descriptor flush above
-  return s;
+  c.stream.resize(h.record_bytes);
+  dev.Read(header_offset + layout::kBlockSize, c.stream.data(), c.stream.size());
+  if (Crc32c(c.stream.data(), c.stream.size()) != h.records_crc) {
+    c.stream.clear();
+    c.state = JournalContents::State::kTorn;
+    return c;
+  }
+  PMEMFS_ASSIGN_OR_RETURN(
+      c.records, ParseRecords(c.stream, h.record_count, dev.info().store().length,
+                              descriptor_pages));
+  c.state = JournalContents::State::kCommitted;
+  return c;
 }
-
-}  // namespace
 
 // --- RecordStream ------------------------------------------------------------------------------
 
@@ -134,33 +156,26 @@ Result<std::unique_ptr<Journal>> Journal::Open(mapping::Device& dev, const layou
                                                bool read_only) {
   std::unique_ptr<Journal> j(new Journal(dev, descriptors, sb.journal_start * layout::kBlockSize,
                                          (sb.journal_blocks - 1) * layout::kBlockSize));
-  PMEMFS_RETURN_IF_ERROR(j->Recover(read_only));
+  PMEMFS_RETURN_IF_ERROR(j->Recover(sb, read_only));
   return j;
 }
 
-Status Journal::Recover(bool read_only) {
-  JournalHeader h{};
-  dev_.Read(header_offset_, &h, sizeof h);
-  // A header that fails its checks was never committed (or is the torn kEmpty rewrite of step 4,
-  // whose transaction was already applied): nothing to redo.
-  if (!HeaderValid(h, capacity_)) return Status::Ok();
-  sequence_ = h.sequence;
-  if (h.state != static_cast<uint32_t>(JournalState::kCommitted)) return Status::Ok();
-
-  std::vector<std::byte> stream(h.record_bytes);
-  dev_.Read(stream_offset(), stream.data(), stream.size());
-  // Step 1 drains the stream before step 2 writes the header, so a committed header whose
-  // stream does not match was not written by Commit: treat it as uncommitted.
-  if (Crc32c(stream.data(), stream.size()) != h.records_crc) return Status::Ok();
+Status Journal::Recover(const layout::Superblock& sb, bool read_only) {
   PMEMFS_ASSIGN_OR_RETURN(
-      std::vector<Parsed> records,
-      Parse(stream, h.record_count, dev_.info().store().length, descriptors_));
+      JournalContents c, ReadJournal(dev_, sb, descriptors_ ? descriptors_->page_count() : 0));
+  // A damaged header was never committed (or is the torn kEmpty rewrite of step 4, whose
+  // transaction was already applied); a torn stream was never committed either: nothing to
+  // redo.
+  if (c.state == JournalContents::State::kDamaged) return Status::Ok();
+  sequence_ = c.header.sequence;
+  if (c.state != JournalContents::State::kCommitted) return Status::Ok();
   if (read_only)
     return Status::ReadOnly("the journal holds a committed transaction (sequence " +
-                            std::to_string(h.sequence) +
+                            std::to_string(c.header.sequence) +
                             ") that a crash left unapplied; a read-write mount replays it");
-  PMEMFS_RETURN_IF_ERROR(ApplyRecords(dev_, descriptors_, records));
-  WriteHeader(JournalState::kEmpty, h.record_count, h.record_bytes, h.records_crc);
+  PMEMFS_RETURN_IF_ERROR(ApplyRecords(dev_, descriptors_, c.stream, c.records));
+  WriteHeader(JournalState::kEmpty, c.header.record_count, c.header.record_bytes,
+              c.header.records_crc);
   replayed_ = true;
   return Status::Ok();
 }
@@ -173,8 +188,10 @@ Status Journal::Commit(const RecordStream& stream) {
                                    std::to_string(capacity_));
   // Nothing is written unless every record can be applied: a committed transaction that
   // recovery cannot apply would make the store unmountable.
-  PMEMFS_ASSIGN_OR_RETURN(std::vector<Parsed> records,
-                          Parse(bytes, stream.count(), dev_.info().store().length, descriptors_));
+  PMEMFS_ASSIGN_OR_RETURN(
+      std::vector<JournalEntry> records,
+      ParseRecords(bytes, stream.count(), dev_.info().store().length,
+                   descriptors_ ? descriptors_->page_count() : 0));
   const uint32_t crc = Crc32c(bytes.data(), bytes.size());
   PMEMFS_RETURN_IF_ERROR(dev_.Health());  // a device that shrank takes no more transactions
 
@@ -185,7 +202,7 @@ Status Journal::Commit(const RecordStream& stream) {
   sequence_++;
   WriteHeader(JournalState::kCommitted, stream.count(), bytes.size(), crc);
   // (3) + (4): apply in place, then retire the header.
-  Status s = ApplyRecords(dev_, descriptors_, records);
+  Status s = ApplyRecords(dev_, descriptors_, bytes, records);
   WriteHeader(JournalState::kEmpty, stream.count(), bytes.size(), crc);
   // A device that shrank meanwhile may have lost any of these writes (media_guard.h).
   if (s.ok()) s = dev_.Health();

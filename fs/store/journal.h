@@ -10,7 +10,7 @@
 //      one drain;
 //   4. the header is rewritten with state kEmpty (same sequence) and persisted.
 // Journal::Open redoes steps 3 and 4 for a header that is valid, kCommitted and whose stream
-// matches its CRC. Applying a record writes absolute values, so a crash during recovery is
+// matches its CRC (ReadJournal, also used by pmemfs-fsck to check the journal). Applying a record writes absolute values, so a crash during recovery is
 // recovered by running it again.
 //
 // Internal to fs/store; Store owns the Journal and holds mutex() around Commit.
@@ -53,6 +53,43 @@ class RecordStream {
   uint32_t count_ = 0;
 };
 
+// One record of a record stream: its header and where its data starts in the stream.
+struct JournalEntry {
+  layout::JournalRecord rec;
+  uint64_t data_offset;  // rec.length bytes of data at stream[data_offset]
+};
+
+// Splits `stream` into `count` records and checks each can be applied: a kBytes target inside
+// the first `store_bytes` of the device, a kDescriptor record of the right size for a page below
+// `descriptor_pages` (0: pages not checked), no other kind, no bytes after the last record.
+// Corrupt naming the first record that does not fit ("journal record 3: ...").
+Result<std::vector<JournalEntry>> ParseRecords(std::span<const std::byte> stream, uint32_t count,
+                                               uint64_t store_bytes, uint64_t descriptor_pages);
+
+// The journal of a device as it stands, read without writing anything: what Journal::Open
+// replays, and what pmemfs-fsck checks (a pending transaction overlaid on its image).
+struct JournalContents {
+  enum class State {
+    kDamaged,    // the header fails its checks (magic, checksum, reserved bytes, state, size):
+                 // never committed, or the torn retirement of an applied transaction
+    kEmpty,      // no transaction pending
+    kTorn,       // the header says committed but the stream does not match its CRC: Commit
+                 // drains the stream before the header, so no transaction happened
+    kCommitted,  // a committed transaction not applied yet: `records`, to be replayed
+  };
+  State state = State::kDamaged;
+  layout::JournalHeader header{};  // as read (meaningful unless kDamaged)
+  std::vector<std::byte> stream;   // kCommitted: the record stream
+  std::vector<JournalEntry> records;  // kCommitted: parsed from `stream`
+
+  const std::byte* data(const JournalEntry& e) const { return stream.data() + e.data_offset; }
+};
+
+// Reads the journal of `sb` on `dev`. Corrupt (ParseRecords' message) when a committed stream
+// holds a record that cannot be applied; `descriptor_pages` as for ParseRecords.
+Result<JournalContents> ReadJournal(const mapping::Device& dev, const layout::Superblock& sb,
+                                    uint64_t descriptor_pages);
+
 class Journal {
  public:
   // Writes an empty header (sequence 0) at the start of the journal of `sb`: flushed, durable
@@ -91,7 +128,7 @@ class Journal {
   // Writes and persists the header.
   void WriteHeader(layout::JournalState state, uint32_t count, uint64_t bytes, uint32_t crc);
   // Replays a committed transaction found by Open.
-  Status Recover(bool read_only);
+  Status Recover(const layout::Superblock& sb, bool read_only);
 
   mapping::Device& dev_;
   mapping::PageDescriptors* const descriptors_;

@@ -366,6 +366,69 @@ TEST_P(TxTest, CommittedStreamWithAForeignTargetIsCorrupt) {
       << r.status().message();
 }
 
+// ReadJournal, the reader Open replays from and pmemfs-fsck checks with: each state of the
+// journal it can find, read without writing anything.
+TEST_P(TxTest, ReadJournalNamesWhatOpenWouldDo) {
+  const uint64_t off = Store::BlockOffset(DataBlock());
+  const layout::Superblock s = sb();
+  store_.reset();
+  auto read = [&] { return ReadJournal(dev(), s, 0); };
+  {
+    Result<JournalContents> c = read();
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    EXPECT_EQ(c->state, JournalContents::State::kEmpty);
+    EXPECT_TRUE(c->records.empty());
+  }
+  RecordStream stream;
+  const char msg[] = "redo me";
+  stream.AddBytes(off, msg, sizeof msg);
+  stream.AddDescriptor(3, {.owner = 9, .file_index = 2, .refcount = 1, .flags = 0});
+  const layout::JournalHeader h = CommittedHeader(s, stream);
+  dev().Write(Store::BlockOffset(s.journal_start), &h, sizeof h);
+  {
+    Result<JournalContents> c = read();
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    ASSERT_EQ(c->state, JournalContents::State::kCommitted);
+    EXPECT_EQ(c->header.sequence, h.sequence);
+    ASSERT_EQ(c->records.size(), 2u);
+    EXPECT_EQ(c->records[0].rec.target, off);
+    EXPECT_EQ(c->records[0].rec.length, sizeof msg);
+    EXPECT_EQ(std::memcmp(c->data(c->records[0]), msg, sizeof msg), 0);
+    EXPECT_EQ(c->records[1].rec.kind, static_cast<uint32_t>(layout::RecordKind::kDescriptor));
+    EXPECT_EQ(c->records[1].rec.target, 3u);
+    layout::DescriptorValue v;
+    std::memcpy(&v, c->data(c->records[1]), sizeof v);
+    EXPECT_EQ(v.owner, 9u);
+    EXPECT_EQ(v.file_index, 2u);
+    // A table of 3 pages has no page 3: the record cannot be applied.
+    Result<JournalContents> small = ReadJournal(dev(), s, 3);
+    EXPECT_EQ(small.status().code(), Code::kCorrupt);
+    EXPECT_NE(small.status().message().find("journal record 1"), std::string::npos)
+        << small.status().message();
+  }
+  EXPECT_EQ(ReadDev(off, sizeof msg), std::vector<uint8_t>(sizeof msg, 0));  // nothing applied
+  {
+    layout::JournalHeader torn = h;
+    torn.records_crc ^= 1;
+    torn.checksum = StructChecksum(torn);
+    dev().Write(Store::BlockOffset(s.journal_start), &torn, sizeof torn);
+    Result<JournalContents> c = read();
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    EXPECT_EQ(c->state, JournalContents::State::kTorn);
+  }
+  {
+    layout::JournalHeader damaged = h;
+    damaged.magic[0] ^= 1;
+    dev().Write(Store::BlockOffset(s.journal_start), &damaged, sizeof damaged);
+    Result<JournalContents> c = read();
+    ASSERT_TRUE(c.ok()) << c.status().message();
+    EXPECT_EQ(c->state, JournalContents::State::kDamaged);
+  }
+  dev().Write(Store::BlockOffset(s.journal_start), &h, sizeof h);
+  Reopen();  // replays what ReadJournal found
+  EXPECT_EQ(ReadDev(off, sizeof msg), std::vector<uint8_t>(msg, msg + sizeof msg));
+}
+
 INSTANTIATE_TEST_SUITE_P(Setups, TxTest, ::testing::ValuesIn(StoreSetups()),
                          mapping::testing::SetupName);
 

@@ -13,15 +13,12 @@
 #include "fs/store/store.h"
 #include "fs/store/superblock.h"
 #include "mapping/device_set.h"
-#include "pmemfs/crc32c.h"
 #include "tools/fsck/scan.h"
 
 namespace pmemfs::fsck {
 
 namespace {
 
-using layout::JournalHeader;
-using layout::JournalRecord;
 using layout::Superblock;
 
 constexpr int kMaxPasses = 6;
@@ -112,77 +109,43 @@ void CheckDevice(const mapping::Device& dev, CheckReport& r) {
 }
 
 // The journal: a damaged header, or a committed transaction not applied yet (added to `img`).
+// Read by the store's own reader (store::ReadJournal), so fsck sees what Store::Open replays.
 void CheckJournal(const mapping::Device& dev, const Superblock& sb, Image& img, CheckReport& r,
                   Fixes& fixes) {
-  const uint64_t header_off = sb.journal_start * layout::kBlockSize;
-  const uint64_t capacity = (sb.journal_blocks - 1) * layout::kBlockSize;
-  JournalHeader h{};
-  dev.Read(header_off, &h, sizeof h);
-  static constexpr uint8_t kZero[sizeof h.reserved] = {};
-  const bool valid = std::memcmp(h.magic, layout::kJournalMagic, sizeof h.magic) == 0 &&
-                     h.checksum == StructChecksum(h) &&
-                     std::memcmp(h.reserved, kZero, sizeof kZero) == 0 &&
-                     (h.state == static_cast<uint32_t>(layout::JournalState::kEmpty) ||
-                      h.state == static_cast<uint32_t>(layout::JournalState::kCommitted)) &&
-                     h.record_bytes <= capacity;
-  if (!valid) {
-    Add(r, "journal", "the journal header is damaged (rewritten)");
-    fixes.open_close = true;
-    return;
-  }
-  if (h.state != static_cast<uint32_t>(layout::JournalState::kCommitted)) return;
-  std::vector<std::byte> stream(h.record_bytes);
-  dev.Read(header_off + layout::kBlockSize, stream.data(), stream.size());
-  if (Crc32c(stream.data(), stream.size()) != h.records_crc) {
-    Add(r, "journal", "the journal header says committed but its records do not match their "
-                      "checksum: no transaction (header rewritten)");
-    fixes.open_close = true;
-    return;
-  }
-  // Parsed as Journal::Open does (journal.cc Parse); Open refuses a stream that does not fit.
-  const uint64_t store_bytes = dev.info().store().length;
+  // Open checks descriptor records against the table it opened: one entry per device page.
   const uint64_t pages = dev.info().descriptors.empty() ? 0 : dev.size() / layout::kPageSize;
-  uint64_t pos = 0;
-  std::string bad;
-  for (uint32_t i = 0; i < h.record_count && bad.empty(); i++) {
-    const std::string rec = "journal record " + std::to_string(i) + ": ";
-    JournalRecord jr;
-    if (stream.size() - pos < sizeof jr) {
-      bad = rec + "past the end of the stream";
-      break;
-    }
-    std::memcpy(&jr, stream.data() + pos, sizeof jr);
-    if (stream.size() - pos < store::BytesRecordSize(jr.length)) {
-      bad = rec + "data past the end";
-      break;
-    }
-    const std::byte* data = stream.data() + pos + sizeof jr;
-    if (jr.kind == static_cast<uint32_t>(layout::RecordKind::kBytes)) {
-      if (jr.target > store_bytes || jr.length > store_bytes - jr.target)
-        bad = rec + "target outside the store area";
-      else
-        img.AddWrite(jr.target, data, jr.length);
-    } else if (jr.kind == static_cast<uint32_t>(layout::RecordKind::kDescriptor)) {
-      layout::DescriptorValue v;
-      if (jr.length != sizeof v) {
-        bad = rec + "descriptor record size";
-      } else {
-        std::memcpy(&v, data, sizeof v);
-        if (pages && jr.target >= pages) bad = rec + "descriptor outside the table";
-        else img.AddDescriptor(jr.target, {v.owner, v.file_index, v.refcount, v.flags});
-      }
-    } else {
-      bad = rec + "unknown kind " + std::to_string(jr.kind);
-    }
-    pos += store::BytesRecordSize(jr.length);
-  }
-  if (bad.empty() && pos != stream.size()) bad = "bytes after the last record";
-  if (!bad.empty()) {
-    Add(r, "journal", "a committed transaction cannot be replayed: " + bad +
+  Result<store::JournalContents> j = store::ReadJournal(dev, sb, pages);
+  if (!j.ok()) {
+    Add(r, "journal", "a committed transaction cannot be replayed: " + j.status().message() +
                           " (the store cannot be mounted; not repairable)");
     return;
   }
-  Add(r, "journal", "a committed transaction of " + std::to_string(h.record_count) +
+  using State = store::JournalContents::State;
+  switch (j->state) {
+    case State::kDamaged:
+      Add(r, "journal", "the journal header is damaged (rewritten)");
+      fixes.open_close = true;
+      return;
+    case State::kEmpty:
+      return;
+    case State::kTorn:
+      Add(r, "journal", "the journal header says committed but its records do not match their "
+                        "checksum: no transaction (header rewritten)");
+      fixes.open_close = true;
+      return;
+    case State::kCommitted:
+      break;
+  }
+  for (const store::JournalEntry& e : j->records) {
+    if (e.rec.kind == static_cast<uint32_t>(layout::RecordKind::kBytes)) {
+      img.AddWrite(e.rec.target, j->data(e), e.rec.length);
+    } else {  // kDescriptor (ReadJournal accepts no other kind)
+      layout::DescriptorValue v;
+      std::memcpy(&v, j->data(e), sizeof v);
+      img.AddDescriptor(e.rec.target, {v.owner, v.file_index, v.refcount, v.flags});
+    }
+  }
+  Add(r, "journal", "a committed transaction of " + std::to_string(j->header.record_count) +
                         " records has not been applied yet (replayed)");
   r.journal_replayed = true;
   fixes.open_close = true;
