@@ -58,11 +58,7 @@ void RaiseReadahead(const std::string& mountpoint, unsigned kib) {
 
 }  // namespace
 
-Result<std::unique_ptr<Session>> Session::Mount(OpsContext* ctx, const SessionOptions& opts) {
-  std::unique_ptr<Session> s(new Session());
-  s->opts_ = opts;
-  s->ops_ = MakeOps();
-
+std::vector<std::string> SessionArgs(const SessionOptions& opts) {
   std::vector<std::string> args = {"pmemfs", "-o", "default_permissions",
                                    "-o", "fsname=" + Escape(opts.fsname)};
   if (!opts.subtype.empty()) {  // else the type is plain "fuse"
@@ -74,6 +70,15 @@ Result<std::unique_ptr<Session>> Session::Mount(OpsContext* ctx, const SessionOp
     args.push_back(Escape(o));
   }
   if (opts.debug) args.push_back("-d");
+  return args;
+}
+
+Result<std::unique_ptr<Session>> Session::Mount(OpsContext* ctx, const SessionOptions& opts) {
+  std::unique_ptr<Session> s(new Session());
+  s->opts_ = opts;
+  s->ops_ = MakeOps();
+
+  std::vector<std::string> args = SessionArgs(opts);
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   fuse_args fargs = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());

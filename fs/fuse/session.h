@@ -30,6 +30,11 @@ struct SessionOptions {
   unsigned max_threads = 0;                 // 0: max(10, 2 x CPUs)
 };
 
+// The command line Session::Mount gives fuse_session_new, argv[0] included: default_permissions,
+// fsname= and (unless empty) subtype=, each kernel option, -d with debug. Every -o value is
+// escaped (a comma or backslash gets a backslash: libfuse splits -o values at commas).
+std::vector<std::string> SessionArgs(const SessionOptions& opts);
+
 class Session {
  public:
   // Creates the session over `ctx` (which must outlive it) with default_permissions always on,
