@@ -162,9 +162,10 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
   }
 
   // Direct access (pmemfs-direct, libpmemfs-client): processes the policy allows read and write
-  // file data in the device themselves under leases.
+  // file data in the device themselves under leases (direct and pages mode; a copy mode mount
+  // serves it too, granting no lease until pmemfs-tune switches it to one of those).
   std::unique_ptr<fuse::DirectServer> direct;
-  if (args.direct_access.kind != config::DirectAccess::kOff && m.mode != mapping::Mode::kCopy) {
+  if (args.direct_access.kind != config::DirectAccess::kOff) {
     Result<std::unique_ptr<fuse::DirectServer>> srv = fuse::DirectServer::Start(
         fs->get(), {.mount_dev = fuse::MountedDevice(mountpoint),
                     .policy = args.direct_access,

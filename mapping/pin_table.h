@@ -50,11 +50,15 @@ class PinUnion final : public PinCounts {
   // Either may be null; both must outlive this.
   PinUnion(const PinCounts* a, const PinCounts* b) : a_(a), b_(b) {}
   uint32_t pin_count(uint64_t page) const override {
-    return (a_ ? a_->pin_count(page) : 0) + (b_ ? b_->pin_count(page) : 0);
+    const PinCounts* a = a_.load(std::memory_order_acquire);
+    return (a ? a->pin_count(page) : 0) + (b_ ? b_->pin_count(page) : 0);
   }
+  // Replaces the first (an online mode switch: the new Access's pins, while nothing is pinned
+  // in the old one).
+  void set_first(const PinCounts* a) { a_.store(a, std::memory_order_release); }
 
  private:
-  const PinCounts* a_;
+  std::atomic<const PinCounts*> a_;
   const PinCounts* b_;
 };
 

@@ -1,5 +1,6 @@
 #include "fs/core/flusher.h"
 
+#include <algorithm>
 #include <vector>
 
 namespace pmemfs::core {
@@ -9,25 +10,50 @@ void Flusher::Start(std::chrono::milliseconds period) {
   {
     std::lock_guard l(mu_);
     stop_ = false;
+    period_ = period;
   }
-  thread_ = std::thread([this, period] { Loop(period); });
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Flusher::SetPeriod(std::chrono::milliseconds period) {
+  {
+    std::lock_guard l(mu_);
+    if (stopped_) return;
+    period_ = std::max(period, std::chrono::milliseconds(0));
+    if (thread_.joinable()) {
+      cv_.notify_all();
+      return;
+    }
+  }
+  Start(period);
 }
 
 void Flusher::Stop() {
-  if (!thread_.joinable()) return;
   {
     std::lock_guard l(mu_);
+    stopped_ = true;
+    if (!thread_.joinable()) return;
     stop_ = true;
   }
   cv_.notify_all();
   thread_.join();
 }
 
-void Flusher::Loop(std::chrono::milliseconds period) {
+void Flusher::Loop() {
   std::unique_lock lock(mu_);
-  while (!cv_.wait_for(lock, period, [&] { return stop_; })) {
+  while (true) {
+    // A new period starts a new wait (SetPeriod notifies); 0 waits for one.
+    const std::chrono::milliseconds period = period_;
+    const bool woken = period.count() == 0
+                           ? (cv_.wait(lock, [&] { return stop_ || period_ != period; }), true)
+                           : cv_.wait_for(lock, period, [&] { return stop_ || period_ != period; });
+    if (stop_) return;
+    if (woken) continue;  // the period changed
     lock.unlock();
-    (void)Flush();  // a failure stays pending; Fsync/SyncFs/Unmount report it
+    {
+      QuiesceGate::Pass pass(hooks_.gate);
+      (void)Flush();  // a failure stays pending; Fsync/SyncFs/Unmount report it
+    }
     lock.lock();
   }
 }

@@ -28,6 +28,7 @@
 #include <unordered_map>
 
 #include "fs/core/inode.h"
+#include "fs/core/quiesce.h"
 #include "pmemfs/status.h"
 
 namespace pmemfs::core {
@@ -43,6 +44,8 @@ class Flusher {
     // Called for each inode once its times were committed by Flush and it is no longer held
     // here (so the inode cache may evict it). Called with no locks held. May be null.
     std::function<void(uint64_t ino)> released;
+    // Passed (quiesce.h) around each background round, before any inode lock. May be null.
+    QuiesceGate* gate = nullptr;
   };
 
   explicit Flusher(Hooks hooks) : hooks_(std::move(hooks)) {}
@@ -52,6 +55,9 @@ class Flusher {
 
   // Starts the thread: a flush every `period` (none when 0). At most once.
   void Start(std::chrono::milliseconds period);
+  // The period from now on (pmemfs-tune --writeback-ms): the thread starts when it did not
+  // run, and waits for a new period when 0. Not after Stop.
+  void SetPeriod(std::chrono::milliseconds period);
   // Stops and joins the thread (what is pending stays: the caller flushes). Idempotent.
   void Stop();
   bool running() const { return thread_.joinable(); }
@@ -75,7 +81,7 @@ class Flusher {
   size_t pending() const;
 
  private:
-  void Loop(std::chrono::milliseconds period);
+  void Loop();
   // Holds ip in the pending set (a failed commit puts it back).
   void Hold(const std::shared_ptr<Inode>& ip);
 
@@ -84,6 +90,8 @@ class Flusher {
   std::condition_variable cv_;
   std::unordered_map<uint64_t, std::shared_ptr<Inode>> pending_;  // guarded by mu_
   bool stop_ = false;  // guarded by mu_
+  bool stopped_ = false;  // guarded by mu_: Stop ran (SetPeriod starts nothing after it)
+  std::chrono::milliseconds period_{0};  // guarded by mu_
   std::thread thread_;
 };
 

@@ -66,6 +66,7 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
       .commit_record = [f](Inode& ip) { return f->CommitRecord(ip); },
       .write_back = [f] { return f->access_ ? f->access_->SyncAll() : Status::Ok(); },
       .released = [f](uint64_t ino) { f->MaybeEvict(ino); },
+      .gate = &f->gate_,
   });
   fs->opts_ = opts;
   fs->read_only_ = opts.read_only;

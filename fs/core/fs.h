@@ -44,12 +44,15 @@
 #include <vector>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 #include "fs/core/flusher.h"
 #include "fs/core/inode.h"
 #include "fs/core/leases.h"
+#include "fs/core/quiesce.h"
 #include "fs/store/store.h"
 #include "mapping/access.h"
 #include "mapping/device.h"
@@ -199,6 +202,23 @@ class Filesystem {
   // The atime policy from now on (kNoatime while read-only whatever is set).
   void SetAtimePolicy(AtimePolicy atime);
   AtimePolicy atime_policy() const;
+
+  // --- online changes (online.cc: pmemfs-tune on a live mount) ---------------------------------
+  // Every entry point of the data path (fs/fuse's handlers, direct access requests, the
+  // flusher's rounds) passes this gate before any lock; ChangeAccess closes it.
+  QuiesceGate* gate() { return &gate_; }
+  // The write-back period (MountOptions::writeback_ms) from now on.
+  void SetWritebackMs(uint32_t ms);
+  // Switches the mode and/or copy mode's cache size with no unmount: closes the gate (new
+  // requests wait, those in flight drain within `drain_timeout`), calls every direct-access
+  // lease back (Busy naming the holders that did not answer), writes back what is pending,
+  // swaps the mapping::Access (into copy: a cold cache; the page-descriptor table is rebuilt
+  // or marked stale as at mount), opens the gate. Any refusal or failure leaves the old mode.
+  struct AccessChange {
+    std::optional<mapping::Mode> mode;
+    std::optional<uint64_t> cache_size;  // copy mode's (the new mode's when it is copy)
+  };
+  Status ChangeAccess(const AccessChange& change, std::chrono::milliseconds drain_timeout);
 
   // --- names ----------------------------------------------------------------------------------
   Result<Attr> Lookup(const Caller& c, uint64_t parent, std::string_view name);
@@ -506,6 +526,7 @@ class Filesystem {
   std::mutex remount_mu_;                // serialises SetReadOnly and the start of Unmount
   std::atomic<bool> read_only_{false};   // opts_.read_only at mount, then SetReadOnly's
   std::atomic<AtimePolicy> atime_{AtimePolicy::kRelatime};
+  QuiesceGate gate_;  // online.cc
 
   // The background thread: pending write times and copy mode's write-back (flusher.h).
   // Declared last: destroyed (stopped) first.

@@ -242,6 +242,14 @@ size_t LeaseTable::pending() const {
   return pending_.size();
 }
 
+std::vector<ClientId> LeaseTable::PendingClients() const {
+  std::lock_guard l(mu_);
+  std::vector<ClientId> out;
+  for (const Pending& p : pending_)
+    if (std::find(out.begin(), out.end(), p.client) == out.end()) out.push_back(p.client);
+  return out;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Filesystem: enabling, clients
 
@@ -250,8 +258,6 @@ Status Filesystem::EnableLeases(LeaseHolders* holders, uint32_t slots) {
     holders_ = nullptr;
     return Status::Ok();
   }
-  if (access_->mode() == mapping::Mode::kCopy)
-    return Status::Unsupported("direct access needs mode direct or pages (this mount is copy)");
   if (leases_) return Status::InvalidArgument("direct access is on already");
   PMEMFS_ASSIGN_OR_RETURN(std::unique_ptr<LeaseSlots> s, LeaseSlots::Create(slots));
   leases_ = std::make_unique<LeaseTable>(std::move(s), &lease_pins_);
@@ -399,6 +405,9 @@ Result<LeaseGrant> Filesystem::GrantLease(ClientId c, const LeaseRequest& r) {
 }
 
 Result<LeaseGrant> Filesystem::GrantLocked(ClientId c, const LeaseRequest& r, const InodePtr& ip) {
+  // (Leases stay on in copy mode, which pmemfs-tune may switch a mount to and from.)
+  if (access_->mode() == mapping::Mode::kCopy)
+    return Status::Unsupported("direct access needs mode direct or pages (this mount is copy)");
   if (!ip->is_reg())
     return Status::InvalidArgument("inode " + std::to_string(r.ino) + " is not a regular file");
   if (ip->is_volatile())

@@ -30,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <string>
 #include <unordered_map>
 #include <utility>
 #include <vector>
@@ -92,6 +93,8 @@ class LeaseHolders {
   // The highest revocation `client` has answered (answers arrive in order), so that one that
   // comes just after Revoke gave up is not missed.
   virtual uint64_t AnsweredUpTo(ClientId client) = 0;
+  // Who `client` is, for messages ("pid 1234 (fio)").
+  virtual std::string Describe(ClientId client) { return "client " + std::to_string(client); }
 };
 
 // The shared slot table: a memfd of direct::Slot, mapped here and by every client. Slot 0 is
@@ -176,6 +179,8 @@ class LeaseTable {
   // holds it.
   void RetireSlot(uint32_t slot);
   size_t pending() const;
+  // The clients with unanswered revocations.
+  std::vector<ClientId> PendingClients() const;
 
  private:
   struct Pending {

@@ -3,9 +3,13 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <chrono>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <sstream>
+#include <vector>
 
 #include "fs/config/values.h"
 
@@ -35,7 +39,112 @@ std::string Info(State& s) {
     << "\twriteback_ms=" << d.writeback_ms << "\tdescriptors=" << d.descriptors
     << "\twriteback_cache=" << (d.writeback_cache ? 1 : 0)
     << "\tpage_granularity=" << (d.page_granularity ? 1 : 0);
+  const core::QuiesceGate::Stats p = s.fs->gate()->last();
+  o << "\tpause_ns=" << p.closed_ns << "\tpause_waiters=" << p.waiters
+    << "\tpause_longest_wait_ns=" << p.longest_wait_ns;
   return o.str();
+}
+
+// The switch waits this long for the requests in flight (a write of 1 MiB takes far less;
+// a request waiting for a lease holder is bounded by the revocation timeout).
+constexpr std::chrono::seconds kDrainTimeout{60};
+
+Result<std::string> Unhex(const std::string& hex) {
+  if (hex.size() % 2 != 0) return Status::InvalidArgument("label: odd hex length");
+  std::string out;
+  for (size_t i = 0; i < hex.size(); i += 2) {
+    unsigned v = 0;
+    if (std::sscanf(hex.c_str() + i, "%2x", &v) != 1 || !std::isxdigit(hex[i]) ||
+        !std::isxdigit(hex[i + 1]))
+      return Status::InvalidArgument("label: bad hex");
+    out.push_back(static_cast<char>(v));
+  }
+  return out;
+}
+
+Result<uint64_t> Number(const std::string& key, const std::string& text) {
+  if (text.empty() || text.size() > 19 ||
+      text.find_first_not_of("0123456789") != std::string::npos)
+    return Status::InvalidArgument(key + ": not a number: '" + text + "'");
+  return std::stoull(text);
+}
+
+std::string Tune(State& s, const std::string& args) {
+  std::istringstream in(args);
+  std::string word;
+  std::optional<std::string> label;
+  std::optional<uint32_t> writeback_ms;
+  core::Filesystem::AccessChange change;
+  while (in >> word) {
+    const size_t eq = word.find('=');
+    const std::string key = word.substr(0, eq);
+    const std::string value = eq == std::string::npos ? "" : word.substr(eq + 1);
+    if (key == "label") {
+      Result<std::string> l = Unhex(value);
+      if (!l.ok()) return "error " + l.status().message();
+      label = *l;
+    } else if (key == "writeback_ms") {
+      Result<uint64_t> n = Number(key, value);
+      if (!n.ok()) return "error " + n.status().message();
+      if (*n > UINT32_MAX) return "error writeback_ms: too large";
+      writeback_ms = static_cast<uint32_t>(*n);
+    } else if (key == "cache_size") {
+      Result<uint64_t> n = Number(key, value);
+      if (!n.ok()) return "error " + n.status().message();
+      change.cache_size = *n;
+    } else if (key == "mode") {
+      Result<mapping::Mode> m = mapping::ParseMode(value);
+      if (!m.ok()) return "error " + Clean(m.status().message());
+      change.mode = *m;
+    } else {
+      return "error unknown tune argument '" + Clean(word) + "'";
+    }
+  }
+  // Checked before anything changes: what only the switch itself can find out comes last.
+  const mapping::Mode target = change.mode.value_or(s.fs->options().mode);
+  if (change.cache_size && target != mapping::Mode::kCopy)
+    return std::string("error the cache size is copy mode's; this mount would be in ") +
+           mapping::ModeName(target) + " mode";
+  if (label && s.fs->read_only()) return "error the filesystem is mounted read-only";
+  std::vector<std::string> done;
+  if (label) {
+    Status st = s.fs->SetLabel(core::Caller{}, *label);  // root's: the socket checked the peer
+    if (!st.ok()) return "error label: " + Clean(st.message());
+    done.push_back("label '" + Clean(*label) + "'");
+    spdlog::info("label set to '{}' (pmemfs-tune)", *label);
+  }
+  if (writeback_ms) {
+    s.fs->SetWritebackMs(*writeback_ms);
+    s.d.writeback_ms = *writeback_ms;
+    done.push_back("writeback_ms " + std::to_string(*writeback_ms));
+    spdlog::info("write-back every {} ms from now on (pmemfs-tune)", *writeback_ms);
+  }
+  if (change.mode || change.cache_size) {
+    const std::string from = mapping::ModeName(s.fs->options().mode);
+    const uint64_t from_cache = s.fs->options().cache_size;
+    Status st = s.fs->ChangeAccess(change, kDrainTimeout);
+    if (!st.ok()) {
+      spdlog::error("online change refused: {}", st.message());
+      std::string prefix;
+      for (const std::string& d : done) prefix += d + " set; ";
+      return "error " + Clean(prefix + st.message());
+    }
+    const core::QuiesceGate::Stats p = s.fs->gate()->last();
+    s.d.mode = mapping::ModeName(s.fs->options().mode);
+    s.d.cache_size = s.fs->options().cache_size;
+    if (s.d.mode != from) done.push_back("mode " + from + " -> " + s.d.mode);
+    if (s.fs->options().cache_size != from_cache)
+      done.push_back("cache_size " + std::to_string(s.fs->options().cache_size));
+    if (s.d.mode != from || s.fs->options().cache_size != from_cache) {
+      done.push_back("pause_ns=" + std::to_string(p.closed_ns) +
+                     " drain_ns=" + std::to_string(p.drain_ns));
+      spdlog::info("online switch: {} (pmemfs-tune), paused {} us", s.d.mode,
+                   p.closed_ns / 1000);
+    }
+  }
+  std::string text;
+  for (const std::string& d : done) text += (text.empty() ? "" : "; ") + d;
+  return text.empty() ? "ok nothing changed" : "ok " + text;
 }
 
 std::string Remount(State& s, const std::string& args) {
@@ -74,7 +183,11 @@ ControlServer::Handler DaemonControlHandler(core::Filesystem* fs, DaemonDescript
   auto state = std::make_shared<State>(State{fs, std::move(d), std::move(dev)});
   return [state](const std::string& request) -> std::string {
     if (request == "info") return Info(*state);
-    if (request.rfind("remount", 0) == 0) return Remount(*state, request.substr(7));
+    if (request.rfind("remount", 0) == 0) {
+      core::QuiesceGate::Pass pass(state->fs->gate());  // the flusher's work, as a request's
+      return Remount(*state, request.substr(7));
+    }
+    if (request.rfind("tune", 0) == 0) return Tune(*state, request.substr(4));
     return "error unknown request '" + Clean(request) + "'";
   };
 }

@@ -7,6 +7,17 @@
 //                                read-only: pending writes and times go down and the filesystem
 //                                is marked clean (core::Filesystem::SetReadOnly); read-write:
 //                                marked dirty, changes resume; atime: the policy from now on.
+//   tune [label=HEX] [writeback_ms=N] [cache_size=BYTES] [mode=M]
+//                             -> ok TEXT | error MESSAGE
+//                                pmemfs-tune on a live mount (tools/tune/online.h): every value
+//                                is checked before anything changes; the label (hex of its
+//                                bytes) goes through the journal, durable on return; the
+//                                write-back period from now on; mode and cache size through
+//                                core::Filesystem::ChangeAccess (the quiesced switch). TEXT
+//                                says what changed and, for a switch, the pause:
+//                                "pause_ns=N drain_ns=N".
+//                                "info" reports the last switch's pause too (pause_ns=,
+//                                pause_waiters=, pause_longest_wait_ns=).
 #pragma once
 
 #include <sys/types.h>

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 
 #include "fs/fuse/errno.h"
 #include "fs/fuse/invalidator.h"
@@ -183,6 +184,7 @@ void DirectServer::AcceptLoop() {
       return;
     }
     if (opts_.fold_ms != 0 && Clock::now() >= next_fold) {
+      core::QuiesceGate::Pass pass(fs_->gate());
       fs_->FoldAllLeases();
       next_fold = Clock::now() + std::chrono::milliseconds(opts_.fold_ms);
     }
@@ -223,6 +225,7 @@ void DirectServer::Serve(std::shared_ptr<Client> c) {
       for (int fd : fds) close(fd);
       break;
     }
+    core::QuiesceGate::Pass pass(fs_->gate());  // a mode switch waits for us, we for it
     switch (static_cast<Op>(h.op)) {
       case Op::kHello: HandleHello(c, buf, static_cast<size_t>(n), fds); break;
       case Op::kGrant: HandleGrant(*c, buf, static_cast<size_t>(n), fds); break;
@@ -243,7 +246,10 @@ void DirectServer::Serve(std::shared_ptr<Client> c) {
   c->cv.notify_all();
   if (c->id != 0) {
     if (c->cb_fd >= 0) shutdown(c->cb_fd, SHUT_RDWR);  // ends ReadAnswers
-    fs_->DropLeaseClient(c->id);
+    {
+      core::QuiesceGate::Pass pass(fs_->gate());
+      fs_->DropLeaseClient(c->id);
+    }
     spdlog::debug("direct access: client {} (pid {}) gone", c->id, c->cred.pid);
     std::lock_guard l(mu_);
     clients_.erase(c->id);
@@ -430,6 +436,20 @@ void DirectServer::Revoke(std::span<const core::Revocation> revocations,
                    c.cred.pid, revocations[i].ino, opts_.revoke_timeout_ms);
     }
   }
+}
+
+std::string DirectServer::Describe(core::ClientId client) {
+  pid_t pid = 0;
+  {
+    std::lock_guard l(mu_);
+    auto it = clients_.find(client);
+    if (it == clients_.end()) return "client " + std::to_string(client) + " (gone)";
+    pid = it->second->cred.pid;
+  }
+  std::string comm;
+  std::ifstream in("/proc/" + std::to_string(pid) + "/comm");
+  std::getline(in, comm);
+  return "pid " + std::to_string(pid) + (comm.empty() ? "" : " (" + comm + ")");
 }
 
 uint64_t DirectServer::AnsweredUpTo(core::ClientId client) {

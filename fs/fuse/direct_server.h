@@ -68,6 +68,7 @@ class DirectServer final : public core::LeaseHolders {
   // core::LeaseHolders
   void Revoke(std::span<const core::Revocation> revocations, std::vector<bool>* answered) override;
   uint64_t AnsweredUpTo(core::ClientId client) override;
+  std::string Describe(core::ClientId client) override;
 
  private:
   struct Client;

@@ -5,6 +5,23 @@
 #include "fs/fuse/handlers.h"
 
 namespace pmemfs::fuse {
+namespace {
+
+// Every request passes the filesystem's quiesce gate (core/quiesce.h) for the whole handler,
+// reply included (a read's reply points into the mode's mapping): while pmemfs-tune switches
+// the mode, requests wait here, before any lock.
+template <auto F>
+struct Gated;
+template <typename... A, void (*F)(fuse_req_t, A...)>
+struct Gated<F> {
+  static void Call(fuse_req_t req, A... a) {
+    auto* ctx = static_cast<OpsContext*>(fuse_req_userdata(req));
+    core::QuiesceGate::Pass pass(ctx->fs != nullptr ? ctx->fs->gate() : nullptr);
+    F(req, a...);
+  }
+};
+
+}  // namespace
 
 fuse_lowlevel_ops MakeOps() {
   namespace h = handlers;
@@ -12,45 +29,45 @@ fuse_lowlevel_ops MakeOps() {
   ops.init = h::Init;
   ops.destroy = h::Destroy;
   // names and attributes
-  ops.lookup = h::Lookup;
-  ops.forget = h::Forget;
-  ops.forget_multi = h::ForgetMulti;
-  ops.getattr = h::GetAttr;
-  ops.setattr = h::SetAttr;
-  ops.readlink = h::ReadLink;
-  ops.mknod = h::MkNod;
-  ops.mkdir = h::MkDir;
-  ops.unlink = h::Unlink;
-  ops.rmdir = h::RmDir;
-  ops.symlink = h::Symlink;
-  ops.rename = h::Rename;
-  ops.link = h::Link;
+  ops.lookup = Gated<h::Lookup>::Call;
+  ops.forget = Gated<h::Forget>::Call;
+  ops.forget_multi = Gated<h::ForgetMulti>::Call;
+  ops.getattr = Gated<h::GetAttr>::Call;
+  ops.setattr = Gated<h::SetAttr>::Call;
+  ops.readlink = Gated<h::ReadLink>::Call;
+  ops.mknod = Gated<h::MkNod>::Call;
+  ops.mkdir = Gated<h::MkDir>::Call;
+  ops.unlink = Gated<h::Unlink>::Call;
+  ops.rmdir = Gated<h::RmDir>::Call;
+  ops.symlink = Gated<h::Symlink>::Call;
+  ops.rename = Gated<h::Rename>::Call;
+  ops.link = Gated<h::Link>::Call;
   // files
-  ops.open = h::Open;
-  ops.create = h::Create;
-  ops.read = h::Read;
-  ops.write_buf = h::WriteBuf;
-  ops.flush = h::Flush;
-  ops.release = h::Release;
-  ops.fsync = h::Fsync;
-  ops.fallocate = h::Fallocate;
-  ops.lseek = h::Lseek;
-  ops.copy_file_range = h::CopyFileRange;
+  ops.open = Gated<h::Open>::Call;
+  ops.create = Gated<h::Create>::Call;
+  ops.read = Gated<h::Read>::Call;
+  ops.write_buf = Gated<h::WriteBuf>::Call;
+  ops.flush = Gated<h::Flush>::Call;
+  ops.release = Gated<h::Release>::Call;
+  ops.fsync = Gated<h::Fsync>::Call;
+  ops.fallocate = Gated<h::Fallocate>::Call;
+  ops.lseek = Gated<h::Lseek>::Call;
+  ops.copy_file_range = Gated<h::CopyFileRange>::Call;
   // directories
-  ops.opendir = h::OpenDir;
-  ops.readdir = h::ReadDir;
-  ops.readdirplus = h::ReadDirPlus;
-  ops.releasedir = h::ReleaseDir;
-  ops.fsyncdir = h::FsyncDir;
+  ops.opendir = Gated<h::OpenDir>::Call;
+  ops.readdir = Gated<h::ReadDir>::Call;
+  ops.readdirplus = Gated<h::ReadDirPlus>::Call;
+  ops.releasedir = Gated<h::ReleaseDir>::Call;
+  ops.fsyncdir = Gated<h::FsyncDir>::Call;
   // extended attributes
-  ops.setxattr = h::SetXattr;
-  ops.getxattr = h::GetXattr;
-  ops.listxattr = h::ListXattr;
-  ops.removexattr = h::RemoveXattr;
+  ops.setxattr = Gated<h::SetXattr>::Call;
+  ops.getxattr = Gated<h::GetXattr>::Call;
+  ops.listxattr = Gated<h::ListXattr>::Call;
+  ops.removexattr = Gated<h::RemoveXattr>::Call;
   // the filesystem
-  ops.statfs = h::StatFs;
-  ops.access = h::Access;
-  ops.ioctl = h::Ioctl;
+  ops.statfs = Gated<h::StatFs>::Call;
+  ops.access = Gated<h::Access>::Call;
+  ops.ioctl = Gated<h::Ioctl>::Call;
   return ops;
 }
 

@@ -118,6 +118,9 @@ class Journal {
   // checked by the caller. Durable on return; an error can only come from applying descriptors
   // and leaves the transaction committed (recovery applies it again).
   Status Commit(const RecordStream& stream);
+  // Where descriptor records go from now on (an online mode switch; may be null). Caller holds
+  // mutex() or is the only user.
+  void SetDescriptors(mapping::PageDescriptors* descriptors) { descriptors_ = descriptors; }
 
  private:
   Journal(mapping::Device& dev, mapping::PageDescriptors* descriptors, uint64_t header_offset,
@@ -131,7 +134,7 @@ class Journal {
   Status Recover(const layout::Superblock& sb, bool read_only);
 
   mapping::Device& dev_;
-  mapping::PageDescriptors* const descriptors_;
+  mapping::PageDescriptors* descriptors_;
   const uint64_t header_offset_;  // device offset of the header (the journal's first block)
   const uint64_t capacity_;       // bytes of record stream after the header block
   // Guards sequence_ and the journal blocks: one transaction in the journal at a time.

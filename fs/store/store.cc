@@ -232,6 +232,13 @@ std::string Store::label() const {
   return std::string(sb_.label, strnlen(sb_.label, sizeof sb_.label));
 }
 
+void Store::SetDescriptors(mapping::PageDescriptors* descriptors) {
+  std::unique_lock mode(mode_mu_);  // no commit in flight
+  std::lock_guard l(journal_->mutex());
+  descriptors_ = descriptors;
+  journal_->SetDescriptors(descriptors);
+}
+
 Status Store::SetLabel(std::string_view label) {
   if (label.size() >= sizeof(Superblock::label) || label.find('\0') != std::string_view::npos)
     return Status::InvalidArgument("a label has at most " +

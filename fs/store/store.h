@@ -203,6 +203,10 @@ class Store {
   // never written over the block's next owner. Called with the journal lock held (commits) or
   // by the aborting thread; the hook must not start a Tx.
   void SetFreeHook(std::function<void(BlockRange)> hook);
+  // The page descriptors from now on (fs/core's online mode switch; null out of pages mode):
+  // what Commit refuses without them and where their journal records go. Waits for commits in
+  // flight. The readers' pins the allocator consults are the caller's (a PinUnion it keeps).
+  void SetDescriptors(mapping::PageDescriptors* descriptors);
 
   // --- chains of blocks owned by one inode (extents, dentries, xattrs) ----------------------
   // Pointer to chain block `block` after checking its header (magic of `kind`, checksum,

@@ -21,10 +21,10 @@ setfattr -n user.k -v value "$MNT/d"
 manifest "$MNT" >"$WORK/before"
 cp "${PARTS[0]}" "$WORK/part0.saved"
 
-# Mounted: refused, naming the mount point; nothing written.
+# Mounted: an offline-only change is refused, naming the mount point; nothing written.
 rc=0
-"$TUNE" -L refused "$DEV" >"$WORK/out" 2>"$WORK/err" || rc=$?
-expect_eq "$rc" 1 "pmemfs-tune -L of a mounted device: exit status"
+"$TUNE" -U random "$DEV" >"$WORK/out" 2>"$WORK/err" || rc=$?
+expect_eq "$rc" 1 "pmemfs-tune -U of a mounted device: exit status"
 expect_eq "$(wc -l <"$WORK/err")" 1 "lines on stderr for a mounted device ($(cat "$WORK/err"))"
 grep -q "mounted at $MNT" "$WORK/err" || fail "the refusal does not name the mount point: $(cat "$WORK/err")"
 expect_eq "$($FSUTIL label "$MNT")" before "the label after a refused change"

@@ -2,12 +2,15 @@
 //
 //   pmemfs-tune -l [--json] DEVICE[,PART...]          the superblock, geometry, counts, state
 //   pmemfs-tune [-L LABEL] [-U UUID|random|time] [--mode copy|direct|pages] DEVICE[,PART...]
+//   pmemfs-tune [-L LABEL] [--mode M] [--writeback-ms N] [--cache-size SIZE] MOUNTPOINT|DEVICE
 //   pmemfs-tune -V|--version
 //
 // Offline: the device's parts are locked while it runs, as the daemon locks them, so a mounted
 // device is refused (naming its mount point). Every change is checked first (a refusal changes
 // nothing) and made through the store's journal (tools/tune/offline.h). Exit status: 0 done,
-// 1 refused or failed (one line on stderr), 2 usage error.
+// 1 refused or failed (one line on stderr), 2 usage error. Online (a mount point, or the device
+// of a live mount): the running daemon makes the change (tools/tune/online.h); --mode then
+// switches the running mode, not the stored one.
 #include <CLI/CLI.hpp>
 
 #include <cstdio>
@@ -16,7 +19,9 @@
 
 #include "mapping/device_set.h"
 #include "tools/tune/describe.h"
+#include "fs/config/values.h"
 #include "tools/tune/offline.h"
+#include "tools/tune/online.h"
 #include "version.h"
 
 namespace {
@@ -32,6 +37,8 @@ struct Options {
   std::optional<std::string> label;
   std::optional<std::string> uuid;
   std::optional<std::string> mode;
+  std::optional<std::string> writeback_ms;
+  std::optional<std::string> cache_size;
   bool page_granularity = false;
 };
 
@@ -63,7 +70,37 @@ int Run(const Options& o) {
     if (!m.ok()) return Fail("--mode: " + m.status().message());
     change.mode = *m;
   }
-  if (!change.any() && !o.list) return Fail("nothing to do: give -l or a change (see --help)");
+  tune::OnlineChange online{.label = o.label, .mode = change.mode};
+  if (o.writeback_ms) {
+    Result<uint32_t> ms = config::ParseMilliseconds(*o.writeback_ms);
+    if (!ms.ok()) return Fail("--writeback-ms: " + ms.status().message());
+    online.writeback_ms = *ms;
+  }
+  if (o.cache_size) {
+    Result<uint64_t> size = config::ParseSize(*o.cache_size);
+    if (!size.ok()) return Fail("--cache-size: " + size.status().message());
+    if (Status s = config::CheckCacheSize(*size); !s.ok()) return Fail("--cache-size: " + s.message());
+    online.cache_size = *size;
+  }
+  if (!change.any() && !online.any() && !o.list)
+    return Fail("nothing to do: give -l or a change (see --help)");
+
+  // A mount point, or the device of a live mount: the daemon changes it.
+  Result<std::optional<std::string>> live = tune::FindLiveDaemon(o.device);
+  if (!live.ok()) return Fail(live.status().message());
+  if (live->has_value()) {
+    if (o.list || o.uuid) {
+      Result<std::string> at = tune::LiveInfo(**live, "mountpoint");
+      const std::string where = at.ok() && !at->empty() ? "mounted at " + *at : "mounted";
+      return Fail(o.device + ": " + where + "; -l and -U work on an unmounted device only");
+    }
+    Result<std::string> done = tune::ApplyOnline(**live, o.device, online);
+    if (!done.ok()) return Fail(done.status().message());
+    printf("%s: %s\n", o.device.c_str(), done->c_str());
+    return kOk;
+  }
+  if (online.writeback_ms || online.cache_size)
+    return Fail(o.device + ": not mounted; --writeback-ms and --cache-size change a live mount");
 
   mapping::PartOpenOptions popts{.force_cache_line = !o.page_granularity,
                                  .read_only = !change.any()};
@@ -97,7 +134,8 @@ int Run(const Options& o) {
 int main(int argc, char** argv) {
   CLI::App app{"Show or change the parameters of a pmemfs filesystem", "pmemfs-tune"};
   Options o;
-  app.add_option("device", o.device, "PART[,PART...]: the device string given to mkpmemfs")
+  app.add_option("device", o.device,
+                 "PART[,PART...]: the device string given to mkpmemfs, or a mount point")
       ->required();
   app.add_flag("-l,--list", o.list,
                "print the superblock: uuid, label, mode, features, sizes, counts, times, state, "
@@ -107,9 +145,16 @@ int main(int argc, char** argv) {
       ->type_name("LABEL");
   app.add_option("-U,--uuid", o.uuid, "set the uuid: a uuid, random or time")
       ->type_name("UUID");
-  app.add_option("--mode", o.mode, "set the default mode stored in the superblock")
+  app.add_option("--mode", o.mode,
+                 "set the default mode stored in the superblock; on a live mount, switch the "
+                 "running mode")
       ->check(CLI::IsMember({"copy", "direct", "pages"}))
       ->type_name("MODE");
+  app.add_option("--writeback-ms", o.writeback_ms,
+                 "live mount: the write-back period from now on (0: only fsync, sync, unmount)")
+      ->type_name("MS");
+  app.add_option("--cache-size", o.cache_size, "live mount in copy mode: the DRAM cache size")
+      ->type_name("SIZE");
   app.add_flag("--page-granularity", o.page_granularity,
                "flush emulated pmem files with msync instead of cache-line flushes");
   app.set_version_flag("-V,--version", tools::VersionString("pmemfs-tune"),

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# pmemfs-tune on a live mount, through the running daemon (no unmount): the label (by mount
+# point and by device; FS_IOC_GETFSLABEL shows it at once, it survives the unmount),
+# --writeback-ms and --cache-size; then --mode through every ordered pair of modes while fio
+# (--verify=crc32c, buffered and O_DIRECT) and a create/rename/unlink workload run against the
+# mount: no error, no lost byte (a reference file read with O_DIRECT after each switch, the
+# workload's files at the end and after a remount), pmemfs-fsck -n clean. A switch refused while
+# a direct-access lease holder is stopped (SIGSTOP) names it and leaves the mode as it was; a
+# user who is neither root nor the mount's owner is refused; refusals print one line.
+source "$(dirname "$0")/lib.sh"
+TUNE=${PMEMFS_TUNE:-pmemfs-tune}
+TOOL=${PMEMFS_DIRECT_TOOL:?PMEMFS_DIRECT_TOOL: the pmemfs-direct-tool program (CMake sets it)}
+command -v fio >/dev/null || fail "fio is missing (Debian package fio)"
+
+# The daemon's own account of the mount ("info" on its control socket): field $1.
+live() {
+  python3 - "$MNT" "$1" <<'PY'
+import glob, socket, sys
+for path in glob.glob("/run/pmemfs/*.sock"):
+    try:
+        s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(path)
+        s.sendall(b"info\n"); reply = s.makefile().readline().rstrip("\n"); s.close()
+    except OSError:
+        continue
+    f = dict(kv.split("=", 1) for kv in reply[3:].split("\t") if "=" in kv)
+    if f.get("mountpoint") == sys.argv[1]:
+        print(f.get(sys.argv[2], "")); sys.exit(0)
+sys.exit("no daemon reports " + sys.argv[1])
+PY
+}
+refused() {  # refused WHAT CMD...: exit 1 and one line on stderr
+  local what=$1 rc=0; shift
+  "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+  expect_eq "$rc" 1 "$what: exit status"
+  expect_eq "$(wc -l <"$WORK/err")" 1 "$what: lines on stderr ($(cat "$WORK/err"))"
+}
+
+make_device 256M
+format --label first
+mount_fs
+expect_eq "$(live mode)" "$MODE" "the mode the daemon reports"
+
+# --- the label, the write-back period, the cache size ---------------------------------------
+"$TUNE" -L "by mount point" "$MNT" >/dev/null || fail "pmemfs-tune -L MOUNTPOINT"
+expect_eq "$($FSUTIL label "$MNT")" "by mount point" "FS_IOC_GETFSLABEL right after -L"
+"$TUNE" -L second "$DEV" >/dev/null || fail "pmemfs-tune -L DEVICE of a live mount"
+expect_eq "$($FSUTIL label "$MNT")" second "FS_IOC_GETFSLABEL after -L DEVICE"
+refused "a label of 64 bytes" "$TUNE" -L "$(printf 'x%.0s' $(seq 64))" "$MNT"
+expect_eq "$($FSUTIL label "$MNT")" second "the label after a refused one"
+refused "-U on a live mount" "$TUNE" -U random "$MNT"
+"$TUNE" --writeback-ms 250 "$MNT" >/dev/null || fail "pmemfs-tune --writeback-ms"
+expect_eq "$(live writeback_ms)" 250 "writeback_ms after --writeback-ms 250"
+"$TUNE" --writeback-ms 0 "$MNT" >/dev/null || fail "pmemfs-tune --writeback-ms 0"
+expect_eq "$(live writeback_ms)" 0 "writeback_ms after --writeback-ms 0"
+"$TUNE" --writeback-ms 100 "$MNT" >/dev/null || fail "pmemfs-tune --writeback-ms 100"
+refused "--cache-size below the minimum" "$TUNE" --cache-size 4K "$MNT"
+if [ "$MODE" = copy ]; then
+  random_file "$WORK/c" 3M
+  cp "$WORK/c" "$MNT/c"
+  "$TUNE" --cache-size 8M "$MNT" >/dev/null || fail "pmemfs-tune --cache-size 8M"
+  expect_eq "$(live cache_size)" $((8 << 20)) "cache_size after --cache-size 8M"
+  dd if="$MNT/c" iflag=direct bs=1M status=none | cmp - "$WORK/c" ||
+    fail "a file written before the cache resize differs"
+else
+  refused "--cache-size outside copy mode" "$TUNE" --cache-size 8M "$MNT"
+fi
+refused "a non-owner" setpriv --reuid=65534 --regid=65534 --clear-groups "$TUNE" -L other "$MNT"
+grep -q "permission denied" "$WORK/err" || fail "the non-owner refusal: $(cat "$WORK/err")"
+refused "a non-owner's switch" setpriv --reuid=65534 --regid=65534 --clear-groups \
+  "$TUNE" --mode direct "$MNT"
+expect_eq "$($FSUTIL label "$MNT")" second "the label after a non-owner's change"
+expect_eq "$(live mode)" "$MODE" "the mode after a non-owner's switch"
+
+# --- every ordered pair of modes under load -------------------------------------------------
+# No background write-back: what copy mode's cache holds at a switch reaches the device only
+# through the switch (a file overwritten in place with O_DIRECT just before it, read back with
+# O_DIRECT after it; new blocks would reach the device at allocation).
+"$TUNE" --writeback-ms 0 "$MNT" >/dev/null || fail "pmemfs-tune --writeback-ms 0"
+random_file "$WORK/fresh" 2M
+cp "$WORK/fresh" "$MNT/fresh"
+sync "$MNT/fresh"
+random_file "$WORK/ref" 8M
+cp "$WORK/ref" "$MNT/ref"
+mkdir "$MNT/meta" "$MNT/fio"
+: >"$WORK/fio.log"
+( while [ ! -e "$WORK/stop" ]; do
+    fio --ioengine=psync --bs=4k --size=8M --rw=randwrite --verify=crc32c --do_verify=1 \
+        --verify_fatal=1 --verify_backlog=64 --fsync=32 \
+        --name=buffered --filename="$MNT/fio/buffered" --direct=0 \
+        --name=odirect --filename="$MNT/fio/odirect" --direct=1 >>"$WORK/fio.log" 2>&1 ||
+      { echo "fio failed" >"$WORK/fio.failed"; break; }
+  done ) &
+FIO=$!
+python3 - "$MNT/meta" "$WORK/stop" "$WORK/meta.out" <<'PY' &
+import os, sys
+d, stop, out = sys.argv[1:]
+live = {}
+n = 0
+try:
+    while not os.path.exists(stop) or n < 200:
+        a, b = os.path.join(d, "new%d" % n), os.path.join(d, "f%d" % n)
+        want = ("content %d\n" % n) * (n % 7 + 1)
+        with open(a, "w") as f:
+            f.write(want)
+        os.rename(a, b)
+        live[b] = want
+        if n % 3 == 0:
+            victim = os.path.join(d, "f%d" % (n // 2))
+            if victim in live:
+                os.unlink(victim); del live[victim]
+        if n % 10 == 0:
+            for p, want in live.items():
+                with open(p) as f:
+                    if f.read() != want: raise SystemExit("wrong content in " + p)
+            if sorted(os.listdir(d)) != sorted(os.path.basename(p) for p in live):
+                raise SystemExit("the directory does not list what was created")
+        n += 1
+    with open(out, "w") as f:
+        for p in sorted(live): f.write(os.path.basename(p) + "\n")
+except SystemExit: raise
+except Exception as e:
+    raise SystemExit("metadata workload: %r" % e)
+PY
+META=$!
+
+# c d p c p d (c) passes through all six ordered pairs; start where this test's mode is.
+cycle=(copy direct pages copy pages direct)
+for ((start = 0; start < 6; start++)); do [ "${cycle[$start]}" = "$MODE" ] && break; done
+for ((i = 1; i <= 6; i++)); do
+  to=${cycle[$(((start + i) % 6))]}
+  from=$(live mode)
+  sleep 1
+  random_file "$WORK/fresh" 2M
+  dd if="$WORK/fresh" of="$MNT/fresh" oflag=direct conv=notrunc bs=64k status=none
+  "$TUNE" --mode "$to" "$MNT" >"$WORK/switch.out" 2>"$WORK/switch.err" ||
+    fail "switch $from -> $to under load: $(cat "$WORK/switch.err")"
+  expect_eq "$(live mode)" "$to" "the mode after switching $from -> $to"
+  log "$(cat "$WORK/switch.out")"
+  dd if="$MNT/ref" iflag=direct bs=1M status=none | cmp - "$WORK/ref" ||
+    fail "the reference file differs after switching $from -> $to"
+  dd if="$MNT/fresh" iflag=direct bs=64k status=none | cmp - "$WORK/fresh" ||
+    fail "a file written just before switching $from -> $to differs after it"
+  [ -e "$WORK/fio.failed" ] && fail "fio reported an error after switching $from -> $to: $(tail -20 "$WORK/fio.log")"
+done
+expect_eq "$(live mode)" "$MODE" "the mode after the cycle"
+touch "$WORK/stop"
+wait "$META" || fail "the metadata workload failed across the switches"
+wait "$FIO"
+[ -e "$WORK/fio.failed" ] && fail "fio: $(tail -20 "$WORK/fio.log")"
+grep -q "buffered: (groupid" "$WORK/fio.log" || fail "fio did not run: $(tail -5 "$WORK/fio.log")"
+
+# --- a lease holder that does not answer ------------------------------------------------------
+if [ "$MODE" = copy ]; then
+  "$TUNE" --mode direct "$MNT" >/dev/null || fail "switch copy -> direct for the lease test"
+fi
+held=$(live mode)
+random_file "$MNT/held" 1M
+mkfifo "$WORK/hold.in"
+"$TOOL" hold "$MNT/held" <"$WORK/hold.in" >"$WORK/hold.out" 2>&1 &
+HOLDER=$!
+exec 7>"$WORK/hold.in"
+for _ in $(seq 100); do grep -q ready "$WORK/hold.out" && break; sleep 0.1; done
+grep -q ready "$WORK/hold.out" || fail "the lease holder did not start: $(cat "$WORK/hold.out")"
+kill -STOP "$HOLDER"
+other=copy; [ "$held" = copy ] && other=direct
+refused "a switch while a lease holder is stopped" "$TUNE" --mode "$other" "$MNT"
+grep -q "pid $HOLDER" "$WORK/err" || fail "the refusal does not name the holder (pid $HOLDER): $(cat "$WORK/err")"
+expect_eq "$(live mode)" "$held" "the mode after a refused switch"
+cmp "$MNT/ref" "$WORK/ref" || fail "the reference file after a refused switch"
+kill -CONT "$HOLDER"
+echo quit >&7
+exec 7>&-
+wait "$HOLDER" || true
+for _ in $(seq 50); do
+  "$TUNE" --mode "$MODE" "$MNT" >/dev/null 2>"$WORK/err" && break
+  sleep 0.2   # the holder's late answer and exit reach the daemon
+done
+expect_eq "$(live mode)" "$MODE" "the mode once the holder is gone"
+
+# --- everything there, after a remount, fsck clean --------------------------------------------
+check_meta() {
+  python3 - "$MNT/meta" "$WORK/meta.out" <<'PY' || fail "the metadata workload's files $1"
+import os, sys
+d, out = sys.argv[1:]
+want = [l.strip() for l in open(out) if l.strip()]
+if sorted(os.listdir(d)) != sorted(want): sys.exit("the names differ")
+for name in want:
+    n = int(name[1:])
+    if open(os.path.join(d, name)).read() != ("content %d\n" % n) * (n % 7 + 1):
+        sys.exit(name + ": wrong content")
+PY
+}
+check_meta "after the switches"
+manifest "$MNT" >"$WORK/before"
+umount_fs
+"$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck -n after the switches: $(cat "$WORK/fsck.out")"
+mount_fs
+manifest "$MNT" >"$WORK/after"
+diff "$WORK/before" "$WORK/after" >&2 || fail "the tree changed across the remount"
+cmp "$MNT/ref" "$WORK/ref" || fail "the reference file after the remount"
+check_meta "after the remount"
+expect_eq "$($FSUTIL label "$MNT")" second "the label after the remount"
+umount_fs
+pass
