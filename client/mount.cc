@@ -6,6 +6,7 @@
 #include <sys/un.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -130,6 +131,7 @@ Result<std::unique_ptr<Mount>> Mount::Connect(dev_t dev) {
 }
 
 Mount::~Mount() {
+  closing_ = true;
   if (!abandoned_) {
     if (sock_ >= 0) shutdown(sock_, SHUT_RDWR);
     if (cb_sock_ >= 0) shutdown(cb_sock_, SHUT_RDWR);
@@ -163,7 +165,7 @@ std::shared_ptr<File> Mount::GetFile(uint64_t ino) {
 
 int Mount::Call(const void* req, size_t len, const std::vector<int>& fds,
                 std::vector<char>* reply) {
-  if (abandoned_) return EPIPE;
+  if (abandoned_ || lost_) return EPIPE;
   std::lock_guard l(call_mu_);
   Header h;
   std::memcpy(&h, req, sizeof h);
@@ -231,7 +233,10 @@ void Mount::AnswerRevocations() {
   while (true) {
     direct::RevokeMessage m;
     ssize_t n = direct::RecvPacket(cb_sock_, &m, sizeof m);
-    if (n <= 0) return;  // the daemon is gone (or we are): the kernel serves what follows
+    if (n <= 0) {
+      if (!closing_) Lost();
+      return;
+    }
     if (static_cast<size_t>(n) < sizeof m || static_cast<Op>(m.h.op) != Op::kRevoke) continue;
     std::shared_ptr<File> f;
     {
@@ -243,6 +248,21 @@ void Mount::AnswerRevocations() {
     direct::AckMessage a{{static_cast<uint32_t>(Op::kAck), 0, m.rev}, m.rev};
     if (direct::SendPacket(cb_sock_, &a, sizeof a) != 0) return;
   }
+}
+
+void Mount::Lost() {
+  // The daemon died (kill -9, a crash): nobody folds sizes from the slots any more, and a daemon
+  // mounted next may free and reuse any block we hold. Every lease goes, as if revoked (waiting
+  // for the accesses in flight); from now on the kernel serves everything, which fails as the
+  // dead mount does.
+  lost_ = true;
+  std::vector<std::shared_ptr<File>> files;
+  {
+    std::lock_guard l(files_mu_);
+    for (auto& [ino, w] : files_)
+      if (std::shared_ptr<File> f = w.lock()) files.push_back(std::move(f));
+  }
+  for (const std::shared_ptr<File>& f : files) f->Revoke(0, UINT64_MAX, UINT64_MAX);
 }
 
 }  // namespace pmemfs::client

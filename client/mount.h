@@ -10,8 +10,10 @@
 //
 // Mount::Connect(dev) -> Grant/Release/Fsync requests (one at a time) -> revocations arrive on
 // the callback thread, which takes the File's lock exclusively (waiting for accesses in flight),
-// drops the leases and answers. A Mount lives until the process exits (or forks: the child
-// starts over and uses the kernel for what it inherited).
+// drops the leases and answers. When the daemon dies (the callback socket closes), every lease
+// of every File goes the same way and no request is made again: the kernel serves the rest. A
+// Mount lives until the process exits (or forks: the child starts over and uses the kernel for
+// what it inherited).
 #pragma once
 
 #include <sys/types.h>
@@ -77,6 +79,8 @@ class Mount {
   Mount() = default;
   int Call(const void* req, size_t len, const std::vector<int>& fds, std::vector<char>* reply);
   void AnswerRevocations();
+  // The callback socket closed while we still use the mount: the daemon is gone.
+  void Lost();
 
   dev_t dev_ = 0;
   int sock_ = -1;     // requests
@@ -89,6 +93,8 @@ class Mount {
   bool pages_ = false;
   std::thread answers_;
   std::atomic<bool> abandoned_{false};
+  std::atomic<bool> closing_{false};  // the destructor runs
+  std::atomic<bool> lost_{false};     // the daemon died: no requests, no leases any more
 
   std::mutex call_mu_;  // one request at a time; guards seq_
   uint64_t seq_ = 0;
