@@ -1153,6 +1153,9 @@ Result<uint64_t> Filesystem::CopyFileRange(const Caller& c, uint64_t ino_in, uin
 Status Filesystem::AllocateForLease(Inode& ip, uint64_t off, uint64_t end) {
   DataPath dp(*this, ip);
   const uint64_t size = dp.rec.size;
+  // Clients will write past the committed size: marked (in the same commit as the blocks) so
+  // that mount trims what a crash leaves there (leases.cc, kAheadMark).
+  if (end > size) MarkAhead(dp.rec);
   Status st = dp.CheckSpace(off, end);
   if (st.ok() && end > size) st = dp.ZeroTail(size, end);
   if (st.ok()) st = dp.Fill(off, end, nullptr, DataPath::kAllocHoles | DataPath::kUnshare);

@@ -487,8 +487,19 @@ class Filesystem {
   Result<LeaseGrant> GrantLocked(ClientId c, const LeaseRequest& r, const InodePtr& ip);
   // c's leases on ip end. Caller holds ip.mu exclusively.
   Status EndLeases(Inode& ip, ClientId c);
-  // ip has no lease left: its slot goes. Caller holds ip.mu exclusively.
+  // ip has no lease left: its slot goes, and its ahead mark (below) with the record's next
+  // commit. Caller holds ip.mu exclusively.
   void RetireLeases(Inode& ip);
+  // The ahead mark of a record: kInodeTruncating with pending_size kAheadMark (UINT64_MAX: to
+  // whatever the size is). Set in the commit that allocates blocks past the end for a write
+  // lease, while clients may store past the committed size; a crash leaves it on the media and
+  // mount then frees every block past the end (FinishTruncate), so that no later extension
+  // shows what clients stored there unacknowledged.
+  static constexpr uint64_t kAheadMark = UINT64_MAX;
+  static void MarkAhead(layout::InodeRecord& rec) {
+    rec.flags |= layout::kInodeTruncating;
+    rec.pending_size = kAheadMark;
+  }
   std::vector<uint64_t> LeasedInodes();
   // [file_io.cc] Allocates (zeroed) every hole of [off, end) and gives shared pages of it copies
   // of their own, without changing size or times; zeroes the old last block's tail when `end`

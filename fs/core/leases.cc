@@ -385,6 +385,17 @@ bool Filesystem::QuiesceLeases(Inode& ip, uint64_t lo, uint64_t hi, LeaseChange 
 void Filesystem::RetireLeases(Inode& ip) {
   ip.lease_slot.store(nullptr, std::memory_order_release);
   ip.lease_size_cap.store(0, std::memory_order_relaxed);
+  if ((ip.rec.flags & layout::kInodeTruncating) && ip.rec.pending_size == kAheadMark) {
+    // No lease lets anyone store past the end any more: the mark goes with the record's next
+    // commit (EndLeases commits at once; until then a crash only makes mount trim the blocks
+    // past the end, which is harmless).
+    ip.rec.flags &= ~layout::kInodeTruncating;
+    ip.rec.pending_size = 0;
+    if (LeaseTable::PerInode* p = leases_->Find(ip.ino); p != nullptr && p->inode)
+      flusher_->Defer(p->inode);
+    else
+      ip.times_pending = true;
+  }
   leases_->RetireSlot(leases_->Erase(ip.ino));
 }
 
