@@ -4,8 +4,20 @@
 //
 //   is-direct FILE                 the file's data goes through the device (exit 1: kernel)
 //   write FILE OFF LEN SEED        pattern bytes written with pmemfs_pwrite in uneven pieces
-//   append FILE COUNT LEN SEED     COUNT records appended (O_APPEND); after each returns, its
-//                                  number is printed on stdout (line-buffered)
+//   append FILE COUNT LEN SEED [sync]  COUNT records appended (O_APPEND); after each returns
+//                                  (with sync: and pmemfs_fsync after it), its number is printed
+//                                  on stdout (line-buffered)
+//   check-appends FILE LEN SEED ACKED  after appends cut short: the first ACKED records are
+//                                  there (through the kernel), and every byte past them up to
+//                                  the size is the pattern (a record in flight) or zero
+//   overwrite FILE RECORDS LEN SEED    rewrites records of the file in place forever, pass p
+//                                  with the pattern of SEED+1+p; "p i" printed after each write
+//                                  of record i returned; the first failure prints "error ..."
+//                                  and exits 3
+//   check-overwrites FILE RECORDS LEN SEED ACKS  after overwrite was cut short (ACKS: what it
+//                                  printed; the file held the pattern of SEED before): each
+//                                  record holds its last acknowledged pass, the one after the
+//                                  last acknowledgement may also hold (part of) the next
 //   check FILE OFF LEN SEED        the pattern read back with pmemfs_pread, and through the
 //                                  kernel (a descriptor of its own)
 //   random FILE SIZE SEED OPS      random writes, reads, appends, truncates checked against a
@@ -155,7 +167,7 @@ int Check(const char* path, uint64_t off, uint64_t len, uint64_t seed) {
   return 0;
 }
 
-int Append(const char* path, uint64_t count, uint64_t len, uint64_t seed) {
+int Append(const char* path, uint64_t count, uint64_t len, uint64_t seed, bool sync) {
   int fd = OpenLib(path, O_WRONLY | O_APPEND | O_CREAT);
   if (!pmemfs_is_direct(fd)) Die(std::string(path) + ": not direct");
   setvbuf(stdout, nullptr, _IOLBF, 0);
@@ -163,9 +175,88 @@ int Append(const char* path, uint64_t count, uint64_t len, uint64_t seed) {
     std::vector<unsigned char> rec = Pattern(seed, i * len, len);
     ssize_t n = pmemfs_write(fd, rec.data(), len);
     if (n != static_cast<ssize_t>(len)) Die(Errno("pmemfs_write (append)"));
+    if (sync && pmemfs_fsync(fd) != 0) Die(Errno("pmemfs_fsync (append)"));
     printf("%llu\n", static_cast<unsigned long long>(i));
   }
   pmemfs_close(fd);
+  return 0;
+}
+
+std::vector<unsigned char> KernelReadFile(const char* path) {
+  int k = OpenKernel(path, O_RDONLY);
+  struct stat st;
+  if (fstat(k, &st) != 0) Die(Errno("fstat"));
+  std::vector<unsigned char> got(static_cast<size_t>(st.st_size));
+  KernelReadAll(k, got.data(), got.size(), 0);
+  close(k);
+  return got;
+}
+
+int CheckAppends(const char* path, uint64_t len, uint64_t seed, uint64_t acked) {
+  std::vector<unsigned char> got = KernelReadFile(path);
+  if (got.size() < acked * len)
+    Die("size " + std::to_string(got.size()) + " is short of the " + std::to_string(acked) +
+        " records acknowledged (" + std::to_string(acked * len) + " bytes)");
+  std::vector<unsigned char> want = Pattern(seed, 0, got.size());
+  for (uint64_t i = 0; i < got.size(); i++) {
+    if (got[i] == want[i]) continue;
+    if (i < acked * len)
+      Die("acknowledged record " + std::to_string(i / len) + ": byte " + std::to_string(i) +
+          " is " + std::to_string(got[i]) + ", expected " + std::to_string(want[i]));
+    if (got[i] != 0)
+      Die("byte " + std::to_string(i) + " past the acknowledged records is " +
+          std::to_string(got[i]) + ": neither what was written there nor zero");
+  }
+  return 0;
+}
+
+int Overwrite(const char* path, uint64_t records, uint64_t len, uint64_t seed) {
+  int fd = OpenLib(path, O_RDWR);
+  if (!pmemfs_is_direct(fd)) Die(std::string(path) + ": not direct");
+  setvbuf(stdout, nullptr, _IOLBF, 0);
+  for (uint64_t pass = 0;; pass++) {
+    for (uint64_t i = 0; i < records; i++) {
+      std::vector<unsigned char> rec = Pattern(seed + 1 + pass, i * len, len);
+      if (pmemfs_pwrite(fd, rec.data(), len, static_cast<off_t>(i * len)) !=
+          static_cast<ssize_t>(len)) {
+        printf("error pass %llu record %llu: %s\n", static_cast<unsigned long long>(pass),
+               static_cast<unsigned long long>(i), strerror(errno));
+        exit(3);
+      }
+      printf("%llu %llu\n", static_cast<unsigned long long>(pass),
+             static_cast<unsigned long long>(i));
+    }
+  }
+}
+
+int CheckOverwrites(const char* path, uint64_t records, uint64_t len, uint64_t seed,
+                    const char* acks) {
+  // The pass each record was last acknowledged in (-1: never, it holds the pattern of SEED).
+  std::vector<int64_t> last(records, -1);
+  FILE* in = fopen(acks, "r");
+  if (in == nullptr) Die(Errno(std::string("open ") + acks));
+  unsigned long long p, r;
+  int64_t next = 0;  // the record written after the last acknowledged one (maybe in flight)
+  while (fscanf(in, "%llu %llu", &p, &r) == 2) {
+    if (r >= records) Die("acknowledgement of record " + std::to_string(r));
+    last[r] = static_cast<int64_t>(p);
+    next = static_cast<int64_t>((r + 1) % records);
+  }
+  fclose(in);
+  std::vector<unsigned char> got = KernelReadFile(path);
+  if (got.size() != records * len)
+    Die("size " + std::to_string(got.size()) + ", expected " + std::to_string(records * len));
+  for (uint64_t i = 0; i < records; i++) {
+    std::vector<unsigned char> want = Pattern(seed + 1 + last[i], i * len, len);
+    std::vector<unsigned char> then = Pattern(seed + 2 + last[i], i * len, len);
+    for (uint64_t b = 0; b < len; b++) {
+      const unsigned char g = got[i * len + b];
+      if (g == want[b] || (static_cast<int64_t>(i) == next && g == then[b])) continue;
+      Die("record " + std::to_string(i) + " (last acknowledged in pass " +
+          std::to_string(last[i]) + "): byte " + std::to_string(i * len + b) + " is " +
+          std::to_string(g) + ", expected " + std::to_string(want[b]));
+    }
+  }
   return 0;
 }
 
@@ -315,7 +406,14 @@ int main(int argc, char** argv) {
   auto n = [&](int i) { return i < argc ? Num(argv[i]) : 0; };
   if (cmd == "is-direct") return IsDirect(path);
   if (cmd == "write") return Write(path, n(3), n(4), n(5));
-  if (cmd == "append") return Append(path, n(3), n(4), n(5));
+  if (cmd == "append")
+    return Append(path, n(3), n(4), n(5), argc > 6 && std::string(argv[6]) == "sync");
+  if (cmd == "check-appends") return CheckAppends(path, n(3), n(4), n(5));
+  if (cmd == "overwrite") return Overwrite(path, n(3), n(4), n(5));
+  if (cmd == "check-overwrites") {
+    if (argc < 7) Die("usage: check-overwrites FILE RECORDS LEN SEED ACKS");
+    return CheckOverwrites(path, n(3), n(4), n(5), argv[6]);
+  }
   if (cmd == "check" || cmd == "lib-sees") return Check(path, n(3), n(4), n(5));
   if (cmd == "random") return Random(path, n(3), n(4), n(5));
   if (cmd == "size-seen") return SizeSeen(path);
