@@ -30,7 +30,7 @@ Status Filesystem::CheckNotImmutable(const Inode& ip, std::string_view what) {
 }
 
 Result<uint32_t> Filesystem::GetFileFlags(uint64_t ino) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   std::shared_lock lock(ip->mu);
   return ip->rec.flags & layout::kInodeAttrFlags;
 }
@@ -40,7 +40,7 @@ Status Filesystem::SetFileFlags(const Caller& c, uint64_t ino, uint32_t flags) {
     return Status::Unsupported("attribute flags other than sync, immutable, append-only, nodump "
                                "and noatime are not supported");
   if (read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   std::unique_lock lock(ip->mu);
   InodeRecord rec = ip->rec;
   if (c.uid != 0 && c.uid != rec.uid)

@@ -763,7 +763,7 @@ Result<uint64_t> Filesystem::DataPath::Write(const Caller& c, uint64_t off,
 // Filesystem methods
 
 Status Filesystem::Open(const Caller& c, uint64_t ino, int flags) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   if (read_only() && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
     return Status::ReadOnly("the filesystem is mounted read-only");
   if (ip->is_dir() && (flags & O_ACCMODE) != O_RDONLY)
@@ -775,14 +775,11 @@ Status Filesystem::Open(const Caller& c, uint64_t ino, int flags) {
       return Status::Permission("inode " + std::to_string(ino) +
                                 " is append-only: open it with O_APPEND and without O_TRUNC");
   }
-  {
-    std::lock_guard l(inodes_mu_);
-    ip->open_count++;
-  }
+  cache_->Opened(*ip);
   if ((flags & O_TRUNC) && ip->is_reg()) {
     Status st = [&]() -> Status {
       std::unique_lock lock(ip->mu);
-      PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+      PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
       InodeRecord rec = ip->rec;
       store::Tx tx = store_->Begin();
       PMEMFS_RETURN_IF_ERROR(Truncate(*ip, rec, 0));
@@ -794,12 +791,9 @@ Status Filesystem::Open(const Caller& c, uint64_t ino, int flags) {
       return Status::Ok();
     }();
     if (!st.ok()) {
-      {
-        std::lock_guard l(inodes_mu_);
-        ip->open_count--;
-      }
+      cache_->OpenFailed(*ip);
       ip.reset();
-      MaybeEvict(ino);
+      cache_->MaybeEvict(ino);
       return st;
     }
   }
@@ -809,13 +803,8 @@ Status Filesystem::Open(const Caller& c, uint64_t ino, int flags) {
 Status Filesystem::Release(uint64_t ino) {
   Status st;
   {
-    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
-    bool last;
-    {
-      std::lock_guard l(inodes_mu_);
-      if (ip->open_count > 0) ip->open_count--;
-      last = ip->open_count == 0;
-    }
+    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
+    const bool last = cache_->Closed(*ip);
     if (last) {  // the last close commits the times its writes left pending
       std::unique_lock lock(ip->mu);
       (void)FoldLeasesLocked(*ip);
@@ -823,20 +812,20 @@ Status Filesystem::Release(uint64_t ino) {
     }
     if (last && st.ok()) flusher_->Drop(ino);  // no longer held there: MaybeEvict may drop it
   }
-  MaybeEvict(ino);
+  cache_->MaybeEvict(ino);
   return st;
 }
 
 Status Filesystem::Read(uint64_t ino, uint64_t off, uint64_t len, mapping::ReadRef* out) {
   out->Release();
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   FoldLeases(ip);  // direct access: what clients appended is in the file
   bool touch = false;
   {
     std::shared_lock lock(ip->mu);
     PMEMFS_RETURN_IF_ERROR(CheckRegular(*ip));
     if (len == 0) return Status::Ok();
-    PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+    PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
     const uint64_t size = ip->rec.size;
     if (off < size)
       PMEMFS_RETURN_IF_ERROR(DataPath::Read(*this, *ip, off, std::min(len, size - off), out));
@@ -851,7 +840,7 @@ bool Filesystem::AtimeDueLocked(const Inode& ip) const {
 }
 
 bool Filesystem::AtimeDue(uint64_t ino) {
-  auto ip = GetInode(ino);
+  auto ip = cache_->Get(ino);
   if (!ip.ok()) return false;
   std::shared_lock lock((*ip)->mu);
   return AtimeDueLocked(**ip);
@@ -863,7 +852,7 @@ void Filesystem::DropCachedData(uint64_t ino) {
 
 Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
                                    std::span<const std::byte> data) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   if (read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
   std::unique_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckRegular(*ip));
@@ -878,7 +867,7 @@ Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
   if (off >= kMaxFileSize)
     return Status::TooBig("write at " + std::to_string(off) + " is past the largest file size");
   data = data.first(std::min<uint64_t>(data.size(), kMaxFileSize - off));
-  PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
   (void)QuiesceLeases(*ip, off, off + data.size(), LeaseChange::kWrite);
   const bool due_before = AtimeDueLocked(*ip);
   DataPath dp(*this, *ip);
@@ -909,7 +898,7 @@ Status Filesystem::CommitRecord(Inode& ip) {
 Status Filesystem::Truncate(Inode& ip, InodeRecord& rec, uint64_t size) {
   if (size > kMaxFileSize)
     return Status::TooBig("size " + std::to_string(size) + " is past the largest file size");
-  PMEMFS_RETURN_IF_ERROR(LoadMap(ip));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(ip));
   (void)QuiesceLeases(ip, 0, UINT64_MAX, LeaseChange::kResize, &rec);
   const InodeRecord before = ip.rec;
   if (size > rec.size) {
@@ -935,7 +924,7 @@ Status Filesystem::Truncate(Inode& ip, InodeRecord& rec, uint64_t size) {
 Status Filesystem::FinishTruncate(Inode& ip, bool to_zero) {
   const bool flagged = ip.rec.flags & layout::kInodeTruncating;
   if (!to_zero && !flagged) return Status::Ok();
-  PMEMFS_RETURN_IF_ERROR(LoadMap(ip));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(ip));
   const uint64_t size = to_zero ? 0 : std::min(ip.rec.pending_size, ip.rec.size);
   if (!flagged && ip.map->NextData(0) == UINT64_MAX) return Status::Ok();  // nothing to free
   (void)QuiesceLeases(ip, 0, UINT64_MAX, LeaseChange::kResize);
@@ -945,12 +934,12 @@ Status Filesystem::FinishTruncate(Inode& ip, bool to_zero) {
 
 Status Filesystem::Fsync(uint64_t ino, bool datasync) {
   (void)datasync;  // both commit pending write times (cheap, and what fsync needs)
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   if (ip->is_volatile() || !ip->is_reg()) return Status::Ok();
   FoldLeases(ip);  // direct access: sizes and times clients reported go down too
   if (access_->mode() == mapping::Mode::kCopy) {
     std::shared_lock lock(ip->mu);
-    PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+    PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
     Status st;
     ip->map->ForEach(0, UINT64_MAX, [&](uint64_t, uint64_t dev, uint64_t n) {
       if (dev != 0 && st.ok()) st = access_->Sync(dev * kBlock, n * kBlock);
@@ -965,7 +954,7 @@ Status Filesystem::Fsync(uint64_t ino, bool datasync) {
 Status Filesystem::SyncFs() { return flusher_->Flush(); }
 
 Status Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   std::unique_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckRegular(*ip));
   PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(*ip, "fallocate"));
@@ -986,7 +975,7 @@ Status Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len)
   if (off > kMaxFileSize || len > kMaxFileSize - off)
     return Status::TooBig("fallocate past the largest file size");
   const uint64_t end = off + len;
-  PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
   (void)FoldLeasesLocked(*ip);
   (void)QuiesceLeases(*ip, off, end,
                       !(mode & FALLOC_FL_KEEP_SIZE) && end > ip->rec.size ? LeaseChange::kResize
@@ -1041,11 +1030,11 @@ Status Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len)
 Result<uint64_t> Filesystem::Lseek(uint64_t ino, uint64_t off, int whence) {
   if (whence != SEEK_DATA && whence != SEEK_HOLE)
     return Status::InvalidArgument("lseek: only SEEK_DATA and SEEK_HOLE are handled here");
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   FoldLeases(ip);
   std::shared_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckRegular(*ip));
-  PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
   const uint64_t size = ip->rec.size;
   // ENXIO for fs/fuse: the offset is at or past the end (or no data follows it).
   if (off >= size) return Status::Range("lseek: offset " + std::to_string(off) + " is past the end");
@@ -1062,8 +1051,8 @@ Result<uint64_t> Filesystem::Lseek(uint64_t ino, uint64_t off, int whence) {
 
 Result<uint64_t> Filesystem::CopyFileRange(const Caller& c, uint64_t ino_in, uint64_t off_in,
                                            uint64_t ino_out, uint64_t off_out, uint64_t len) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr in, GetInode(ino_in));
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr out, GetInode(ino_out));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr in, cache_->Get(ino_in));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr out, cache_->Get(ino_out));
   const bool same = in == out;
   FoldLeases(in);  // direct access: what clients appended to the source is in it
   // Source shared, destination exclusive; two inodes in inode-number order.
@@ -1090,8 +1079,8 @@ Result<uint64_t> Filesystem::CopyFileRange(const Caller& c, uint64_t ino_in, uin
   len = std::min({len, size_in - off_in, kMaxFileSize - off_out});
   if (same && off_in < off_out + len && off_out < off_in + len)
     return Status::InvalidArgument("copy_file_range: overlapping ranges in one file");
-  PMEMFS_RETURN_IF_ERROR(LoadMap(*in));
-  PMEMFS_RETURN_IF_ERROR(LoadMap(*out));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*in));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*out));
   (void)FoldLeasesLocked(*out);
   (void)QuiesceLeases(*out, off_out, off_out + len,
                       off_out + len > out->rec.size ? LeaseChange::kResize : LeaseChange::kRange);

@@ -1,4 +1,4 @@
-// Filesystem: mount/unmount, the inode cache, attributes, statfs, and the helpers shared by
+// Filesystem: mount/unmount, inode lifetime, attributes, statfs, and the helpers shared by
 // namespace.cc, file_io.cc and xattr.cc.
 #include "fs/core/fs.h"
 
@@ -65,7 +65,7 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
   fs->flusher_ = std::make_unique<Flusher>(Flusher::Hooks{
       .commit_record = [f](Inode& ip) { return f->CommitRecord(ip); },
       .write_back = [f] { return f->access_ ? f->access_->SyncAll() : Status::Ok(); },
-      .released = [f](uint64_t ino) { f->MaybeEvict(ino); },
+      .released = [f](uint64_t ino) { f->cache_->MaybeEvict(ino); },
       .gate = &f->gate_,
   });
   fs->opts_ = opts;
@@ -96,20 +96,25 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
   }
   // Volatile inode numbers start over at every mount: the mount count tells a handle of an
   // earlier mount's RAM file from this mount's (the kernel keeps the low 32 bits).
-  fs->volatile_generation_ = fs->store_->superblock().mount_count;
+  fs->cache_ = std::make_unique<InodeCache>(
+      *fs->store_, fs->store_->superblock().mount_count,
+      InodeCache::Hooks{
+          .free_inode = [f](const InodePtr& ip) { return f->FreeInode(ip); },
+          .drop_contents = [f](Inode& ip) { f->DropContents(ip); },
+      });
   fs->ram_ = mapping::RamPartition::Open(*fs->dev_);
   PMEMFS_RETURN_IF_ERROR(fs->SyncDescriptorTable());
 
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr root, fs->GetInode(kRootIno));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr root, fs->cache_->Get(kRootIno));
   if (!root->is_dir()) return Status::Corrupt("the root inode is not a directory");
-  root->nlookup = 1;  // the kernel's reference to the root is never forgotten
+  fs->cache_->Pin(root);  // the kernel's reference to the root is never forgotten
   // The RAM directory exists only when the device has a RAM partition to hold its files, and
   // never over a persistent entry of the same name (made while mounted with another ram_dir):
   // that entry stays visible and this mount has no RAM directory.
   if (!opts.ram_dir.empty() && fs->ram_->total_pages() > 0) {
     PMEMFS_RETURN_IF_ERROR(CheckName(opts.ram_dir));
     // (A root directory that cannot be read hides nothing; its error comes with its use.)
-    if (fs->LoadDir(*root).ok() && root->dir->Find(opts.ram_dir) != nullptr) {
+    if (fs->cache_->LoadDir(*root).ok() && root->dir->Find(opts.ram_dir) != nullptr) {
       fs->warnings_.push_back("ram_dir '" + opts.ram_dir +
                               "': the root already has a persistent entry of that name; it stays "
                               "visible and this mount has no RAM directory (rename it, or mount "
@@ -123,27 +128,25 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
     rec.nlink = 2;
     rec.parent = kRootIno;
     rec.atime_ns = rec.mtime_ns = rec.ctime_ns = rec.btime_ns = NowNs();
-    rec.generation = fs->volatile_generation_;
-    fs->ram_dir_ = std::make_shared<Inode>(fs->next_volatile_ino_++, rec);
+    rec.generation = fs->cache_->volatile_generation();
+    fs->ram_dir_ = std::make_shared<Inode>(fs->cache_->NewVolatileIno(), rec);
     fs->ram_dir_->dir = Directory::Empty();
     fs->ram_dir_->dir_loaded = true;
-    fs->ram_dir_->nlookup = 1;  // pinned in the cache for the whole mount
-    fs->inodes_[fs->ram_dir_->ino] = fs->ram_dir_;
+    fs->cache_->Pin(fs->ram_dir_);  // cached for the whole mount
   }
   // Finish what a crash interrupted: truncates first, then unlinked inodes still allocated.
   for (uint64_t ino : fs->store_->truncating()) {
-    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, fs->GetInode(ino));
+    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, fs->cache_->Get(ino));
     std::unique_lock lock(ip->mu);
     PMEMFS_RETURN_IF_ERROR(fs->FinishTruncate(*ip));
   }
   for (uint64_t ino : fs->store_->orphans()) {
-    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, fs->GetInode(ino));
+    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, fs->cache_->Get(ino));
     {
       std::unique_lock lock(ip->mu);
       PMEMFS_RETURN_IF_ERROR(fs->FreeInode(ip));
     }
-    std::lock_guard l(fs->inodes_mu_);
-    fs->inodes_.erase(ino);
+    fs->cache_->Erase(ino);
   }
   fs->flusher_->Start(std::chrono::milliseconds(opts.writeback_ms));
   return fs;
@@ -167,11 +170,7 @@ Status Filesystem::Unmount() {
   // Unlinked files still open or referenced at unmount are freed now (read-only after a
   // remount: the next read-write mount frees them).
   std::vector<InodePtr> left;
-  if (!read_only()) {
-    std::lock_guard l(inodes_mu_);
-    for (auto& [ino, ip] : inodes_)
-      if (!ip->is_volatile() && ip->rec.nlink == 0) left.push_back(ip);
-  }
+  if (!read_only() && cache_) left = cache_->Unlinked();
   for (auto& ip : left) {
     std::unique_lock lock(ip->mu);
     Status s = FreeInode(ip);
@@ -284,21 +283,6 @@ Status Filesystem::RebuildDescriptors() {
 // ---------------------------------------------------------------------------------------------
 // Inode cache
 
-Result<Filesystem::InodePtr> Filesystem::GetInode(uint64_t ino) {
-  {
-    std::lock_guard l(inodes_mu_);
-    auto it = inodes_.find(ino);
-    if (it != inodes_.end()) return it->second;
-  }
-  if (ino >= kVolatileInoBase || ino == 0)
-    return Status::NotFound("inode " + std::to_string(ino) + " does not exist");
-  PMEMFS_ASSIGN_OR_RETURN(InodeRecord rec, store_->ReadInode(ino));
-  auto ip = std::make_shared<Inode>(ino, rec);
-  std::lock_guard l(inodes_mu_);
-  auto [it, fresh] = inodes_.emplace(ino, ip);
-  return it->second;  // another thread's copy if it got there first
-}
-
 Attr Filesystem::ToAttr(const Inode& ip) {
   const InodeRecord& r = ip.rec;
   Attr a;
@@ -329,64 +313,17 @@ Attr Filesystem::ToAttr(const Inode& ip) {
 }
 
 Attr Filesystem::Ref(const InodePtr& ip) {
-  {
-    std::lock_guard l(inodes_mu_);
-    ip->nlookup++;
-  }
+  cache_->AddLookup(*ip);
   Attr a = ToAttr(*ip);
   if (ip->ino == kRootIno && HasRamDir()) a.nlink++;  // the RAM directory's ".."
   return a;
 }
 
-void Filesystem::Forget(uint64_t ino, uint64_t nlookup) {
-  {
-    std::lock_guard l(inodes_mu_);
-    auto it = inodes_.find(ino);
-    if (it == inodes_.end()) return;
-    Inode& ip = *it->second;
-    ip.nlookup = nlookup > ip.nlookup ? 0 : ip.nlookup - nlookup;
-  }
-  MaybeEvict(ino);
-}
+void Filesystem::Forget(uint64_t ino, uint64_t nlookup) { cache_->Forget(ino, nlookup); }
 
-void Filesystem::MaybeEvict(uint64_t ino) {
-  InodePtr ip;
-  bool evict;
-  {
-    std::lock_guard l(inodes_mu_);
-    auto it = inodes_.find(ino);
-    if (it == inodes_.end()) return;
-    if (it->second->open_count != 0 || ino == kRootIno || IsRamDir(ino))
-      return;
-    // Nobody else holds the inode when the cache's and our copies are the only ones: a new
-    // copy can only be made under inodes_mu_.
-    evict = it->second->nlookup == 0 && it->second.use_count() == 1;
-    if (evict && it->second->is_volatile()) {
-      // A volatile inode lives only in this cache: it stays while it has links. (Its lock is
-      // taken before inodes_mu_ elsewhere, so only try it here; when it is busy the inode
-      // stays, and whoever holds it and removes its last link evicts it after.)
-      std::shared_lock vl(it->second->mu, std::try_to_lock);
-      if (!vl.owns_lock() || it->second->rec.nlink != 0) return;
-    }
-    if (evict) {
-      ip = std::move(it->second);
-      inodes_.erase(it);
-    } else {
-      ip = it->second;
-    }
-  }
-  std::unique_lock lock(ip->mu);
-  if (ip->rec.nlink != 0) return;
-  if (evict) {
-    (void)FreeInode(ip);
-  } else {
-    // Unlinked and closed, but the kernel still holds a reference (its FORGET arrives
-    // asynchronously, after rm returned): the data and the xattrs go now, as on ext4, so the
-    // space is free when unlink returns; the record (and inode number) goes at the FORGET. A
-    // crash in between leaves an orphan that the next mount frees.
-    if (ip->is_reg() && ip->rec.blocks != 0) (void)FinishTruncate(*ip, /*to_zero=*/true);
-    if (ip->rec.xattr_head != 0) (void)DropXattrs(*ip);
-  }
+void Filesystem::DropContents(Inode& ip) {
+  if (ip.is_reg() && ip.rec.blocks != 0) (void)FinishTruncate(ip, /*to_zero=*/true);
+  if (ip.rec.xattr_head != 0) (void)DropXattrs(ip);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -419,34 +356,6 @@ MapContext Filesystem::Ctx(store::Tx& tx, Inode& ip, InodeRecord& rec) {
   return MapContext{ip.is_volatile() ? nullptr : store_.get(), &tx, ip.ino, &rec};
 }
 
-Status Filesystem::LoadDir(Inode& ip) {
-  if (ip.dir_loaded.load(std::memory_order_acquire)) return Status::Ok();
-  std::lock_guard l(load_mu_);
-  if (!ip.dir) {
-    if (ip.is_volatile() || ip.rec.map_head == 0) {
-      ip.dir = Directory::Empty();
-    } else {
-      PMEMFS_ASSIGN_OR_RETURN(ip.dir, Directory::Load(*store_, ip.ino, ip.rec));
-    }
-  }
-  ip.dir_loaded.store(true, std::memory_order_release);
-  return Status::Ok();
-}
-
-Status Filesystem::LoadMap(Inode& ip) {
-  if (ip.map_loaded.load(std::memory_order_acquire)) return Status::Ok();
-  std::lock_guard l(load_mu_);
-  if (!ip.map) {
-    if (ip.is_volatile() || ip.rec.map_head == 0) {
-      ip.map = FileMap::Empty();
-    } else {
-      PMEMFS_ASSIGN_OR_RETURN(ip.map, FileMap::Load(*store_, ip.ino, ip.rec));
-    }
-  }
-  ip.map_loaded.store(true, std::memory_order_release);
-  return Status::Ok();
-}
-
 InodeRecord Filesystem::NewRecord(const Caller& c, const Inode& dir, uint32_t mode) const {
   InodeRecord rec{};
   rec.mode = mode;
@@ -466,32 +375,6 @@ InodeRecord Filesystem::NewRecord(const Caller& c, const Inode& dir, uint32_t mo
   return rec;
 }
 
-Result<Filesystem::InodePtr> Filesystem::NewInode(store::Tx& tx, const Inode& dir,
-                                                  const InodeRecord& rec_in) {
-  InodeRecord rec = rec_in;
-  uint64_t ino;
-  if (dir.is_volatile()) {
-    ino = next_volatile_ino_++;
-    rec.generation = volatile_generation_;
-  } else {
-    uint64_t gen = 0;
-    PMEMFS_ASSIGN_OR_RETURN(ino, store_->ReserveInode(tx, &gen));
-    rec.generation = gen + 1;
-  }
-  auto ip = std::make_shared<Inode>(ino, rec);
-  if (S_ISDIR(rec.mode)) {
-    ip->dir = Directory::Empty();
-    ip->dir_loaded = true;
-  } else {
-    ip->map = FileMap::Empty();
-    ip->map_loaded = true;
-  }
-  ip->xattrs = std::make_unique<std::map<std::string, XattrEntry>>();
-  ip->xattrs_loaded = true;
-  PutInode(tx, *ip, rec);
-  return ip;
-}
-
 Status Filesystem::FreeInode(const InodePtr& ip) {
   ip->times_pending = false;  // the record goes: no late commit of its times
   InodeRecord rec = ip->rec;
@@ -508,7 +391,7 @@ Status Filesystem::FreeInode(const InodePtr& ip) {
   }
   if (ip->is_symlink() && rec.map_head != 0) {
     store::Tx tx = store_->Begin();
-    PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+    PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
     PMEMFS_RETURN_IF_ERROR(Truncate(*ip, rec, 0));
     PutInode(tx, *ip, rec);
     PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
@@ -551,7 +434,7 @@ Status Filesystem::FreeInode(const InodePtr& ip) {
 // Attributes
 
 Result<Attr> Filesystem::GetAttr(uint64_t ino) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   std::shared_lock lock(ip->mu);
   Attr a = ToAttr(*ip);
   if (ino == kRootIno && HasRamDir()) a.nlink++;
@@ -559,7 +442,7 @@ Result<Attr> Filesystem::GetAttr(uint64_t ino) {
 }
 
 Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& req) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   std::unique_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(*ip, "setattr"));
   if (ip->append_only()) {  // as ext4_setattr: no mode, owner, size or explicit times
@@ -594,7 +477,7 @@ Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrReq
   if (req.fields & kSetSize) {
     if (S_ISDIR(rec.mode)) return Status::IsDirectory("cannot truncate a directory");
     if (!S_ISREG(rec.mode)) return Status::InvalidArgument("cannot truncate a special file");
-    PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+    PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
     if (req.size != rec.size) PMEMFS_RETURN_IF_ERROR(Truncate(*ip, rec, req.size));
     rec.mtime_ns = now;
   }
@@ -648,7 +531,7 @@ Result<FsStats> Filesystem::StatFs() {
 }
 
 Status Filesystem::Access(const Caller& c, uint64_t ino, int mask) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   std::shared_lock lock(ip->mu);
   if (read_only() && (mask & W_OK) &&
       (S_ISREG(ip->rec.mode) || S_ISDIR(ip->rec.mode) || S_ISLNK(ip->rec.mode)))

@@ -51,6 +51,7 @@
 
 #include "fs/core/flusher.h"
 #include "fs/core/inode.h"
+#include "fs/core/inode_cache.h"
 #include "fs/core/leases.h"
 #include "fs/core/quiesce.h"
 #include "fs/store/store.h"
@@ -325,12 +326,9 @@ class Filesystem {
   const mapping::Device& device() const { return *dev_; }
 
  private:
-  using InodePtr = std::shared_ptr<Inode>;
   Filesystem() = default;
 
-  // --- fs.cc: inode cache and shared helpers ------------------------------------------------
-  // The cached inode, loading it from the store (or NotFound).
-  Result<InodePtr> GetInode(uint64_t ino);
+  // --- fs.cc: inode lifetime and shared helpers ---------------------------------------------
   // Takes one kernel lookup reference on `ip` and returns its attributes.
   Attr Ref(const InodePtr& ip);
   static Attr ToAttr(const Inode& ip);
@@ -371,23 +369,14 @@ class Filesystem {
     bool committed_ = false;
   };
   // Frees an inode with no links, references or opens: its blocks, chains and record.
-  // Caller holds ip->mu exclusively and inodes_mu_ is NOT held.
+  // Caller holds ip->mu exclusively (InodeCache::Hooks::free_inode).
   Status FreeInode(const InodePtr& ip);
-  // Drops the inode from the cache, freeing it first when unlinked; an unlinked inode that is
-  // closed but still referenced by the kernel loses its data at once, its record at Forget.
-  // Caller holds no locks.
-  void MaybeEvict(uint64_t ino);
+  // An unlinked, closed inode the kernel still references: its data and xattrs go now
+  // (InodeCache::Hooks::drop_contents). Caller holds ip.mu exclusively.
+  void DropContents(Inode& ip);
   // A fresh record of type/mode for `c` created in directory `dir` (setgid rule, times now).
   layout::InodeRecord NewRecord(const Caller& c, const Inode& dir, uint32_t mode) const;
-  // A new inode (persistent, or volatile under the RAM directory) added to the cache with
-  // one lookup reference not yet taken. Its record is written in `tx`.
-  Result<InodePtr> NewInode(store::Tx& tx, const Inode& dir, const layout::InodeRecord& rec);
   static int64_t NowNs();
-  // Loads ip->dir / ip->map / ip->xattrs if not loaded. Caller holds ip->mu (either mode;
-  // loading under a shared lock is serialised by load_mu_).
-  Status LoadDir(Inode& ip);
-  Status LoadMap(Inode& ip);
-  Status LoadXattrs(Inode& ip);
   MapContext Ctx(store::Tx& tx, Inode& ip, layout::InodeRecord& rec);
   // Mount: makes the page-descriptor table match the extents (fills a DRAM table, rebuilds a
   // device table that a mount in another mode left stale) and keeps the superblock's
@@ -523,16 +512,13 @@ class Filesystem {
   mapping::PinTable lease_pins_;
   std::unique_ptr<mapping::PinUnion> pins_;
 
-  std::mutex inodes_mu_;  // guards inodes_ and every Inode's nlookup/open_count
-  std::unordered_map<uint64_t, InodePtr> inodes_;
-  std::mutex load_mu_;    // serialises lazy loads of DRAM indexes under shared inode locks
+  // The DRAM inodes (made at Mount once the store is open).
+  std::unique_ptr<InodeCache> cache_;
   std::mutex rename_mu_;  // serialises renames that move a directory to another parent
   InodePtr ram_dir_;      // the volatile RAM directory (null when opts_.ram_dir is ""); set at
                           // mount, stays cached (nlink 0 once removed)
   std::atomic<bool> ram_dir_removed_{false};  // set once, under the root's and ram_dir_'s mu
   std::vector<std::string> warnings_;  // set by Mount only
-  std::atomic<uint64_t> next_volatile_ino_{kVolatileInoBase};
-  uint64_t volatile_generation_ = 1;  // of every volatile inode of this mount (set at Mount)
   bool unmounted_ = false;                // guarded by remount_mu_
   std::mutex remount_mu_;                // serialises SetReadOnly and the start of Unmount
   std::atomic<bool> read_only_{false};   // opts_.read_only at mount, then SetReadOnly's

@@ -54,8 +54,8 @@ struct Inode {
   // Guards everything below. Taken parent before child; several in inode-number order.
   mutable std::shared_mutex mu;
   layout::InodeRecord rec;
-  // Loaded lazily by Filesystem::LoadDir/LoadMap/LoadXattrs, which set the matching *_loaded
-  // flag (release) after assigning, under Filesystem::load_mu_; readers holding `mu` in either
+  // Loaded lazily by InodeCache::LoadDir/LoadMap/LoadXattrs, which set the matching *_loaded
+  // flag (release) after assigning, under InodeCache::load_mu_; readers holding `mu` in either
   // mode may use the pointer once the flag reads true (acquire). Reset (pointer and flag) only
   // with `mu` held exclusively, when a commit failed.
   std::unique_ptr<Directory> dir;     // directories
@@ -74,7 +74,7 @@ struct Inode {
   // end of the write leases granted).
   std::atomic<direct::Slot*> lease_slot{nullptr};
   std::atomic<uint64_t> lease_size_cap{0};
-  // Kernel lookup references and open files; guarded by Filesystem::inodes_mu_.
+  // Kernel lookup references and open files; guarded by InodeCache::mu_.
   uint64_t nlookup = 0;
   uint64_t open_count = 0;
 };

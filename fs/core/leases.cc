@@ -317,7 +317,7 @@ void Filesystem::FoldLeases(const InodePtr& ip) {
 void Filesystem::FoldAllLeases() {
   if (!leases_) return;
   for (uint64_t ino : LeasedInodes()) {
-    Result<InodePtr> ip = GetInode(ino);
+    Result<InodePtr> ip = cache_->Get(ino);
     if (ip.ok()) FoldLeases(*ip);
   }
 }
@@ -404,7 +404,7 @@ void Filesystem::RetireLeases(Inode& ip) {
 
 Result<LeaseGrant> Filesystem::GrantLease(ClientId c, const LeaseRequest& r) {
   if (!leases_) return Status::Unsupported("direct access is off");
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(r.ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(r.ino));
   std::unique_lock lock(ip->mu);
   Result<LeaseGrant> g = GrantLocked(c, r, ip);
   // A grant that failed part way leaves no empty entry behind (it would keep the inode cached).
@@ -429,7 +429,7 @@ Result<LeaseGrant> Filesystem::GrantLocked(ClientId c, const LeaseRequest& r, co
   }
   if (r.off > kMaxFileSize || r.len > kMaxFileSize - r.off)
     return Status::TooBig("lease past the largest file size");
-  PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
   (void)FoldLeasesLocked(*ip);
 
   const uint64_t end = r.off + r.len;
@@ -574,14 +574,14 @@ Status Filesystem::EndLeases(Inode& ip, ClientId c) {
 
 Status Filesystem::ReleaseLeases(ClientId c, uint64_t ino) {
   if (!leases_) return Status::Ok();
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   std::unique_lock lock(ip->mu);
   return EndLeases(*ip, c);
 }
 
 Status Filesystem::FsyncLeases(ClientId, uint64_t ino) {
   if (!leases_) return Status::Ok();
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   std::unique_lock lock(ip->mu);
   (void)FoldLeasesLocked(*ip);
   return flusher_->CommitTimes(*ip);
@@ -590,7 +590,7 @@ Status Filesystem::FsyncLeases(ClientId, uint64_t ino) {
 void Filesystem::DropLeaseClient(ClientId c) {
   if (!leases_) return;
   for (uint64_t ino : leases_->InodesOf(c)) {
-    Result<InodePtr> ip = GetInode(ino);
+    Result<InodePtr> ip = cache_->Get(ino);
     if (!ip.ok()) continue;
     std::unique_lock lock((*ip)->mu);
     (void)EndLeases(**ip, c);
@@ -603,17 +603,14 @@ void Filesystem::LeaseAnswered(ClientId c, uint64_t rev) {
 }
 
 std::vector<uint64_t> Filesystem::LeasedInodes() {
-  std::vector<uint64_t> out;
-  if (!leases_) return out;
-  std::lock_guard l(inodes_mu_);
-  for (const auto& [ino, ip] : inodes_)
-    if (ip->lease_slot.load(std::memory_order_relaxed) != nullptr) out.push_back(ino);
-  return out;
+  if (!leases_) return {};
+  return cache_->Select(
+      [](const Inode& ip) { return ip.lease_slot.load(std::memory_order_relaxed) != nullptr; });
 }
 
 void Filesystem::RevokeAllLeases() {
   for (uint64_t ino : LeasedInodes()) {
-    Result<InodePtr> ip = GetInode(ino);
+    Result<InodePtr> ip = cache_->Get(ino);
     if (!ip.ok()) continue;
     std::unique_lock lock((*ip)->mu);
     (void)QuiesceLeases(**ip, 0, UINT64_MAX, LeaseChange::kResize);

@@ -32,7 +32,7 @@ Status Filesystem::CheckName(std::string_view name) {
 }
 
 Result<Attr> Filesystem::Lookup(const Caller&, uint64_t parent, std::string_view name) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr dir, GetInode(parent));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr dir, cache_->Get(parent));
   // "." names the inode itself, of any type: the kernel looks it up to find an inode by number
   // once its cache has dropped it (open_by_handle_at, an NFS export). An inode without links
   // is gone for that purpose (its handle is stale), even before the kernel forgets it.
@@ -46,18 +46,18 @@ Result<Attr> Filesystem::Lookup(const Caller&, uint64_t parent, std::string_view
   if (!dir->is_dir()) return Status::NotDirectory("not a directory");
   if (name.size() > layout::kMaxNameLen) return Status::NameTooLong("name too long");
   if (name == "..") {
-    PMEMFS_ASSIGN_OR_RETURN(InodePtr up, GetInode(dir->rec.parent));
+    PMEMFS_ASSIGN_OR_RETURN(InodePtr up, cache_->Get(dir->rec.parent));
     return Ref(up);
   }
   if (IsRamDirName(parent, name)) return Ref(ram_dir_);
-  PMEMFS_RETURN_IF_ERROR(LoadDir(*dir));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadDir(*dir));
   // The directory lock is held until the child has its reference, so it cannot be unlinked
   // and freed in between.
   std::shared_lock lock(dir->mu);
   if (!dir->dir) return Status::IoError("directory index unavailable");
   const Directory::Entry* e = dir->dir->Find(name);
   if (e == nullptr) return Status::NotFound(std::string(name) + ": no such file or directory");
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr child, GetInode(e->ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr child, cache_->Get(e->ino));
   return Ref(child);
 }
 
@@ -65,11 +65,11 @@ Result<Attr> Filesystem::CreateNode(const Caller& c, uint64_t parent, std::strin
                                     uint32_t mode, uint64_t rdev, std::string_view target,
                                     InodePtr* created) {
   PMEMFS_RETURN_IF_ERROR(CheckName(name));
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr dir, GetInode(parent));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr dir, cache_->Get(parent));
   if (!dir->is_dir()) return Status::NotDirectory("not a directory");
   if (IsRamDirName(parent, name))
     return Status::AlreadyExists(std::string(name) + ": exists (the RAM directory)");
-  PMEMFS_RETURN_IF_ERROR(LoadDir(*dir));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadDir(*dir));
   std::unique_lock dlock(dir->mu);
   if (dir->rec.nlink == 0) return Status::NotFound("directory was removed");
   if (!dir->dir) return Status::IoError("directory index unavailable");
@@ -79,7 +79,7 @@ Result<Attr> Filesystem::CreateNode(const Caller& c, uint64_t parent, std::strin
 
   store::Tx tx = store_->Begin();
   IndexGuard indexes(*this, {dir.get()});
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr child, NewInode(tx, *dir, NewRecord(c, *dir, mode)));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr child, cache_->NewInode(tx, *dir, NewRecord(c, *dir, mode)));
   InodeRecord crec = child->rec;
   crec.rdev = rdev;
   PMEMFS_RETURN_IF_ERROR(InheritAcl(tx, c, *dir, *child, crec));
@@ -120,10 +120,7 @@ Result<Attr> Filesystem::CreateNode(const Caller& c, uint64_t parent, std::strin
   PMEMFS_RETURN_IF_ERROR(indexes.Commit(tx));
   dir->rec = drec;
   child->rec = crec;
-  {
-    std::lock_guard l(inodes_mu_);
-    inodes_[child->ino] = child;
-  }
+  cache_->Insert(child);
   if (created) *created = child;
   return Ref(child);
 }
@@ -151,7 +148,7 @@ Result<Attr> Filesystem::Symlink(const Caller& c, uint64_t parent, std::string_v
 }
 
 Result<std::string> Filesystem::ReadLink(uint64_t ino) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   if (!ip->is_symlink()) return Status::InvalidArgument("not a symbolic link");
   std::shared_lock lock(ip->mu);
   const InodeRecord& r = ip->rec;
@@ -163,7 +160,7 @@ Result<std::string> Filesystem::ReadLink(uint64_t ino) {
     return Status::Corrupt("symlink " + std::to_string(ino) + ": size " + std::to_string(r.size) +
                            " is larger than a target can be");
   lock.unlock();
-  PMEMFS_RETURN_IF_ERROR(LoadMap(*ip));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
   lock.lock();
   std::string out(r.size, '\0');
   uint64_t dev_block = ip->map ? ip->map->Lookup(0) : 0;
@@ -191,23 +188,22 @@ Result<Attr> Filesystem::Create(const Caller& c, uint64_t parent, std::string_vi
     }
     return GetAttr(a.ino);
   }
-  std::lock_guard l(inodes_mu_);
-  child->open_count++;
+  cache_->Opened(*child);
   return r;
 }
 
 Result<Attr> Filesystem::Link(const Caller&, uint64_t ino, uint64_t new_parent,
                               std::string_view new_name) {
   PMEMFS_RETURN_IF_ERROR(CheckName(new_name));
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr target, GetInode(ino));
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr dir, GetInode(new_parent));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr target, cache_->Get(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr dir, cache_->Get(new_parent));
   if (target->is_dir()) return Status::Permission("hard links to directories are not allowed");
   if (!dir->is_dir()) return Status::NotDirectory("not a directory");
   if (target->is_volatile() != dir->is_volatile())
     return Status::CrossDevice("cannot link between the RAM directory and persistent files");
   if (IsRamDirName(new_parent, new_name))
     return Status::AlreadyExists("exists");
-  PMEMFS_RETURN_IF_ERROR(LoadDir(*dir));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadDir(*dir));
   std::unique_lock dlock(dir->mu);
   std::unique_lock tlock(target->mu);
   if (dir->rec.nlink == 0) return Status::NotFound("directory was removed");
@@ -247,7 +243,7 @@ Status Filesystem::RmDir(const Caller&, uint64_t parent, std::string_view name) 
 }
 
 Status Filesystem::RemoveRamDir() {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr root, GetInode(kRootIno));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr root, cache_->Get(kRootIno));
   std::unique_lock rlock(root->mu);
   std::unique_lock lock(ram_dir_->mu);
   if (!HasRamDir()) return Status::NotFound(opts_.ram_dir + ": no such file or directory");
@@ -268,9 +264,9 @@ Status Filesystem::RemoveRamDir() {
 }
 
 Status Filesystem::RemoveName(uint64_t parent, std::string_view name, bool dir_wanted) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr dir, GetInode(parent));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr dir, cache_->Get(parent));
   if (!dir->is_dir()) return Status::NotDirectory("not a directory");
-  PMEMFS_RETURN_IF_ERROR(LoadDir(*dir));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadDir(*dir));
   uint64_t victim;
   {
     std::unique_lock dlock(dir->mu);
@@ -281,8 +277,8 @@ Status Filesystem::RemoveName(uint64_t parent, std::string_view name, bool dir_w
     if (!dir_wanted && e->type == DT_DIR)
       return Status::IsDirectory(std::string(name) + ": is a directory");
     PMEMFS_RETURN_IF_ERROR(CheckChangeable(*dir, "remove"));
-    PMEMFS_ASSIGN_OR_RETURN(InodePtr child, GetInode(e->ino));
-    if (dir_wanted) PMEMFS_RETURN_IF_ERROR(LoadDir(*child));
+    PMEMFS_ASSIGN_OR_RETURN(InodePtr child, cache_->Get(e->ino));
+    if (dir_wanted) PMEMFS_RETURN_IF_ERROR(cache_->LoadDir(*child));
     std::unique_lock clock(child->mu);
     PMEMFS_RETURN_IF_ERROR(CheckChangeable(*child, "remove"));
     if (dir_wanted && child->dir->size() != 0)
@@ -307,7 +303,7 @@ Status Filesystem::RemoveName(uint64_t parent, std::string_view name, bool dir_w
     child->rec = crec;
     victim = child->ino;
   }
-  MaybeEvict(victim);  // frees it now if nothing references it
+  cache_->MaybeEvict(victim);  // frees it now if nothing references it
   return Status::Ok();
 }
 
@@ -321,13 +317,13 @@ Status Filesystem::Rename(const Caller& c, uint64_t parent, std::string_view nam
   PMEMFS_RETURN_IF_ERROR(CheckName(new_name));
   if (IsRamDirName(parent, name) || IsRamDirName(new_parent, new_name))
     return Status::Busy("the RAM directory cannot be renamed or replaced");
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr sdir, GetInode(parent));
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ddir, GetInode(new_parent));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr sdir, cache_->Get(parent));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ddir, cache_->Get(new_parent));
   if (!sdir->is_dir() || !ddir->is_dir()) return Status::NotDirectory("not a directory");
   if (sdir->is_volatile() != ddir->is_volatile())
     return Status::CrossDevice("cannot move between the RAM directory and persistent files");
-  PMEMFS_RETURN_IF_ERROR(LoadDir(*sdir));
-  PMEMFS_RETURN_IF_ERROR(LoadDir(*ddir));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadDir(*sdir));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadDir(*ddir));
   const bool same_dir = sdir == ddir;
 
   // Is `a` an ancestor of (or the same as) `b`? Stable while rename_mu_ is held; takes no
@@ -336,7 +332,7 @@ Status Filesystem::Rename(const Caller& c, uint64_t parent, std::string_view nam
     for (uint64_t cur = b, steps = 0; steps < (1u << 20); steps++) {
       if (cur == a) return true;
       if (cur == kRootIno) return false;
-      PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(cur));
+      PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(cur));
       cur = ip->parent.load();
     }
     return Status::Corrupt("directory parent chain does not reach the root");
@@ -391,11 +387,11 @@ Status Filesystem::Rename(const Caller& c, uint64_t parent, std::string_view nam
     if (!s_is_dir && d_is_dir) return Status::IsDirectory(std::string(new_name) + ": is a directory");
   }
 
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr schild, GetInode(s_ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr schild, cache_->Get(s_ino));
   InodePtr dchild;
   if (d_ino) {
-    PMEMFS_ASSIGN_OR_RETURN(dchild, GetInode(d_ino));
-    if (d_is_dir && !(flags & kRenameExchange)) PMEMFS_RETURN_IF_ERROR(LoadDir(*dchild));
+    PMEMFS_ASSIGN_OR_RETURN(dchild, cache_->Get(d_ino));
+    if (d_is_dir && !(flags & kRenameExchange)) PMEMFS_RETURN_IF_ERROR(cache_->LoadDir(*dchild));
   }
   std::unique_lock<std::shared_mutex> c1, c2;
   if (dchild && dchild->ino < schild->ino) {
@@ -435,7 +431,7 @@ Status Filesystem::Rename(const Caller& c, uint64_t parent, std::string_view nam
   } else {
     if (flags & kRenameWhiteout) {
       // Mode S_IFCHR | 0, rdev 0: what overlayfs takes for a whiteout.
-      PMEMFS_ASSIGN_OR_RETURN(whiteout, NewInode(tx, *sdir, NewRecord(c, *sdir, S_IFCHR)));
+      PMEMFS_ASSIGN_OR_RETURN(whiteout, cache_->NewInode(tx, *sdir, NewRecord(c, *sdir, S_IFCHR)));
       PMEMFS_RETURN_IF_ERROR(
           sdir->dir->Retarget(Ctx(tx, *sdir, srec), sname, whiteout->ino, DirentType(S_IFCHR)));
     } else {
@@ -467,10 +463,7 @@ Status Filesystem::Rename(const Caller& c, uint64_t parent, std::string_view nam
   PutInode(tx, *schild, screc);
   if (dchild) PutInode(tx, *dchild, dcrec);
   PMEMFS_RETURN_IF_ERROR(indexes.Commit(tx));
-  if (whiteout) {
-    std::lock_guard l(inodes_mu_);
-    inodes_[whiteout->ino] = whiteout;
-  }
+  if (whiteout) cache_->Insert(whiteout);
   sdir->rec = srec;
   if (!same_dir) ddir->rec = drec;
   schild->rec = screc;
@@ -485,21 +478,21 @@ Status Filesystem::Rename(const Caller& c, uint64_t parent, std::string_view nam
   l1 = {};
   l2 = {};
   rename_lock = {};
-  if (evict) MaybeEvict(evict);
+  if (evict) cache_->MaybeEvict(evict);
   return Status::Ok();
 }
 
 Status Filesystem::OpenDir(const Caller&, uint64_t ino) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   if (!ip->is_dir()) return Status::NotDirectory("not a directory");
-  return LoadDir(*ip);
+  return cache_->LoadDir(*ip);
 }
 
 Status Filesystem::ReadDir(uint64_t ino, uint64_t cookie,
                            const std::function<bool(const DirEntry&)>& emit) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   if (!ip->is_dir()) return Status::NotDirectory("not a directory");
-  PMEMFS_RETURN_IF_ERROR(LoadDir(*ip));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadDir(*ip));
   std::shared_lock lock(ip->mu);
   if (!ip->dir) return Status::IoError("directory index unavailable");
   // Cookies: 0 ".", 1 "..", 2 the RAM directory (root only), 3+ entries' slot positions.

@@ -225,46 +225,17 @@ Result<acl::Acl> StoredAcl(const store::Store& store, const Inode& ip, std::stri
 
 // ---------------------------------------------------------------------------------------------
 
-Status Filesystem::LoadXattrs(Inode& ip) {
-  if (ip.xattrs_loaded.load(std::memory_order_acquire)) return Status::Ok();
-  std::lock_guard l(load_mu_);
-  if (!ip.xattrs) {
-    auto map = std::make_unique<XattrMap>();
-    if (!ip.is_volatile() && ip.rec.xattr_head != 0) {
-      const layout::Superblock& sb = store_->superblock();
-      // What the store wrote is trusted to have the feature bit (fsck checks it).
-      const store::XattrBounds bounds{sb.data_start, sb.backup_block, true};
-      PMEMFS_RETURN_IF_ERROR(store_->ForEachChainBlock(
-          ip.rec.xattr_head, store::ChainKind::kXattrs, ip.ino,
-          [&](uint64_t block, const std::byte* data) -> Status {
-            Result<store::XattrBlock> x = store::DecodeXattrBlock(data, block, bounds);
-            if (!x.ok())
-              return Status::Corrupt("inode " + std::to_string(ip.ino) + ": " +
-                                     x.status().message());
-            XattrEntry e{std::move(x->value), block, std::move(x->out)};
-            if (!map->emplace(std::move(x->name), std::move(e)).second)
-              return Status::Corrupt("xattr block " + std::to_string(block) + " of inode " +
-                                     std::to_string(ip.ino) + ": duplicate name");
-            return Status::Ok();
-          }));
-    }
-    ip.xattrs = std::move(map);
-  }
-  ip.xattrs_loaded.store(true, std::memory_order_release);
-  return Status::Ok();
-}
-
 Status Filesystem::SetXattr(const Caller& c, uint64_t ino, std::string_view name,
                             std::span<const std::byte> value, int flags) {
   PMEMFS_ASSIGN_OR_RETURN(Space space, Classify(name));
   if (value.size() > layout::kXattrMaxSize)
     return Status::TooBig(Quoted(name) + ": value of " + std::to_string(value.size()) +
                           " bytes (at most " + std::to_string(layout::kXattrMaxSize) + ")");
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   std::unique_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckChangeable(*ip, "change an xattr"));
   PMEMFS_RETURN_IF_ERROR(CheckChange(c, *ip, space, name));
-  PMEMFS_RETURN_IF_ERROR(LoadXattrs(*ip));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadXattrs(*ip));
   const bool exists = ip->xattrs->contains(std::string(name));
   if (!exists) {  // one more name must still fit a listxattr reply
     uint64_t list = name.size() + 1;
@@ -308,11 +279,11 @@ Status Filesystem::SetXattr(const Caller& c, uint64_t ino, std::string_view name
 
 Result<std::vector<std::byte>> Filesystem::GetXattr(uint64_t ino, std::string_view name) {
   PMEMFS_ASSIGN_OR_RETURN(Space space, Classify(name));
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   std::shared_lock lock(ip->mu);
   if (space == Space::kUser && !ip->is_reg() && !ip->is_dir())
     return Status::NoData(Quoted(name) + ": user.* only on regular files and directories");
-  PMEMFS_RETURN_IF_ERROR(LoadXattrs(*ip));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadXattrs(*ip));
   auto it = ip->xattrs->find(std::string(name));
   if (it == ip->xattrs->end())
     return Status::NoData(Quoted(name) + " not set on inode " + std::to_string(ino));
@@ -320,9 +291,9 @@ Result<std::vector<std::byte>> Filesystem::GetXattr(uint64_t ino, std::string_vi
 }
 
 Result<std::vector<std::string>> Filesystem::ListXattr(uint64_t ino) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   std::shared_lock lock(ip->mu);
-  PMEMFS_RETURN_IF_ERROR(LoadXattrs(*ip));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadXattrs(*ip));
   std::vector<std::string> names;
   names.reserve(ip->xattrs->size());
   for (const auto& [name, entry] : *ip->xattrs) names.push_back(name);
@@ -331,11 +302,11 @@ Result<std::vector<std::string>> Filesystem::ListXattr(uint64_t ino) {
 
 Status Filesystem::RemoveXattr(const Caller& c, uint64_t ino, std::string_view name) {
   PMEMFS_ASSIGN_OR_RETURN(Space space, Classify(name));
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, GetInode(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
   std::unique_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckChangeable(*ip, "change an xattr"));
   PMEMFS_RETURN_IF_ERROR(CheckChange(c, *ip, space, name));
-  PMEMFS_RETURN_IF_ERROR(LoadXattrs(*ip));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadXattrs(*ip));
   if (!ip->xattrs->contains(std::string(name))) {
     if (IsAcl(space)) return Status::Ok();  // removing an absent ACL succeeds, as on ext4
     return Status::NoData(Quoted(name) + " not set on inode " + std::to_string(ino));
@@ -372,7 +343,7 @@ Status Filesystem::CommitXattrChanges(Inode& ip, InodeRecord rec, std::vector<Xa
 Status Filesystem::InheritAcl(store::Tx& tx, const Caller& c, Inode& dir, Inode& child,
                               InodeRecord& rec) {
   if (S_ISLNK(rec.mode)) return Status::Ok();  // 0777, never masked, no ACLs
-  PMEMFS_RETURN_IF_ERROR(LoadXattrs(dir));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadXattrs(dir));
   PMEMFS_ASSIGN_OR_RETURN(acl::Acl parent_default, StoredAcl(*store_, dir, acl::kDefaultXattr));
   PMEMFS_ASSIGN_OR_RETURN(acl::Inherited inh, acl::Inherit(parent_default, rec.mode, c.umask));
   rec.mode = inh.mode;
@@ -397,7 +368,7 @@ Status Filesystem::InheritAcl(store::Tx& tx, const Caller& c, Inode& dir, Inode&
 // then holds whatever the caller's Tx left. Volatile inodes: the map changes at once, so call
 // this after every check that can still make the chmod fail.
 Status Filesystem::SyncAclMode(store::Tx& tx, Inode& ip, uint32_t mode) {
-  PMEMFS_RETURN_IF_ERROR(LoadXattrs(ip));
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadXattrs(ip));
   PMEMFS_ASSIGN_OR_RETURN(acl::Acl access, StoredAcl(*store_, ip, acl::kAccessXattr));
   if (access.empty()) return Status::Ok();
   PMEMFS_ASSIGN_OR_RETURN(acl::Acl updated, acl::Chmod(access, mode));

@@ -4,16 +4,28 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
 #include "fs/core/fs.h"
+#include "fs/core/invariant.h"
 #include "fs/store/store.h"
 #include "test_support.h"
 
 namespace pmemfs::core::testing {
 
 inline const Caller kRoot{0, 0, 022};
+
+// A broken invariant of fs/core (fs/core/invariant.h) fails the test binary loudly, whatever
+// the build type (the default handler only logs in release builds).
+inline void AbortOnInvariant(std::string_view what) {
+  std::fprintf(stderr, "fs/core invariant broken: %.*s\n", static_cast<int>(what.size()),
+               what.data());
+  std::abort();
+}
+inline const bool kInvariantsAbort = (SetInvariantHandler(&AbortOnInvariant), true);
 
 class FsHarnessBase {
  public:
