@@ -91,6 +91,7 @@ std::string Tune(State& s, const std::string& args) {
     } else if (key == "cache_size") {
       Result<uint64_t> n = Number(key, value);
       if (!n.ok()) return "error " + n.status().message();
+      if (Status c = config::CheckCacheSize(*n); !c.ok()) return "error " + c.message();
       change.cache_size = *n;
     } else if (key == "mode") {
       Result<mapping::Mode> m = mapping::ParseMode(value);

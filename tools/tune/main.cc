@@ -13,13 +13,14 @@
 // switches the running mode, not the stored one.
 #include <CLI/CLI.hpp>
 
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <string>
 
 #include "mapping/device_set.h"
+#include "pmemfs/size.h"
 #include "tools/tune/describe.h"
-#include "fs/config/values.h"
 #include "tools/tune/offline.h"
 #include "tools/tune/online.h"
 #include "version.h"
@@ -72,14 +73,17 @@ int Run(const Options& o) {
   }
   tune::OnlineChange online{.label = o.label, .mode = change.mode};
   if (o.writeback_ms) {
-    Result<uint32_t> ms = config::ParseMilliseconds(*o.writeback_ms);
-    if (!ms.ok()) return Fail("--writeback-ms: " + ms.status().message());
-    online.writeback_ms = *ms;
+    const std::string& v = *o.writeback_ms;
+    uint32_t ms = 0;
+    auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), ms);
+    if (ec != std::errc() || end != v.data() + v.size())
+      return Fail("--writeback-ms: '" + v + "' is not a number of milliseconds (0 to 4294967295)");
+    online.writeback_ms = ms;
   }
   if (o.cache_size) {
-    Result<uint64_t> size = config::ParseSize(*o.cache_size);
+    // (The daemon checks the size against its limits and answers with the reason.)
+    Result<uint64_t> size = ParseSize(*o.cache_size);
     if (!size.ok()) return Fail("--cache-size: " + size.status().message());
-    if (Status s = config::CheckCacheSize(*size); !s.ok()) return Fail("--cache-size: " + s.message());
     online.cache_size = *size;
   }
   if (!change.any() && !online.any() && !o.list)
