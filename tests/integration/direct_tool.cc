@@ -29,6 +29,10 @@
 //                                  prints "SIGBUS" and exits 7), "read OFF" reads with
 //                                  pmemfs_pread, "quit" ends
 //   kernel-write FILE OFF LEN SEED the pattern written through the kernel (plain pwrite)
+//   plain FILE OFF LEN SEED        the pattern written (fsync) and read back through the library,
+//                                  direct or not; prints "direct" or "kernel", then what the
+//                                  process holds: "fd TARGET" per descriptor, "map PATH" per
+//                                  mapped file
 //   lib-sees FILE OFF LEN SEED     after kernel-write: a library read sees it at once
 //   dump - OFF LEN SEED            the pattern bytes on stdout
 #include <fcntl.h>
@@ -397,6 +401,35 @@ int KernelWrite(const char* path, uint64_t off, uint64_t len, uint64_t seed) {
   return 0;
 }
 
+int Plain(const char* path, uint64_t off, uint64_t len, uint64_t seed) {
+  int fd = OpenLib(path, O_RDWR | O_CREAT);
+  const bool direct = pmemfs_is_direct(fd);
+  std::vector<unsigned char> want = Pattern(seed, off, len), got(len);
+  LibWriteAll(fd, want.data(), len, off);
+  if (pmemfs_fsync(fd) != 0) Die(Errno("pmemfs_fsync"));
+  LibReadAll(fd, got.data(), len, off);
+  Compare(want, got, off, direct ? "direct read" : "read through the kernel");
+  printf("%s\n", direct ? "direct" : "kernel");
+  for (int i = 0; i < 1024; i++) {
+    char link[4096];
+    const std::string name = "/proc/self/fd/" + std::to_string(i);
+    const ssize_t n = readlink(name.c_str(), link, sizeof link - 1);
+    if (n < 0) continue;
+    link[n] = '\0';
+    printf("fd %s\n", link);
+  }
+  FILE* maps = fopen("/proc/self/maps", "r");
+  if (maps == nullptr) Die(Errno("/proc/self/maps"));
+  char line[8192];
+  while (fgets(line, sizeof line, maps) != nullptr) {
+    const char* slash = strchr(line, '/');
+    if (slash != nullptr) printf("map %s", slash);
+  }
+  fclose(maps);
+  pmemfs_close(fd);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -420,6 +453,7 @@ int main(int argc, char** argv) {
   if (cmd == "mmap-write") return MmapWrite(path, n(3), n(4), n(5));
   if (cmd == "hold") return Hold(path);
   if (cmd == "kernel-write") return KernelWrite(path, n(3), n(4), n(5));
+  if (cmd == "plain") return Plain(path, n(3), n(4), n(5));
   if (cmd == "dump") {
     std::vector<unsigned char> d = Pattern(n(5), n(3), n(4));
     return fwrite(d.data(), 1, d.size(), stdout) == d.size() ? 0 : 1;
