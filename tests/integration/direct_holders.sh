@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Files another process holds mapped through libpmemfs-client (direct and pages mode), changed
 # by someone else through the kernel:
+#   - writes (in place, into a hole, past the end): the holder's reads and mapping see them once
+#     they returned; a kernel mapping sees a library write once the writer called fsync;
 #   - truncate: the holder's mapping follows the new end as on ext4-dax (the page holding the
 #     end reads zeros past it, a page past it raises SIGBUS), its reads end there; it never sees
 #     the truncated blocks' old bytes;
@@ -13,6 +15,7 @@
 source "$(dirname "$0")/lib.sh"
 skip_unless_mode direct pages
 TOOL=${PMEMFS_DIRECT_TOOL:?PMEMFS_DIRECT_TOOL: the pmemfs-direct-tool program (CMake sets it)}
+PY=python3
 make_device 64M
 format
 mount_fs
@@ -96,6 +99,33 @@ expect_eq "$(ask u 'peek 20000')" "$(byte 3 20000)" "the holder's mapping of an 
 expect_eq "$(ask u 'read 60000')" "$(byte 3 60000)" "the holder's read of an unlinked file"
 stop_holder u
 "$TOOL" check "$MNT/u2" 0 262144 4
+
+# --- coherence with a holder: its reads (and its mapping) see kernel writes once they returned:
+# in place, into a hole (the map changes: its lease is called back) and past the end; a kernel
+# mapping sees a library write once the writer called fsync ------------------------------------
+"$TOOL" write "$MNT/k" 0 20000 10
+truncate -s 100000 "$MNT/k"
+start_holder k "$MNT/k"
+expect_eq "$(ask k 'read 5000')" "$(byte 10 5000)" "the holder's read"
+"$TOOL" kernel-write "$MNT/k" 4000 3000 11
+expect_eq "$(ask k 'read 5000')" "$(byte 11 5000)" "the holder's read after a kernel write in place"
+expect_eq "$(ask k 'peek 6000')" "$(byte 11 6000)" "the holder's mapping after a kernel write in place"
+expect_eq "$(ask k 'read 50000')" 0 "the holder's read of a hole"
+"$TOOL" kernel-write "$MNT/k" 49000 3000 12
+expect_eq "$(ask k 'read 50000')" "$(byte 12 50000)" "the holder's read after a kernel write into a hole"
+expect_eq "$(ask k 'peek 51000')" "$(byte 12 51000)" "the holder's mapping after a kernel write into a hole"
+"$TOOL" kernel-write "$MNT/k" 100000 5000 13
+expect_eq "$(ask k 'read 102000')" "$(byte 13 102000)" "the holder's read after a kernel write past the end"
+stop_holder k
+"$PY" - "$MNT/k" "$TOOL" "$(byte 14 300)" <<'PY' || fail "a kernel mapping does not show a library write after its fsync"
+import mmap, os, subprocess, sys
+path, tool, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
+fd = os.open(path, os.O_RDONLY)
+m = mmap.mmap(fd, 8192, mmap.MAP_SHARED, mmap.PROT_READ)
+before = m[300]  # the kernel's page, mapped
+subprocess.run([tool, "write", path, "0", "4096", "14"], check=True)  # writes, fsyncs, closes
+sys.exit(0 if m[300] == want and before != want else 1)
+PY
 
 # --- a stopped holder: the truncate goes ahead, its blocks stay pinned until it dies -----------
 # held_blocks: how many 4 KiB blocks of the part hold a block of $WORK/s.ref (the held file's).
