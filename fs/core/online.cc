@@ -51,7 +51,9 @@ Status Filesystem::ChangeAccess(const AccessChange& change,
       *dev_, {.mode = to, .cache_size = cache, .descriptors = opts_.descriptors});
   if (!next.ok()) return Status(next.status().code(), what + ": " + next.status().message());
 
-  // 2. Nothing in flight from here to the end but us.
+  // 2. Nothing in flight from here to the end but us. (`old` is declared first so that the old
+  // strategy, a cache of up to gigabytes to unmap, goes after the gate opened.)
+  std::unique_ptr<mapping::Access> old;
   if (!gate_.Close(drain_timeout))
     return Status::Busy(what + ": requests in flight did not finish within " +
                         std::to_string(drain_timeout.count()) + " ms; nothing changed");
@@ -96,7 +98,7 @@ Status Filesystem::ChangeAccess(const AccessChange& change,
     else
       store_->SetFreeHook(nullptr);
   };
-  std::unique_ptr<mapping::Access> old = std::move(access_);
+  old = std::move(access_);
   access_ = std::move(*next);
   install(access_.get());
   if (Status st = SyncDescriptorTable(); !st.ok()) {
