@@ -2,7 +2,8 @@
 # pmemfs-tune on a live mount, through the running daemon (no unmount): the label (by mount
 # point and by device; FS_IOC_GETFSLABEL shows it at once, it survives the unmount),
 # --writeback-ms and --cache-size; then --mode through every ordered pair of modes while fio
-# (--verify=crc32c, buffered and O_DIRECT) and a create/rename/unlink workload run against the
+# (--verify=crc32c: buffered, O_DIRECT, and under pmemfs-direct, whose leases each switch calls
+# back) and a create/rename/unlink workload run against the
 # mount: no error, no lost byte (a reference file read with O_DIRECT after each switch, the
 # workload's files at the end and after a remount), pmemfs-fsck -n clean. A switch refused while
 # a direct-access lease holder is stopped (SIGSTOP) names it and leaves the mode as it was; a
@@ -10,6 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 TUNE=${PMEMFS_TUNE:-pmemfs-tune}
 TOOL=${PMEMFS_DIRECT_TOOL:?PMEMFS_DIRECT_TOOL: the pmemfs-direct-tool program (CMake sets it)}
+DIRECT=${PMEMFS_DIRECT_CMD:?PMEMFS_DIRECT_CMD: the pmemfs-direct program (CMake sets it)}
 command -v fio >/dev/null || fail "fio is missing (Debian package fio)"
 
 # The daemon's own account of the mount ("info" on its control socket): field $1.
@@ -91,6 +93,18 @@ mkdir "$MNT/meta" "$MNT/fio"
       { echo "fio failed" >"$WORK/fio.failed"; break; }
   done ) &
 FIO=$!
+# The same under pmemfs-direct: in direct and pages mode it reads and writes the device under
+# leases, which each switch calls back; in copy mode it gets none and uses the kernel.
+: >"$WORK/dfio.log"
+runs=0
+( while [ ! -e "$WORK/stop" ]; do
+    runs=$((runs + 1))
+    PMEMFS_DIRECT_STATS="$WORK/dfio.$runs.stats" "$DIRECT" fio --ioengine=psync --bs=4k --size=8M --rw=randwrite --verify=crc32c \
+        --do_verify=1 --verify_fatal=1 --verify_backlog=64 --fsync=32 \
+        --name=direct --filename="$MNT/fio/direct" >>"$WORK/dfio.log" 2>&1 ||
+      { echo "fio under pmemfs-direct failed" >"$WORK/dfio.failed"; break; }
+  done ) &
+DFIO=$!
 python3 - "$MNT/meta" "$WORK/stop" "$WORK/meta.out" <<'PY' &
 import os, sys
 d, stop, out = sys.argv[1:]
@@ -141,12 +155,18 @@ for ((i = 1; i <= 6; i++)); do
   dd if="$MNT/fresh" iflag=direct bs=64k status=none | cmp - "$WORK/fresh" ||
     fail "a file written just before switching $from -> $to differs after it"
   [ -e "$WORK/fio.failed" ] && fail "fio reported an error after switching $from -> $to: $(tail -20 "$WORK/fio.log")"
+  [ -e "$WORK/dfio.failed" ] && fail "fio under pmemfs-direct reported an error after switching $from -> $to: $(tail -20 "$WORK/dfio.log")"
 done
 expect_eq "$(live mode)" "$MODE" "the mode after the cycle"
 touch "$WORK/stop"
 wait "$META" || fail "the metadata workload failed across the switches"
 wait "$FIO"
+wait "$DFIO"
 [ -e "$WORK/fio.failed" ] && fail "fio: $(tail -20 "$WORK/fio.log")"
+[ -e "$WORK/dfio.failed" ] && fail "fio under pmemfs-direct: $(tail -20 "$WORK/dfio.log")"
+grep -q "direct: (groupid" "$WORK/dfio.log" || fail "fio under pmemfs-direct did not run: $(tail -5 "$WORK/dfio.log")"
+cat "$WORK"/dfio.*.stats | awk '{ n += $2 + $4 + $6 } END { exit !(n > 0) }' ||
+  fail "fio under pmemfs-direct never went direct ($(cat "$WORK"/dfio.*.stats))"
 grep -q "buffered: (groupid" "$WORK/fio.log" || fail "fio did not run: $(tail -5 "$WORK/fio.log")"
 
 # --- a lease holder that does not answer ------------------------------------------------------
