@@ -10,7 +10,8 @@
 #   - unlink: the holder keeps its data (the file lives while open), other files get other blocks;
 #   - a holder stopped with SIGSTOP does not block a truncate, and the blocks it held are not
 #     reused while it lives (a pin): the device is filled to ENOSPC and they still hold their old
-#     bytes, which no file shows; once it is killed they are free again and reused;
+#     bytes, which no file shows; once it is killed they are free again and reused; continued
+#     instead, it answers late, its blocks are freed then and its mapping follows the truncate;
 #   - pmemfs-fsck -n is clean at the end.
 source "$(dirname "$0")/lib.sh"
 skip_unless_mode direct pages
@@ -190,6 +191,21 @@ settle_range $((pinned_free + 1024)) 999999999 "free blocks once the stopped hol
 fill
 expect_eq "$(held_blocks)" 0 "blocks of the dead holder not reused on a full device"
 rm "$MNT"/fill*
+
+# A stopped holder that is continued answers late: its pin goes then, and its mapping follows
+# the truncate (SIGBUS past the new end).
+"$TOOL" write "$MNT/c" 0 $((1 << 20)) 6
+start_holder c "$MNT/c"
+expect_eq "$(ask c 'peek 5000')" "$(byte 6 5000)" "a byte of the mapped file"
+kill -STOP "${HPID[c]}"
+timeout 60 truncate -s 0 "$MNT/c" || fail "truncate with a stopped holder (blocked, or failed)"
+pinned_free=$(probe_free)
+kill -CONT "${HPID[c]}"
+settle_range $((pinned_free + 256)) 999999999 "free blocks once the continued holder answered" probe_free
+expect_eq "$(ask c 'peek 5000')" SIGBUS "the continued holder's mapping past the new end"
+rc=0
+wait "${HPID[c]}" || rc=$?
+expect_eq "$rc" 7 "exit status of the continued holder after SIGBUS"
 
 umount_fs
 "$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck: $(cat "$WORK/fsck.out")"
