@@ -70,6 +70,29 @@ refused "a non-owner" setpriv --reuid=65534 --regid=65534 --clear-groups "$TUNE"
 grep -q "permission denied" "$WORK/err" || fail "the non-owner refusal: $(cat "$WORK/err")"
 refused "a non-owner's switch" setpriv --reuid=65534 --regid=65534 --clear-groups \
   "$TUNE" --mode direct "$MNT"
+# The daemon's own check (SO_PEERCRED), past the socket directory's permissions: a process whose
+# effective uid is another user's (its file-system uid root's, so that it reaches the socket).
+python3 - "$MNT" <<'PY' || fail "the daemon took a change from another user"
+import ctypes, glob, os, socket, sys
+def ask(path, line):
+    s = socket.socket(socket.AF_UNIX); s.settimeout(10); s.connect(path)
+    try:
+        s.sendall(line)
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # refused before it read the request: the reply is waiting
+    return s.makefile().readline().strip()
+ours = None
+for path in glob.glob("/run/pmemfs/*.sock"):
+    try:
+        if "\tmountpoint=%s\t" % sys.argv[1] in ask(path, b"info\n"): ours = path
+    except OSError:
+        pass
+if ours is None: sys.exit("no daemon for " + sys.argv[1])
+os.seteuid(65534)
+ctypes.CDLL(None).setfsuid(0)
+reply = ask(ours, b"tune label=6f74686572\n")
+if reply != "error permission denied": sys.exit(reply)
+PY
 expect_eq "$($FSUTIL label "$MNT")" second "the label after a non-owner's change"
 expect_eq "$(live mode)" "$MODE" "the mode after a non-owner's switch"
 
