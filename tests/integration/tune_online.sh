@@ -110,7 +110,7 @@ mkdir "$MNT/meta" "$MNT/fio"
 : >"$WORK/fio.log"
 ( while [ ! -e "$WORK/stop" ]; do
     fio --ioengine=psync --bs=4k --size=4M --rw=randwrite --verify=crc32c --do_verify=1 \
-        --verify_fatal=1 --verify_backlog=64 --fsync=32 \
+        --verify_fatal=1 --verify_backlog=64 --fsync=32 --verify_state_save=0 \
         --name=buffered --filename="$MNT/fio/buffered" --direct=0 \
         --name=odirect --filename="$MNT/fio/odirect" --direct=1 >>"$WORK/fio.log" 2>&1 ||
       { echo "fio failed" >"$WORK/fio.failed"; break; }
@@ -123,7 +123,7 @@ runs=0
 ( while [ ! -e "$WORK/stop" ]; do
     runs=$((runs + 1))
     PMEMFS_DIRECT_STATS="$WORK/dfio.$runs.stats" "$DIRECT" fio --ioengine=psync --bs=4k --size=4M --rw=randwrite --verify=crc32c \
-        --do_verify=1 --verify_fatal=1 --verify_backlog=64 --fsync=32 \
+        --do_verify=1 --verify_fatal=1 --verify_backlog=64 --fsync=32 --verify_state_save=0 \
         --name=direct --filename="$MNT/fio/direct" >>"$WORK/dfio.log" 2>&1 ||
       { echo "fio under pmemfs-direct failed" >"$WORK/dfio.failed"; break; }
   done ) &
