@@ -12,7 +12,7 @@ namespace pmemfs::core {
 
 using layout::InodeRecord;
 
-Status Filesystem::CheckChangeable(const Inode& ip, std::string_view what) {
+Status CheckChangeable(const Inode& ip, std::string_view what) {
   if (ip.immutable())
     return Status::Permission(std::string(what) + ": inode " + std::to_string(ip.ino) +
                               " is immutable");
@@ -22,7 +22,7 @@ Status Filesystem::CheckChangeable(const Inode& ip, std::string_view what) {
   return Status::Ok();
 }
 
-Status Filesystem::CheckNotImmutable(const Inode& ip, std::string_view what) {
+Status CheckNotImmutable(const Inode& ip, std::string_view what) {
   if (ip.immutable())
     return Status::Permission(std::string(what) + ": inode " + std::to_string(ip.ino) +
                               " is immutable");

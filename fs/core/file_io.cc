@@ -846,10 +846,6 @@ bool Filesystem::AtimeDue(uint64_t ino) {
   return AtimeDueLocked(**ip);
 }
 
-void Filesystem::DropCachedData(uint64_t ino) {
-  if (Invalidator* inv = inval_.load()) inv->InvalidateInode(ino, 0, 0);
-}
-
 Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
                                    std::span<const std::byte> data) {
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));

@@ -14,12 +14,6 @@ namespace pmemfs::core {
 
 using layout::InodeRecord;
 
-int64_t Filesystem::NowNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 namespace {
 // Floor division: a time before 1970 has a negative tv_sec and a tv_nsec in [0, 1e9), as
 // timespec requires (-1 ns is {-1, 999999999}, not {0, -1}).
@@ -185,9 +179,7 @@ Status Filesystem::Unmount() {
 
 const MountOptions& Filesystem::options() const { return opts_; }
 
-AtimePolicy Filesystem::atime_policy() const {
-  return read_only() ? AtimePolicy::kNoatime : atime_.load(std::memory_order_relaxed);
-}
+AtimePolicy Filesystem::atime_policy() const { return ctx_.atime_policy(); }
 
 void Filesystem::SetAtimePolicy(AtimePolicy atime) { atime_ = atime; }
 
@@ -323,38 +315,12 @@ void Filesystem::Forget(uint64_t ino, uint64_t nlookup) { cache_->Forget(ino, nl
 
 void Filesystem::DropContents(Inode& ip) {
   if (ip.is_reg() && ip.rec.blocks != 0) (void)FinishTruncate(ip, /*to_zero=*/true);
-  if (ip.rec.xattr_head != 0) (void)DropXattrs(ip);
+  if (ip.rec.xattr_head != 0) (void)xattrs_.Drop(ip);
 }
 
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 
-void Filesystem::PutInode(store::Tx& tx, const Inode& ip, const InodeRecord& rec) {
-  if (!ip.is_volatile()) store_->WriteInode(tx, ip.ino, rec);
-}
-
-Status Filesystem::Commit(store::Tx& tx, std::initializer_list<Inode*> touched) {
-  if (tx.empty()) return Status::Ok();
-  Status st = store_->Commit(tx);
-  if (!st.ok())
-    for (Inode* ip : touched)
-      if (ip != nullptr) DropIndexes(*ip);
-  return st;
-}
-
-void Filesystem::DropIndexes(Inode& ip) {
-  if (ip.is_volatile()) return;
-  ip.dir_loaded = false;
-  ip.map_loaded = false;
-  ip.xattrs_loaded = false;
-  ip.dir.reset();
-  ip.map.reset();
-  ip.xattrs.reset();
-}
-
-MapContext Filesystem::Ctx(store::Tx& tx, Inode& ip, InodeRecord& rec) {
-  return MapContext{ip.is_volatile() ? nullptr : store_.get(), &tx, ip.ino, &rec};
-}
 
 InodeRecord Filesystem::NewRecord(const Caller& c, const Inode& dir, uint32_t mode) const {
   InodeRecord rec{};
@@ -421,7 +387,7 @@ Status Filesystem::FreeInode(const InodePtr& ip) {
     ip->rec = rec;
   }
   store::Tx tx = store_->Begin();
-  PMEMFS_RETURN_IF_ERROR(FreeXattrs(tx, *ip, rec));
+  PMEMFS_RETURN_IF_ERROR(xattrs_.Free(tx, *ip, rec));
   store_->FreeInode(tx, ip->ino);
   PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
   rec.nlink = 0;
@@ -486,7 +452,7 @@ Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrReq
   if (req.fields & kSetMtimeNow) rec.mtime_ns = now;
   else if (req.fields & kSetMtime) rec.mtime_ns = FromTimespec(req.mtime);
   rec.ctime_ns = (req.fields & kSetCtime) ? FromTimespec(req.ctime) : now;
-  if (req.fields & kSetMode) PMEMFS_RETURN_IF_ERROR(SyncAclMode(tx, *ip, rec.mode));
+  if (req.fields & kSetMode) PMEMFS_RETURN_IF_ERROR(xattrs_.SyncAclMode(tx, *ip, rec.mode));
   PutInode(tx, *ip, rec);
   PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
   ip->rec = rec;

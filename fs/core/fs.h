@@ -49,11 +49,15 @@
 #include <optional>
 #include <unordered_map>
 
+#include "fs/core/attributes.h"
+#include "fs/core/context.h"
 #include "fs/core/flusher.h"
 #include "fs/core/inode.h"
 #include "fs/core/inode_cache.h"
 #include "fs/core/leases.h"
 #include "fs/core/quiesce.h"
+#include "fs/core/types.h"
+#include "fs/core/xattrs.h"
 #include "fs/store/store.h"
 #include "mapping/access.h"
 #include "mapping/device.h"
@@ -61,114 +65,6 @@
 #include "pmemfs/status.h"
 
 namespace pmemfs::core {
-
-inline constexpr uint64_t kRootIno = 1;
-
-// Who asks: what the kernel tells us of the calling process.
-struct Caller {
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-  uint32_t umask = 022;  // applied to created modes unless a default ACL applies
-};
-
-struct Attr {
-  uint64_t ino = 0;
-  uint64_t generation = 0;
-  uint32_t mode = 0;
-  uint32_t nlink = 0;
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-  uint64_t rdev = 0;
-  uint64_t size = 0;
-  uint64_t blocks = 0;  // 512-byte units, as st_blocks
-  timespec atime{};
-  timespec mtime{};
-  timespec ctime{};
-  timespec btime{};
-  // Direct access: clients change this file's size and mtime in the device without telling the
-  // kernel, so its attributes must not be cached (fs/fuse replies them with a zero timeout).
-  bool leased = false;
-};
-
-enum SetAttrField : uint32_t {
-  kSetMode = 1u << 0,
-  kSetUid = 1u << 1,
-  kSetGid = 1u << 2,
-  kSetSize = 1u << 3,
-  kSetAtime = 1u << 4,     // to `atime`
-  kSetAtimeNow = 1u << 5,
-  kSetMtime = 1u << 6,     // to `mtime`
-  kSetMtimeNow = 1u << 7,
-  kSetCtime = 1u << 8,     // to `ctime`
-};
-
-struct SetAttrRequest {
-  uint32_t fields = 0;  // SetAttrField bits
-  uint32_t mode = 0;
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-  uint64_t size = 0;
-  timespec atime{};
-  timespec mtime{};
-  timespec ctime{};
-};
-
-struct FsStats {
-  uint64_t block_size = 4096;
-  uint64_t blocks = 0;        // data blocks (and the RAM partition's while the RAM dir exists)
-  uint64_t free_blocks = 0;   // free of those
-  // What one ordinary (persistent) file can still get: the free data blocks less the extent
-  // blocks that mapping them may need (the RAM partition serves only the RAM directory).
-  uint64_t avail_blocks = 0;
-  uint64_t files = 0;         // inodes
-  uint64_t free_files = 0;
-  uint32_t name_max = 255;
-};
-
-struct DirEntry {
-  std::string_view name;
-  uint64_t ino = 0;
-  uint32_t type = 0;          // DT_*
-  uint64_t next_cookie = 0;   // pass to ReadDir to continue after this entry
-};
-
-enum class AtimePolicy { kRelatime, kNoatime, kStrictatime };
-
-struct MountOptions {
-  mapping::Mode mode = mapping::Mode::kDirect;
-  uint64_t cache_size = 256ull << 20;      // copy mode DRAM cache
-  // Background write-back of copy mode data, and the longest the times of an in-place
-  // overwrite stay uncommitted in every mode (0: no background thread; then only fsync, the
-  // last close, syncfs and unmount write them).
-  uint32_t writeback_ms = 5000;
-  std::string ram_dir = "ram";  // volatile files live under /<ram_dir> ("": none; also none
-                                // when the device has no RAM partition)
-  mapping::DescriptorPlacement descriptors = mapping::DescriptorPlacement::kDevice;
-  AtimePolicy atime = AtimePolicy::kRelatime;
-  // The kernel's writeback cache is on (copy mode, opt-in): it keeps the times of writes.
-  bool kernel_write_times = false;
-  // Never writes the device (mount -o ro): refuses a filesystem that needs recovery first (see
-  // store::Store::Open), keeps pages-mode descriptors in DRAM, has no RAM directory and no
-  // atime updates; every change fails with ReadOnly.
-  bool read_only = false;
-};
-
-// Told when the filesystem changes something the kernel may have cached (fs/fuse forwards to
-// fuse_lowlevel_notify_inval_*). Calls are made without filesystem locks held.
-class Invalidator {
- public:
-  virtual ~Invalidator() = default;
-  virtual void InvalidateInode(uint64_t ino, int64_t off, int64_t len) = 0;
-  virtual void InvalidateEntry(uint64_t parent, std::string_view name) = 0;
-};
-
-// kRenameWhiteout (overlayfs): the source name is left naming a new whiteout (a character
-// device 0/0 owned by the caller), created in the rename's transaction.
-enum RenameFlags : uint32_t {
-  kRenameNoReplace = 1u << 0,
-  kRenameExchange = 1u << 1,
-  kRenameWhiteout = 1u << 2,
-};
 
 class Filesystem {
  public:
@@ -199,7 +95,7 @@ class Filesystem {
   // refused (Corrupt) while an allocation-bitmap block failed its checksum at mount, as a
   // read-write mount would be.
   Status SetReadOnly(bool read_only);
-  bool read_only() const { return read_only_.load(std::memory_order_acquire); }
+  bool read_only() const { return ctx_.is_read_only(); }
   // The atime policy from now on (kNoatime while read-only whatever is set).
   void SetAtimePolicy(AtimePolicy atime);
   AtimePolicy atime_policy() const;
@@ -277,11 +173,18 @@ class Filesystem {
 
   // --- extended attributes (full names: "user.x", "system.posix_acl_access", ...) -------------
   // flags: XATTR_CREATE / XATTR_REPLACE.
+  // (xattrs.h)
   Status SetXattr(const Caller& c, uint64_t ino, std::string_view name,
-                  std::span<const std::byte> value, int flags);
-  Result<std::vector<std::byte>> GetXattr(uint64_t ino, std::string_view name);
-  Result<std::vector<std::string>> ListXattr(uint64_t ino);
-  Status RemoveXattr(const Caller& c, uint64_t ino, std::string_view name);
+                  std::span<const std::byte> value, int flags) {
+    return xattrs_.Set(c, ino, name, value, flags);
+  }
+  Result<std::vector<std::byte>> GetXattr(uint64_t ino, std::string_view name) {
+    return xattrs_.Get(ino, name);
+  }
+  Result<std::vector<std::string>> ListXattr(uint64_t ino) { return xattrs_.List(ino); }
+  Status RemoveXattr(const Caller& c, uint64_t ino, std::string_view name) {
+    return xattrs_.Remove(c, ino, name);
+  }
   // access(2): mask of R_OK/W_OK/X_OK (F_OK: exists).
   Status Access(const Caller& c, uint64_t ino, int mask);
 
@@ -332,42 +235,16 @@ class Filesystem {
   // Takes one kernel lookup reference on `ip` and returns its attributes.
   Attr Ref(const InodePtr& ip);
   static Attr ToAttr(const Inode& ip);
-  // Writes `rec` as ip's record in `tx` (persistent inodes; a no-op for volatile ones).
-  void PutInode(store::Tx& tx, const Inode& ip, const layout::InodeRecord& rec);
-  // Commits `tx` (a no-op for an empty Tx). On failure, drops the DRAM indexes of `touched`
-  // so they reload from the device.
-  Status Commit(store::Tx& tx, std::initializer_list<Inode*> touched);
-  // Drops ip's DRAM indexes (directory, extent map, xattrs) so they reload from the device (not
-  // for volatile inodes, whose DRAM copy is the only one). Caller holds ip.mu exclusively.
-  static void DropIndexes(Inode& ip);
-  // The rule for the DRAM indexes a namespace change edits together with its Tx (Directory's
-  // Add/Remove/Retarget change DRAM as they write the Tx): they stay only if the Tx commits.
-  // Every other way out (NoSpace part way through, any early return, a failed commit) drops
-  // them when the guard goes, so DRAM never shows a change the device does not have.
-  // Caller holds the inodes' mu exclusively for the guard's whole life.
-  class IndexGuard {
-   public:
-    IndexGuard(Filesystem& fs, std::initializer_list<Inode*> touched)
-        : fs_(fs), touched_(touched) {}
-    ~IndexGuard() {
-      if (!committed_)
-        for (Inode* ip : touched_)
-          if (ip != nullptr) DropIndexes(*ip);
-    }
-    IndexGuard(const IndexGuard&) = delete;
-    IndexGuard& operator=(const IndexGuard&) = delete;
-    // Filesystem::Commit; the indexes are kept when it succeeds.
-    Status Commit(store::Tx& tx) {
-      Status st = fs_.Commit(tx, {});
-      committed_ = st.ok();
-      return st;
-    }
-
-   private:
-    Filesystem& fs_;
-    std::vector<Inode*> touched_;
-    bool committed_ = false;
-  };
+  // Context's helpers, for the facade's own code.
+  void PutInode(store::Tx& tx, const Inode& ip, const layout::InodeRecord& rec) {
+    ctx_.PutInode(tx, ip, rec);
+  }
+  Status Commit(store::Tx& tx, std::initializer_list<Inode*> touched) {
+    return ctx_.Commit(tx, touched);
+  }
+  static void DropIndexes(Inode& ip) { Context::DropIndexes(ip); }
+  MapContext Ctx(store::Tx& tx, Inode& ip, layout::InodeRecord& rec) { return ctx_.Ctx(tx, ip, rec); }
+  static int64_t NowNs() { return Context::NowNs(); }
   // Frees an inode with no links, references or opens: its blocks, chains and record.
   // Caller holds ip->mu exclusively (InodeCache::Hooks::free_inode).
   Status FreeInode(const InodePtr& ip);
@@ -376,8 +253,6 @@ class Filesystem {
   void DropContents(Inode& ip);
   // A fresh record of type/mode for `c` created in directory `dir` (setgid rule, times now).
   layout::InodeRecord NewRecord(const Caller& c, const Inode& dir, uint32_t mode) const;
-  static int64_t NowNs();
-  MapContext Ctx(store::Tx& tx, Inode& ip, layout::InodeRecord& rec);
   // Mount: makes the page-descriptor table match the extents (fills a DRAM table, rebuilds a
   // device table that a mount in another mode left stale) and keeps the superblock's
   // kCompatDescriptorsCurrent bit true to what this mount does.
@@ -385,12 +260,6 @@ class Filesystem {
   // Fills an all-free table from every file's extents.
   Status RebuildDescriptors();
 
-  // --- attributes.cc ----------------------------------------------------------------------------
-  // Permission when ip is immutable or append-only: what neither allows (`what`: the operation,
-  // for the message). Caller holds ip.mu (either mode).
-  static Status CheckChangeable(const Inode& ip, std::string_view what);
-  // Permission when ip is immutable: a change of a directory's entries or of a file's data.
-  static Status CheckNotImmutable(const Inode& ip, std::string_view what);
 
   // --- namespace.cc -----------------------------------------------------------------------------
   // Creates `name` in `parent` with record `rec` (any type); symlink target goes to `target`.
@@ -425,28 +294,12 @@ class Filesystem {
   // it may use the helpers above.
   class DataPath;
 
-  // --- xattr.cc / acl.cc ------------------------------------------------------------------------
-  // On create: applies the parent's default ACL (or the umask) to `rec.mode` and writes the
-  // inherited ACL xattrs of the new inode into `tx` (persistent) or its cache.
-  Status InheritAcl(store::Tx& tx, const Caller& c, Inode& dir, Inode& child,
-                    layout::InodeRecord& rec);
-  // chmod keeps system.posix_acl_access in step with the mode bits.
-  Status SyncAclMode(store::Tx& tx, Inode& ip, uint32_t mode);
-  // Applies `changes` to ip's attributes in one Tx (with `rec`, ctime updated) and to the DRAM
-  // map once it committed. Caller holds ip.mu exclusively, xattrs loaded.
-  Status CommitXattrChanges(Inode& ip, layout::InodeRecord rec, std::vector<XattrChange> changes);
-  // Frees the xattr blocks of an inode being deleted (in `tx`).
-  Status FreeXattrs(store::Tx& tx, Inode& ip, layout::InodeRecord& rec);
-  // Frees them in a Tx of their own: an unlinked, closed inode the kernel has not forgotten yet.
-  // Caller holds ip.mu exclusively.
-  Status DropXattrs(Inode& ip);
-
   // --- file_io.cc: atime through the kernel's page cache ---------------------------------------
   // AtimeDue for a cached inode. Caller holds ip.mu (either mode).
   bool AtimeDueLocked(const Inode& ip) const;
-  // Asks the kernel to drop its cached pages of `ino` (a no-op without an Invalidator), so the
-  // next read reaches us. Caller holds no locks.
-  void DropCachedData(uint64_t ino);
+  // Asks the kernel to drop its cached pages of `ino`, so the next read reaches us. Caller
+  // holds no locks.
+  void DropCachedData(uint64_t ino) { ctx_.DropCachedData(ino); }
 
   // --- write times committed late (flusher_) -------------------------------------------------
   // Writes ip.rec in a Tx of its own (the Flusher's commit of pending times). Caller holds
@@ -498,12 +351,21 @@ class Filesystem {
   Status TrimForLease(Inode& ip, uint64_t fb, uint64_t n);
 
   // --- state ------------------------------------------------------------------------------------
-  MountOptions opts_;
-  std::unique_ptr<mapping::Device> dev_;
-  std::unique_ptr<mapping::Access> access_;
-  std::unique_ptr<mapping::RamPartition> ram_;
-  std::unique_ptr<store::Store> store_;
-  std::atomic<Invalidator*> inval_{nullptr};
+  // What the parts share (context.h): options, device, access, RAM partition, store, inode
+  // cache, the flags remount changes. Declared first: destroyed last.
+  Context ctx_;
+  // Aliases of ctx_'s members for the facade's own code.
+  MountOptions& opts_ = ctx_.opts;
+  std::unique_ptr<mapping::Device>& dev_ = ctx_.dev;
+  std::unique_ptr<mapping::Access>& access_ = ctx_.access;
+  std::unique_ptr<mapping::RamPartition>& ram_ = ctx_.ram;
+  std::unique_ptr<store::Store>& store_ = ctx_.store;
+  std::unique_ptr<InodeCache>& cache_ = ctx_.cache;
+  std::atomic<Invalidator*>& inval_ = ctx_.inval;
+  std::atomic<bool>& read_only_ = ctx_.read_only;
+  std::atomic<AtimePolicy>& atime_ = ctx_.atime;
+  // The parts (each keeps a reference to ctx_).
+  Xattrs xattrs_{ctx_};
   // Direct access: the lease table (null while off) and who holds leases; lease_pins_ are the
   // blocks of leases whose holders did not answer a revocation, which the allocator (through
   // pins_, with the readers' pins) does not reuse.
@@ -512,8 +374,6 @@ class Filesystem {
   mapping::PinTable lease_pins_;
   std::unique_ptr<mapping::PinUnion> pins_;
 
-  // The DRAM inodes (made at Mount once the store is open).
-  std::unique_ptr<InodeCache> cache_;
   std::mutex rename_mu_;  // serialises renames that move a directory to another parent
   InodePtr ram_dir_;      // the volatile RAM directory (null when opts_.ram_dir is ""); set at
                           // mount, stays cached (nlink 0 once removed)
@@ -521,8 +381,6 @@ class Filesystem {
   std::vector<std::string> warnings_;  // set by Mount only
   bool unmounted_ = false;                // guarded by remount_mu_
   std::mutex remount_mu_;                // serialises SetReadOnly and the start of Unmount
-  std::atomic<bool> read_only_{false};   // opts_.read_only at mount, then SetReadOnly's
-  std::atomic<AtimePolicy> atime_{AtimePolicy::kRelatime};
   QuiesceGate gate_;  // online.cc
 
   // The background thread: pending write times and copy mode's write-back (flusher.h).

@@ -78,11 +78,11 @@ Result<Attr> Filesystem::CreateNode(const Caller& c, uint64_t parent, std::strin
   if (S_ISDIR(mode) && dir->rec.nlink >= 65000) return Status::TooManyLinks("too many subdirectories");
 
   store::Tx tx = store_->Begin();
-  IndexGuard indexes(*this, {dir.get()});
+  IndexGuard indexes(ctx_, {dir.get()});
   PMEMFS_ASSIGN_OR_RETURN(InodePtr child, cache_->NewInode(tx, *dir, NewRecord(c, *dir, mode)));
   InodeRecord crec = child->rec;
   crec.rdev = rdev;
-  PMEMFS_RETURN_IF_ERROR(InheritAcl(tx, c, *dir, *child, crec));
+  PMEMFS_RETURN_IF_ERROR(xattrs_.InheritAcl(tx, c, *dir, *child, crec));
   if (S_ISLNK(mode)) {
     crec.mode = S_IFLNK | 0777;  // symlink permissions are not used
     crec.size = target.size();
@@ -213,7 +213,7 @@ Result<Attr> Filesystem::Link(const Caller&, uint64_t ino, uint64_t new_parent,
   PMEMFS_RETURN_IF_ERROR(CheckChangeable(*target, "link"));
   if (dir->dir->Find(new_name)) return Status::AlreadyExists(std::string(new_name) + ": exists");
   store::Tx tx = store_->Begin();
-  IndexGuard indexes(*this, {dir.get()});
+  IndexGuard indexes(ctx_, {dir.get()});
   InodeRecord trec = target->rec, drec = dir->rec;
   const int64_t now = NowNs();
   trec.nlink++;
@@ -284,7 +284,7 @@ Status Filesystem::RemoveName(uint64_t parent, std::string_view name, bool dir_w
     if (dir_wanted && child->dir->size() != 0)
       return Status::NotEmpty(std::string(name) + ": not empty");
     store::Tx tx = store_->Begin();
-    IndexGuard indexes(*this, {dir.get()});
+    IndexGuard indexes(ctx_, {dir.get()});
     InodeRecord drec = dir->rec, crec = child->rec;
     const int64_t now = NowNs();
     PMEMFS_RETURN_IF_ERROR(dir->dir->Remove(Ctx(tx, *dir, drec), name));
@@ -409,7 +409,7 @@ Status Filesystem::Rename(const Caller& c, uint64_t parent, std::string_view nam
   store::Tx tx = store_->Begin();
   // The source name goes from sdir's index before the target is added to ddir's, which may
   // run out of space (a new dentry block): then both indexes reload from the device.
-  IndexGuard indexes(*this, {sdir.get(), ddir.get()});
+  IndexGuard indexes(ctx_, {sdir.get(), ddir.get()});
   const int64_t now = NowNs();
   InodeRecord srec = sdir->rec;
   InodeRecord drec_same;  // unused when same_dir: sdir and ddir share srec

@@ -28,7 +28,9 @@
 #include <set>
 
 #include "fs/core/acl.h"
-#include "fs/core/fs.h"
+#include "fs/core/xattrs.h"
+
+#include "fs/core/attributes.h"
 #include "fs/store/xattr_block.h"
 
 namespace pmemfs::core {
@@ -225,17 +227,17 @@ Result<acl::Acl> StoredAcl(const store::Store& store, const Inode& ip, std::stri
 
 // ---------------------------------------------------------------------------------------------
 
-Status Filesystem::SetXattr(const Caller& c, uint64_t ino, std::string_view name,
+Status Xattrs::Set(const Caller& c, uint64_t ino, std::string_view name,
                             std::span<const std::byte> value, int flags) {
   PMEMFS_ASSIGN_OR_RETURN(Space space, Classify(name));
   if (value.size() > layout::kXattrMaxSize)
     return Status::TooBig(Quoted(name) + ": value of " + std::to_string(value.size()) +
                           " bytes (at most " + std::to_string(layout::kXattrMaxSize) + ")");
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, ctx_.cache->Get(ino));
   std::unique_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckChangeable(*ip, "change an xattr"));
   PMEMFS_RETURN_IF_ERROR(CheckChange(c, *ip, space, name));
-  PMEMFS_RETURN_IF_ERROR(cache_->LoadXattrs(*ip));
+  PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadXattrs(*ip));
   const bool exists = ip->xattrs->contains(std::string(name));
   if (!exists) {  // one more name must still fit a listxattr reply
     uint64_t list = name.size() + 1;
@@ -274,39 +276,39 @@ Status Filesystem::SetXattr(const Caller& c, uint64_t ino, std::string_view name
     PMEMFS_RETURN_IF_ERROR(CheckFlags(flags, exists, name));
     changes.push_back({std::string(name), Bytes(value.begin(), value.end())});
   }
-  return CommitXattrChanges(*ip, rec, std::move(changes));
+  return CommitChanges(*ip, rec, std::move(changes));
 }
 
-Result<std::vector<std::byte>> Filesystem::GetXattr(uint64_t ino, std::string_view name) {
+Result<std::vector<std::byte>> Xattrs::Get(uint64_t ino, std::string_view name) {
   PMEMFS_ASSIGN_OR_RETURN(Space space, Classify(name));
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, ctx_.cache->Get(ino));
   std::shared_lock lock(ip->mu);
   if (space == Space::kUser && !ip->is_reg() && !ip->is_dir())
     return Status::NoData(Quoted(name) + ": user.* only on regular files and directories");
-  PMEMFS_RETURN_IF_ERROR(cache_->LoadXattrs(*ip));
+  PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadXattrs(*ip));
   auto it = ip->xattrs->find(std::string(name));
   if (it == ip->xattrs->end())
     return Status::NoData(Quoted(name) + " not set on inode " + std::to_string(ino));
-  return ValueOf(*store_, ino, it->second);
+  return ValueOf(*ctx_.store, ino, it->second);
 }
 
-Result<std::vector<std::string>> Filesystem::ListXattr(uint64_t ino) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
+Result<std::vector<std::string>> Xattrs::List(uint64_t ino) {
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, ctx_.cache->Get(ino));
   std::shared_lock lock(ip->mu);
-  PMEMFS_RETURN_IF_ERROR(cache_->LoadXattrs(*ip));
+  PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadXattrs(*ip));
   std::vector<std::string> names;
   names.reserve(ip->xattrs->size());
   for (const auto& [name, entry] : *ip->xattrs) names.push_back(name);
   return names;
 }
 
-Status Filesystem::RemoveXattr(const Caller& c, uint64_t ino, std::string_view name) {
+Status Xattrs::Remove(const Caller& c, uint64_t ino, std::string_view name) {
   PMEMFS_ASSIGN_OR_RETURN(Space space, Classify(name));
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, ctx_.cache->Get(ino));
   std::unique_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckChangeable(*ip, "change an xattr"));
   PMEMFS_RETURN_IF_ERROR(CheckChange(c, *ip, space, name));
-  PMEMFS_RETURN_IF_ERROR(cache_->LoadXattrs(*ip));
+  PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadXattrs(*ip));
   if (!ip->xattrs->contains(std::string(name))) {
     if (IsAcl(space)) return Status::Ok();  // removing an absent ACL succeeds, as on ext4
     return Status::NoData(Quoted(name) + " not set on inode " + std::to_string(ino));
@@ -314,19 +316,19 @@ Status Filesystem::RemoveXattr(const Caller& c, uint64_t ino, std::string_view n
   // Removing an access ACL leaves the mode as it is (its group bits were the mask).
   std::vector<Change> changes;
   changes.push_back({std::string(name), std::nullopt});
-  return CommitXattrChanges(*ip, ip->rec, std::move(changes));
+  return CommitChanges(*ip, ip->rec, std::move(changes));
 }
 
 // One Tx: the changes staged into xattr blocks, ctime, the inode; the DRAM map after commit.
 // Caller holds ip.mu exclusively and has loaded ip.xattrs.
-Status Filesystem::CommitXattrChanges(Inode& ip, InodeRecord rec, std::vector<XattrChange> changes) {
-  store::Tx tx = store_->Begin();
+Status Xattrs::CommitChanges(Inode& ip, InodeRecord rec, std::vector<XattrChange> changes) {
+  store::Tx tx = ctx_.store->Begin();
   PMEMFS_ASSIGN_OR_RETURN(Staged staged,
-                          Stage(ip.is_volatile() ? nullptr : store_.get(), tx, ip.ino, rec,
+                          Stage(ip.is_volatile() ? nullptr : ctx_.store.get(), tx, ip.ino, rec,
                                 *ip.xattrs, std::move(changes)));
-  rec.ctime_ns = NowNs();
-  PutInode(tx, ip, rec);
-  PMEMFS_RETURN_IF_ERROR(Commit(tx, {&ip}));
+  rec.ctime_ns = Context::NowNs();
+  ctx_.PutInode(tx, ip, rec);
+  PMEMFS_RETURN_IF_ERROR(ctx_.Commit(tx, {&ip}));
   Install(*ip.xattrs, std::move(staged));
   ip.rec = rec;
   return Status::Ok();
@@ -340,11 +342,11 @@ Status Filesystem::CommitXattrChanges(Inode& ip, InodeRecord rec, std::vector<Xa
 // blocks appended under child.ino, rec's xattr fields updated) and installs them in
 // child.xattrs at once (if `tx` then fails, the child is discarded). The caller writes `rec`
 // in `tx` afterwards (PutInode) and keeps it as child.rec after the commit.
-Status Filesystem::InheritAcl(store::Tx& tx, const Caller& c, Inode& dir, Inode& child,
+Status Xattrs::InheritAcl(store::Tx& tx, const Caller& c, Inode& dir, Inode& child,
                               InodeRecord& rec) {
   if (S_ISLNK(rec.mode)) return Status::Ok();  // 0777, never masked, no ACLs
-  PMEMFS_RETURN_IF_ERROR(cache_->LoadXattrs(dir));
-  PMEMFS_ASSIGN_OR_RETURN(acl::Acl parent_default, StoredAcl(*store_, dir, acl::kDefaultXattr));
+  PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadXattrs(dir));
+  PMEMFS_ASSIGN_OR_RETURN(acl::Acl parent_default, StoredAcl(*ctx_.store, dir, acl::kDefaultXattr));
   PMEMFS_ASSIGN_OR_RETURN(acl::Inherited inh, acl::Inherit(parent_default, rec.mode, c.umask));
   rec.mode = inh.mode;
   if (!child.xattrs) child.xattrs = std::make_unique<XattrMap>();
@@ -355,7 +357,7 @@ Status Filesystem::InheritAcl(store::Tx& tx, const Caller& c, Inode& dir, Inode&
     changes.push_back({std::string(acl::kDefaultXattr), acl::Serialize(inh.default_acl)});
   if (!changes.empty()) {
     PMEMFS_ASSIGN_OR_RETURN(Staged staged,
-                            Stage(child.is_volatile() ? nullptr : store_.get(), tx, child.ino,
+                            Stage(child.is_volatile() ? nullptr : ctx_.store.get(), tx, child.ino,
                                   rec, *child.xattrs, std::move(changes)));
     Install(*child.xattrs, std::move(staged));
   }
@@ -367,9 +369,9 @@ Status Filesystem::InheritAcl(store::Tx& tx, const Caller& c, Inode& dir, Inode&
 // (if any) in place. Persistent inodes: the map is dropped and reloads from the device, which
 // then holds whatever the caller's Tx left. Volatile inodes: the map changes at once, so call
 // this after every check that can still make the chmod fail.
-Status Filesystem::SyncAclMode(store::Tx& tx, Inode& ip, uint32_t mode) {
-  PMEMFS_RETURN_IF_ERROR(cache_->LoadXattrs(ip));
-  PMEMFS_ASSIGN_OR_RETURN(acl::Acl access, StoredAcl(*store_, ip, acl::kAccessXattr));
+Status Xattrs::SyncAclMode(store::Tx& tx, Inode& ip, uint32_t mode) {
+  PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadXattrs(ip));
+  PMEMFS_ASSIGN_OR_RETURN(acl::Acl access, StoredAcl(*ctx_.store, ip, acl::kAccessXattr));
   if (access.empty()) return Status::Ok();
   PMEMFS_ASSIGN_OR_RETURN(acl::Acl updated, acl::Chmod(access, mode));
   std::vector<Change> changes;
@@ -377,7 +379,7 @@ Status Filesystem::SyncAclMode(store::Tx& tx, Inode& ip, uint32_t mode) {
   // An in-place rewrite of an ACL of the same size changes no chain field or block count.
   InodeRecord rec = ip.rec;
   PMEMFS_ASSIGN_OR_RETURN(Staged staged,
-                          Stage(ip.is_volatile() ? nullptr : store_.get(), tx, ip.ino, rec,
+                          Stage(ip.is_volatile() ? nullptr : ctx_.store.get(), tx, ip.ino, rec,
                                 *ip.xattrs, std::move(changes)));
   if (ip.is_volatile()) {
     Install(*ip.xattrs, std::move(staged));
@@ -391,17 +393,17 @@ Status Filesystem::SyncAclMode(store::Tx& tx, Inode& ip, uint32_t mode) {
 // Caller holds ip.mu exclusively; the inode is being deleted in `tx`. Frees the chain and
 // every value's blocks; a block that does not decode keeps its value blocks (its extents cannot
 // be trusted: pmemfs-fsck frees them as leaked).
-Status Filesystem::FreeXattrs(store::Tx& tx, Inode& ip, InodeRecord& rec) {
+Status Xattrs::Free(store::Tx& tx, Inode& ip, InodeRecord& rec) {
   if (!ip.is_volatile() && rec.xattr_head != 0) {
-    const layout::Superblock& sb = store_->superblock();
+    const layout::Superblock& sb = ctx_.store->superblock();
     const store::XattrBounds bounds{sb.data_start, sb.backup_block, true};
     uint64_t freed = 0;
-    PMEMFS_RETURN_IF_ERROR(store_->ForEachChainBlock(
+    PMEMFS_RETURN_IF_ERROR(ctx_.store->ForEachChainBlock(
         rec.xattr_head, store::ChainKind::kXattrs, ip.ino,
         [&](uint64_t block, const std::byte* data) {
           Result<store::XattrBlock> x = store::DecodeXattrBlock(data, block, bounds);
-          if (x.ok()) store::FreeXattrValue(*store_, tx, rec, x->out);
-          store_->FreeBlocks(tx, {block, 1});
+          if (x.ok()) store::FreeXattrValue(*ctx_.store, tx, rec, x->out);
+          ctx_.store->FreeBlocks(tx, {block, 1});
           freed++;
           return Status::Ok();
         }));
@@ -413,12 +415,12 @@ Status Filesystem::FreeXattrs(store::Tx& tx, Inode& ip, InodeRecord& rec) {
   return Status::Ok();
 }
 
-Status Filesystem::DropXattrs(Inode& ip) {
+Status Xattrs::Drop(Inode& ip) {
   InodeRecord rec = ip.rec;
-  store::Tx tx = store_->Begin();
-  PMEMFS_RETURN_IF_ERROR(FreeXattrs(tx, ip, rec));
-  PutInode(tx, ip, rec);
-  PMEMFS_RETURN_IF_ERROR(Commit(tx, {&ip}));
+  store::Tx tx = ctx_.store->Begin();
+  PMEMFS_RETURN_IF_ERROR(Free(tx, ip, rec));
+  ctx_.PutInode(tx, ip, rec);
+  PMEMFS_RETURN_IF_ERROR(ctx_.Commit(tx, {&ip}));
   ip.rec = rec;
   return Status::Ok();
 }

@@ -1,0 +1,19 @@
+// The chattr attributes' checks (layout::kInodeAttrFlags: immutable, append-only, ...), shared
+// by the parts of fs/core that change inodes. Filesystem's GetFileFlags/SetFileFlags and the
+// label live in attributes.cc too.
+#pragma once
+
+#include <string_view>
+
+#include "fs/core/inode.h"
+#include "pmemfs/status.h"
+
+namespace pmemfs::core {
+
+// Permission when ip is immutable or append-only: what neither allows (`what`: the operation,
+// for the message). Caller holds ip.mu (either mode).
+Status CheckChangeable(const Inode& ip, std::string_view what);
+// Permission when ip is immutable: a change of a directory's entries or of a file's data.
+Status CheckNotImmutable(const Inode& ip, std::string_view what);
+
+}  // namespace pmemfs::core
