@@ -289,10 +289,6 @@ class Filesystem {
   // deleted), in transactions of its own, and clears the flag; updates ip.rec. Caller holds
   // ip.mu exclusively.
   Status FinishTruncate(Inode& ip, bool to_zero = false);
-  // [file_io.cc] One data operation on one inode: its working record, the running Tx (split
-  // when it nears the journal's limit), allocation, zeroing, copy-on-write. A nested class so
-  // it may use the helpers above.
-  class DataPath;
 
   // --- file_io.cc: atime through the kernel's page cache ---------------------------------------
   // AtimeDue for a cached inode. Caller holds ip.mu (either mode).
