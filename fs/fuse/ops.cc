@@ -16,6 +16,9 @@ template <typename... A, void (*F)(fuse_req_t, A...)>
 struct Gated<F> {
   static void Call(fuse_req_t req, A... a) {
     auto* ctx = static_cast<OpsContext*>(fuse_req_userdata(req));
+    if (!ctx->after_init_done.load(std::memory_order_acquire) &&
+        !ctx->after_init_done.exchange(true) && ctx->after_init)
+      ctx->after_init();
     core::QuiesceGate::Pass pass(ctx->fs != nullptr ? ctx->fs->gate() : nullptr);
     F(req, a...);
   }

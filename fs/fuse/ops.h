@@ -15,6 +15,7 @@
 #include <fuse_lowlevel.h>
 
 #include <atomic>
+#include <functional>
 
 #include "fs/core/fs.h"
 #include "mapping/access.h"
@@ -43,6 +44,10 @@ struct OpsContext {
   Status unmount_status;
   // Set by the first reply that fails because the device shrank (logged once, as one line).
   std::atomic<bool> device_lost_logged{false};
+  // Run once, by the first request after INIT (the kernel sends none before it has processed
+  // INIT's reply); set before the session loop starts. Session uses it for the readahead.
+  std::function<void()> after_init;
+  std::atomic<bool> after_init_done{false};
 };
 
 // The operation table.

@@ -1,17 +1,14 @@
 #include "fs/fuse/session.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
-#include <thread>
 
 #include "fs/fuse/logging.h"
 
@@ -28,26 +25,51 @@ std::string Escape(const std::string& s) {
   return out;
 }
 
-constexpr long kFuseSuperMagic = 0x65735546;
+// "\040"-style escapes of /proc/self/mountinfo's path fields, undone.
+std::string Unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3') {
+      out.push_back(
+          static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
+      i += 3;
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+// "MAJ:MIN" of the newest FUSE mount at `mountpoint` (canonical) in /proc/self/mountinfo, or "".
+// Reading the table sends our filesystem no request (a stat of the mount point would, and it
+// would wait for INIT, which the session loop has not answered yet).
+std::string FuseMountDevice(const std::string& mountpoint) {
+  FILE* f = fopen("/proc/self/mountinfo", "re");
+  if (!f) return "";
+  std::string found;
+  char* line = nullptr;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0) {
+    char dev[64], root[4096], point[4096];
+    if (sscanf(line, "%*s %*s %63s %4095s %4095s", dev, root, point) != 3) continue;
+    const char* sep = strstr(line, " - fuse");
+    if (sep != nullptr && Unescape(point) == mountpoint) found = dev;
+  }
+  free(line);
+  fclose(f);
+  return found;
+}
 
 // The kernel gives a FUSE mount at most 128 KiB of readahead whatever INIT asks (it takes the
 // smaller of its default and our max_readahead), so sequential buffered reads reach us as
 // 128 KiB requests: eight round trips per MiB. The mount's backing device info takes more
-// (/sys/class/bdi/MAJ:MIN/read_ahead_kb, root only); set it to `kib` once INIT is done. Runs
-// on its own thread: the fstat below is a request the session loop must answer, and no request
-// is sent before the kernel has processed INIT, so the INIT cap cannot undo the value.
-void RaiseReadahead(const std::string& mountpoint, unsigned kib) {
-  int fd = open(mountpoint.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  struct stat st{};
-  struct statfs sfs{};
-  const bool ours = fstat(fd, &st) == 0 && fstatfs(fd, &sfs) == 0 &&
-                    static_cast<long>(sfs.f_type) == kFuseSuperMagic;
-  close(fd);
-  if (!ours) return;  // the session ended before INIT: the directory is not our mount
-  const std::string path = "/sys/class/bdi/" + std::to_string(major(st.st_dev)) + ":" +
-                           std::to_string(minor(st.st_dev)) + "/read_ahead_kb";
-  FILE* f = fopen(path.c_str(), "w");
+// (/sys/class/bdi/MAJ:MIN/read_ahead_kb, root only); set it to `kib` once INIT is done (the
+// first request after it runs this: OpsContext::after_init), so that INIT cannot undo it. No
+// thread, and the mount point is never opened: a process holding it open would make an
+// unmount right after the mount fail with EBUSY.
+void RaiseReadahead(const std::string& dev, unsigned kib) {
+  const std::string path = "/sys/class/bdi/" + dev + "/read_ahead_kb";
+  FILE* f = fopen(path.c_str(), "we");
   if (!f || fprintf(f, "%u\n", kib) < 0 || fclose(f) != 0) {
     spdlog::debug("{}: cannot set readahead ({}); sequential reads stay in 128 KiB requests",
                   path, strerror(errno));
@@ -94,9 +116,16 @@ Result<std::unique_ptr<Session>> Session::Mount(OpsContext* ctx, const SessionOp
   if (fuse_set_signal_handlers(s->se_) != 0)
     return Status::IoError(why("cannot install the signal handlers"));
   s->handlers_ = true;
+  // The mount table shows the path with symlinks resolved; resolve it before mounting (after,
+  // the walk would reach our own root and wait for INIT).
+  char canonical[PATH_MAX];
+  const std::string resolved =
+      realpath(opts.mountpoint.c_str(), canonical) != nullptr ? canonical : opts.mountpoint;
   if (fuse_session_mount(s->se_, opts.mountpoint.c_str()) != 0)
     return Status::IoError(opts.mountpoint + ": " + why("mount failed"));
   s->mounted_ = true;
+  if (const std::string dev = FuseMountDevice(resolved); !dev.empty())
+    ctx->after_init = [dev] { RaiseReadahead(dev, kReadaheadKib); };
   return s;
 }
 
@@ -108,9 +137,6 @@ Session::~Session() {
 }
 
 Result<int> Session::Loop() {
-  // Detached: it ends as soon as the loop below has answered its one request (or the mount
-  // is gone); it touches nothing of this Session.
-  std::thread(RaiseReadahead, opts_.mountpoint, kReadaheadKib).detach();
   int r;
   if (opts_.single_thread) {
     r = fuse_session_loop(se_);

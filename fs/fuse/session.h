@@ -46,8 +46,8 @@ class Session {
 
   fuse_session* session() const { return se_; }
   // Serves requests (multithreaded unless single_thread, one /dev/fuse clone per thread) until
-  // the filesystem is unmounted or a signal ends the session. Returns the signal, or 0. Also
-  // raises the mount's readahead to kReadaheadKib once the kernel has processed INIT (root).
+  // the filesystem is unmounted or a signal ends the session. Returns the signal, or 0. The
+  // first request after INIT raises the mount's readahead to kReadaheadKib (root only).
   Result<int> Loop();
 
  private:
