@@ -48,6 +48,7 @@ struct Ofd {
   std::atomic<int> flags{0};  // O_ACCMODE, O_APPEND (F_SETFL may change it)
   std::mutex pos_mu;     // read/write: the offset moves atomically with the data
   std::atomic<int> fds{0};
+  bool own = false;  // opened by this process (not inherited)
 };
 
 // The descriptor table: fd -> Ofd, lock-free to read. 1024 chunks of 1024 descriptors.
@@ -71,8 +72,15 @@ struct State {
   std::atomic<size_t> tracked{0};  // entries in the table (0: every call goes straight through)
   bool disabled = false;
   bool verbose = false;
-  // Calls served in the device (PMEMFS_DIRECT_STATS=FILE: one line appended at exit).
+  // Calls served in the device (PMEMFS_DIRECT_STATS=FILE: one line appended at exit); fsyncs
+  // and msyncs of tracked files done without / with the kernel's.
   std::atomic<uint64_t> reads{0}, writes{0}, maps{0};
+  std::atomic<uint64_t> syncs{0}, kernel_syncs{0}, msyncs{0}, kernel_msyncs{0};
+  // Children this process made that may hold its open file descriptions (fork, and what
+  // pmemfs-direct's interposers see: posix_spawn, system, popen). Only when spawns_seen (the
+  // preload is in, so every such call is counted) may an fsync skip the kernel's.
+  std::atomic<uint64_t> spawns{0};
+  std::atomic<bool> spawns_seen{false};
 };
 
 State* g_state = nullptr;
@@ -83,7 +91,10 @@ void Say(const char* fmt, const char* a, const char* b) {
 }
 
 void AtForkPrepare() { g_state->mu.lock(); }
-void AtForkParent() { g_state->mu.unlock(); }
+void AtForkParent() {
+  g_state->spawns++;
+  g_state->mu.unlock();
+}
 void AtForkChild() {
   // Only this thread exists now; nothing of the parent's connections may be used again.
   State* old = g_state;
@@ -93,6 +104,7 @@ void AtForkChild() {
   State* fresh = new State();
   fresh->disabled = old->disabled;
   fresh->verbose = old->verbose;
+  fresh->spawns_seen = old->spawns_seen.load();
   g_state = fresh;  // the old one is left as it is (its locks may be held by threads now gone)
 }
 
@@ -103,12 +115,18 @@ void WriteStats() {
   const char* path = getenv("PMEMFS_DIRECT_STATS");
   if (path == nullptr || *path == '\0' || g_state == nullptr) return;
   const uint64_t r = g_state->reads.exchange(0), w = g_state->writes.exchange(0),
-                 m = g_state->maps.exchange(0);
-  if (r + w + m == 0) return;
-  char line[160];
-  const int n = snprintf(line, sizeof line, "reads %llu writes %llu maps %llu pid %d\n",
-                         static_cast<unsigned long long>(r), static_cast<unsigned long long>(w),
-                         static_cast<unsigned long long>(m), getpid());
+                 m = g_state->maps.exchange(0), fs = g_state->syncs.exchange(0),
+                 kfs = g_state->kernel_syncs.exchange(0), ms = g_state->msyncs.exchange(0),
+                 kms = g_state->kernel_msyncs.exchange(0);
+  if (r + w + m + fs + kfs + ms + kms == 0) return;
+  using ull = unsigned long long;
+  char line[256];
+  const int n = snprintf(line, sizeof line,
+                         "reads %llu writes %llu maps %llu pid %d fsyncs %llu kernel_fsyncs %llu "
+                         "msyncs %llu kernel_msyncs %llu\n",
+                         static_cast<ull>(r), static_cast<ull>(w), static_cast<ull>(m), getpid(),
+                         static_cast<ull>(fs), static_cast<ull>(kfs), static_cast<ull>(ms),
+                         static_cast<ull>(kms));
   int fd = sys::openat(AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return;
   (void)!sys::write(fd, line, static_cast<size_t>(n));
@@ -171,6 +189,7 @@ void Forget(int fd) {
   if (!old) return;
   St().tracked--;
   if (--old->fds == 0) {
+    old->file->Closed(old->own);
     std::shared_ptr<File> f = std::move(old->file);
     old.reset();
     // Held now by: us, Mount::files_ (weak), other Ofds and mappings (strong).
@@ -196,8 +215,9 @@ Mount* MountFor(dev_t dev) {
   return p;
 }
 
-// Starts tracking `fd` when it is a regular file of a direct-access mount.
-void Adopt(int fd) {
+// Starts tracking `fd` when it is a regular file of a direct-access mount; `own`: this process
+// opened it just now (not inherited, so no other process holds its description).
+void Adopt(int fd, bool own) {
   State& s = St();
   if (s.disabled || fd < 0) return;
   struct statx stx{};
@@ -213,6 +233,8 @@ void Adopt(int fd) {
   auto o = std::make_shared<Ofd>();
   o->file = m->GetFile(stx.stx_ino);
   o->flags = flags & (O_ACCMODE | O_APPEND);
+  o->own = own;
+  o->file->Opened(own, s.spawns.load());
   Put(fd, std::move(o));
 }
 
@@ -238,7 +260,7 @@ int pmemfs_openat(int dirfd, const char* path, int flags, ...) {
   if (fd >= 0) {
     const int e = errno;
     Forget(fd);  // a number the library saw closed behind its back
-    Adopt(fd);
+    Adopt(fd, true);
     errno = e;
   }
   return fd;
@@ -415,25 +437,31 @@ off_t pmemfs_lseek(int fd, off_t offset, int whence) {
   return sys::lseek(fd, offset, whence);
 }
 
-int pmemfs_fsync(int fd) {
+// fsync/fdatasync of a tracked file: the daemon commits what it keeps of our direct writes
+// (one round trip on the direct-access socket), and the kernel's fsync follows unless the
+// daemon said it covered everything that one would do (kFsyncCovered: the mount writes through
+// to the device, and every open of the file is one of ours, which no other process holds and
+// no shared mapping of ours may have dirtied in the kernel's page cache).
+int SyncFile(int fd, bool datasync) {
   if (std::shared_ptr<Ofd> o = Get(fd)) {
-    if (int e = o->file->Sync(false); e != 0) {
+    State& s = St();
+    bool covered = false;
+    if (int e = o->file->Sync(datasync, s.spawns.load(), &covered); e != 0) {
       errno = e;
       return -1;
     }
+    if (covered && s.spawns_seen.load(std::memory_order_relaxed)) {
+      s.syncs++;
+      return 0;
+    }
+    s.kernel_syncs++;
   }
-  return sys::fsync(fd);
+  return datasync ? sys::fdatasync(fd) : sys::fsync(fd);
 }
 
-int pmemfs_fdatasync(int fd) {
-  if (std::shared_ptr<Ofd> o = Get(fd)) {
-    if (int e = o->file->Sync(true); e != 0) {
-      errno = e;
-      return -1;
-    }
-  }
-  return sys::fdatasync(fd);
-}
+int pmemfs_fsync(int fd) { return SyncFile(fd, false); }
+
+int pmemfs_fdatasync(int fd) { return SyncFile(fd, true); }
 
 int pmemfs_ftruncate(int fd, off_t length) {
   // The daemon calls our leases back first (through the callback thread), then truncates.
@@ -442,6 +470,9 @@ int pmemfs_ftruncate(int fd, off_t length) {
 
 void* pmemfs_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset) {
   std::shared_ptr<Ofd> o = (flags & MAP_ANONYMOUS) ? nullptr : Get(fd);
+  // Through a writable description, a shared mapping may be (or become, by mprotect) a writable
+  // kernel mapping of part of the file: its fsync needs the kernel's from now on.
+  if (o && (flags & MAP_TYPE) == MAP_SHARED && CanWrite(*o)) o->file->KernelMayDirty();
   if (o && (flags & MAP_TYPE) == MAP_SHARED && offset >= 0 &&
       (!(prot & PROT_WRITE) || CanWrite(*o)) && CanRead(*o)) {
     void* p = o->file->Map(addr, length, prot, flags, fd, static_cast<uint64_t>(offset));
@@ -487,9 +518,17 @@ int pmemfs_munmap(void* addr, size_t length) {
   return sys::munmap(addr, length);
 }
 
+// The library's own mappings of the device are persisted here (flushed through our mapping of
+// the same device bytes: the same physical lines); the kernel's msync is made only when some of
+// the range is not one of them (the kernel's parts of a mapping, another mapping, nothing), or
+// for what only it checks and does (a misaligned address, bad flags, MS_INVALIDATE).
 int pmemfs_msync(void* addr, size_t length, int flags) {
   if (g_state != nullptr && g_state->region_count.load(std::memory_order_relaxed) != 0) {
-    const uintptr_t lo = reinterpret_cast<uintptr_t>(addr), hi = lo + length;
+    // The kernel syncs whole pages: [addr, addr + length rounded up to the page).
+    static const uintptr_t kPage = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    const uintptr_t lo = reinterpret_cast<uintptr_t>(addr);
+    const uintptr_t len = (length + kPage - 1) / kPage * kPage;
+    const uintptr_t hi = lo + len;
     State& s = St();
     std::vector<std::shared_ptr<File>> files;
     {
@@ -497,7 +536,17 @@ int pmemfs_msync(void* addr, size_t length, int flags) {
       for (auto& [a, r] : s.regions)
         if (a < hi && lo < a + r.len) files.push_back(r.file);
     }
-    for (auto& f : files) f->Msync(addr, length);
+    uint64_t covered = 0;
+    for (auto& f : files) f->Msync(addr, len, &covered);
+    const bool flags_ok = (flags & ~(MS_ASYNC | MS_SYNC)) == 0 &&
+                          (flags & (MS_ASYNC | MS_SYNC)) != (MS_ASYNC | MS_SYNC);
+    if (!files.empty()) {
+      if (lo % kPage == 0 && hi >= lo && flags_ok && len != 0 && covered == len) {
+        s.msyncs++;
+        return 0;
+      }
+      s.kernel_msyncs++;
+    }
   }
   return sys::msync(addr, length, flags);  // the kernel's parts of the mapping
 }
@@ -506,7 +555,9 @@ int pmemfs_is_direct(int fd) { return Get(fd) ? 1 : 0; }
 
 // For pmemfs-direct's interposers (client/preload.cc): descriptors the library did not open
 // itself, and ones that went away behind its back.
-void pmemfs_adopt_fd(int fd) { Adopt(fd); }
+void pmemfs_adopt_fd(int fd) { Adopt(fd, false); }
+void pmemfs_watch_spawns(void) { St().spawns_seen = true; }
+void pmemfs_spawning(void) { St().spawns++; }
 void pmemfs_forget_fd(int fd) { Forget(fd); }
 void pmemfs_copy_fd(int from, int to) {
   Forget(to);

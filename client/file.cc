@@ -326,14 +326,41 @@ ssize_t File::Append(int fd, const iovec* iov, int cnt, uint64_t* at) {
   return -1;
 }
 
-int File::Sync(bool datasync) {
+void File::Opened(bool own, uint64_t spawns) {
+  if (!own) shared_.store(true, std::memory_order_relaxed);
+  else own_opens_.fetch_add(1, std::memory_order_relaxed);
+  // A child made while an earlier description was open may hold it.
+  uint64_t was = UINT64_MAX;
+  if (!spawns_.compare_exchange_strong(was, spawns) && was != spawns)
+    shared_.store(true, std::memory_order_relaxed);
+}
+
+void File::Closed(bool own) {
+  if (own) own_opens_.fetch_sub(1, std::memory_order_relaxed);
+}
+
+int File::Sync(bool datasync, uint64_t spawns, bool* covered) {
+  *covered = false;
+  if (spawns_.load(std::memory_order_relaxed) != spawns)
+    shared_.store(true, std::memory_order_relaxed);
+  // What we ask the daemon to match against its count of the kernel's opens of the file
+  // (0: never covered). Read before the request, so a description we open meanwhile only
+  // makes the daemon's count larger.
+  const uint32_t opens =
+      shared_.load(std::memory_order_relaxed) ? 0 : own_opens_.load(std::memory_order_relaxed);
   const bool wrote = wrote_.exchange(false);
+  bool leased;
   {
     std::shared_lock l(mu_);
-    if (slot_ == nullptr && !wrote) return 0;  // nothing of ours in the daemon
+    leased = slot_ != nullptr;
   }
-  int e = mount_->RequestFsync(ino_, wrote, datasync);
+  // Nothing of ours in the daemon and no lease (so maybe copy mode, or a file we only read
+  // through the kernel): the kernel's fsync is the whole job.
+  if (!leased && !wrote) return 0;
+  uint32_t flags = 0;
+  int e = mount_->RequestFsync(ino_, wrote, datasync, opens, &flags);
   if (e != 0 && wrote) wrote_ = true;
+  if (e == 0) *covered = flags & direct::kFsyncCovered;
   return e;
 }
 
@@ -452,10 +479,11 @@ bool File::Unmap(void* addr, size_t len) {
   return ours;
 }
 
-bool File::Msync(void* addr, size_t len) {
+bool File::Msync(void* addr, size_t len, uint64_t* covered_out) {
   std::byte* lo = static_cast<std::byte*>(addr);
   std::byte* hi = lo + len;
   bool ours = false;
+  uint64_t covered = 0;  // bytes of [lo, hi) in device runs (runs never overlap)
   std::shared_lock l(mu_);
   for (Region& r : regions_) {
     for (const Region::Run& run : r.direct) {
@@ -464,6 +492,7 @@ bool File::Msync(void* addr, size_t len) {
       std::byte* to = std::min(a + run.len, hi);
       if (from >= to) continue;
       ours = true;
+      covered += static_cast<uint64_t>(to - from);
       // The same physical lines as our mapping of the device: flushing them there persists
       // the application's stores.
       mount_->device().Flush(run.dev + static_cast<uint64_t>(from - a),
@@ -480,6 +509,7 @@ bool File::Msync(void* addr, size_t len) {
       }
     }
   }
+  if (covered_out != nullptr) *covered_out += covered;
   return ours;
 }
 

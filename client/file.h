@@ -56,8 +56,19 @@ class File {
   int64_t Size(int fd);
 
   // fsync/fdatasync: what the daemon keeps of our writes (size, times) made durable. The data
-  // is durable already. Returns 0 or an errno.
-  int Sync(bool datasync);
+  // is durable already. Returns 0 or an errno. *covered: whether that was all the kernel's
+  // fsync would have done too (the daemon says so, kFsyncCovered), so that it can be skipped;
+  // `spawns` is the process's count of children made so far (api.cc), which may share our
+  // open file descriptions.
+  int Sync(bool datasync, uint64_t spawns, bool* covered);
+  // An open file description of this file is tracked: `own` when this process opened it (and
+  // shares it with nobody, as far as it knows), not when it inherited it. `spawns` as in Sync.
+  void Opened(bool own, uint64_t spawns);
+  // A tracked description opened here (`own`) is closed.
+  void Closed(bool own);
+  // A MAP_SHARED mapping of the file through a writable description: the kernel's page cache
+  // may hold dirty pages of it from now on (holes, revoked ranges, a fallback mapping).
+  void KernelMayDirty() { shared_.store(true, std::memory_order_relaxed); }
   // The last descriptor of the file in this process is closing: the leases go back.
   void Release();
 
@@ -68,7 +79,9 @@ class File {
   // Whether [addr, addr+len) overlaps a mapping of this file, and drops those parts of it.
   bool Unmap(void* addr, size_t len);
   // Persists the device ranges behind [addr, addr+len) of a mapping; false when none is ours.
-  bool Msync(void* addr, size_t len);
+  // *covered (when not null) grows by the bytes of [addr, addr+len) that are such device ranges
+  // (what is not covered by any file's is the kernel's mapping, or not mapped).
+  bool Msync(void* addr, size_t len, uint64_t* covered = nullptr);
   // After fork, in the child: every device-backed part of a mapping becomes the kernel's.
   void ForkChild();
 
@@ -132,6 +145,13 @@ class File {
   uint64_t revoked_ = 0;              // the highest revocation seen
   std::vector<Region> regions_;
   std::atomic<bool> wrote_{false};    // written directly since the last Sync
+  // For Sync's kernel-fsync decision: descriptions this process opened and still tracks; and
+  // whether another process may hold one of ours (inherited, or a child made while we had one:
+  // spawns_ is the process's spawn count at our opens) or a shared mapping may have left dirty
+  // pages in the kernel. Sticky: once shared, always the kernel's fsync too.
+  std::atomic<uint32_t> own_opens_{0};
+  std::atomic<bool> shared_{false};
+  std::atomic<uint64_t> spawns_{UINT64_MAX};  // UINT64_MAX: no open yet
   std::mutex append_mu_;              // appends of this process, one at a time
 };
 

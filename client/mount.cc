@@ -220,13 +220,20 @@ int Mount::RequestRelease(uint64_t ino, bool wrote) {
   return Call(&req, sizeof req, {}, &reply);
 }
 
-int Mount::RequestFsync(uint64_t ino, bool wrote, bool datasync) {
+int Mount::RequestFsync(uint64_t ino, bool wrote, bool datasync, uint32_t opens,
+                        uint32_t* flags) {
   direct::FsyncRequest req{{static_cast<uint32_t>(Op::kFsync), 0, 0}, ino,
                            (wrote ? uint32_t{direct::kWrote} : 0u) |
                                (datasync ? uint32_t{direct::kDatasync} : 0u),
-                           0};
+                           opens};
   std::vector<char> reply;
-  return Call(&req, sizeof req, {}, &reply);
+  *flags = 0;
+  if (int e = Call(&req, sizeof req, {}, &reply); e != 0) return e;
+  direct::FsyncReply r;
+  if (reply.size() < sizeof r) return 0;  // (a daemon that does not say: never covered)
+  std::memcpy(&r, reply.data(), sizeof r);
+  *flags = r.flags;
+  return 0;
 }
 
 void Mount::AnswerRevocations() {

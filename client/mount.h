@@ -69,7 +69,8 @@ class Mount {
   // to the daemon what the kernel allowed. Errors are errnos.
   int RequestGrant(int fd, uint64_t ino, uint64_t off, uint64_t len, bool write, Grant* out);
   int RequestRelease(uint64_t ino, bool wrote);
-  int RequestFsync(uint64_t ino, bool wrote, bool datasync);
+  // *flags: the reply's FsyncReplyFlags. `opens` as FsyncRequest says.
+  int RequestFsync(uint64_t ino, bool wrote, bool datasync, uint32_t opens, uint32_t* flags);
 
   // After fork, in the child: this connection is the parent's. Closes the child's copies of
   // its sockets without a word to the daemon; nothing else of it may be used again.

@@ -9,6 +9,7 @@
 // io_uring and aio (the kernel serves them, with the coherence README describes).
 #include <dlfcn.h>
 #include <fcntl.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <sys/mman.h>
@@ -25,6 +26,8 @@ void pmemfs_forget_fd(int fd);
 void pmemfs_copy_fd(int from, int to);
 void pmemfs_refresh_fd(int fd);
 int pmemfs_tracking(void);
+void pmemfs_watch_spawns(void);
+void pmemfs_spawning(void);
 }
 
 namespace {
@@ -46,6 +49,63 @@ bool Tracked(int fd) { return pmemfs_tracking() && pmemfs_is_direct(fd); }
 }  // namespace
 
 #define EXPORT extern "C" __attribute__((visibility("default")))
+
+// --- children --------------------------------------------------------------------------------
+// A child may inherit open file descriptions of ours (and map them through the kernel), so the
+// library counts children: fork through pthread_atfork, the calls below here (glibc's system
+// and popen use an internal posix_spawn we cannot see), and exec: a vfork child shares our
+// memory, so its execve counts in the parent. With the preload in, every way but raw clone (or
+// a vfork child's execl, which glibc sends to its internal execve) is counted, and an fsync may
+// skip the kernel's (api.cc, SyncFile).
+__attribute__((constructor)) static void WatchSpawns() { pmemfs_watch_spawns(); }
+
+EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa,
+                       const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
+  pmemfs_spawning();
+  NEXT(posix_spawn);
+  return next(pid, path, fa, attr, argv, envp);
+}
+EXPORT int posix_spawnp(pid_t* pid, const char* file, const posix_spawn_file_actions_t* fa,
+                        const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {
+  pmemfs_spawning();
+  NEXT(posix_spawnp);
+  return next(pid, file, fa, attr, argv, envp);
+}
+EXPORT int system(const char* cmd) {
+  pmemfs_spawning();
+  NEXT(system);
+  return next(cmd);
+}
+EXPORT FILE* popen(const char* cmd, const char* type) {
+  pmemfs_spawning();
+  NEXT(popen);
+  return next(cmd, type);
+}
+EXPORT int execve(const char* path, char* const argv[], char* const envp[]) {
+  pmemfs_spawning();
+  NEXT(execve);
+  return next(path, argv, envp);
+}
+EXPORT int execv(const char* path, char* const argv[]) {
+  pmemfs_spawning();
+  NEXT(execv);
+  return next(path, argv);
+}
+EXPORT int execvp(const char* file, char* const argv[]) {
+  pmemfs_spawning();
+  NEXT(execvp);
+  return next(file, argv);
+}
+EXPORT int execvpe(const char* file, char* const argv[], char* const envp[]) {
+  pmemfs_spawning();
+  NEXT(execvpe);
+  return next(file, argv, envp);
+}
+EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
+  pmemfs_spawning();
+  NEXT(fexecve);
+  return next(fd, argv, envp);
+}
 
 // --- opening and closing -------------------------------------------------------------------
 

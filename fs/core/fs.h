@@ -212,8 +212,11 @@ class Filesystem {
   // `c` is done with `ino`: its leases go, what it reported is committed, blocks allocated
   // ahead that nobody wrote are freed once no write lease is left.
   Status ReleaseLeases(ClientId c, uint64_t ino);
-  // What clients reported of `ino` (size, times) made durable.
-  Status FsyncLeases(ClientId c, uint64_t ino);
+  // What clients reported of `ino` (size, times) made durable, with whatever else of it is
+  // pending (as Fsync). `opens` (may be null) gets the kernel's open files of `ino` counted before
+  // that, when the mode writes through to the device (direct, pages: the data of every write
+  // that reached us is durable already), else UINT64_MAX.
+  Status FsyncLeases(ClientId c, uint64_t ino, uint64_t* opens = nullptr);
   // `c` is gone (its connection closed): ReleaseLeases of everything, and its pins go.
   void DropLeaseClient(ClientId c);
   // `c` answered revocation `rev` late: what it held is unpinned.

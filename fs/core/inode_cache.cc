@@ -107,6 +107,11 @@ bool InodeCache::Closed(Inode& ip) {
   return ip.open_count == 0;
 }
 
+uint64_t InodeCache::OpenCount(const Inode& ip) {
+  std::lock_guard l(mu_);
+  return ip.open_count;
+}
+
 void InodeCache::MaybeEvict(uint64_t ino) {
   InodePtr ip;
   bool evict;

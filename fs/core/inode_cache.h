@@ -80,6 +80,8 @@ class InodeCache {
   void OpenFailed(Inode& ip) { (void)Closed(ip); }
   // One open fewer; returns whether it was the last.
   bool Closed(Inode& ip);
+  // The open files of `ip` the kernel has told us of (opens not yet released).
+  uint64_t OpenCount(const Inode& ip);
   // Drops the inode from the cache when nothing holds it, freeing it first when unlinked; an
   // unlinked inode that is closed but still referenced by the kernel loses its data at once
   // (Hooks::drop_contents), its record at the last Forget. Caller holds no locks.

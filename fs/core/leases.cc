@@ -579,9 +579,15 @@ Status Filesystem::ReleaseLeases(ClientId c, uint64_t ino) {
   return EndLeases(*ip, c);
 }
 
-Status Filesystem::FsyncLeases(ClientId, uint64_t ino) {
+Status Filesystem::FsyncLeases(ClientId, uint64_t ino, uint64_t* opens) {
+  if (opens != nullptr) *opens = UINT64_MAX;
   if (!leases_) return Status::Ok();
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
+  // Counted before the commit: an open gone by now was released after the kernel wrote its
+  // dirty pages to us (a shared mapping's are written back when it is unmapped, and the release
+  // waits for those writes), so what it wrote is in the record we commit below.
+  if (opens != nullptr && access_->mode() != mapping::Mode::kCopy && !ip->is_volatile())
+    *opens = cache_->OpenCount(*ip);
   std::unique_lock lock(ip->mu);
   (void)FoldLeasesLocked(*ip);
   return flusher_->CommitTimes(*ip);

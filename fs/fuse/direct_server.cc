@@ -378,12 +378,20 @@ void DirectServer::HandleGrant(Client& c, const void* buf, size_t len, std::vect
 
 void DirectServer::HandleRelease(Client& c, const void* buf, size_t len, bool fsync) {
   direct::ReleaseRequest req;
-  Header reply{static_cast<uint32_t>(fsync ? Op::kFsync : Op::kRelease), 0, 0};
+  direct::FsyncReply out{{static_cast<uint32_t>(fsync ? Op::kFsync : Op::kRelease), 0, 0}, 0, 0};
+  Header& reply = out.h;
   if (!Parse(buf, len, &req)) {
     reply.status = EPROTO;
   } else {
     reply.seq = req.h.seq;
-    Status st = fsync ? fs_->FsyncLeases(c.id, req.ino) : fs_->ReleaseLeases(c.id, req.ino);
+    uint64_t opens = UINT64_MAX;
+    Status st = fsync ? fs_->FsyncLeases(c.id, req.ino, &opens)
+                      : fs_->ReleaseLeases(c.id, req.ino);
+    // The kernel's fsync would do nothing more: no page of the file can be dirty in its cache
+    // (it writes through to us here, except through shared mappings, which need an open of
+    // their own, and every open is the client's) and FsyncLeases committed what Fsync would.
+    if (fsync && st.ok() && !opts_.kernel_caches_writes && req.opens != 0 && opens == req.opens)
+      out.flags |= direct::kFsyncCovered;
     if (!st.ok()) {
       spdlog::debug("direct access: {} of inode {}: {}", fsync ? "fsync" : "release", req.ino,
                     st.message());
@@ -394,7 +402,7 @@ void DirectServer::HandleRelease(Client& c, const void* buf, size_t len, bool fs
     if ((req.flags & direct::kWrote) && opts_.invalidator != nullptr)
       opts_.invalidator->InvalidateInodeNow(req.ino, 0, 0);
   }
-  (void)direct::SendPacket(c.fd, &reply, sizeof reply);
+  (void)direct::SendPacket(c.fd, &out, fsync ? sizeof out : sizeof reply);
 }
 
 void DirectServer::Revoke(std::span<const core::Revocation> revocations,

@@ -51,6 +51,9 @@ struct DirectServerOptions {
   AsyncInvalidator* invalidator = nullptr;  // may be null (tests)
   uint32_t fold_ms = 5000;        // how often reported sizes and times are folded (writeback_ms)
   int revoke_timeout_ms = 1000;   // how long a revocation waits for its answers
+  // The kernel may keep written pages of this mount dirty (-o writeback_cache): a client's
+  // fsync then always needs the kernel's fsync too.
+  bool kernel_caches_writes = false;
 };
 
 class DirectServer final : public core::LeaseHolders {

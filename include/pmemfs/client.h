@@ -43,13 +43,22 @@ ssize_t pmemfs_writev(int fd, const struct iovec* iov, int iovcnt);
 ssize_t pmemfs_preadv(int fd, const struct iovec* iov, int iovcnt, off_t offset);
 ssize_t pmemfs_pwritev(int fd, const struct iovec* iov, int iovcnt, off_t offset);
 off_t pmemfs_lseek(int fd, off_t offset, int whence);
+/* fsync/fdatasync: the data of direct writes is durable already; the daemon commits the size
+ * and times it keeps of them (one round trip to it). The kernel's fsync follows unless the
+ * daemon says it would do nothing more: the mount writes through (direct or pages mode, no
+ * writeback cache) and every open of the file is one this process made itself, shares with no
+ * child and has made no shared mapping through, so that no page of the file can be dirty in the
+ * kernel's cache. Skipping it needs pmemfs-direct, which sees every child made (fork,
+ * posix_spawn, system, popen, exec after vfork); a program linking the library sees fork only
+ * and always makes the kernel's fsync too. */
 int pmemfs_fsync(int fd);
 int pmemfs_fdatasync(int fd);
 int pmemfs_ftruncate(int fd, off_t length);
 
 /* MAP_SHARED mappings of a direct-access file map the device itself (a write through the
- * mapping is durable after pmemfs_msync, which persists with the mapping layer's primitives);
- * anything else is the kernel's mmap. A revoked range is replaced by the kernel's mapping of the
+ * mapping is durable after pmemfs_msync, which persists with the mapping layer's primitives,
+ * and makes no msync system call when the whole range is such device blocks); anything else is
+ * the kernel's mmap. A revoked range is replaced by the kernel's mapping of the
  * file, so that access past a truncated end faults as it would on ext4-dax. */
 void* pmemfs_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset);
 int pmemfs_munmap(void* addr, size_t length);

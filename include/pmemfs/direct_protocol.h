@@ -13,7 +13,8 @@
 //   GrantRequest  + [the file's fd]           ->    the fd proves the kernel's permission check:
 //                                                   its inode and its open flags
 //                                             <-    GrantReply + Extent[extent_count]
-//   ReleaseRequest / FsyncRequest             ->    <- Header (status: 0 or an errno)
+//   ReleaseRequest                            ->    <- Header (status: 0 or an errno)
+//   FsyncRequest                              ->    <- FsyncReply (status, kFsyncCovered)
 //   on the callback socket (a socketpair end the client passed in its hello):
 //                                             <-    RevokeMessage
 //   AckMessage                                ->    (after the client stopped using the range)
@@ -141,9 +142,24 @@ struct ReleaseRequest {  // also FsyncRequest
   Header h;
   uint64_t ino;
   uint32_t flags;  // ReleaseFlags
-  uint32_t reserved;
+  uint32_t opens;  // FsyncRequest: the file's open file descriptions this client opened itself
+                   // and shares with no other process (0 when it cannot tell)
 };
 using FsyncRequest = ReleaseRequest;
+
+enum FsyncReplyFlags : uint32_t {
+  // The daemon's fsync covered everything the kernel's would: the mount writes through (direct
+  // or pages mode, no kernel writeback cache) and every open of the file through the kernel is
+  // one of the client's `opens` (so no other process can hold dirty pages of it in the kernel's
+  // page cache through a shared mapping). Without it the client makes the kernel's fsync too.
+  kFsyncCovered = 1u << 0,
+};
+
+struct FsyncReply {
+  Header h;
+  uint32_t flags;  // FsyncReplyFlags
+  uint32_t reserved;
+};
 
 struct RevokeMessage {
   Header h;

@@ -336,6 +336,37 @@ TEST_P(LeasesTest, ACrashLosesOnlyWhatWasNotFsynced) {
   EXPECT_TRUE(h.Fsck().clean());
 }
 
+// What lets a client skip the kernel's fsync (direct_server.cc, kFsyncCovered): the kernel's
+// opens of the file, counted at each FsyncLeases, so that an open the client did not make shows.
+TEST_P(LeasesTest, FsyncLeasesCountsTheKernelsOpens) {
+  Harness h(GetParam());
+  uint64_t ino = h.Create("f");  // opened once, by the create
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant g = h.Grant(c, ino, 0, kB, true);
+  h.ClientWrite(g, 0, "x");
+  uint64_t opens = 0;
+  ASSERT_TRUE(h.fs().FsyncLeases(c, ino, &opens).ok());
+  EXPECT_EQ(opens, 1u);
+  ASSERT_TRUE(h.fs().Open(kRoot, ino, O_RDWR).ok());  // another process's open
+  ASSERT_TRUE(h.fs().FsyncLeases(c, ino, &opens).ok());
+  EXPECT_EQ(opens, 2u);
+  ASSERT_TRUE(h.fs().Release(ino).ok());
+  ASSERT_TRUE(h.fs().FsyncLeases(c, ino, &opens).ok());
+  EXPECT_EQ(opens, 1u);
+  ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
+  ASSERT_TRUE(h.fs().Release(ino).ok());
+}
+
+// Copy mode keeps written data in the daemon's cache until fsync: never covered.
+TEST(LeasesCopyTest, FsyncLeasesInCopyModeNeverCovers) {
+  Harness h(Mode::kCopy);
+  uint64_t ino = h.Create("f");
+  uint64_t opens = 0;
+  ASSERT_TRUE(h.fs().FsyncLeases(h.fs().NewLeaseClient(), ino, &opens).ok());
+  EXPECT_EQ(opens, UINT64_MAX);
+  ASSERT_TRUE(h.fs().Release(ino).ok());
+}
+
 TEST_P(LeasesTest, ImmutableAndAppendOnlyFilesGetNoWriteLease) {
   Harness h(GetParam());
   uint64_t ino = h.Create("f");
