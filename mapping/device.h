@@ -66,7 +66,15 @@ struct DeviceInfo {
       if (b) return true;
     return false;
   }
-  Range store() const { return {0, ram.empty() ? (descriptors.empty() ? size : descriptors.offset) : ram.offset}; }
+  // A change of the RAM partition or descriptor area (pmemfs-tune) a crash interrupted: `ram`
+  // and `descriptors` are already the ranges it leaves (the old or the new ones, as the labels
+  // say); SettleGeometry (device_set.h) rewrites the labels to them.
+  bool geometry_change_pending = false;
+  // The store area: up to the RAM partition (its offset marks the end even when it is empty,
+  // layout.h), else the descriptor area, else the end of the device.
+  Range store() const {
+    return {0, ram.offset != 0 ? ram.offset : (descriptors.empty() ? size : descriptors.offset)};
+  }
 };
 std::string UuidString(const uint8_t uuid[16]);
 std::string LayoutName(layout::LayoutKind k);
@@ -170,6 +178,8 @@ class Device {
   friend Status RewritePartHeaders(Device& dev);
   friend Status AnnounceUuidChange(Device& dev, const uint8_t uuid[16]);
   friend Status SettleUuid(Device& dev, const uint8_t uuid[16]);
+  friend Status ChangeGeometry(Device& dev, Range ram, Range descriptors);
+  friend Status SettleGeometry(Device& dev);
   Device() = default;
   Status MapLinear(const std::vector<uint64_t>& part_data, bool guard);
 

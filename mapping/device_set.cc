@@ -40,6 +40,31 @@ void RandomUuid(uint8_t out[16]) {
   out[8] = (out[8] & 0x3f) | 0x80;  // variant 1
 }
 
+// The ranges a label gives the RAM partition and the descriptor area: its own, or those of a
+// change it announces (ChangeGeometry).
+struct Geometry {
+  uint64_t ram_offset, ram_length, descriptor_offset, descriptor_length;
+  bool operator==(const Geometry&) const = default;
+};
+Geometry CurrentGeometry(const PartLabel& l) {
+  return {l.ram_offset, l.ram_length, l.descriptor_offset, l.descriptor_length};
+}
+Geometry PendingGeometry(const PartLabel& l) {
+  return {l.pending_ram_offset, l.pending_ram_length, l.pending_descriptor_offset,
+          l.pending_descriptor_length};
+}
+void SetGeometry(PartLabel& l, const Geometry& g) {
+  l.ram_offset = g.ram_offset;
+  l.ram_length = g.ram_length;
+  l.descriptor_offset = g.descriptor_offset;
+  l.descriptor_length = g.descriptor_length;
+}
+void ClearPendingGeometry(PartLabel& l) {
+  l.pending_ram_offset = l.pending_ram_length = 0;
+  l.pending_descriptor_offset = l.pending_descriptor_length = 0;
+  l.geometry_pending = 0;
+}
+
 // Reads and checks a label of `part` at part offset `at` on its own: magic, checksum, version,
 // reserved bytes, where it says its backup is.
 Result<PartLabel> ReadLabelAt(const Part& part, uint64_t at) {
@@ -60,7 +85,9 @@ Result<PartLabel> ReadLabelAt(const Part& part, uint64_t at) {
                              ? l.backup_offset == 0
                              : l.part_size >= 2 * layout::kPageSize &&
                                    l.backup_offset == layout::BackupHeaderOffset(l.part_size);
-  if (!AllZero(l.reserved, sizeof l.reserved) || !backup_ok ||
+  const bool pending_ok = l.geometry_pending == 1 ||
+                          (l.geometry_pending == 0 && PendingGeometry(l) == Geometry{});
+  if (!AllZero(l.reserved, sizeof l.reserved) || !backup_ok || !pending_ok ||
       (l.layout != static_cast<uint32_t>(LayoutKind::kLinear) &&
        l.layout != static_cast<uint32_t>(LayoutKind::kStriped)) ||
       l.part_count == 0 || l.part_count > kMaxParts || l.part_index >= l.part_count)
@@ -69,6 +96,7 @@ Result<PartLabel> ReadLabelAt(const Part& part, uint64_t at) {
 }
 
 bool HasPending(const PartLabel& l) { return !AllZero(l.pending_uuid, sizeof l.pending_uuid); }
+
 
 // The label of `part`: the primary, or when it is unusable the backup in the part's last page
 // (which must say it is there). `state` records which copies are intact. Without a usable
@@ -133,7 +161,8 @@ Status CheckGeometry(const Part& part, const PartLabel& l, const std::vector<Par
       if (x.data_size != all[0].data_size || x.data_size % l.chunk_size) return bad("stripe");
   }
   if (sum != l.device_size) return bad("device size");
-  if (l.ram_length && (l.ram_offset % layout::kPageSize || l.ram_offset + l.ram_length > sum))
+  if ((l.ram_length || l.ram_offset) &&
+      (l.ram_offset % layout::kPageSize || l.ram_offset + l.ram_length > sum))
     return bad("RAM partition");
   if (l.descriptor_length &&
       (l.descriptor_offset % layout::kPageSize || l.descriptor_offset + l.descriptor_length > sum ||
@@ -293,6 +322,37 @@ Result<std::unique_ptr<Device>> AssembleDevice(std::vector<std::shared_ptr<Part>
         return Status::Corrupt(parts[i]->name() + ": part labels disagree on a set-uuid change");
       changing = l;
     }
+  // A change of the RAM partition or the descriptor area in progress (ChangeGeometry): every
+  // copy is announced (old ranges, new pending), settled (the new ranges) or untouched (the old
+  // ones). One settled copy commits the change; the device opens with the ranges that won.
+  const PartLabel* announced = nullptr;
+  for (size_t i = 0; i < parts.size(); i++)
+    for (const PartLabel* l : {&labels[i], others[i] ? &*others[i] : nullptr}) {
+      if (!l || !l->geometry_pending) continue;
+      if (announced && (CurrentGeometry(*l) != CurrentGeometry(*announced) ||
+                        PendingGeometry(*l) != PendingGeometry(*announced)))
+        return Status::Corrupt(parts[i]->name() +
+                               ": part labels disagree on a change of the RAM partition or the "
+                               "page-descriptor area");
+      announced = l;
+    }
+  if (announced) {
+    const Geometry from = CurrentGeometry(*announced), to = PendingGeometry(*announced);
+    bool committed = false;
+    for (size_t i = 0; i < parts.size(); i++)
+      for (const PartLabel* l : {&labels[i], others[i] ? &*others[i] : nullptr}) {
+        if (!l || l->geometry_pending) continue;
+        if (CurrentGeometry(*l) == to) committed = true;
+        else if (CurrentGeometry(*l) != from)
+          return Status::Corrupt(parts[i]->name() +
+                                 ": part label disagrees with a change of the RAM partition or "
+                                 "the page-descriptor area in progress");
+      }
+    for (PartLabel& l : labels) {
+      SetGeometry(l, committed ? to : from);
+      ClearPendingGeometry(l);
+    }
+  }
   const PartLabel& ref = labels[0];
   const uint8_t* set_uuid = changing ? changing->set_uuid : ref.set_uuid;
   const std::string uuid = UuidString(set_uuid);
@@ -343,6 +403,7 @@ Result<std::unique_ptr<Device>> AssembleDevice(std::vector<std::shared_ptr<Part>
   DeviceInfo info = InfoFromLabel(ref);
   std::memcpy(info.set_uuid, set_uuid, 16);
   if (changing) std::memcpy(info.pending_uuid, changing->pending_uuid, 16);
+  info.geometry_change_pending = announced != nullptr;
   return DeviceBuilder::Build(std::move(parts), info, data, std::move(headers), opts);
 }
 
@@ -396,6 +457,68 @@ Status SettleUuid(Device& dev, const uint8_t uuid[16]) {
   std::memcpy(dev.info_.set_uuid, uuid, 16);
   std::memset(dev.info_.pending_uuid, 0, 16);
   for (PartHeaderState& h : dev.headers_) h.primary_ok = h.backup_ok = true;
+  return Status::Ok();
+}
+
+Status ChangeGeometry(Device& dev, Range ram, Range descriptors) {
+  DeviceInfo& info = dev.info_;
+  if (info.uuid_change_pending() || info.geometry_change_pending)
+    return Status::InvalidArgument("a change of the part labels is already pending (open the "
+                                   "filesystem read-write once to finish it)");
+  const auto page_aligned = [](Range r) {
+    return r.offset % layout::kPageSize == 0 && r.length % layout::kPageSize == 0;
+  };
+  const auto inside = [&](Range r) { return r.offset <= info.size && r.length <= info.size - r.offset; };
+  DeviceInfo next = info;
+  next.ram = ram;
+  next.descriptors = descriptors;
+  const uint64_t store_end = info.store().end();
+  if (!page_aligned(ram) || !page_aligned(descriptors) || !inside(ram) || !inside(descriptors) ||
+      (descriptors.empty() && descriptors.offset != 0) ||
+      (!descriptors.empty() &&
+       (descriptors.length < layout::DescriptorAreaSize(info.size / layout::kPageSize) ||
+        descriptors.offset < ram.end())) ||
+      next.store().end() != store_end || (ram.offset != 0 && ram.offset != store_end))
+    return Status::InvalidArgument("the RAM partition [" + std::to_string(ram.offset) + ", +" +
+                                   std::to_string(ram.length) + ") and descriptor area [" +
+                                   std::to_string(descriptors.offset) + ", +" +
+                                   std::to_string(descriptors.length) +
+                                   ") do not fit after the store area (" +
+                                   std::to_string(store_end) + " bytes) of the device");
+  const Geometry to{ram.offset, ram.length, descriptors.offset, descriptors.length};
+  if (to == Geometry{info.ram.offset, info.ram.length, info.descriptors.offset,
+                     info.descriptors.length})
+    return Status::Ok();
+  PMEMFS_RETURN_IF_ERROR(RewriteLabels(dev, [&](PartLabel& l) {
+    l.pending_ram_offset = to.ram_offset;
+    l.pending_ram_length = to.ram_length;
+    l.pending_descriptor_offset = to.descriptor_offset;
+    l.pending_descriptor_length = to.descriptor_length;
+    l.geometry_pending = 1;
+  }));
+  for (PartHeaderState& h : dev.headers_) h.primary_ok = h.backup_ok = true;
+  info.geometry_change_pending = true;
+  // The commit point: the first part's backup label written with the new ranges as its own.
+  PMEMFS_RETURN_IF_ERROR(RewriteLabels(dev, [&](PartLabel& l) {
+    SetGeometry(l, to);
+    ClearPendingGeometry(l);
+  }));
+  info.ram = ram;
+  info.descriptors = descriptors;
+  info.geometry_change_pending = false;
+  return Status::Ok();
+}
+
+Status SettleGeometry(Device& dev) {
+  DeviceInfo& info = dev.info_;
+  const Geometry now{info.ram.offset, info.ram.length, info.descriptors.offset,
+                     info.descriptors.length};
+  PMEMFS_RETURN_IF_ERROR(RewriteLabels(dev, [&](PartLabel& l) {
+    SetGeometry(l, now);
+    ClearPendingGeometry(l);
+  }));
+  for (PartHeaderState& h : dev.headers_) h.primary_ok = h.backup_ok = true;
+  info.geometry_change_pending = false;
   return Status::Ok();
 }
 

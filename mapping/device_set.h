@@ -74,6 +74,27 @@ Status RewritePartHeaders(Device& dev);
 Status AnnounceUuidChange(Device& dev, const uint8_t uuid[16]);
 Status SettleUuid(Device& dev, const uint8_t uuid[16]);
 
+// Changing the RAM partition and the page-descriptor area of a device (pmemfs-tune --ram-size,
+// --descriptors). The store area must stay as it is: the new ranges are page-aligned, inside the
+// device, apart, and the store area (DeviceInfo::store) they leave ends where it ends now; an
+// empty range is {0, 0}, except that an empty RAM partition keeps its offset when space is left
+// unused after the store area. The caller prepares the new ranges' contents first (a descriptor
+// area is formatted before it becomes the device's).
+//   ChangeGeometry(dev, ram, desc)  every copy of every part's label gets the new ranges as
+//                                   pending (announce: the device opens as before), then every
+//                                   copy gets them as its own without the mark (settle). The
+//                                   first settled copy is the commit point: a device whose labels
+//                                   show one opens with the new ranges, else with the old ones.
+//   SettleGeometry(dev)             after a crash in between (DeviceInfo::geometry_change_pending):
+//                                   rewrites every copy to the ranges the device opened with, so
+//                                   the change is finished or undone. Idempotent. Called by every
+//                                   read-write open of the store.
+// Each part's backup label is written before its primary, each drained. Both refuse a device
+// opened read-only; ChangeGeometry refuses (InvalidArgument) ranges that break the rules above
+// and a device with a change of either kind pending. Persisted on return; dev.info() follows.
+Status ChangeGeometry(Device& dev, Range ram, Range descriptors);
+Status SettleGeometry(Device& dev);
+
 // Opens every path (OpenFilePart: mapped and exclusively locked). Refuses a path given twice.
 Result<std::vector<std::shared_ptr<Part>>> OpenFileParts(const std::vector<std::string>& paths,
                                                          const PartOpenOptions& opts);

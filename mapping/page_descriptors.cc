@@ -13,7 +13,11 @@
 namespace pmemfs::mapping {
 
 Status PageDescriptors::Format(Device& dev, const std::function<void(uint64_t, uint64_t)>& progress) {
-  const Range area = dev.info().descriptors;
+  return FormatArea(dev, dev.info().descriptors, progress);
+}
+
+Status PageDescriptors::FormatArea(Device& dev, Range area,
+                                   const std::function<void(uint64_t, uint64_t)>& progress) {
   if (area.empty())
     return Status::InvalidArgument("the device has no page-descriptor area");
   const uint64_t pages = dev.size() / layout::kPageSize;

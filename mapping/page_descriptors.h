@@ -76,6 +76,10 @@ class PageDescriptors : public PinCounts {
   // Writes an empty descriptor area (header, clear log, all descriptors free) and persists it.
   // Format time; `progress(done, total)` is called now and then when given.
   static Status Format(Device& dev, const std::function<void(uint64_t, uint64_t)>& progress = {});
+  // The same into `area` of `dev`, which need not be the device's descriptor area yet
+  // (pmemfs-tune --descriptors on formats it before the part labels name it).
+  static Status FormatArea(Device& dev, Range area,
+                           const std::function<void(uint64_t, uint64_t)>& progress = {});
   // Opens the descriptors of `dev` (which must outlive them). kDevice: InvalidArgument when
   // `dev` has no descriptor area, Corrupt when its header fails a check; then clears the log
   // records an older version left (unless `dev` is read-only) and zeroes the pin counts. kDram:

@@ -1,5 +1,6 @@
 // Store::SetIdentity: pmemfs-tune's changes of the superblock (label, uuid, default mode, last
-// check time), and the recovery of a uuid change a crash interrupted.
+// check time), and the recovery of a uuid change a crash interrupted; Store::ChangeGeometry:
+// its changes of the RAM partition and descriptor area, and their recovery (below).
 //
 // A new uuid is also the device's set uuid, which every part label carries outside the store
 // area, out of the journal's reach. The steps (each superblock write is one journal Tx):
@@ -81,6 +82,42 @@ Status Store::FinishUuidChange() {
 
 bool Store::UuidChangeInterrupted(const layout::Superblock& sb, const mapping::Device& dev) {
   return UuidChanging(sb) || dev.info().uuid_change_pending();
+}
+
+// A change of the RAM partition or the descriptor area (pmemfs-tune). The part labels hold it
+// and decide it (mapping::ChangeGeometry: announced, then settled; the first settled copy is the
+// commit point); the superblock only marks that labels may be in between:
+//   1. Tx: superblock.geometry_change = 1
+//   2. mapping::ChangeGeometry(ram, descriptors)        labels: announced, then settled
+//   3. Tx: superblock.geometry_change = 0
+// A read-write open that finds the mark (or labels still announcing) rewrites every label copy
+// to the ranges the device opened with, then clears it (FinishGeometryChange).
+Status Store::ChangeGeometry(mapping::Range ram, mapping::Range descriptors) {
+  std::shared_lock mode(mode_mu_);
+  if (read_only_) return Status::ReadOnly("the filesystem is mounted read-only");
+  std::lock_guard l(features_mu_);
+  layout::Superblock intent = sb_;
+  intent.geometry_change = 1;
+  PMEMFS_RETURN_IF_ERROR(UpdateSuperblock(intent));
+  if (Status changed = mapping::ChangeGeometry(dev_, ram, descriptors); !changed.ok()) {
+    (void)FinishGeometryChange();
+    return changed;
+  }
+  layout::Superblock done = sb_;
+  done.geometry_change = 0;
+  return UpdateSuperblock(done);
+}
+
+Status Store::FinishGeometryChange() {
+  PMEMFS_RETURN_IF_ERROR(mapping::SettleGeometry(dev_));
+  if (sb_.geometry_change == 0) return Status::Ok();
+  layout::Superblock sb = sb_;
+  sb.geometry_change = 0;
+  return UpdateSuperblock(sb);
+}
+
+bool Store::GeometryChangeInterrupted(const layout::Superblock& sb, const mapping::Device& dev) {
+  return sb.geometry_change != 0 || dev.info().geometry_change_pending;
 }
 
 }  // namespace pmemfs::store

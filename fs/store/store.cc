@@ -168,6 +168,12 @@ Result<std::unique_ptr<Store>> Store::OpenAs(mapping::Device& dev,
     PMEMFS_RETURN_IF_ERROR(s->FinishUuidChange());
     sb = s->sb_;
   }
+  // A change of the RAM partition or descriptor area a crash interrupted: the device opened with
+  // the ranges that won (mapping/device_set.h); make every part label say so.
+  if (!read_only && GeometryChangeInterrupted(sb, dev)) {
+    PMEMFS_RETURN_IF_ERROR(s->FinishGeometryChange());
+    sb = s->sb_;
+  }
   if (s->offline_) return s;  // not a mount: the superblock stays as it is
   if (read_only) {
     if (!s->orphans_.empty() || !s->truncating_.empty())

@@ -32,7 +32,8 @@
 //
 // A set-uuid change that a crash interrupted (mapping::DeviceInfo::pending_uuid) is finished by
 // every read-write Open (OpenOffline too): forward when the superblock already holds the new
-// uuid (its transaction is the change's commit point), else back.
+// uuid (its transaction is the change's commit point), else back. So is a change of the RAM
+// partition or descriptor area (ChangeGeometry): the part labels say which way.
 //
 // The store knows the on-media format, not POSIX: fs/core decides what to change, the store
 // makes it atomic. It never flushes except through mapping::Device primitives: the journal's,
@@ -151,6 +152,15 @@ class Store {
   // Whether a uuid change was interrupted (the superblock's intent or the labels' pending uuid):
   // the next read-write open finishes it. For checkers (pmemfs-fsck).
   static bool UuidChangeInterrupted(const layout::Superblock& sb, const mapping::Device& dev);
+  // pmemfs-tune --ram-size and --descriptors: the device's RAM partition and descriptor area
+  // become `ram` and `descriptors` (mapping::ChangeGeometry says what fits; its commit point
+  // decides), between superblock transactions that set and clear geometry_change, so that a
+  // read-write open after a crash rewrites every part label (a torn copy too) to the ranges the
+  // device opened with. The caller prepares the new ranges first (a descriptor area formatted).
+  // Durable on return. Thread-safe.
+  Status ChangeGeometry(mapping::Range ram, mapping::Range descriptors);
+  // Whether such a change was interrupted (the superblock's mark or the labels'). For checkers.
+  static bool GeometryChangeInterrupted(const layout::Superblock& sb, const mapping::Device& dev);
   mapping::Device& device() const { return dev_; }
   StoreStats stats() const;
   // Inodes Open found unfinished: nlink 0 (free them) or kInodeTruncating (finish the
@@ -252,6 +262,9 @@ class Store {
   // Settles every part label on the superblock's uuid and clears its uuid_change (identity.cc).
   // Caller holds features_mu_ or is Open.
   Status FinishUuidChange();
+  // Rewrites every part label to the device's ranges and clears geometry_change (identity.cc).
+  // Caller holds features_mu_ or is Open.
+  Status FinishGeometryChange();
 
   std::atomic<bool> read_only_{false};
   bool offline_ = false;  // OpenOffline: Close writes nothing

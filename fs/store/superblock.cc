@@ -137,6 +137,7 @@ Status ValidateSuperblock(const Superblock& sb, uint64_t store_bytes, const std:
     return bad("state " + std::to_string(sb.state));
   if (sb.default_mode > static_cast<uint32_t>(layout::StoredMode::kPages))
     return bad("default mode " + std::to_string(sb.default_mode));
+  if (sb.geometry_change > 1) return bad("geometry change " + std::to_string(sb.geometry_change));
   return CheckGeometry(sb, store_bytes, which);
 }
 

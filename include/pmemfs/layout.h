@@ -29,6 +29,10 @@
 //   [ram_offset, +ram_length)                    RAM partition: volatile, reset at every open
 //   [descriptor_offset, +descriptor_length)      page descriptors (pages mode), to the end
 //
+// The store area ends where the RAM partition begins; without a RAM partition (ram_length 0)
+// ram_offset still marks its end when not 0 (pmemfs-tune may leave unused space after the
+// store area), else the store area ends at the descriptor area or the end of the device.
+//
 // The page-descriptor area: one header page, then kDescriptorLogSlots log slots of 128 B
 // (kDescriptorLogBytes, page-rounded; unused now, kept zero: see DescriptorLogSlot), then one
 // 64-byte PageDescriptor per 4 KiB device page, for every page of the device:
@@ -83,7 +87,16 @@ struct PartLabel {
   // device gets if the change completes. Parts whose set_uuid is this value belong to the same
   // set as parts that still carry the old one with this pending (see device_set.h).
   uint8_t pending_uuid[16];
-  uint8_t reserved[108];       // must be zero
+  // A change of the RAM partition or the page-descriptor area in progress (pmemfs-tune
+  // --ram-size, --descriptors), geometry_pending 1, all zero when none: the ranges the device
+  // gets if the change completes. Its commit point is the first label copy that carries the new
+  // ranges without this mark (device_set.h: ChangeGeometry).
+  uint64_t pending_ram_offset;
+  uint64_t pending_ram_length;
+  uint64_t pending_descriptor_offset;
+  uint64_t pending_descriptor_length;
+  uint32_t geometry_pending;
+  uint8_t reserved[72];        // must be zero
   uint32_t checksum;           // CRC-32C of the bytes above
 };
 static_assert(sizeof(PartLabel) == 256);
@@ -92,6 +105,8 @@ static_assert(offsetof(PartLabel, chunk_size) == 40);
 static_assert(offsetof(PartLabel, created_ns) == 112);
 static_assert(offsetof(PartLabel, backup_offset) == 120);
 static_assert(offsetof(PartLabel, pending_uuid) == 128);
+static_assert(offsetof(PartLabel, pending_ram_offset) == 144);
+static_assert(offsetof(PartLabel, geometry_pending) == 176);
 static_assert(offsetof(PartLabel, checksum) == 252);
 
 // ---------------------------------------------------------------------------------------------
@@ -279,7 +294,13 @@ struct Superblock {
   // Set before the part labels are touched, cleared once they all carry the result, so a
   // read-write open that finds it set rewrites every label copy to `uuid` (fs/store/identity.cc).
   uint8_t uuid_change[16];
-  uint8_t reserved[236];    // must be zero
+  // A change of the RAM partition or the descriptor area (pmemfs-tune) under way: 1, else 0. Set
+  // before the part labels are touched, cleared once they all carry the result (which the labels
+  // decide: mapping/device_set.h ChangeGeometry), so a read-write open that finds it set rewrites
+  // every label copy, a torn one too. Builds before it read it as reserved bytes (refuse) while
+  // it is set.
+  uint32_t geometry_change;
+  uint8_t reserved[232];    // must be zero
   uint32_t checksum;
 };
 static_assert(sizeof(Superblock) == 512);
@@ -287,6 +308,7 @@ static_assert(offsetof(Superblock, uuid) == 40);
 static_assert(offsetof(Superblock, store_blocks) == 128);
 static_assert(offsetof(Superblock, checked_ns) == 248);
 static_assert(offsetof(Superblock, uuid_change) == 256);
+static_assert(offsetof(Superblock, geometry_change) == 272);
 static_assert(offsetof(Superblock, checksum) == 508);
 
 // --- allocation bitmap --------------------------------------------------------------------------

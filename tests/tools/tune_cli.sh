@@ -1,7 +1,7 @@
 #!/bin/bash
 # pmemfs-tune, the executable, offline: -l and --json, -L, -U (a uuid, random, time), --mode,
 # the results as mkpmemfs, pmemfs-devinfo and pmemfs-fsck see them (-n clean after each change,
-# -y stamps the check time that -l shows), exit codes (0 done, 1 refused, 2 usage) with one-line
+# -y stamps the check time that -l shows), --descriptors and --ram-size, exit codes (0 done, 1 refused, 2 usage) with one-line
 # errors, refusals that leave every byte as it was, and a device whose part file is locked (as
 # the daemon holds it while mounted). A two-part striped device gets every change too.
 #
@@ -150,6 +150,56 @@ clean "$dir/p0,$dir/p1"
 json 'j["uuid"] == "'$u'" and j["part_count"] == 2'
 run 1 "one part of two" "$tune" -l "$dir/p0"
 stderr_says "missing part 1"
+
+# The descriptor area and the RAM partition: dropped, resized, added again, each seen by -l and
+# checking clean; the store area never moves. Refusals say what is in the way.
+geo=$dir/geo
+truncate -s 64M "$geo"
+"$mkfs" -q --ram-size 4M "$geo" || fail "mkpmemfs --ram-size 4M"
+run 0 "-l before the geometry changes" "$tune" -l --json "$geo"
+json 'j["ram"]["length"] == 4 << 20 and j["descriptors"]["length"] > 0'
+store=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["store"]["length"])' "$dir/out")
+desc=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["descriptors"]["length"])' "$dir/out")
+snapshot "$geo"
+run 1 "--ram-size beyond the descriptor area" "$tune" --ram-size 8M "$geo"
+stderr_says "does not fit"
+stderr_says "descriptors off frees"
+run 1 "--ram-size of a bad size" "$tune" --ram-size 12Q "$geo"
+stderr_says "ram-size"
+run 1 "--descriptors off with --mode pages" "$tune" --descriptors off --mode pages "$geo"
+stderr_says "needs the page-descriptor area"
+same "$geo"
+run 2 "--descriptors of neither on nor off" "$tune" --descriptors maybe "$geo"
+run 0 "--descriptors off" "$tune" --descriptors off "$geo"
+clean "$geo"
+run 0 "-l after --descriptors off" "$tune" -l --json "$geo"
+json 'j["descriptors"]["length"] == 0 and j["store"]["length"] == '$store' and j["ram"]["length"] == 4 << 20'
+run 1 "--mode pages without the area" "$tune" --mode pages "$geo"
+stderr_says "descriptors on adds one"
+run 0 "--ram-size into the freed space" "$tune" --ram-size $(((4 << 20) + desc)) "$geo"
+clean "$geo"
+run 0 "-l after --ram-size" "$tune" -l --json "$geo"
+json 'j["ram"]["length"] == (4 << 20) + '$desc' and j["store"]["length"] == '$store
+snapshot "$geo"
+run 1 "--descriptors on where the RAM partition is" "$tune" --descriptors on "$geo"
+stderr_says "give --ram-size"
+same "$geo"
+run 0 "--descriptors on --ram-size 1M --mode pages" "$tune" --descriptors on --ram-size 1M --mode pages "$geo"
+clean "$geo"
+"$fsck" -n --descriptors on "$geo" >"$dir/fsck.out" 2>&1 || fail "pmemfs-fsck -n --descriptors on: $(cat "$dir/fsck.out")"
+run 0 "-l after --descriptors on" "$tune" -l --json "$geo"
+json 'j["ram"]["length"] == 1 << 20 and j["descriptors"]["length"] == '$desc' and j["default_mode"] == "pages"'
+json '"descriptors_current" in j["features"] and j["store"]["length"] == '$store
+run 0 "--ram-size 0" "$tune" --ram-size 0 "$geo"
+clean "$geo"
+run 0 "-l after --ram-size 0" "$tune" -l --json "$geo"
+json 'j["ram"]["length"] == 0 and j["store"]["length"] == '$store
+# A striped device: both part labels change.
+run 0 "--descriptors off --ram-size 2M of a striped device" \
+  "$tune" --descriptors off --ram-size 2M --mode direct "$dir/p0,$dir/p1"
+clean "$dir/p0,$dir/p1"
+"$devinfo" --json "$dir/p0,$dir/p1" >"$dir/out"
+json 'j["ram"]["length"] == 2 << 20 and j["descriptors"]["length"] == 0'
 
 [ "$failures" -eq 0 ] && echo PASS || echo "$failures failure(s)"
 [ "$failures" -eq 0 ]

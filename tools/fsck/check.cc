@@ -155,7 +155,7 @@ void CheckJournal(const mapping::Device& dev, const Superblock& sb, Image& img, 
 // damaged, or whose backup is damaged; with `repair` the damaged copy is rewritten from the
 // intact one. Parts with a version-1 label (no backup) get a note.
 std::vector<Problem> CheckPartHeaders(mapping::Device& dev, bool repair, bool uuid_changing,
-                                      std::vector<std::string>& notes) {
+                                      bool geometry_changing, std::vector<std::string>& notes) {
   std::vector<Problem> out;
   for (size_t i = 0; i < dev.part_count(); i++) {
     const mapping::PartHeaderState& h = dev.header_state(i);
@@ -170,14 +170,19 @@ std::vector<Problem> CheckPartHeaders(mapping::Device& dev, bool repair, bool uu
       out.push_back({"label", dev.part(i).name() + ": the backup part label" + at +
                                   " is damaged (rewritten from the primary)"});
   }
-  if (uuid_changing) {
+  if (uuid_changing || geometry_changing) {
     // Finishing it rewrites every label copy: the problems above go with it.
     out.clear();
-    out.push_back({"label", "a change of the uuid (pmemfs-tune -U) was interrupted (finished "
-                            "as the superblock says: every part label rewritten)"});
+    if (geometry_changing)
+      out.push_back({"label", "a change of the RAM partition or the page-descriptor area "
+                              "(pmemfs-tune) was interrupted (finished as the part labels say: "
+                              "every part label rewritten)"});
+    if (uuid_changing)
+      out.push_back({"label", "a change of the uuid (pmemfs-tune -U) was interrupted (finished "
+                              "as the superblock says: every part label rewritten)"});
     if (!repair) return out;
-    // A read-write open finishes it; with a transaction to replay first, the repair's own
-    // open does (Check marks the problem repaired once the labels agree).
+    // A read-write open finishes either; with a transaction to replay first, the repair's own
+    // open does (Check marks the problems repaired once the labels agree).
     Result<std::unique_ptr<store::Store>> s = store::Store::OpenOffline(dev);
     if (s.ok()) (void)(*s)->Close();
     return out;
@@ -247,7 +252,15 @@ Result<CheckReport> Check(mapping::Device& dev, const CheckOptions& opts) {
                    : dev.info().uuid_change_pending();
   };
   const bool uuid_pending = uuid_changing();
-  std::vector<Problem> labels = CheckPartHeaders(dev, opts.repair, uuid_pending, label_notes);
+  // The same for a change of the RAM partition or the descriptor area.
+  auto geometry_changing = [&] {
+    Result<Superblock> sb = store::Store::Peek(dev);
+    return sb.ok() ? store::Store::GeometryChangeInterrupted(*sb, dev)
+                   : dev.info().geometry_change_pending;
+  };
+  const bool geometry_pending = geometry_changing();
+  std::vector<Problem> labels =
+      CheckPartHeaders(dev, opts.repair, uuid_pending, geometry_pending, label_notes);
   std::vector<Problem> fixed;  // problems of passes a repair followed
   bool replayed = false;
   CheckReport last;
@@ -284,7 +297,8 @@ Result<CheckReport> Check(mapping::Device& dev, const CheckOptions& opts) {
     problems.push_back(std::move(p));
   }
   problems.insert(problems.end(), out.problems.begin(), out.problems.end());
-  if (uuid_pending && opts.repair && !uuid_changing())
+  if ((uuid_pending || geometry_pending) && opts.repair && !uuid_changing() &&
+      !geometry_changing())
     for (Problem& p : labels) p.repaired = true;
   problems.insert(problems.begin(), labels.begin(), labels.end());
   out.problems = std::move(problems);

@@ -1,7 +1,8 @@
 // pmemfs-tune: show and change a pmemfs filesystem's parameters (tune2fs's counterpart).
 //
 //   pmemfs-tune -l [--json] DEVICE[,PART...]          the superblock, geometry, counts, state
-//   pmemfs-tune [-L LABEL] [-U UUID|random|time] [--mode copy|direct|pages] DEVICE[,PART...]
+//   pmemfs-tune [-L LABEL] [-U UUID|random|time] [--mode copy|direct|pages]
+//               [--descriptors on|off] [--ram-size SIZE] DEVICE[,PART...]
 //   pmemfs-tune [-L LABEL] [--mode M] [--writeback-ms N] [--cache-size SIZE] MOUNTPOINT|DEVICE
 //   pmemfs-tune -V|--version
 //
@@ -40,6 +41,8 @@ struct Options {
   std::optional<std::string> mode;
   std::optional<std::string> writeback_ms;
   std::optional<std::string> cache_size;
+  std::optional<std::string> descriptors;
+  std::optional<std::string> ram_size;
   bool page_granularity = false;
 };
 
@@ -86,6 +89,12 @@ int Run(const Options& o) {
     if (!size.ok()) return Fail("--cache-size: " + size.status().message());
     online.cache_size = *size;
   }
+  if (o.descriptors) change.descriptors = *o.descriptors == "on";
+  if (o.ram_size) {
+    Result<uint64_t> size = ParseSize(*o.ram_size);
+    if (!size.ok()) return Fail("--ram-size: " + size.status().message());
+    change.ram_size = *size;
+  }
   if (!change.any() && !online.any() && !o.list)
     return Fail("nothing to do: give -l or a change (see --help)");
 
@@ -93,10 +102,11 @@ int Run(const Options& o) {
   Result<std::optional<std::string>> live = tune::FindLiveDaemon(o.device);
   if (!live.ok()) return Fail(live.status().message());
   if (live->has_value()) {
-    if (o.list || o.uuid) {
+    if (o.list || o.uuid || o.descriptors || o.ram_size) {
       Result<std::string> at = tune::LiveInfo(**live, "mountpoint");
       const std::string where = at.ok() && !at->empty() ? "mounted at " + *at : "mounted";
-      return Fail(o.device + ": " + where + "; -l and -U work on an unmounted device only");
+      return Fail(o.device + ": " + where +
+                  "; -l, -U, --descriptors and --ram-size work on an unmounted device only");
     }
     Result<std::string> done = tune::ApplyOnline(**live, o.device, online);
     if (!done.ok()) return Fail(done.status().message());
@@ -158,6 +168,14 @@ int main(int argc, char** argv) {
                  "live mount: the write-back period from now on (0: only fsync, sync, unmount)")
       ->type_name("MS");
   app.add_option("--cache-size", o.cache_size, "live mount in copy mode: the DRAM cache size")
+      ->type_name("SIZE");
+  app.add_option("--descriptors", o.descriptors,
+                 "add (on) or drop (off) the page-descriptor area pages mode needs")
+      ->check(CLI::IsMember({"on", "off"}))
+      ->type_name("on|off");
+  app.add_option("--ram-size", o.ram_size,
+                 "resize the RAM partition (volatile files under ram/) into the space after the "
+                 "store area")
       ->type_name("SIZE");
   app.add_flag("--page-granularity", o.page_granularity,
                "flush emulated pmem files with msync instead of cache-line flushes");

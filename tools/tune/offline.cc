@@ -6,6 +6,7 @@
 #include <random>
 
 #include "fs/store/store.h"
+#include "tools/tune/geometry.h"
 
 namespace pmemfs::tune {
 
@@ -93,19 +94,42 @@ Status ApplyOffline(mapping::Device& dev, const OfflineChange& c) {
     return Status::InvalidArgument("label of " + std::to_string(c.label->size()) +
                                    " bytes: a label has at most " +
                                    std::to_string(sizeof sb.label - 1) + " bytes");
-  if (c.mode == mapping::Mode::kPages && dev.info().descriptors.empty())
+  const bool has_descriptors = !dev.info().descriptors.empty();
+  if (c.mode == mapping::Mode::kPages && c.descriptors == false && has_descriptors)
+    return Status::Unsupported("pages mode needs the page-descriptor area, which --descriptors "
+                               "off drops");
+  if (c.mode == mapping::Mode::kPages && !has_descriptors && c.descriptors != true)
     return Status::Unsupported("the device has no page-descriptor area (made with mkpmemfs "
-                               "--no-descriptors), so pages mode is unavailable");
+                               "--no-descriptors; --descriptors on adds one), so pages mode is "
+                               "unavailable");
   if (c.mode && *c.mode != mapping::Mode::kPages && (sb.incompat & layout::kIncompatSharedPages))
     return Status::Unsupported(std::string("files share pages (copy_file_range clones), which "
                                            "only pages mode can mount; ") +
                                mapping::ModeName(*c.mode) + " would refuse to mount");
+  const bool drop = c.descriptors == false && has_descriptors;
+  if (drop && (sb.incompat & layout::kIncompatSharedPages))
+    return Status::Unsupported("files share pages (copy_file_range clones), which only pages "
+                               "mode can mount, and pages mode needs the page-descriptor area");
+  if (drop && !c.mode && sb.default_mode == static_cast<uint32_t>(layout::StoredMode::kPages))
+    return Status::Unsupported("the default mode is pages, which needs the page-descriptor area; "
+                               "give --mode copy or --mode direct with --descriptors off");
+  const GeometryChange g{.descriptors = c.descriptors, .ram_size = c.ram_size};
+  std::optional<GeometryPlan> plan;
+  if (g.any()) {
+    PMEMFS_ASSIGN_OR_RETURN(plan, PlanGeometry(dev, g));
+  }
   PMEMFS_ASSIGN_OR_RETURN(std::unique_ptr<store::Store> s, store::Store::OpenOffline(dev));
   store::Store::IdentityChange change;
   change.label = c.label;
   change.uuid = c.uuid;
   if (c.mode) change.default_mode = mapping::ToStoredMode(*c.mode);
-  Status st = s->SetIdentity(change);
+  const bool identity = c.label || c.uuid || c.mode;
+  // Never a state that cannot mount in its stored mode: away from pages mode before the
+  // descriptor area goes, into it after the area is there.
+  Status st = Status::Ok();
+  if (identity && drop) st = s->SetIdentity(change);
+  if (st.ok() && plan) st = ApplyGeometry(dev, *s, *plan);
+  if (st.ok() && identity && !drop) st = s->SetIdentity(change);
   Status closed = s->Close();
   return st.ok() ? closed : st;
 }
