@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -136,16 +137,22 @@ Status MediaError(const char* what, uint64_t offset) {
 
 }  // namespace
 
-Status GuardedCopy(void* dst, const void* src, size_t len, const char* what, uint64_t base_offset) {
+Status GuardedCopy(void* dst, const void* src, size_t len, const char* what, uint64_t base_offset,
+                   uint64_t* fault_offset) {
   std::call_once(g_install_once, Install);
   auto* d = static_cast<char*>(dst);
   const auto* s = static_cast<const char*>(src);
-  if (const char* bad = FirstReplaced(s, len); bad != nullptr)
+  if (const char* bad = FirstReplaced(s, len); bad != nullptr) {
+    if (fault_offset) *fault_offset = base_offset + static_cast<uint64_t>(bad - s);
     return MediaError(what, base_offset + static_cast<uint64_t>(bad - s));
+  }
   // Bytes copied before the current page piece; volatile: read after siglongjmp.
   volatile size_t done = 0;
   sigjmp_buf resume;
-  if (sigsetjmp(resume, 0) != 0) return MediaError(what, base_offset + done);
+  if (sigsetjmp(resume, 0) != 0) {
+    if (fault_offset) *fault_offset = base_offset + done;
+    return MediaError(what, base_offset + done);
+  }
   t_resume = &resume;
   while (done < len) {
     const size_t at = done;
@@ -178,6 +185,22 @@ Status GuardedProbe(const void* p, size_t len, const char* what, uint64_t base_o
     done = at + std::min(len - at, to_page_end);
   }
   t_resume = nullptr;
+  return Status::Ok();
+}
+
+Status PoisonPagesForTesting(void* p, size_t len) {
+  std::call_once(g_install_once, Install);
+  if (reinterpret_cast<uintptr_t>(p) % kPage != 0 || len % kPage != 0)
+    return Status::InvalidArgument("poison: the range is not page-aligned");
+  if (len == 0) return Status::Ok();
+  // An empty file: every page of a shared mapping of it lies past its end, so a load faults
+  // with SIGBUS (BUS_ADRERR) at that page, as a load of a poisoned line does.
+  int fd = memfd_create("pmemfs-poison", MFD_CLOEXEC);
+  if (fd < 0) return Status::IoError(std::string("poison: memfd_create: ") + strerror(errno));
+  void* m = mmap(p, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+  const int err = errno;
+  close(fd);
+  if (m == MAP_FAILED) return Status::IoError(std::string("poison: mmap: ") + strerror(err));
   return Status::Ok();
 }
 

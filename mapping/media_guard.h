@@ -31,9 +31,18 @@ namespace pmemfs::mapping {
 // Copies `len` bytes from `src` (mapped pmem) to `dst` (DRAM). On SIGBUS (or a page replaced
 // after its file shrank) returns an IoError naming `what` and the offset
 // `base_offset + (bad - src)` of the first bad byte `bad`, to page granularity (the start of the
-// first faulting page, or `src` when that page holds it).
+// first faulting page, or `src` when that page holds it). When `fault_offset` is given, that
+// offset is also stored there on error (a scrub resumes after the bad page).
 Status GuardedCopy(void* dst, const void* src, size_t len, const char* what = "device",
-                   uint64_t base_offset = 0);
+                   uint64_t base_offset = 0, uint64_t* fault_offset = nullptr);
+
+// TEST ONLY: makes every load from the whole pages [p, p+len) (`p` and `len` page-aligned)
+// raise SIGBUS, as a poisoned pmem line does, until the address range is unmapped: the pages
+// are replaced by a mapping of an empty file (their contents are gone from this mapping; the
+// file behind it is unchanged). Guarded copies of them fail as a media error; any other load
+// kills the process as real poison would. InvalidArgument for an unaligned range, IoError when
+// the mapping fails. See SimulatePoison (mapping/poison.h) for a device range.
+Status PoisonPagesForTesting(void* p, size_t len);
 
 // Loads one byte of every page of [p, p+len) under the guard: Ok when all of them are there
 // (for ranges handed to the kernel to copy from, which would fail them with EFAULT), else the

@@ -20,6 +20,7 @@
 
 #include "mapping/access.h"
 #include "mapping/device_set.h"
+#include "mapping/poison.h"
 #include "test_support.h"
 
 namespace pmemfs::mapping {
@@ -359,6 +360,49 @@ TEST_P(TruncatedPartTest, CopyModeWriteBackPastTheNewEndFailsTheSync) {
   EXPECT_EQ(acc.Write(0, std::as_bytes(std::span(data))).code(), Code::kIoError);
   acc_or.value().reset();
   dev.reset();
+}
+
+// Simulated poison (mapping/poison.h, for the scrub's tests): the poisoned pages of a device
+// fail a guarded copy, which reports the first bad page's device offset (what a scrub resumes
+// after), while their neighbours and the part file are untouched; reopened, the device reads
+// them again (nothing persistent).
+TEST_P(TruncatedPartTest, SimulatedPoisonFailsGuardedCopiesOfItsPagesOnly) {
+  constexpr uint64_t kPartSize = 8ull << 20;
+  TempFile file(kPartSize, "poison");
+  const PartOpenOptions popts{.force_cache_line = true};
+  {
+    auto parts = OpenFileParts({file.path()}, popts);
+    ASSERT_TRUE(parts.ok()) << parts.status().message();
+    ASSERT_TRUE(CreateDevice(std::move(parts).value(), {}, {.path = GetParam()}).ok());
+  }
+  const uint64_t bad = 40 * P;
+  auto data = Pattern(8 * P, 5);
+  {
+    auto opened = OpenDevice({file.path()}, popts, {.path = GetParam()});
+    ASSERT_TRUE(opened.ok()) << opened.status().message();
+    Device& dev = **opened;
+    dev.Write(bad - 4 * P, data.data(), data.size());
+    EXPECT_EQ(SimulatePoison(dev, dev.size(), 1).code(), Code::kInvalidArgument);
+    ASSERT_TRUE(SimulatePoison(dev, bad + 10, 2 * P - 20).ok());  // pages 40 and 41
+    std::vector<uint8_t> buf(8 * P);
+    uint64_t fault = 0;
+    Status st = GuardedCopy(buf.data(), dev.At(bad - 4 * P), 8 * P, "device", bad - 4 * P, &fault);
+    EXPECT_EQ(st.code(), Code::kIoError);
+    EXPECT_EQ(fault, bad);
+    EXPECT_TRUE(Contains(st.message(), "at offset " + std::to_string(bad)));
+    fault = 0;
+    EXPECT_FALSE(GuardedCopy(buf.data(), dev.At(bad + P), P, "device", bad + P, &fault).ok());
+    EXPECT_EQ(fault, bad + P);
+    ASSERT_TRUE(GuardedCopy(buf.data(), dev.At(bad - 4 * P), 4 * P, "device", bad - 4 * P).ok());
+    EXPECT_EQ(0, std::memcmp(buf.data(), data.data(), 4 * P));
+    ASSERT_TRUE(GuardedCopy(buf.data(), dev.At(bad + 2 * P), 2 * P, "device", bad + 2 * P).ok());
+    EXPECT_EQ(0, std::memcmp(buf.data(), data.data() + 6 * P, 2 * P));
+  }
+  auto opened = OpenDevice({file.path()}, popts, {.path = GetParam()});
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  std::vector<uint8_t> buf(8 * P);
+  ASSERT_TRUE(GuardedCopy(buf.data(), (*opened)->At(bad - 4 * P), 8 * P).ok());
+  EXPECT_EQ(buf, data);
 }
 
 INSTANTIATE_TEST_SUITE_P(media_guard, TruncatedPartTest,
