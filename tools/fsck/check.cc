@@ -225,6 +225,7 @@ Status CheckOnce(const mapping::Device& dev, const CheckOptions& opts, CheckRepo
   *descriptors = DescriptorsChecked(dev, *sb, opts);
   Scan scan(img, *sb, *descriptors, opts, r);
   scan.Run();
+  ReportBadRanges(img, *sb, *descriptors, r);
   // Keep what the superblock and journal checks asked for.
   scan.fixes.open_close = scan.fixes.open_close || fixes.open_close;
   fixes = std::move(scan.fixes);

@@ -25,6 +25,10 @@
 //   space        the bitmap against the blocks inodes reference: leaks, double use, references
 //                outside the data area; the bitmap blocks' checksums
 //   descriptors  pages mode: header, log, checksums, refcounts against the extents sharing a page
+//   media        the device's known bad ranges (its parts' bad-block tables, what pmemfs-tune
+//                --scrub records): each piece in a file or in metadata is a problem naming the
+//                file and file offset or the structure (fs/store/owners.h; not repairable),
+//                one in free space a note
 //
 // Repair (opts.repair, -y) goes through the store (store::Store::Open replays the journal, each
 // fix is a store Tx, Close marks the filesystem clean), so a crash during repair is safe.
@@ -61,7 +65,7 @@ struct CheckOptions {
 
 struct Problem {
   std::string area;     // "label", "superblock", "journal", "inode", "chain", "extent", "directory",
-                        // "link", "space", "descriptor", "device"
+                        // "link", "space", "descriptor", "device", "media"
   std::string message;  // one line, naming the structure (inode, block, slot)
   bool repaired = false;
 };

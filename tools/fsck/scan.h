@@ -207,6 +207,12 @@ class Scan {
   std::set<uint64_t> attached_;  // inodes going to /lost+found
 };
 
+// Adds a problem for each piece of a known bad range (the device's bad-block tables) that
+// holds a file's data or metadata, naming it (fs/store/owners.h), and a note for each in free
+// space (media.cc). `descriptors`: the page-descriptor table is current (owners in O(1)).
+void ReportBadRanges(const Image& img, const layout::Superblock& sb, bool descriptors,
+                     CheckReport& r);
+
 // Applies `fixes` through the store: Store::Open (replaying the journal; the superblocks are
 // rewritten by Open and Close), the bitmap, then everything else, then Close. `descriptors`
 // opens the store with the device's page descriptors. Returns what failed, if anything.

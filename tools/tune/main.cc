@@ -4,6 +4,7 @@
 //   pmemfs-tune [-L LABEL] [-U UUID|random|time] [--mode copy|direct|pages]
 //               [--descriptors on|off] [--ram-size SIZE] DEVICE[,PART...]
 //   pmemfs-tune [-L LABEL] [--mode M] [--writeback-ms N] [--cache-size SIZE] MOUNTPOINT|DEVICE
+//   pmemfs-tune --scrub [--json] DEVICE[,PART...]     find media errors, name what they hit
 //   pmemfs-tune -V|--version
 //
 // Offline: the device's parts are locked while it runs, as the daemon locks them, so a mounted
@@ -11,19 +12,22 @@
 // nothing) and made through the store's journal (tools/tune/offline.h). Exit status: 0 done,
 // 1 refused or failed (one line on stderr), 2 usage error. Online (a mount point, or the device
 // of a live mount): the running daemon makes the change (tools/tune/online.h); --mode then
-// switches the running mode, not the stored one.
+// switches the running mode, not the stored one. --scrub (offline only): 3 when the device has
+// bad ranges (tools/tune/scrub_command.h).
 #include <CLI/CLI.hpp>
 
 #include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "mapping/device_set.h"
 #include "pmemfs/size.h"
 #include "tools/tune/describe.h"
 #include "tools/tune/offline.h"
 #include "tools/tune/online.h"
+#include "tools/tune/scrub_command.h"
 #include "version.h"
 
 namespace {
@@ -44,6 +48,8 @@ struct Options {
   std::optional<std::string> descriptors;
   std::optional<std::string> ram_size;
   bool page_granularity = false;
+  bool scrub = false;
+  std::vector<std::string> test_poison;
 };
 
 int Fail(const std::string& message) {
@@ -154,7 +160,12 @@ int main(int argc, char** argv) {
   app.add_flag("-l,--list", o.list,
                "print the superblock: uuid, label, mode, features, sizes, counts, times, state, "
                "bad ranges");
-  app.add_flag("--json", o.json, "with -l: print it as one JSON object (see pmemfs-tune(8))");
+  app.add_flag("--json", o.json,
+               "with -l or --scrub: print it as one JSON object (see pmemfs-tune(8))");
+  app.add_flag("--scrub", o.scrub,
+               "read every page in use through the media guard, record the bad ranges found and "
+               "name the files and structures every bad range hits (unmounted device)");
+  app.add_option("--test-poison", o.test_poison, "")->group("")->type_name("OFFSET:LENGTH");
   app.add_option("-L,--label", o.label, "set the filesystem label (at most 63 bytes)")
       ->type_name("LABEL");
   app.add_option("-U,--uuid", o.uuid, "set the uuid: a uuid, random or time")
@@ -191,9 +202,21 @@ int main(int argc, char** argv) {
     fprintf(stderr, "pmemfs-tune: %s (see pmemfs-tune --help)\n", e.what());
     return kUsage;
   }
-  if (o.json && !o.list) {
-    fprintf(stderr, "pmemfs-tune: --json goes with -l (see pmemfs-tune --help)\n");
+  if (o.json && !o.list && !o.scrub) {
+    fprintf(stderr, "pmemfs-tune: --json goes with -l or --scrub (see pmemfs-tune --help)\n");
     return kUsage;
   }
+  if (o.scrub && (o.list || o.label || o.uuid || o.mode || o.writeback_ms || o.cache_size)) {
+    fprintf(stderr, "pmemfs-tune: --scrub goes alone (see pmemfs-tune --help)\n");
+    return kUsage;
+  }
+  if (!o.test_poison.empty() && !o.scrub) {
+    fprintf(stderr, "pmemfs-tune: --test-poison goes with --scrub\n");
+    return kUsage;
+  }
+  if (o.scrub)
+    return tune::RunScrubCommand(
+        {.device = o.device, .json = o.json, .page_granularity = o.page_granularity,
+         .poison = o.test_poison});
   return Run(o);
 }
