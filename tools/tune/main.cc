@@ -206,7 +206,8 @@ int main(int argc, char** argv) {
     fprintf(stderr, "pmemfs-tune: --json goes with -l or --scrub (see pmemfs-tune --help)\n");
     return kUsage;
   }
-  if (o.scrub && (o.list || o.label || o.uuid || o.mode || o.writeback_ms || o.cache_size)) {
+  if (o.scrub && (o.list || o.label || o.uuid || o.mode || o.writeback_ms || o.cache_size ||
+                  o.descriptors || o.ram_size)) {
     fprintf(stderr, "pmemfs-tune: --scrub goes alone (see pmemfs-tune --help)\n");
     return kUsage;
   }
