@@ -331,12 +331,12 @@ class Filesystem {
   // ip has no lease left: its slot goes, and its ahead mark (below) with the record's next
   // commit. Caller holds ip.mu exclusively.
   void RetireLeases(Inode& ip);
-  // The ahead mark of a record: kInodeTruncating with pending_size kAheadMark (UINT64_MAX: to
-  // whatever the size is). Set in the commit that allocates blocks past the end for a write
+  // The ahead mark of a record: kInodeTruncating with pending_size layout::kPendingSizeAhead
+  // (to whatever the size is). Set in the commit that allocates blocks past the end for a write
   // lease, while clients may store past the committed size; a crash leaves it on the media and
   // mount then frees every block past the end (FinishTruncate), so that no later extension
   // shows what clients stored there unacknowledged.
-  static constexpr uint64_t kAheadMark = UINT64_MAX;
+  static constexpr uint64_t kAheadMark = layout::kPendingSizeAhead;
   static void MarkAhead(layout::InodeRecord& rec) {
     rec.flags |= layout::kInodeTruncating;
     rec.pending_size = kAheadMark;

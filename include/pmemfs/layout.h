@@ -399,6 +399,11 @@ enum InodeFlags : uint32_t {
 inline constexpr uint32_t kInodeAttrFlags =
     kInodeSync | kInodeImmutable | kInodeAppend | kInodeNodump | kInodeNoatime;
 inline constexpr uint32_t kInodeKnownFlags = kInodeTruncating | kInodeAttrFlags;
+// kInodeTruncating with this pending_size (a truncate to whatever the size is): blocks past the
+// end were allocated ahead for direct-access writers, which may have stored there past the
+// committed size; a crash leaves the mark and mount (or fsck's repair) frees those blocks.
+// Older daemons read it as the interrupted truncate it also is.
+inline constexpr uint64_t kPendingSizeAhead = UINT64_MAX;
 
 struct InodeRecord {
   uint32_t mode;            // S_IFMT | permissions; 0: free slot
@@ -419,7 +424,7 @@ struct InodeRecord {
   uint64_t map_tail;        // last block of that chain
   uint64_t xattr_head;      // first xattr block; 0: none
   uint64_t parent;          // directories: the parent's ino
-  uint64_t pending_size;    // kInodeTruncating: the size being truncated to
+  uint64_t pending_size;    // kInodeTruncating: the size being truncated to (kPendingSizeAhead)
   uint64_t reserved1;       // must be zero
   uint8_t inline_data[kInlineDataMax];
   uint8_t reserved[20];     // must be zero

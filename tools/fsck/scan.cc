@@ -271,9 +271,14 @@ void Scan::ScanExtents(uint64_t ino, Node& n, const std::vector<uint64_t>& block
   const bool truncating = n.rec.flags & layout::kInodeTruncating;
   const uint64_t new_size = std::min(n.rec.pending_size, n.rec.size);
   const uint64_t keep = (new_size + layout::kBlockSize - 1) / layout::kBlockSize;
-  if (truncating) {
+  if (truncating && n.rec.pending_size == layout::kPendingSizeAhead) {
+    Problem("inode", InoName(ino) + ": blocks past the end allocated ahead for direct access, "
+                         "left by a crash (freed by the repair, or by the next mount)");
+  } else if (truncating) {
     Problem("inode", InoName(ino) + ": an interrupted truncate to " + std::to_string(new_size) +
                          " bytes (finished by the repair, or by the next mount)");
+  }
+  if (truncating) {
     InodePatch& p = fixes.patches[ino];
     p.size = new_size;
     p.flags = n.rec.flags & ~static_cast<uint32_t>(layout::kInodeTruncating);
