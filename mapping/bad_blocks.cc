@@ -82,6 +82,7 @@ void BadBlocks::FormatPart(Part& part, uint64_t backup_offset) {
 
 Result<std::unique_ptr<BadBlocks>> BadBlocks::Load(Device* dev) {
   std::unique_ptr<BadBlocks> bb(new BadBlocks(dev));
+  WriterLock lock(bb->mu_);  // not shared yet: for the analysis
   const DeviceInfo& info = dev->info();
   // An update writes every part's table with the same next sequence, one part after the other
   // (PersistLocked), so a crash in between leaves some parts one sequence ahead with their
@@ -128,7 +129,7 @@ Result<std::unique_ptr<BadBlocks>> BadBlocks::Load(Device* dev) {
 }
 
 Status BadBlocks::CheckSlow(uint64_t off, uint64_t len) const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   // First range ending after `off`.
   auto it = std::upper_bound(ranges_.begin(), ranges_.end(), off,
                              [](uint64_t o, const Entry& e) { return o < e.offset + e.length; });
@@ -145,7 +146,7 @@ Status BadBlocks::Inject(uint64_t off, uint64_t len) {
   if (len == 0 || off >= dev_->size() || len > dev_->size() - off)
     return Status::InvalidArgument("bad range [" + std::to_string(off) + ", +" +
                                    std::to_string(len) + ") is outside the device");
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   auto saved = ranges_;
   ranges_.push_back({off, len});
   Normalize(ranges_);
@@ -159,7 +160,7 @@ Status BadBlocks::ClearWholePages(uint64_t off, uint64_t len) {
   const uint64_t P = layout::kPageSize;
   uint64_t start = (off + P - 1) / P * P, end = (off + len) / P * P;
   if (end <= start) return Status::Ok();
-  std::unique_lock lock(mu_);
+  WriterLock lock(mu_);
   std::vector<Entry> out;
   bool changed = false;
   for (const auto& e : ranges_) {
@@ -189,7 +190,7 @@ Status BadBlocks::ClearWholePages(uint64_t off, uint64_t len) {
 }
 
 std::vector<BadBlocks::Entry> BadBlocks::List() const {
-  std::shared_lock lock(mu_);
+  ReaderLock lock(mu_);
   return ranges_;
 }
 

@@ -15,12 +15,12 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "pmemfs/layout.h"
 #include "pmemfs/status.h"
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::mapping {
 
@@ -60,14 +60,14 @@ class BadBlocks {
  private:
   explicit BadBlocks(Device* dev) : dev_(dev) {}
   Status CheckSlow(uint64_t off, uint64_t len) const;
-  // Rewrites every part's injected table from ranges_ (caller holds mu_ exclusively).
-  Status PersistLocked();
+  // Rewrites every part's injected table from ranges_.
+  Status PersistLocked() REQUIRES(mu_);
 
   Device* dev_;
-  mutable std::shared_mutex mu_;
-  std::vector<Entry> ranges_;        // sorted, disjoint; guarded by mu_
-  std::vector<uint64_t> sequence_;   // per part: sequence of its current table, the same for
-                                     // every part (see Load); guarded by mu_
+  mutable SharedMutex mu_;
+  std::vector<Entry> ranges_ GUARDED_BY(mu_);       // sorted, disjoint
+  std::vector<uint64_t> sequence_ GUARDED_BY(mu_);  // per part: sequence of its current table,
+                                                    // the same for every part (see Load)
   std::atomic<uint64_t> count_{0};   // ranges_.size(), readable without mu_
 };
 

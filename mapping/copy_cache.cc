@@ -4,13 +4,13 @@
 #include <cstdlib>
 #include <cstring>
 #include <list>
-#include <mutex>
 #include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "mapping/media_guard.h"
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::mapping {
 
@@ -40,17 +40,20 @@ struct alignas(64) Shard {
   // Held while a page is looked up, filled, copied in or out and (on eviction) written back.
   // Taken one shard at a time; may be held while calling BadBlocks (which locks its own mutex),
   // never the other way round.
-  std::mutex mu;
-  // All of the following are guarded by mu.
+  Mutex mu;
   // Every frame of the shard, most recently used first; free frames are kept at the back, so
   // the back is always the frame to (re)use and the shard never grows beyond its share.
-  std::list<Frame> lru;
-  std::unordered_map<uint64_t, std::list<Frame>::iterator> map;  // cached page -> its frame
-  uint64_t hits = 0, misses = 0, evictions = 0, writebacks = 0;
-  uint64_t cached = 0;
+  std::list<Frame> lru GUARDED_BY(mu);
+  // cached page -> its frame
+  std::unordered_map<uint64_t, std::list<Frame>::iterator> map GUARDED_BY(mu);
+  uint64_t hits GUARDED_BY(mu) = 0;
+  uint64_t misses GUARDED_BY(mu) = 0;
+  uint64_t evictions GUARDED_BY(mu) = 0;
+  uint64_t writebacks GUARDED_BY(mu) = 0;
+  uint64_t cached GUARDED_BY(mu) = 0;
   // The pages of frames not kClean, in order: Sync of a range visits only these (an fsync of a
   // big file with a few dirty pages costs those pages, not the file's or the cache's size).
-  std::set<uint64_t> dirty;
+  std::set<uint64_t> dirty GUARDED_BY(mu);
 };
 
 struct FreeDeleter {
@@ -79,16 +82,16 @@ class ShardedCopyCache final : public CopyAccess {
   // error the pages before the failing one have been written.
   Status Store(uint64_t off, uint64_t len, const std::byte* src);
   // The frame caching `page`, made most recently used. On a miss takes the LRU frame (writing
-  // it back first when dirty) and, when `fill`, loads the page from the device. Caller holds
-  // s.mu. On error the page is not cached.
-  Result<Frame*> Lookup(Shard& s, uint64_t page, bool fill);
+  // it back first when dirty) and, when `fill`, loads the page from the device. On error the
+  // page is not cached.
+  Result<Frame*> Lookup(Shard& s, uint64_t page, bool fill) REQUIRES(s.mu);
   // Frees the frame at the back of s.lru, writing it back and draining first when dirty.
-  // Caller holds s.mu.
-  Status EvictBack(Shard& s);
+  Status EvictBack(Shard& s) REQUIRES(s.mu);
   // Calls fn(frame_iterator) for each cached page of `s` in [first, end): probes the map when
-  // the range is small, scans the frames otherwise. Caller holds s.mu; fn may free the frame.
+  // the range is small, scans the frames otherwise. fn (called with s.mu held) may free the
+  // frame.
   template <typename Fn>
-  void ForCached(Shard& s, size_t index, uint64_t first, uint64_t end, Fn&& fn);
+  void ForCached(Shard& s, size_t index, uint64_t first, uint64_t end, Fn&& fn) REQUIRES(s.mu);
   // Removes the bad-block mark of `page`, whose whole contents have just reached the device.
   Status ClearMark(uint64_t page);
 
@@ -186,7 +189,7 @@ Status ShardedCopyCache::Read(uint64_t off, std::span<std::byte> dst) {
     const uint64_t pos = off + done, page = pos / kPage, in = pos % kPage;
     const uint64_t n = std::min<uint64_t>(kPage - in, dst.size() - done);
     Shard& s = ShardOf(page);
-    std::lock_guard lock(s.mu);
+    MutexLock lock(s.mu);
     PMEMFS_ASSIGN_OR_RETURN(Frame * f, Lookup(s, page, /*fill=*/true));
     std::memcpy(dst.data() + done, f->data + in, n);
     done += n;
@@ -215,7 +218,7 @@ Status ShardedCopyCache::Store(uint64_t off, uint64_t len, const std::byte* src)
     const uint64_t pos = off + done, page = pos / kPage, in = pos % kPage;
     const uint64_t n = std::min(kPage - in, len - done);
     Shard& s = ShardOf(page);
-    std::lock_guard lock(s.mu);
+    MutexLock lock(s.mu);
     // A missing page written only in part is loaded first, so the rest of it is kept.
     PMEMFS_ASSIGN_OR_RETURN(Frame * f, Lookup(s, page, /*fill=*/n != kPage));
     if (src != nullptr) {
@@ -264,7 +267,7 @@ Status ShardedCopyCache::Sync(uint64_t off, uint64_t len) {
   Status result;
   for (uint64_t i = 0; i < shard_count_; i++) {
     Shard& s = shards_[i];
-    std::lock_guard lock(s.mu);
+    MutexLock lock(s.mu);
     std::vector<uint64_t> copied;
     for (auto p = s.dirty.lower_bound(first); p != s.dirty.end() && *p < end; ++p) {
       dev_->CopyNoDrain(*p * kPage, s.map.at(*p)->data, kPage);
@@ -293,8 +296,9 @@ void ShardedCopyCache::Discard(uint64_t off, uint64_t len) {
   const uint64_t first = off / kPage, end = (off + len + kPage - 1) / kPage;
   for (uint64_t i = 0; i < shard_count_; i++) {
     Shard& s = shards_[i];
-    std::lock_guard lock(s.mu);
-    ForCached(s, i, first, end, [&](std::list<Frame>::iterator it) {
+    MutexLock lock(s.mu);
+    // Runs under s.mu (ForCached requires it); the analysis does not follow lambdas.
+    ForCached(s, i, first, end, [&](std::list<Frame>::iterator it) NO_THREAD_SAFETY_ANALYSIS {
       // A dirty page only partly in the range keeps its bytes: dropping it would lose the
       // writes outside the range.
       const bool whole = it->page * kPage >= off && (it->page + 1) * kPage <= off + len;
@@ -314,7 +318,7 @@ CopyCacheStats ShardedCopyCache::stats() const {
   out.capacity_pages = capacity_;
   for (uint64_t i = 0; i < shard_count_; i++) {
     Shard& s = shards_[i];
-    std::lock_guard lock(s.mu);
+    MutexLock lock(s.mu);
     out.hits += s.hits;
     out.misses += s.misses;
     out.evictions += s.evictions;

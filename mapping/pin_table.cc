@@ -5,13 +5,13 @@
 namespace pmemfs::mapping {
 
 void PinTable::Pin(uint64_t first, uint64_t last) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   ranges_.emplace_back(first, last);
   size_.store(ranges_.size(), std::memory_order_release);
 }
 
 void PinTable::Unpin(uint64_t first, uint64_t last) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   auto it = std::find(ranges_.begin(), ranges_.end(), std::make_pair(first, last));
   if (it == ranges_.end()) return;
   *it = ranges_.back();
@@ -21,7 +21,7 @@ void PinTable::Unpin(uint64_t first, uint64_t last) {
 
 uint32_t PinTable::pin_count(uint64_t page) const {
   if (size_.load(std::memory_order_acquire) == 0) return 0;
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   uint32_t n = 0;
   for (const auto& [first, last] : ranges_) n += first <= page && page <= last;
   return n;

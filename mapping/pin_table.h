@@ -15,9 +15,10 @@
 
 #include <atomic>
 #include <cstdint>
-#include <mutex>
 #include <utility>
 #include <vector>
+
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::mapping {
 
@@ -39,8 +40,9 @@ class PinTable final : public PinCounts {
   size_t size() const { return size_.load(std::memory_order_acquire); }
 
  private:
-  mutable std::mutex mu_;  // guards ranges_
-  std::vector<std::pair<uint64_t, uint64_t>> ranges_;  // [first, last], one per pin
+  mutable Mutex mu_;
+  // [first, last], one per pin
+  std::vector<std::pair<uint64_t, uint64_t>> ranges_ GUARDED_BY(mu_);
   std::atomic<size_t> size_{0};  // ranges_.size(): pin_count's lock-free answer when 0
 };
 

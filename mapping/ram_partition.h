@@ -7,11 +7,11 @@
 
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "mapping/device.h"
 #include "pmemfs/status.h"
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::mapping {
 
@@ -39,10 +39,10 @@ class RamPartition {
   RamPartition(Device& dev, Range r);
   Device& dev_;
   Range range_;
-  mutable std::mutex mu_;
-  std::vector<uint64_t> bitmap_;  // 1 bit per page, set = allocated; guarded by mu_
-  uint64_t free_ = 0;             // guarded by mu_
-  uint64_t hint_ = 0;             // next-fit search start (page); guarded by mu_
+  mutable Mutex mu_;
+  std::vector<uint64_t> bitmap_ GUARDED_BY(mu_);  // 1 bit per page, set = allocated
+  uint64_t free_ GUARDED_BY(mu_) = 0;
+  uint64_t hint_ GUARDED_BY(mu_) = 0;             // next-fit search start (page)
 };
 
 }  // namespace pmemfs::mapping

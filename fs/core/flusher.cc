@@ -8,7 +8,7 @@ namespace pmemfs::core {
 void Flusher::Start(std::chrono::milliseconds period) {
   if (period.count() <= 0 || thread_.joinable()) return;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     stop_ = false;
     period_ = period;
   }
@@ -17,7 +17,7 @@ void Flusher::Start(std::chrono::milliseconds period) {
 
 void Flusher::SetPeriod(std::chrono::milliseconds period) {
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     if (stopped_) return;
     period_ = std::max(period, std::chrono::milliseconds(0));
     if (thread_.joinable()) {
@@ -30,7 +30,7 @@ void Flusher::SetPeriod(std::chrono::milliseconds period) {
 
 void Flusher::Stop() {
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     stopped_ = true;
     if (!thread_.joinable()) return;
     stop_ = true;
@@ -40,26 +40,31 @@ void Flusher::Stop() {
 }
 
 void Flusher::Loop() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (true) {
     // A new period starts a new wait (SetPeriod notifies); 0 waits for one.
     const std::chrono::milliseconds period = period_;
-    const bool woken = period.count() == 0
-                           ? (cv_.wait(lock, [&] { return stop_ || period_ != period; }), true)
-                           : cv_.wait_for(lock, period, [&] { return stop_ || period_ != period; });
+    const auto until = std::chrono::steady_clock::now() + period;
+    bool timed_out = false;
+    while (!stop_ && period_ == period && !timed_out) {
+      if (period.count() == 0)
+        lock.Wait(cv_);
+      else
+        timed_out = lock.WaitUntil(cv_, until) == std::cv_status::timeout;
+    }
     if (stop_) return;
-    if (woken) continue;  // the period changed
-    lock.unlock();
+    if (period_ != period) continue;  // the period changed
+    lock.Unlock();
     {
       QuiesceGate::Pass pass(hooks_.gate);
       (void)Flush();  // a failure stays pending; Fsync/SyncFs/Unmount report it
     }
-    lock.lock();
+    lock.Lock();
   }
 }
 
 void Flusher::Hold(const std::shared_ptr<Inode>& ip) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   pending_.emplace(ip->ino, ip);
 }
 
@@ -77,14 +82,14 @@ Status Flusher::CommitTimes(Inode& ip) {
 }
 
 void Flusher::Drop(uint64_t ino) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   pending_.erase(ino);  // (if a Flush holds it right now, that Flush releases it after)
 }
 
 Status Flusher::FlushTimes() {
   std::unordered_map<uint64_t, std::shared_ptr<Inode>> batch;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     batch.swap(pending_);
   }
   Status st;
@@ -114,7 +119,7 @@ Status Flusher::Flush() {
 }
 
 size_t Flusher::pending() const {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return pending_.size();
 }
 

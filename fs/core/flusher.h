@@ -23,13 +23,13 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 
 #include "fs/core/inode.h"
 #include "fs/core/quiesce.h"
 #include "pmemfs/status.h"
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::core {
 
@@ -54,44 +54,44 @@ class Flusher {
   Flusher& operator=(const Flusher&) = delete;
 
   // Starts the thread: a flush every `period` (none when 0). At most once.
-  void Start(std::chrono::milliseconds period);
+  void Start(std::chrono::milliseconds period) EXCLUDES(mu_);
   // The period from now on (pmemfs-tune --writeback-ms): the thread starts when it did not
   // run, and waits for a new period when 0. Not after Stop.
-  void SetPeriod(std::chrono::milliseconds period);
+  void SetPeriod(std::chrono::milliseconds period) EXCLUDES(mu_);
   // Stops and joins the thread (what is pending stays: the caller flushes). Idempotent.
-  void Stop();
+  void Stop() EXCLUDES(mu_);
   bool running() const { return thread_.joinable(); }
 
   // Records that ip.rec holds times not yet committed (sets ip.times_pending). Caller holds
   // ip.mu exclusively. An inode already pending costs nothing more: times_pending means it is
   // in the set, or in a batch that Flush commits after taking ip.mu (so with these times).
   // The reference keeps the inode cached until its times are committed.
-  void Defer(const std::shared_ptr<Inode>& ip);
+  void Defer(const std::shared_ptr<Inode>& ip) EXCLUDES(mu_);
   // Commits ip's pending times now (Fsync, the last Release). Caller holds ip.mu exclusively.
   Status CommitTimes(Inode& ip);
   // The inode's times were committed by its owner: stop holding it (Release, so that the inode
   // can be evicted). Caller holds no inode lock.
-  void Drop(uint64_t ino);
+  void Drop(uint64_t ino) EXCLUDES(mu_);
   // Commits the pending times of every inode (a failed one stays pending and the first error is
   // returned), then writes back the buffered data.
-  Status Flush();
+  Status Flush() EXCLUDES(mu_);
   // Only the times part of Flush.
-  Status FlushTimes();
+  Status FlushTimes() EXCLUDES(mu_);
   // Inodes with pending times (tests).
-  size_t pending() const;
+  size_t pending() const EXCLUDES(mu_);
 
  private:
-  void Loop();
+  void Loop() EXCLUDES(mu_);
   // Holds ip in the pending set (a failed commit puts it back).
-  void Hold(const std::shared_ptr<Inode>& ip);
+  void Hold(const std::shared_ptr<Inode>& ip) EXCLUDES(mu_);
 
   const Hooks hooks_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::unordered_map<uint64_t, std::shared_ptr<Inode>> pending_;  // guarded by mu_
-  bool stop_ = false;  // guarded by mu_
-  bool stopped_ = false;  // guarded by mu_: Stop ran (SetPeriod starts nothing after it)
-  std::chrono::milliseconds period_{0};  // guarded by mu_
+  mutable Mutex mu_;
+  std::condition_variable cv_;  // stop_ was set or period_ changed
+  std::unordered_map<uint64_t, std::shared_ptr<Inode>> pending_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
+  bool stopped_ GUARDED_BY(mu_) = false;  // Stop ran (SetPeriod starts nothing after it)
+  std::chrono::milliseconds period_ GUARDED_BY(mu_){0};
   std::thread thread_;
 };
 

@@ -51,6 +51,7 @@ Result<std::unique_ptr<LeaseSlots>> LeaseSlots::Create(uint32_t count) {
   if (p == MAP_FAILED) return Status::IoError(std::string("slot table mmap: ") + strerror(errno));
   s->slots_ = static_cast<direct::Slot*>(p);
   s->count_ = count;
+  MutexLock l(s->mu_);  // nobody else has it yet: for the analysis
   for (uint32_t i = count; i-- > 1;) s->free_.push_back(i);
   return s;
 }
@@ -61,7 +62,7 @@ LeaseSlots::~LeaseSlots() {
 }
 
 Result<uint32_t> LeaseSlots::Allocate(uint64_t ino, uint64_t size, int64_t mtime_ns) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   if (free_.empty())
     return Status::NoSpace("every one of the " + std::to_string(count_ - 1) +
                            " direct-access slots is in use");
@@ -77,7 +78,7 @@ Result<uint32_t> LeaseSlots::Allocate(uint64_t ino, uint64_t size, int64_t mtime
 void LeaseSlots::Free(uint32_t i) {
   if (i == 0 || i >= count_) return;
   slots_[i].ino.store(0, std::memory_order_release);
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   free_.push_back(i);
 }
 
@@ -85,35 +86,35 @@ void LeaseSlots::Free(uint32_t i) {
 // LeaseTable
 
 ClientId LeaseTable::NewClient() {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return next_client_++;
 }
 
 uint64_t LeaseTable::rev() const {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return rev_;
 }
 
 uint64_t LeaseTable::NextRev() {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return ++rev_;
 }
 
 LeaseTable::PerInode* LeaseTable::Find(uint64_t ino) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   auto it = inodes_.find(ino);
   return it == inodes_.end() ? nullptr : &it->second;
 }
 
 LeaseTable::PerInode& LeaseTable::Get(uint64_t ino, std::shared_ptr<Inode> inode) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   PerInode& p = inodes_[ino];
   if (!p.inode) p.inode = std::move(inode);
   return p;
 }
 
 uint32_t LeaseTable::Erase(uint64_t ino) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   auto it = inodes_.find(ino);
   if (it == inodes_.end()) return 0;
   const uint32_t slot = it->second.slot;
@@ -122,7 +123,7 @@ uint32_t LeaseTable::Erase(uint64_t ino) {
 }
 
 void LeaseTable::Add(uint64_t ino, Lease lease) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   PerInode& p = inodes_[ino];
   const ClientId c = lease.client;
   auto& count = clients_[c][ino];
@@ -137,7 +138,7 @@ void LeaseTable::Add(uint64_t ino, Lease lease) {
 
 std::vector<LeaseTable::Lease> LeaseTable::Remove(uint64_t ino, ClientId client, uint64_t lo,
                                                   uint64_t hi) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   std::vector<Lease> out;
   auto it = inodes_.find(ino);
   if (it == inodes_.end()) return out;
@@ -162,7 +163,7 @@ std::vector<LeaseTable::Lease> LeaseTable::Remove(uint64_t ino, ClientId client,
 std::map<ClientId, std::vector<const LeaseTable::Lease*>> LeaseTable::Overlapping(uint64_t ino,
                                                                                uint64_t lo,
                                                                                uint64_t hi) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   std::map<ClientId, std::vector<const Lease*>> out;
   auto it = inodes_.find(ino);
   if (it == inodes_.end()) return out;
@@ -172,7 +173,7 @@ std::map<ClientId, std::vector<const LeaseTable::Lease*>> LeaseTable::Overlappin
 }
 
 bool LeaseTable::HasWriteLease(uint64_t ino) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   auto it = inodes_.find(ino);
   if (it == inodes_.end()) return false;
   return std::any_of(it->second.leases.begin(), it->second.leases.end(),
@@ -180,7 +181,7 @@ bool LeaseTable::HasWriteLease(uint64_t ino) {
 }
 
 std::vector<uint64_t> LeaseTable::InodesOf(ClientId client) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   std::vector<uint64_t> out;
   auto it = clients_.find(client);
   if (it != clients_.end())
@@ -196,14 +197,14 @@ void LeaseTable::Unanswered(ClientId client, uint64_t rev, const std::vector<Lea
       pins_.Pin(first, last);
       p.pinned.emplace_back(first, last);
     }
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   pending_.push_back(std::move(p));
 }
 
 void LeaseTable::Answered(ClientId client, uint64_t rev) {
   std::vector<Pending> done;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     for (auto it = pending_.begin(); it != pending_.end();) {
       if (it->client == client && (rev == 0 || it->rev <= rev)) {
         done.push_back(std::move(*it));
@@ -230,7 +231,7 @@ void LeaseTable::Answered(ClientId client, uint64_t rev) {
 
 void LeaseTable::RetireSlot(uint32_t slot) {
   if (slot == 0) return;
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   slots_->at(slot).ino.store(0, std::memory_order_release);
   for (const Pending& p : pending_)
     if (p.slot == slot) return;  // the last of those answers frees it (Answered)
@@ -238,12 +239,12 @@ void LeaseTable::RetireSlot(uint32_t slot) {
 }
 
 size_t LeaseTable::pending() const {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return pending_.size();
 }
 
 std::vector<ClientId> LeaseTable::PendingClients() const {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   std::vector<ClientId> out;
   for (const Pending& p : pending_)
     if (std::find(out.begin(), out.end(), p.client) == out.end()) out.push_back(p.client);

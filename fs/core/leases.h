@@ -28,7 +28,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <unordered_map>
@@ -38,6 +37,7 @@
 #include "mapping/pin_table.h"
 #include "pmemfs/direct_protocol.h"
 #include "pmemfs/status.h"
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::core {
 
@@ -119,8 +119,8 @@ class LeaseSlots {
   int fd_ = -1;
   uint32_t count_ = 0;
   direct::Slot* slots_ = nullptr;
-  std::mutex mu_;  // guards free_
-  std::vector<uint32_t> free_;
+  Mutex mu_;
+  std::vector<uint32_t> free_ GUARDED_BY(mu_);
 };
 
 // The lease table (DRAM). Internal to fs/core (leases.cc); tested on its own.
@@ -192,12 +192,13 @@ class LeaseTable {
 
   std::unique_ptr<LeaseSlots> slots_;
   mapping::PinTable& pins_;
-  mutable std::mutex mu_;  // guards everything below
-  std::unordered_map<uint64_t, PerInode> inodes_;
-  std::unordered_map<ClientId, std::unordered_map<uint64_t, uint32_t>> clients_;  // ino -> leases
-  std::vector<Pending> pending_;
-  ClientId next_client_ = 1;
-  uint64_t rev_ = 0;
+  mutable Mutex mu_;  // taken after an inode's mu (the callers hold it), before the slots' mu_
+  std::unordered_map<uint64_t, PerInode> inodes_ GUARDED_BY(mu_);
+  // client -> ino -> leases
+  std::unordered_map<ClientId, std::unordered_map<uint64_t, uint32_t>> clients_ GUARDED_BY(mu_);
+  std::vector<Pending> pending_ GUARDED_BY(mu_);
+  ClientId next_client_ GUARDED_BY(mu_) = 1;
+  uint64_t rev_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace pmemfs::core

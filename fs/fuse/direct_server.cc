@@ -31,11 +31,11 @@ struct DirectServer::Client {
   int cb_fd = -1;  // revocations out, answers in
   ucred cred{};
   bool hello = false;
-  std::mutex cb_mu;  // serialises writes to cb_fd
-  std::mutex mu;     // guards answered, gone
-  std::condition_variable cv;
-  uint64_t answered = 0;
-  bool gone = false;
+  Mutex cb_mu;  // serialises writes to cb_fd
+  Mutex mu;
+  std::condition_variable cv;  // answered or gone changed
+  uint64_t answered GUARDED_BY(mu) = 0;
+  bool gone GUARDED_BY(mu) = false;
   ~Client() {
     if (fd >= 0) close(fd);
     if (cb_fd >= 0) close(cb_fd);
@@ -128,15 +128,15 @@ DirectServer::~DirectServer() {
     (void)!write(stop_fd_[1], &c, 1);
     accept_.join();
   }
-  std::unique_lock l(mu_);
+  MutexLock l(mu_);
   stopping_ = true;
   for (auto& [id, c] : clients_) {
     shutdown(c->fd, SHUT_RDWR);
     if (c->cb_fd >= 0) shutdown(c->cb_fd, SHUT_RDWR);
   }
-  threads_cv_.wait(l, [&] { return threads_ == 0; });
+  while (threads_ != 0) l.Wait(threads_cv_);
   clients_.clear();
-  l.unlock();
+  l.Unlock();
   if (listen_fd_ >= 0) close(listen_fd_);
   for (int fd : stop_fd_)
     if (fd >= 0) close(fd);
@@ -197,7 +197,7 @@ void DirectServer::AcceptLoop() {
     c->fd = fd;
     socklen_t len = sizeof c->cred;
     (void)getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &c->cred, &len);
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     if (stopping_) continue;
     threads_++;
     std::thread([this, c] { Serve(c); }).detach();
@@ -205,7 +205,7 @@ void DirectServer::AcceptLoop() {
 }
 
 void DirectServer::ThreadDone() {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   threads_--;
   threads_cv_.notify_all();
 }
@@ -240,7 +240,7 @@ void DirectServer::Serve(std::shared_ptr<Client> c) {
     if (!c->hello) break;  // refused
   }
   {
-    std::lock_guard l(c->mu);
+    MutexLock l(c->mu);
     c->gone = true;
   }
   c->cv.notify_all();
@@ -251,7 +251,7 @@ void DirectServer::Serve(std::shared_ptr<Client> c) {
       fs_->DropLeaseClient(c->id);
     }
     spdlog::debug("direct access: client {} (pid {}) gone", c->id, c->cred.pid);
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     clients_.erase(c->id);
   }
   ThreadDone();
@@ -264,14 +264,14 @@ void DirectServer::ReadAnswers(std::shared_ptr<Client> c) {
     if (n <= 0) break;
     if (static_cast<size_t>(n) < sizeof a || static_cast<Op>(a.h.op) != Op::kAck) continue;
     {
-      std::lock_guard l(c->mu);
+      MutexLock l(c->mu);
       c->answered = std::max(c->answered, a.rev);
     }
     c->cv.notify_all();
     fs_->LeaseAnswered(c->id, a.rev);  // a late answer: what stayed pinned for it goes
   }
   {
-    std::lock_guard l(c->mu);
+    MutexLock l(c->mu);
     c->gone = true;
   }
   c->cv.notify_all();
@@ -318,7 +318,7 @@ void DirectServer::HandleHello(const std::shared_ptr<Client>& cp, const void* bu
     return;
   }
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     clients_[c.id] = cp;
     threads_++;
   }
@@ -410,7 +410,7 @@ void DirectServer::Revoke(std::span<const core::Revocation> revocations,
   answered->assign(revocations.size(), true);
   std::vector<std::shared_ptr<Client>> who(revocations.size());
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     for (size_t i = 0; i < revocations.size(); i++) {
       auto it = clients_.find(revocations[i].client);
       if (it != clients_.end()) who[i] = it->second;
@@ -422,7 +422,7 @@ void DirectServer::Revoke(std::span<const core::Revocation> revocations,
     const core::Revocation& r = revocations[i];
     direct::RevokeMessage m{{static_cast<uint32_t>(Op::kRevoke), 0, r.rev}, r.ino, r.lo, r.hi,
                             r.rev};
-    std::lock_guard l(who[i]->cb_mu);
+    MutexLock l(who[i]->cb_mu);
     // Never blocks: a client so far behind that its socket is full is not answering.
     int err = direct::SendPacket(who[i]->cb_fd, &m, sizeof m, {}, MSG_DONTWAIT);
     if (err == EPIPE || err == ECONNRESET || err == ENOTCONN) who[i].reset();
@@ -433,10 +433,11 @@ void DirectServer::Revoke(std::span<const core::Revocation> revocations,
   for (size_t i = 0; i < revocations.size(); i++) {
     if (!who[i] || !(*answered)[i]) continue;
     Client& c = *who[i];
-    std::unique_lock l(c.mu);
-    const bool ok = c.cv.wait_until(l, deadline, [&] {
-      return c.gone || c.answered >= revocations[i].rev;
-    });
+    MutexLock l(c.mu);
+    bool ok = c.gone || c.answered >= revocations[i].rev;
+    while (!ok && l.WaitUntil(c.cv, deadline) == std::cv_status::no_timeout)
+      ok = c.gone || c.answered >= revocations[i].rev;
+    ok = ok || c.gone || c.answered >= revocations[i].rev;  // answered as the wait timed out
     if (!ok) {
       (*answered)[i] = false;
       spdlog::warn("direct access: pid {} did not answer a revocation of inode {} within {} ms; "
@@ -449,7 +450,7 @@ void DirectServer::Revoke(std::span<const core::Revocation> revocations,
 std::string DirectServer::Describe(core::ClientId client) {
   pid_t pid = 0;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     auto it = clients_.find(client);
     if (it == clients_.end()) return "client " + std::to_string(client) + " (gone)";
     pid = it->second->cred.pid;
@@ -463,12 +464,12 @@ std::string DirectServer::Describe(core::ClientId client) {
 uint64_t DirectServer::AnsweredUpTo(core::ClientId client) {
   std::shared_ptr<Client> c;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     auto it = clients_.find(client);
     if (it == clients_.end()) return UINT64_MAX;  // gone: nothing pinned for it stays
     c = it->second;
   }
-  std::lock_guard l(c->mu);
+  MutexLock l(c->mu);
   return c->gone ? UINT64_MAX : c->answered;
 }
 

@@ -30,7 +30,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <string>
 #include <thread>
@@ -39,6 +38,7 @@
 #include "fs/config/values.h"
 #include "fs/core/fs.h"
 #include "pmemfs/status.h"
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::fuse {
 
@@ -84,7 +84,7 @@ class DirectServer final : public core::LeaseHolders {
                    std::vector<int>& fds);
   void HandleGrant(Client& c, const void* buf, size_t len, std::vector<int>& fds);
   void HandleRelease(Client& c, const void* buf, size_t len, bool fsync);
-  void ThreadDone();
+  void ThreadDone() EXCLUDES(mu_);
 
   core::Filesystem* fs_ = nullptr;
   DirectServerOptions opts_;
@@ -96,11 +96,11 @@ class DirectServer final : public core::LeaseHolders {
   std::vector<int> part_fds_;           // what clients get (our copies, closed at the end)
   std::vector<uint32_t> part_flags_;
 
-  std::mutex mu_;  // guards clients_, threads_, stopping_
-  std::condition_variable threads_cv_;
-  std::map<core::ClientId, std::shared_ptr<Client>> clients_;
-  int threads_ = 0;                      // client threads running
-  bool stopping_ = false;
+  Mutex mu_;  // taken before a Client's mu
+  std::condition_variable threads_cv_;  // threads_ went down
+  std::map<core::ClientId, std::shared_ptr<Client>> clients_ GUARDED_BY(mu_);
+  int threads_ GUARDED_BY(mu_) = 0;  // client threads running
+  bool stopping_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace pmemfs::fuse

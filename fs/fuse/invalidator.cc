@@ -25,7 +25,7 @@ void AsyncInvalidator::InvalidateEntry(uint64_t parent, std::string_view name) {
 
 void AsyncInvalidator::Push(Item item) {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     if (stop_) return;
     queue_.push_back(std::move(item));
   }
@@ -34,7 +34,7 @@ void AsyncInvalidator::Push(Item item) {
 
 void AsyncInvalidator::Stop() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(mu_);
     stop_ = true;
   }
   cv_.notify_one();
@@ -42,15 +42,15 @@ void AsyncInvalidator::Stop() {
 }
 
 void AsyncInvalidator::Run() {
-  std::unique_lock<std::mutex> l(mu_);
+  MutexLock l(mu_);
   while (true) {
-    cv_.wait(l, [this] { return stop_ || !queue_.empty(); });
+    while (!stop_ && queue_.empty()) l.Wait(cv_);
     if (queue_.empty()) return;  // stopped and drained
     Item item = std::move(queue_.front());
     queue_.pop_front();
-    l.unlock();
+    l.Unlock();
     Send(item);
-    l.lock();
+    l.Lock();
   }
 }
 

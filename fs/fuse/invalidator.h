@@ -17,12 +17,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <thread>
 
 #include "fs/core/fs.h"
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::fuse {
 
@@ -50,15 +50,15 @@ class AsyncInvalidator : public core::Invalidator {
     int64_t len;
     std::string name;
   };
-  void Push(Item item);
-  void Run();
+  void Push(Item item) EXCLUDES(mu_);
+  void Run() EXCLUDES(mu_);
   void Send(const Item& item);
 
   fuse_session* se_;
-  std::mutex mu_;  // guards queue_ and stop_
-  std::condition_variable cv_;
-  std::deque<Item> queue_;
-  bool stop_ = false;
+  Mutex mu_;
+  std::condition_variable cv_;  // queue_ grew or stop_ was set
+  std::deque<Item> queue_ GUARDED_BY(mu_);
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread worker_;
 };
 

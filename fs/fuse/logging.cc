@@ -7,8 +7,9 @@
 #include <syslog.h>
 
 #include <cstdio>
-#include <mutex>
 #include <string>
+
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::fuse {
 namespace {
@@ -26,8 +27,9 @@ spdlog::level::level_enum ToSpdlog(config::LogLevel l) {
   return spdlog::level::info;
 }
 
-std::mutex capture_mu;              // guards capture
-std::string* capture = nullptr;     // set while a LibfuseErrors lives
+Mutex capture_mu;
+// Set while a LibfuseErrors lives: its text_.
+std::string* capture GUARDED_BY(capture_mu) PT_GUARDED_BY(capture_mu) = nullptr;
 
 void FromLibfuse(fuse_log_level level, const char* fmt, va_list ap) {
   char buf[1024];
@@ -35,7 +37,7 @@ void FromLibfuse(fuse_log_level level, const char* fmt, va_list ap) {
   std::string msg(buf);
   while (!msg.empty() && msg.back() == '\n') msg.pop_back();
   if (level <= FUSE_LOG_ERR) {
-    std::lock_guard<std::mutex> l(capture_mu);
+    MutexLock l(capture_mu);
     if (capture) {
       if (!capture->empty()) capture->append("; ");
       capture->append(msg);
@@ -73,17 +75,17 @@ void LogToSyslog(config::LogLevel level) {
 }
 
 LibfuseErrors::LibfuseErrors() {
-  std::lock_guard<std::mutex> l(capture_mu);
+  MutexLock l(capture_mu);
   capture = &text_;
 }
 
 LibfuseErrors::~LibfuseErrors() {
-  std::lock_guard<std::mutex> l(capture_mu);
+  MutexLock l(capture_mu);
   capture = nullptr;
 }
 
 std::string LibfuseErrors::Text() const {
-  std::lock_guard<std::mutex> l(capture_mu);
+  MutexLock l(capture_mu);
   return text_;
 }
 

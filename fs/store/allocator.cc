@@ -61,19 +61,22 @@ Allocator::Allocator(const layout::Superblock& sb, const mapping::PinCounts* pin
       hint_(sb.data_start) {}
 
 void Allocator::Load(const mapping::Device& dev) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   dev.Read(bitmap_offset_, committed_.data(), committed_.size() * sizeof(uint64_t));
   // Metadata blocks are in use whatever the bitmap says (the next commit touching their words
-  // writes them so).
+  // writes them so). (The lambdas here and below run under mu_, which the analysis does not
+  // follow into a lambda.)
   auto set = [&](BlockRange r) {
-    ForEachWord(r, [&](uint64_t w, uint64_t m) { committed_[w] |= m; });
+    ForEachWord(r, [&](uint64_t w, uint64_t m) NO_THREAD_SAFETY_ANALYSIS { committed_[w] |= m; });
   };
   set({0, data_start_});
   set({data_end_, 1});  // the backup superblock
   reserved_ = committed_;
   free_ = 0;
   ForEachWord({data_start_, data_end_ - data_start_},
-              [&](uint64_t w, uint64_t m) { free_ += std::popcount(~reserved_[w] & m); });
+              [&](uint64_t w, uint64_t m) NO_THREAD_SAFETY_ANALYSIS {
+                free_ += std::popcount(~reserved_[w] & m);
+              });
 }
 
 uint64_t Allocator::NextFree(uint64_t b, uint64_t end) const {
@@ -95,12 +98,12 @@ uint64_t Allocator::NextUsed(uint64_t b, uint64_t end) const {
 }
 
 void Allocator::Reserve(BlockRange r) {
-  ForEachWord(r, [&](uint64_t w, uint64_t m) { reserved_[w] |= m; });
+  ForEachWord(r, [&](uint64_t w, uint64_t m) NO_THREAD_SAFETY_ANALYSIS { reserved_[w] |= m; });
   free_ -= r.count;
 }
 
 void Allocator::Unreserve(BlockRange r) {
-  ForEachWord(r, [&](uint64_t w, uint64_t m) { reserved_[w] &= ~m; });
+  ForEachWord(r, [&](uint64_t w, uint64_t m) NO_THREAD_SAFETY_ANALYSIS { reserved_[w] &= ~m; });
   free_ += r.count;
 }
 
@@ -109,16 +112,18 @@ bool Allocator::Pinned(uint64_t block) const {
 }
 
 void Allocator::RetryDeferred() {
+  std::vector<BlockRange> unpinned;
   std::erase_if(deferred_, [&](uint64_t b) {
     if (Pinned(b)) return false;
-    Unreserve({b, 1});
+    unpinned.push_back({b, 1});
     return true;
   });
+  for (BlockRange r : unpinned) Unreserve(r);
 }
 
 Result<BlockRange> Allocator::Alloc(uint64_t count, uint64_t goal) {
   if (count == 0) return Status::InvalidArgument("allocation of 0 blocks");
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   RetryDeferred();
   const uint64_t start = goal >= data_start_ && goal < data_end_ ? goal : hint_;
   BlockRange best;
@@ -146,15 +151,15 @@ Result<BlockRange> Allocator::Alloc(uint64_t count, uint64_t goal) {
 }
 
 void Allocator::Release(std::span<const BlockRange> ranges) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const BlockRange& r : ranges) Unreserve(r);
 }
 
 Result<std::map<uint64_t, uint64_t>> Allocator::Materialise(
     std::span<const BlockRange> alloc, std::span<const BlockRange> free) const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::map<uint64_t, uint64_t> words;
-  auto word = [&](uint64_t w) -> uint64_t& {
+  auto word = [&](uint64_t w) NO_THREAD_SAFETY_ANALYSIS -> uint64_t& {  // under `lock`
     auto [it, fresh] = words.try_emplace(w, 0);
     if (fresh) it->second = committed_[w];
     return it->second;
@@ -183,11 +188,11 @@ Result<std::map<uint64_t, uint64_t>> Allocator::Materialise(
 }
 
 void Allocator::Committed(std::span<const BlockRange> alloc, std::span<const BlockRange> free) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (const BlockRange& r : alloc)
-    ForEachWord(r, [&](uint64_t w, uint64_t m) { committed_[w] |= m; });
+    ForEachWord(r, [&](uint64_t w, uint64_t m) NO_THREAD_SAFETY_ANALYSIS { committed_[w] |= m; });
   for (const BlockRange& r : free) {
-    ForEachWord(r, [&](uint64_t w, uint64_t m) { committed_[w] &= ~m; });
+    ForEachWord(r, [&](uint64_t w, uint64_t m) NO_THREAD_SAFETY_ANALYSIS { committed_[w] &= ~m; });
     // Runs of unpinned blocks are free now; pinned ones wait in deferred_.
     for (uint64_t b = r.start; b < r.end();) {
       uint64_t e = b;
@@ -200,7 +205,7 @@ void Allocator::Committed(std::span<const BlockRange> alloc, std::span<const Blo
 }
 
 uint64_t Allocator::free_blocks() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return free_;
 }
 

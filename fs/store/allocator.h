@@ -12,7 +12,6 @@
 
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <span>
 #include <vector>
 
@@ -21,6 +20,7 @@
 #include "mapping/pin_table.h"
 #include "pmemfs/layout.h"
 #include "pmemfs/status.h"
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::store {
 
@@ -70,14 +70,14 @@ class Allocator {
   static bool Test(const std::vector<uint64_t>& bits, uint64_t b) {
     return bits[b / 64] >> (b % 64) & 1;
   }
-  // Caller holds mu_. First free (resp. used) block of reserved_ in [b, end), else `end`.
-  uint64_t NextFree(uint64_t b, uint64_t end) const;
-  uint64_t NextUsed(uint64_t b, uint64_t end) const;
-  // Caller holds mu_. Sets (clears) [r.start, r.end) in reserved_ and adjusts free_.
-  void Reserve(BlockRange r);
-  void Unreserve(BlockRange r);
-  // Caller holds mu_. Unreserves the deferred blocks no reader pins any more.
-  void RetryDeferred();
+  // First free (resp. used) block of reserved_ in [b, end), else `end`.
+  uint64_t NextFree(uint64_t b, uint64_t end) const REQUIRES(mu_);
+  uint64_t NextUsed(uint64_t b, uint64_t end) const REQUIRES(mu_);
+  // Sets (clears) [r.start, r.end) in reserved_ and adjusts free_.
+  void Reserve(BlockRange r) REQUIRES(mu_);
+  void Unreserve(BlockRange r) REQUIRES(mu_);
+  // Unreserves the deferred blocks no reader pins any more.
+  void RetryDeferred() REQUIRES(mu_);
   bool Pinned(uint64_t block) const;
 
   const uint64_t data_start_;
@@ -86,12 +86,14 @@ class Allocator {
   const mapping::PinCounts* const pins_;
 
   // Guards everything below. Taken after the journal lock when both are held.
-  mutable std::mutex mu_;
-  std::vector<uint64_t> committed_;  // changed only under the journal lock (and mu_)
-  std::vector<uint64_t> reserved_;
-  std::vector<uint64_t> deferred_;   // freed and committed, still pinned: set in reserved_
-  uint64_t free_ = 0;                // clear data-area bits of reserved_
-  uint64_t hint_ = 0;                // where the next search without a goal starts
+  mutable Mutex mu_;
+  // Changed only under the journal lock (and mu_).
+  std::vector<uint64_t> committed_ GUARDED_BY(mu_);
+  std::vector<uint64_t> reserved_ GUARDED_BY(mu_);
+  // Freed and committed, still pinned: set in reserved_.
+  std::vector<uint64_t> deferred_ GUARDED_BY(mu_);
+  uint64_t free_ GUARDED_BY(mu_) = 0;  // clear data-area bits of reserved_
+  uint64_t hint_ GUARDED_BY(mu_) = 0;  // where the next search without a goal starts
 };
 
 }  // namespace pmemfs::store

@@ -39,9 +39,9 @@ Status Store::SetIdentity(const IdentityChange& change) {
   if (change.uuid && layout::AllZero(change.uuid->data(), change.uuid->size()))
     return Status::InvalidArgument("the nil uuid cannot name a filesystem");
 
-  std::shared_lock mode(mode_mu_);
+  ReaderLock mode(mode_mu_);
   if (read_only_) return Status::ReadOnly("the filesystem is mounted read-only");
-  std::lock_guard l(features_mu_);
+  MutexLock l(features_mu_);
   layout::Superblock sb = sb_;
   if (change.label) {
     std::memset(sb.label, 0, sizeof sb.label);
@@ -93,9 +93,9 @@ bool Store::UuidChangeInterrupted(const layout::Superblock& sb, const mapping::D
 // A read-write open that finds the mark (or labels still announcing) rewrites every label copy
 // to the ranges the device opened with, then clears it (FinishGeometryChange).
 Status Store::ChangeGeometry(mapping::Range ram, mapping::Range descriptors) {
-  std::shared_lock mode(mode_mu_);
+  ReaderLock mode(mode_mu_);
   if (read_only_) return Status::ReadOnly("the filesystem is mounted read-only");
-  std::lock_guard l(features_mu_);
+  MutexLock l(features_mu_);
   layout::Superblock intent = sb_;
   intent.geometry_change = 1;
   PMEMFS_RETURN_IF_ERROR(UpdateSuperblock(intent));

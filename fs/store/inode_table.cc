@@ -36,7 +36,7 @@ InodeTable::InodeTable(const mapping::Device& dev, const layout::Superblock& sb)
 void InodeTable::Seal(InodeRecord& rec) { rec.checksum = StructChecksum(rec); }
 
 Status InodeTable::Load(std::vector<uint64_t>* orphans, std::vector<uint64_t>* truncating) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   std::fill(free_.begin(), free_.end(), 0);
   free_count_ = 0;
   low_word_ = 0;
@@ -88,7 +88,7 @@ Result<InodeRecord> InodeTable::Read(uint64_t ino) const {
 Result<uint64_t> InodeTable::Reserve(uint64_t* generation) {
   uint64_t ino = 0;
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     for (uint64_t w = low_word_; w < free_.size(); w++) {
       if (free_[w] == 0) continue;
       const unsigned bit = std::countr_zero(free_[w]);
@@ -110,7 +110,7 @@ Result<uint64_t> InodeTable::Reserve(uint64_t* generation) {
 }
 
 void InodeTable::Release(std::span<const uint64_t> inos) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   for (uint64_t ino : inos) {
     if (!Contains(ino)) continue;
     uint64_t& w = free_[(ino - 1) / 64];
@@ -123,7 +123,7 @@ void InodeTable::Release(std::span<const uint64_t> inos) {
 }
 
 uint64_t InodeTable::free_count() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return free_count_;
 }
 

@@ -11,13 +11,13 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <span>
 #include <vector>
 
 #include "mapping/device.h"
 #include "pmemfs/layout.h"
 #include "pmemfs/status.h"
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::store {
 
@@ -55,10 +55,10 @@ class InodeTable {
   const uint64_t count_;
 
   // Guards the free set: bit (ino - 1) of free_ is set when the ino is free.
-  mutable std::mutex mu_;
-  std::vector<uint64_t> free_;
-  uint64_t free_count_ = 0;
-  uint64_t low_word_ = 0;  // no free ino in the words before this one
+  mutable Mutex mu_;
+  std::vector<uint64_t> free_ GUARDED_BY(mu_);
+  uint64_t free_count_ GUARDED_BY(mu_) = 0;
+  uint64_t low_word_ GUARDED_BY(mu_) = 0;  // no free ino in the words before this one
 };
 
 }  // namespace pmemfs::store

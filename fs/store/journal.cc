@@ -161,6 +161,7 @@ Result<std::unique_ptr<Journal>> Journal::Open(mapping::Device& dev, const layou
 }
 
 Status Journal::Recover(const layout::Superblock& sb, bool read_only) {
+  MutexLock lock(mu_);  // nobody else has the journal yet: for the analysis
   PMEMFS_ASSIGN_OR_RETURN(
       JournalContents c, ReadJournal(dev_, sb, descriptors_ ? descriptors_->page_count() : 0));
   // A damaged header was never committed (or is the torn kEmpty rewrite of step 4, whose

@@ -10,8 +10,8 @@
 //      one drain;
 //   4. the header is rewritten with state kEmpty (same sequence) and persisted.
 // Journal::Open redoes steps 3 and 4 for a header that is valid, kCommitted and whose stream
-// matches its CRC (ReadJournal, also used by pmemfs-fsck to check the journal). Applying a record writes absolute values, so a crash during recovery is
-// recovered by running it again.
+// matches its CRC (ReadJournal, also used by pmemfs-fsck to check the journal). Applying a
+// record writes absolute values, so a crash during recovery is recovered by running it again.
 //
 // Internal to fs/store; Store owns the Journal and holds mutex() around Commit.
 #pragma once
@@ -19,7 +19,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <span>
 #include <vector>
 
@@ -27,6 +26,7 @@
 #include "mapping/page_descriptors.h"
 #include "pmemfs/layout.h"
 #include "pmemfs/status.h"
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::store {
 
@@ -106,21 +106,22 @@ class Journal {
 
   // Bytes of record stream one transaction may use.
   uint64_t capacity() const { return capacity_; }
-  uint64_t sequence() const { return sequence_; }
+  uint64_t sequence() const REQUIRES(mu_) { return sequence_; }
   // Whether Open replayed a transaction.
   bool replayed() const { return replayed_; }
 
   // Serialises commits: held by the caller around Commit and everything the caller derives
   // from committed state for the transaction (the bitmap words it writes).
-  std::mutex& mutex() { return mu_; }
+  Mutex& mutex() RETURN_CAPABILITY(mu_) { return mu_; }
 
-  // Steps 1-4 above. Caller holds mutex(); stream.bytes().size() <= capacity(); every target was
-  // checked by the caller. Durable on return; an error can only come from applying descriptors
-  // and leaves the transaction committed (recovery applies it again).
-  Status Commit(const RecordStream& stream);
-  // Where descriptor records go from now on (an online mode switch; may be null). Caller holds
-  // mutex() or is the only user.
-  void SetDescriptors(mapping::PageDescriptors* descriptors) { descriptors_ = descriptors; }
+  // Steps 1-4 above. stream.bytes().size() <= capacity(); every target was checked by the
+  // caller. Durable on return; an error can only come from applying descriptors and leaves the
+  // transaction committed (recovery applies it again).
+  Status Commit(const RecordStream& stream) REQUIRES(mu_);
+  // Where descriptor records go from now on (an online mode switch; may be null).
+  void SetDescriptors(mapping::PageDescriptors* descriptors) REQUIRES(mu_) {
+    descriptors_ = descriptors;
+  }
 
  private:
   Journal(mapping::Device& dev, mapping::PageDescriptors* descriptors, uint64_t header_offset,
@@ -129,17 +130,18 @@ class Journal {
 
   uint64_t stream_offset() const { return header_offset_ + layout::kBlockSize; }
   // Writes and persists the header.
-  void WriteHeader(layout::JournalState state, uint32_t count, uint64_t bytes, uint32_t crc);
+  void WriteHeader(layout::JournalState state, uint32_t count, uint64_t bytes, uint32_t crc)
+      REQUIRES(mu_);
   // Replays a committed transaction found by Open.
-  Status Recover(const layout::Superblock& sb, bool read_only);
+  Status Recover(const layout::Superblock& sb, bool read_only) EXCLUDES(mu_);
 
   mapping::Device& dev_;
-  mapping::PageDescriptors* descriptors_;
+  mapping::PageDescriptors* descriptors_ GUARDED_BY(mu_);
   const uint64_t header_offset_;  // device offset of the header (the journal's first block)
   const uint64_t capacity_;       // bytes of record stream after the header block
   // Guards sequence_ and the journal blocks: one transaction in the journal at a time.
-  std::mutex mu_;
-  uint64_t sequence_ = 0;  // of the last committed transaction
+  Mutex mu_;
+  uint64_t sequence_ GUARDED_BY(mu_) = 0;  // of the last committed transaction
   bool replayed_ = false;  // set by Open
 };
 

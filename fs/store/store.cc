@@ -165,12 +165,14 @@ Result<std::unique_ptr<Store>> Store::OpenAs(mapping::Device& dev,
   PMEMFS_RETURN_IF_ERROR(s->inodes_->Load(&s->orphans_, &s->truncating_));
   // A uuid change a crash interrupted: the superblock's uuid says which way it went.
   if (!read_only && UuidChangeInterrupted(sb, dev)) {
+    MutexLock l(s->features_mu_);  // nobody else has the store yet: for the analysis
     PMEMFS_RETURN_IF_ERROR(s->FinishUuidChange());
     sb = s->sb_;
   }
   // A change of the RAM partition or descriptor area a crash interrupted: the device opened with
   // the ranges that won (mapping/device_set.h); make every part label say so.
   if (!read_only && GeometryChangeInterrupted(sb, dev)) {
+    MutexLock l(s->features_mu_);  // nobody else has the store yet: for the analysis
     PMEMFS_RETURN_IF_ERROR(s->FinishGeometryChange());
     sb = s->sb_;
   }
@@ -187,17 +189,21 @@ Result<std::unique_ptr<Store>> Store::OpenAs(mapping::Device& dev,
   sb.state = static_cast<uint32_t>(layout::FsState::kDirty);
   sb.mounted_ns = static_cast<uint64_t>(NowNs());
   sb.mount_count++;
-  PMEMFS_RETURN_IF_ERROR(s->UpdateSuperblock(sb));
+  {
+    MutexLock l(s->features_mu_);  // as above
+    PMEMFS_RETURN_IF_ERROR(s->UpdateSuperblock(sb));
+  }
   return s;
 }
 
 Status Store::Close() {
   if (read_only_ || offline_) return Status::Ok();
+  WriterLock mode(mode_mu_);  // the caller is the store's last user: uncontended
   return MarkClean();
 }
 
 Status Store::MarkClean() {
-  std::lock_guard l(features_mu_);
+  MutexLock l(features_mu_);
   Superblock sb = sb_;
   sb.state = static_cast<uint32_t>(layout::FsState::kClean);
   sb.written_ns = static_cast<uint64_t>(NowNs());
@@ -205,11 +211,11 @@ Status Store::MarkClean() {
 }
 
 Status Store::SetReadOnly(bool read_only) {
-  std::unique_lock mode(mode_mu_);  // waits for the commits under way
+  WriterLock mode(mode_mu_);  // waits for the commits under way
   if (read_only == read_only_) return Status::Ok();
   if (!read_only) {
     PMEMFS_RETURN_IF_ERROR(CheckWritable(sb_));
-    std::lock_guard l(features_mu_);
+    MutexLock l(features_mu_);
     Superblock sb = sb_;
     sb.state = static_cast<uint32_t>(layout::FsState::kDirty);
     sb.mounted_ns = static_cast<uint64_t>(NowNs());
@@ -223,9 +229,9 @@ Status Store::SetReadOnly(bool read_only) {
 }
 
 Status Store::SetFeatures(uint64_t compat_set, uint64_t compat_clear, uint64_t incompat_set) {
-  std::shared_lock mode(mode_mu_);
+  ReaderLock mode(mode_mu_);
   if (read_only_) return Status::ReadOnly("the filesystem is mounted read-only");
-  std::lock_guard l(features_mu_);
+  MutexLock l(features_mu_);
   Superblock sb = sb_;
   sb.compat = (sb.compat | compat_set) & ~compat_clear;
   sb.incompat |= incompat_set;
@@ -234,13 +240,13 @@ Status Store::SetFeatures(uint64_t compat_set, uint64_t compat_clear, uint64_t i
 }
 
 std::string Store::label() const {
-  std::lock_guard l(features_mu_);
+  MutexLock l(features_mu_);
   return std::string(sb_.label, strnlen(sb_.label, sizeof sb_.label));
 }
 
 void Store::SetDescriptors(mapping::PageDescriptors* descriptors) {
-  std::unique_lock mode(mode_mu_);  // no commit in flight
-  std::lock_guard l(journal_->mutex());
+  WriterLock mode(mode_mu_);  // no commit in flight
+  MutexLock l(journal_->mutex());
   descriptors_ = descriptors;
   journal_->SetDescriptors(descriptors);
 }
@@ -250,9 +256,9 @@ Status Store::SetLabel(std::string_view label) {
     return Status::InvalidArgument("a label has at most " +
                                    std::to_string(sizeof(Superblock::label) - 1) +
                                    " bytes and no NUL");
-  std::shared_lock mode(mode_mu_);
+  ReaderLock mode(mode_mu_);
   if (read_only_) return Status::ReadOnly("the filesystem is mounted read-only");
-  std::lock_guard l(features_mu_);
+  MutexLock l(features_mu_);
   Superblock sb = sb_;
   std::memset(sb.label, 0, sizeof sb.label);
   std::memcpy(sb.label, label.data(), label.size());
@@ -328,7 +334,7 @@ Status Store::CheckTx(const Tx& tx) const {
 Status Store::Commit(Tx& tx) {
   if (tx.store_ != this || tx.done_)
     return Status::InvalidArgument("commit of a transaction that is finished or not this store's");
-  std::shared_lock mode(mode_mu_);  // read-only cannot begin during a commit
+  ReaderLock mode(mode_mu_);  // read-only cannot begin during a commit
   if (read_only_) {
     Abort(tx);
     return Status::ReadOnly("the filesystem is mounted read-only");
@@ -343,7 +349,7 @@ Status Store::Apply(Tx& tx) {
   }
   Status applied;
   {
-    std::lock_guard lock(journal_->mutex());
+    MutexLock lock(journal_->mutex());
     Result<std::map<uint64_t, uint64_t>> words = allocator_->Materialise(tx.alloc_, tx.free_);
     if (!words.ok()) {
       Abort(tx);
@@ -397,13 +403,13 @@ Status Store::Apply(Tx& tx) {
 }
 
 void Store::SetFreeHook(std::function<void(BlockRange)> hook) {
-  std::lock_guard lock(hook_mu_);
+  MutexLock lock(hook_mu_);
   free_hook_ = std::move(hook);
 }
 
 void Store::RunFreeHook(std::span<const BlockRange> ranges) {
   if (ranges.empty()) return;
-  std::lock_guard lock(hook_mu_);
+  MutexLock lock(hook_mu_);
   if (free_hook_)
     for (const BlockRange& r : ranges) free_hook_(r);
 }

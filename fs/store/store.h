@@ -50,9 +50,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -63,6 +61,7 @@
 #include "mapping/page_descriptors.h"
 #include "pmemfs/layout.h"
 #include "pmemfs/status.h"
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::store {
 
@@ -254,17 +253,15 @@ class Store {
   // Writes both superblock copies, each in a Tx of its own (the primary first, so a crash never
   // tears both), and makes `sb` the current one (Open, Close; also while read-only: Close,
   // SetReadOnly).
-  Status UpdateSuperblock(layout::Superblock sb);
-  // Marks the superblocks clean. Caller holds mode_mu_ exclusively or is the only user.
-  Status MarkClean();
+  Status UpdateSuperblock(layout::Superblock sb) REQUIRES(features_mu_);
+  // Marks the superblocks clean.
+  Status MarkClean() REQUIRES(mode_mu_);
   // Commit without the read-only check.
   Status Apply(Tx& tx);
   // Settles every part label on the superblock's uuid and clears its uuid_change (identity.cc).
-  // Caller holds features_mu_ or is Open.
-  Status FinishUuidChange();
+  Status FinishUuidChange() REQUIRES(features_mu_);
   // Rewrites every part label to the device's ranges and clears geometry_change (identity.cc).
-  // Caller holds features_mu_ or is Open.
-  Status FinishGeometryChange();
+  Status FinishGeometryChange() REQUIRES(features_mu_);
 
   std::atomic<bool> read_only_{false};
   bool offline_ = false;  // OpenOffline: Close writes nothing
@@ -278,13 +275,15 @@ class Store {
   std::vector<uint64_t> orphans_;
   std::vector<uint64_t> truncating_;
   std::vector<uint64_t> bad_bitmap_blocks_;
-  mutable std::mutex features_mu_;  // serialises superblock updates (SetFeatures, SetLabel,
-                                    // SetReadOnly, Close); guards sb_.label
-  // Held shared by every Commit, SetFeatures and SetLabel, exclusively by SetReadOnly: a commit
-  // either ends before the switch to read-only (and the clean mark) or is refused.
-  std::shared_mutex mode_mu_;
-  std::mutex hook_mu_;  // guards free_hook_
-  std::function<void(BlockRange)> free_hook_;
+  // Held shared by every Commit, SetFeatures and SetLabel, exclusively by SetReadOnly and
+  // Close: a commit either ends before the switch to read-only (and the clean mark) or is
+  // refused.
+  SharedMutex mode_mu_;
+  // Serialises superblock updates (SetFeatures, SetLabel, SetIdentity, SetReadOnly, Close;
+  // Open while nobody else has the store); guards sb_.label. Taken after mode_mu_.
+  mutable Mutex features_mu_ ACQUIRED_AFTER(mode_mu_);
+  Mutex hook_mu_;
+  std::function<void(BlockRange)> free_hook_ GUARDED_BY(hook_mu_);
 };
 
 }  // namespace pmemfs::store
