@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "fs/fuse/control.h"
 #include "fs/fuse/logging.h"
 
 namespace pmemfs::fuse {
@@ -23,41 +24,6 @@ std::string Escape(const std::string& s) {
     out.push_back(c);
   }
   return out;
-}
-
-// "\040"-style escapes of /proc/self/mountinfo's path fields, undone.
-std::string Unescape(const std::string& s) {
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '\\' && i + 3 < s.size() && s[i + 1] >= '0' && s[i + 1] <= '3') {
-      out.push_back(
-          static_cast<char>((s[i + 1] - '0') * 64 + (s[i + 2] - '0') * 8 + (s[i + 3] - '0')));
-      i += 3;
-    } else {
-      out.push_back(s[i]);
-    }
-  }
-  return out;
-}
-
-// "MAJ:MIN" of the newest FUSE mount at `mountpoint` (canonical) in /proc/self/mountinfo, or "".
-// Reading the table sends our filesystem no request (a stat of the mount point would, and it
-// would wait for INIT, which the session loop has not answered yet).
-std::string FuseMountDevice(const std::string& mountpoint) {
-  FILE* f = fopen("/proc/self/mountinfo", "re");
-  if (!f) return "";
-  std::string found;
-  char* line = nullptr;
-  size_t cap = 0;
-  while (getline(&line, &cap, f) > 0) {
-    char dev[64], root[4096], point[4096];
-    if (sscanf(line, "%*s %*s %63s %4095s %4095s", dev, root, point) != 3) continue;
-    const char* sep = strstr(line, " - fuse");
-    if (sep != nullptr && Unescape(point) == mountpoint) found = dev;
-  }
-  free(line);
-  fclose(f);
-  return found;
 }
 
 // The kernel gives a FUSE mount at most 128 KiB of readahead whatever INIT asks (it takes the
@@ -124,7 +90,9 @@ Result<std::unique_ptr<Session>> Session::Mount(OpsContext* ctx, const SessionOp
   if (fuse_session_mount(s->se_, opts.mountpoint.c_str()) != 0)
     return Status::IoError(opts.mountpoint + ": " + why("mount failed"));
   s->mounted_ = true;
-  if (const std::string dev = FuseMountDevice(resolved); !dev.empty())
+  // (From /proc/self/mountinfo: a stat of the mount point would send us a request, which
+  // would wait for INIT, which the session loop has not answered yet.)
+  if (const std::string dev = MountedDevice(resolved); !dev.empty())
     ctx->after_init = [dev] { RaiseReadahead(dev, kReadaheadKib); };
   return s;
 }
