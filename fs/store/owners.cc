@@ -105,9 +105,12 @@ std::string Describe(const OwnerPiece& p) {
     case OwnerKind::kDirBlock: return "directory block of " + file;
     case OwnerKind::kXattrBlock: return "xattr block of " + file;
     case OwnerKind::kXattrValue: return "xattr value block of " + file;
-    case OwnerKind::kInodeTable:
-      return "inode table (inodes " + std::to_string(p.first_ino) +
-             (p.last_ino != p.first_ino ? "-" + std::to_string(p.last_ino) : "") + ")";
+    case OwnerKind::kInodeTable: {
+      // Built by appending: GCC 12's -Wrestrict misfires on "-" + std::string at -O3.
+      std::string s = "inode table (inodes " + std::to_string(p.first_ino);
+      if (p.last_ino != p.first_ino) s.append("-").append(std::to_string(p.last_ino));
+      return s + ")";
+    }
     case OwnerKind::kSuperblock: return "superblock";
     case OwnerKind::kBackupSuperblock: return "backup superblock";
     case OwnerKind::kJournal: return "journal";
