@@ -64,13 +64,7 @@ Status Filesystem::ChangeAccess(const AccessChange& change,
 
   // 3. Leases: every holder stops using the device (and reports its sizes and times).
   if (leases_) {
-    for (uint64_t ino : LeasedInodes()) {
-      Result<InodePtr> ip = cache_->Get(ino);
-      if (!ip.ok()) continue;
-      std::unique_lock lock((*ip)->mu);
-      (void)QuiesceLeases(**ip, 0, UINT64_MAX, LeaseChange::kResize);
-      (void)flusher_->CommitTimes(**ip);
-    }
+    RevokeAllLeases();
     std::vector<ClientId> silent = leases_->PendingClients();
     if (!silent.empty()) {
       LeaseHolders* h = holders_.load();
