@@ -8,6 +8,12 @@
 //           SyncAll). Durable on Sync.
 //   pages   direct, plus the page descriptors (page_descriptors.h) of every device page. Reads in
 //           place pin the pages they hand out until the ReadRef is released.
+// and one strategy that is not a mode, for the RAM partition (ram_access.h, OpenRamAccess):
+//   RAM     plain loads and stores into the volatile range, never flushed; reads are copies.
+//
+// The layers above never name a mode to decide what to do: they ask the strategy
+// (buffers_writes, persistent, CheckClientAccess, descriptors, pins). mode() is for display and
+// for the online mode switch.
 //
 // Usual use:  auto acc = OpenAccess(dev, {.mode = Mode::kDirect});
 //             acc->Write(off, bytes); acc->ReadInPlace(off, len, &ref); reply(ref.iov()); ...
@@ -111,8 +117,21 @@ class Access {
   // Pages mode: the descriptors. nullptr in the other modes.
   virtual PageDescriptors* descriptors() { return nullptr; }
   // The pins ReadInPlace takes (direct: a PinTable; pages: the descriptors); nullptr in copy
-  // mode, whose reads are copies. Lives as long as this Access.
+  // mode and for the RAM partition, whose reads are copies. Lives as long as this Access.
   virtual const PinCounts* pins() const { return nullptr; }
+
+  // --- what the layers above ask instead of naming a mode ---------------------------------------
+  // Writes wait in DRAM until Sync/SyncAll or eviction (copy): bytes that a commit makes visible
+  // (a newly linked block, a grown size) must be Synced before that commit, and a file's fsync
+  // must Sync its blocks. false: a write is on the device when it returns.
+  virtual bool buffers_writes() const { return false; }
+  // What is written survives a remount once Sync returns (false: the RAM partition, whose
+  // contents are gone at every remount; nothing there is worth an fsync).
+  virtual bool persistent() const { return true; }
+  // Ok when a process holding the device's parts (direct access, client/) may load and store
+  // this strategy's bytes itself, in place; else Unsupported saying why not (copy: the cache may
+  // hold newer bytes than the device; RAM: its pages are not pinned against reuse).
+  virtual Status CheckClientAccess() const { return Status::Ok(); }
 
  protected:
   explicit Access(Device* dev) : dev_(dev) {}

@@ -73,6 +73,12 @@ class ShardedCopyCache final : public CopyAccess {
   Status Sync(uint64_t off, uint64_t len) override;
   Status SyncAll() override { return Sync(0, dev_->size()); }
   void Discard(uint64_t off, uint64_t len) override;
+  bool buffers_writes() const override { return true; }
+  Status CheckClientAccess() const override {
+    return Status::Unsupported(
+        "direct access needs mode direct or pages (the mode is copy, whose cache may hold newer "
+        "bytes than the device)");
+  }
   CopyCacheStats stats() const override;
 
  private:

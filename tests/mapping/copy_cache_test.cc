@@ -94,6 +94,14 @@ TEST_P(CopyCacheTest, ReadsItsOwnWrites) {
   EXPECT_EQ(ref.length(), len);
   EXPECT_EQ(ref.ToBytes(), data);
   EXPECT_EQ(acc_->mode(), Mode::kCopy);
+  // What the layers above ask instead of the mode: writes wait for Sync, the bytes persist
+  // then, and clients may not reach them in place (the cache may hold newer ones).
+  EXPECT_TRUE(acc_->buffers_writes());
+  EXPECT_TRUE(acc_->persistent());
+  Status st = acc_->CheckClientAccess();
+  EXPECT_EQ(st.code(), Code::kUnsupported);
+  EXPECT_NE(st.message().find("copy"), std::string::npos) << st.message();
+  EXPECT_EQ(acc_->pins(), nullptr);
 }
 
 TEST_P(CopyCacheTest, CountsHitsAndMisses) {

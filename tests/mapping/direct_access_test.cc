@@ -94,6 +94,12 @@ TEST_P(DirectAccessTest, OpenAccessGivesDirectMode) {
   EXPECT_STREQ(ModeName(acc_->mode()), "direct");
   EXPECT_EQ(acc_->descriptors(), nullptr);
   EXPECT_EQ(&acc_->device(), &dev());
+  // What the layers above ask instead of the mode: writes are on the device when they return,
+  // survive a remount, and clients may reach the bytes in place.
+  EXPECT_FALSE(acc_->buffers_writes());
+  EXPECT_TRUE(acc_->persistent());
+  EXPECT_TRUE(acc_->CheckClientAccess().ok());
+  EXPECT_NE(acc_->pins(), nullptr);
 }
 
 TEST_P(DirectAccessTest, WriteThenReadReturnsTheSameBytes) {

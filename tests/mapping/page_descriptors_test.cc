@@ -392,6 +392,9 @@ TEST_P(PageDescriptorsTest, PagesModeUsesTheDescriptors) {
   auto acc = OpenAccess(*d_.dev, {.mode = Mode::kPages});
   ASSERT_TRUE(acc.ok()) << acc.status().message();
   ASSERT_EQ((*acc)->mode(), Mode::kPages);
+  EXPECT_FALSE((*acc)->buffers_writes());
+  EXPECT_TRUE((*acc)->persistent());
+  EXPECT_TRUE((*acc)->CheckClientAccess().ok());
   PageDescriptors* pd = (*acc)->descriptors();
   ASSERT_NE(pd, nullptr);
   EXPECT_EQ(pd->placement(), DescriptorPlacement::kDevice);
