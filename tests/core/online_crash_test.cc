@@ -131,6 +131,8 @@ struct Pair {
   }
 };
 
+void PrintTo(const Pair& p, std::ostream* os) { *os << p.Name(); }
+
 class Harness : public testing::FsHarnessBase {
  public:
   // A fresh device with "a" and "b" fsynced and a deleted file's junk in free blocks.
