@@ -43,10 +43,9 @@ Status CheckBitmapWritable(const store::Store& store) {
       " (used blocks may be marked free): mount read-only (-o ro) to read, or repair with "
       "pmemfs-fsck -y");
 }
-}  // namespace
 
-Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::Device> dev,
-                                                      const MountOptions& given) {
+// The options a mount runs with: a read-only mount turns off whatever would write the device.
+MountOptions EffectiveOptions(const MountOptions& given) {
   MountOptions opts = given;
   if (opts.read_only) {  // nothing below may write the device
     opts.descriptors = mapping::DescriptorPlacement::kDram;
@@ -54,96 +53,117 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::D
     opts.atime = AtimePolicy::kNoatime;
     opts.writeback_ms = 0;
   }
+  return opts;
+}
+}  // namespace
+
+Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::Device> dev,
+                                                      const MountOptions& given) {
+  const MountOptions opts = EffectiveOptions(given);
   std::unique_ptr<Filesystem> fs(new Filesystem());
-  Filesystem* f = fs.get();
-  fs->flusher_ = std::make_unique<Flusher>(Flusher::Hooks{
-      .commit_record = [f](Inode& ip) { return f->CommitRecord(ip); },
-      .write_back = [f] { return f->access_ ? f->access_->SyncAll() : Status::Ok(); },
-      .released = [f](uint64_t ino) { f->cache_->MaybeEvict(ino); },
-      .gate = &f->gate_,
-  });
+  fs->MakeFlusher();
   fs->opts_ = opts;
   fs->read_only_ = opts.read_only;
   fs->atime_ = given.atime;
   fs->dev_ = std::move(dev);
+  PMEMFS_RETURN_IF_ERROR(fs->OpenLayers());
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr root, fs->cache_->Get(kRootIno));
+  if (!root->is_dir()) return Status::Corrupt("the root inode is not a directory");
+  fs->cache_->Pin(root);  // the kernel's reference to the root is never forgotten
+  PMEMFS_RETURN_IF_ERROR(fs->MakeRamDir(*root));
+  PMEMFS_RETURN_IF_ERROR(fs->FinishInterrupted());
+  fs->flusher_->Start(std::chrono::milliseconds(opts.writeback_ms));
+  return fs;
+}
+
+void Filesystem::MakeFlusher() {
+  flusher_ = std::make_unique<Flusher>(Flusher::Hooks{
+      .commit_record = [this](Inode& ip) { return CommitRecord(ip); },
+      .write_back = [this] { return access_ ? access_->SyncAll() : Status::Ok(); },
+      .released = [this](uint64_t ino) { cache_->MaybeEvict(ino); },
+      .gate = &gate_,
+  });
+}
+
+Status Filesystem::OpenLayers() {
   // Cloned pages are shared by several files; a mode without page reference counts would free
   // them under the other files' feet.
-  PMEMFS_ASSIGN_OR_RETURN(layout::Superblock sb, store::Store::Peek(*fs->dev_));
-  if ((sb.incompat & layout::kIncompatSharedPages) && opts.mode != mapping::Mode::kPages)
+  PMEMFS_ASSIGN_OR_RETURN(layout::Superblock sb, store::Store::Peek(*dev_));
+  if ((sb.incompat & layout::kIncompatSharedPages) && opts_.mode != mapping::Mode::kPages)
     return Status::Unsupported(
         "the filesystem has cloned (shared) pages, which only pages mode keeps track of: mount "
         "it with mode=pages");
-  PMEMFS_ASSIGN_OR_RETURN(fs->access_,
-                          mapping::OpenAccess(*fs->dev_, {.mode = opts.mode,
-                                                          .cache_size = opts.cache_size,
-                                                          .descriptors = opts.descriptors}));
+  PMEMFS_ASSIGN_OR_RETURN(access_,
+                          mapping::OpenAccess(*dev_, {.mode = opts_.mode,
+                                                      .cache_size = opts_.cache_size,
+                                                      .descriptors = opts_.descriptors}));
   // Freed blocks stay unused while a reader or an unanswered lease holder pins them.
-  fs->pins_ = std::make_unique<mapping::PinUnion>(fs->access_->pins(), &fs->lease_pins_);
-  PMEMFS_ASSIGN_OR_RETURN(fs->store_, store::Store::Open(*fs->dev_, fs->access_->descriptors(),
-                                                               opts.read_only, fs->pins_.get()));
-  if (!opts.read_only) PMEMFS_RETURN_IF_ERROR(CheckBitmapWritable(*fs->store_));
-  if (opts.mode == mapping::Mode::kCopy) {
-    mapping::Access* acc = fs->access_.get();
-    fs->store_->SetFreeHook([acc](store::BlockRange r) {
+  pins_ = std::make_unique<mapping::PinUnion>(access_->pins(), &lease_pins_);
+  PMEMFS_ASSIGN_OR_RETURN(
+      store_, store::Store::Open(*dev_, access_->descriptors(), opts_.read_only, pins_.get()));
+  if (!opts_.read_only) PMEMFS_RETURN_IF_ERROR(CheckBitmapWritable(*store_));
+  if (opts_.mode == mapping::Mode::kCopy) {
+    mapping::Access* acc = access_.get();
+    store_->SetFreeHook([acc](store::BlockRange r) {
       acc->Discard(store::Store::BlockOffset(r.start), store::Store::BlockOffset(r.count));
     });
   }
   // Volatile inode numbers start over at every mount: the mount count tells a handle of an
   // earlier mount's RAM file from this mount's (the kernel keeps the low 32 bits).
-  fs->cache_ = std::make_unique<InodeCache>(
-      *fs->store_, fs->store_->superblock().mount_count,
+  cache_ = std::make_unique<InodeCache>(
+      *store_, store_->superblock().mount_count,
       InodeCache::Hooks{
-          .free_inode = [f](const InodePtr& ip) { return f->FreeInode(ip); },
-          .drop_contents = [f](Inode& ip) { f->DropContents(ip); },
+          .free_inode = [this](const InodePtr& ip) { return FreeInode(ip); },
+          .drop_contents = [this](Inode& ip) { DropContents(ip); },
       });
-  fs->ram_ = mapping::RamPartition::Open(*fs->dev_);
-  PMEMFS_RETURN_IF_ERROR(fs->SyncDescriptorTable());
+  ram_ = mapping::RamPartition::Open(*dev_);
+  return SyncDescriptorTable();
+}
 
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr root, fs->cache_->Get(kRootIno));
-  if (!root->is_dir()) return Status::Corrupt("the root inode is not a directory");
-  fs->cache_->Pin(root);  // the kernel's reference to the root is never forgotten
+Status Filesystem::MakeRamDir(Inode& root) {
   // The RAM directory exists only when the device has a RAM partition to hold its files, and
   // never over a persistent entry of the same name (made while mounted with another ram_dir):
   // that entry stays visible and this mount has no RAM directory.
-  if (!opts.ram_dir.empty() && fs->ram_->total_pages() > 0) {
-    PMEMFS_RETURN_IF_ERROR(CheckName(opts.ram_dir));
-    // (A root directory that cannot be read hides nothing; its error comes with its use.)
-    if (fs->cache_->LoadDir(*root).ok() && root->dir->Find(opts.ram_dir) != nullptr) {
-      fs->warnings_.push_back("ram_dir '" + opts.ram_dir +
-                              "': the root already has a persistent entry of that name; it stays "
-                              "visible and this mount has no RAM directory (rename it, or mount "
-                              "with another ram_dir=)");
-      fs->opts_.ram_dir.clear();
-    }
+  if (opts_.ram_dir.empty() || ram_->total_pages() == 0) return Status::Ok();
+  PMEMFS_RETURN_IF_ERROR(CheckName(opts_.ram_dir));
+  // (A root directory that cannot be read hides nothing; its error comes with its use.)
+  if (cache_->LoadDir(root).ok() && root.dir->Find(opts_.ram_dir) != nullptr) {
+    warnings_.push_back("ram_dir '" + opts_.ram_dir +
+                        "': the root already has a persistent entry of that name; it stays "
+                        "visible and this mount has no RAM directory (rename it, or mount "
+                        "with another ram_dir=)");
+    opts_.ram_dir.clear();
+    return Status::Ok();
   }
-  if (!fs->opts_.ram_dir.empty() && fs->ram_->total_pages() > 0) {
-    InodeRecord rec{};
-    rec.mode = S_IFDIR | 01777;  // like /tmp: anyone may create, the sticky bit protects
-    rec.nlink = 2;
-    rec.parent = kRootIno;
-    rec.atime_ns = rec.mtime_ns = rec.ctime_ns = rec.btime_ns = NowNs();
-    rec.generation = fs->cache_->volatile_generation();
-    fs->ram_dir_ = std::make_shared<Inode>(fs->cache_->NewVolatileIno(), rec);
-    fs->ram_dir_->dir = Directory::Empty();
-    fs->ram_dir_->dir_loaded = true;
-    fs->cache_->Pin(fs->ram_dir_);  // cached for the whole mount
-  }
-  // Finish what a crash interrupted: truncates first, then unlinked inodes still allocated.
-  for (uint64_t ino : fs->store_->truncating()) {
-    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, fs->cache_->Get(ino));
+  InodeRecord rec{};
+  rec.mode = S_IFDIR | 01777;  // like /tmp: anyone may create, the sticky bit protects
+  rec.nlink = 2;
+  rec.parent = kRootIno;
+  rec.atime_ns = rec.mtime_ns = rec.ctime_ns = rec.btime_ns = NowNs();
+  rec.generation = cache_->volatile_generation();
+  ram_dir_ = std::make_shared<Inode>(cache_->NewVolatileIno(), rec);
+  ram_dir_->dir = Directory::Empty();
+  ram_dir_->dir_loaded = true;
+  cache_->Pin(ram_dir_);  // cached for the whole mount
+  return Status::Ok();
+}
+
+Status Filesystem::FinishInterrupted() {
+  // Truncates first, then unlinked inodes still allocated.
+  for (uint64_t ino : store_->truncating()) {
+    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
     std::unique_lock lock(ip->mu);
-    PMEMFS_RETURN_IF_ERROR(fs->FinishTruncate(*ip));
+    PMEMFS_RETURN_IF_ERROR(FinishTruncate(*ip));
   }
-  for (uint64_t ino : fs->store_->orphans()) {
-    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, fs->cache_->Get(ino));
+  for (uint64_t ino : store_->orphans()) {
+    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
     {
       std::unique_lock lock(ip->mu);
-      PMEMFS_RETURN_IF_ERROR(fs->FreeInode(ip));
+      PMEMFS_RETURN_IF_ERROR(FreeInode(ip));
     }
-    fs->cache_->Erase(ino);
+    cache_->Erase(ino);
   }
-  fs->flusher_->Start(std::chrono::milliseconds(opts.writeback_ms));
-  return fs;
+  return Status::Ok();
 }
 
 Filesystem::~Filesystem() { (void)Unmount(); }

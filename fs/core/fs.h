@@ -256,6 +256,18 @@ class Filesystem {
   void DropContents(Inode& ip);
   // A fresh record of type/mode for `c` created in directory `dir` (setgid rule, times now).
   layout::InodeRecord NewRecord(const Caller& c, const Inode& dir, uint32_t mode) const;
+  // Mount's steps, in order, each on the fresh Filesystem before anyone else can see it.
+  // MakeFlusher: the background thread, not started yet (its hooks call back into *this).
+  void MakeFlusher();
+  // With opts_ and dev_ set: refuses a device this mode cannot serve, opens the mode's
+  // mapping::Access, the store (journal recovery), the inode cache and the RAM partition, and
+  // syncs the page-descriptor table.
+  Status OpenLayers();
+  // The volatile RAM directory opts_.ram_dir in `root` (pinned), when the device has a RAM
+  // partition and the name is free; clears opts_.ram_dir (with a warning) when it is taken.
+  Status MakeRamDir(Inode& root);
+  // Finishes what a crash interrupted: truncates, then unlinked inodes still allocated.
+  Status FinishInterrupted();
   // Mount: makes the page-descriptor table match the extents (fills a DRAM table, rebuilds a
   // device table that a mount in another mode left stale) and keeps the superblock's
   // kCompatDescriptorsCurrent bit true to what this mount does.
