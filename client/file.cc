@@ -1,6 +1,7 @@
 #include "client/file.h"
 
 #include <sys/mman.h>
+#include <sched.h>
 #include <time.h>
 
 #include <algorithm>
@@ -14,6 +15,8 @@ namespace {
 
 constexpr uint64_t kBlock = direct::kBlockSize;
 constexpr int kTries = 8;  // grants in a row before a range goes through the kernel
+// How long an append waits for the appends placed before it (by other processes) to publish.
+constexpr int64_t kAppendWaitNs = 100'000'000;
 
 uint64_t RoundDown(uint64_t v, uint64_t u) { return v / u * u; }
 uint64_t RoundUp(uint64_t v, uint64_t u) { return (v + u - 1) / u * u; }
@@ -301,19 +304,25 @@ ssize_t File::Append(int fd, const iovec* iov, int cnt, uint64_t* at) {
     {
       std::shared_lock l(mu_);
       if (slot_ != nullptr) {
-        uint64_t cur = slot_->size.load(std::memory_order_acquire);
+        direct::Slot* s = slot_;
+        uint64_t placed = s->append_end.load(std::memory_order_acquire);
         while (true) {
+          const uint64_t cur = std::max(placed, s->size.load(std::memory_order_acquire));
           const Lease* lease = Find(cur);
           if (lease == nullptr || lease->hi - cur < count || !Writable(*lease, cur, count)) {
             end = cur;
             break;
           }
-          // The end moves past us first (other processes append too); then the bytes go in.
-          if (!slot_->size.compare_exchange_weak(cur, cur + count, std::memory_order_acq_rel))
+          // Our place: the next append (of any process) goes after it. The size stays until our
+          // bytes are durable (direct_protocol.h): a commit of the size in between would make
+          // unwritten bytes part of the file after a power cut.
+          if (!s->append_end.compare_exchange_weak(placed, cur + count, std::memory_order_acq_rel,
+                                                   std::memory_order_acquire))
             continue;
           Cursor c{iov, cnt};
           WriteLocked(*lease, cur, count, &c);
           mount_->device().Drain();
+          AwaitEarlierAppends(cur);
           Published(cur + count);
           *at = cur;
           return static_cast<ssize_t>(count);
@@ -324,6 +333,24 @@ ssize_t File::Append(int fd, const iovec* iov, int cnt, uint64_t* at) {
     if (e != 0 && e != EAGAIN) return -1;
   }
   return -1;
+}
+
+void File::AwaitEarlierAppends(uint64_t start) {
+  // Appends of other processes placed before ours raise the size to our start once their bytes
+  // are durable. One whose process was killed (or stopped) never does: after a while we go on
+  // (its range stays zeros, as the bytes of a writer that died mid-write).
+  direct::Slot* s = slot_;
+  if (s->size.load(std::memory_order_acquire) >= start) return;
+  timespec t0;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &t0);
+  for (uint32_t i = 0; s->size.load(std::memory_order_acquire) < start; i++) {
+    if (i % 64 == 63) {
+      timespec t;
+      clock_gettime(CLOCK_MONOTONIC_COARSE, &t);
+      if ((t.tv_sec - t0.tv_sec) * 1000000000 + (t.tv_nsec - t0.tv_nsec) > kAppendWaitNs) return;
+    }
+    sched_yield();
+  }
 }
 
 void File::Opened(bool own, uint64_t spawns) {

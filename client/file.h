@@ -10,7 +10,8 @@
 //
 // Writes: the bytes are copied with non-temporal stores and drained (durable on return), then
 // the size in the slot is raised (compare-and-swap, never lowered) and the mtime set; the daemon
-// takes both from the slot. A write into a hole, past the allocated end or into a page shared
+// takes both from the slot. Appends take their place from the slot's append_end first, and
+// raise the size after their bytes too (direct_protocol.h). A write into a hole, past the allocated end or into a page shared
 // with a clone asks the daemon first (allocation, zeroed, ahead of the end in large chunks).
 //
 // Mappings (Map): MAP_SHARED mappings made through the library map the file's device blocks
@@ -136,6 +137,9 @@ class File {
   bool Writable(const Lease& l, uint64_t off, uint64_t len) const;
   void WriteLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c);
   void Published(uint64_t end);
+  // Waits (bounded) until the slot's size reaches `start`: the appends other processes placed
+  // below it are durable and published. Caller holds mu_ and has a slot.
+  void AwaitEarlierAppends(uint64_t start);
 
   Mount* const mount_;
   const uint64_t ino_;

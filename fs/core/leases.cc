@@ -71,6 +71,7 @@ Result<uint32_t> LeaseSlots::Allocate(uint64_t ino, uint64_t size, int64_t mtime
   direct::Slot& s = slots_[i];
   s.size.store(size, std::memory_order_relaxed);
   s.mtime_ns.store(mtime_ns, std::memory_order_relaxed);
+  s.append_end.store(0, std::memory_order_relaxed);  // (max with size: appends start at size)
   s.ino.store(ino, std::memory_order_release);
   return i;
 }

@@ -29,7 +29,11 @@
 // the bytes below it are written and persisted), `mtime_ns` the latest direct write (raised by
 // clients). The daemon takes both into the inode (stat shows them at once, a commit makes them
 // durable); it changes a file's size itself only after revoking every lease of the file, which
-// retires the slot.
+// retires the slot. `append_end` is the clients' alone: the end of the O_APPEND writes placed so
+// far (the daemon zeroes it when it hands the slot out). An append goes at max(size,
+// append_end), moves append_end past itself (compare-and-swap), writes and persists its bytes,
+// and only then raises the size, once the appends placed before it have raised it to its
+// start: so a size, whenever the daemon reads it, covers only bytes already durable.
 #pragma once
 
 #include <sys/types.h>
@@ -178,7 +182,8 @@ struct alignas(64) Slot {
   std::atomic<uint64_t> ino;      // the daemon's: the inode of this slot, 0 when free
   std::atomic<uint64_t> size;
   std::atomic<int64_t> mtime_ns;
-  uint64_t reserved[5];
+  std::atomic<uint64_t> append_end;  // the clients': where the appends placed so far end
+  uint64_t reserved[4];
 };
 static_assert(sizeof(Slot) == 64);
 static_assert(std::atomic<uint64_t>::is_always_lock_free);

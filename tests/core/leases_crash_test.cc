@@ -3,8 +3,9 @@
 //
 // A client appends to a file through write leases as client/file.cc does (File::Append): a
 // write grant when the end is not writable in its lease (the daemon allocates zeroed blocks, and
-// ahead of the end), the end moved in the shared slot, the bytes copied into the device with
-// non-temporal stores and drained, fsync now and then (FsyncLeases: size and times committed),
+// ahead of the end), its place taken in the shared slot, the bytes copied into the device with
+// non-temporal stores and drained, then the size raised (with a commit of the slot by another
+// process after each of those steps), fsync now and then (FsyncLeases: size and times committed),
 // a close and a new lease half way (ReleaseLeases: blocks ahead trimmed), and appends through
 // the kernel path in between. The workload is recorded once, then replayed on a copy of the
 // formatted device and cut at EVERY persist point (the drain after it never happens; at a
@@ -181,10 +182,15 @@ class Harness : public testing::FsHarnessBase {
       have_ = true;
       if (!Writable(off, s.len)) return Status::IoError("the grant does not cover the append");
     }
+    // File::Append's order: its place taken (append_end), the bytes copied and drained, then
+    // the size raised. Another process may make the daemon commit the slot's size at any
+    // moment (a kernel-path fsync, the flusher): one does after each of those steps, so that a
+    // size raised before its bytes are durable is committed over bytes a cut then loses.
     direct::Slot& slot = slots_[grant_.slot];
-    uint64_t cur = slot.size.load();
+    const uint64_t cur = std::max(slot.size.load(), slot.append_end.load());
     if (cur != off) return Status::IoError("the slot says " + std::to_string(cur));
-    slot.size.store(off + s.len);  // the end moves first (File::Append), then the bytes go in
+    slot.append_end.store(off + s.len);
+    PMEMFS_RETURN_IF_ERROR(fs_->Fsync(ino, false));
     const std::string data = Bytes(s.seed, off, s.len);
     mapping::Device& dev = const_cast<mapping::Device&>(fs_->device());
     for (size_t done = 0; done < s.len;) {
@@ -193,7 +199,9 @@ class Harness : public testing::FsHarnessBase {
       dev.CopyNoDrain(DevBlock(fb) * kB + in, data.data() + done, n);
       done += n;
     }
+    PMEMFS_RETURN_IF_ERROR(fs_->Fsync(ino, false));
     dev.Drain();
+    slot.size.store(off + s.len);
     *size = off + s.len;
     return Status::Ok();
   }

@@ -44,6 +44,16 @@ expect_eq "$(wc -l <"$WORK/appended")" 500 "appends acknowledged"
 expect_eq "$(stat -c %s "$MNT/log")" 500000 "size after 500 appends of 1000 bytes"
 "$TOOL" check "$MNT/log" 0 500000 4
 
+# Appends of several processes at once: each lands whole, after the others' (the slot's
+# append_end places them; each raises the size after its bytes, in order).
+pids=()
+for seed in 11 12 13; do
+  "$TOOL" append "$MNT/mixed" 400 1000 "$seed" >/dev/null &
+  pids+=($!)
+done
+for p in "${pids[@]}"; do wait "$p" || fail "a concurrent appender failed"; done
+"$TOOL" check-mixed-appends "$MNT/mixed" 400 1000 11 12 13
+
 # A mapping made through the library: stores and msync, seen through the kernel.
 "$TOOL" write "$MNT/m" 0 1000000 5
 "$TOOL" mmap-write "$MNT/m" 5000 300000 6

@@ -10,6 +10,9 @@
 //   check-appends FILE LEN SEED ACKED  after appends cut short: the first ACKED records are
 //                                  there (through the kernel), and every byte past them up to
 //                                  the size is the pattern (a record in flight) or zero
+//   check-mixed-appends FILE COUNT LEN SEED...  after `append FILE COUNT LEN SEED` by several
+//                                  processes at once: the file (through the kernel) is each
+//                                  one's COUNT records, whole, each once, in its order
 //   overwrite FILE RECORDS LEN SEED    rewrites records of the file in place forever, pass p
 //                                  with the pattern of SEED+1+p; "p i" printed after each write
 //                                  of record i returned; the first failure prints "error ..."
@@ -210,6 +213,30 @@ int CheckAppends(const char* path, uint64_t len, uint64_t seed, uint64_t acked) 
     if (got[i] != 0)
       Die("byte " + std::to_string(i) + " past the acknowledged records is " +
           std::to_string(got[i]) + ": neither what was written there nor zero");
+  }
+  return 0;
+}
+
+int CheckMixedAppends(const char* path, uint64_t count, uint64_t len,
+                      const std::vector<uint64_t>& seeds) {
+  std::vector<unsigned char> got = KernelReadFile(path);
+  if (got.size() != seeds.size() * count * len)
+    Die("size " + std::to_string(got.size()) + ", expected " +
+        std::to_string(seeds.size() * count * len));
+  std::vector<uint64_t> next(seeds.size(), 0);  // each appender's next record
+  for (uint64_t at = 0; at < got.size(); at += len) {
+    bool found = false;
+    for (size_t k = 0; k < seeds.size() && !found; k++) {
+      if (next[k] == count) continue;
+      std::vector<unsigned char> want = Pattern(seeds[k], next[k] * len, len);
+      if (std::equal(want.begin(), want.end(), got.begin() + static_cast<ptrdiff_t>(at))) {
+        next[k]++;
+        found = true;
+      }
+    }
+    if (!found)
+      Die("bytes [" + std::to_string(at) + ", +" + std::to_string(len) +
+          ") are not the next record of any appender (overlapping or torn appends)");
   }
   return 0;
 }
@@ -442,6 +469,11 @@ int main(int argc, char** argv) {
   if (cmd == "append")
     return Append(path, n(3), n(4), n(5), argc > 6 && std::string(argv[6]) == "sync");
   if (cmd == "check-appends") return CheckAppends(path, n(3), n(4), n(5));
+  if (cmd == "check-mixed-appends") {
+    std::vector<uint64_t> seeds;
+    for (int i = 5; i < argc; i++) seeds.push_back(Num(argv[i]));
+    return CheckMixedAppends(path, n(3), n(4), seeds);
+  }
   if (cmd == "overwrite") return Overwrite(path, n(3), n(4), n(5));
   if (cmd == "check-overwrites") {
     if (argc < 7) Die("usage: check-overwrites FILE RECORDS LEN SEED ACKS");
