@@ -15,7 +15,7 @@ using layout::InodeRecord;
 
 Result<InodePtr> InodeCache::Get(uint64_t ino) {
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     auto it = inodes_.find(ino);
     if (it != inodes_.end()) return it->second;
   }
@@ -23,23 +23,23 @@ Result<InodePtr> InodeCache::Get(uint64_t ino) {
     return Status::NotFound("inode " + std::to_string(ino) + " does not exist");
   PMEMFS_ASSIGN_OR_RETURN(InodeRecord rec, store_.ReadInode(ino));
   auto ip = std::make_shared<Inode>(ino, rec);
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   auto [it, fresh] = inodes_.emplace(ino, ip);
   return it->second;  // another thread's copy if it got there first
 }
 
 void InodeCache::Insert(const InodePtr& ip) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   inodes_[ip->ino] = ip;
 }
 
 void InodeCache::Erase(uint64_t ino) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   inodes_.erase(ino);
 }
 
 void InodeCache::Pin(const InodePtr& ip) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   inodes_[ip->ino] = ip;
   pinned_.insert(ip->ino);
   ip->nlookup = 1;
@@ -74,13 +74,13 @@ Result<InodePtr> InodeCache::NewInode(store::Tx& tx, const Inode& dir, const Ino
 // References
 
 void InodeCache::AddLookup(Inode& ip) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   ip.nlookup++;
 }
 
 void InodeCache::Forget(uint64_t ino, uint64_t n) {
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     auto it = inodes_.find(ino);
     if (it == inodes_.end()) return;
     Inode& ip = *it->second;
@@ -97,18 +97,18 @@ void InodeCache::Forget(uint64_t ino, uint64_t n) {
 }
 
 void InodeCache::Opened(Inode& ip) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   ip.open_count++;
 }
 
 bool InodeCache::Closed(Inode& ip) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   if (ip.open_count > 0) ip.open_count--;
   return ip.open_count == 0;
 }
 
 uint64_t InodeCache::OpenCount(const Inode& ip) {
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   return ip.open_count;
 }
 
@@ -116,7 +116,7 @@ void InodeCache::MaybeEvict(uint64_t ino) {
   InodePtr ip;
   bool evict;
   {
-    std::lock_guard l(mu_);
+    MutexLock l(mu_);
     auto it = inodes_.find(ino);
     if (it == inodes_.end()) return;
     if (it->second->open_count != 0 || pinned_.count(ino) != 0) return;
@@ -152,7 +152,7 @@ void InodeCache::MaybeEvict(uint64_t ino) {
 
 std::vector<InodePtr> InodeCache::Unlinked() {
   std::vector<InodePtr> out;
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   for (auto& [ino, ip] : inodes_)
     if (!ip->is_volatile() && ip->rec.nlink == 0) out.push_back(ip);
   return out;
@@ -160,7 +160,7 @@ std::vector<InodePtr> InodeCache::Unlinked() {
 
 std::vector<uint64_t> InodeCache::Select(const std::function<bool(const Inode&)>& pred) {
   std::vector<uint64_t> out;
-  std::lock_guard l(mu_);
+  MutexLock l(mu_);
   for (const auto& [ino, ip] : inodes_)
     if (pred(*ip)) out.push_back(ino);
   return out;
@@ -171,7 +171,7 @@ std::vector<uint64_t> InodeCache::Select(const std::function<bool(const Inode&)>
 
 Status InodeCache::LoadDir(Inode& ip) {
   if (ip.dir_loaded.load(std::memory_order_acquire)) return Status::Ok();
-  std::lock_guard l(load_mu_);
+  MutexLock l(load_mu_);
   if (!ip.dir) {
     if (ip.is_volatile() || ip.rec.map_head == 0) {
       ip.dir = Directory::Empty();
@@ -185,7 +185,7 @@ Status InodeCache::LoadDir(Inode& ip) {
 
 Status InodeCache::LoadMap(Inode& ip) {
   if (ip.map_loaded.load(std::memory_order_acquire)) return Status::Ok();
-  std::lock_guard l(load_mu_);
+  MutexLock l(load_mu_);
   if (!ip.map) {
     if (ip.is_volatile() || ip.rec.map_head == 0) {
       ip.map = FileMap::Empty();
@@ -199,7 +199,7 @@ Status InodeCache::LoadMap(Inode& ip) {
 
 Status InodeCache::LoadXattrs(Inode& ip) {
   if (ip.xattrs_loaded.load(std::memory_order_acquire)) return Status::Ok();
-  std::lock_guard l(load_mu_);
+  MutexLock l(load_mu_);
   if (!ip.xattrs) {
     auto map = std::make_unique<std::map<std::string, XattrEntry>>();
     if (!ip.is_volatile() && ip.rec.xattr_head != 0) {

@@ -15,14 +15,15 @@
 //
 // Locks: mu_ guards the map and every Inode's nlookup/open_count; it is taken after an inode's
 // `mu` (never before it, except MaybeEvict's try-lock). load_mu_ serialises the lazy loads
-// that run under a shared inode lock. Neither is held while calling the hooks.
+// that run under a shared inode lock. Neither is held while calling the hooks. The members
+// say so to the compiler (GUARDED_BY, EXCLUDES: include/pmemfs/thread_annotations.h); the
+// Inode fields mu_ guards live in another class, which the analysis cannot name.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "fs/core/inode.h"
 #include "fs/store/store.h"
 #include "pmemfs/status.h"
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::core {
 
@@ -55,14 +57,14 @@ class InodeCache {
 
   // The cached inode, loading its record from the store (NotFound for a free or volatile
   // number not cached).
-  Result<InodePtr> Get(uint64_t ino);
+  Result<InodePtr> Get(uint64_t ino) EXCLUDES(mu_);
   // Adds an inode made by NewInode once its transaction committed.
-  void Insert(const InodePtr& ip);
+  void Insert(const InodePtr& ip) EXCLUDES(mu_);
   // Drops `ino` from the cache (an orphan freed at mount).
-  void Erase(uint64_t ino);
+  void Erase(uint64_t ino) EXCLUDES(mu_);
   // Keeps `ip` cached for the whole mount, with one lookup reference (the root, whose kernel
   // reference is never forgotten, and the RAM directory).
-  void Pin(const InodePtr& ip);
+  void Pin(const InodePtr& ip) EXCLUDES(mu_);
 
   // A new inode (persistent: its number reserved in `tx`; volatile when `dir` is) with record
   // `rec` written in `tx` and empty DRAM indexes. Not cached until Insert.
@@ -73,39 +75,39 @@ class InodeCache {
 
   // --- references -------------------------------------------------------------------------
   // One more kernel lookup reference.
-  void AddLookup(Inode& ip);
+  void AddLookup(Inode& ip) EXCLUDES(mu_);
   // The kernel drops `n` lookup references of `ino`, then MaybeEvict.
-  void Forget(uint64_t ino, uint64_t n);
-  void Opened(Inode& ip);
-  void OpenFailed(Inode& ip) { (void)Closed(ip); }
+  void Forget(uint64_t ino, uint64_t n) EXCLUDES(mu_);
+  void Opened(Inode& ip) EXCLUDES(mu_);
+  void OpenFailed(Inode& ip) EXCLUDES(mu_) { (void)Closed(ip); }
   // One open fewer; returns whether it was the last.
-  bool Closed(Inode& ip);
+  bool Closed(Inode& ip) EXCLUDES(mu_);
   // The open files of `ip` the kernel has told us of (opens not yet released).
-  uint64_t OpenCount(const Inode& ip);
+  uint64_t OpenCount(const Inode& ip) EXCLUDES(mu_);
   // Drops the inode from the cache when nothing holds it, freeing it first when unlinked; an
   // unlinked inode that is closed but still referenced by the kernel loses its data at once
   // (Hooks::drop_contents), its record at the last Forget. Caller holds no locks.
-  void MaybeEvict(uint64_t ino);
+  void MaybeEvict(uint64_t ino) EXCLUDES(mu_);
 
   // Cached persistent inodes without links (Unmount frees them).
-  std::vector<InodePtr> Unlinked();
+  std::vector<InodePtr> Unlinked() EXCLUDES(mu_);
   // The numbers of the cached inodes for which `pred` holds; `pred` runs under mu_.
-  std::vector<uint64_t> Select(const std::function<bool(const Inode&)>& pred);
+  std::vector<uint64_t> Select(const std::function<bool(const Inode&)>& pred) EXCLUDES(mu_);
 
   // --- lazy DRAM indexes ------------------------------------------------------------------
   // Load ip.dir / ip.map / ip.xattrs if not loaded. Caller holds ip.mu (either mode).
-  Status LoadDir(Inode& ip);
-  Status LoadMap(Inode& ip);
-  Status LoadXattrs(Inode& ip);
+  Status LoadDir(Inode& ip) EXCLUDES(load_mu_);
+  Status LoadMap(Inode& ip) EXCLUDES(load_mu_);
+  Status LoadXattrs(Inode& ip) EXCLUDES(load_mu_);
 
  private:
   store::Store& store_;
   const uint64_t volatile_generation_;
   const Hooks hooks_;
-  std::mutex mu_;  // guards inodes_, pinned_ and every cached Inode's nlookup/open_count
-  std::unordered_map<uint64_t, InodePtr> inodes_;
-  std::unordered_set<uint64_t> pinned_;
-  std::mutex load_mu_;  // serialises lazy loads of DRAM indexes under shared inode locks
+  Mutex mu_;  // guards inodes_, pinned_ and every cached Inode's nlookup/open_count
+  std::unordered_map<uint64_t, InodePtr> inodes_ GUARDED_BY(mu_);
+  std::unordered_set<uint64_t> pinned_ GUARDED_BY(mu_);
+  Mutex load_mu_;  // serialises lazy loads of DRAM indexes under shared inode locks
   std::atomic<uint64_t> next_volatile_ino_{kVolatileInoBase};
 };
 

@@ -25,7 +25,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <mutex>
+
+#include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::core {
 
@@ -59,14 +60,14 @@ class QuiesceGate {
   QuiesceGate(const QuiesceGate&) = delete;
   QuiesceGate& operator=(const QuiesceGate&) = delete;
 
-  void Enter();
-  void Leave();
+  void Enter() EXCLUDES(mu_);
+  void Leave() EXCLUDES(mu_);
   // Closes the gate and waits until no entry but the caller's own is in flight. False (and the
   // gate open again) when that took longer than `timeout`. One closer at a time (callers
   // serialise their changes).
-  bool Close(std::chrono::milliseconds timeout);
+  bool Close(std::chrono::milliseconds timeout) EXCLUDES(mu_);
   // Opens it: the entries waiting go on.
-  void Open();
+  void Open() EXCLUDES(mu_);
   bool closed() const { return closed_.load(std::memory_order_acquire); }
   // Entries in flight now (tests).
   uint64_t inside() const { return inside_.load(std::memory_order_acquire); }
@@ -79,10 +80,10 @@ class QuiesceGate {
 
   std::atomic<bool> closed_{false};
   std::atomic<uint64_t> inside_{0};  // entries in flight (outermost passes only)
-  std::mutex mu_;                    // with cv_: waits for Open (entries) and for drain (Close)
+  Mutex mu_;                         // with cv_: waits for Open (entries) and for drain (Close)
   std::condition_variable cv_;
-  Clock::time_point closed_at_;      // guarded by mu_
-  uint64_t own_ = 0;                 // the closer's own entry counted in inside_ (0 or 1)
+  Clock::time_point closed_at_ GUARDED_BY(mu_);
+  uint64_t own_ GUARDED_BY(mu_) = 0;  // the closer's own entry counted in inside_ (0 or 1)
   std::atomic<uint64_t> waiters_{0};
   std::atomic<uint64_t> longest_wait_ns_{0};
   std::atomic<uint64_t> drain_ns_{0};
