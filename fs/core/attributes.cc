@@ -2,7 +2,7 @@
 //
 // The attributes live in InodeRecord::flags (layout::kInodeAttrFlags) and change in one Tx
 // like every other attribute. What immutable and append-only forbid is checked where each
-// operation starts (namespace.cc, file_io.cc, fs.cc SetAttr, xattr.cc), under the inode's lock,
+// operation starts (namespace.cc, data_path.cc, fs.cc SetAttr, xattr.cc), under the inode's lock,
 // the way the VFS and ext4 check S_IMMUTABLE/S_APPEND: for every caller, root included.
 #include <sys/stat.h>
 

@@ -1,4 +1,4 @@
-// DataOp: one data operation on one inode of fs/core's data path (file_io.cc drives it for
+// DataOp: one data operation on one inode of fs/core's data path (data_path.cc drives it for
 // write, truncate, fallocate, copy_file_range and the lease allocations): its working record,
 // the running transaction (split when it nears the journal's limit), allocation, zeroing,
 // copy-on-write of shared pages, and the reads of a file's bytes.
@@ -12,7 +12,7 @@
 //                  commits (ordered data, as ext4's data=ordered).
 //   RAM files      (volatile inodes) plain stores into the RAM partition; no Tx, no flushes.
 //
-// Invariants it keeps: see file_io.cc. Locks: the caller holds ip.mu exclusively (shared for
+// Invariants it keeps: see data_path.cc. Locks: the caller holds ip.mu exclusively (shared for
 // Read); SharedPagesMutex() (pages mode's shared-page reference counts) is innermost, taken by
 // RefTracker::Get and held until the tracker goes (after the commit).
 #pragma once

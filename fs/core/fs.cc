@@ -1,5 +1,5 @@
 // Filesystem: mount/unmount, inode lifetime, attributes, statfs, and the helpers shared by
-// namespace.cc, file_io.cc and xattr.cc.
+// namespace.cc and xattr.cc (the data path: data_path.h).
 #include "fs/core/fs.h"
 
 #include <sys/stat.h>

@@ -51,6 +51,7 @@
 
 #include "fs/core/attributes.h"
 #include "fs/core/context.h"
+#include "fs/core/data_path.h"
 #include "fs/core/flusher.h"
 #include "fs/core/inode.h"
 #include "fs/core/inode_cache.h"
@@ -136,33 +137,43 @@ class Filesystem {
 
   // --- files ----------------------------------------------------------------------------------
   // `flags`: open(2) flags; O_TRUNC truncates. Counts the open until Release.
-  Status Open(const Caller& c, uint64_t ino, int flags);
+  Status Open(const Caller& c, uint64_t ino, int flags) { return data_.Open(c, ino, flags); }
   // Creates and opens; an existing name gives AlreadyExists when O_EXCL, else opens it.
   Result<Attr> Create(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode,
                       int flags);
-  Status Release(uint64_t ino);
+  Status Release(uint64_t ino) { return data_.Release(ino); }
   // Up to `len` bytes at `off` (fewer at end of file); in direct/pages mode the ReadRef points
   // into the device, its pages pinned until released (a truncate cannot hand them to another
   // file meanwhile).
-  Status Read(uint64_t ino, uint64_t off, uint64_t len, mapping::ReadRef* out);
+  Status Read(uint64_t ino, uint64_t off, uint64_t len, mapping::ReadRef* out) {
+    return data_.Read(ino, off, len, out);
+  }
   // Whether a read of `ino` must reach us now to move its atime (the policy says an update is
   // due: relatime's atime <= mtime/ctime or a day old; strictatime always). fs/fuse then opens
   // the file without keep_cache, so the kernel drops its cached pages and the next read comes
   // here. Pages cached while a descriptor stays open are dropped through the Invalidator when
   // an update becomes due (SetAttr, Write).
-  bool AtimeDue(uint64_t ino);
+  bool AtimeDue(uint64_t ino) { return data_.AtimeDue(ino); }
   // Returns bytes written. Clears setuid/setgid when written by someone other than the owner.
   Result<uint64_t> Write(const Caller& c, uint64_t ino, uint64_t off,
-                         std::span<const std::byte> data);
-  Status Fsync(uint64_t ino, bool datasync);
-  Status SyncFs();
+                         std::span<const std::byte> data) {
+    return data_.Write(c, ino, off, data);
+  }
+  Status Fsync(uint64_t ino, bool datasync) { return data_.Fsync(ino, datasync); }
+  Status SyncFs() { return flusher_->Flush(); }
   // mode: 0, FALLOC_FL_KEEP_SIZE, FALLOC_FL_PUNCH_HOLE|KEEP_SIZE, FALLOC_FL_ZERO_RANGE[|KEEP_SIZE]
-  Status Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len);
+  Status Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len) {
+    return data_.Fallocate(ino, mode, off, len);
+  }
   // whence: SEEK_DATA or SEEK_HOLE (others are the kernel's business).
-  Result<uint64_t> Lseek(uint64_t ino, uint64_t off, int whence);
+  Result<uint64_t> Lseek(uint64_t ino, uint64_t off, int whence) {
+    return data_.Lseek(ino, off, whence);
+  }
   // Copies (pages mode: shares pages copy-on-write) and returns bytes copied.
   Result<uint64_t> CopyFileRange(const Caller& c, uint64_t ino_in, uint64_t off_in,
-                                 uint64_t ino_out, uint64_t off_out, uint64_t len);
+                                 uint64_t ino_out, uint64_t off_out, uint64_t len) {
+    return data_.CopyFileRange(c, ino_in, off_in, ino_out, off_out, len);
+  }
 
   // --- directories ----------------------------------------------------------------------------
   Status OpenDir(const Caller& c, uint64_t ino);
@@ -295,36 +306,24 @@ class Filesystem {
   // directory's locks.
   Status RemoveRamDir();
 
-  // --- file_io.cc -------------------------------------------------------------------------------
-  // Sets the size of `ip` to `size` (frees the blocks past it in transactions of its own) and
-  // updates `rec`, the working record, which the caller writes. Caller holds ip->mu exclusively.
-  Status Truncate(Inode& ip, layout::InodeRecord& rec, uint64_t size);
-  // [file_io.cc, added by the data path] Removes every data block past rec.pending_size (a
-  // truncate a crash interrupted: kInodeTruncating), or past 0 with `to_zero` (an inode being
-  // deleted), in transactions of its own, and clears the flag; updates ip.rec. Caller holds
-  // ip.mu exclusively.
-  Status FinishTruncate(Inode& ip, bool to_zero = false);
-
-  // --- file_io.cc: atime through the kernel's page cache ---------------------------------------
-  // AtimeDue for a cached inode. Caller holds ip.mu (either mode).
-  bool AtimeDueLocked(const Inode& ip) const;
+  // --- the data path's helpers (data_path.h says what each does) -------------------------------
+  Status Truncate(Inode& ip, layout::InodeRecord& rec, uint64_t size) {
+    return data_.Truncate(ip, rec, size);
+  }
+  Status FinishTruncate(Inode& ip, bool to_zero = false) {
+    return data_.FinishTruncate(ip, to_zero);
+  }
+  bool AtimeDueLocked(const Inode& ip) const { return data_.AtimeDueLocked(ip); }
   // Asks the kernel to drop its cached pages of `ino`, so the next read reaches us. Caller
   // holds no locks.
   void DropCachedData(uint64_t ino) { ctx_.DropCachedData(ino); }
 
-  // --- write times committed late (flusher_) -------------------------------------------------
   // Writes ip.rec in a Tx of its own (the Flusher's commit of pending times). Caller holds
   // ip.mu exclusively.
-  Status CommitRecord(Inode& ip);
+  Status CommitRecord(Inode& ip) { return data_.CommitRecord(ip); }
 
   // --- leases.cc: direct access -----------------------------------------------------------------
-  // How an operation changes a leased file (QuiesceLeases):
-  //   kWrite   a write of [lo, hi) through the kernel: nothing for an overwrite of blocks the file
-  //            owns, a hole fill or copy-on-write revokes the range, past the end everything;
-  //   kResize  the size changes (or blocks past it go): every lease of the file;
-  //   kRange   blocks of [lo, hi) are allocated, freed, moved or shared.
-  enum class LeaseChange { kWrite, kResize, kRange };
-  // Calls back the holders of leases on `ip` that `why` affects and waits (bounded) for them;
+  // Calls back the holders of leases on `ip` that `why` affects (LeaseChange, leases.h) and waits (bounded) for them;
   // the blocks of those that do not answer stay pinned. Takes what clients reported into ip.rec
   // (and into `working`, a copy the caller is changing) first. Returns whether every holder
   // answered. Caller holds ip.mu exclusively, before it changes the map or the size; a no-op
@@ -354,12 +353,11 @@ class Filesystem {
     rec.pending_size = kAheadMark;
   }
   std::vector<uint64_t> LeasedInodes();
-  // [file_io.cc] Allocates (zeroed) every hole of [off, end) and gives shared pages of it copies
-  // of their own, without changing size or times; zeroes the old last block's tail when `end`
-  // is past the size. Caller holds ip.mu exclusively, map loaded.
-  Status AllocateForLease(Inode& ip, uint64_t off, uint64_t end);
-  // [file_io.cc] Frees file blocks [fb, fb+n) (past the end: blocks allocated ahead).
-  Status TrimForLease(Inode& ip, uint64_t fb, uint64_t n);
+  // DataPath's (data_path.h): the blocks a write lease needs, and those it no longer does.
+  Status AllocateForLease(Inode& ip, uint64_t off, uint64_t end) {
+    return data_.AllocateForLease(ip, off, end);
+  }
+  Status TrimForLease(Inode& ip, uint64_t fb, uint64_t n) { return data_.TrimForLease(ip, fb, n); }
 
   // --- state ------------------------------------------------------------------------------------
   // What the parts share (context.h): options, device, access, RAM partition, store, inode
@@ -377,6 +375,20 @@ class Filesystem {
   std::atomic<AtimePolicy>& atime_ = ctx_.atime;
   // The parts (each keeps a reference to ctx_).
   Xattrs xattrs_{ctx_};
+  // The data path; flusher_ is made by Mount before the first operation.
+  DataPath data_{ctx_, flusher_,
+                 DataPath::LeaseHooks{
+                     .quiesce = [this](Inode& ip, uint64_t lo, uint64_t hi, LeaseChange why,
+                                       layout::InodeRecord* working) {
+                       return QuiesceLeases(ip, lo, hi, why, working);
+                     },
+                     .fold = [this](Inode& ip, layout::InodeRecord* working) {
+                       return FoldLeasesLocked(ip, working);
+                     },
+                     .has_write_lease = [this](uint64_t ino) {
+                       return leases_ && leases_->HasWriteLease(ino);
+                     },
+                 }};
   // Direct access: the lease table (null while off) and who holds leases; lease_pins_ are the
   // blocks of leases whose holders did not answer a revocation, which the allocator (through
   // pins_, with the readers' pins) does not reuse.

@@ -45,6 +45,13 @@ struct Inode;
 
 using ClientId = uint64_t;
 
+// How an operation changes a leased file (Filesystem::QuiesceLeases):
+//   kWrite   a write of [lo, hi) through the kernel: nothing for an overwrite of blocks the file
+//            owns, a hole fill or copy-on-write revokes the range, past the end everything;
+//   kResize  the size changes (or blocks past it go): every lease of the file;
+//   kRange   blocks of [lo, hi) are allocated, freed, moved or shared.
+enum class LeaseChange { kWrite, kResize, kRange };
+
 struct LeaseExtent {
   uint64_t file_block = 0;
   uint64_t dev_block = 0;

@@ -1,4 +1,4 @@
-// The data path of fs/core (file_io.cc) over the crash simulator, in every mode: reads and
+// The data path of fs/core (data_path.cc) over the crash simulator, in every mode: reads and
 // writes at any alignment, holes, truncate, fallocate, SEEK_DATA/SEEK_HOLE, copy_file_range
 // (pages: shared pages, copy-on-write), ENOSPC, setuid clearing, atime policies, RAM files,
 // and crashes in the middle of writes and split truncates.

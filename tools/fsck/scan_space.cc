@@ -5,7 +5,7 @@
 // rewritten whole from the references, and the store's commit writes its new checksum). In pages mode,
 // each data block's page descriptor must say who holds it: allocated, its reference count the
 // number of extents mapping it, shared iff that is more than one; a block nobody maps has a free
-// descriptor (file_io.cc FreeDev, SetNewPages, Share).
+// descriptor (fs/core/data_op.cc FreeDev, SetNewPages, Share).
 #include <algorithm>
 #include <bit>
 #include <cstring>

@@ -1,5 +1,6 @@
-// file_io.cc: the data path of fs/core: open/release, read, write, truncate, fallocate, lseek,
-// copy_file_range, fsync. Each change of a file's blocks is one DataOp (data_op.h).
+// DataPath (data_path.h): the data path of fs/core: open/release, read, write, truncate,
+// fallocate, lseek, copy_file_range, fsync. Each change of a file's blocks is one DataOp
+// (data_op.h).
 //
 // How data reaches the device, by mode (mapping/access.h does the bytes):
 //   direct, pages  mapped blocks are overwritten in place and are durable when Write returns;
@@ -31,6 +32,8 @@
 //
 // Locks: the inode's `mu` (exclusive to change data or size, shared to read); two inodes in
 // inode-number order; SharedPagesMutex() innermost, held to the end of the operation.
+#include "fs/core/data_path.h"
+
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/stat.h>
@@ -39,8 +42,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "fs/core/attributes.h"
 #include "fs/core/data_op.h"
-#include "fs/core/fs.h"
 
 namespace pmemfs::core {
 
@@ -60,12 +63,9 @@ Status CheckRegular(const Inode& ip) {
 
 }  // namespace
 
-// =============================================================================================
-// Filesystem methods
-
-Status Filesystem::Open(const Caller& c, uint64_t ino, int flags) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
-  if (read_only() && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
+Status DataPath::Open(const Caller& c, uint64_t ino, int flags) {
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, ctx_.cache->Get(ino));
+  if (ctx_.is_read_only() && ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
     return Status::ReadOnly("the filesystem is mounted read-only");
   if (ip->is_dir() && (flags & O_ACCMODE) != O_RDONLY)
     return Status::IsDirectory("cannot open directory " + std::to_string(ino) + " for writing");
@@ -76,36 +76,36 @@ Status Filesystem::Open(const Caller& c, uint64_t ino, int flags) {
       return Status::Permission("inode " + std::to_string(ino) +
                                 " is append-only: open it with O_APPEND and without O_TRUNC");
   }
-  cache_->Opened(*ip);
+  ctx_.cache->Opened(*ip);
   if ((flags & O_TRUNC) && ip->is_reg()) {
     Status st = [&]() -> Status {
       std::unique_lock lock(ip->mu);
-      PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
+      PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadMap(*ip));
       InodeRecord rec = ip->rec;
-      store::Tx tx = store_->Begin();
+      store::Tx tx = ctx_.store->Begin();
       PMEMFS_RETURN_IF_ERROR(Truncate(*ip, rec, 0));
-      rec.mtime_ns = rec.ctime_ns = NowNs();  // POSIX: even when it was empty
+      rec.mtime_ns = rec.ctime_ns = Context::NowNs();  // POSIX: even when it was empty
       KillPriv(c, rec);
-      PutInode(tx, *ip, rec);
-      PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
+      ctx_.PutInode(tx, *ip, rec);
+      PMEMFS_RETURN_IF_ERROR(ctx_.Commit(tx, {ip.get()}));
       ip->rec = rec;
       return Status::Ok();
     }();
     if (!st.ok()) {
-      cache_->OpenFailed(*ip);
+      ctx_.cache->OpenFailed(*ip);
       ip.reset();
-      cache_->MaybeEvict(ino);
+      ctx_.cache->MaybeEvict(ino);
       return st;
     }
   }
   return Status::Ok();
 }
 
-Status Filesystem::Release(uint64_t ino) {
+Status DataPath::Release(uint64_t ino) {
   Status st;
   {
-    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
-    const bool last = cache_->Closed(*ip);
+    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, ctx_.cache->Get(ino));
+    const bool last = ctx_.cache->Closed(*ip);
     if (last) {  // the last close commits the times its writes left pending
       std::unique_lock lock(ip->mu);
       (void)FoldLeasesLocked(*ip);
@@ -113,58 +113,58 @@ Status Filesystem::Release(uint64_t ino) {
     }
     if (last && st.ok()) flusher_->Drop(ino);  // no longer held there: MaybeEvict may drop it
   }
-  cache_->MaybeEvict(ino);
+  ctx_.cache->MaybeEvict(ino);
   return st;
 }
 
-Status Filesystem::Read(uint64_t ino, uint64_t off, uint64_t len, mapping::ReadRef* out) {
+Status DataPath::Read(uint64_t ino, uint64_t off, uint64_t len, mapping::ReadRef* out) {
   out->Release();
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, ctx_.cache->Get(ino));
   FoldLeases(ip);  // direct access: what clients appended is in the file
   bool touch = false;
   {
     std::shared_lock lock(ip->mu);
     PMEMFS_RETURN_IF_ERROR(CheckRegular(*ip));
     if (len == 0) return Status::Ok();
-    PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
+    PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadMap(*ip));
     const uint64_t size = ip->rec.size;
     if (off < size)
       PMEMFS_RETURN_IF_ERROR(DataOp::Read(ctx_, *ip, off, std::min(len, size - off), out));
-    touch = NeedsAtime(atime_policy(), ip->rec, NowNs());
+    touch = NeedsAtime(ctx_.atime_policy(), ip->rec, Context::NowNs());
   }
   if (touch) DataOp::TouchAtime(ctx_, ip);
   return Status::Ok();
 }
 
-bool Filesystem::AtimeDueLocked(const Inode& ip) const {
-  return ip.is_reg() && NeedsAtime(atime_policy(), ip.rec, NowNs());
+bool DataPath::AtimeDueLocked(const Inode& ip) const {
+  return ip.is_reg() && NeedsAtime(ctx_.atime_policy(), ip.rec, Context::NowNs());
 }
 
-bool Filesystem::AtimeDue(uint64_t ino) {
-  auto ip = cache_->Get(ino);
+bool DataPath::AtimeDue(uint64_t ino) {
+  auto ip = ctx_.cache->Get(ino);
   if (!ip.ok()) return false;
   std::shared_lock lock((*ip)->mu);
   return AtimeDueLocked(**ip);
 }
 
-Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
-                                   std::span<const std::byte> data) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
-  if (read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
+Result<uint64_t> DataPath::Write(const Caller& c, uint64_t ino, uint64_t off,
+                                 std::span<const std::byte> data) {
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, ctx_.cache->Get(ino));
+  if (ctx_.is_read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
   std::unique_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckRegular(*ip));
   // Also through a descriptor opened before the attribute was set (ext4 checks it here too).
   PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(*ip, "write"));
   // The kernel's writeback cache writes whole pages back, the last one from before the old
   // end: append-only is then enforced at open only.
-  if (ip->append_only() && off < ip->rec.size && !opts_.kernel_write_times)
+  if (ip->append_only() && off < ip->rec.size && !ctx_.opts.kernel_write_times)
     return Status::Permission("inode " + std::to_string(ino) + " is append-only: write at " +
                               std::to_string(off) + " is before its end");
   if (data.empty()) return uint64_t{0};
   if (off >= kMaxFileSize)
     return Status::TooBig("write at " + std::to_string(off) + " is past the largest file size");
   data = data.first(std::min<uint64_t>(data.size(), kMaxFileSize - off));
-  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
+  PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadMap(*ip));
   (void)QuiesceLeases(*ip, off, off + data.size(), LeaseChange::kWrite);
   const bool due_before = AtimeDueLocked(*ip);
   DataOp dp(ctx_, *ip);
@@ -176,26 +176,26 @@ Result<uint64_t> Filesystem::Write(const Caller& c, uint64_t ino, uint64_t off,
   // (While it stays due, nothing more: the next open for reading drops the cache, AtimeDue.)
   const bool drop = !due_before && AtimeDueLocked(*ip);
   lock.unlock();
-  if (drop) DropCachedData(ino);
+  if (drop) ctx_.DropCachedData(ino);
   if (sync && n.ok()) PMEMFS_RETURN_IF_ERROR(Fsync(ino, /*datasync=*/false));
   return n;
 }
 
 // --- write times committed late (flusher.h) ---------------------------------------------------
 
-Status Filesystem::CommitRecord(Inode& ip) {
-  store::Tx tx = store_->Begin();
-  PutInode(tx, ip, ip.rec);
-  return Commit(tx, {&ip});
+Status DataPath::CommitRecord(Inode& ip) {
+  store::Tx tx = ctx_.store->Begin();
+  ctx_.PutInode(tx, ip, ip.rec);
+  return ctx_.Commit(tx, {&ip});
 }
 
 // Persistent shrinks commit their own steps (a huge file takes several transactions, and shared
 // pages must be released under SharedPagesMutex() through their commit); the caller writes
 // `rec` afterwards. Volatile files change at once.
-Status Filesystem::Truncate(Inode& ip, InodeRecord& rec, uint64_t size) {
+Status DataPath::Truncate(Inode& ip, InodeRecord& rec, uint64_t size) {
   if (size > kMaxFileSize)
     return Status::TooBig("size " + std::to_string(size) + " is past the largest file size");
-  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(ip));
+  PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadMap(ip));
   (void)QuiesceLeases(ip, 0, UINT64_MAX, LeaseChange::kResize, &rec);
   const InodeRecord before = ip.rec;
   if (size > rec.size) {
@@ -218,10 +218,10 @@ Status Filesystem::Truncate(Inode& ip, InodeRecord& rec, uint64_t size) {
   return Status::Ok();
 }
 
-Status Filesystem::FinishTruncate(Inode& ip, bool to_zero) {
+Status DataPath::FinishTruncate(Inode& ip, bool to_zero) {
   const bool flagged = ip.rec.flags & layout::kInodeTruncating;
   if (!to_zero && !flagged) return Status::Ok();
-  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(ip));
+  PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadMap(ip));
   const uint64_t size = to_zero ? 0 : std::min(ip.rec.pending_size, ip.rec.size);
   if (!flagged && ip.map->NextData(0) == UINT64_MAX) return Status::Ok();  // nothing to free
   (void)QuiesceLeases(ip, 0, UINT64_MAX, LeaseChange::kResize);
@@ -229,17 +229,17 @@ Status Filesystem::FinishTruncate(Inode& ip, bool to_zero) {
   return dp.Shrink(size);
 }
 
-Status Filesystem::Fsync(uint64_t ino, bool datasync) {
+Status DataPath::Fsync(uint64_t ino, bool datasync) {
   (void)datasync;  // both commit pending write times (cheap, and what fsync needs)
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, ctx_.cache->Get(ino));
   if (ip->is_volatile() || !ip->is_reg()) return Status::Ok();
   FoldLeases(ip);  // direct access: sizes and times clients reported go down too
-  if (access_->mode() == mapping::Mode::kCopy) {
+  if (ctx_.access->mode() == mapping::Mode::kCopy) {
     std::shared_lock lock(ip->mu);
-    PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
+    PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadMap(*ip));
     Status st;
     ip->map->ForEach(0, UINT64_MAX, [&](uint64_t, uint64_t dev, uint64_t n) {
-      if (dev != 0 && st.ok()) st = access_->Sync(dev * kBlock, n * kBlock);
+      if (dev != 0 && st.ok()) st = ctx_.access->Sync(dev * kBlock, n * kBlock);
     });
     PMEMFS_RETURN_IF_ERROR(st);
   }
@@ -248,15 +248,11 @@ Status Filesystem::Fsync(uint64_t ino, bool datasync) {
   return flusher_->CommitTimes(*ip);
 }
 
-Status Filesystem::SyncFs() { return flusher_->Flush(); }
-
-Status Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
-  std::unique_lock lock(ip->mu);
-  PMEMFS_RETURN_IF_ERROR(CheckRegular(*ip));
-  PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(*ip, "fallocate"));
-  if (ip->append_only() && (mode & ~FALLOC_FL_KEEP_SIZE))  // as vfs_fallocate
-    return Status::Permission("inode " + std::to_string(ino) +
+Status DataPath::CheckFallocate(const Inode& ip, int mode, uint64_t off, uint64_t len) {
+  PMEMFS_RETURN_IF_ERROR(CheckRegular(ip));
+  PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(ip, "fallocate"));
+  if (ip.append_only() && (mode & ~FALLOC_FL_KEEP_SIZE))  // as vfs_fallocate
+    return Status::Permission("inode " + std::to_string(ip.ino) +
                               " is append-only: no hole punching or zeroing");
   constexpr int kKnown = FALLOC_FL_KEEP_SIZE | FALLOC_FL_PUNCH_HOLE | FALLOC_FL_ZERO_RANGE |
                          FALLOC_FL_UNSHARE_RANGE;
@@ -271,52 +267,25 @@ Status Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len)
   if (len == 0) return Status::InvalidArgument("fallocate: zero length");
   if (off > kMaxFileSize || len > kMaxFileSize - off)
     return Status::TooBig("fallocate past the largest file size");
+  return Status::Ok();
+}
+
+Status DataPath::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len) {
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, ctx_.cache->Get(ino));
+  std::unique_lock lock(ip->mu);
+  PMEMFS_RETURN_IF_ERROR(CheckFallocate(*ip, mode, off, len));
+  const int op = mode & ~FALLOC_FL_KEEP_SIZE;
+  const bool keep = mode & FALLOC_FL_KEEP_SIZE;
   const uint64_t end = off + len;
-  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
+  PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadMap(*ip));
   (void)FoldLeasesLocked(*ip);
   (void)QuiesceLeases(*ip, off, end,
                       !(mode & FALLOC_FL_KEEP_SIZE) && end > ip->rec.size ? LeaseChange::kResize
                                                                           : LeaseChange::kRange);
 
   DataOp dp(ctx_, *ip);
-  const int64_t now = NowNs();
-  const uint64_t size = dp.rec.size;
-  const bool grows = !keep && end > size && op != FALLOC_FL_UNSHARE_RANGE;
-  Status st;
-  switch (op) {
-    case FALLOC_FL_PUNCH_HOLE: {
-      // Partial blocks at the edges are zeroed, whole blocks unmapped.
-      const uint64_t a = DivUp(off, kBlock) * kBlock, b = end / kBlock * kBlock;
-      dp.rec.mtime_ns = dp.rec.ctime_ns = now;
-      if (a >= b) {
-        st = dp.Fill(off, end, nullptr, DataOp::kWriteMapped);
-      } else {
-        st = dp.Fill(off, a, nullptr, DataOp::kWriteMapped);
-        if (st.ok()) st = dp.Fill(b, end, nullptr, DataOp::kWriteMapped);
-        if (st.ok()) st = dp.Unmap(a / kBlock, (b - a) / kBlock);
-      }
-      break;
-    }
-    case FALLOC_FL_ZERO_RANGE:
-      dp.rec.mtime_ns = dp.rec.ctime_ns = now;
-      st = dp.CheckSpace(off, end);
-      if (st.ok() && grows) st = dp.ZeroTail(size, off);
-      if (st.ok()) st = dp.Fill(off, end, nullptr, DataOp::kAllocHoles | DataOp::kWriteMapped);
-      break;
-    case FALLOC_FL_UNSHARE_RANGE:
-      st = dp.Fill(off, end, nullptr, DataOp::kUnshare);
-      break;
-    default:  // allocate
-      dp.rec.ctime_ns = now;
-      st = dp.CheckSpace(off, end);
-      if (st.ok() && grows) {
-        dp.rec.mtime_ns = now;
-        st = dp.ZeroTail(size, end);
-      }
-      if (st.ok()) st = dp.Fill(off, end, nullptr, DataOp::kAllocHoles);
-      break;
-  }
-  if (!st.ok()) {
+  const bool grows = !keep && end > dp.rec.size && op != FALLOC_FL_UNSHARE_RANGE;
+  if (Status st = FallocateRange(dp, op, grows, off, end); !st.ok()) {
     dp.Abort();
     return st;
   }
@@ -324,14 +293,45 @@ Status Filesystem::Fallocate(uint64_t ino, int mode, uint64_t off, uint64_t len)
   return dp.Finish();
 }
 
-Result<uint64_t> Filesystem::Lseek(uint64_t ino, uint64_t off, int whence) {
+Status DataPath::FallocateRange(DataOp& dp, int op, bool grows, uint64_t off, uint64_t end) {
+  const int64_t now = Context::NowNs();
+  const uint64_t size = dp.rec.size;
+  switch (op) {
+    case FALLOC_FL_PUNCH_HOLE: {
+      // Partial blocks at the edges are zeroed, whole blocks unmapped.
+      const uint64_t a = DivUp(off, kBlock) * kBlock, b = end / kBlock * kBlock;
+      dp.rec.mtime_ns = dp.rec.ctime_ns = now;
+      if (a >= b) return dp.Fill(off, end, nullptr, DataOp::kWriteMapped);
+      PMEMFS_RETURN_IF_ERROR(dp.Fill(off, a, nullptr, DataOp::kWriteMapped));
+      PMEMFS_RETURN_IF_ERROR(dp.Fill(b, end, nullptr, DataOp::kWriteMapped));
+      return dp.Unmap(a / kBlock, (b - a) / kBlock);
+    }
+    case FALLOC_FL_ZERO_RANGE:
+      dp.rec.mtime_ns = dp.rec.ctime_ns = now;
+      PMEMFS_RETURN_IF_ERROR(dp.CheckSpace(off, end));
+      if (grows) PMEMFS_RETURN_IF_ERROR(dp.ZeroTail(size, off));
+      return dp.Fill(off, end, nullptr, DataOp::kAllocHoles | DataOp::kWriteMapped);
+    case FALLOC_FL_UNSHARE_RANGE:
+      return dp.Fill(off, end, nullptr, DataOp::kUnshare);
+    default:  // allocate
+      dp.rec.ctime_ns = now;
+      PMEMFS_RETURN_IF_ERROR(dp.CheckSpace(off, end));
+      if (grows) {
+        dp.rec.mtime_ns = now;
+        PMEMFS_RETURN_IF_ERROR(dp.ZeroTail(size, end));
+      }
+      return dp.Fill(off, end, nullptr, DataOp::kAllocHoles);
+  }
+}
+
+Result<uint64_t> DataPath::Lseek(uint64_t ino, uint64_t off, int whence) {
   if (whence != SEEK_DATA && whence != SEEK_HOLE)
     return Status::InvalidArgument("lseek: only SEEK_DATA and SEEK_HOLE are handled here");
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, ctx_.cache->Get(ino));
   FoldLeases(ip);
   std::shared_lock lock(ip->mu);
   PMEMFS_RETURN_IF_ERROR(CheckRegular(*ip));
-  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
+  PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadMap(*ip));
   const uint64_t size = ip->rec.size;
   // ENXIO for fs/fuse: the offset is at or past the end (or no data follows it).
   if (off >= size) return Status::Range("lseek: offset " + std::to_string(off) + " is past the end");
@@ -346,10 +346,30 @@ Result<uint64_t> Filesystem::Lseek(uint64_t ino, uint64_t off, int whence) {
   return std::max(off, h * kBlock);
 }
 
-Result<uint64_t> Filesystem::CopyFileRange(const Caller& c, uint64_t ino_in, uint64_t off_in,
-                                           uint64_t ino_out, uint64_t off_out, uint64_t len) {
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr in, cache_->Get(ino_in));
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr out, cache_->Get(ino_out));
+Status DataPath::CheckCopy(const Inode& in, const Inode& out, uint64_t off_in, uint64_t off_out,
+                           uint64_t* len) {
+  PMEMFS_RETURN_IF_ERROR(CheckRegular(in));
+  PMEMFS_RETURN_IF_ERROR(CheckRegular(out));
+  PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(out, "copy_file_range"));
+  if (out.append_only() && off_out < out.rec.size)
+    return Status::Permission("inode " + std::to_string(out.ino) + " is append-only");
+  if (off_out >= kMaxFileSize && *len > 0)
+    return Status::TooBig("copy to " + std::to_string(off_out) + " is past the largest file size");
+  const uint64_t size_in = in.rec.size;
+  if (off_in >= size_in || *len == 0) {
+    *len = 0;
+    return Status::Ok();
+  }
+  *len = std::min({*len, size_in - off_in, kMaxFileSize - off_out});
+  if (&in == &out && off_in < off_out + *len && off_out < off_in + *len)
+    return Status::InvalidArgument("copy_file_range: overlapping ranges in one file");
+  return Status::Ok();
+}
+
+Result<uint64_t> DataPath::CopyFileRange(const Caller& c, uint64_t ino_in, uint64_t off_in,
+                                         uint64_t ino_out, uint64_t off_out, uint64_t len) {
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr in, ctx_.cache->Get(ino_in));
+  PMEMFS_ASSIGN_OR_RETURN(InodePtr out, ctx_.cache->Get(ino_out));
   const bool same = in == out;
   FoldLeases(in);  // direct access: what clients appended to the source is in it
   // Source shared, destination exclusive; two inodes in inode-number order.
@@ -364,68 +384,21 @@ Result<uint64_t> Filesystem::CopyFileRange(const Caller& c, uint64_t ino_in, uin
     lock_out.lock();
     lock_in.lock();
   }
-  PMEMFS_RETURN_IF_ERROR(CheckRegular(*in));
-  PMEMFS_RETURN_IF_ERROR(CheckRegular(*out));
-  PMEMFS_RETURN_IF_ERROR(CheckNotImmutable(*out, "copy_file_range"));
-  if (out->append_only() && off_out < out->rec.size)
-    return Status::Permission("inode " + std::to_string(ino_out) + " is append-only");
-  if (off_out >= kMaxFileSize && len > 0)
-    return Status::TooBig("copy to " + std::to_string(off_out) + " is past the largest file size");
-  const uint64_t size_in = in->rec.size;
-  if (off_in >= size_in || len == 0) return uint64_t{0};
-  len = std::min({len, size_in - off_in, kMaxFileSize - off_out});
-  if (same && off_in < off_out + len && off_out < off_in + len)
-    return Status::InvalidArgument("copy_file_range: overlapping ranges in one file");
-  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*in));
-  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*out));
+  PMEMFS_RETURN_IF_ERROR(CheckCopy(*in, *out, off_in, off_out, &len));
+  if (len == 0) return uint64_t{0};
+  PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadMap(*in));
+  PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadMap(*out));
   (void)FoldLeasesLocked(*out);
   (void)QuiesceLeases(*out, off_out, off_out + len,
                       off_out + len > out->rec.size ? LeaseChange::kResize : LeaseChange::kRange);
 
   DataOp dp(ctx_, *out);
-  dp.rec.mtime_ns = dp.rec.ctime_ns = NowNs();
+  dp.rec.mtime_ns = dp.rec.ctime_ns = Context::NowNs();
   KillPriv(c, dp.rec);
   PMEMFS_RETURN_IF_ERROR(dp.ZeroTail(dp.rec.size, off_out));
   dp.set_reached(off_out);
   dp.set_extend(true);
-  Status st;
-
-  // pages mode, block-aligned, both on the device: share the whole blocks (an instant clone).
-  // The superblock says so first, durably: other modes must not mount a filesystem with shared
-  // pages (layout::kIncompatSharedPages).
-  // (Not while a client may write the source's blocks in place: direct access.)
-  if (access_->descriptors() != nullptr && !in->is_volatile() && !out->is_volatile() &&
-      off_in % kBlock == 0 && off_out % kBlock == 0 && len >= kBlock &&
-      !(leases_ && leases_->HasWriteLease(in->ino))) {
-    const uint64_t n = len / kBlock;
-    st = store_->SetFeatures(0, 0, layout::kIncompatSharedPages);
-    if (st.ok()) st = dp.Share(*in->map, in->ino, off_in / kBlock, off_out / kBlock, n);
-    if (st.ok()) dp.Advance(off_out + n * kBlock);
-  }
-  // The rest through the data path, skipping ranges that are holes on both sides.
-  while (st.ok() && dp.reached() < off_out + len) {
-    const uint64_t copied = dp.reached() - off_out;
-    const uint64_t n = std::min(kCopyChunk, len - copied);
-    const uint64_t from = off_in + copied, to = off_out + copied;
-    if (in->map->NextData(from / kBlock) >= DivUp(from + n, kBlock) &&
-        out->map->NextData(to / kBlock) >= DivUp(to + n, kBlock)) {
-      dp.Advance(to + n);
-      continue;
-    }
-    mapping::ReadRef ref;
-    st = DataOp::Read(ctx_, *in, from, n, &ref);
-    if (!st.ok()) break;
-    std::vector<std::byte> flat;
-    const std::byte* bytes;
-    if (ref.iov().size() == 1) {
-      bytes = static_cast<const std::byte*>(ref.iov()[0].iov_base);
-    } else {
-      flat = ref.ToBytes();
-      bytes = flat.data();
-    }
-    st = dp.Fill(to, to + n, bytes, DataOp::kAllocHoles | DataOp::kWriteMapped);
-  }
-  if (!st.ok()) {
+  if (Status st = CopyRange(dp, *in, *out, off_in, off_out, len); !st.ok()) {
     // Keep what is in place (a short copy) when only space ran out; else what was committed.
     if (st.code() != Code::kNoSpace || dp.poisoned() || dp.reached() == off_out) dp.Abort();
     if (dp.reached() == off_out) return st;
@@ -434,14 +407,56 @@ Result<uint64_t> Filesystem::CopyFileRange(const Caller& c, uint64_t ino_in, uin
   return dp.reached() - off_out;
 }
 
+Status DataPath::CopyRange(DataOp& dp, const Inode& in, const Inode& out, uint64_t off_in,
+                           uint64_t off_out, uint64_t len) {
+  // pages mode, block-aligned, both on the device: share the whole blocks (an instant clone).
+  // The superblock says so first, durably: other modes must not mount a filesystem with shared
+  // pages (layout::kIncompatSharedPages).
+  // (Not while a client may write the source's blocks in place: direct access.)
+  if (ctx_.access->descriptors() != nullptr && !in.is_volatile() && !out.is_volatile() &&
+      off_in % kBlock == 0 && off_out % kBlock == 0 && len >= kBlock &&
+      !leases_.has_write_lease(in.ino)) {
+    const uint64_t n = len / kBlock;
+    PMEMFS_RETURN_IF_ERROR(ctx_.store->SetFeatures(0, 0, layout::kIncompatSharedPages));
+    PMEMFS_RETURN_IF_ERROR(dp.Share(*in.map, in.ino, off_in / kBlock, off_out / kBlock, n));
+    dp.Advance(off_out + n * kBlock);
+  }
+  // The rest through the data path, skipping ranges that are holes on both sides.
+  while (dp.reached() < off_out + len) {
+    const uint64_t copied = dp.reached() - off_out;
+    const uint64_t n = std::min(kCopyChunk, len - copied);
+    const uint64_t from = off_in + copied, to = off_out + copied;
+    if (in.map->NextData(from / kBlock) >= DivUp(from + n, kBlock) &&
+        out.map->NextData(to / kBlock) >= DivUp(to + n, kBlock)) {
+      dp.Advance(to + n);
+      continue;
+    }
+    mapping::ReadRef ref;
+    PMEMFS_RETURN_IF_ERROR(DataOp::Read(ctx_, in, from, n, &ref));
+    std::vector<std::byte> flat;
+    const std::byte* bytes;
+    if (ref.iov().size() == 1) {
+      bytes = static_cast<const std::byte*>(ref.iov()[0].iov_base);
+    } else {
+      flat = ref.ToBytes();
+      bytes = flat.data();
+    }
+    PMEMFS_RETURN_IF_ERROR(dp.Fill(to, to + n, bytes, DataOp::kAllocHoles | DataOp::kWriteMapped));
+  }
+  return Status::Ok();
+}
+
 // --- direct access (leases.cc) ---------------------------------------------------------------
 
-Status Filesystem::AllocateForLease(Inode& ip, uint64_t off, uint64_t end) {
+Status DataPath::AllocateForLease(Inode& ip, uint64_t off, uint64_t end) {
   DataOp dp(ctx_, ip);
   const uint64_t size = dp.rec.size;
   // Clients will write past the committed size: marked (in the same commit as the blocks) so
   // that mount trims what a crash leaves there (leases.cc, kAheadMark).
-  if (end > size) MarkAhead(dp.rec);
+  if (end > size) {
+    dp.rec.flags |= layout::kInodeTruncating;
+    dp.rec.pending_size = layout::kPendingSizeAhead;
+  }
   Status st = dp.CheckSpace(off, end);
   if (st.ok() && end > size) st = dp.ZeroTail(size, end);
   if (st.ok()) st = dp.Fill(off, end, nullptr, DataOp::kAllocHoles | DataOp::kUnshare);
@@ -452,7 +467,7 @@ Status Filesystem::AllocateForLease(Inode& ip, uint64_t off, uint64_t end) {
   return dp.Finish();
 }
 
-Status Filesystem::TrimForLease(Inode& ip, uint64_t fb, uint64_t n) {
+Status DataPath::TrimForLease(Inode& ip, uint64_t fb, uint64_t n) {
   DataOp dp(ctx_, ip);
   Status st = dp.Unmap(fb, n);
   if (!st.ok()) {
