@@ -29,6 +29,7 @@
 #include <mutex>
 #include <unordered_map>
 
+#include "client/calls.h"
 #include "client/file.h"
 #include "client/sys.h"
 #include "pmemfs/client.h"
@@ -134,6 +135,7 @@ void WriteStats() {
 }
 
 State& St() {
+  if (State* s = g_state; s != nullptr) return *s;  // (call_once costs a TLS setup per call)
   std::call_once(g_once, [] {
     g_state = new State();  // never freed: the library lives as long as the process
     const char* off = getenv("PMEMFS_DIRECT");
@@ -160,10 +162,13 @@ std::atomic<std::shared_ptr<Ofd>>* Slot(int fd, bool make) {
   return &p->e[fd % kChunk];
 }
 
+// Every data call asks: keep it short.
 std::shared_ptr<Ofd> Get(int fd) {
-  if (g_state == nullptr || g_state->tracked.load(std::memory_order_relaxed) == 0) return nullptr;
-  auto* slot = Slot(fd, false);
-  return slot ? slot->load(std::memory_order_acquire) : nullptr;
+  State* s = g_state;
+  if (s == nullptr || s->tracked.load(std::memory_order_relaxed) == 0) return nullptr;
+  if (fd < 0 || fd >= kChunk * kChunks) return nullptr;
+  Chunk* c = s->chunks[fd / kChunk].load(std::memory_order_acquire);
+  return c ? c->e[fd % kChunk].load(std::memory_order_acquire) : nullptr;
 }
 
 void Put(int fd, std::shared_ptr<Ofd> o) {
@@ -241,7 +246,114 @@ void Adopt(int fd, bool own) {
 bool CanRead(const Ofd& o) { return (o.flags & O_ACCMODE) != O_WRONLY; }
 bool CanWrite(const Ofd& o) { return (o.flags & O_ACCMODE) != O_RDONLY; }
 
+// The data calls, served in the device when the library tracks `fd` (one look-up in the table
+// per call); -1 when the kernel's turn: then nothing was done.
+ssize_t PreadvOfd(Ofd& o, int fd, const iovec* iov, int cnt, off_t off) {
+  if (!CanRead(o) || off < 0 || cnt < 0 || cnt > IOV_MAX) return -1;
+  ssize_t n = o.file->Preadv(fd, iov, cnt, static_cast<uint64_t>(off));
+  if (n >= 0) g_state->reads++;
+  return n;
+}
+
+ssize_t PwritevOfd(Ofd& o, int fd, const iovec* iov, int cnt, off_t off) {
+  // (O_APPEND: pwrite appends too, as Linux does.)
+  if (!CanWrite(o) || off < 0 || (o.flags & O_APPEND) || cnt < 0 || cnt > IOV_MAX) return -1;
+  ssize_t n = o.file->Pwritev(fd, iov, cnt, static_cast<uint64_t>(off));
+  if (n >= 0) g_state->writes++;
+  return n;
+}
+
+// read/readv: at the descriptor's offset, which moves with the data (the kernel keeps it).
+ssize_t ReadvOfd(Ofd& o, int fd, const iovec* iov, int cnt) {
+  if (!CanRead(o) || cnt < 0 || cnt > IOV_MAX) return -1;
+  std::lock_guard l(o.pos_mu);
+  const off_t pos = sys::lseek(fd, 0, SEEK_CUR);
+  if (pos < 0) return -1;
+  ssize_t n = o.file->Preadv(fd, iov, cnt, static_cast<uint64_t>(pos));
+  if (n < 0) return -1;
+  g_state->reads++;
+  sys::lseek(fd, pos + n, SEEK_SET);
+  return n;
+}
+
+ssize_t WritevOfd(Ofd& o, int fd, const iovec* iov, int cnt) {
+  if (!CanWrite(o) || cnt < 0 || cnt > IOV_MAX) return -1;
+  std::lock_guard l(o.pos_mu);
+  if (o.flags & O_APPEND) {
+    uint64_t at = 0;
+    ssize_t n = o.file->Append(fd, iov, cnt, &at);
+    if (n < 0) return -1;
+    g_state->writes++;
+    sys::lseek(fd, static_cast<off_t>(at + static_cast<uint64_t>(n)), SEEK_SET);
+    return n;
+  }
+  const off_t pos = sys::lseek(fd, 0, SEEK_CUR);
+  if (pos < 0) return -1;
+  ssize_t n = o.file->Pwritev(fd, iov, cnt, static_cast<uint64_t>(pos));
+  if (n < 0) return -1;
+  g_state->writes++;
+  sys::lseek(fd, pos + n, SEEK_SET);
+  return n;
+}
+
 }  // namespace
+
+ssize_t Pread(int fd, void* buf, size_t count, off_t off, PreadFn kernel) {
+  if (std::shared_ptr<Ofd> o = Get(fd)) {
+    iovec v{buf, count};
+    if (ssize_t n = PreadvOfd(*o, fd, &v, 1, off); n >= 0) return n;
+  }
+  return kernel(fd, buf, count, off);
+}
+
+ssize_t Preadv(int fd, const iovec* iov, int cnt, off_t off, PreadvFn kernel) {
+  if (std::shared_ptr<Ofd> o = Get(fd))
+    if (ssize_t n = PreadvOfd(*o, fd, iov, cnt, off); n >= 0) return n;
+  return kernel(fd, iov, cnt, off);
+}
+
+ssize_t Pwrite(int fd, const void* buf, size_t count, off_t off, PwriteFn kernel) {
+  if (std::shared_ptr<Ofd> o = Get(fd)) {
+    iovec v{const_cast<void*>(buf), count};
+    if (ssize_t n = PwritevOfd(*o, fd, &v, 1, off); n >= 0) return n;
+  }
+  return kernel(fd, buf, count, off);
+}
+
+ssize_t Pwritev(int fd, const iovec* iov, int cnt, off_t off, PwritevFn kernel) {
+  if (std::shared_ptr<Ofd> o = Get(fd))
+    if (ssize_t n = PwritevOfd(*o, fd, iov, cnt, off); n >= 0) return n;
+  return kernel(fd, iov, cnt, off);
+}
+
+ssize_t Read(int fd, void* buf, size_t count, ReadFn kernel) {
+  if (std::shared_ptr<Ofd> o = Get(fd)) {
+    iovec v{buf, count};
+    if (ssize_t n = ReadvOfd(*o, fd, &v, 1); n >= 0) return n;
+  }
+  return kernel(fd, buf, count);
+}
+
+ssize_t Readv(int fd, const iovec* iov, int cnt, ReadvFn kernel) {
+  if (std::shared_ptr<Ofd> o = Get(fd))
+    if (ssize_t n = ReadvOfd(*o, fd, iov, cnt); n >= 0) return n;
+  return kernel(fd, iov, cnt);
+}
+
+ssize_t Write(int fd, const void* buf, size_t count, WriteFn kernel) {
+  if (std::shared_ptr<Ofd> o = Get(fd)) {
+    iovec v{const_cast<void*>(buf), count};
+    if (ssize_t n = WritevOfd(*o, fd, &v, 1); n >= 0) return n;
+  }
+  return kernel(fd, buf, count);
+}
+
+ssize_t Writev(int fd, const iovec* iov, int cnt, WritevFn kernel) {
+  if (std::shared_ptr<Ofd> o = Get(fd))
+    if (ssize_t n = WritevOfd(*o, fd, iov, cnt); n >= 0) return n;
+  return kernel(fd, iov, cnt);
+}
+
 }  // namespace pmemfs::client
 
 using namespace pmemfs::client;
@@ -312,113 +424,33 @@ int pmemfs_dup2(int fd, int fd2) {
 }
 
 ssize_t pmemfs_pread(int fd, void* buf, size_t count, off_t offset) {
-  std::shared_ptr<Ofd> o = Get(fd);
-  if (o && CanRead(*o) && offset >= 0) {
-    ssize_t n = o->file->Pread(fd, buf, count, static_cast<uint64_t>(offset));
-    if (n >= 0) {
-      g_state->reads++;
-      return n;
-    }
-  }
-  return sys::pread(fd, buf, count, offset);
+  return Pread(fd, buf, count, offset, sys::pread);
 }
 
 ssize_t pmemfs_preadv(int fd, const struct iovec* iov, int iovcnt, off_t offset) {
-  std::shared_ptr<Ofd> o = Get(fd);
-  if (o && CanRead(*o) && offset >= 0 && iovcnt >= 0 && iovcnt <= IOV_MAX) {
-    ssize_t n = o->file->Preadv(fd, iov, iovcnt, static_cast<uint64_t>(offset));
-    if (n >= 0) {
-      g_state->reads++;
-      return n;
-    }
-  }
-  return sys::preadv(fd, iov, iovcnt, offset);
+  return Preadv(fd, iov, iovcnt, offset, sys::preadv);
 }
 
 ssize_t pmemfs_pwrite(int fd, const void* buf, size_t count, off_t offset) {
-  std::shared_ptr<Ofd> o = Get(fd);
-  // (O_APPEND: pwrite appends too, as Linux does.)
-  if (o && CanWrite(*o) && offset >= 0 && !(o->flags & O_APPEND)) {
-    ssize_t n = o->file->Pwrite(fd, buf, count, static_cast<uint64_t>(offset));
-    if (n >= 0) {
-      g_state->writes++;
-      return n;
-    }
-  }
-  return sys::pwrite(fd, buf, count, offset);
+  return Pwrite(fd, buf, count, offset, sys::pwrite);
 }
 
 ssize_t pmemfs_pwritev(int fd, const struct iovec* iov, int iovcnt, off_t offset) {
-  std::shared_ptr<Ofd> o = Get(fd);
-  if (o && CanWrite(*o) && offset >= 0 && !(o->flags & O_APPEND) && iovcnt >= 0 &&
-      iovcnt <= IOV_MAX) {
-    ssize_t n = o->file->Pwritev(fd, iov, iovcnt, static_cast<uint64_t>(offset));
-    if (n >= 0) {
-      g_state->writes++;
-      return n;
-    }
-  }
-  return sys::pwritev(fd, iov, iovcnt, offset);
+  return Pwritev(fd, iov, iovcnt, offset, sys::pwritev);
 }
 
 ssize_t pmemfs_readv(int fd, const struct iovec* iov, int iovcnt) {
-  std::shared_ptr<Ofd> o = Get(fd);
-  if (o && CanRead(*o) && iovcnt >= 0 && iovcnt <= IOV_MAX) {
-    std::lock_guard l(o->pos_mu);
-    const off_t pos = sys::lseek(fd, 0, SEEK_CUR);
-    if (pos >= 0) {
-      ssize_t n = o->file->Preadv(fd, iov, iovcnt, static_cast<uint64_t>(pos));
-      if (n >= 0) {
-        g_state->reads++;
-        sys::lseek(fd, pos + n, SEEK_SET);
-        return n;
-      }
-    }
-  }
-  return sys::readv(fd, iov, iovcnt);
+  return Readv(fd, iov, iovcnt, sys::readv);
 }
 
-ssize_t pmemfs_read(int fd, void* buf, size_t count) {
-  if (std::shared_ptr<Ofd> o = Get(fd)) {
-    iovec v{buf, count};
-    return pmemfs_readv(fd, &v, 1);
-  }
-  return sys::read(fd, buf, count);
-}
+ssize_t pmemfs_read(int fd, void* buf, size_t count) { return Read(fd, buf, count, sys::read); }
 
 ssize_t pmemfs_writev(int fd, const struct iovec* iov, int iovcnt) {
-  std::shared_ptr<Ofd> o = Get(fd);
-  if (o && CanWrite(*o) && iovcnt >= 0 && iovcnt <= IOV_MAX) {
-    std::lock_guard l(o->pos_mu);
-    if (o->flags & O_APPEND) {
-      uint64_t at = 0;
-      ssize_t n = o->file->Append(fd, iov, iovcnt, &at);
-      if (n >= 0) {
-        g_state->writes++;
-        sys::lseek(fd, static_cast<off_t>(at + static_cast<uint64_t>(n)), SEEK_SET);
-        return n;
-      }
-    } else {
-      const off_t pos = sys::lseek(fd, 0, SEEK_CUR);
-      if (pos >= 0) {
-        ssize_t n = o->file->Pwritev(fd, iov, iovcnt, static_cast<uint64_t>(pos));
-        if (n >= 0) {
-          g_state->writes++;
-          sys::lseek(fd, pos + n, SEEK_SET);
-          return n;
-        }
-      }
-    }
-  }
-  return sys::writev(fd, iov, iovcnt);
+  return Writev(fd, iov, iovcnt, sys::writev);
 }
 
 ssize_t pmemfs_write(int fd, const void* buf, size_t count) {
-  if (std::shared_ptr<Ofd> o = Get(fd)) {
-    iovec v{const_cast<void*>(buf), count};
-    return pmemfs_writev(fd, &v, 1);
-  }
-  return sys::write(fd, buf, count);
+  return Write(fd, buf, count, sys::write);
 }
 
 off_t pmemfs_lseek(int fd, off_t offset, int whence) {

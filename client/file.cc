@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <shared_mutex>
 
 #include "client/sys.h"
 
@@ -21,9 +22,11 @@ constexpr int64_t kAppendWaitNs = 100'000'000;
 uint64_t RoundDown(uint64_t v, uint64_t u) { return v / u * u; }
 uint64_t RoundUp(uint64_t v, uint64_t u) { return (v + u - 1) / u * u; }
 
+// File times come from the coarse clock, as the kernel's own do (current_time): a vDSO read of
+// the last tick, no timestamp counter; it moves once a tick (1-4 ms).
 int64_t NowNs() {
   timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
+  clock_gettime(CLOCK_REALTIME_COARSE, &ts);
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
@@ -110,6 +113,23 @@ void File::Revoke(uint64_t lo, uint64_t hi, uint64_t rev) {
 // --- data --------------------------------------------------------------------------------------
 
 uint64_t File::ReadLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c) {
+  if (const iovec& v = c->iov[c->i]; v.iov_len - c->in >= len) {
+    // The common case: one buffer, one extent (or hole).
+    uint64_t dev, run;
+    bool shared;
+    Locate(l, off, &dev, &run, &shared);
+    if (run >= len) {
+      std::byte* dst = static_cast<std::byte*>(v.iov_base) + c->in;
+      if (dev != 0) mount_->device().Read(dev, dst, len);
+      else std::memset(dst, 0, len);
+      c->in += len;
+      if (c->in == v.iov_len) {
+        c->i++;
+        c->in = 0;
+      }
+      return len;
+    }
+  }
   uint64_t done = 0;
   while (done < len) {
     uint64_t dev, run;
@@ -174,6 +194,27 @@ void File::WriteLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c) {
   }
 }
 
+bool File::WriteOne(const Lease& l, uint64_t off, uint64_t len, const void* src) {
+  if (!l.write) return false;
+  uint64_t dev, run;
+  bool shared;
+  Locate(l, off, &dev, &run, &shared);
+  if (dev == 0 || shared || run < len) return false;
+  mount_->device().CopyNoDrain(dev, src, len);
+  return true;
+}
+
+void File::Touched() {
+  // Once per tick of the clock: the slot's line is shared with the daemon and other clients.
+  const int64_t now = NowNs();
+  if (mtime_tick_.load(std::memory_order_relaxed) == now) return;
+  mtime_tick_.store(now, std::memory_order_relaxed);
+  direct::Slot* s = slot_;
+  int64_t m = s->mtime_ns.load(std::memory_order_relaxed);
+  while (m < now && !s->mtime_ns.compare_exchange_weak(m, now, std::memory_order_relaxed)) {
+  }
+}
+
 void File::Published(uint64_t end) {
   // Caller holds mu_ (so a revocation, which retires the slot, waits for us) and has drained.
   direct::Slot* s = slot_;
@@ -182,11 +223,8 @@ void File::Published(uint64_t end) {
          !s->size.compare_exchange_weak(cur, end, std::memory_order_release,
                                         std::memory_order_relaxed)) {
   }
-  const int64_t now = NowNs();
-  int64_t m = s->mtime_ns.load(std::memory_order_relaxed);
-  while (m < now && !s->mtime_ns.compare_exchange_weak(m, now, std::memory_order_relaxed)) {
-  }
-  wrote_.store(true, std::memory_order_relaxed);
+  Touched();
+  if (!wrote_.load(std::memory_order_relaxed)) wrote_.store(true, std::memory_order_relaxed);
 }
 
 ssize_t File::Preadv(int fd, const iovec* iov, int cnt, uint64_t off) {
@@ -239,6 +277,14 @@ ssize_t File::Pwritev(int fd, const iovec* iov, int cnt, uint64_t off) {
     {
       std::shared_lock l(mu_);
       bool progress = false;
+      if (cnt == 1 && done == 0 && slot_ != nullptr) {  // the common case: one extent
+        const Lease* lease = Find(off);
+        if (lease != nullptr && lease->hi - off >= count &&
+            WriteOne(*lease, off, count, iov[0].iov_base)) {
+          done = count;
+          progress = true;
+        }
+      }
       while (slot_ != nullptr && done < count) {
         const Lease* lease = Find(off + done);
         if (lease == nullptr) break;
@@ -529,12 +575,7 @@ bool File::Msync(void* addr, size_t len, uint64_t* covered_out) {
   }
   if (ours) {
     mount_->device().Drain();
-    if (slot_ != nullptr) {
-      const int64_t now = NowNs();
-      int64_t m = slot_->mtime_ns.load(std::memory_order_relaxed);
-      while (m < now && !slot_->mtime_ns.compare_exchange_weak(m, now)) {
-      }
-    }
+    if (slot_ != nullptr) Touched();
   }
   if (covered_out != nullptr) *covered_out += covered;
   return ours;

@@ -28,10 +28,10 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <vector>
 
 #include "client/mount.h"
+#include "client/rw_lock.h"
 
 namespace pmemfs::client {
 
@@ -136,19 +136,25 @@ class File {
   uint64_t ReadLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c);
   bool Writable(const Lease& l, uint64_t off, uint64_t len) const;
   void WriteLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c);
+  // The common case of a write (one buffer, one extent of a write lease): copied, and true;
+  // false (nothing done) otherwise. Caller holds mu_ shared.
+  bool WriteOne(const Lease& l, uint64_t off, uint64_t len, const void* src);
   void Published(uint64_t end);
+  // The slot's mtime raised to now. Caller holds mu_ and has a slot.
+  void Touched();
   // Waits (bounded) until the slot's size reaches `start`: the appends other processes placed
   // below it are durable and published. Caller holds mu_ and has a slot.
   void AwaitEarlierAppends(uint64_t start);
 
   Mount* const mount_;
   const uint64_t ino_;
-  mutable std::shared_mutex mu_;  // guards everything below
+  mutable RwLock mu_;  // guards everything below
   std::map<uint64_t, Lease> leases_;  // by lo; never overlapping
   direct::Slot* slot_ = nullptr;      // while leases_ is not empty
   uint64_t revoked_ = 0;              // the highest revocation seen
   std::vector<Region> regions_;
   std::atomic<bool> wrote_{false};    // written directly since the last Sync
+  std::atomic<int64_t> mtime_tick_{0};  // the coarse clock's time of our last mtime update
   // For Sync's kernel-fsync decision: descriptions this process opened and still tracks; and
   // whether another process may hold one of ours (inherited, or a child made while we had one:
   // spawns_ is the process's spawn count at our opens) or a shared mapping may have left dirty

@@ -18,6 +18,7 @@
 
 #include <cstdlib>
 
+#include "client/calls.h"
 #include "pmemfs/client.h"
 
 extern "C" {
@@ -225,29 +226,22 @@ EXPORT int fcntl64(int fd, int cmd, ...) {
 
 // --- data ----------------------------------------------------------------------------------
 
-EXPORT ssize_t read(int fd, void* buf, size_t n) {
-  if (Tracked(fd)) return pmemfs_read(fd, buf, n);
-  NEXT(read);
-  return next(fd, buf, n);
-}
+// One look-up of the descriptor per call (calls.h): the library's when it tracks it, else libc's.
+#define DATA_CALL(name, fn, ...)           \
+  NEXT(name);                              \
+  return pmemfs_tracking() ? pmemfs::client::fn(__VA_ARGS__, next) : next(__VA_ARGS__)
+
+EXPORT ssize_t read(int fd, void* buf, size_t n) { DATA_CALL(read, Read, fd, buf, n); }
 EXPORT ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
   if (n > buflen) abort();  // what the fortified call would do (__chk_fail)
   return read(fd, buf, n);
 }
-EXPORT ssize_t write(int fd, const void* buf, size_t n) {
-  if (Tracked(fd)) return pmemfs_write(fd, buf, n);
-  NEXT(write);
-  return next(fd, buf, n);
-}
+EXPORT ssize_t write(int fd, const void* buf, size_t n) { DATA_CALL(write, Write, fd, buf, n); }
 EXPORT ssize_t pread(int fd, void* buf, size_t n, off_t off) {
-  if (Tracked(fd)) return pmemfs_pread(fd, buf, n, off);
-  NEXT(pread);
-  return next(fd, buf, n, off);
+  DATA_CALL(pread, Pread, fd, buf, n, off);
 }
 EXPORT ssize_t pread64(int fd, void* buf, size_t n, off_t off) {
-  if (Tracked(fd)) return pmemfs_pread(fd, buf, n, off);
-  NEXT(pread64);
-  return next(fd, buf, n, off);
+  DATA_CALL(pread64, Pread, fd, buf, n, off);
 }
 EXPORT ssize_t __pread_chk(int fd, void* buf, size_t n, off_t off, size_t buflen) {
   if (n > buflen) abort();
@@ -258,44 +252,28 @@ EXPORT ssize_t __pread64_chk(int fd, void* buf, size_t n, off_t off, size_t bufl
   return pread64(fd, buf, n, off);
 }
 EXPORT ssize_t pwrite(int fd, const void* buf, size_t n, off_t off) {
-  if (Tracked(fd)) return pmemfs_pwrite(fd, buf, n, off);
-  NEXT(pwrite);
-  return next(fd, buf, n, off);
+  DATA_CALL(pwrite, Pwrite, fd, buf, n, off);
 }
 EXPORT ssize_t pwrite64(int fd, const void* buf, size_t n, off_t off) {
-  if (Tracked(fd)) return pmemfs_pwrite(fd, buf, n, off);
-  NEXT(pwrite64);
-  return next(fd, buf, n, off);
+  DATA_CALL(pwrite64, Pwrite, fd, buf, n, off);
 }
 EXPORT ssize_t readv(int fd, const struct iovec* iov, int cnt) {
-  if (Tracked(fd)) return pmemfs_readv(fd, iov, cnt);
-  NEXT(readv);
-  return next(fd, iov, cnt);
+  DATA_CALL(readv, Readv, fd, iov, cnt);
 }
 EXPORT ssize_t writev(int fd, const struct iovec* iov, int cnt) {
-  if (Tracked(fd)) return pmemfs_writev(fd, iov, cnt);
-  NEXT(writev);
-  return next(fd, iov, cnt);
+  DATA_CALL(writev, Writev, fd, iov, cnt);
 }
 EXPORT ssize_t preadv(int fd, const struct iovec* iov, int cnt, off_t off) {
-  if (Tracked(fd)) return pmemfs_preadv(fd, iov, cnt, off);
-  NEXT(preadv);
-  return next(fd, iov, cnt, off);
+  DATA_CALL(preadv, Preadv, fd, iov, cnt, off);
 }
 EXPORT ssize_t preadv64(int fd, const struct iovec* iov, int cnt, off_t off) {
-  if (Tracked(fd)) return pmemfs_preadv(fd, iov, cnt, off);
-  NEXT(preadv64);
-  return next(fd, iov, cnt, off);
+  DATA_CALL(preadv64, Preadv, fd, iov, cnt, off);
 }
 EXPORT ssize_t pwritev(int fd, const struct iovec* iov, int cnt, off_t off) {
-  if (Tracked(fd)) return pmemfs_pwritev(fd, iov, cnt, off);
-  NEXT(pwritev);
-  return next(fd, iov, cnt, off);
+  DATA_CALL(pwritev, Pwritev, fd, iov, cnt, off);
 }
 EXPORT ssize_t pwritev64(int fd, const struct iovec* iov, int cnt, off_t off) {
-  if (Tracked(fd)) return pmemfs_pwritev(fd, iov, cnt, off);
-  NEXT(pwritev64);
-  return next(fd, iov, cnt, off);
+  DATA_CALL(pwritev64, Pwritev, fd, iov, cnt, off);
 }
 EXPORT off_t lseek(int fd, off_t off, int whence) {
   if (Tracked(fd)) return pmemfs_lseek(fd, off, whence);
