@@ -171,7 +171,6 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
                     .policy = args.direct_access,
                     .owner = geteuid(),
                     .invalidator = &inval,
-                    .fold_ms = m.writeback_ms,
                     .kernel_caches_writes = ctx.want_writeback_cache});
     if (srv.ok()) {
       direct = std::move(srv).value();

@@ -57,6 +57,7 @@ void Flusher::Loop() {
     lock.Unlock();
     {
       QuiesceGate::Pass pass(hooks_.gate);
+      if (hooks_.fold) hooks_.fold();
       (void)Flush();  // a failure stays pending; Fsync/SyncFs/Unmount report it
     }
     lock.Lock();

@@ -4,7 +4,9 @@
 //     committed at the latest one period after the write, as ext4 journals them;
 //   - the buffered data of the access strategy (copy mode's DRAM cache; nothing in the other
 //     modes, whose writes are durable on return).
-// Every `period` it commits the pending times, then writes back the buffered data. Fsync, the
+// Every `period` it folds what direct-access clients reported (sizes and times in their lease
+// slots) into the inodes, commits the pending times, then writes back the buffered data: the
+// one periodic job of writeback_ms, so that SetPeriod (pmemfs-tune --writeback-ms) reaches all. Fsync, the
 // last Release, SyncFs, a remount read-only and Unmount do the same at once (CommitTimes,
 // Flush), so the thread only bounds how long a change may stay pending.
 //
@@ -44,6 +46,10 @@ class Flusher {
     // Called for each inode once its times were committed by Flush and it is no longer held
     // here (so the inode cache may evict it). Called with no locks held. May be null.
     std::function<void(uint64_t ino)> released;
+    // Takes what direct-access clients reported (sizes, times) into the inodes, deferring
+    // their commit to the round it starts (Filesystem::FoldAllLeases). Called at the start of
+    // each background round, inside the gate, with no locks held. May be null.
+    std::function<void()> fold;
     // Passed (quiesce.h) around each background round, before any inode lock. May be null.
     QuiesceGate* gate = nullptr;
   };

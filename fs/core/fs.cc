@@ -81,6 +81,11 @@ void Filesystem::MakeFlusher() {
       .commit_record = [this](Inode& ip) { return CommitRecord(ip); },
       .write_back = [this] { return access_ ? access_->SyncAll() : Status::Ok(); },
       .released = [this](uint64_t ino) { cache_->MaybeEvict(ino); },
+      // While a direct-access server serves (holders_ is set after leases_, never before).
+      .fold =
+          [this] {
+            if (holders_.load() != nullptr) FoldAllLeases();
+          },
       .gate = &gate_,
   });
 }

@@ -232,8 +232,9 @@ class Filesystem {
   void DropLeaseClient(ClientId c);
   // `c` answered revocation `rev` late: what it held is unpinned.
   void LeaseAnswered(ClientId c, uint64_t rev);
-  // Takes what clients reported (size, mtime) into every leased inode (then committed within
-  // writeback_ms). For the server to call now and then.
+  // Takes what clients reported (size, mtime) into every leased inode, to be committed with
+  // the pending times. The Flusher's background rounds call it (every writeback_ms, the period
+  // SetWritebackMs changes) while a server is set (EnableLeases).
   void FoldAllLeases();
   // Calls every lease back (before the server stops) and commits what clients reported.
   void RevokeAllLeases();

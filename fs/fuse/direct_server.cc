@@ -168,25 +168,12 @@ bool DirectServer::Allowed(int fd, std::string* why) const {
 }
 
 void DirectServer::AcceptLoop() {
-  using Clock = std::chrono::steady_clock;
-  auto next_fold = Clock::now() + std::chrono::milliseconds(opts_.fold_ms);
   while (true) {
-    const int wait_ms = opts_.fold_ms == 0
-                            ? -1
-                            : static_cast<int>(std::max<int64_t>(
-                                  0, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                         next_fold - Clock::now())
-                                         .count()));
     pollfd fds[2] = {{listen_fd_, POLLIN, 0}, {stop_fd_[0], POLLIN, 0}};
-    int r = poll(fds, 2, wait_ms);
+    int r = poll(fds, 2, -1);
     if (r < 0 && errno != EINTR) {
       spdlog::error("{}", Errno("direct access poll"));
       return;
-    }
-    if (opts_.fold_ms != 0 && Clock::now() >= next_fold) {
-      core::QuiesceGate::Pass pass(fs_->gate());
-      fs_->FoldAllLeases();
-      next_fold = Clock::now() + std::chrono::milliseconds(opts_.fold_ms);
     }
     if (r <= 0) continue;
     if (fds[1].revents) return;

@@ -19,7 +19,8 @@
 // fsync after direct writes drops its cached pages (close-to-open for readers through the
 // kernel).
 //
-// Threads: an accept thread (which also folds what clients report, every writeback_ms), and per
+// Threads: an accept thread (what clients report is folded by core's Flusher, every
+// writeback_ms, the period pmemfs-tune --writeback-ms changes), and per
 // client a request thread and an answer thread for the callback socket (so that answers to
 // revocations are read while a request of the same client waits for an inode lock).
 #pragma once
@@ -49,7 +50,6 @@ struct DirectServerOptions {
   config::DirectAccess policy;    // not kOff
   uid_t owner = 0;                // the daemon's user
   AsyncInvalidator* invalidator = nullptr;  // may be null (tests)
-  uint32_t fold_ms = 5000;        // how often reported sizes and times are folded (writeback_ms)
   int revoke_timeout_ms = 1000;   // how long a revocation waits for its answers
   // The kernel may keep written pages of this mount dirty (-o writeback_cache): a client's
   // fsync then always needs the kernel's fsync too.

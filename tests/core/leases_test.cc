@@ -11,8 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "fs_harness.h"
@@ -345,6 +347,33 @@ TEST_P(LeasesTest, ACrashLosesOnlyWhatWasNotFsynced) {
   // shows zeros there, never old bytes.
   ASSERT_TRUE(h.fs().SetAttr(kRoot, ino, {.fields = kSetSize, .size = 3 * kB}).ok());
   EXPECT_EQ(h.Read(ino, 0, 3 * kB), "durable" + std::string(3 * kB - 7, '\0'));
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
+// The background rounds (Flusher, every writeback_ms) take what clients report into the inodes
+// and commit it, also once pmemfs-tune --writeback-ms turned them on, on a live mount that had
+// none (the mount's period 0: nothing would ever be folded; the direct-access server used to
+// fold on a timer of its own, set once at start).
+TEST_P(LeasesTest, AWritebackPeriodSetOnlineFoldsWhatClientsReport) {
+  Harness h(GetParam());  // writeback_ms 0: no background rounds
+  const uint64_t ino = h.Create("f");
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant g = h.Grant(c, ino, 0, 2 * kB, true);
+  h.ClientWrite(g, 0, std::string(kB + 5, 'z'));  // in the slot only, not committed
+  const uint64_t before = h.sim().sim->persist_points();
+  h.fs().SetWritebackMs(5);
+  // Waits (bounded: a failure, not a hang) for a round to persist the fold's commit.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (h.sim().sim->persist_points() == before && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  EXPECT_GT(h.sim().sim->persist_points(), before) << "no background round committed anything";
+  // The round under way holds the gate: closing it waits for the round to end.
+  ASSERT_TRUE(h.fs().gate()->Close(std::chrono::seconds(30)));
+  h.fs().gate()->Open();
+  h.Disable();
+  h.CrashAndMount();
+  EXPECT_EQ(h.Size(ino), kB + 5);
+  EXPECT_TRUE(h.Read(ino, 0, 2 * kB) == std::string(kB + 5, 'z'));
   EXPECT_TRUE(h.Fsck().clean());
 }
 
