@@ -7,7 +7,9 @@
 # mount: no error, no lost byte (a reference file read with O_DIRECT after each switch, the
 # workload's files at the end and after a remount), pmemfs-fsck -n clean. A switch refused while
 # a direct-access lease holder is stopped (SIGSTOP) names it and leaves the mode as it was; a
-# user who is neither root nor the mount's owner is refused; refusals print one line.
+# user who is neither root nor the mount's owner is refused; so are bad sizes, periods and
+# modes (also beside valid values, which then do not change either), and a mount that went away
+# (unmounted, or its daemon killed); refusals print one line and exit 1.
 source "$(dirname "$0")/lib.sh"
 TUNE=${PMEMFS_TUNE:-pmemfs-tune}
 TOOL=${PMEMFS_DIRECT_TOOL:?PMEMFS_DIRECT_TOOL: the pmemfs-direct-tool program (CMake sets it)}
@@ -30,10 +32,10 @@ for path in glob.glob("/run/pmemfs/*.sock"):
 sys.exit("no daemon reports " + sys.argv[1])
 PY
 }
-refused() {  # refused WHAT CMD...: exit 1 and one line on stderr
+refused() {  # refused WHAT CMD...: exit 1 (REFUSED_RC: another) and one line on stderr
   local what=$1 rc=0; shift
   "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
-  expect_eq "$rc" 1 "$what: exit status"
+  expect_eq "$rc" "${REFUSED_RC:-1}" "$what: exit status"
   expect_eq "$(wc -l <"$WORK/err")" 1 "$what: lines on stderr ($(cat "$WORK/err"))"
 }
 
@@ -66,6 +68,28 @@ if [ "$MODE" = copy ]; then
 else
   refused "--cache-size outside copy mode" "$TUNE" --cache-size 8M "$MNT"
 fi
+# Refused values: one line, exit 1, nothing changed (also what was valid beside them).
+wb=$(live writeback_ms)
+cs=$(live cache_size)
+refused "a cache size that is not a size" "$TUNE" --cache-size 12Q "$MNT"
+refused "a write-back period that is not a number" "$TUNE" --writeback-ms soon "$MNT"
+refused "a write-back period past 32 bits" "$TUNE" --writeback-ms 4294967296 "$MNT"
+# (An unknown mode is a usage error: exit 2.)
+REFUSED_RC=2 refused "an unknown mode" "$TUNE" --mode turbo "$MNT"
+REFUSED_RC=2 refused "an unknown mode beside a valid period" \
+  "$TUNE" --writeback-ms 300 --mode turbo "$MNT"
+refused "a bad cache size beside a valid label" "$TUNE" -L third --cache-size 1X "$MNT"
+if [ "$MODE" = copy ]; then
+  refused "a cache size past the address space beside a valid period" \
+    "$TUNE" --writeback-ms 300 --cache-size 1P "$MNT"
+else
+  refused "--cache-size outside copy mode beside a valid period" \
+    "$TUNE" --writeback-ms 300 --cache-size 8M "$MNT"
+fi
+expect_eq "$(live writeback_ms)" "$wb" "writeback_ms after refused changes"
+expect_eq "$(live cache_size)" "$cs" "cache_size after refused changes"
+expect_eq "$(live mode)" "$MODE" "the mode after refused changes"
+expect_eq "$($FSUTIL label "$MNT")" second "the label after refused changes"
 refused "a non-owner" setpriv --reuid=65534 --regid=65534 --clear-groups "$TUNE" -L other "$MNT"
 grep -q "permission denied" "$WORK/err" || fail "the non-owner refusal: $(cat "$WORK/err")"
 refused "a non-owner's switch" setpriv --reuid=65534 --regid=65534 --clear-groups \
@@ -244,4 +268,23 @@ cmp "$MNT/ref" "$WORK/ref" || fail "the reference file after the remount"
 check_meta "after the remount"
 expect_eq "$($FSUTIL label "$MNT")" second "the label after the remount"
 umount_fs
+
+# --- a mount that went away -------------------------------------------------------------------
+# Unmounted: the mount point is a plain directory again; the device's live-only options refused.
+refused "a switch of a mount point no longer mounted" "$TUNE" --mode direct "$MNT"
+grep -q "not the mount point of a running pmemfs" "$WORK/err" ||
+  fail "the refusal for an unmounted mount point: $(cat "$WORK/err")"
+refused "--writeback-ms of an unmounted device" "$TUNE" --writeback-ms 5 "$DEV"
+# The daemon killed under a live mount (its socket left behind, the mount dead): refused, and
+# the device is not changed behind the dead mount's back.
+mount_fs
+kill -9 "$DAEMON_PID"
+wait "$DAEMON_PID" 2>/dev/null || true
+DAEMON_PID=""
+: >"$WORK/daemon.pid"
+refused "a switch of a mount whose daemon died" "$TUNE" --mode direct "$MNT"
+refused "--cache-size of a mount whose daemon died" "$TUNE" --cache-size 8M "$MNT"
+fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
+expect_eq "$("$TUNE" -l "$DEV" | awk -F': *' '/^[Dd]efault mode/ { print $2 }')" "$MODE" \
+  "the stored default mode after refusals"
 pass
