@@ -179,6 +179,7 @@ Status Filesystem::Unmount() {
     if (unmounted_) return Status::Ok();
     unmounted_ = true;
   }
+  StopScrub();
   flusher_->Stop();
   // A device that shrank under the filesystem is left as it is: writing back or marking it
   // clean would claim what is lost. Its journal and dirty state tell the next mount and

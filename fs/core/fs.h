@@ -59,6 +59,7 @@
 #include "fs/core/quiesce.h"
 #include "fs/core/types.h"
 #include "fs/core/xattrs.h"
+#include "fs/store/scrub.h"
 #include "fs/store/store.h"
 #include "mapping/access.h"
 #include "mapping/device.h"
@@ -117,6 +118,22 @@ class Filesystem {
     std::optional<uint64_t> cache_size;  // copy mode's (the new mode's when it is copy)
   };
   Status ChangeAccess(const AccessChange& change, std::chrono::milliseconds drain_timeout);
+
+  // --- online scrub (scrub.cc: pmemfs-tune --scrub on a live mount) ----------------------------
+  // Starts store::Scrub of the device on a thread of its own while the mount runs: the pages
+  // are read with no pause; the gate is closed only to re-read a page found bad before
+  // recording it and to name what the bad ranges hit (waiting at most `drain_timeout` each). A
+  // read-only mount reports what it finds and records nothing. One scrub at a time (Busy while
+  // one runs); Unmount stops it. Returns the scrub's id (1, 2, ... per mount).
+  Result<uint64_t> StartScrub(const std::string& name, std::chrono::milliseconds drain_timeout);
+  struct ScrubStatus {
+    uint64_t id = 0;  // of the last scrub started; 0: none
+    bool running = false;
+    uint64_t done = 0, total = 0;  // bytes read so far, of (0 until known)
+    Status error;                  // once finished: why it failed
+    store::ScrubReport report;     // once finished without error
+  };
+  ScrubStatus scrub_status() const;
 
   // --- names ----------------------------------------------------------------------------------
   Result<Attr> Lookup(const Caller& c, uint64_t parent, std::string_view name);
@@ -406,6 +423,12 @@ class Filesystem {
   bool unmounted_ = false;                // guarded by remount_mu_
   std::mutex remount_mu_;                // serialises SetReadOnly and the start of Unmount
   QuiesceGate gate_;  // online.cc
+  struct ScrubJob;    // scrub.cc
+  mutable std::mutex scrub_mu_;       // guards scrub_ (the pointer; the job keeps its own state)
+  std::shared_ptr<ScrubJob> scrub_;   // the last scrub started (null: none)
+  bool scrub_stopped_ = false;        // guarded by scrub_mu_: set by Unmount
+  // Stops a running scrub and waits for its thread (Unmount).
+  void StopScrub();
 
   // The background thread: pending write times and copy mode's write-back (flusher.h).
   // Declared last: destroyed (stopped) first.

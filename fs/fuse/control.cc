@@ -47,6 +47,23 @@ Result<std::string> ReadLine(int fd) {
   return Status::IoError("control socket: line too long");
 }
 
+// A reply line: read in chunks (a scrub report may be megabytes), at most kMaxReply bytes.
+constexpr size_t kMaxReply = size_t{64} << 20;
+Result<std::string> ReadReply(int fd) {
+  std::string line;
+  char buf[65536];
+  while (line.size() < kMaxReply) {
+    ssize_t n = read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return Status::IoError(Errno("control socket read"));
+    if (n == 0) return line;
+    const char* nl = static_cast<const char*>(memchr(buf, '\n', static_cast<size_t>(n)));
+    line.append(buf, nl ? static_cast<size_t>(nl - buf) : static_cast<size_t>(n));
+    if (nl) return line;
+  }
+  return Status::IoError("control socket: reply too long");
+}
+
 Status WriteAll(int fd, const std::string& s) {
   size_t done = 0;
   while (done < s.size()) {
@@ -203,7 +220,7 @@ Result<std::string> ControlRequest(const std::string& socket_path, const std::st
   timeval tv{.tv_sec = timeout_s, .tv_usec = 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   Status s = WriteAll(fd, request + "\n");
-  Result<std::string> reply = s.ok() ? ReadLine(fd) : Result<std::string>(s);
+  Result<std::string> reply = s.ok() ? ReadReply(fd) : Result<std::string>(s);
   close(fd);
   return reply;
 }

@@ -11,7 +11,7 @@
 // device number for a device node, its filesystem and inode numbers for a file, so every path
 // to the same part finds it). Only the daemon holding the device's lock serves it, so a socket
 // left by a daemon that died is replaced by the next one. Protocol: one request line per
-// connection, one reply line: "ok[ TEXT]" or "error MESSAGE".
+// connection (at most 4 KiB), one reply line (at most 64 MiB): "ok[ TEXT]" or "error MESSAGE".
 #pragma once
 
 #include <sys/types.h>

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <chrono>
 #include <cstdio>
 #include <memory>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "fs/config/values.h"
+#include "mapping/poison.h"
 
 namespace pmemfs::fuse {
 namespace {
@@ -148,6 +150,69 @@ std::string Tune(State& s, const std::string& args) {
   return text.empty() ? "ok nothing changed" : "ok " + text;
 }
 
+// "OFFSET:LENGTH", decimal bytes.
+bool ParseRange(const std::string& s, uint64_t* off, uint64_t* len) {
+  const size_t colon = s.find(':');
+  if (colon == std::string::npos) return false;
+  Result<uint64_t> a = Number("poison", s.substr(0, colon));
+  Result<uint64_t> b = Number("poison", s.substr(colon + 1));
+  if (!a.ok() || !b.ok()) return false;
+  *off = *a;
+  *len = *b;
+  return true;
+}
+
+std::string ScrubStart(State& s, const std::string& args) {
+  std::istringstream in(args);
+  std::string word;
+  std::vector<std::pair<uint64_t, uint64_t>> poison;
+  while (in >> word) {
+    if (word.rfind("poison=", 0) != 0) return "error unknown scrub argument '" + Clean(word) + "'";
+    // Test only: a daemon started without PMEMFS_TEST_POISON=1 refuses it.
+    const char* allowed = getenv("PMEMFS_TEST_POISON");
+    if (allowed == nullptr || std::string(allowed) != "1")
+      return "error test poison is not enabled in this daemon (PMEMFS_TEST_POISON=1)";
+    std::istringstream list(word.substr(7));
+    std::string range;
+    while (std::getline(list, range, ',')) {
+      uint64_t off = 0, len = 0;
+      if (!ParseRange(range, &off, &len)) return "error poison: expected OFFSET:LENGTH";
+      poison.push_back({off, len});
+    }
+  }
+  for (auto [off, len] : poison) {
+    Status st = mapping::SimulatePoison(s.fs->device(), off, len);
+    if (!st.ok()) return "error poison: " + Clean(st.message());
+    spdlog::warn("test poison: device range [{}, +{}) faults from now on", off, len);
+  }
+  Result<uint64_t> id = s.fs->StartScrub(s.d.device, kDrainTimeout);
+  if (!id.ok()) return "error " + Clean(id.status().message());
+  spdlog::info("scrub {} started (pmemfs-tune)", *id);
+  return "ok id=" + std::to_string(*id);
+}
+
+std::string ScrubStatus(State& s, const std::string& args) {
+  std::istringstream in(args);
+  std::string word;
+  uint64_t id = 0;
+  while (in >> word) {
+    Result<uint64_t> n = Number("id", word.rfind("id=", 0) == 0 ? word.substr(3) : word);
+    if (word.rfind("id=", 0) != 0 || !n.ok())
+      return "error unknown scrub argument '" + Clean(word) + "'";
+    id = *n;
+  }
+  const core::Filesystem::ScrubStatus st = s.fs->scrub_status();
+  if (st.id == 0) return "error no scrub was started";
+  if (id != 0 && id != st.id)
+    return "error scrub " + std::to_string(id) + " was followed by scrub " +
+           std::to_string(st.id);
+  if (st.running)
+    return "ok running id=" + std::to_string(st.id) + " done=" + std::to_string(st.done) +
+           " total=" + std::to_string(st.total);
+  if (!st.error.ok()) return "error scrub: " + Clean(st.error.message());
+  return "ok done " + store::EncodeScrubReport(st.report);
+}
+
 std::string Remount(State& s, const std::string& args) {
   std::istringstream in(args);
   std::string word;
@@ -189,6 +254,8 @@ ControlServer::Handler DaemonControlHandler(core::Filesystem* fs, DaemonDescript
       return Remount(*state, request.substr(7));
     }
     if (request.rfind("tune", 0) == 0) return Tune(*state, request.substr(4));
+    if (request.rfind("scrub start", 0) == 0) return ScrubStart(*state, request.substr(11));
+    if (request.rfind("scrub status", 0) == 0) return ScrubStatus(*state, request.substr(12));
     return "error unknown request '" + Clean(request) + "'";
   };
 }

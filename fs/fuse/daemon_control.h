@@ -18,6 +18,17 @@
 //                                "pause_ns=N drain_ns=N".
 //                                "info" reports the last switch's pause too (pause_ns=,
 //                                pause_waiters=, pause_longest_wait_ns=).
+//   scrub start[ poison=OFF:LEN[,OFF:LEN...]]
+//                             -> ok id=N | error MESSAGE
+//                                pmemfs-tune --scrub on a live mount: starts
+//                                core::Filesystem::StartScrub (one at a time) and answers at
+//                                once. poison= (tests only: refused unless the daemon runs with
+//                                PMEMFS_TEST_POISON=1 in its environment) first makes those
+//                                device ranges fault in the daemon (mapping/poison.h).
+//   scrub status[ id=N]       -> ok running id=N done=BYTES total=BYTES
+//                                | ok done REPORT (store::EncodeScrubReport: one line, however
+//                                  many bad ranges) | error MESSAGE (the scrub failed, or N is
+//                                  not the last one started)
 #pragma once
 
 #include <sys/types.h>

@@ -4,7 +4,7 @@
 //   pmemfs-tune [-L LABEL] [-U UUID|random|time] [--mode copy|direct|pages]
 //               [--descriptors on|off] [--ram-size SIZE] DEVICE[,PART...]
 //   pmemfs-tune [-L LABEL] [--mode M] [--writeback-ms N] [--cache-size SIZE] MOUNTPOINT|DEVICE
-//   pmemfs-tune --scrub [--json] DEVICE[,PART...]     find media errors, name what they hit
+//   pmemfs-tune --scrub [--json] DEVICE[,PART...]|MOUNTPOINT   find media errors, name what they hit
 //   pmemfs-tune -V|--version
 //
 // Offline: the device's parts are locked while it runs, as the daemon locks them, so a mounted
@@ -12,8 +12,8 @@
 // nothing) and made through the store's journal (tools/tune/offline.h). Exit status: 0 done,
 // 1 refused or failed (one line on stderr), 2 usage error. Online (a mount point, or the device
 // of a live mount): the running daemon makes the change (tools/tune/online.h); --mode then
-// switches the running mode, not the stored one. --scrub (offline only): 3 when the device has
-// bad ranges (tools/tune/scrub_command.h).
+// switches the running mode, not the stored one. --scrub (offline, or online through the daemon):
+// 3 when the device has bad ranges (tools/tune/scrub_command.h).
 #include <CLI/CLI.hpp>
 
 #include <charconv>
@@ -164,7 +164,7 @@ int main(int argc, char** argv) {
                "with -l or --scrub: print it as one JSON object (see pmemfs-tune(8))");
   app.add_flag("--scrub", o.scrub,
                "read every page in use through the media guard, record the bad ranges found and "
-               "name the files and structures every bad range hits (unmounted device)");
+               "name the files and structures every bad range hits (a live mount: through its daemon)");
   app.add_option("--test-poison", o.test_poison, "")->group("")->type_name("OFFSET:LENGTH");
   app.add_option("-L,--label", o.label, "set the filesystem label (at most 63 bytes)")
       ->type_name("LABEL");

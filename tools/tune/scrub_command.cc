@@ -1,13 +1,17 @@
 #include "tools/tune/scrub_command.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 
+#include "fs/fuse/control.h"
 #include "mapping/device_set.h"
 #include "mapping/poison.h"
 #include "mkpmemfs_progress.h"
+#include "tools/tune/online.h"
 #include "tools/tune/scrub.h"
 
 namespace pmemfs::tune {
@@ -44,18 +48,65 @@ bool ParseRange(const std::string& s, uint64_t* off, uint64_t* len) {
   }
 }
 
+int Finish(const ScrubCommand& c, const ScrubReport& r) {
+  if (c.json) printf("%s\n", ScrubJson(r).c_str());
+  else PrintScrub(r, stdout);
+  if (!r.record_error.empty()) return kScrubFailed;
+  return r.ranges.empty() ? kScrubClean : kScrubBadRanges;
+}
+
+// The daemon's answer to `request`: the text after "ok ", or its "error" as one line.
+Result<std::string> Ask(const std::string& socket, const std::string& target,
+                        const std::string& request) {
+  Result<std::string> reply = fuse::ControlRequest(socket, request, fuse::kInfoTimeoutS);
+  if (!reply.ok()) {
+    if (std::strstr(reply.status().message().c_str(), strerror(EACCES)) != nullptr)
+      return Status::Permission("permission denied: only root or the mount's owner may scrub a "
+                                "live mount");
+    return Status::IoError(target + ": the daemon does not answer: " + reply.status().message());
+  }
+  if (reply->rfind("ok", 0) == 0) return reply->size() > 3 ? reply->substr(3) : std::string();
+  if (*reply == "error permission denied")
+    return Status::Permission("permission denied: only root or the mount's owner may scrub a "
+                              "live mount");
+  return Status::Busy(target + ": " + (reply->rfind("error ", 0) == 0 ? reply->substr(6) : *reply));
+}
+
+// Online: the daemon at `socket` scrubs while the mount runs; we show its progress.
+int ScrubLive(const ScrubCommand& c, const std::string& socket,
+              const std::vector<std::pair<uint64_t, uint64_t>>& poison) {
+  std::string request = "scrub start";
+  for (size_t i = 0; i < poison.size(); i++)
+    request += (i == 0 ? " poison=" : ",") + std::to_string(poison[i].first) + ":" +
+               std::to_string(poison[i].second);
+  Result<std::string> started = Ask(socket, c.device, request);
+  if (!started.ok()) return Fail(started.status().message());
+  const std::string status = "scrub status " + *started;  // "id=N"
+  tools::Progress progress(c.json);
+  while (true) {
+    Result<std::string> s = Ask(socket, c.device, status);
+    if (!s.ok()) {
+      progress.Finish();
+      return Fail(s.status().message());
+    }
+    if (s->rfind("done ", 0) == 0) {
+      progress.Finish();
+      Result<ScrubReport> r = store::DecodeScrubReport(s->substr(5));
+      if (!r.ok()) return Fail(c.device + ": the daemon's report: " + r.status().message());
+      r->device = c.device;
+      return Finish(c, *r);
+    }
+    const std::string reply = "ok " + *s;
+    const std::string done = fuse::InfoField(reply, "done"), total = fuse::InfoField(reply, "total");
+    if (!done.empty() && !total.empty())
+      progress.Update("scrubbing", std::stoull(done), std::stoull(total));
+    usleep(100 * 1000);
+  }
+}
+
 }  // namespace
 
 int RunScrubCommand(const ScrubCommand& c) {
-  struct stat st;
-  if (stat(c.device.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
-    const std::string source = MountLookup(c.device, 1);
-    return Fail(c.device + ": " +
-                (source.empty() ? std::string("a directory, not a pmemfs device")
-                                : "a mount point (of " + source +
-                                      "); online scrub through the daemon is not supported yet: "
-                                      "unmount it and scrub the device"));
-  }
   std::vector<std::pair<uint64_t, uint64_t>> poison;
   for (const std::string& p : c.poison) {
     uint64_t off, len;
@@ -65,6 +116,13 @@ int RunScrubCommand(const ScrubCommand& c) {
     }
     poison.push_back({off, len});
   }
+  // A mount point, or the device of a live mount: through its daemon.
+  Result<std::optional<std::string>> live = FindLiveDaemon(c.device);
+  if (!live.ok()) return Fail(live.status().message());
+  if (*live) return ScrubLive(c, **live, poison);
+  struct stat st;
+  if (stat(c.device.c_str(), &st) == 0 && S_ISDIR(st.st_mode))
+    return Fail(c.device + ": a directory, not a pmemfs device or mount point");
   // Read-write: what the scrub finds goes into the parts' bad-block tables.
   mapping::PartOpenOptions popts{.force_cache_line = !c.page_granularity, .read_only = false};
   Result<std::unique_ptr<mapping::Device>> dev =
@@ -73,9 +131,9 @@ int RunScrubCommand(const ScrubCommand& c) {
     if (dev.status().code() == Code::kBusy) {
       const std::string at = MountLookup(c.device, 0);
       return Fail(c.device + ": " +
-                  (at.empty() ? "in use by another process (a pmemfs daemon?)"
-                              : "mounted at " + at + "; online scrub is not supported yet") +
-                  ": unmount it first");
+                  (at.empty() ? "in use by another process (a pmemfs daemon whose control "
+                                "socket does not answer?)"
+                              : "mounted at " + at + ", but its daemon does not answer"));
     }
     return Fail(dev.status().message());
   }
@@ -89,10 +147,7 @@ int RunScrubCommand(const ScrubCommand& c) {
   Result<ScrubReport> r = Scrub(**dev, c.device, opts);
   progress.Finish();
   if (!r.ok()) return Fail(c.device + ": " + r.status().message());
-  if (c.json) printf("%s\n", ScrubJson(*r).c_str());
-  else PrintScrub(*r, stdout);
-  if (!r->record_error.empty()) return kScrubFailed;
-  return r->ranges.empty() ? kScrubClean : kScrubBadRanges;
+  return Finish(c, *r);
 }
 
 }  // namespace pmemfs::tune

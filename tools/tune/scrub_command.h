@@ -1,15 +1,18 @@
-// pmemfs-tune --scrub DEVICE: the command (tools/tune/scrub.h does the work).
+// pmemfs-tune --scrub DEVICE|MOUNTPOINT: the command (fs/store/scrub.h does the work).
 //
-// Offline only: a mounted device (the daemon locks its parts) and a mount point are refused with
-// one line (online scrub through the daemon is not done yet). Opens the device read-write (the
-// bad-block tables are written), shows a progress bar on a terminal (none with --json), prints
-// what every bad range hits. Exit status: kScrubClean, kScrubBadRanges (the device has bad
-// ranges: listed), kScrubFailed (refused, not a pmemfs, or a found range could not be
-// recorded: one line on stderr), kScrubUsage.
+// A mount point, or the device of a live mount, is scrubbed by its daemon while the mount runs
+// (the control socket: "scrub start", then "scrub status" polled for the progress and the
+// report; fs/fuse/daemon_control.h); only root and the mount's owner may. An unmounted device
+// is opened read-write here (the bad-block tables are written). A progress bar on a terminal
+// (none with --json), then what every bad range hits. Exit status: kScrubClean,
+// kScrubBadRanges (the device has bad ranges: listed), kScrubFailed (refused, not a pmemfs, or
+// a found range could not be recorded, as on a read-only mount: one line on stderr),
+// kScrubUsage.
 //
 // `poison` (the hidden --test-poison OFFSET:LENGTH, for tests only) first makes those device
-// ranges fault in this process as poisoned pmem does (mapping/poison.h), so the scrub has
-// something to find on an emulated device.
+// ranges fault as poisoned pmem does (mapping/poison.h): in this process offline, in the
+// daemon online (which must run with PMEMFS_TEST_POISON=1), so the scrub has something to find
+// on an emulated device.
 #pragma once
 
 #include <string>
