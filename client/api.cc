@@ -27,10 +27,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <unordered_map>
 
 #include "client/calls.h"
 #include "client/file.h"
+#include "client/rw_lock.h"
 #include "client/sys.h"
 #include "pmemfs/client.h"
 
@@ -65,9 +67,12 @@ struct Region {
 };
 
 struct State {
-  std::mutex mu;  // guards mounts, regions
+  std::mutex mu;  // guards mounts
   std::unordered_map<dev_t, std::unique_ptr<Mount>> mounts;  // null: no direct access there
-  std::map<uintptr_t, Region> regions;                      // library mappings by address
+  // Guards regions: shared by msync (which persists under it: a region's File lives as long as
+  // the region), exclusive by mmap, munmap and fork. Taken before a File's lock.
+  RwLock regions_mu;
+  std::map<uintptr_t, Region> regions;  // library mappings by address
   std::atomic<size_t> region_count{0};
   std::atomic<Chunk*> chunks[kChunks] = {};
   std::atomic<size_t> tracked{0};  // entries in the table (0: every call goes straight through)
@@ -91,9 +96,13 @@ void Say(const char* fmt, const char* a, const char* b) {
   if (g_state->verbose) fprintf(stderr, fmt, a, b);
 }
 
-void AtForkPrepare() { g_state->mu.lock(); }
+void AtForkPrepare() {
+  g_state->mu.lock();
+  g_state->regions_mu.lock();
+}
 void AtForkParent() {
   g_state->spawns++;
+  g_state->regions_mu.unlock();
   g_state->mu.unlock();
 }
 void AtForkChild() {
@@ -511,7 +520,7 @@ void* pmemfs_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t 
     if (p == MAP_FAILED) return p;
     if (p != nullptr) {
       State& s = St();
-      std::lock_guard l(s.mu);
+      std::lock_guard l(s.regions_mu);
       s.regions[reinterpret_cast<uintptr_t>(p)] = Region{length, o->file};
       s.region_count++;
       s.maps++;
@@ -527,7 +536,7 @@ int pmemfs_munmap(void* addr, size_t length) {
     std::vector<std::shared_ptr<File>> gone;
     {
       State& s = St();
-      std::lock_guard l(s.mu);
+      std::lock_guard l(s.regions_mu);
       for (auto it = s.regions.begin(); it != s.regions.end();) {
         const uintptr_t a = it->first, b = a + it->second.len;
         if (a < hi && lo < b) {
@@ -562,17 +571,20 @@ int pmemfs_msync(void* addr, size_t length, int flags) {
     const uintptr_t len = (length + kPage - 1) / kPage * kPage;
     const uintptr_t hi = lo + len;
     State& s = St();
-    std::vector<std::shared_ptr<File>> files;
-    {
-      std::lock_guard l(s.mu);
-      for (auto& [a, r] : s.regions)
-        if (a < hi && lo < a + r.len) files.push_back(r.file);
-    }
+    bool any = false;
     uint64_t covered = 0;
-    for (auto& f : files) f->Msync(addr, len, &covered);
+    {
+      std::shared_lock l(s.regions_mu);
+      for (auto& [a, r] : s.regions) {
+        if (a < hi && lo < a + r.len) {
+          r.file->Msync(addr, len, &covered);
+          any = true;
+        }
+      }
+    }
     const bool flags_ok = (flags & ~(MS_ASYNC | MS_SYNC)) == 0 &&
                           (flags & (MS_ASYNC | MS_SYNC)) != (MS_ASYNC | MS_SYNC);
-    if (!files.empty()) {
+    if (any) {
       if (lo % kPage == 0 && hi >= lo && flags_ok && len != 0 && covered == len) {
         s.msyncs++;
         return 0;

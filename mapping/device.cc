@@ -56,6 +56,7 @@ Device::Location Device::Locate(uint64_t off) const {
     uint64_t part_chunk = chunk / parts_.size();
     return {part, info_.header_size + (part_chunk << chunk_shift_) + in, info_.chunk_size - in};
   }
+  if (starts_.size() == 2) return {0, info_.header_size + off, starts_[1] - off};  // one part
   size_t i = std::upper_bound(starts_.begin(), starts_.end(), off) - starts_.begin() - 1;
   return {i, info_.header_size + (off - starts_[i]), starts_[i + 1] - off};
 }
