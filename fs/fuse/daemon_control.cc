@@ -110,27 +110,15 @@ std::string Tune(State& s, const std::string& args) {
            mapping::ModeName(target) + " mode";
   if (label && s.fs->read_only()) return "error the filesystem is mounted read-only";
   std::vector<std::string> done;
-  if (label) {
-    Status st = s.fs->SetLabel(core::Caller{}, *label);  // root's: the socket checked the peer
-    if (!st.ok()) return "error label: " + Clean(st.message());
-    done.push_back("label '" + Clean(*label) + "'");
-    spdlog::info("label set to '{}' (pmemfs-tune)", *label);
-  }
-  if (writeback_ms) {
-    s.fs->SetWritebackMs(*writeback_ms);
-    s.d.writeback_ms = *writeback_ms;
-    done.push_back("writeback_ms " + std::to_string(*writeback_ms));
-    spdlog::info("write-back every {} ms from now on (pmemfs-tune)", *writeback_ms);
-  }
+  // The switch first: what it refuses (a lease holder, a cache that cannot be made, requests
+  // that do not drain) leaves everything as it was, the label and the period too.
   if (change.mode || change.cache_size) {
     const std::string from = mapping::ModeName(s.fs->options().mode);
     const uint64_t from_cache = s.fs->options().cache_size;
     Status st = s.fs->ChangeAccess(change, kDrainTimeout);
     if (!st.ok()) {
       spdlog::error("online change refused: {}", st.message());
-      std::string prefix;
-      for (const std::string& d : done) prefix += d + " set; ";
-      return "error " + Clean(prefix + st.message());
+      return "error " + Clean(st.message());  // (before the label and period: nothing changed)
     }
     const core::QuiesceGate::Stats p = s.fs->gate()->last();
     s.d.mode = mapping::ModeName(s.fs->options().mode);
@@ -144,6 +132,22 @@ std::string Tune(State& s, const std::string& args) {
       spdlog::info("online switch: {} (pmemfs-tune), paused {} us", s.d.mode,
                    p.closed_ns / 1000);
     }
+  }
+  if (label) {
+    Status st = s.fs->SetLabel(core::Caller{}, *label);  // root's: the socket checked the peer
+    if (!st.ok()) {
+      std::string prefix;
+      for (const std::string& d : done) prefix += d + " done; ";
+      return "error " + Clean(prefix + "label: " + st.message());
+    }
+    done.push_back("label '" + Clean(*label) + "'");
+    spdlog::info("label set to '{}' (pmemfs-tune)", *label);
+  }
+  if (writeback_ms) {
+    s.fs->SetWritebackMs(*writeback_ms);
+    s.d.writeback_ms = *writeback_ms;
+    done.push_back("writeback_ms " + std::to_string(*writeback_ms));
+    spdlog::info("write-back every {} ms from now on (pmemfs-tune)", *writeback_ms);
   }
   std::string text;
   for (const std::string& d : done) text += (text.empty() ? "" : "; ") + d;

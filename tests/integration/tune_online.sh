@@ -80,8 +80,11 @@ REFUSED_RC=2 refused "an unknown mode beside a valid period" \
   "$TUNE" --writeback-ms 300 --mode turbo "$MNT"
 refused "a bad cache size beside a valid label" "$TUNE" -L third --cache-size 1X "$MNT"
 if [ "$MODE" = copy ]; then
+  # (Parsed by the tool, refused by the daemon: no mapping that large can be made.)
   refused "a cache size past the address space beside a valid period" \
-    "$TUNE" --writeback-ms 300 --cache-size 1P "$MNT"
+    "$TUNE" --writeback-ms 300 --cache-size 200T "$MNT"
+  grep -q "cannot allocate a copy cache" "$WORK/err" ||
+    fail "the daemon's refusal of a 200T cache: $(cat "$WORK/err")"
 else
   refused "--cache-size outside copy mode beside a valid period" \
     "$TUNE" --writeback-ms 300 --cache-size 8M "$MNT"
