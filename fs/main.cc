@@ -114,6 +114,7 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
   Result<std::unique_ptr<core::Filesystem>> fs =
       core::Filesystem::Mount(std::move(probe->device), m);
   if (!fs.ok()) return Fail(args.device + ": " + fs.status().message());
+  const bool fell_back_ro = (*fs)->read_only() && !args.read_only;  // bad metadata (warnings)
 
   fuse::OpsContext ctx;
   ctx.fs = fs->get();
@@ -123,10 +124,11 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
       .mountpoint = mountpoint,
       .fsname = args.fsname.value_or(args.device),
       .subtype = args.subtype.value_or("pmemfs"),
-      .kernel_options = args.kernel_options,
+      .kernel_options = args.kernel_options,  // + "ro" below when the mount fell back to it
       .debug = args.debug,
       .single_thread = args.single_thread,
   };
+  if (fell_back_ro) sopts.kernel_options.push_back("ro");
   Result<std::unique_ptr<fuse::Session>> session = fuse::Session::Mount(&ctx, sopts);
   if (!session.ok()) {
     Status s = (*fs)->Unmount();

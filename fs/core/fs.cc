@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "fs/store/metadata_media.h"
 #include "mapping/copy_cache.h"
 
 namespace pmemfs::core {
@@ -59,13 +60,29 @@ MountOptions EffectiveOptions(const MountOptions& given) {
 
 Result<std::unique_ptr<Filesystem>> Filesystem::Mount(std::unique_ptr<mapping::Device> dev,
                                                       const MountOptions& given) {
-  const MountOptions opts = EffectiveOptions(given);
+  // Recorded bad ranges in the store's fixed structures (fs/store/metadata_media.h): refused
+  // where no mount can avoid reading them, read-only where a read-only mount can.
+  MountOptions asked = given;
+  std::string media;
+  PMEMFS_RETURN_IF_ERROR(store::CheckSuperblockMedia(*dev));
+  if (!dev->bad_blocks().empty()) {
+    PMEMFS_ASSIGN_OR_RETURN(layout::Superblock sb, store::Store::Peek(*dev));
+    const store::MetadataMedia m = store::CheckMetadataMedia(*dev, sb);
+    if (m.refuse) return Status::IoError("metadata: " + m.damaged);
+    if (!m.damaged.empty() && !asked.read_only) {
+      asked.read_only = true;
+      media = "mounted read-only: recorded bad ranges in metadata: " + m.damaged +
+              " (pmemfs-tune -l lists them)";
+    }
+  }
+  const MountOptions opts = EffectiveOptions(asked);
   std::unique_ptr<Filesystem> fs(new Filesystem());
   fs->MakeFlusher();
   fs->opts_ = opts;
   fs->read_only_ = opts.read_only;
   fs->atime_ = given.atime;
   fs->dev_ = std::move(dev);
+  if (!media.empty()) fs->warnings_.push_back(media);
   PMEMFS_RETURN_IF_ERROR(fs->OpenLayers());
   PMEMFS_ASSIGN_OR_RETURN(InodePtr root, fs->cache_->Get(kRootIno));
   if (!root->is_dir()) return Status::Corrupt("the root inode is not a directory");
@@ -273,13 +290,19 @@ Status Filesystem::RebuildDescriptors() {
   mapping::PageDescriptors* desc = access_->descriptors();
   const uint64_t count = store_->superblock().inode_count;
   for (uint64_t ino = 1; ino <= count; ino++) {
+    // A read-only mount skips what recorded bad ranges make unreadable (fs/store/
+    // metadata_media.h): those files fail with EIO anyway, and nothing is freed or shared.
+    const bool skip_io = read_only();
     auto rec = store_->ReadInode(ino);
     if (!rec.ok()) {
       if (rec.status().code() == Code::kNotFound) continue;
+      if (skip_io && rec.status().code() == Code::kIoError) continue;
       return rec.status();
     }
     if (rec->map_head == 0 || S_ISDIR(rec->mode)) continue;
-    PMEMFS_ASSIGN_OR_RETURN(auto map, FileMap::Load(*store_, ino, *rec));
+    auto loaded = FileMap::Load(*store_, ino, *rec);
+    if (!loaded.ok() && skip_io && loaded.status().code() == Code::kIoError) continue;
+    PMEMFS_ASSIGN_OR_RETURN(auto map, std::move(loaded));
     for (uint64_t fb = map->NextData(0); fb != UINT64_MAX; fb = map->NextData(fb)) {
       const uint64_t hole = map->NextHole(fb);
       for (; fb < hole; fb++) {

@@ -1,5 +1,7 @@
 #include "fs/store/allocator.h"
 
+#include "fs/store/metadata_media.h"
+
 #include <algorithm>
 #include <bit>
 #include <string>
@@ -62,7 +64,15 @@ Allocator::Allocator(const layout::Superblock& sb, const mapping::PinCounts* pin
 
 void Allocator::Load(const mapping::Device& dev) {
   MutexLock lock(mu_);
-  dev.Read(bitmap_offset_, committed_.data(), committed_.size() * sizeof(uint64_t));
+  // A bitmap page in a recorded bad range is not read: its blocks count as used (a read-only
+  // mount: metadata_media.h).
+  const uint64_t bytes = committed_.size() * sizeof(uint64_t);
+  for (uint64_t at = 0; at < bytes; at += layout::kBlockSize) {
+    const uint64_t n = std::min<uint64_t>(layout::kBlockSize, bytes - at);
+    std::byte* dst = reinterpret_cast<std::byte*>(committed_.data()) + at;
+    if (MediaGood(dev, bitmap_offset_ + at, n)) dev.Read(bitmap_offset_ + at, dst, n);
+    else std::memset(dst, 0xff, n);
+  }
   // Metadata blocks are in use whatever the bitmap says (the next commit touching their words
   // writes them so). (The lambdas here and below run under mu_, which the analysis does not
   // follow into a lambda.)

@@ -1,5 +1,7 @@
 #include "fs/store/bitmap_checksums.h"
 
+#include "fs/store/metadata_media.h"
+
 #include <array>
 
 #include "pmemfs/crc32c.h"
@@ -27,6 +29,12 @@ std::vector<uint64_t> BadBitmapBlocks(const mapping::Device& dev, const layout::
   std::vector<uint64_t> bad;
   if (!HasBitmapChecksums(sb)) return bad;
   for (uint64_t i = 0; i < layout::BitmapBlocks(sb.store_blocks); i++) {
+    // A recorded bad range in the block or its checksum: not read, taken as failing.
+    if (!MediaGood(dev, (sb.bitmap_start + i) * layout::kBlockSize, layout::kBlockSize) ||
+        !MediaGood(dev, layout::BitmapChecksumOffset(sb, i), sizeof(uint32_t))) {
+      bad.push_back(i);
+      continue;
+    }
     uint32_t stored;
     dev.Read(layout::BitmapChecksumOffset(sb, i), &stored, sizeof stored);
     if (stored != ComputeBitmapChecksum(dev, sb, i)) bad.push_back(i);

@@ -1,5 +1,7 @@
 #include "fs/store/inode_table.h"
 
+#include "fs/store/metadata_media.h"
+
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -44,9 +46,14 @@ Status InodeTable::Load(std::vector<uint64_t>* orphans, std::vector<uint64_t>* t
   std::vector<InodeRecord> batch(kBatch);
   for (uint64_t first = 1; first <= count_; first += kBatch) {
     const uint64_t n = std::min(kBatch, count_ - first + 1);
-    dev_.Read(RecordOffset(first), batch.data(), n * sizeof(InodeRecord));
+    // Records in a recorded bad range are not read (a read-only mount: metadata_media.h):
+    // kept out of the free set, and ReadInode fails them.
+    const bool good = MediaGood(dev_, RecordOffset(first), n * sizeof(InodeRecord));
+    if (good) dev_.Read(RecordOffset(first), batch.data(), n * sizeof(InodeRecord));
     for (uint64_t i = 0; i < n; i++) {
       const uint64_t ino = first + i;
+      if (!good && !MediaGood(dev_, RecordOffset(ino), sizeof(InodeRecord))) continue;
+      if (!good) dev_.Read(RecordOffset(ino), &batch[i], sizeof(InodeRecord));
       const InodeRecord& r = batch[i];
       switch (Classify(r)) {
         case Slot::kFree:
@@ -76,6 +83,9 @@ Result<InodeRecord> InodeTable::Read(uint64_t ino) const {
     return Status::NotFound("inode " + std::to_string(ino) + ": outside the table (" +
                             std::to_string(count_) + " inodes)");
   InodeRecord r;
+  if (!MediaGood(dev_, RecordOffset(ino), sizeof r))
+    return Status::IoError("inode " + std::to_string(ino) +
+                           ": its inode-table page is a recorded bad range");
   dev_.Read(RecordOffset(ino), &r, sizeof r);
   switch (Classify(r)) {
     case Slot::kFree: return Status::NotFound("inode " + std::to_string(ino) + ": free");

@@ -153,10 +153,10 @@ void Journal::Format(mapping::Device& dev, const layout::Superblock& sb) {
 
 Result<std::unique_ptr<Journal>> Journal::Open(mapping::Device& dev, const layout::Superblock& sb,
                                                mapping::PageDescriptors* descriptors,
-                                               bool read_only) {
+                                               bool read_only, bool unread) {
   std::unique_ptr<Journal> j(new Journal(dev, descriptors, sb.journal_start * layout::kBlockSize,
                                          (sb.journal_blocks - 1) * layout::kBlockSize));
-  PMEMFS_RETURN_IF_ERROR(j->Recover(sb, read_only));
+  if (!unread) PMEMFS_RETURN_IF_ERROR(j->Recover(sb, read_only));
   return j;
 }
 

@@ -99,10 +99,12 @@ class Journal {
   // Reads the header and, when it holds a committed transaction, replays it (steps 3 and 4).
   // `dev` and `descriptors` (may be null: descriptor records are then skipped) must outlive the
   // Journal. Corrupt when a committed stream names a target outside the store area. With
-  // `read_only`, a committed transaction is refused (ReadOnly) instead of replayed.
+  // `read_only`, a committed transaction is refused (ReadOnly) instead of replayed. With
+  // `unread` (a read-only mount whose journal holds a recorded bad range and no transaction to
+  // replay: metadata_media.h), nothing is read; such a Journal must take no commit.
   static Result<std::unique_ptr<Journal>> Open(mapping::Device& dev, const layout::Superblock& sb,
                                                mapping::PageDescriptors* descriptors,
-                                               bool read_only = false);
+                                               bool read_only = false, bool unread = false);
 
   // Bytes of record stream one transaction may use.
   uint64_t capacity() const { return capacity_; }

@@ -12,6 +12,7 @@
 #include "fs/store/allocator.h"
 #include "fs/store/bitmap_checksums.h"
 #include "fs/store/inode_table.h"
+#include "fs/store/metadata_media.h"
 #include "fs/store/journal.h"
 #include "fs/store/superblock.h"
 
@@ -142,13 +143,21 @@ Result<std::unique_ptr<Store>> Store::OpenAs(mapping::Device& dev,
                                              mapping::PageDescriptors* descriptors, OpenKind kind,
                                              const mapping::PinCounts* pins) {
   const bool read_only = kind == OpenKind::kReadOnly;
+  // Recorded bad ranges in the fixed structures: never read; read-only where that suffices.
+  PMEMFS_RETURN_IF_ERROR(CheckSuperblockMedia(dev));
   PMEMFS_ASSIGN_OR_RETURN(Superblock sb, LoadSuperblock(dev, /*repair=*/!read_only));
+  const MetadataMedia media = CheckMetadataMedia(dev, sb);
+  if (media.refuse) return Status::IoError("metadata: " + media.damaged);
+  if (!media.damaged.empty() && kind == OpenKind::kMount)
+    return Status::ReadOnly("recorded bad ranges in metadata: " + media.damaged +
+                            "; only a read-only mount avoids them");
   if (!read_only) PMEMFS_RETURN_IF_ERROR(CheckWritable(sb));
   std::unique_ptr<Store> s(new Store(dev, descriptors));
   s->read_only_ = read_only;
   s->offline_ = kind == OpenKind::kOffline;
   Result<std::unique_ptr<Journal>> journal =
-      Journal::Open(dev, sb, descriptors, read_only || s->offline_);
+      Journal::Open(dev, sb, descriptors, read_only || s->offline_,
+                    /*unread=*/read_only && media.skip_journal);
   if (!journal.ok() && s->offline_ && journal.status().code() == Code::kReadOnly)
     return Status::Busy("the filesystem needs recovery: " + journal.status().message() +
                         " (mount it once, or run pmemfs-fsck -y, first)");
@@ -215,6 +224,9 @@ Status Store::SetReadOnly(bool read_only) {
   if (read_only == read_only_) return Status::Ok();
   if (!read_only) {
     PMEMFS_RETURN_IF_ERROR(CheckWritable(sb_));
+    if (const MetadataMedia m = CheckMetadataMedia(dev_, sb_); !m.damaged.empty())
+      return Status::ReadOnly("recorded bad ranges in metadata: " + m.damaged +
+                              "; only a read-only mount avoids them");
     MutexLock l(features_mu_);
     Superblock sb = sb_;
     sb.state = static_cast<uint32_t>(layout::FsState::kDirty);

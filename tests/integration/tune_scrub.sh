@@ -7,8 +7,9 @@
 # find: the hidden --test-poison), in file data and in metadata (inode table, journal, directory
 # block, extent block, backup superblock). The scrub finds every one (exit 3), records the new
 # ones in the table (-l lists them), and names the file and file offset or the structure each
-# hits (--json and text), as pmemfs-fsck does (exit 4). The mounted filesystem then fails a read
-# of a recorded page with EIO. Where things are on the device is found from the image itself
+# hits (--json and text), as pmemfs-fsck does (exit 4). The filesystem then mounts read-only (its
+# metadata holds bad ranges: one log line names them) and fails a read of a recorded page with
+# EIO; a bad range in the superblock makes the mount fail with one line. Where things are on the device is found from the image itself
 # (markers written into the data and a name), not from the code under test.
 source "$(dirname "$0")/lib.sh"
 TUNE=${PMEMFS_TUNE:-pmemfs-tune}
@@ -140,12 +141,37 @@ for what in "file /a/data offset 28672 length 4096" "file /a/data offset 12388 l
     fail "pmemfs-fsck does not report '$what': $(cat "$WORK/fsck.out")"
 done
 
-# The daemon enforces the recorded range: reading page 7 is EIO, page 0 is fine.
+# Bad ranges in the inode table, the (clean) journal and the backup superblock: the mount falls
+# back to read-only, with one log line naming them, and never reads them. The daemon enforces
+# the recorded ranges: reading page 7 is EIO, page 0 is fine; a write is refused (EROFS).
 mount_fs
+grep "mounted read-only: recorded bad ranges in metadata" "$LOG" >"$WORK/ro.log" ||
+  fail "no read-only fallback line in the daemon's log"
+expect_eq "$(wc -l <"$WORK/ro.log")" 1 "read-only fallback lines in the log"
+for what in "backup superblock" "inode table" "journal"; do
+  grep -q "$what (bad range" "$WORK/ro.log" || fail "the fallback line does not name the $what: $(cat "$WORK/ro.log")"
+done
+grep -q " ro[ ,]" <(awk -v m="$MNT" '$2 == m' /proc/mounts) || fail "the kernel mount is not read-only"
 dd if="$MNT/a/data" of=/dev/null bs=4096 count=1 2>/dev/null || fail "reading page 0 of /a/data"
 if dd if="$MNT/a/data" of=/dev/null bs=4096 skip=7 count=1 2>"$WORK/dd.err"; then
   fail "reading a recorded bad page of /a/data succeeded"
 fi
 grep -q "Input/output error" "$WORK/dd.err" || fail "reading the bad page: $(cat "$WORK/dd.err")"
+ls "$MNT/a" >/dev/null || fail "listing /a on the read-only fallback"
+if (echo new >"$MNT/new") 2>"$WORK/w.err"; then fail "a write on the read-only fallback succeeded"; fi
+grep -q "Read-only file system" "$WORK/w.err" || fail "the refused write: $(cat "$WORK/w.err")"
+rc=0
+mount -o remount,rw "$MNT" 2>"$WORK/rw.err" || rc=$?
+[ "$rc" != 0 ] || fail "remount,rw of a filesystem with bad metadata succeeded"
 umount_fs
+
+# A bad range in the superblock: no mount can avoid it; refused with one line.
+"$DEVINFO" --inject-bad 512:8 "$DEV" >/dev/null || fail "pmemfs-devinfo --inject-bad"
+rc=0
+"$PMEMFS" "$DEV" "$MNT" -f -o "mode=$MODE,config=none" >"$WORK/out" 2>"$WORK/err" || rc=$?
+expect_eq "$rc" 1 "mounting with a bad superblock: exit status"
+is_mounted && fail "mounted with a bad superblock"
+grep -c "superblock" "$WORK/err" >"$WORK/n" || true
+expect_eq "$(cat "$WORK/n")" 1 "lines naming the superblock ($(cat "$WORK/err"))"
+grep -q "cannot be mounted" "$WORK/err" || fail "the refusal: $(cat "$WORK/err")"
 pass
