@@ -10,10 +10,11 @@
 //   tune [label=HEX] [writeback_ms=N] [cache_size=BYTES] [mode=M]
 //                             -> ok TEXT | error MESSAGE
 //                                pmemfs-tune on a live mount (tools/tune/online.h): every value
-//                                is checked before anything changes; the label (hex of its
-//                                bytes) goes through the journal, durable on return; the
-//                                write-back period from now on; mode and cache size through
-//                                core::Filesystem::ChangeAccess (the quiesced switch). TEXT
+//                                is checked before anything changes; mode and cache size
+//                                first, through core::Filesystem::ChangeAccess (the quiesced
+//                                switch: what it refuses leaves everything unchanged), then
+//                                the label (hex of its bytes) through the journal, durable on
+//                                return, and the write-back period from now on. TEXT
 //                                says what changed and, for a switch, the pause:
 //                                "pause_ns=N drain_ns=N".
 //                                "info" reports the last switch's pause too (pause_ns=,
