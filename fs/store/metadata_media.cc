@@ -10,8 +10,14 @@ namespace {
 
 constexpr uint64_t P = layout::kBlockSize;
 
+// (Built by appending: GCC 12's -O3 -Wrestrict misfires on chains of operator+.)
 std::string Range(uint64_t off, uint64_t len) {
-  return "[" + std::to_string(off) + ", " + std::to_string(off + len) + ")";
+  std::string s = "[";
+  s += std::to_string(off);
+  s += ", ";
+  s += std::to_string(off + len);
+  s += ")";
+  return s;
 }
 
 // The first recorded bad range touching [off, off+len), clipped to it; length 0 when none.
@@ -29,9 +35,12 @@ mapping::BadBlocks::Entry FirstBad(const mapping::Device& dev, uint64_t off, uin
 Status CheckSuperblockMedia(const mapping::Device& dev) {
   const mapping::BadBlocks::Entry bad = FirstBad(dev, 0, P);
   if (bad.length == 0) return Status::Ok();
-  return Status::IoError("the superblock (device range " + Range(0, P) +
-                         ") holds the recorded bad range " + Range(bad.offset, bad.length) +
-                         ": the filesystem cannot be mounted");
+  std::string m = "the superblock (device range ";
+  m += Range(0, P);
+  m += ") holds the recorded bad range ";
+  m += Range(bad.offset, bad.length);
+  m += ": the filesystem cannot be mounted";
+  return Status::IoError(m);
 }
 
 MetadataMedia CheckMetadataMedia(const mapping::Device& dev, const layout::Superblock& sb) {
@@ -41,7 +50,11 @@ MetadataMedia CheckMetadataMedia(const mapping::Device& dev, const layout::Super
   auto note = [&](const char* what, uint64_t off, uint64_t len) {
     const mapping::BadBlocks::Entry bad = FirstBad(dev, off, len);
     if (bad.length == 0) return false;
-    hit.push_back(std::string(what) + " (bad range " + Range(bad.offset, bad.length) + ")");
+    std::string h = what;
+    h += " (bad range ";
+    h += Range(bad.offset, bad.length);
+    h += ")";
+    hit.push_back(std::move(h));
     return true;
   };
   note("backup superblock", sb.backup_block * P, P);
@@ -67,7 +80,10 @@ MetadataMedia CheckMetadataMedia(const mapping::Device& dev, const layout::Super
       }
     }
   }
-  for (size_t i = 0; i < hit.size(); i++) m.damaged += (i ? "; " : "") + hit[i];
+  for (size_t i = 0; i < hit.size(); i++) {
+    if (i) m.damaged += "; ";
+    m.damaged += hit[i];
+  }
   if (m.refuse) m.damaged += ": the filesystem cannot be mounted";
   return m;
 }
