@@ -43,6 +43,7 @@ struct Context {
   std::unique_ptr<mapping::Device> dev;
   std::unique_ptr<mapping::Access> access;  // swapped only behind the quiesce gate
   std::unique_ptr<mapping::RamPartition> ram;
+  std::unique_ptr<mapping::Access> ram_access;  // the RAM partition's strategy (ram_access.h)
   std::unique_ptr<store::Store> store;
   std::unique_ptr<InodeCache> cache;  // made at Mount once the store is open
   std::atomic<Invalidator*> inval{nullptr};
@@ -60,6 +61,13 @@ struct Context {
         .count();
   }
 
+  // The strategy that reaches ip's data: the RAM partition's for volatile inodes, the mount's
+  // mode otherwise. Code that reads or writes file bytes asks it (and its capabilities) instead
+  // of asking the mode. The reference is valid while the caller is inside the quiesce gate
+  // (ChangeAccess swaps `access` only with nothing in flight).
+  mapping::Access& AccessFor(const Inode& ip) const {
+    return ip.is_volatile() ? *ram_access : *access;
+  }
   // Writes `rec` as ip's record in `tx` (persistent inodes; a no-op for volatile ones).
   void PutInode(store::Tx& tx, const Inode& ip, const layout::InodeRecord& rec) {
     if (!ip.is_volatile()) store->WriteInode(tx, ip.ino, rec);

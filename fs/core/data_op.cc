@@ -62,28 +62,20 @@ bool NeedsAtime(AtimePolicy policy, const InodeRecord& r, int64_t now) {
 Status DataOp::DataWrite(uint64_t off, const std::byte* src, uint64_t len) {
   if (ctx_.is_read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
   if (len == 0) return Status::Ok();
-  if (ip_.is_volatile()) {
-    ctx_.dev->Store(off, src, len);
-    return Status::Ok();
-  }
-  return ctx_.access->Write(off, {src, len});
+  return acc_.Write(off, {src, len});
 }
 
 Status DataOp::DataZero(uint64_t off, uint64_t len) {
   if (ctx_.is_read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
   if (len == 0) return Status::Ok();
-  if (ip_.is_volatile()) {
-    ctx_.dev->ForEachSegment(off, len, [](mapping::Segment s) { std::memset(s.ptr, 0, s.length); });
-    return Status::Ok();
-  }
-  return ctx_.access->Zero(off, len);
+  return acc_.Zero(off, len);
 }
 
 Status DataOp::DataCopy(uint64_t from, uint64_t to, uint64_t len) {
   std::vector<std::byte> buf(std::min<uint64_t>(len, 256 << 10));
   for (uint64_t done = 0; done < len;) {
     const uint64_t n = std::min<uint64_t>(buf.size(), len - done);
-    PMEMFS_RETURN_IF_ERROR(ctx_.access->Read(from + done, {buf.data(), n}));
+    PMEMFS_RETURN_IF_ERROR(acc_.Read(from + done, {buf.data(), n}));
     PMEMFS_RETURN_IF_ERROR(DataWrite(to + done, buf.data(), n));
     done += n;
   }
@@ -130,7 +122,7 @@ void DataOp::FreeDev(Context& ctx, store::Tx& tx, const Inode& ip,
       (void)ctx.ram->Free(r.start * kBlock, r.count);  // pages
       continue;
     }
-    if (ctx.access->descriptors() == nullptr) {
+    if (ctx.AccessFor(ip).descriptors() == nullptr) {
       ctx.store->FreeBlocks(tx, r);
       continue;
     }
@@ -169,7 +161,7 @@ bool DataOp::OnlyTimesChanged() const {
 
 Status DataOp::Flush() {
   if (extend_ && reached_ > rec.size) rec.size = reached_;
-  for (const mapping::Range& r : sync_) PMEMFS_RETURN_IF_ERROR(ctx_.access->Sync(r.offset, r.length));
+  for (const mapping::Range& r : sync_) PMEMFS_RETURN_IF_ERROR(acc_.Sync(r.offset, r.length));
   sync_.clear();
   if (ip_.is_volatile()) {
     ip_.rec = rec;
@@ -245,9 +237,9 @@ Status DataOp::WriteInPlace(uint64_t fb, uint64_t dev, uint64_t n, uint64_t off,
                                           uint64_t end, const std::byte* src) {
   const uint64_t lo = std::max(off, fb * kBlock), hi = std::min(end, (fb + n) * kBlock);
   const uint64_t at = dev * kBlock + (lo - fb * kBlock);
-  // copy mode: bytes past the committed size reach the device before the size that exposes
-  // them commits (ordered data), else a crash would show the new size over zeros.
-  if (copy_ && hi > ip_.rec.size) {
+  // Buffered writes: bytes past the committed size reach the device before the size that
+  // exposes them commits (ordered data), else a crash would show the new size over zeros.
+  if (buffered_ && hi > ip_.rec.size) {
     const uint64_t from = std::max(lo, ip_.rec.size);
     sync_.push_back({at + (from - lo), hi - from});
   }
@@ -260,7 +252,7 @@ Status DataOp::FillHole(uint64_t fb, uint64_t n, uint64_t off, uint64_t end,
     PMEMFS_ASSIGN_OR_RETURN(BlockRange r, Alloc(std::min(n, alloc_chunk_), Goal(fb)));
     const uint64_t lo = fb * kBlock, hi = (fb + r.count) * kBlock, base = r.start * kBlock;
     const uint64_t clo = std::clamp(off, lo, hi), chi = std::clamp(end, lo, hi);
-    if (copy_) ctx_.access->Discard(base, hi - lo);  // nothing cached of a free block is valid
+    acc_.Discard(base, hi - lo);  // nothing cached of a free block is valid (a no-op uncached)
     // RAM pages come zeroed; device blocks hold whatever their last owner left.
     if (!ip_.is_volatile()) {
       if (src == nullptr) {
@@ -276,7 +268,7 @@ Status DataOp::FillHole(uint64_t fb, uint64_t n, uint64_t off, uint64_t end,
     if (!st.ok()) return Poison(st);  // the reservation of r stays in the Tx
     SetNewPages(r.start, fb, r.count);
     rec.blocks += r.count;
-    if (copy_) sync_.push_back({base, hi - lo});
+    if (buffered_) sync_.push_back({base, hi - lo});
     goal_ = r.end();
     fb += r.count;
     n -= r.count;
@@ -342,7 +334,7 @@ Status DataOp::ZeroTail(uint64_t old_size, uint64_t new_size) {
   reached_ = saved_reached;
   committed_reached_ = saved_committed;
   // The zeros must be on the device before the size that exposes them is.
-  if (copy_) sync_.push_back({map_.Lookup(fb) * kBlock + old_size % kBlock, stop - old_size});
+  if (buffered_) sync_.push_back({map_.Lookup(fb) * kBlock + old_size % kBlock, stop - old_size});
   return Status::Ok();
 }
 
@@ -430,35 +422,14 @@ Status DataOp::Read(Context& ctx, const Inode& ip, uint64_t off, uint64_t len,
     *at = p.dev * kBlock + (*lo - p.fb * kBlock);
   };
 
-  // Copy mode and RAM files: one copy into the reply's own buffer (zeros where holes are).
-  if (ip.is_volatile() || ctx.access->mode() == mapping::Mode::kCopy) {
-    std::vector<std::byte>& buf = out->owned_buffer();
-    buf.assign(len, std::byte{0});
-    for (const Piece& p : pieces) {
-      if (p.dev == 0) continue;
-      uint64_t at, lo, hi;
-      bytes_of(p, &at, &lo, &hi);
-      Status st;
-      if (ip.is_volatile()) {
-        st = ctx.dev->bad_blocks().Check(at, hi - lo);
-        if (st.ok()) ctx.dev->Read(at, buf.data() + (lo - off), hi - lo);
-      } else {
-        st = ctx.access->Read(at, {buf.data() + (lo - off), hi - lo});
-      }
-      if (!st.ok()) {
-        out->Release();
-        return st;
-      }
-    }
-    out->AddSlice(buf.data(), buf.size());
-    return Status::Ok();
-  }
-
-  // direct/pages: slices of the mapping (pages: pinned) and of the zero page, no copy.
+  // Slices of what the inode's strategy hands out: the mapping itself in direct and pages mode
+  // (pinned until the reply is sent), a copy it owns in copy mode and for RAM files; holes are
+  // slices of the zero page.
+  mapping::Access& acc = ctx.AccessFor(ip);
   if (pieces.size() == 1 && pieces[0].dev != 0) {
     uint64_t at, lo, hi;
     bytes_of(pieces[0], &at, &lo, &hi);
-    return ctx.access->ReadInPlace(at, hi - lo, out);
+    return acc.ReadInPlace(at, hi - lo, out);
   }
   auto held = std::make_shared<std::vector<mapping::ReadRef>>();
   held->reserve(pieces.size());
@@ -474,7 +445,7 @@ Status DataOp::Read(Context& ctx, const Inode& ip, uint64_t off, uint64_t len,
       continue;
     }
     mapping::ReadRef part;
-    Status st = ctx.access->ReadInPlace(at, hi - lo, &part);
+    Status st = acc.ReadInPlace(at, hi - lo, &part);
     if (!st.ok()) {
       out->Release();
       return st;

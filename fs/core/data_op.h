@@ -3,14 +3,15 @@
 // the running transaction (split when it nears the journal's limit), allocation, zeroing,
 // copy-on-write of shared pages, and the reads of a file's bytes.
 //
-// How data reaches the device, by mode (mapping/access.h does the bytes):
-//   direct, pages  mapped blocks are overwritten in place and are durable when Write returns;
-//                  new blocks are filled (data, zeros around it) before the transaction that
-//                  links them into the file commits, so a crash never exposes stale blocks.
-//   copy           in-place writes stay in the DRAM cache until Fsync/SyncFs/write-back; blocks
-//                  a transaction links (new blocks, zeroed tails) are synced just before it
-//                  commits (ordered data, as ext4's data=ordered).
-//   RAM files      (volatile inodes) plain stores into the RAM partition; no Tx, no flushes.
+// How data reaches the device: through the inode's mapping::Access (Context::AccessFor), whose
+// capabilities decide, never the mode's name:
+//   - new blocks are filled (data, zeros around it) before the transaction that links them into
+//     the file commits, so a crash never exposes stale blocks;
+//   - a strategy that buffers_writes() (copy mode's cache) keeps in-place writes until
+//     Fsync/SyncFs/write-back; the blocks a transaction links (new blocks, zeroed tails) are
+//     synced just before it commits (ordered data, as ext4's data=ordered);
+//   - descriptors() (pages mode) means page reference counts: shared pages are copied on write;
+//   - volatile inodes (RAM files) have the RAM partition's strategy (plain stores), no Tx.
 //
 // Invariants it keeps: see data_path.cc. Locks: the caller holds ip.mu exclusively (shared for
 // Read); SharedPagesMutex() (pages mode's shared-page reference counts) is innermost, taken by
@@ -107,9 +108,10 @@ class DataOp {
         ctx_(ctx),
         ip_(ip),
         map_(*ip.map),
-        pages_(!ip.is_volatile() && ctx.access->descriptors() != nullptr),
-        copy_(!ip.is_volatile() && ctx.access->mode() == mapping::Mode::kCopy),
-        refs_(ctx.access->descriptors()) {
+        acc_(ctx.AccessFor(ip)),
+        pages_(acc_.descriptors() != nullptr),
+        buffered_(acc_.buffers_writes()),
+        refs_(acc_.descriptors()) {
     tx_.emplace(ctx_.store->Begin());
     budget_ = ctx_.store->max_tx_bytes() / 2;
     // pages mode: a block may change two descriptors (the old page's and the new one's).
@@ -200,7 +202,7 @@ class DataOp {
   // Nothing to commit but rec's mtime/ctime (and, for a persistent inode, nothing to sync).
   bool OnlyTimesChanged() const;
 
-  // Device data, by where the inode lives.
+  // Device data, through acc_.
   Status DataWrite(uint64_t off, const std::byte* src, uint64_t len);
   Status DataZero(uint64_t off, uint64_t len);
   Status DataCopy(uint64_t from, uint64_t to, uint64_t len);
@@ -208,14 +210,15 @@ class DataOp {
   Context& ctx_;
   Inode& ip_;
   FileMap& map_;
-  const bool pages_;  // descriptors kept (pages mode, persistent inode)
-  const bool copy_;   // copy mode, persistent inode: sync what a commit links first
+  mapping::Access& acc_;  // the inode's strategy (Context::AccessFor)
+  const bool pages_;      // acc_ keeps page descriptors (pages mode, persistent inode)
+  const bool buffered_;   // acc_ buffers writes (copy mode): sync what a commit links first
   std::optional<store::Tx> tx_;
   RefTracker refs_;
   uint64_t budget_ = 0;       // journal bytes after which MaybeFlush commits
   uint64_t alloc_chunk_ = 0;  // blocks per allocation / removal step
   uint64_t goal_ = 0;         // end of the last allocation
-  std::vector<mapping::Range> sync_;  // copy mode: device ranges to sync before the commit
+  std::vector<mapping::Range> sync_;  // buffered_: device ranges to sync before the commit
   bool map_dirty_ = false;    // map changed since the last commit
   bool poisoned_ = false;
   bool extend_ = false;

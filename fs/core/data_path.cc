@@ -232,18 +232,20 @@ Status DataPath::FinishTruncate(Inode& ip, bool to_zero) {
 Status DataPath::Fsync(uint64_t ino, bool datasync) {
   (void)datasync;  // both commit pending write times (cheap, and what fsync needs)
   PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, ctx_.cache->Get(ino));
-  if (ip->is_volatile() || !ip->is_reg()) return Status::Ok();
+  if (!ip->is_reg()) return Status::Ok();
+  mapping::Access& acc = ctx_.AccessFor(*ip);
+  if (!acc.persistent()) return Status::Ok();  // RAM files: gone at remount whatever we do
   FoldLeases(ip);  // direct access: sizes and times clients reported go down too
-  if (ctx_.access->mode() == mapping::Mode::kCopy) {
+  if (acc.buffers_writes()) {
     std::shared_lock lock(ip->mu);
     PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadMap(*ip));
     Status st;
     ip->map->ForEach(0, UINT64_MAX, [&](uint64_t, uint64_t dev, uint64_t n) {
-      if (dev != 0 && st.ok()) st = ctx_.access->Sync(dev * kBlock, n * kBlock);
+      if (dev != 0 && st.ok()) st = acc.Sync(dev * kBlock, n * kBlock);
     });
     PMEMFS_RETURN_IF_ERROR(st);
   }
-  // direct/pages: the data is durable already (on return from Write); the times may not be.
+  // Unbuffered: the data is durable already (on return from Write); the times may not be.
   std::unique_lock lock(ip->mu);
   return flusher_->CommitTimes(*ip);
 }
@@ -413,7 +415,7 @@ Status DataPath::CopyRange(DataOp& dp, const Inode& in, const Inode& out, uint64
   // The superblock says so first, durably: other modes must not mount a filesystem with shared
   // pages (layout::kIncompatSharedPages).
   // (Not while a client may write the source's blocks in place: direct access.)
-  if (ctx_.access->descriptors() != nullptr && !in.is_volatile() && !out.is_volatile() &&
+  if (ctx_.AccessFor(in).descriptors() != nullptr && ctx_.AccessFor(out).descriptors() != nullptr &&
       off_in % kBlock == 0 && off_out % kBlock == 0 && len >= kBlock &&
       !leases_.has_write_lease(in.ino)) {
     const uint64_t n = len / kBlock;

@@ -10,6 +10,7 @@
 
 #include "fs/store/metadata_media.h"
 #include "mapping/copy_cache.h"
+#include "mapping/ram_access.h"
 
 namespace pmemfs::core {
 
@@ -108,23 +109,23 @@ void Filesystem::MakeFlusher() {
 }
 
 Status Filesystem::OpenLayers() {
-  // Cloned pages are shared by several files; a mode without page reference counts would free
-  // them under the other files' feet.
   PMEMFS_ASSIGN_OR_RETURN(layout::Superblock sb, store::Store::Peek(*dev_));
-  if ((sb.incompat & layout::kIncompatSharedPages) && opts_.mode != mapping::Mode::kPages)
-    return Status::Unsupported(
-        "the filesystem has cloned (shared) pages, which only pages mode keeps track of: mount "
-        "it with mode=pages");
   PMEMFS_ASSIGN_OR_RETURN(access_,
                           mapping::OpenAccess(*dev_, {.mode = opts_.mode,
                                                       .cache_size = opts_.cache_size,
                                                       .descriptors = opts_.descriptors}));
+  // Cloned pages are shared by several files; a strategy without page reference counts would
+  // free them under the other files' feet.
+  if ((sb.incompat & layout::kIncompatSharedPages) && access_->descriptors() == nullptr)
+    return Status::Unsupported(
+        "the filesystem has cloned (shared) pages, which only pages mode keeps track of: mount "
+        "it with mode=pages");
   // Freed blocks stay unused while a reader or an unanswered lease holder pins them.
   pins_ = std::make_unique<mapping::PinUnion>(access_->pins(), &lease_pins_);
   PMEMFS_ASSIGN_OR_RETURN(
       store_, store::Store::Open(*dev_, access_->descriptors(), opts_.read_only, pins_.get()));
   if (!opts_.read_only) PMEMFS_RETURN_IF_ERROR(CheckBitmapWritable(*store_));
-  if (opts_.mode == mapping::Mode::kCopy) {
+  if (access_->buffers_writes()) {  // a cache: what it holds of a freed block is stale
     mapping::Access* acc = access_.get();
     store_->SetFreeHook([acc](store::BlockRange r) {
       acc->Discard(store::Store::BlockOffset(r.start), store::Store::BlockOffset(r.count));
@@ -139,6 +140,7 @@ Status Filesystem::OpenLayers() {
           .drop_contents = [this](Inode& ip) { DropContents(ip); },
       });
   ram_ = mapping::RamPartition::Open(*dev_);
+  ctx_.ram_access = mapping::OpenRamAccess(*dev_, *ram_);
   return SyncDescriptorTable();
 }
 

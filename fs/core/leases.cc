@@ -418,13 +418,13 @@ Result<LeaseGrant> Filesystem::GrantLease(ClientId c, const LeaseRequest& r) {
 }
 
 Result<LeaseGrant> Filesystem::GrantLocked(ClientId c, const LeaseRequest& r, const InodePtr& ip) {
-  // (Leases stay on in copy mode, which pmemfs-tune may switch a mount to and from.)
-  if (access_->mode() == mapping::Mode::kCopy)
-    return Status::Unsupported("direct access needs mode direct or pages (this mount is copy)");
+  // Whether clients may reach the bytes in place: the mount's strategy first (copy mode: no
+  // file; leases stay on, as pmemfs-tune may switch a mount to and from it), then the file's
+  // (the RAM partition's files: none).
+  PMEMFS_RETURN_IF_ERROR(access_->CheckClientAccess());
   if (!ip->is_reg())
     return Status::InvalidArgument("inode " + std::to_string(r.ino) + " is not a regular file");
-  if (ip->is_volatile())
-    return Status::Unsupported("files of the RAM directory have no direct access");
+  PMEMFS_RETURN_IF_ERROR(ctx_.AccessFor(*ip).CheckClientAccess());
   if (r.write) {
     if (read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
     PMEMFS_RETURN_IF_ERROR(CheckChangeable(*ip, "direct write"));
@@ -588,7 +588,7 @@ Status Filesystem::FsyncLeases(ClientId, uint64_t ino, uint64_t* opens) {
   // Counted before the commit: an open gone by now was released after the kernel wrote its
   // dirty pages to us (a shared mapping's are written back when it is unmapped, and the release
   // waits for those writes), so what it wrote is in the record we commit below.
-  if (opens != nullptr && access_->mode() != mapping::Mode::kCopy && !ip->is_volatile())
+  if (opens != nullptr && ctx_.AccessFor(*ip).CheckClientAccess().ok())
     *opens = cache_->OpenCount(*ip);
   std::unique_lock lock(ip->mu);
   (void)FoldLeasesLocked(*ip);

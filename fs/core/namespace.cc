@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <cstring>
+#include <span>
 
 #include "fs/core/fs.h"
 
@@ -89,7 +90,9 @@ Result<Attr> Filesystem::CreateNode(const Caller& c, uint64_t parent, std::strin
     if (target.size() < layout::kInlineDataMax) {
       std::memcpy(crec.inline_data, target.data(), target.size());
     } else {
-      // Long targets live in data blocks, written straight to the device (never cached).
+      // Long targets live in data blocks, written through the file's strategy and synced
+      // before the commit that links them (copy mode: out of the cache; RAM: plain stores).
+      mapping::Access& acc = ctx_.AccessFor(*child);
       const uint64_t n = (target.size() + layout::kBlockSize - 1) / layout::kBlockSize;
       uint64_t dev_block;
       if (child->is_volatile()) {
@@ -102,9 +105,10 @@ Result<Attr> Filesystem::CreateNode(const Caller& c, uint64_t parent, std::strin
       }
       std::vector<std::byte> buf(n * layout::kBlockSize);
       std::memcpy(buf.data(), target.data(), target.size());
-      dev_->Write(dev_block * layout::kBlockSize, buf.data(), buf.size());
+      PMEMFS_RETURN_IF_ERROR(acc.Write(dev_block * layout::kBlockSize, buf));
+      PMEMFS_RETURN_IF_ERROR(acc.Sync(dev_block * layout::kBlockSize, buf.size()));
       PMEMFS_RETURN_IF_ERROR(child->map->Insert(Ctx(tx, *child, crec), 0, dev_block, n));
-      if (access_->descriptors() && !child->is_volatile())
+      if (acc.descriptors() != nullptr)
         for (uint64_t i = 0; i < n; i++)
           tx.SetDescriptor(dev_block + i, {child->ino, i, 1, layout::kPageAllocated});
       crec.blocks += n;
@@ -165,8 +169,8 @@ Result<std::string> Filesystem::ReadLink(uint64_t ino) {
   std::string out(r.size, '\0');
   uint64_t dev_block = ip->map ? ip->map->Lookup(0) : 0;
   if (dev_block == 0) return Status::Corrupt("symlink " + std::to_string(ino) + " has no target block");
-  PMEMFS_RETURN_IF_ERROR(dev_->bad_blocks().Check(dev_block * layout::kBlockSize, r.size));
-  dev_->Read(dev_block * layout::kBlockSize, out.data(), r.size);
+  PMEMFS_RETURN_IF_ERROR(ctx_.AccessFor(*ip).Read(
+      dev_block * layout::kBlockSize, std::as_writable_bytes(std::span(out.data(), out.size()))));
   return out;
 }
 

@@ -522,6 +522,52 @@ TEST_P(FsTest, RamDirectoryFilesVanishOnRemount) {
   EXPECT_TRUE(h.Resolve("kept").ok());
 }
 
+// RAM-directory files reach the device through the RAM partition's strategy: their data and
+// long symlink targets are plain stores (no persist point, nothing left flushed), read back
+// until the remount.
+TEST_P(FsTest, RamDirectoryDataAndLongSymlinksCostNoPersistPoints) {
+  FsHarness h(GetParam());
+  Filesystem& fs = h.fs();
+  auto ram = h.Resolve("ram");
+  ASSERT_TRUE(ram.ok());
+  const uint64_t points = h.sim().sim->persist_points();
+  const std::string target(300, 'T');
+  auto l = fs.Symlink(kRoot, *ram, "long", target);
+  ASSERT_TRUE(l.ok()) << l.status().message();
+  EXPECT_EQ(h.sim().sim->persist_points(), points) << "a RAM symlink's target was persisted";
+  EXPECT_EQ(h.sim().sim->pending_lines(), 0u);
+  auto back = fs.ReadLink(l->ino);
+  ASSERT_TRUE(back.ok()) << back.status().message();
+  EXPECT_EQ(*back, target);
+
+  auto f = fs.Create(kRoot, *ram, "f", 0644, O_RDWR);
+  ASSERT_TRUE(f.ok());
+  const std::string data(20000, 'r');
+  auto w = fs.Write(kRoot, f->ino, 100, std::as_bytes(std::span(data)));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  ASSERT_TRUE(fs.Fsync(f->ino, false).ok());
+  EXPECT_EQ(h.sim().sim->persist_points(), points) << "RAM file data was persisted";
+  EXPECT_EQ(h.Read(f->ino, 0, 100 + data.size()), std::string(100, '\0') + data);
+  ASSERT_TRUE(fs.Release(f->ino).ok());
+}
+
+// A long symlink's target block is on the device before the commit that links it, in every
+// mode (copy mode: written through the cache, then synced): a power loss right after the
+// symlink call shows either no symlink or its whole target.
+TEST_P(FsTest, LongSymlinkTargetIsOnTheDeviceBeforeItsCommit) {
+  FsHarness h(GetParam());
+  const std::string target = std::string(200, 'a') + std::string(200, 'b');
+  ASSERT_TRUE(h.fs().Symlink(kRoot, kRootIno, "long", target).ok());
+  h.CrashAndMount();
+  auto l = h.Resolve("long");
+  if (l.ok()) {
+    auto back = h.fs().ReadLink(*l);
+    ASSERT_TRUE(back.ok()) << back.status().message();
+    EXPECT_EQ(*back, target);
+  }
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
 // mount -o remount,ro: what was written (copy mode: not yet synced; every mode: deferred
 // write times) reaches the device and the filesystem is clean, so a power loss while read-only
 // loses nothing; changes are refused until read-write again.
