@@ -9,8 +9,8 @@
 #include <string>
 
 #include "fs/core/fs.h"
+#include "crash_harness.h"
 #include "fs_harness.h"
-#include "tools/fsck/check.h"
 
 namespace pmemfs::core {
 namespace {
@@ -61,14 +61,8 @@ class AttrHarness : public testing::FsHarnessBase {
     return fs_->SetAttr(kRoot, ino, r).status().code();
   }
   fsck::CheckReport Fsck() {
-    EXPECT_TRUE(fs_->Unmount().ok());
-    fs_.reset();
-    d_.Reopen();
-    auto r = fsck::Check(*d_.dev, {});
-    EXPECT_TRUE(r.ok()) << r.status().message();
-    if (!r.ok()) return {};
-    for (const auto& p : r->problems) ADD_FAILURE() << p.area << ": " << p.message;
-    return *r;
+    EXPECT_TRUE(Unmount().ok());
+    return testing::FsckReport(*d_.dev);
   }
 };
 

@@ -74,6 +74,14 @@ class FsHarnessBase {
     d_.Reopen();
     Mount();
   }
+  // Unmounts (when mounted) and reassembles the device, sim().dev, for a look at what is on
+  // it (pmemfs-fsck's checker: crash_harness.h). Mount() mounts it again.
+  Status Unmount() {
+    Status st = fs_ ? fs_->Unmount() : Status::Ok();
+    fs_.reset();
+    d_.Reopen();
+    return st;
+  }
   // Power loss now (or at the stop point already set): nothing more persists; lines flushed but
   // not drained survive with probability `keep`. Then recovery and mount.
   void CrashAndMount(double keep = 0.0) {

@@ -25,27 +25,16 @@
 #include <string>
 #include <vector>
 
-#include "fs_harness.h"
-#include "tools/fsck/check.h"
+#include "crash_harness.h"
 
 namespace pmemfs::core {
 namespace {
 
 using mapping::Mode;
 using testing::kRoot;
-
-uint64_t EnvOr(const char* name, uint64_t def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtoull(v, nullptr, 10) : def;
-}
+using testing::SplitPath;
 
 std::span<const std::byte> Bytes(const std::string& s) { return std::as_bytes(std::span(s)); }
-
-std::pair<std::string, std::string> SplitPath(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return {"", path};
-  return {path.substr(0, slash), path.substr(slash + 1)};
-}
 
 // What the tree should hold: path -> node; files' bytes by node id (nullopt: unknown after a
 // failed truncate or a write that failed part way through bytes it overwrote).
@@ -64,44 +53,11 @@ class FullDevice : public testing::FsHarnessBase {
   FullDevice(Mode mode, uint64_t inodes)
       : FsHarnessBase(mode, {}, 12ull << 20, {.inode_count = inodes}) {}
 
-  Result<uint64_t> Resolve(const std::string& path) {
-    uint64_t ino = kRootIno;
-    std::stringstream ss(path);
-    std::string part;
-    while (std::getline(ss, part, '/')) {
-      if (part.empty()) continue;
-      PMEMFS_ASSIGN_OR_RETURN(Attr a, fs_->Lookup(kRoot, ino, part));
-      fs_->Forget(a.ino, 1);
-      ino = a.ino;
-    }
-    return ino;
-  }
+  Result<uint64_t> Resolve(const std::string& path) { return testing::ResolvePath(*fs_, path); }
 
   // Fills the device with one file ("filler", left out of the tree) until it is full, then
   // shrinks it to leave `left` blocks free.
-  void Fill(uint64_t left) {
-    auto a = fs_->Create(kRoot, kRootIno, "filler", 0644, O_RDWR);
-    ASSERT_TRUE(a.ok()) << a.status().message();
-    const std::string chunk(256 << 10, 'F');
-    uint64_t size = 0;
-    for (;;) {
-      auto w = fs_->Write(kRoot, a->ino, size, Bytes(chunk));
-      if (!w.ok()) {
-        ASSERT_EQ(w.status().code(), Code::kNoSpace) << w.status().message();
-        break;
-      }
-      size += *w;
-      if (*w < chunk.size()) break;
-    }
-    ASSERT_GT(size, left * layout::kBlockSize);
-    SetAttrRequest r;
-    r.fields = kSetSize;
-    r.size = size - left * layout::kBlockSize;
-    ASSERT_TRUE(fs_->SetAttr(kRoot, a->ino, r).ok());
-    ASSERT_TRUE(fs_->Release(a->ino).ok());
-    fs_->Forget(a->ino, 1);
-    ASSERT_TRUE(fs_->SyncFs().ok());
-  }
+  void Fill(uint64_t left) { testing::FillDevice(*fs_, left); }
 
   // The live tree in text: path, type, links, and for files the bytes' size and content check.
   std::string Render(const Model* m) {
@@ -485,15 +441,17 @@ class FullDeviceTest : public ::testing::TestWithParam<Mode> {
 };
 
 TEST_P(FullDeviceTest, RandomWorkloadRunningOutOfSpace) {
-  const uint64_t first = EnvOr("PMEMFS_FULL_SEED", 1), seeds = EnvOr("PMEMFS_FULL_SEEDS", 2);
-  const size_t steps = EnvOr("PMEMFS_FULL_STEPS", 400);
+  const uint64_t first = testing::EnvOr("PMEMFS_FULL_SEED", 1);
+  const uint64_t seeds = testing::EnvOr("PMEMFS_FULL_SEEDS", 2);
+  const size_t steps = testing::EnvOr("PMEMFS_FULL_STEPS", 400);
   for (uint64_t seed = first; seed < first + seeds; seed++)
     if (!Run(seed, steps, 0)) break;
 }
 
 TEST_P(FullDeviceTest, RandomWorkloadRunningOutOfInodes) {
-  const uint64_t first = EnvOr("PMEMFS_FULL_SEED", 1), seeds = EnvOr("PMEMFS_FULL_SEEDS", 2);
-  const size_t steps = EnvOr("PMEMFS_FULL_STEPS", 400);
+  const uint64_t first = testing::EnvOr("PMEMFS_FULL_SEED", 1);
+  const uint64_t seeds = testing::EnvOr("PMEMFS_FULL_SEEDS", 2);
+  const size_t steps = testing::EnvOr("PMEMFS_FULL_STEPS", 400);
   for (uint64_t seed = first; seed < first + seeds; seed++)
     if (!Run(seed + 1000, steps, 64)) break;
 }

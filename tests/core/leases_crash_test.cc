@@ -32,8 +32,7 @@
 #include <string>
 #include <vector>
 
-#include "fs_harness.h"
-#include "tools/fsck/check.h"
+#include "crash_harness.h"
 
 namespace pmemfs::core {
 namespace {
@@ -42,15 +41,6 @@ using mapping::Mode;
 using testing::kRoot;
 constexpr uint64_t kB = 4096;
 constexpr uint32_t kSlots = 16;
-
-uint64_t EnvOr(const char* name, uint64_t def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtoull(v, nullptr, 10) : def;
-}
-double EnvOrD(const char* name, double def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtod(v, nullptr) : def;
-}
 
 // Answers every revocation at once (a client that is quick to let go).
 class Holders : public LeaseHolders {
@@ -132,12 +122,6 @@ class Harness : public testing::FsHarnessBase {
   void Crash() {
     Disable();
     CrashAndMount();
-  }
-  Status Unmount() {
-    Status st = fs_->Unmount();
-    fs_.reset();
-    d_.Reopen();
-    return st;
   }
 
   // Runs `steps` (on file `ino`); returns how many returned before the power failed, and sets
@@ -229,9 +213,7 @@ class LeasesCrashTest : public ::testing::TestWithParam<Mode> {
   struct Formatted : testing::FsHarnessBase {
     explicit Formatted(Mode mode) : FsHarnessBase(mode, {}, 12ull << 20) {}
     mapping::testing::SimDevice Done() {
-      EXPECT_TRUE(fs_->Unmount().ok());
-      fs_.reset();
-      d_.Reopen();
+      EXPECT_TRUE(Unmount().ok());
       return mapping::testing::CopySimDevice(d_);
     }
   };
@@ -297,15 +279,7 @@ class LeasesCrashTest : public ::testing::TestWithParam<Mode> {
         << in_flight << ")";
     EXPECT_TRUE(h.fs().SetAttr(kRoot, ino_, {.fields = kSetSize, .size = size}).ok());
     if (::testing::Test::HasFailure()) return false;
-    Status st = h.Unmount();
-    EXPECT_TRUE(st.ok()) << where << ": unmount: " << st.message();
-    auto report = fsck::Check(*h.sim().dev, {});
-    EXPECT_TRUE(report.ok()) << where << ": fsck: " << report.status().message();
-    if (!report.ok()) return false;
-    std::string problems;
-    for (const fsck::Problem& p : report->problems) problems += "  " + p.area + ": " + p.message + "\n";
-    EXPECT_TRUE(report->clean()) << where << ": fsck found\n" << problems;
-    return report->clean();
+    return testing::UnmountAndCheck(h, where);
   }
 
   uint64_t ino_ = 0;
@@ -330,7 +304,7 @@ TEST_P(LeasesCrashTest, DirectAppendsCutAtEveryPersistPoint) {
     ASSERT_TRUE(h.Unmount().ok());
   }
   std::mt19937_64 rng(static_cast<int>(GetParam()) * 7 + 1);
-  const double sample = EnvOrD("PMEMFS_CRASH_SAMPLE", 0.25);
+  const double sample = testing::EnvOrD("PMEMFS_CRASH_SAMPLE", 0.25);
   uint64_t points = 0, kept = 0, between = 0;
   for (uint64_t p = base; p <= end; p++) {
     if (!CutAt(false, p, 0.0)) return;
@@ -340,7 +314,7 @@ TEST_P(LeasesCrashTest, DirectAppendsCutAtEveryPersistPoint) {
       kept++;
     }
   }
-  const uint64_t instants = EnvOr("PMEMFS_CRASH_INSTANTS", 40);
+  const uint64_t instants = testing::EnvOr("PMEMFS_CRASH_INSTANTS", 40);
   for (uint64_t i = 0; i < instants && lines_end > lines_base; i++) {
     const uint64_t at = std::uniform_int_distribution<uint64_t>(lines_base + 1, lines_end)(rng);
     if (!CutAt(true, at, i % 3 == 0 ? 0.0 : i % 3 == 1 ? 0.5 : 1.0)) return;

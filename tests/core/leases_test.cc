@@ -17,8 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "crash_harness.h"
 #include "fs_harness.h"
-#include "tools/fsck/check.h"
 
 namespace pmemfs::core {
 namespace {
@@ -68,14 +68,9 @@ class Harness : public testing::FsHarnessBase {
   }
   fsck::CheckReport Fsck() {
     Disable();
-    EXPECT_TRUE(fs_->Unmount().ok());
-    fs_.reset();
-    d_.Reopen();
-    auto r = fsck::Check(*d_.dev, {});
-    EXPECT_TRUE(r.ok()) << r.status().message();
-    if (!r.ok()) return {};
-    for (const auto& p : r->problems) ADD_FAILURE() << p.area << ": " << p.message;
-    return *r;
+
+    EXPECT_TRUE(Unmount().ok());
+    return testing::FsckReport(*d_.dev);
   }
 
   // Power loss now, and what pmemfs-fsck's checker says of the image before recovery.

@@ -62,32 +62,15 @@
 #include <thread>
 #include <vector>
 
-#include "fs_harness.h"
-#include "tools/fsck/check.h"
-#include "tree_snapshot.h"
+#include "crash_harness.h"
 
 namespace pmemfs::core {
 namespace {
 
 using mapping::Mode;
 using testing::kRoot;
-using testing::RenderTree;
+using testing::SplitPath;
 using testing::Tree;
-
-uint64_t EnvOr(const char* name, uint64_t def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtoull(v, nullptr, 10) : def;
-}
-double EnvOrD(const char* name, double def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtod(v, nullptr) : def;
-}
-
-std::pair<std::string, std::string> SplitPath(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return {"", path};
-  return {path.substr(0, slash), path.substr(slash + 1)};
-}
 
 // ---------------------------------------------------------------------------------------------
 // Steps
@@ -498,38 +481,8 @@ class Harness : public testing::FsHarnessBase {
       EXPECT_TRUE(a.ok()) << a.status().message();
       if (a.ok()) h.fs().Forget(a->ino, 1);
     }
-    h.Fill(v.left_blocks);
-    Status st = h.Unmount();
-    EXPECT_TRUE(st.ok()) << "unmount: " << st.message();
-    mapping::testing::SimDevice& d = h.sim();
-    d.dev.reset();
-    d.sim->Crash();  // what persisted, without the RAM partition's contents
-    return mapping::testing::CopySimDevice(d);
-  }
-
-  // Fills the device with "filler" until it is full, then shrinks it to leave `left` blocks.
-  void Fill(uint64_t left) {
-    auto a = fs_->Create(kRoot, kRootIno, "filler", 0644, O_RDWR);
-    ASSERT_TRUE(a.ok()) << a.status().message();
-    const std::string chunk(256 << 10, 'F');
-    uint64_t size = 0;
-    for (;;) {
-      auto w = fs_->Write(kRoot, a->ino, size, std::as_bytes(std::span(chunk)));
-      if (!w.ok()) {
-        ASSERT_EQ(w.status().code(), Code::kNoSpace) << w.status().message();
-        break;
-      }
-      size += *w;
-      if (*w < chunk.size()) break;
-    }
-    ASSERT_GT(size, left * layout::kBlockSize);
-    SetAttrRequest r;
-    r.fields = kSetSize;
-    r.size = size - left * layout::kBlockSize;
-    ASSERT_TRUE(fs_->SetAttr(kRoot, a->ino, r).ok());
-    ASSERT_TRUE(fs_->Release(a->ino).ok());
-    fs_->Forget(a->ino, 1);
-    ASSERT_TRUE(fs_->SyncFs().ok());
+    testing::FillDevice(h.fs(), v.left_blocks);
+    return testing::UnmountedCopy(h);
   }
 
   // The file whose bytes a data step changes, or fsync syncs (before the step).
@@ -644,14 +597,6 @@ class Harness : public testing::FsHarnessBase {
     }
   }
 
-  // Unmounts and reassembles the device (sim().dev) for a look at what is on it.
-  Status Unmount() {
-    Status st = fs_->Unmount();
-    fs_.reset();
-    d_.Reopen();
-    return st;
-  }
-
  private:
   std::mutex handles_mu_;  // guards handles_ (threads of the concurrent test share them)
   std::map<int, uint64_t> handles_;  // open handle -> inode
@@ -660,13 +605,11 @@ class Harness : public testing::FsHarnessBase {
 // ---------------------------------------------------------------------------------------------
 // The test
 
-// What the reference run recorded.
-struct Reference {
+// What the reference run recorded: the steps, their results, and (RecordedTrees) the tree after
+// each prefix of them.
+struct Reference : testing::RecordedTrees {
   std::vector<Op> ops;
   std::vector<Code> results;
-  std::vector<Tree> trees;                   // after each prefix of ops
-  std::vector<std::set<uint64_t>> unsynced;  // copy mode: inodes whose data is not acknowledged
-  std::vector<std::optional<uint64_t>> target;  // inode a data step changes
   uint64_t points_base = 0, points_end = 0;  // persist points of the workload
   uint64_t lines_base = 0, lines_end = 0;    // flushed lines of the workload
   uint64_t nospace = 0;
@@ -686,6 +629,33 @@ std::string Log(const Reference& ref, size_t upto) {
     o << (i == upto ? "   <- in flight" : "") << "\n";
   }
   return o.str();
+}
+
+// One step of a recording run: the generator's next step applied to `h`; its result, the inode
+// it changes and the tree under `dir` after it go into `ref`. `dirty`, kept across the steps:
+// in copy mode, the inodes whose data no fsync or syncfs acknowledged (another writer's syncfs
+// also syncs this one's data: not counted, which only skips more). `who` names the run.
+void RecordStep(Harness& h, Mode mode, Generator& gen, uint64_t dir, const std::string& who,
+                Reference& ref, std::set<uint64_t>& dirty) {
+  const size_t i = ref.ops.size();
+  const Op op = gen.Next();
+  const std::optional<uint64_t> ino = h.Changes(op);
+  const Status st = h.Apply(op);
+  gen.Done(op, st);
+  ref.ops.push_back(op);
+  ref.results.push_back(st.code());
+  ref.target.push_back(op.is_data() ? ino : std::nullopt);
+  if (st.code() == Code::kNoSpace) ref.nospace++;
+  EXPECT_TRUE(st.ok() || st.code() == Code::kNoSpace)
+      << who << " step " << i << " " << op.ToString() << ": " << st.message()
+      << "\nworkload:\n" << Log(ref, i);
+  if (mode == Mode::kCopy && ino) {
+    if (op.is_data()) dirty.insert(*ino);
+    if (st.ok() && (op.kind == Kind::kFsync || op.kind == Kind::kFdatasync)) dirty.erase(*ino);
+  }
+  if (mode == Mode::kCopy && st.ok() && op.kind == Kind::kSyncFs) dirty.clear();
+  ref.trees.push_back(testing::SnapshotTree(h.fs(), dir));
+  ref.unsynced.push_back(dirty);
 }
 
 // How a replay loses power.
@@ -708,11 +678,11 @@ class NearFullCrashTest : public ::testing::TestWithParam<Mode> {
   void RunAll(const Variant& v, uint64_t seed_base) {
     prepared_ = Harness::Prepare(GetParam(), v);
     if (::testing::Test::HasFailure()) return;
-    const uint64_t first = EnvOr("PMEMFS_NEARFULL_SEED", 1);
-    const uint64_t seeds = EnvOr("PMEMFS_NEARFULL_SEEDS", 1);
-    const size_t steps = EnvOr("PMEMFS_NEARFULL_STEPS", 60);
-    const uint64_t instants = EnvOr("PMEMFS_CRASH_INSTANTS", 40);
-    const double sample = EnvOrD("PMEMFS_CRASH_SAMPLE", 0.25);
+    const uint64_t first = testing::EnvOr("PMEMFS_NEARFULL_SEED", 1);
+    const uint64_t seeds = testing::EnvOr("PMEMFS_NEARFULL_SEEDS", 1);
+    const size_t steps = testing::EnvOr("PMEMFS_NEARFULL_STEPS", 60);
+    const uint64_t instants = testing::EnvOr("PMEMFS_CRASH_INSTANTS", 40);
+    const double sample = testing::EnvOrD("PMEMFS_CRASH_SAMPLE", 0.25);
     Totals t;
     for (uint64_t seed = seed_base + first; seed < seed_base + first + seeds; seed++)
       if (!RunWorkload(v, seed, steps, instants, sample, t)) break;
@@ -741,39 +711,15 @@ class NearFullCrashTest : public ::testing::TestWithParam<Mode> {
     ref.trees.push_back(testing::SnapshotTree(h.fs()));
     ref.unsynced.push_back(dirty);
     for (size_t i = 0; i < steps; i++) {
-      const Op op = gen.Next();
-      const std::optional<uint64_t> ino = h.Changes(op);
-      const Status st = h.Apply(op);
-      gen.Done(op, st);
-      ref.ops.push_back(op);
-      ref.results.push_back(st.code());
-      ref.target.push_back(op.is_data() ? ino : std::nullopt);
-      if (st.code() == Code::kNoSpace) ref.nospace++;
-      EXPECT_TRUE(st.ok() || st.code() == Code::kNoSpace)
-          << "seed " << seed << " step " << i << " " << op.ToString() << ": " << st.message()
-          << "\nworkload:\n" << Log(ref, i);
-      if (mode == Mode::kCopy && ino) {
-        if (op.is_data()) dirty.insert(*ino);
-        if (st.ok() && (op.kind == Kind::kFsync || op.kind == Kind::kFdatasync)) dirty.erase(*ino);
-      }
-      if (mode == Mode::kCopy && st.ok() && op.kind == Kind::kSyncFs) dirty.clear();
-      ref.trees.push_back(testing::SnapshotTree(h.fs()));
-      ref.unsynced.push_back(dirty);
+      RecordStep(h, mode, gen, kRootIno, "seed " + std::to_string(seed), ref, dirty);
       if (::testing::Test::HasFailure()) return false;
     }
     ref.points_end = h.sim().sim->persist_points();
     ref.lines_end = h.sim().sim->flushed_lines();
-    if (EnvOr("PMEMFS_CRASH_VERBOSE", 0))
+    if (testing::EnvOr("PMEMFS_CRASH_VERBOSE", 0))
       std::cout << "seed " << seed << ":\n" << Log(ref, ref.ops.size()) << std::flush;
     // The whole workload, then a clean unmount: also no damage without a crash.
-    Status st = h.Unmount();
-    EXPECT_TRUE(st.ok()) << "seed " << seed << ": unmount: " << st.message();
-    auto report = fsck::Check(*h.sim().dev, {});
-    EXPECT_TRUE(report.ok() && report->clean())
-        << "seed " << seed << ": fsck after the whole workload: "
-        << (report.ok() ? std::to_string(report->problems.size()) + " problem(s), first: " +
-                              (report->problems.empty() ? "" : report->problems[0].message)
-                        : report.status().message());
+    testing::UnmountAndCheck(h, "seed " + std::to_string(seed) + " after the whole workload");
     return !::testing::Test::HasFailure();
   }
 
@@ -835,34 +781,15 @@ class NearFullCrashTest : public ::testing::TestWithParam<Mode> {
       ADD_FAILURE() << where << ": recovery failed; workload:\n" << Log(ref, done);
       return false;
     }
-    const Tree got = testing::SnapshotTree(h.fs());
     // Not compared: unsynced data (copy mode) and the file a data step in flight changes.
-    std::set<uint64_t> skip = ref.unsynced[done];
-    if (done < ref.ops.size()) {
-      skip.insert(ref.unsynced[done + 1].begin(), ref.unsynced[done + 1].end());
-      if (ref.target[done]) skip.insert(*ref.target[done]);
-    }
-    const std::string now = RenderTree(got, skip);
-    const bool ok = now == RenderTree(ref.trees[done], skip) ||
-                    (done < ref.ops.size() && now == RenderTree(ref.trees[done + 1], skip));
-    EXPECT_TRUE(ok) << where << " (" << done << " steps acknowledged)\ngot:\n" << now
-                    << "expected:\n" << RenderTree(ref.trees[done], skip)
-                    << (done < ref.ops.size() ? "or:\n" + RenderTree(ref.trees[done + 1], skip)
-                                              : "")
-                    << "workload:\n" << Log(ref, done);
-    if (!ok || ::testing::Test::HasFailure()) return false;
+    const std::string workload = "workload:\n" + Log(ref, done);
+    if (!testing::MatchesRecorded(testing::SnapshotTree(h.fs()), ref, done, where, workload) ||
+        ::testing::Test::HasFailure())
+      return false;
 
     // A clean unmount, then the checker on the device.
-    Status st = h.Unmount();
-    EXPECT_TRUE(st.ok()) << where << ": unmount: " << st.message();
-    auto report = fsck::Check(*h.sim().dev, {});
-    EXPECT_TRUE(report.ok()) << where << ": fsck: " << report.status().message();
-    if (!report.ok()) return false;
-    std::string problems;
-    for (const fsck::Problem& p : report->problems) problems += "  " + p.area + ": " + p.message + "\n";
-    EXPECT_TRUE(report->clean()) << where << " (" << done << " steps acknowledged): fsck found\n"
-                                 << problems << "workload:\n" << Log(ref, done);
-    return report->clean();
+    return testing::UnmountAndCheck(
+        h, where + " (" + std::to_string(done) + " steps acknowledged)", workload);
   }
 
   mapping::testing::SimDevice prepared_;  // the filled device every run starts from a copy of
@@ -922,25 +849,7 @@ class ThreeWritersCrashTest : public ::testing::TestWithParam<Mode> {
     ref.trees.push_back(testing::SnapshotTree(h.fs(), *home_ino));
     ref.unsynced.push_back(dirty);
     for (size_t i = 0; i < steps; i++) {
-      const Op op = gen.Next();
-      const std::optional<uint64_t> ino = h.Changes(op);
-      const Status st = h.Apply(op);
-      gen.Done(op, st);
-      ref.ops.push_back(op);
-      ref.results.push_back(st.code());
-      ref.target.push_back(op.is_data() ? ino : std::nullopt);
-      if (st.code() == Code::kNoSpace) ref.nospace++;
-      EXPECT_TRUE(st.ok() || st.code() == Code::kNoSpace)
-          << "writer " << t << " step " << i << " " << op.ToString() << ": " << st.message()
-          << "\nworkload:\n" << Log(ref, i);
-      if (mode == Mode::kCopy && ino) {
-        if (op.is_data()) dirty.insert(*ino);
-        if (st.ok() && (op.kind == Kind::kFsync || op.kind == Kind::kFdatasync)) dirty.erase(*ino);
-      }
-      // Another writer's syncfs also syncs this one's data: not counted (only skips more).
-      if (mode == Mode::kCopy && st.ok() && op.kind == Kind::kSyncFs) dirty.clear();
-      ref.trees.push_back(testing::SnapshotTree(h.fs(), *home_ino));
-      ref.unsynced.push_back(dirty);
+      RecordStep(h, mode, gen, *home_ino, "writer " + std::to_string(t), ref, dirty);
       // Returned before the power failed, or maybe not: then in flight.
       if (h.sim().sim->stopped() || ::testing::Test::HasFailure()) {
         w.done = i;
@@ -980,37 +889,15 @@ class ThreeWritersCrashTest : public ::testing::TestWithParam<Mode> {
       return false;
     }
     for (int t = 0; t < kWriters; t++) {
-      const Reference& ref = w[t].log;
-      const size_t done = w[t].done;
       auto home = testing::ResolvePath(h.fs(), "w" + std::to_string(t));
       EXPECT_TRUE(home.ok()) << where << ": w" << t << ": " << home.status().message();
       if (!home.ok()) return false;
-      const Tree got = testing::SnapshotTree(h.fs(), *home);
-      std::set<uint64_t> skip = ref.unsynced[done];
-      if (done < ref.ops.size()) {
-        skip.insert(ref.unsynced[done + 1].begin(), ref.unsynced[done + 1].end());
-        if (ref.target[done]) skip.insert(*ref.target[done]);
-      }
-      const std::string now = RenderTree(got, skip);
-      const bool ok = now == RenderTree(ref.trees[done], skip) ||
-                      (done < ref.ops.size() && now == RenderTree(ref.trees[done + 1], skip));
-      EXPECT_TRUE(ok) << where << ": writer " << t << " (" << done
-                      << " steps acknowledged)\ngot:\n" << now << "expected:\n"
-                      << RenderTree(ref.trees[done], skip)
-                      << (done < ref.ops.size() ? "or:\n" + RenderTree(ref.trees[done + 1], skip)
-                                                : "")
-                      << logs();
-      if (!ok || ::testing::Test::HasFailure()) return false;
+      if (!testing::MatchesRecorded(testing::SnapshotTree(h.fs(), *home), w[t].log, w[t].done,
+                                    where + ": writer " + std::to_string(t), logs()) ||
+          ::testing::Test::HasFailure())
+        return false;
     }
-    Status st = h.Unmount();
-    EXPECT_TRUE(st.ok()) << where << ": unmount: " << st.message();
-    auto report = fsck::Check(*h.sim().dev, {});
-    EXPECT_TRUE(report.ok()) << where << ": fsck: " << report.status().message();
-    if (!report.ok()) return false;
-    std::string problems;
-    for (const fsck::Problem& p : report->problems) problems += "  " + p.area + ": " + p.message + "\n";
-    EXPECT_TRUE(report->clean()) << where << ": fsck found\n" << problems << logs();
-    return report->clean();
+    return testing::UnmountAndCheck(h, where, logs());
   }
 
   mapping::testing::SimDevice prepared_;
@@ -1023,10 +910,11 @@ TEST_P(ThreeWritersCrashTest, CutAtRandomInstants) {
   const Variant& v = kThreeWriters;
   prepared_ = Harness::Prepare(GetParam(), v, kWriters);
   ASSERT_FALSE(::testing::Test::HasFailure());
-  const uint64_t first = EnvOr("PMEMFS_NEARFULL_SEED", 1);
-  const uint64_t seeds = EnvOr("PMEMFS_NEARFULL_SEEDS", 1);
-  const size_t steps = EnvOr("PMEMFS_NEARFULL_STEPS", 60) * 2 / 3;  // per writer
-  const uint64_t instants = 3 * EnvOr("PMEMFS_CRASH_INSTANTS", 40);  // cheaper than replays
+  const uint64_t first = testing::EnvOr("PMEMFS_NEARFULL_SEED", 1);
+  const uint64_t seeds = testing::EnvOr("PMEMFS_NEARFULL_SEEDS", 1);
+  const size_t steps = testing::EnvOr("PMEMFS_NEARFULL_STEPS", 60) * 2 / 3;  // per writer
+  // Cheaper than replays: three times as many.
+  const uint64_t instants = 3 * testing::EnvOr("PMEMFS_CRASH_INSTANTS", 40);
   uint64_t states = 0, between = 0, kept = 0, nospace = 0, ran = 0;
   for (uint64_t seed = first; seed < first + seeds; seed++) {
     // An uncut run: how long the workload is, and no damage without a crash either.
@@ -1042,13 +930,13 @@ TEST_P(ThreeWritersCrashTest, CutAtRandomInstants) {
       for (int t = 0; t < kWriters; t++) {
         nospace += w[t].log.nospace;
         ran += w[t].log.ops.size();
-        if (EnvOr("PMEMFS_CRASH_VERBOSE", 0))
+        if (testing::EnvOr("PMEMFS_CRASH_VERBOSE", 0))
           std::cout << "seed " << seed << " writer " << t << ":\n"
                     << Log(w[t].log, w[t].log.ops.size()) << std::flush;
       }
       ASSERT_TRUE(h.Unmount().ok());
-      auto report = fsck::Check(*h.sim().dev, {});
-      ASSERT_TRUE(report.ok() && report->clean()) << "seed " << seed << ": fsck after the run";
+      ASSERT_TRUE(
+          testing::FsckClean(*h.sim().dev, "seed " + std::to_string(seed) + " after the run"));
     }
     std::mt19937_64 rng(seed * 104729 + static_cast<int>(GetParam()));
     std::uniform_real_distribution<double> share(0.2, 0.8);

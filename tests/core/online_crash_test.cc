@@ -39,8 +39,7 @@
 #include <string>
 #include <vector>
 
-#include "fs_harness.h"
-#include "tools/fsck/check.h"
+#include "crash_harness.h"
 
 namespace pmemfs::core {
 namespace {
@@ -48,15 +47,6 @@ namespace {
 using mapping::Mode;
 using testing::kRoot;
 constexpr uint64_t kB = 4096;
-
-uint64_t EnvOr(const char* name, uint64_t def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtoull(v, nullptr, 10) : def;
-}
-double EnvOrD(const char* name, double def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtod(v, nullptr) : def;
-}
 
 // Bytes of write `seed`: never zero, and distinct from every other write's and from the junk.
 std::string Pattern(uint64_t seed, uint64_t len) {
@@ -154,11 +144,7 @@ class Harness : public testing::FsHarnessBase {
     EXPECT_TRUE(h.fs().SyncFs().ok());
     for (uint64_t ino : {junk, a, b}) EXPECT_TRUE(h.fs().Release(ino).ok());
     EXPECT_TRUE(h.fs().Unlink(kRoot, kRootIno, "junk").ok());
-    EXPECT_TRUE(h.fs().Unmount().ok());
-    mapping::testing::SimDevice& d = h.sim();
-    d.dev.reset();
-    d.sim->Crash();  // what persisted
-    return mapping::testing::CopySimDevice(d);
+    return testing::UnmountedCopy(h);
   }
   static Model PreparedModel() {
     Model m;
@@ -234,12 +220,6 @@ class Harness : public testing::FsHarnessBase {
   void CrashAndMountIn(Mode mode, double keep) {
     opts_.mode = mode;
     CrashAndMount(keep);
-  }
-  Status Unmount() {
-    Status st = fs_->Unmount();
-    fs_.reset();
-    d_.Reopen();
-    return st;
   }
 };
 
@@ -421,17 +401,8 @@ class OnlineCrashTest : public ::testing::TestWithParam<Pair> {
       if (!bad.empty()) return false;
     }
     if (::testing::Test::HasFailure()) return false;
-    Status st = h.Unmount();
-    EXPECT_TRUE(st.ok()) << where << ": unmount: " << st.message();
-    auto report = fsck::Check(*h.sim().dev, {});
-    EXPECT_TRUE(report.ok()) << where << ": fsck: " << report.status().message();
-    if (!report.ok()) return false;
-    std::string problems;
-    for (const fsck::Problem& pr : report->problems)
-      problems += "  " + pr.area + ": " + pr.message + "\n";
-    EXPECT_TRUE(report->clean()) << where << " (" << done << " steps returned): fsck found\n"
-                                 << problems << "workload:\n" << Log(done);
-    return report->clean();
+    return testing::UnmountAndCheck(h, where + " (" + std::to_string(done) + " steps returned)",
+                                    "workload:\n" + Log(done));
   }
 
   mapping::testing::SimDevice prepared_;
@@ -446,8 +417,8 @@ TEST_P(OnlineCrashTest, EveryPersistPointOfTheSwitchKeepsWhatWasAcknowledged) {
   ASSERT_NO_FATAL_FAILURE(Record());
   // The switch must persist something to be worth cutting (write-back, descriptors, features).
   ASSERT_GT(points_switched_, points_switch_) << p.Name() << ": the switch persisted nothing";
-  const uint64_t instants = EnvOr("PMEMFS_CRASH_INSTANTS", 12);
-  const double sample = EnvOrD("PMEMFS_CRASH_SAMPLE", 0.25);
+  const uint64_t instants = testing::EnvOr("PMEMFS_CRASH_INSTANTS", 12);
+  const double sample = testing::EnvOrD("PMEMFS_CRASH_SAMPLE", 0.25);
   std::mt19937_64 rng(static_cast<uint64_t>(p.from) * 31 + static_cast<uint64_t>(p.to) * 7 +
                       p.to_cache);
   std::uniform_real_distribution<double> share(0.2, 0.8);

@@ -42,24 +42,14 @@
 #include <string>
 #include <vector>
 
-#include "fs_harness.h"
-#include "tree_snapshot.h"
-#include "tools/fsck/check.h"
+#include "crash_harness.h"
 
 namespace pmemfs::core {
 namespace {
 
 using mapping::Mode;
 using testing::kRoot;
-
-uint64_t EnvOr(const char* name, uint64_t def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtoull(v, nullptr, 10) : def;
-}
-double EnvOrD(const char* name, double def) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtod(v, nullptr) : def;
-}
+using testing::SplitPath;
 
 // ---------------------------------------------------------------------------------------------
 // Operations
@@ -106,12 +96,6 @@ struct Op {
     return o.str();
   }
 };
-
-std::pair<std::string, std::string> SplitPath(const std::string& path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return {"", path};
-  return {path.substr(0, slash), path.substr(slash + 1)};
-}
 
 // A model of the namespace, just enough to generate operations that succeed.
 class Generator {
@@ -307,9 +291,8 @@ class Generator {
 };
 
 // ---------------------------------------------------------------------------------------------
-// The tree as the filesystem shows it: tree_snapshot.h
+// The tree as the filesystem shows it: tree_snapshot.h (through crash_harness.h)
 
-using testing::RenderTree;
 using testing::Tree;
 
 class Harness : public testing::FsHarnessBase {
@@ -377,14 +360,6 @@ class Harness : public testing::FsHarnessBase {
     }
   }
 
-  // Unmounts and reassembles the device (sim().dev) for a look at what is on it.
-  Status Unmount() {
-    Status st = fs_->Unmount();
-    fs_.reset();
-    d_.Reopen();
-    return st;
-  }
-
   // The whole tree (without the RAM directory); errors of the walk fail the test.
   Tree Snapshot() { return testing::SnapshotTree(*fs_); }
 };
@@ -409,20 +384,18 @@ class RandomCrashTest : public ::testing::TestWithParam<Mode> {
   bool RunWorkload(uint64_t seed, size_t steps, double sample, Totals& totals) {
     const Mode mode = GetParam();
     const std::vector<Op> ops = Generator(seed).Make(steps);
-    if (EnvOr("PMEMFS_CRASH_VERBOSE", 0))
+    if (testing::EnvOr("PMEMFS_CRASH_VERBOSE", 0))
       std::cout << "seed " << seed << ":\n" << Log(ops, ops.size()) << std::flush;
     // The reference run: the tree after each prefix and, in copy mode, the inodes whose data
     // changed since their last sync.
-    std::vector<Tree> trees;
-    std::vector<std::set<uint64_t>> unsynced;
-    std::vector<std::optional<uint64_t>> target;  // inode a data operation changes
+    testing::RecordedTrees rec;
     uint64_t base, total;
     {
       Harness h(mode);
       base = h.sim().sim->persist_points();
       std::set<uint64_t> dirty;
-      trees.push_back(h.Snapshot());
-      unsynced.push_back(dirty);
+      rec.trees.push_back(h.Snapshot());
+      rec.unsynced.push_back(dirty);
       for (size_t i = 0; i < ops.size(); i++) {
         const Op& op = ops[i];
         std::optional<uint64_t> ino;
@@ -430,7 +403,7 @@ class RandomCrashTest : public ::testing::TestWithParam<Mode> {
           auto r = h.Resolve(op.a);
           if (r.ok()) ino = *r;
         }
-        target.push_back(op.is_data() ? ino : std::nullopt);
+        rec.target.push_back(op.is_data() ? ino : std::nullopt);
         Status st = h.Apply(op);
         EXPECT_TRUE(st.ok()) << "seed " << seed << " step " << i << " " << op.ToString() << ": "
                              << st.message();
@@ -440,8 +413,8 @@ class RandomCrashTest : public ::testing::TestWithParam<Mode> {
           if (op.kind == Kind::kFsync) dirty.erase(*ino);
           if (op.kind == Kind::kSyncFs) dirty.clear();
         }
-        trees.push_back(h.Snapshot());
-        unsynced.push_back(dirty);
+        rec.trees.push_back(h.Snapshot());
+        rec.unsynced.push_back(dirty);
         if (::testing::Test::HasFailure()) return false;
       }
       total = h.sim().sim->persist_points();
@@ -456,7 +429,7 @@ class RandomCrashTest : public ::testing::TestWithParam<Mode> {
       if (std::bernoulli_distribution(sample)(rng))
         keeps.push_back(std::uniform_real_distribution<double>(0.2, 0.8)(rng));
       for (double keep : keeps) {
-        if (!CutAt(ops, trees, unsynced, target, seed, stop, keep)) return false;
+        if (!CutAt(ops, rec, seed, stop, keep)) return false;
         totals.states++;
         if (keep > 0) totals.kept_states++;
       }
@@ -464,10 +437,8 @@ class RandomCrashTest : public ::testing::TestWithParam<Mode> {
     return true;
   }
 
-  bool CutAt(const std::vector<Op>& ops, const std::vector<Tree>& trees,
-             const std::vector<std::set<uint64_t>>& unsynced,
-             const std::vector<std::optional<uint64_t>>& target, uint64_t seed, uint64_t stop,
-             double keep) {
+  bool CutAt(const std::vector<Op>& ops, const testing::RecordedTrees& rec, uint64_t seed,
+             uint64_t stop, double keep) {
     const std::string where = "seed " + std::to_string(seed) + " cut after persist point " +
                               std::to_string(stop) + " keep " + std::to_string(keep);
     Harness h(GetParam());
@@ -491,38 +462,22 @@ class RandomCrashTest : public ::testing::TestWithParam<Mode> {
     // still there, as acknowledged by the create.
     if (done < ops.size() && ops[done].kind == Kind::kOrphan) got.erase(ops[done].a);
     // Not compared: unsynced data (copy mode) and the file a data operation in flight changes.
-    std::set<uint64_t> skip = unsynced[done];
-    if (done < ops.size()) {
-      skip.insert(unsynced[done + 1].begin(), unsynced[done + 1].end());
-      if (target[done]) skip.insert(*target[done]);
-    }
-    const std::string now = RenderTree(got, skip);
-    const bool ok = now == RenderTree(trees[done], skip) ||
-                    (done < ops.size() && now == RenderTree(trees[done + 1], skip));
-    EXPECT_TRUE(ok) << where << " (" << done << " steps acknowledged)\ngot:\n" << now
-                    << "expected:\n" << RenderTree(trees[done], skip) << "workload:\n"
-                    << Log(ops, done);
-    if (!ok || ::testing::Test::HasFailure()) return false;
+    const std::string workload = "workload:\n" + Log(ops, done);
+    if (!testing::MatchesRecorded(got, rec, done, where, workload) ||
+        ::testing::Test::HasFailure())
+      return false;
 
     // A clean unmount, then the checker on the device.
-    Status st = h.Unmount();
-    EXPECT_TRUE(st.ok()) << where << ": unmount: " << st.message();
-    auto report = fsck::Check(*h.sim().dev, {});
-    EXPECT_TRUE(report.ok()) << where << ": fsck: " << report.status().message();
-    if (!report.ok()) return false;
-    std::string problems;
-    for (const fsck::Problem& p : report->problems) problems += "  " + p.area + ": " + p.message + "\n";
-    EXPECT_TRUE(report->clean()) << where << " (" << done << " steps acknowledged): fsck found\n"
-                                 << problems << "workload:\n" << Log(ops, done);
-    return report->clean();
+    return testing::UnmountAndCheck(
+        h, where + " (" + std::to_string(done) + " steps acknowledged)", workload);
   }
 };
 
 TEST_P(RandomCrashTest, EveryPersistPointOfRandomWorkloads) {
-  const uint64_t first = EnvOr("PMEMFS_CRASH_SEED", 1);
-  const uint64_t seeds = EnvOr("PMEMFS_CRASH_SEEDS", 3);
-  const size_t steps = EnvOr("PMEMFS_CRASH_STEPS", 20);
-  const double sample = EnvOrD("PMEMFS_CRASH_SAMPLE", 0.25);
+  const uint64_t first = testing::EnvOr("PMEMFS_CRASH_SEED", 1);
+  const uint64_t seeds = testing::EnvOr("PMEMFS_CRASH_SEEDS", 3);
+  const size_t steps = testing::EnvOr("PMEMFS_CRASH_STEPS", 20);
+  const double sample = testing::EnvOrD("PMEMFS_CRASH_SAMPLE", 0.25);
   Totals t;
   for (uint64_t seed = first; seed < first + seeds; seed++)
     if (!RunWorkload(seed, steps, sample, t)) break;

@@ -67,11 +67,7 @@ class XattrHarness : public testing::FsHarnessBase {
   }
   // Unmounts and runs pmemfs-fsck -n: its problems (each also a test failure).
   std::vector<fsck::Problem> Fsck() {
-    if (fs_) {
-      EXPECT_TRUE(fs_->Unmount().ok());
-      fs_.reset();
-    }
-    d_.Reopen();
+    EXPECT_TRUE(Unmount().ok());
     auto r = fsck::Check(*d_.dev, {});
     EXPECT_TRUE(r.ok()) << r.status().message();
     if (!r.ok()) return {{"operational", r.status().message()}};
