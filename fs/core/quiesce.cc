@@ -28,7 +28,9 @@ void QuiesceGate::Enter() {
     const Clock::time_point start = Clock::now();
     {
       MutexLock l(mu_);
+      waiting_.fetch_add(1, std::memory_order_acq_rel);
       l.Wait(cv_, [&] { return !closed_.load(std::memory_order_seq_cst); });
+      waiting_.fetch_sub(1, std::memory_order_acq_rel);
     }
     const uint64_t waited = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());

@@ -71,6 +71,8 @@ class QuiesceGate {
   bool closed() const { return closed_.load(std::memory_order_acquire); }
   // Entries in flight now (tests).
   uint64_t inside() const { return inside_.load(std::memory_order_acquire); }
+  // Entries blocked at the closed gate now (tests).
+  uint64_t waiting() const { return waiting_.load(std::memory_order_acquire); }
   Stats last() const;
 
  private:
@@ -85,6 +87,7 @@ class QuiesceGate {
   Clock::time_point closed_at_ GUARDED_BY(mu_);
   uint64_t own_ GUARDED_BY(mu_) = 0;  // the closer's own entry counted in inside_ (0 or 1)
   std::atomic<uint64_t> waiters_{0};
+  std::atomic<uint64_t> waiting_{0};
   std::atomic<uint64_t> longest_wait_ns_{0};
   std::atomic<uint64_t> drain_ns_{0};
   std::atomic<uint64_t> closed_ns_{0};

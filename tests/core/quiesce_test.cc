@@ -48,7 +48,11 @@ TEST(QuiesceGate, EntriesWhileClosedWaitUntilOpen) {
       QuiesceGate::Pass p(&g);
       passed++;
     });
-  std::this_thread::sleep_for(50ms);
+  // Until all four are blocked at the gate (on a loaded machine they may start late).
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (g.waiting() < 4 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(1ms);
+  EXPECT_EQ(g.waiting(), 4u);
   EXPECT_EQ(passed.load(), 0);  // all waiting, none failed
   g.Open();
   for (auto& t : ts) t.join();
