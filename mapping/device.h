@@ -70,6 +70,9 @@ struct DeviceInfo {
   // and `descriptors` are already the ranges it leaves (the old or the new ones, as the labels
   // say); SettleGeometry (device_set.h) rewrites the labels to them.
   bool geometry_change_pending = false;
+  // Some label carries part_joining (pmemfs-tune --add-part not finished): only an assembly
+  // that finishes it (AssembleOptions::finishing_add_part) gets here with it set.
+  bool add_part_pending = false;
   // The store area: up to the RAM partition (its offset marks the end even when it is empty,
   // layout.h), else the descriptor area, else the end of the device.
   Range store() const {
@@ -180,6 +183,7 @@ class Device {
   friend Status SettleUuid(Device& dev, const uint8_t uuid[16]);
   friend Status ChangeGeometry(Device& dev, Range ram, Range descriptors);
   friend Status SettleGeometry(Device& dev);
+  friend Status SettleJoin(Device& dev);
   Device() = default;
   Status MapLinear(const std::vector<uint64_t>& part_data, bool guard);
 

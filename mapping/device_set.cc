@@ -87,7 +87,7 @@ Result<PartLabel> ReadLabelAt(const Part& part, uint64_t at) {
                                    l.backup_offset == layout::BackupHeaderOffset(l.part_size);
   const bool pending_ok = l.geometry_pending == 1 ||
                           (l.geometry_pending == 0 && PendingGeometry(l) == Geometry{});
-  if (!AllZero(l.reserved, sizeof l.reserved) || !backup_ok || !pending_ok ||
+  if (!AllZero(l.reserved, sizeof l.reserved) || !backup_ok || !pending_ok || l.part_joining > 1 ||
       (l.layout != static_cast<uint32_t>(LayoutKind::kLinear) &&
        l.layout != static_cast<uint32_t>(LayoutKind::kStriped)) ||
       l.part_count == 0 || l.part_count > kMaxParts || l.part_index >= l.part_count)
@@ -322,6 +322,17 @@ Result<std::unique_ptr<Device>> AssembleDevice(std::vector<std::shared_ptr<Part>
         return Status::Corrupt(parts[i]->name() + ": part labels disagree on a set-uuid change");
       changing = l;
     }
+  // A part joining the set (StartJoin .. SettleJoin): only the code finishing it assembles.
+  bool joining = false;
+  for (size_t i = 0; i < parts.size(); i++)
+    for (const PartLabel* l : {&labels[i], others[i] ? &*others[i] : nullptr}) {
+      if (!l || !l->part_joining) continue;
+      joining = true;
+      if (!opts.finishing_add_part)
+        return Status::InvalidArgument(
+            parts[i]->name() + ": a pmemfs-tune --add-part was interrupted; run the same "
+            "pmemfs-tune --add-part PART DEVICE again to finish or undo it");
+    }
   // A change of the RAM partition or the descriptor area in progress (ChangeGeometry): every
   // copy is announced (old ranges, new pending), settled (the new ranges) or untouched (the old
   // ones). One settled copy commits the change; the device opens with the ranges that won.
@@ -404,6 +415,7 @@ Result<std::unique_ptr<Device>> AssembleDevice(std::vector<std::shared_ptr<Part>
   std::memcpy(info.set_uuid, set_uuid, 16);
   if (changing) std::memcpy(info.pending_uuid, changing->pending_uuid, 16);
   info.geometry_change_pending = announced != nullptr;
+  info.add_part_pending = joining;
   return DeviceBuilder::Build(std::move(parts), info, data, std::move(headers), opts);
 }
 
@@ -555,6 +567,159 @@ Status RewritePartHeaders(Device& dev) {
     h.primary_ok = h.backup_ok = true;
   }
   return Status::Ok();
+}
+
+// --- growing a linear device by one part (device_set.h) ------------------------------------
+
+namespace {
+
+// The label copy at part offset `at` when valid and where it says it is (a backup copy).
+std::optional<PartLabel> ValidCopy(const Part& part, uint64_t at) {
+  if (at + layout::kPageSize > part.size()) return std::nullopt;
+  Result<PartLabel> l = ReadLabelAt(part, at);
+  if (!l.ok() || (at != layout::kLabelOffset && l->backup_offset != at)) return std::nullopt;
+  return *l;
+}
+
+// Both copies (either may be missing): the primary and the backup in the part's last page.
+std::vector<PartLabel> ValidCopies(const Part& part) {
+  std::vector<PartLabel> out;
+  if (part.size() < 2 * layout::kPageSize) return out;
+  for (uint64_t at : {layout::kLabelOffset, layout::BackupHeaderOffset(part.size())})
+    if (std::optional<PartLabel> l = ValidCopy(part, at)) out.push_back(*l);
+  return out;
+}
+
+// Writes `l` (checksummed here) into both copies of `part`'s label, the backup first, drained.
+void WriteBothCopies(Part& part, PartLabel l) {
+  l.checksum = StructChecksum(l);
+  if (l.backup_offset != 0) {
+    WriteLabel(part, l.backup_offset, l);
+    part.Drain();
+  }
+  WriteLabel(part, layout::kLabelOffset, l);
+  part.Drain();
+}
+
+}  // namespace
+
+Result<uint64_t> JoinableDataSize(const Device& dev, const Part& part) {
+  const DeviceInfo& info = dev.info();
+  if (info.layout != LayoutKind::kLinear)
+    return Status::InvalidArgument("the device is striped (chunks of " + Bytes(info.chunk_size) +
+                                   " across " + std::to_string(info.part_count) +
+                                   " parts): only a linear device grows by a part");
+  if (info.part_count >= kMaxParts)
+    return Status::InvalidArgument("the device has " + std::to_string(info.part_count) +
+                                   " parts, the most a device may have");
+  const uint64_t header = info.header_size;
+  if (!std::has_single_bit(part.alignment()) || header % part.alignment())
+    return Status::InvalidArgument(part.name() + ": its alignment (" + Bytes(part.alignment()) +
+                                   ") does not divide the device's part header (" +
+                                   Bytes(header) + ")");
+  const uint64_t size = part.size(), trailer = layout::kPartTrailerSize;
+  const uint64_t data = size > header + trailer ? RoundDown(size - header - trailer, header) : 0;
+  if (data < kMinPartData)
+    return Status::InvalidArgument(part.name() + ": too small (" + Bytes(size) +
+                                   "): a part needs at least " +
+                                   Bytes(header + kMinPartData + trailer));
+  return data;
+}
+
+std::optional<PartLabel> ReadAnyLabel(const Part& part) {
+  std::vector<PartLabel> copies = ValidCopies(part);
+  if (copies.empty()) return std::nullopt;
+  return copies[0];
+}
+
+Status StartJoin(const Device& dev, Part& part, const JoinGeometry& g) {
+  const DeviceInfo& info = dev.info();
+  if (part.read_only())
+    return Status::ReadOnly(part.name() + ": opened read-only; cannot write its part label");
+  PartLabel l{};
+  std::memcpy(l.magic, layout::kPartMagic, sizeof l.magic);
+  l.version = layout::kPartLabelVersion;
+  l.layout = static_cast<uint32_t>(LayoutKind::kLinear);
+  std::memcpy(l.set_uuid, info.set_uuid, 16);
+  l.part_index = info.part_count;
+  l.part_count = info.part_count + 1;
+  l.part_size = part.size();
+  l.header_size = info.header_size;
+  l.data_size = g.part_data_size;
+  l.device_size = g.device_size;
+  l.ram_offset = g.ram.offset;
+  l.ram_length = g.ram.length;
+  l.descriptor_offset = g.descriptors.offset;
+  l.descriptor_length = g.descriptors.length;
+  l.created_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch()).count());
+  l.backup_offset = layout::BackupHeaderOffset(part.size());
+  l.part_joining = 1;
+  if (l.backup_offset < l.header_size + l.data_size)
+    return Status::InvalidArgument(part.name() + ": the part label does not fit the part");
+  BadBlocks::FormatPart(part, l.backup_offset);  // persisted
+  WriteBothCopies(part, l);
+  return Status::Ok();
+}
+
+Status CommitJoin(const std::vector<std::shared_ptr<Part>>& old_parts, Part& part) {
+  std::optional<PartLabel> target = ReadAnyLabel(part);
+  if (!target || !target->part_joining || target->part_index != old_parts.size())
+    return Status::Corrupt(part.name() + ": not a part joining this device");
+  for (const auto& p : old_parts)
+    if (p->read_only())
+      return Status::ReadOnly(p->name() + ": opened read-only; cannot rewrite its part label");
+  for (size_t i = 0; i < old_parts.size(); i++) {
+    Part& p = *old_parts[i];
+    std::vector<PartLabel> copies = ValidCopies(p);
+    if (copies.empty() || std::memcmp(copies[0].set_uuid, target->set_uuid, 16) != 0 ||
+        copies[0].part_index != i)
+      return Status::Corrupt(p.name() + ": its part label is not part " + std::to_string(i) +
+                             " of device " + UuidString(target->set_uuid));
+    PartLabel l = copies[0];
+    l.part_count = target->part_count;
+    l.device_size = target->device_size;
+    SetGeometry(l, CurrentGeometry(*target));
+    ClearPendingGeometry(l);
+    l.part_joining = 1;
+    WriteBothCopies(p, l);
+  }
+  return Status::Ok();
+}
+
+Status SettleJoin(Device& dev) {
+  PMEMFS_RETURN_IF_ERROR(RewriteLabels(dev, [](PartLabel& l) { l.part_joining = 0; }));
+  for (PartHeaderState& h : dev.headers_) h.primary_ok = h.backup_ok = true;
+  dev.info_.add_part_pending = false;
+  return Status::Ok();
+}
+
+JoinState InspectJoin(const std::vector<std::shared_ptr<Part>>& old_parts, const Part& part) {
+  const std::optional<PartLabel> joining = ReadAnyLabel(part);
+  if (!joining || old_parts.empty()) return JoinState::kNone;
+  const std::optional<PartLabel> first = ReadAnyLabel(*old_parts[0]);
+  if (!first || std::memcmp(first->set_uuid, joining->set_uuid, 16) != 0 ||
+      joining->part_index != old_parts.size() || joining->part_count != old_parts.size() + 1)
+    return JoinState::kNone;
+  bool committed = false;
+  for (const auto& p : old_parts)
+    for (const PartLabel& l : ValidCopies(*p))
+      if (std::memcmp(l.set_uuid, joining->set_uuid, 16) == 0 &&
+          l.part_count == joining->part_count)
+        committed = true;
+  if (joining->part_joining) return committed ? JoinState::kCommitted : JoinState::kUncommitted;
+  return committed ? JoinState::kJoined : JoinState::kNone;
+}
+
+void UndoJoin(Part& part) {
+  PartLabel zero{};
+  part.CopyNoDrain(layout::kLabelOffset, &zero, sizeof zero);
+  part.Drain();
+  if (part.size() >= 2 * layout::kPageSize) {
+    part.CopyNoDrain(layout::BackupHeaderOffset(part.size()), &zero, sizeof zero);
+    part.Drain();
+  }
 }
 
 Result<std::vector<std::shared_ptr<Part>>> OpenFileParts(const std::vector<std::string>& paths,

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,9 @@ struct AssembleOptions {
   uint64_t max_map_count = 0;
   // Register the linear reservation with MediaGuard (see PartOpenOptions::guard_shrink).
   bool guard_shrink = true;
+  // Assemble parts whose labels carry part_joining (a pmemfs-tune --add-part under way, which
+  // only the code finishing it may do: tools/tune/add_part.cc); refused otherwise.
+  bool finishing_add_part = false;
 };
 
 // Smallest data area a part may contribute (bytes).
@@ -94,6 +98,44 @@ Status SettleUuid(Device& dev, const uint8_t uuid[16]);
 // and a device with a change of either kind pending. Persisted on return; dev.info() follows.
 Status ChangeGeometry(Device& dev, Range ram, Range descriptors);
 Status SettleGeometry(Device& dev);
+
+// Growing a linear device by one part (pmemfs-tune --add-part; tools/tune/add_part.h runs the
+// whole sequence around the store's). The new part gets the index part_count and the same
+// header size; its data follows the device's, so the device grows at its end, and the RAM
+// partition and descriptor area (both rebuilt, never copied: the one volatile, the other made
+// from the extents) move to the new end. The label steps, each copy written backup first and
+// drained:
+//   StartJoin(dev, part, g)       the new part's label (index n, n+1 parts, geometry g) with
+//                                 part_joining, and empty bad-block tables. The device (its n
+//                                 parts) still opens as before.
+//   CommitJoin(old, part)         every old part's label gets the new part's geometry and
+//                                 part_joining: THE COMMIT POINT is the first such copy. From
+//                                 here no assembly but a finishing one (AssembleOptions::
+//                                 finishing_add_part) accepts the parts: they must all be given.
+//   SettleJoin(dev)               every label drops part_joining (dev assembled from the n+1
+//                                 parts, finishing); the grown device opens normally.
+// After a crash, InspectJoin says where it stopped: kUncommitted (UndoJoin wipes the new part's
+// label: the device is the old one), kCommitted (CommitJoin again, then the rest), kJoined (the
+// parts form the grown device), or kNone (the part holds no label of this device's join).
+struct JoinGeometry {
+  uint64_t device_size = 0;
+  uint64_t part_data_size = 0;  // the new part's data bytes
+  Range ram;
+  Range descriptors;
+};
+// The data bytes `part` adds to the linear device `dev` (its data area rounded down to the
+// header size, which its alignment must divide); InvalidArgument naming why it cannot join.
+Result<uint64_t> JoinableDataSize(const Device& dev, const Part& part);
+// The label `part` holds (primary, else its backup), if any valid one: whether it belongs to a
+// pmemfs device already.
+std::optional<layout::PartLabel> ReadAnyLabel(const Part& part);
+Status StartJoin(const Device& dev, Part& part, const JoinGeometry& g);
+Status CommitJoin(const std::vector<std::shared_ptr<Part>>& old_parts, Part& part);
+Status SettleJoin(Device& dev);
+enum class JoinState { kNone, kUncommitted, kCommitted, kJoined };
+JoinState InspectJoin(const std::vector<std::shared_ptr<Part>>& old_parts, const Part& part);
+// Zeroes both copies of `part`'s label (persisted): it belongs to no device.
+void UndoJoin(Part& part);
 
 // Opens every path (OpenFilePart: mapped and exclusively locked). Refuses a path given twice.
 Result<std::vector<std::shared_ptr<Part>>> OpenFileParts(const std::vector<std::string>& paths,

@@ -185,6 +185,13 @@ Result<std::unique_ptr<Store>> Store::OpenAs(mapping::Device& dev,
     PMEMFS_RETURN_IF_ERROR(s->FinishGeometryChange());
     sb = s->sb_;
   }
+  // pmemfs-tune --add-part: the store grows into the device's grown store area (or the mark of
+  // an add that was undone goes). While the labels still join the part, the tool finishes first.
+  if (!read_only && sb.store_growth != 0 && !dev.info().add_part_pending) {
+    MutexLock l(s->features_mu_);  // nobody else has the store yet: for the analysis
+    PMEMFS_RETURN_IF_ERROR(s->FinishStoreGrowth(pins ? pins : descriptors));
+    sb = s->sb_;
+  }
   if (s->offline_) return s;  // not a mount: the superblock stays as it is
   if (read_only) {
     if (!s->orphans_.empty() || !s->truncating_.empty())

@@ -160,6 +160,15 @@ class Store {
   Status ChangeGeometry(mapping::Range ram, mapping::Range descriptors);
   // Whether such a change was interrupted (the superblock's mark or the labels'). For checkers.
   static bool GeometryChangeInterrupted(const layout::Superblock& sb, const mapping::Device& dev);
+  // pmemfs-tune --add-part (growth.cc): whether the store can grow to `store_blocks` when the
+  // device's store area has grown (NoSpace saying what is in the way: the allocation bitmap
+  // grows in place only within the blocks it has, each mapping 128 MiB); and the superblock's
+  // store_growth mark, set (durable on return) before the part labels change. A read-write open
+  // (OpenOffline too) that finds the mark grows the store to the device's store area in one Tx
+  // (the backup superblock written first in its new last block) and clears it; when the area did
+  // not grow it only clears it. Not while the device's labels are joining a part.
+  Status CheckGrowth(uint64_t store_blocks) const;
+  Status MarkStoreGrowth();
   mapping::Device& device() const { return dev_; }
   StoreStats stats() const;
   // Inodes Open found unfinished: nlink 0 (free them) or kInodeTruncating (finish the
@@ -262,6 +271,9 @@ class Store {
   Status FinishUuidChange() REQUIRES(features_mu_);
   // Rewrites every part label to the device's ranges and clears geometry_change (identity.cc).
   Status FinishGeometryChange() REQUIRES(features_mu_);
+  // Grows the store to the device's store area and clears store_growth (growth.cc); the
+  // allocator is rebuilt with `pins`.
+  Status FinishStoreGrowth(const mapping::PinCounts* pins) REQUIRES(features_mu_);
 
   std::atomic<bool> read_only_{false};
   bool offline_ = false;  // OpenOffline: Close writes nothing

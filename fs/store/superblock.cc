@@ -138,6 +138,7 @@ Status ValidateSuperblock(const Superblock& sb, uint64_t store_bytes, const std:
   if (sb.default_mode > static_cast<uint32_t>(layout::StoredMode::kPages))
     return bad("default mode " + std::to_string(sb.default_mode));
   if (sb.geometry_change > 1) return bad("geometry change " + std::to_string(sb.geometry_change));
+  if (sb.store_growth > 1) return bad("store growth " + std::to_string(sb.store_growth));
   return CheckGeometry(sb, store_bytes, which);
 }
 

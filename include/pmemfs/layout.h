@@ -96,7 +96,13 @@ struct PartLabel {
   uint64_t pending_descriptor_offset;
   uint64_t pending_descriptor_length;
   uint32_t geometry_pending;
-  uint8_t reserved[72];        // must be zero
+  // 1 while pmemfs-tune --add-part grows the set by a part (device_set.h: "Growing a linear
+  // device"), else 0: the new part's label carries it from its first write, every other part's
+  // from the write that gives it the grown geometry (the first such copy is the commit point)
+  // until the last label is settled. A device with such a label does not assemble; running the
+  // same pmemfs-tune --add-part again finishes (or, before the commit point, undoes) it.
+  uint32_t part_joining;
+  uint8_t reserved[68];        // must be zero
   uint32_t checksum;           // CRC-32C of the bytes above
 };
 static_assert(sizeof(PartLabel) == 256);
@@ -107,6 +113,7 @@ static_assert(offsetof(PartLabel, backup_offset) == 120);
 static_assert(offsetof(PartLabel, pending_uuid) == 128);
 static_assert(offsetof(PartLabel, pending_ram_offset) == 144);
 static_assert(offsetof(PartLabel, geometry_pending) == 176);
+static_assert(offsetof(PartLabel, part_joining) == 180);
 static_assert(offsetof(PartLabel, checksum) == 252);
 
 // ---------------------------------------------------------------------------------------------
@@ -300,7 +307,12 @@ struct Superblock {
   // every label copy, a torn one too. Builds before it read it as reserved bytes (refuse) while
   // it is set.
   uint32_t geometry_change;
-  uint8_t reserved[232];    // must be zero
+  // pmemfs-tune --add-part under way: 1, else 0. Set before the part labels are touched; the
+  // read-write open that finds it on a device whose store area is larger than store_blocks grows
+  // the store to the whole area (fs/store/growth.cc) and clears it, as does one that finds the
+  // device as it was (the change undone). Builds before it refuse while it is set (reserved).
+  uint32_t store_growth;
+  uint8_t reserved[228];    // must be zero
   uint32_t checksum;
 };
 static_assert(sizeof(Superblock) == 512);
@@ -309,6 +321,7 @@ static_assert(offsetof(Superblock, store_blocks) == 128);
 static_assert(offsetof(Superblock, checked_ns) == 248);
 static_assert(offsetof(Superblock, uuid_change) == 256);
 static_assert(offsetof(Superblock, geometry_change) == 272);
+static_assert(offsetof(Superblock, store_growth) == 276);
 static_assert(offsetof(Superblock, checksum) == 508);
 
 // --- allocation bitmap --------------------------------------------------------------------------

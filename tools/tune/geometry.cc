@@ -21,9 +21,8 @@ std::string Bytes(uint64_t v) {
   return std::to_string(v) + " bytes" + (v >= 1024 ? " (" + Human(v) + ")" : "");
 }
 
-// Writes the descriptor table of `area` (formatted, not yet the device's) from every file's
-// extents, as a pages mount's rebuild does: owner, file index, and one reference per file
-// mapping the page. Flushed; drained before it returns.
+}  // namespace
+
 Status BuildTable(mapping::Device& dev, const store::Store& store, mapping::Range area) {
   const layout::Superblock& sb = store.superblock();
   const uint64_t pages = dev.size() / layout::kPageSize;
@@ -75,8 +74,6 @@ Status BuildTable(mapping::Device& dev, const store::Store& store, mapping::Rang
   dev.Drain();
   return Status::Ok();
 }
-
-}  // namespace
 
 Result<GeometryPlan> PlanGeometry(const mapping::Device& dev, const GeometryChange& c) {
   const mapping::DeviceInfo& i = dev.info();

@@ -44,6 +44,12 @@ struct GeometryPlan {
 // Where the ranges go; NoSpace naming what is in the way when they do not fit.
 Result<GeometryPlan> PlanGeometry(const mapping::Device& dev, const GeometryChange& c);
 
+// Writes the descriptor table of `area` (formatted, not yet the device's) from every file's
+// extents, as a pages mount's rebuild does: owner, file index, and one reference per file
+// mapping the page, for every page of `dev`. Flushed; drained before it returns. (Also
+// add_part.cc's, for the area it moves to the grown device's end.)
+Status BuildTable(mapping::Device& dev, const store::Store& store, mapping::Range area);
+
 // Makes the planned change (see the top of this file). `store` is the device's store, opened
 // offline.
 Status ApplyGeometry(mapping::Device& dev, store::Store& store, const GeometryPlan& plan);

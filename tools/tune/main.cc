@@ -5,6 +5,7 @@
 //               [--descriptors on|off] [--ram-size SIZE] DEVICE[,PART...]
 //   pmemfs-tune [-L LABEL] [--mode M] [--writeback-ms N] [--cache-size SIZE] MOUNTPOINT|DEVICE
 //   pmemfs-tune --scrub [--json] DEVICE[,PART...]|MOUNTPOINT   find media errors, name what they hit
+//   pmemfs-tune --add-part PART DEVICE[,PART...]      grow a linear device by a part
 //   pmemfs-tune -V|--version
 //
 // Offline: the device's parts are locked while it runs, as the daemon locks them, so a mounted
@@ -24,6 +25,7 @@
 
 #include "mapping/device_set.h"
 #include "pmemfs/size.h"
+#include "tools/tune/add_part.h"
 #include "tools/tune/describe.h"
 #include "tools/tune/offline.h"
 #include "tools/tune/online.h"
@@ -47,6 +49,7 @@ struct Options {
   std::optional<std::string> cache_size;
   std::optional<std::string> descriptors;
   std::optional<std::string> ram_size;
+  std::optional<std::string> add_part;
   bool page_granularity = false;
   bool scrub = false;
   std::vector<std::string> test_poison;
@@ -67,7 +70,42 @@ std::string MountedAt(const std::string& spec) {
   return "";
 }
 
+// --add-part (tools/tune/add_part.h): offline only.
+int RunAddPart(const Options& o) {
+  Result<std::optional<std::string>> live = tune::FindLiveDaemon(o.device);
+  if (!live.ok()) return Fail(live.status().message());
+  if (live->has_value()) {
+    Result<std::string> at = tune::LiveInfo(**live, "mountpoint");
+    const std::string where = at.ok() && !at->empty() ? "mounted at " + *at : "mounted";
+    return Fail(o.device + ": " + where + "; --add-part works on an unmounted device only");
+  }
+  std::vector<std::string> paths = mapping::SplitPartList(o.device);
+  paths.push_back(*o.add_part);
+  Result<std::vector<std::shared_ptr<mapping::Part>>> parts = mapping::OpenFileParts(
+      paths, {.force_cache_line = !o.page_granularity});
+  if (!parts.ok()) {
+    if (parts.status().code() == Code::kBusy) {
+      const std::string at = MountedAt(o.device);
+      return Fail(parts.status().message() +
+                  (at.empty() ? "" : " (" + o.device + " is mounted at " + at + ")") +
+                  "; nothing changed");
+    }
+    return Fail(parts.status().message() + "; nothing changed");
+  }
+  std::shared_ptr<mapping::Part> part = parts->back();
+  parts->pop_back();
+  Result<tune::AddPartResult> r = tune::AddPart(*parts, part);
+  if (!r.ok()) return Fail(o.device + ": " + r.status().message() + "; nothing changed");
+  if (!r->note.empty()) printf("%s: %s\n", o.device.c_str(), r->note.c_str());
+  const mapping::DeviceInfo& i = r->dev->info();
+  printf("%s: added %s: %u parts, %llu bytes; name it as %s,%s from now on\n", o.device.c_str(),
+         o.add_part->c_str(), i.part_count, static_cast<unsigned long long>(i.size),
+         o.device.c_str(), o.add_part->c_str());
+  return kOk;
+}
+
 int Run(const Options& o) {
+  if (o.add_part) return RunAddPart(o);
   tune::OfflineChange change;
   change.label = o.label;
   if (o.uuid) {
@@ -188,6 +226,10 @@ int main(int argc, char** argv) {
                  "resize the RAM partition (volatile files under ram/) into the space after the "
                  "store area")
       ->type_name("SIZE");
+  app.add_option("--add-part", o.add_part,
+                 "grow an unmounted linear device by one more part (a file or devdax device "
+                 "that belongs to no pmemfs device); name it after the others from then on")
+      ->type_name("PART");
   app.add_flag("--page-granularity", o.page_granularity,
                "flush emulated pmem files with msync instead of cache-line flushes");
   app.set_version_flag("-V,--version", tools::VersionString("pmemfs-tune"),
@@ -207,12 +249,17 @@ int main(int argc, char** argv) {
     return kUsage;
   }
   if (o.scrub && (o.list || o.label || o.uuid || o.mode || o.writeback_ms || o.cache_size ||
-                  o.descriptors || o.ram_size)) {
+                  o.descriptors || o.ram_size || o.add_part)) {
     fprintf(stderr, "pmemfs-tune: --scrub goes alone (see pmemfs-tune --help)\n");
     return kUsage;
   }
   if (!o.test_poison.empty() && !o.scrub) {
     fprintf(stderr, "pmemfs-tune: --test-poison goes with --scrub\n");
+    return kUsage;
+  }
+  if (o.add_part && (o.list || o.label || o.uuid || o.mode || o.writeback_ms || o.cache_size ||
+                     o.descriptors || o.ram_size)) {
+    fprintf(stderr, "pmemfs-tune: --add-part goes alone (see pmemfs-tune --help)\n");
     return kUsage;
   }
   if (o.scrub)

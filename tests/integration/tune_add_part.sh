@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# pmemfs-tune --add-part on a one-part device: refused while mounted and (unmounted) for the
+# same file, a part too small, a part of another pmemfs device, a striped device and a growth
+# past what the allocation bitmap maps, each with one line and every byte as it was (cmp);
+# then the add: fsck clean, the old device string refused (a part is missing), the mount of both
+# parts shows the bigger size in df, holds more than the old device could, keeps the old files,
+# and fsck is clean after.
+source "$(dirname "$0")/lib.sh"
+TUNE=${PMEMFS_TUNE:-pmemfs-tune}
+command -v "$TUNE" >/dev/null || fail "pmemfs-tune not found (PMEMFS_TUNE)"
+
+# scratch NAME SIZE: a new part file under /dev/shm (removed by cleanup).
+scratch() {
+  local f="/dev/shm/pmemfs-it-$TEST-$MODE-$$-$1"
+  SCRATCH+=("$f")
+  truncate -s "$2" "$f"
+  echo "$f"
+}
+# refused TEXT FILES -- ARGS...: pmemfs-tune ARGS exits 1 with one line on stderr containing
+# TEXT, and FILES are byte for byte as they were.
+refused() {
+  local text=$1 rc=0 f
+  shift
+  local files=()
+  while [ "$1" != -- ]; do files+=("$1"); shift; done
+  shift
+  for f in "${files[@]}"; do cp "$f" "$f.saved"; done
+  "$TUNE" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
+  expect_eq "$rc" 1 "pmemfs-tune $*: exit status"
+  expect_eq "$(wc -l <"$WORK/err")" 1 "lines on stderr of pmemfs-tune $* ($(cat "$WORK/err"))"
+  grep -q -- "$text" "$WORK/err" || fail "pmemfs-tune $* does not say '$text': $(cat "$WORK/err")"
+  for f in "${files[@]}"; do
+    cmp -s "$f" "$f.saved" || fail "refused pmemfs-tune $* changed $f"
+    rm -f "$f.saved"
+  done
+}
+check_clean() {
+  "$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck -n $DEV: $(cat "$WORK/fsck.out")"
+}
+df_bytes() { df -B1 --output="$1" "$MNT" | tail -n 1 | tr -d ' '; }
+
+make_device 48M 1
+OLD=$DEV
+format
+mount_fs "writeback_ms=0"
+random_file "$WORK/ref" 6M
+cp "$WORK/ref" "$MNT/data"
+mkdir -p "$MNT/d/e"
+echo hello >"$MNT/d/e/f"
+manifest "$MNT" >"$WORK/before"
+size0=$(df_bytes size)
+NEW=$(scratch added 48M)
+
+refused "mounted at $MNT" "${PARTS[0]}" "$NEW" -- --add-part "$NEW" "$DEV"
+umount_fs
+check_clean
+
+# Unmounted refusals.
+refused "are the same part" "${PARTS[0]}" -- --add-part "${PARTS[0]}" "$DEV"
+SMALL=$(scratch small 512K)
+refused "too small" "${PARTS[0]}" "$SMALL" -- --add-part "$SMALL" "$DEV"
+OTHER=$(scratch other 16M)
+"$MKPMEMFS" "$OTHER" >/dev/null 2>&1 || fail "mkpmemfs $OTHER"
+refused "already belongs to pmemfs device" "${PARTS[0]}" "$OTHER" -- --add-part "$OTHER" "$DEV"
+BIG=$(scratch big 100M)
+refused "no room for the grown allocation bitmap" "${PARTS[0]}" "$BIG" -- --add-part "$BIG" "$DEV"
+S0=$(scratch stripe0 8M)
+S1=$(scratch stripe1 8M)
+"$MKPMEMFS" --layout striped "$S0,$S1" >/dev/null 2>&1 || fail "mkpmemfs --layout striped"
+S2=$(scratch stripe2 8M)
+refused "striped" "$S0" "$S1" "$S2" -- --add-part "$S2" "$S0,$S1"
+"$TUNE" --add-part "$NEW" -l "$DEV" >/dev/null 2>&1 && fail "--add-part with -l accepted"
+check_clean
+
+# The add.
+"$TUNE" --add-part "$NEW" "$DEV" >"$WORK/out" 2>&1 || fail "pmemfs-tune --add-part: $(cat "$WORK/out")"
+grep -q "2 parts" "$WORK/out" || fail "pmemfs-tune --add-part says: $(cat "$WORK/out")"
+PARTS+=("$NEW")
+DEV="$OLD,$NEW"
+check_clean
+# The old device string misses a part now.
+"$TUNE" -l "$OLD" >/dev/null 2>"$WORK/err" && fail "the old device string still assembles"
+grep -q "missing part 1" "$WORK/err" || fail "the old device string: $(cat "$WORK/err")"
+# Adding it again: it is part of the device already.
+refused "already part 1" "${PARTS[0]}" "$NEW" -- --add-part "$NEW" "$OLD"
+
+mount_fs "writeback_ms=0"
+size1=$(df_bytes size)
+[ "$size1" -gt $((size0 + 40 * 1024 * 1024)) ] || fail "df size $size1 is not about 48 MiB more than $size0"
+manifest "$MNT" >"$WORK/after"
+diff "$WORK/before" "$WORK/after" >&2 || fail "the tree changed with --add-part"
+expect_same "$MNT/data" "$WORK/ref"
+# More than the old device held in all.
+random_file "$WORK/big" $((size0 + 8 * 1024 * 1024))
+cp "$WORK/big" "$MNT/big" || fail "a file larger than the old device does not fit"
+sync
+expect_same "$MNT/big" "$WORK/big"
+remount "writeback_ms=0"
+expect_same "$MNT/big" "$WORK/big"
+expect_same "$MNT/data" "$WORK/ref"
+umount_fs
+check_clean
+pass

@@ -1,0 +1,289 @@
+// pmemfs-tune --add-part (tools/tune/add_part.h): a populated one-part device (pages mode, its
+// descriptor table current, and direct mode) grows by a part: the device, the RAM partition and
+// descriptor area moved to the new end, the store, its bitmap and free space; a pages mount of
+// the grown device and the checker accept it. The refusals change no byte. And crash
+// consistency: the add cut at every persist point (and the recovery cut at each of its own),
+// then the tool's recovery, leaves exactly the old device or the grown one, checker clean, the
+// files' blocks untouched, mountable.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "fs/store/store.h"
+#include "fsck_test_support.h"
+#include "mapping/device_set.h"
+#include "store_test_support.h"
+#include "tools/fsck/check.h"
+#include "tools/tune/add_part.h"
+
+namespace pmemfs::tune {
+namespace {
+
+using fsck::testing::FsckImage;
+using mapping::Mode;
+using mapping::Part;
+
+constexpr uint64_t kAdded = 16ull << 20;  // the new part's size
+
+fsck::CheckReport MustCheck(mapping::Device& dev) {
+  Result<fsck::CheckReport> r = fsck::Check(dev, {});
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? *r : fsck::CheckReport{};
+}
+
+std::vector<std::byte> Bytes(const mapping::Device& dev, uint64_t off, uint64_t len) {
+  std::vector<std::byte> out(len);
+  dev.Read(off, out.data(), len);
+  return out;
+}
+
+std::vector<std::byte> PartImage(const Part& p) {
+  return std::vector<std::byte>(p.base(), p.base() + p.size());
+}
+
+// A populated, unmounted one-part filesystem and a blank part in its power domain.
+struct Machine {
+  explicit Machine(Mode mode)
+      : image(mode, mode == Mode::kPages ? layout::StoredMode::kPages
+                                         : layout::StoredMode::kDirect) {
+    image.Populate();
+    image.Unmount();
+    part = d().sim->NewPart(kAdded, layout::kPageSize, "added");
+    sb = *store::Store::Peek(dev());
+    data = Bytes(dev(), sb.data_start * layout::kBlockSize,
+                 (sb.backup_block - sb.data_start) * layout::kBlockSize);
+    parts = d().parts;
+  }
+  mapping::testing::SimDevice& d() { return image.sim_device(); }
+  mapping::Device& dev() { return *d().dev; }
+  mapping::AssembleOptions aopts() { return {.path = d().setup.path}; }
+  // The device the result of an add or a recovery is: the image's from now on.
+  void Take(AddPartResult r) {
+    d().dev = std::move(r.dev);
+    if (r.grown) d().parts.push_back(part);
+  }
+  // Old or grown: which (0, 1; -1 neither), with everything a user relies on checked.
+  int Verify() {
+    const bool grown = dev().info().part_count == 2;
+    {
+      // The next read-write open (a mount): replays what a crash left in the journal, finishes
+      // what the superblock marks.
+      auto s = store::Store::Open(dev(), nullptr);
+      EXPECT_TRUE(s.ok()) << s.status().message();
+      if (!s.ok()) return -1;
+      EXPECT_TRUE((*s)->Close().ok());
+    }
+    d().Reopen();
+    const layout::Superblock now = *store::Store::Peek(dev());
+    EXPECT_EQ(now.store_growth, 0u);
+    EXPECT_FALSE(dev().info().add_part_pending);
+    for (size_t p = 0; p < dev().part_count(); p++)
+      EXPECT_TRUE(dev().header_state(p).primary_ok && dev().header_state(p).backup_ok) << p;
+    // The files' blocks as they were.
+    EXPECT_TRUE(Bytes(dev(), sb.data_start * layout::kBlockSize,
+                      (sb.backup_block - sb.data_start) * layout::kBlockSize) == data);
+    const fsck::CheckReport r = MustCheck(dev());
+    EXPECT_TRUE(r.clean()) << fsck::testing::Describe(r);
+    const uint64_t blocks = dev().info().store().length / layout::kBlockSize;
+    EXPECT_EQ(now.store_blocks, grown ? blocks : sb.store_blocks);
+    if (grown) {
+      EXPECT_GT(now.store_blocks, sb.store_blocks);
+      EXPECT_EQ(now.data_blocks, now.store_blocks - 1 - now.data_start);
+    } else {
+      EXPECT_EQ(now.store_blocks, sb.store_blocks);
+      EXPECT_EQ(dev().info().size, size_before);
+    }
+    Status m = image.MountAndUnmount();
+    EXPECT_TRUE(m.ok()) << m.message();
+    return grown ? 1 : 0;
+  }
+
+  FsckImage image;
+  std::shared_ptr<Part> part;
+  std::vector<std::shared_ptr<Part>> parts;  // the old device's
+  layout::Superblock sb;                     // the old superblock
+  std::vector<std::byte> data;               // the old data area
+  uint64_t size_before = 0;
+};
+
+class AddPartTest : public ::testing::TestWithParam<Mode> {};
+
+TEST_P(AddPartTest, GrowsTheDeviceTheStoreAndMovesTheReservedRanges) {
+  Machine m(GetParam());
+  m.size_before = m.dev().info().size;
+  const mapping::DeviceInfo old = m.dev().info();
+  const store::StoreStats before = [&] {
+    auto s = store::Store::OpenOffline(m.dev());
+    EXPECT_TRUE(s.ok());
+    return (*s)->stats();
+  }();
+  m.d().dev.reset();
+  Result<AddPartResult> r = AddPart(m.parts, m.part, m.aopts());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_TRUE(r->grown);
+  EXPECT_TRUE(r->note.empty());
+  m.Take(std::move(*r));
+  const mapping::DeviceInfo& now = m.dev().info();
+  EXPECT_EQ(now.part_count, 2u);
+  const uint64_t added = kAdded - 2 * layout::kPageSize;  // header and backup pages
+  EXPECT_EQ(now.size, old.size + added);
+  EXPECT_EQ(now.ram.length, old.ram.length);
+  EXPECT_EQ(now.descriptors.length, layout::DescriptorAreaSize(now.size / layout::kPageSize));
+  EXPECT_EQ(now.descriptors.end(), now.size);
+  EXPECT_EQ(now.ram.end(), now.descriptors.offset);
+  EXPECT_GE(now.descriptors.offset, old.size);  // inside the new part
+  ASSERT_EQ(m.Verify(), 1);
+  // The added space is free and allocatable, past the old end of the store.
+  auto s = store::Store::OpenOffline(m.dev());
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  const store::StoreStats after = (*s)->stats();
+  EXPECT_EQ(after.data_blocks - before.data_blocks, (now.store().end() - old.store().end()) / 4096);
+  EXPECT_EQ(after.free_blocks - before.free_blocks, after.data_blocks - before.data_blocks);
+  store::Tx tx = (*s)->Begin();
+  uint64_t highest = 0, got = 0;
+  while (got < after.free_blocks) {
+    Result<store::BlockRange> b = (*s)->AllocBlocks(tx, after.free_blocks - got);
+    ASSERT_TRUE(b.ok()) << b.status().message();
+    got += b->count;
+    highest = std::max(highest, b->end());
+  }
+  EXPECT_EQ(highest, (*s)->superblock().backup_block);
+  EXPECT_GT(highest, m.sb.store_blocks);
+}
+
+TEST_P(AddPartTest, RefusalsSayWhyAndChangeNothing) {
+  Machine m(GetParam());
+  m.d().dev.reset();
+  auto expect_refused = [&](const std::shared_ptr<Part>& part, const std::string& why) {
+    const std::vector<std::byte> a = PartImage(*m.parts[0]), b = PartImage(*part);
+    Result<AddPartResult> r = AddPart(m.parts, part, m.aopts());
+    ASSERT_FALSE(r.ok());
+    EXPECT_NE(r.status().message().find(why), std::string::npos) << r.status().message();
+    EXPECT_EQ(r.status().message().find('\n'), std::string::npos);
+    EXPECT_TRUE(PartImage(*m.parts[0]) == a);
+    EXPECT_TRUE(PartImage(*part) == b);
+  };
+  expect_refused(m.d().sim->NewPart(1u << 20, layout::kPageSize, "small"), "too small");
+  // A part of another pmemfs device, and a part of this one.
+  mapping::testing::SimDevice other = store::testing::MakeFormatted(
+      {"other", layout::LayoutKind::kLinear, 1, mapping::AccessPath::kLinear, 8u << 20});
+  other.dev.reset();
+  expect_refused(other.parts[0], "already belongs to pmemfs device");
+  // A striped device.
+  mapping::testing::SimDevice striped = store::testing::MakeFormatted(
+      {"striped", layout::LayoutKind::kStriped, 2, mapping::AccessPath::kLinear, 10u << 20});
+  striped.dev.reset();
+  const std::vector<std::byte> s0 = PartImage(*striped.parts[0]);
+  Result<AddPartResult> r = AddPart(striped.parts, striped.sim->NewPart(10u << 20), {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("striped"), std::string::npos) << r.status().message();
+  EXPECT_TRUE(PartImage(*striped.parts[0]) == s0);
+  // The device still opens as it was.
+  m.d().Reopen();
+  m.size_before = m.dev().info().size;
+  EXPECT_EQ(m.Verify(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, AddPartTest, ::testing::Values(Mode::kPages, Mode::kDirect),
+                         [](const ::testing::TestParamInfo<Mode>& p) {
+                           return std::string(p.param == Mode::kPages ? "Pages" : "Direct");
+                         });
+
+// --- crash consistency ------------------------------------------------------------------------
+
+class AddPartCrashTest : public ::testing::TestWithParam<Mode> {
+ protected:
+  // The persist points of the whole add.
+  uint64_t CountPoints() {
+    Machine m(GetParam());
+    m.d().dev.reset();
+    const uint64_t base = m.d().sim->persist_points();
+    Result<AddPartResult> r = AddPart(m.parts, m.part, m.aopts());
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    return m.d().sim->persist_points() - base;
+  }
+  // The add cut after `n` more persist points (lines pending then kept with `keep`).
+  std::unique_ptr<Machine> Cut(uint64_t n, double keep) {
+    auto m = std::make_unique<Machine>(GetParam());
+    m->size_before = m->dev().info().size;
+    m->d().dev.reset();
+    m->d().sim->StopAfter(m->d().sim->persist_points() + n);
+    Result<AddPartResult> r = AddPart(m->parts, m->part, m->aopts());
+    EXPECT_TRUE(r.ok() || m->d().sim->stopped()) << r.status().message();
+    m->d().sim->Crash(keep);
+    return m;
+  }
+  // Runs the tool's recovery on what the crash left: the old or the grown device.
+  int Recover(Machine& m) {
+    Result<AddPartResult> r = RecoverAddPart(m.parts, m.part, m.aopts());
+    EXPECT_TRUE(r.ok()) << r.status().message();
+    if (!r.ok()) return -1;
+    m.Take(std::move(*r));
+    return m.Verify();
+  }
+};
+
+TEST_P(AddPartCrashTest, EveryPersistPointLeavesTheOldOrTheGrownDevice) {
+  const uint64_t total = CountPoints();
+  ASSERT_GE(total, 4u);
+  uint64_t states = 0, grown = 0;
+  for (double keep : {0.0, 0.5}) {
+    for (uint64_t n = 0; n <= total; n++) {
+      SCOPED_TRACE("keep " + std::to_string(keep) + " cut after point " + std::to_string(n));
+      std::unique_ptr<Machine> m = Cut(n, keep);
+      const int which = Recover(*m);
+      ASSERT_NE(which, -1);
+      if (n == 0) {
+        EXPECT_EQ(which, 0);
+      }
+      if (n == total) {
+        EXPECT_EQ(which, 1);
+      }
+      states++;
+      grown += which == 1;
+    }
+  }
+  EXPECT_GT(grown, 0u);
+  EXPECT_LT(grown, states);
+  std::cout << "[ crash    ] add-part: " << states << " crash states (" << total
+            << " persist points x 2), " << grown << " recovered to the grown device\n";
+}
+
+// The recovery cut at each of its persist points and run again ends the same way.
+TEST_P(AddPartCrashTest, CrashDuringRecoveryRecoversTheSameWay) {
+  if (GetParam() != Mode::kPages)
+    GTEST_SKIP() << "pages mode's recovery has every step of direct mode's, and the area's";
+  const uint64_t total = CountPoints();
+  uint64_t states = 0;
+  for (uint64_t n = 0; n <= total; n++) {
+    SCOPED_TRACE("cut after point " + std::to_string(n));
+    std::unique_ptr<Machine> m = Cut(n, 0.0);
+    const uint64_t before = m->d().sim->persist_points();
+    Result<AddPartResult> undisturbed = RecoverAddPart(m->parts, m->part, m->aopts());
+    ASSERT_TRUE(undisturbed.ok()) << undisturbed.status().message();
+    const uint64_t recovery = m->d().sim->persist_points() - before;
+    m->Take(std::move(*undisturbed));
+    const int expect = m->Verify();
+    ASSERT_NE(expect, -1);
+    for (uint64_t r = 0; r < recovery; r++) {
+      SCOPED_TRACE("recovery cut after point " + std::to_string(r));
+      std::unique_ptr<Machine> m2 = Cut(n, 0.0);
+      m2->d().sim->StopAfter(m2->d().sim->persist_points() + r);
+      (void)RecoverAddPart(m2->parts, m2->part, m2->aopts());
+      m2->d().sim->Crash(0.5);
+      ASSERT_EQ(Recover(*m2), expect);
+      states++;
+    }
+  }
+  std::cout << "[ crash    ] add-part: " << states << " crash states inside recovery\n";
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, AddPartCrashTest, ::testing::Values(Mode::kPages, Mode::kDirect),
+                         [](const ::testing::TestParamInfo<Mode>& p) {
+                           return std::string(p.param == Mode::kPages ? "Pages" : "Direct");
+                         });
+
+}  // namespace
+}  // namespace pmemfs::tune
