@@ -2,8 +2,8 @@
 //
 // The attributes live in InodeRecord::flags (layout::kInodeAttrFlags) and change in one Tx
 // like every other attribute. What immutable and append-only forbid is checked where each
-// operation starts (namespace.cc, data_path.cc, fs.cc SetAttr, xattr.cc), under the inode's lock,
-// the way the VFS and ext4 check S_IMMUTABLE/S_APPEND: for every caller, root included.
+// operation starts (namespace*.cc, data_path.cc, fs.cc SetAttr, xattr.cc), under the inode's
+// lock, the way the VFS and ext4 check S_IMMUTABLE/S_APPEND: for every caller, root included.
 #include <sys/stat.h>
 
 #include "fs/core/fs.h"
@@ -11,6 +11,49 @@
 namespace pmemfs::core {
 
 using layout::InodeRecord;
+
+namespace {
+// Floor division: a time before 1970 has a negative tv_sec and a tv_nsec in [0, 1e9), as
+// timespec requires (-1 ns is {-1, 999999999}, not {0, -1}).
+timespec ToTimespec(int64_t ns) {
+  int64_t sec = ns / 1000000000;
+  int64_t rem = ns % 1000000000;
+  if (rem < 0) {
+    rem += 1000000000;
+    --sec;
+  }
+  return timespec{static_cast<time_t>(sec), static_cast<long>(rem)};
+}
+}  // namespace
+
+Attr ToAttr(const Inode& ip) {
+  const InodeRecord& r = ip.rec;
+  Attr a;
+  a.ino = ip.ino;
+  // The kernel wants the root's generation 0 (it creates the root inode so, before any lookup).
+  a.generation = ip.ino == kRootIno ? 0 : r.generation;
+  a.mode = r.mode;
+  a.nlink = r.nlink;
+  a.uid = r.uid;
+  a.gid = r.gid;
+  a.rdev = r.rdev;
+  a.size = r.size;
+  a.blocks = r.blocks * (layout::kBlockSize / 512);
+  a.atime = ToTimespec(r.atime_ns);
+  a.mtime = ToTimespec(r.mtime_ns);
+  a.ctime = ToTimespec(r.ctime_ns);
+  a.btime = ToTimespec(r.btime_ns);
+  // Direct access: what clients wrote is seen at once (leases.cc commits it later).
+  if (const direct::Slot* s = ip.lease_slot.load(std::memory_order_acquire)) {
+    a.leased = true;
+    a.size = std::max(a.size, std::min(s->size.load(std::memory_order_acquire),
+                                       ip.lease_size_cap.load(std::memory_order_relaxed)));
+    const int64_t m = std::min(s->mtime_ns.load(std::memory_order_relaxed), Context::NowNs());
+    if (m > r.mtime_ns) a.mtime = ToTimespec(m);
+    if (m > r.ctime_ns) a.ctime = ToTimespec(m);
+  }
+  return a;
+}
 
 Status CheckChangeable(const Inode& ip, std::string_view what) {
   if (ip.immutable())

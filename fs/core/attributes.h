@@ -1,11 +1,13 @@
-// The chattr attributes' checks (layout::kInodeAttrFlags: immutable, append-only, ...), shared
-// by the parts of fs/core that change inodes. Filesystem's GetFileFlags/SetFileFlags and the
-// label live in attributes.cc too.
+// An inode's attributes as stat(2) shows them (ToAttr), and the chattr attributes' checks
+// (layout::kInodeAttrFlags: immutable, append-only, ...), shared by the parts of fs/core that
+// read or change inodes. Filesystem's GetFileFlags/SetFileFlags and the label live in
+// attributes.cc too.
 #pragma once
 
 #include <string_view>
 
 #include "fs/core/inode.h"
+#include "fs/core/types.h"
 #include "pmemfs/status.h"
 
 namespace pmemfs::core {
@@ -15,5 +17,9 @@ namespace pmemfs::core {
 Status CheckChangeable(const Inode& ip, std::string_view what);
 // Permission when ip is immutable: a change of a directory's entries or of a file's data.
 Status CheckNotImmutable(const Inode& ip, std::string_view what);
+
+// ip's attributes as stat(2) shows them (with what direct-access clients reported, leases.h).
+// Caller holds ip.mu (either mode).
+Attr ToAttr(const Inode& ip);
 
 }  // namespace pmemfs::core

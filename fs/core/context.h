@@ -46,10 +46,18 @@ struct Context {
   std::unique_ptr<mapping::Access> ram_access;  // the RAM partition's strategy (ram_access.h)
   std::unique_ptr<store::Store> store;
   std::unique_ptr<InodeCache> cache;  // made at Mount once the store is open
+  // The volatile RAM directory (opts.ram_dir in the root; null when this mount has none): set
+  // by Mount, pinned in the cache for the whole mount (nlink 0 once removed).
+  InodePtr ram_dir;
+  std::atomic<bool> ram_dir_removed{false};  // set once, under the root's and ram_dir's mu
   std::atomic<Invalidator*> inval{nullptr};
   std::atomic<bool> read_only{false};  // opts.read_only at mount, then SetReadOnly's
   std::atomic<AtimePolicy> atime{AtimePolicy::kRelatime};
 
+  // The RAM directory exists: made at mount, gone once removed (until the next mount).
+  bool HasRamDir() const {
+    return ram_dir && !ram_dir_removed.load(std::memory_order_acquire);
+  }
   bool is_read_only() const { return read_only.load(std::memory_order_acquire); }
   // The atime policy in force (kNoatime while read-only).
   AtimePolicy atime_policy() const {

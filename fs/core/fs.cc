@@ -1,7 +1,8 @@
-// Filesystem: mount/unmount, inode lifetime, attributes, statfs, and the helpers shared by
-// namespace.cc and xattr.cc (the data path: data_path.h).
+// Filesystem: mount/unmount, inode lifetime, attributes, statfs, and create-and-open (a new
+// name from the Namespace, namespace.h, opened here; the data path: data_path.h).
 #include "fs/core/fs.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,17 +18,6 @@ namespace pmemfs::core {
 using layout::InodeRecord;
 
 namespace {
-// Floor division: a time before 1970 has a negative tv_sec and a tv_nsec in [0, 1e9), as
-// timespec requires (-1 ns is {-1, 999999999}, not {0, -1}).
-timespec ToTimespec(int64_t ns) {
-  int64_t sec = ns / 1000000000;
-  int64_t rem = ns % 1000000000;
-  if (rem < 0) {
-    rem += 1000000000;
-    --sec;
-  }
-  return timespec{static_cast<time_t>(sec), static_cast<long>(rem)};
-}
 int64_t FromTimespec(const timespec& t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; }
 
 // A bitmap block that failed its checksum at mount may mark live blocks free: allocating from it
@@ -326,43 +316,29 @@ Status Filesystem::RebuildDescriptors() {
 // ---------------------------------------------------------------------------------------------
 // Inode cache
 
-Attr Filesystem::ToAttr(const Inode& ip) {
-  const InodeRecord& r = ip.rec;
-  Attr a;
-  a.ino = ip.ino;
-  // The kernel wants the root's generation 0 (it creates the root inode so, before any lookup).
-  a.generation = ip.ino == kRootIno ? 0 : r.generation;
-  a.mode = r.mode;
-  a.nlink = r.nlink;
-  a.uid = r.uid;
-  a.gid = r.gid;
-  a.rdev = r.rdev;
-  a.size = r.size;
-  a.blocks = r.blocks * (layout::kBlockSize / 512);
-  a.atime = ToTimespec(r.atime_ns);
-  a.mtime = ToTimespec(r.mtime_ns);
-  a.ctime = ToTimespec(r.ctime_ns);
-  a.btime = ToTimespec(r.btime_ns);
-  // Direct access: what clients wrote is seen at once (leases.cc commits it later).
-  if (const direct::Slot* s = ip.lease_slot.load(std::memory_order_acquire)) {
-    a.leased = true;
-    a.size = std::max(a.size, std::min(s->size.load(std::memory_order_acquire),
-                                       ip.lease_size_cap.load(std::memory_order_relaxed)));
-    const int64_t m = std::min(s->mtime_ns.load(std::memory_order_relaxed), NowNs());
-    if (m > r.mtime_ns) a.mtime = ToTimespec(m);
-    if (m > r.ctime_ns) a.ctime = ToTimespec(m);
-  }
-  return a;
-}
-
-Attr Filesystem::Ref(const InodePtr& ip) {
-  cache_->AddLookup(*ip);
-  Attr a = ToAttr(*ip);
-  if (ip->ino == kRootIno && HasRamDir()) a.nlink++;  // the RAM directory's ".."
-  return a;
-}
-
 void Filesystem::Forget(uint64_t ino, uint64_t nlookup) { cache_->Forget(ino, nlookup); }
+
+Result<Attr> Filesystem::Create(const Caller& c, uint64_t parent, std::string_view name,
+                                uint32_t mode, int flags) {
+  InodePtr child;
+  auto r = names_.Create(c, parent, name, mode, &child);
+  if (!r.ok()) {
+    if (r.status().code() != Code::kAlreadyExists || (flags & O_EXCL)) return r.status();
+    PMEMFS_ASSIGN_OR_RETURN(Attr a, Lookup(c, parent, name));  // raced with another creator
+    if (S_ISDIR(a.mode)) {
+      Forget(a.ino, 1);
+      return Status::IsDirectory(std::string(name) + ": is a directory");
+    }
+    Status st = Open(c, a.ino, flags);
+    if (!st.ok()) {
+      Forget(a.ino, 1);
+      return st;
+    }
+    return GetAttr(a.ino);
+  }
+  cache_->Opened(*child);
+  return r;
+}
 
 void Filesystem::DropContents(Inode& ip) {
   if (ip.is_reg() && ip.rec.blocks != 0) (void)FinishTruncate(ip, /*to_zero=*/true);
@@ -372,25 +348,6 @@ void Filesystem::DropContents(Inode& ip) {
 // ---------------------------------------------------------------------------------------------
 // Shared helpers
 
-
-InodeRecord Filesystem::NewRecord(const Caller& c, const Inode& dir, uint32_t mode) const {
-  InodeRecord rec{};
-  rec.mode = mode;
-  rec.uid = c.uid;
-  rec.gid = c.gid;
-  if (dir.rec.mode & S_ISGID) {  // setgid directory: group inherited, subdirectories stay setgid
-    rec.gid = dir.rec.gid;
-    if (S_ISDIR(mode)) rec.mode |= S_ISGID;
-  }
-  // Inherited attributes, as ext4 does for these: sync, nodump, noatime (never immutable or
-  // append-only); files and directories only.
-  if (S_ISREG(mode) || S_ISDIR(mode))
-    rec.flags = dir.rec.flags & (layout::kInodeSync | layout::kInodeNodump | layout::kInodeNoatime);
-  rec.nlink = S_ISDIR(mode) ? 2 : 1;
-  rec.parent = S_ISDIR(mode) ? dir.ino : 0;
-  rec.atime_ns = rec.mtime_ns = rec.ctime_ns = rec.btime_ns = NowNs();
-  return rec;
-}
 
 Status Filesystem::FreeInode(const InodePtr& ip) {
   ip->times_pending = false;  // the record goes: no late commit of its times

@@ -29,7 +29,7 @@
 //
 // Thread-safety: every method may be called concurrently (the FUSE session is multithreaded).
 // Locks: per-inode (Inode::mu), taken parent before child, several in inode-number order;
-// rename_mu_ serialises renames that move directories (cycle checks).
+// Namespace::rename_mu_ serialises renames between directories (cycle checks).
 #pragma once
 
 #include <sys/types.h>
@@ -56,6 +56,7 @@
 #include "fs/core/inode.h"
 #include "fs/core/inode_cache.h"
 #include "fs/core/leases.h"
+#include "fs/core/namespace.h"
 #include "fs/core/quiesce.h"
 #include "fs/core/types.h"
 #include "fs/core/xattrs.h"
@@ -135,22 +136,38 @@ class Filesystem {
   };
   ScrubStatus scrub_status() const;
 
-  // --- names ----------------------------------------------------------------------------------
-  Result<Attr> Lookup(const Caller& c, uint64_t parent, std::string_view name);
+  // --- names (namespace.h) --------------------------------------------------------------------
+  Result<Attr> Lookup(const Caller&, uint64_t parent, std::string_view name) {
+    return names_.Lookup(parent, name);
+  }
   void Forget(uint64_t ino, uint64_t nlookup);
   Result<Attr> GetAttr(uint64_t ino);
   Result<Attr> SetAttr(const Caller& c, uint64_t ino, const SetAttrRequest& req);
   Result<Attr> MkNod(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode,
-                     uint64_t rdev);
-  Result<Attr> MkDir(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode);
+                     uint64_t rdev) {
+    return names_.MkNod(c, parent, name, mode, rdev);
+  }
+  Result<Attr> MkDir(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode) {
+    return names_.MkDir(c, parent, name, mode);
+  }
   Result<Attr> Symlink(const Caller& c, uint64_t parent, std::string_view name,
-                       std::string_view target);
-  Result<std::string> ReadLink(uint64_t ino);
-  Result<Attr> Link(const Caller& c, uint64_t ino, uint64_t new_parent, std::string_view new_name);
-  Status Unlink(const Caller& c, uint64_t parent, std::string_view name);
-  Status RmDir(const Caller& c, uint64_t parent, std::string_view name);
+                       std::string_view target) {
+    return names_.Symlink(c, parent, name, target);
+  }
+  Result<std::string> ReadLink(uint64_t ino) { return names_.ReadLink(ino); }
+  Result<Attr> Link(const Caller&, uint64_t ino, uint64_t new_parent, std::string_view new_name) {
+    return names_.Link(ino, new_parent, new_name);
+  }
+  Status Unlink(const Caller&, uint64_t parent, std::string_view name) {
+    return names_.Unlink(parent, name);
+  }
+  Status RmDir(const Caller&, uint64_t parent, std::string_view name) {
+    return names_.RmDir(parent, name);
+  }
   Status Rename(const Caller& c, uint64_t parent, std::string_view name, uint64_t new_parent,
-                std::string_view new_name, uint32_t flags);
+                std::string_view new_name, uint32_t flags) {
+    return names_.Rename(c, parent, name, new_parent, new_name, flags);
+  }
 
   // --- files ----------------------------------------------------------------------------------
   // `flags`: open(2) flags; O_TRUNC truncates. Counts the open until Release.
@@ -192,10 +209,12 @@ class Filesystem {
     return data_.CopyFileRange(c, ino_in, off_in, ino_out, off_out, len);
   }
 
-  // --- directories ----------------------------------------------------------------------------
-  Status OpenDir(const Caller& c, uint64_t ino);
+  // --- directories (namespace.h) --------------------------------------------------------------
+  Status OpenDir(const Caller&, uint64_t ino) { return names_.OpenDir(ino); }
   // Emits entries from `cookie` on ("." and ".." first) until `emit` returns false.
-  Status ReadDir(uint64_t ino, uint64_t cookie, const std::function<bool(const DirEntry&)>& emit);
+  Status ReadDir(uint64_t ino, uint64_t cookie, const std::function<bool(const DirEntry&)>& emit) {
+    return names_.ReadDir(ino, cookie, emit);
+  }
 
   Result<FsStats> StatFs();
 
@@ -264,9 +283,6 @@ class Filesystem {
   Filesystem() = default;
 
   // --- fs.cc: inode lifetime and shared helpers ---------------------------------------------
-  // Takes one kernel lookup reference on `ip` and returns its attributes.
-  Attr Ref(const InodePtr& ip);
-  static Attr ToAttr(const Inode& ip);
   // Context's helpers, for the facade's own code.
   void PutInode(store::Tx& tx, const Inode& ip, const layout::InodeRecord& rec) {
     ctx_.PutInode(tx, ip, rec);
@@ -283,8 +299,6 @@ class Filesystem {
   // An unlinked, closed inode the kernel still references: its data and xattrs go now
   // (InodeCache::Hooks::drop_contents). Caller holds ip.mu exclusively.
   void DropContents(Inode& ip);
-  // A fresh record of type/mode for `c` created in directory `dir` (setgid rule, times now).
-  layout::InodeRecord NewRecord(const Caller& c, const Inode& dir, uint32_t mode) const;
   // Mount's steps, in order, each on the fresh Filesystem before anyone else can see it.
   // MakeFlusher: the background thread, not started yet (its hooks call back into *this).
   void MakeFlusher();
@@ -305,24 +319,9 @@ class Filesystem {
   Status RebuildDescriptors();
 
 
-  // --- namespace.cc -----------------------------------------------------------------------------
-  // Creates `name` in `parent` with record `rec` (any type); symlink target goes to `target`.
-  Result<Attr> CreateNode(const Caller& c, uint64_t parent, std::string_view name, uint32_t mode,
-                          uint64_t rdev, std::string_view target, InodePtr* created);
-  static Status CheckName(std::string_view name);
-  // Unlink (dir false) or rmdir (dir true) of `name` in `parent`.
-  Status RemoveName(uint64_t parent, std::string_view name, bool dir);
-  bool IsRamDir(uint64_t ino) const { return ram_dir_ && ino == ram_dir_->ino; }
-  // The RAM directory exists: made at mount, gone once removed (until the next mount).
-  bool HasRamDir() const { return ram_dir_ && !ram_dir_removed_.load(std::memory_order_acquire); }
-  // `name` in `parent` is the (existing) RAM directory.
-  bool IsRamDirName(uint64_t parent, std::string_view name) const {
-    return parent == kRootIno && HasRamDir() && name == opts_.ram_dir;
-  }
-  // rmdir of the RAM directory: only when empty, as any directory; it is gone (and its RAM
-  // partition no longer counted by StatFs) until the next mount. Takes the root's and the RAM
-  // directory's locks.
-  Status RemoveRamDir();
+  // --- the RAM directory (namespace.h; Mount makes it) ------------------------------------------
+  static Status CheckName(std::string_view name) { return Namespace::CheckName(name); }
+  bool HasRamDir() const { return ctx_.HasRamDir(); }
 
   // --- the data path's helpers (data_path.h says what each does) -------------------------------
   Status Truncate(Inode& ip, layout::InodeRecord& rec, uint64_t size) {
@@ -391,6 +390,7 @@ class Filesystem {
   std::atomic<Invalidator*>& inval_ = ctx_.inval;
   std::atomic<bool>& read_only_ = ctx_.read_only;
   std::atomic<AtimePolicy>& atime_ = ctx_.atime;
+  InodePtr& ram_dir_ = ctx_.ram_dir;
   // The parts (each keeps a reference to ctx_).
   Xattrs xattrs_{ctx_};
   // The data path; flusher_ is made by Mount before the first operation.
@@ -407,6 +407,7 @@ class Filesystem {
                        return leases_ && leases_->HasWriteLease(ino);
                      },
                  }};
+  Namespace names_{ctx_, xattrs_};
   // Direct access: the lease table (null while off) and who holds leases; lease_pins_ are the
   // blocks of leases whose holders did not answer a revocation, which the allocator (through
   // pins_, with the readers' pins) does not reuse.
@@ -415,10 +416,6 @@ class Filesystem {
   mapping::PinTable lease_pins_;
   std::unique_ptr<mapping::PinUnion> pins_;
 
-  std::mutex rename_mu_;  // serialises renames that move a directory to another parent
-  InodePtr ram_dir_;      // the volatile RAM directory (null when opts_.ram_dir is ""); set at
-                          // mount, stays cached (nlink 0 once removed)
-  std::atomic<bool> ram_dir_removed_{false};  // set once, under the root's and ram_dir_'s mu
   std::vector<std::string> warnings_;  // set by Mount only
   bool unmounted_ = false;                // guarded by remount_mu_
   std::mutex remount_mu_;                // serialises SetReadOnly and the start of Unmount

@@ -67,7 +67,7 @@ struct Inode {
   // rec.mtime_ns/ctime_ns set by a write and not yet committed (Flusher::CommitTimes).
   bool times_pending = false;
   // Directories: rec.parent, readable without `mu` (ancestor walks during rename). Written
-  // only with Filesystem::rename_mu_ held, after the commit that changed rec.parent.
+  // only with Namespace::rename_mu_ held, after the commit that changed rec.parent.
   std::atomic<uint64_t> parent;
   // Direct access (leases.cc): the shared slot while the inode has leases (null otherwise;
   // changed under `mu` held exclusively), and the largest size a client may report in it (the
