@@ -55,7 +55,11 @@ Status Namespace::Rename(const Caller& c, uint64_t parent, std::string_view name
     PMEMFS_ASSIGN_OR_RETURN(evict, RenameChildren(op, locks));
     MoveParents(op);
   }
-  if (evict != 0) ctx_.cache->MaybeEvict(evict);  // with no lock held
+  // With no lock held and no copy of the inodes left here (as RemoveName), so that a replaced
+  // inode nobody references is freed now, not at unmount.
+  op.schild.reset();
+  op.dchild.reset();
+  if (evict != 0) ctx_.cache->MaybeEvict(evict);
   return Status::Ok();
 }
 
