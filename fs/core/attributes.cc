@@ -65,11 +65,9 @@ Status CheckChangeable(const Inode& ip, std::string_view what) {
   return Status::Ok();
 }
 
-Status CheckNotImmutable(const Inode& ip, std::string_view what) {
-  if (ip.immutable())
-    return Status::Permission(std::string(what) + ": inode " + std::to_string(ip.ino) +
-                              " is immutable");
-  return Status::Ok();
+Status ImmutableError(const Inode& ip, std::string_view what) {
+  return Status::Permission(std::string(what) + ": inode " + std::to_string(ip.ino) +
+                            " is immutable");
 }
 
 Result<uint32_t> Filesystem::GetFileFlags(uint64_t ino) {

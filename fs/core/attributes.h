@@ -16,7 +16,11 @@ namespace pmemfs::core {
 // for the message). Caller holds ip.mu (either mode).
 Status CheckChangeable(const Inode& ip, std::string_view what);
 // Permission when ip is immutable: a change of a directory's entries or of a file's data.
-Status CheckNotImmutable(const Inode& ip, std::string_view what);
+// (Inline: every write asks.)
+Status ImmutableError(const Inode& ip, std::string_view what);
+inline Status CheckNotImmutable(const Inode& ip, std::string_view what) {
+  return ip.immutable() ? ImmutableError(ip, what) : Status::Ok();
+}
 
 // ip's attributes as stat(2) shows them (with what direct-access clients reported, leases.h).
 // Caller holds ip.mu (either mode).

@@ -57,6 +57,26 @@ bool NeedsAtime(AtimePolicy policy, const InodeRecord& r, int64_t now) {
   return false;
 }
 
+DataOp::DataOp(Context& ctx, Inode& ip)
+    : rec(ip.rec),
+      ctx_(ctx),
+      ip_(ip),
+      map_(*ip.map),
+      acc_(ctx.AccessFor(ip)),
+      pages_(acc_.descriptors() != nullptr),
+      buffered_(acc_.buffers_writes()),
+      refs_(acc_.descriptors()) {}
+
+void DataOp::Begin() {
+  tx_.emplace(ctx_.store->Begin());
+  if (budget_ != 0) return;
+  budget_ = ctx_.store->max_tx_bytes() / 2;
+  // pages mode: a block may change two descriptors (the old page's and the new one's).
+  const uint64_t per_block = store::Store::DescriptorChangesCost(2);
+  alloc_chunk_ = pages_ ? std::clamp<uint64_t>(budget_ / 4 / per_block, 16, 8192)
+                        : std::max<uint64_t>(64, budget_ / 2);
+}
+
 // --- device data ------------------------------------------------------------------------------
 
 Status DataOp::DataWrite(uint64_t off, const std::byte* src, uint64_t len) {
@@ -99,7 +119,7 @@ uint64_t DataOp::Goal(uint64_t fb) const {
 
 // Up to `want` contiguous blocks (at least one); NoSpace leaves the Tx as it was.
 Result<BlockRange> DataOp::Alloc(uint64_t want, uint64_t goal) {
-  if (!ip_.is_volatile()) return ctx_.store->AllocBlocks(*tx_, want, goal);
+  if (!ip_.is_volatile()) return ctx_.store->AllocBlocks(tx(), want, goal);
   for (uint64_t n = want;; n = (n + 1) / 2) {
     Result<uint64_t> r = ctx_.ram->Allocate(n);
     if (r.ok()) return BlockRange{*r / kBlock, n};
@@ -110,7 +130,7 @@ Result<BlockRange> DataOp::Alloc(uint64_t want, uint64_t goal) {
 void DataOp::SetNewPages(uint64_t dev, uint64_t fb, uint64_t n) {
   if (!pages_) return;
   for (uint64_t i = 0; i < n; i++)
-    refs_.Set(*tx_, dev + i,
+    refs_.Set(tx(), dev + i,
               {.owner = ip_.ino, .file_index = fb + i, .refcount = 1,
                .flags = layout::kPageAllocated});
 }
@@ -152,7 +172,7 @@ void DataOp::FreeDev(Context& ctx, store::Tx& tx, const Inode& ip,
 // --- commits ----------------------------------------------------------------------------------
 
 bool DataOp::OnlyTimesChanged() const {
-  if (ip_.is_volatile() || map_dirty_ || !tx_->empty() || !sync_.empty()) return false;
+  if (ip_.is_volatile() || map_dirty_ || (tx_ && !tx_->empty()) || !sync_.empty()) return false;
   InodeRecord r = rec;
   r.mtime_ns = ip_.rec.mtime_ns;
   r.ctime_ns = ip_.rec.ctime_ns;
@@ -168,11 +188,10 @@ Status DataOp::Flush() {
     committed_reached_ = reached_;
     return Status::Ok();
   }
-  if (tx_->empty() && std::memcmp(&rec, &ip_.rec, sizeof rec) == 0) return Status::Ok();
-  ctx_.PutInode(*tx_, ip_, rec);
+  if ((!tx_ || tx_->empty()) && std::memcmp(&rec, &ip_.rec, sizeof rec) == 0) return Status::Ok();
+  ctx_.PutInode(tx(), ip_, rec);
   Status st = ctx_.Commit(*tx_, {&ip_});
-  tx_.reset();
-  tx_.emplace(ctx_.store->Begin());
+  tx_.reset();  // the next change begins another
   map_dirty_ = false;  // committed, or dropped by Commit on failure
   if (!st.ok()) {
     rec = ip_.rec;
@@ -193,7 +212,6 @@ void DataOp::Abort() {
     return;
   }
   tx_.reset();  // releases its reservations
-  tx_.emplace(ctx_.store->Begin());
   if (map_dirty_) {
     ip_.map_loaded.store(false, std::memory_order_relaxed);
     ip_.map.reset();
@@ -249,7 +267,7 @@ Status DataOp::WriteInPlace(uint64_t fb, uint64_t dev, uint64_t n, uint64_t off,
 Status DataOp::FillHole(uint64_t fb, uint64_t n, uint64_t off, uint64_t end,
                                       const std::byte* src) {
   while (n > 0) {
-    PMEMFS_ASSIGN_OR_RETURN(BlockRange r, Alloc(std::min(n, alloc_chunk_), Goal(fb)));
+    PMEMFS_ASSIGN_OR_RETURN(BlockRange r, Alloc(std::min(n, alloc_chunk()), Goal(fb)));
     const uint64_t lo = fb * kBlock, hi = (fb + r.count) * kBlock, base = r.start * kBlock;
     const uint64_t clo = std::clamp(off, lo, hi), chi = std::clamp(end, lo, hi);
     acc_.Discard(base, hi - lo);  // nothing cached of a free block is valid (a no-op uncached)
@@ -283,7 +301,7 @@ Status DataOp::FillHole(uint64_t fb, uint64_t n, uint64_t off, uint64_t end,
 Status DataOp::CopyOnWrite(uint64_t fb, uint64_t dev, uint64_t n, uint64_t off,
                                          uint64_t end, const std::byte* src, bool write) {
   while (n > 0) {
-    PMEMFS_ASSIGN_OR_RETURN(BlockRange r, Alloc(std::min(n, alloc_chunk_), Goal(fb)));
+    PMEMFS_ASSIGN_OR_RETURN(BlockRange r, Alloc(std::min(n, alloc_chunk()), Goal(fb)));
     const uint64_t lo = fb * kBlock, hi = (fb + r.count) * kBlock;
     const uint64_t base = r.start * kBlock, old = dev * kBlock;
     const uint64_t clo = write ? std::clamp(off, lo, hi) : lo;
@@ -300,7 +318,7 @@ Status DataOp::CopyOnWrite(uint64_t fb, uint64_t dev, uint64_t n, uint64_t off,
     map_dirty_ = true;
     if (!st.ok()) return Poison(st);
     SetNewPages(r.start, fb, r.count);
-    FreeDev(ctx_, *tx_, ip_, freed, refs_);
+    FreeDev(ctx_, tx(), ip_, freed, refs_);
     goal_ = r.end();
     fb += r.count;
     dev += r.count;
@@ -345,13 +363,13 @@ Status DataOp::Unmap(uint64_t fb, uint64_t n) {
   for (auto it = pieces.rbegin(); it != pieces.rend(); ++it) {
     if (it->dev == 0) continue;
     for (uint64_t left = it->count; left > 0;) {
-      const uint64_t k = std::min(left, alloc_chunk_);
+      const uint64_t k = std::min(left, alloc_chunk());
       left -= k;
       std::vector<BlockRange> freed;
       Status st = map_.Remove(ctx(), it->fb + left, k, &freed);
       map_dirty_ = true;
       if (!st.ok()) return Poison(st);
-      FreeDev(ctx_, *tx_, ip_, freed, refs_);
+      FreeDev(ctx_, tx(), ip_, freed, refs_);
       rec.blocks -= std::min(rec.blocks, k);
       PMEMFS_RETURN_IF_ERROR(MaybeFlush());
     }
@@ -382,7 +400,7 @@ Status DataOp::Share(const FileMap& src, uint64_t src_ino, uint64_t fb_in,
   std::vector<Piece> pieces = Pieces(src, fb_in, n);
   for (const Piece& p : pieces) {
     for (uint64_t done = 0; done < p.count;) {
-      const uint64_t k = p.dev == 0 ? p.count - done : std::min(p.count - done, alloc_chunk_);
+      const uint64_t k = p.dev == 0 ? p.count - done : std::min(p.count - done, alloc_chunk());
       const uint64_t at = fb_out + (p.fb - fb_in) + done;
       if (p.dev != 0) {
         const uint64_t dev = p.dev + done;
@@ -396,7 +414,7 @@ Status DataOp::Share(const FileMap& src, uint64_t src_ino, uint64_t fb_in,
                     .flags = layout::kPageAllocated};
           info.refcount++;
           info.flags |= layout::kPageAllocated | layout::kPageShared;
-          refs_.Set(*tx_, dev + i, info);
+          refs_.Set(tx(), dev + i, info);
         }
         rec.blocks += k;
       }

@@ -87,9 +87,10 @@ class RefTracker {
 // ---------------------------------------------------------------------------------------------
 // DataOp: one data operation on one inode.
 //
-// Holds the working record `rec` (starts as ip.rec) and the running Tx. Changes go to the file
-// map and the Tx at once; Flush() commits them with `rec` and starts a new Tx; MaybeFlush() does
-// so when the Tx nears the journal's limit. Destroying a DataOp with uncommitted map changes
+// Holds the working record `rec` (starts as ip.rec) and the running Tx, begun at the first change
+// that needs one (an overwrite in place never does). Changes go to the file map and the Tx at
+// once; Flush() commits them with `rec`; MaybeFlush() does so when the Tx nears the journal's
+// limit. Destroying a DataOp with uncommitted map changes
 // abandons them (Abort: the Tx's reservations are released, the map is dropped to reload).
 // Volatile inodes: no Tx, the DRAM map is the only copy and changes are final at once.
 //
@@ -103,22 +104,7 @@ class DataOp {
     kUnshare = 1u << 2,      // shared mapped blocks are copied to blocks of their own
   };
 
-  DataOp(Context& ctx, Inode& ip)
-      : rec(ip.rec),
-        ctx_(ctx),
-        ip_(ip),
-        map_(*ip.map),
-        acc_(ctx.AccessFor(ip)),
-        pages_(acc_.descriptors() != nullptr),
-        buffered_(acc_.buffers_writes()),
-        refs_(acc_.descriptors()) {
-    tx_.emplace(ctx_.store->Begin());
-    budget_ = ctx_.store->max_tx_bytes() / 2;
-    // pages mode: a block may change two descriptors (the old page's and the new one's).
-    const uint64_t per_block = store::Store::DescriptorChangesCost(2);
-    alloc_chunk_ = pages_ ? std::clamp<uint64_t>(budget_ / 4 / per_block, 16, 8192)
-                          : std::max<uint64_t>(64, budget_ / 2);
-  }
+  DataOp(Context& ctx, Inode& ip);
   ~DataOp() {
     if (map_dirty_) Abort();
   }
@@ -149,7 +135,7 @@ class DataOp {
   // Flusher::Defer.
   bool times_deferred() const { return times_deferred_; }
 
-  // Commits `rec` and the Tx (nothing when nothing changed) and starts a new Tx.
+  // Commits `rec` and the Tx (nothing when nothing changed); the next change begins a new Tx.
   Status Flush();
   Status Finish() { return Flush(); }
   // Abandons the running Tx and its map changes; rec and reached() go back to the last commit.
@@ -179,9 +165,19 @@ class DataOp {
   static void TouchAtime(Context& ctx, const InodePtr& ip);
 
  private:
-  MapContext ctx() { return ctx_.Ctx(*tx_, ip_, rec); }
+  // The running Tx, begun (with the step sizes below) on first use.
+  store::Tx& tx() {
+    if (!tx_) Begin();
+    return *tx_;
+  }
+  void Begin();
+  uint64_t alloc_chunk() {
+    if (!tx_) Begin();
+    return alloc_chunk_;
+  }
+  MapContext ctx() { return ctx_.Ctx(tx(), ip_, rec); }
   Status MaybeFlush() {
-    if (ip_.is_volatile() || tx_->journal_bytes() <= budget_) return Status::Ok();
+    if (ip_.is_volatile() || !tx_ || tx_->journal_bytes() <= budget_) return Status::Ok();
     return Flush();
   }
   Status Poison(Status st) {
@@ -213,10 +209,10 @@ class DataOp {
   mapping::Access& acc_;  // the inode's strategy (Context::AccessFor)
   const bool pages_;      // acc_ keeps page descriptors (pages mode, persistent inode)
   const bool buffered_;   // acc_ buffers writes (copy mode): sync what a commit links first
-  std::optional<store::Tx> tx_;
+  std::optional<store::Tx> tx_;  // none until the first change that needs it (tx())
   RefTracker refs_;
-  uint64_t budget_ = 0;       // journal bytes after which MaybeFlush commits
-  uint64_t alloc_chunk_ = 0;  // blocks per allocation / removal step
+  uint64_t budget_ = 0;       // journal bytes after which MaybeFlush commits (set by Begin)
+  uint64_t alloc_chunk_ = 0;  // blocks per allocation / removal step (set by Begin)
   uint64_t goal_ = 0;         // end of the last allocation
   std::vector<mapping::Range> sync_;  // buffered_: device ranges to sync before the commit
   bool map_dirty_ = false;    // map changed since the last commit

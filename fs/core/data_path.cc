@@ -166,7 +166,9 @@ Result<uint64_t> DataPath::Write(const Caller& c, uint64_t ino, uint64_t off,
   data = data.first(std::min<uint64_t>(data.size(), kMaxFileSize - off));
   PMEMFS_RETURN_IF_ERROR(ctx_.cache->LoadMap(*ip));
   (void)QuiesceLeases(*ip, off, off + data.size(), LeaseChange::kWrite);
-  const bool due_before = AtimeDueLocked(*ip);
+  // (AtimeDueLocked of a regular file, with one clock read for both checks.)
+  const int64_t now = Context::NowNs();
+  const bool due_before = NeedsAtime(ctx_.atime_policy(), ip->rec, now);
   DataOp dp(ctx_, *ip);
   Result<uint64_t> n = dp.Write(c, off, data);
   if (dp.times_deferred()) flusher_->Defer(ip);
@@ -174,7 +176,7 @@ Result<uint64_t> DataPath::Write(const Caller& c, uint64_t ino, uint64_t off,
   const bool sync = ip->rec.flags & layout::kInodeSync;
   // The new mtime made an atime update due: what the kernel cached from earlier reads must go.
   // (While it stays due, nothing more: the next open for reading drops the cache, AtimeDue.)
-  const bool drop = !due_before && AtimeDueLocked(*ip);
+  const bool drop = !due_before && NeedsAtime(ctx_.atime_policy(), ip->rec, now);
   lock.unlock();
   if (drop) ctx_.DropCachedData(ino);
   if (sync && n.ok()) PMEMFS_RETURN_IF_ERROR(Fsync(ino, /*datasync=*/false));
