@@ -353,7 +353,21 @@ class Filesystem {
   // The same, taking ip's lock; for operations that then only read (read, lseek, fsync).
   // Caller holds no lock.
   void FoldLeases(const InodePtr& ip);
+  // A lease on [r.off, r.off + r.len) of ip for c, in three steps below. Caller holds ip.mu
+  // exclusively.
   Result<LeaseGrant> GrantLocked(ClientId c, const LeaseRequest& r, const InodePtr& ip);
+  // The refusals: a mode or file clients cannot reach, a read-only mount, an immutable file,
+  // a range past the largest file size.
+  Status CheckGrant(const LeaseRequest& r, const Inode& ip);
+  // A write lease: drops setuid/setgid, allocates the holes and copies away from clones in
+  // the range, and ahead of the end when the write extends the file. Returns the end of what
+  // it prepared (the lease covers at least that much).
+  Result<uint64_t> PrepareWriteLease(const LeaseRequest& r, const InodePtr& ip);
+  // The mapped runs of [lo, hi) into g.extents and lease->blocks (split where pages start or
+  // stop being shared); returns where they stop: hi, or earlier when the window is too
+  // fragmented for one reply.
+  uint64_t CollectLeaseExtents(const Inode& ip, uint64_t lo, uint64_t hi, LeaseGrant* g,
+                               LeaseTable::Lease* lease);
   // c's leases on ip end. Caller holds ip.mu exclusively.
   Status EndLeases(Inode& ip, ClientId c);
   // ip has no lease left: its slot goes, and its ahead mark (below) with the record's next

@@ -417,80 +417,115 @@ Result<LeaseGrant> Filesystem::GrantLease(ClientId c, const LeaseRequest& r) {
   return g;
 }
 
-Result<LeaseGrant> Filesystem::GrantLocked(ClientId c, const LeaseRequest& r, const InodePtr& ip) {
+Status Filesystem::CheckGrant(const LeaseRequest& r, const Inode& ip) {
   // Whether clients may reach the bytes in place: the mount's strategy first (copy mode: no
   // file; leases stay on, as pmemfs-tune may switch a mount to and from it), then the file's
   // (the RAM partition's files: none).
   PMEMFS_RETURN_IF_ERROR(access_->CheckClientAccess());
-  if (!ip->is_reg())
+  if (!ip.is_reg())
     return Status::InvalidArgument("inode " + std::to_string(r.ino) + " is not a regular file");
-  PMEMFS_RETURN_IF_ERROR(ctx_.AccessFor(*ip).CheckClientAccess());
+  PMEMFS_RETURN_IF_ERROR(ctx_.AccessFor(ip).CheckClientAccess());
   if (r.write) {
     if (read_only()) return Status::ReadOnly("the filesystem is mounted read-only");
-    PMEMFS_RETURN_IF_ERROR(CheckChangeable(*ip, "direct write"));
+    PMEMFS_RETURN_IF_ERROR(CheckChangeable(ip, "direct write"));
   }
   if (r.off > kMaxFileSize || r.len > kMaxFileSize - r.off)
     return Status::TooBig("lease past the largest file size");
+  return Status::Ok();
+}
+
+Result<uint64_t> Filesystem::PrepareWriteLease(const LeaseRequest& r, const InodePtr& ip) {
+  // setuid/setgid go when someone else than root may write (the kernel's file_remove_privs).
+  if (r.uid != 0 && (ip->rec.mode & (S_ISUID | S_ISGID))) {
+    InodeRecord rec = ip->rec;
+    rec.mode &= ~S_ISUID;
+    if (rec.mode & S_IXGRP) rec.mode &= ~S_ISGID;
+    if (rec.mode != ip->rec.mode) {
+      store::Tx tx = store_->Begin();
+      PutInode(tx, *ip, rec);
+      PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
+      ip->rec = rec;
+    }
+  }
+  const uint64_t end = r.off + r.len;
+  const uint64_t size = ip->rec.size;
+  const uint64_t alloc_lo = RoundDown(r.off, kBlock);
+  uint64_t alloc_hi = RoundUp(std::max(end, alloc_lo + 1), kBlock);
+  uint64_t ahead = 0;
+  if (end > size) {
+    ahead = std::clamp<uint64_t>(leases_->Get(r.ino, ip).next_ahead, kAheadMin, kAheadMax);
+    alloc_hi = std::min(RoundUp(alloc_hi + ahead, kBlock), RoundDown(kMaxFileSize, kBlock));
+  }
+  // Anything to allocate or to copy away from a clone?
+  bool work = false;
+  mapping::PageDescriptors* d = access_->descriptors();
+  ip->map->ForEach(alloc_lo / kBlock, (alloc_hi - alloc_lo) / kBlock,
+                   [&](uint64_t, uint64_t dev, uint64_t n) {
+                     if (dev == 0) work = true;
+                     for (uint64_t i = 0; d != nullptr && !work && i < n; i++)
+                       work = d->Get(dev + i).refcount > 1;
+                   });
+  if (!work && !(end > size && size % kBlock != 0)) return alloc_hi;
+  // Everyone's view of these blocks changes (the requester's too: it gets the new one).
+  (void)QuiesceLeases(*ip, alloc_lo, alloc_hi, LeaseChange::kRange);
+  Status st = AllocateForLease(*ip, alloc_lo, alloc_hi);
+  if (st.code() == Code::kNoSpace && ahead != 0) {
+    alloc_hi = RoundUp(end, kBlock);  // no room ahead: what was asked for only
+    ahead = 0;
+    st = AllocateForLease(*ip, alloc_lo, alloc_hi);
+  }
+  PMEMFS_RETURN_IF_ERROR(st);
+  // (Quiesce may have retired the inode's entry when no lease was left.)
+  LeaseTable::PerInode& again = leases_->Get(r.ino, ip);
+  if (ahead != 0) {
+    again.next_ahead = std::min(kAheadMax, ahead * 2);
+    const uint64_t from = std::max(RoundUp(size, kBlock), alloc_lo) / kBlock;
+    if (again.ahead_hi == 0) again.ahead_lo = from;
+    again.ahead_lo = std::min(again.ahead_lo, from);
+    again.ahead_hi = std::max(again.ahead_hi, alloc_hi / kBlock);
+  }
+  return alloc_hi;
+}
+
+uint64_t Filesystem::CollectLeaseExtents(const Inode& ip, uint64_t lo, uint64_t hi,
+                                         LeaseGrant* g, LeaseTable::Lease* lease) {
+  mapping::PageDescriptors* d = access_->descriptors();
+  g->extents.clear();
+  lease->blocks.clear();
+  uint64_t covered = hi;
+  bool full = false;
+  ip.map->ForEach(lo / kBlock, (hi - lo) / kBlock, [&](uint64_t fb, uint64_t dev, uint64_t n) {
+    if (full || dev == 0) return;
+    for (uint64_t i = 0; i < n;) {
+      const bool shared = d != nullptr && d->Get(dev + i).refcount > 1;
+      uint64_t j = i + 1;
+      while (j < n && (d != nullptr && d->Get(dev + j).refcount > 1) == shared) j++;
+      if (g->extents.size() == direct::kMaxExtents) {
+        full = true;
+        covered = (fb + i) * kBlock;
+        return;
+      }
+      g->extents.push_back({fb + i, dev + i, j - i, shared});
+      lease->blocks.emplace_back(dev + i, dev + j - 1);
+      i = j;
+    }
+  });
+  return covered;
+}
+
+Result<LeaseGrant> Filesystem::GrantLocked(ClientId c, const LeaseRequest& r, const InodePtr& ip) {
+  PMEMFS_RETURN_IF_ERROR(CheckGrant(r, *ip));
   PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(*ip));
   (void)FoldLeasesLocked(*ip);
 
   const uint64_t end = r.off + r.len;
   uint64_t lo = RoundDown(r.off, kLeaseWindow);
   uint64_t hi = std::max(lo + kLeaseWindow, RoundUp(end, kBlock));
-  LeaseTable::PerInode& pi = leases_->Get(r.ino, ip);
+  (void)leases_->Get(r.ino, ip);
   const bool had_write = leases_->HasWriteLease(r.ino);
-
   if (r.write) {
-    // setuid/setgid go when someone else than root may write (the kernel's file_remove_privs).
-    if (r.uid != 0 && (ip->rec.mode & (S_ISUID | S_ISGID))) {
-      InodeRecord rec = ip->rec;
-      rec.mode &= ~S_ISUID;
-      if (rec.mode & S_IXGRP) rec.mode &= ~S_ISGID;
-      if (rec.mode != ip->rec.mode) {
-        store::Tx tx = store_->Begin();
-        PutInode(tx, *ip, rec);
-        PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
-        ip->rec = rec;
-      }
-    }
-    const uint64_t size = ip->rec.size;
-    const uint64_t alloc_lo = RoundDown(r.off, kBlock);
-    uint64_t alloc_hi = RoundUp(std::max(end, alloc_lo + 1), kBlock);
-    uint64_t ahead = 0;
-    if (end > size) {
-      ahead = std::clamp<uint64_t>(pi.next_ahead, kAheadMin, kAheadMax);
-      alloc_hi = std::min(RoundUp(alloc_hi + ahead, kBlock), RoundDown(kMaxFileSize, kBlock));
-    }
-    // Anything to allocate or to copy away from a clone?
-    bool work = false;
-    mapping::PageDescriptors* d = access_->descriptors();
-    ip->map->ForEach(alloc_lo / kBlock, (alloc_hi - alloc_lo) / kBlock,
-                     [&](uint64_t, uint64_t dev, uint64_t n) {
-                       if (dev == 0) work = true;
-                       for (uint64_t i = 0; d != nullptr && !work && i < n; i++)
-                         work = d->Get(dev + i).refcount > 1;
-                     });
-    if (work || (end > size && size % kBlock != 0)) {
-      // Everyone's view of these blocks changes (the requester's too: it gets the new one).
-      (void)QuiesceLeases(*ip, alloc_lo, alloc_hi, LeaseChange::kRange);
-      Status st = AllocateForLease(*ip, alloc_lo, alloc_hi);
-      if (st.code() == Code::kNoSpace && ahead != 0) {
-        alloc_hi = RoundUp(end, kBlock);  // no room ahead: what was asked for only
-        ahead = 0;
-        st = AllocateForLease(*ip, alloc_lo, alloc_hi);
-      }
-      PMEMFS_RETURN_IF_ERROR(st);
-      // (Quiesce may have retired the inode's entry when no lease was left.)
-      LeaseTable::PerInode& again = leases_->Get(r.ino, ip);
-      if (ahead != 0) {
-        again.next_ahead = std::min(kAheadMax, ahead * 2);
-        const uint64_t from = std::max(RoundUp(size, kBlock), alloc_lo) / kBlock;
-        if (again.ahead_hi == 0) again.ahead_lo = from;
-        again.ahead_lo = std::min(again.ahead_lo, from);
-        again.ahead_hi = std::max(again.ahead_hi, alloc_hi / kBlock);
-      }
-    }
-    hi = std::max(hi, alloc_hi);
+    PMEMFS_ASSIGN_OR_RETURN(uint64_t prepared, PrepareWriteLease(r, ip));
+    hi = std::max(hi, prepared);
   }
 
   LeaseTable::PerInode& p = leases_->Get(r.ino, ip);
@@ -507,37 +542,12 @@ Result<LeaseGrant> Filesystem::GrantLocked(ClientId c, const LeaseRequest& r, co
   g.first_write = r.write && !had_write;
   g.size = ip->rec.size;
   LeaseTable::Lease lease{.client = c, .lo = lo, .hi = hi, .write = r.write, .blocks = {}};
-  mapping::PageDescriptors* d = access_->descriptors();
-  // The mapped runs of [lo, hi) (split where pages start or stop being shared); a window too
-  // fragmented for one reply ends where its extents do, and starts at the request when it would
-  // not reach that far.
-  auto collect = [&]() -> uint64_t {
-    g.extents.clear();
-    lease.blocks.clear();
-    uint64_t covered = hi;
-    bool full = false;
-    ip->map->ForEach(lo / kBlock, (hi - lo) / kBlock, [&](uint64_t fb, uint64_t dev, uint64_t n) {
-      if (full || dev == 0) return;
-      for (uint64_t i = 0; i < n;) {
-        const bool shared = d != nullptr && d->Get(dev + i).refcount > 1;
-        uint64_t j = i + 1;
-        while (j < n && (d != nullptr && d->Get(dev + j).refcount > 1) == shared) j++;
-        if (g.extents.size() == direct::kMaxExtents) {
-          full = true;
-          covered = (fb + i) * kBlock;
-          return;
-        }
-        g.extents.push_back({fb + i, dev + i, j - i, shared});
-        lease.blocks.emplace_back(dev + i, dev + j - 1);
-        i = j;
-      }
-    });
-    return covered;
-  };
-  uint64_t covered = collect();
+  // A window too fragmented for one reply ends where its extents do, and starts at the request
+  // when it would not reach that far.
+  uint64_t covered = CollectLeaseExtents(*ip, lo, hi, &g, &lease);
   if (covered <= r.off) {
     lo = RoundDown(r.off, kBlock);
-    covered = collect();
+    covered = CollectLeaseExtents(*ip, lo, hi, &g, &lease);
   }
   hi = covered;
   g.lo = lease.lo = lo;
