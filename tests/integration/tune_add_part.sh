@@ -9,12 +9,13 @@ source "$(dirname "$0")/lib.sh"
 TUNE=${PMEMFS_TUNE:-pmemfs-tune}
 command -v "$TUNE" >/dev/null || fail "pmemfs-tune not found (PMEMFS_TUNE)"
 
-# scratch NAME SIZE: a new part file under /dev/shm (removed by cleanup).
+# scratch VAR NAME SIZE: a new part file under /dev/shm, its path in VAR (removed by cleanup:
+# not called in $(...), whose subshell would lose the SCRATCH entry and leak the file).
 scratch() {
-  local f="/dev/shm/pmemfs-it-$TEST-$MODE-$$-$1"
+  local f="/dev/shm/pmemfs-it-$TEST-$MODE-$$-$2"
   SCRATCH+=("$f")
-  truncate -s "$2" "$f"
-  echo "$f"
+  truncate -s "$3" "$f"
+  printf -v "$1" '%s' "$f"
 }
 # refused TEXT FILES -- ARGS...: pmemfs-tune ARGS exits 1 with one line on stderr containing
 # TEXT, and FILES are byte for byte as they were.
@@ -49,7 +50,7 @@ mkdir -p "$MNT/d/e"
 echo hello >"$MNT/d/e/f"
 manifest "$MNT" >"$WORK/before"
 size0=$(df_bytes size)
-NEW=$(scratch added 48M)
+scratch NEW added 48M
 
 refused "mounted at $MNT" "${PARTS[0]}" "$NEW" -- --add-part "$NEW" "$DEV"
 umount_fs
@@ -57,17 +58,17 @@ check_clean
 
 # Unmounted refusals.
 refused "are the same part" "${PARTS[0]}" -- --add-part "${PARTS[0]}" "$DEV"
-SMALL=$(scratch small 512K)
+scratch SMALL small 512K
 refused "too small" "${PARTS[0]}" "$SMALL" -- --add-part "$SMALL" "$DEV"
-OTHER=$(scratch other 16M)
+scratch OTHER other 16M
 "$MKPMEMFS" "$OTHER" >/dev/null 2>&1 || fail "mkpmemfs $OTHER"
 refused "already belongs to pmemfs device" "${PARTS[0]}" "$OTHER" -- --add-part "$OTHER" "$DEV"
-BIG=$(scratch big 100M)
+scratch BIG big 100M
 refused "no room for the grown allocation bitmap" "${PARTS[0]}" "$BIG" -- --add-part "$BIG" "$DEV"
-S0=$(scratch stripe0 8M)
-S1=$(scratch stripe1 8M)
+scratch S0 stripe0 8M
+scratch S1 stripe1 8M
 "$MKPMEMFS" --layout striped "$S0,$S1" >/dev/null 2>&1 || fail "mkpmemfs --layout striped"
-S2=$(scratch stripe2 8M)
+scratch S2 stripe2 8M
 refused "striped" "$S0" "$S1" "$S2" -- --add-part "$S2" "$S0,$S1"
 "$TUNE" --add-part "$NEW" -l "$DEV" >/dev/null 2>&1 && fail "--add-part with -l accepted"
 check_clean
