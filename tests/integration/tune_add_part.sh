@@ -25,7 +25,7 @@ refused() {
   local files=()
   while [ "$1" != -- ]; do files+=("$1"); shift; done
   shift
-  for f in "${files[@]}"; do cp "$f" "$f.saved"; done
+  for f in "${files[@]}"; do SCRATCH+=("$f.saved"); cp "$f" "$f.saved"; done
   "$TUNE" "$@" >"$WORK/out" 2>"$WORK/err" || rc=$?
   expect_eq "$rc" 1 "pmemfs-tune $*: exit status"
   expect_eq "$(wc -l <"$WORK/err")" 1 "lines on stderr of pmemfs-tune $* ($(cat "$WORK/err"))"

@@ -18,7 +18,7 @@ mkdir -p "$MNT/d/e"
 echo hello >"$MNT/d/e/f"
 manifest "$MNT" >"$WORK/before"
 
-save_parts() { for p in "${PARTS[@]}"; do cp "$p" "$p.saved"; done; }
+save_parts() { for p in "${PARTS[@]}"; do SCRATCH+=("$p.saved"); cp "$p" "$p.saved"; done; }
 same_parts() {
   for p in "${PARTS[@]}"; do cmp -s "$p" "$p.saved" || fail "$1 wrote $p"; done
   for p in "${PARTS[@]}"; do rm -f "$p.saved"; done
