@@ -103,4 +103,17 @@ Result<std::unique_ptr<Access>> OpenAccess(Device& dev, const AccessOptions& opt
   return Status::InvalidArgument("unknown mode");
 }
 
+Status Access::ReadIntoOwnBuffer(uint64_t off, uint64_t len, ReadRef* out) {
+  out->Release();
+  std::vector<std::byte>& buf = out->owned_buffer();
+  buf.resize(len);
+  Status st = Read(off, buf);
+  if (!st.ok()) {
+    out->Release();
+    return st;
+  }
+  out->AddSlice(buf.data(), buf.size());
+  return Status::Ok();
+}
+
 }  // namespace pmemfs::mapping

@@ -135,6 +135,9 @@ class Access {
 
  protected:
   explicit Access(Device* dev) : dev_(dev) {}
+  // ReadInPlace for a strategy whose reads are copies (copy cache, RAM partition): Read into
+  // out's own buffer. The caller checks the range first.
+  Status ReadIntoOwnBuffer(uint64_t off, uint64_t len, ReadRef* out);
   Device* dev_;
 };
 

@@ -205,16 +205,7 @@ Status ShardedCopyCache::Read(uint64_t off, std::span<std::byte> dst) {
 
 Status ShardedCopyCache::ReadInPlace(uint64_t off, uint64_t len, ReadRef* out) {
   PMEMFS_RETURN_IF_ERROR(CheckRange(off, len));
-  out->Release();
-  std::vector<std::byte>& buf = out->owned_buffer();
-  buf.resize(len);
-  Status st = Read(off, buf);
-  if (!st.ok()) {
-    out->Release();
-    return st;
-  }
-  out->AddSlice(buf.data(), buf.size());
-  return Status::Ok();
+  return ReadIntoOwnBuffer(off, len, out);
 }
 
 Status ShardedCopyCache::Store(uint64_t off, uint64_t len, const std::byte* src) {

@@ -39,16 +39,7 @@ Status RamAccess::Read(uint64_t off, std::span<std::byte> dst) {
 
 Status RamAccess::ReadInPlace(uint64_t off, uint64_t len, ReadRef* out) {
   PMEMFS_RETURN_IF_ERROR(CheckRange(off, len));
-  out->Release();
-  std::vector<std::byte>& buf = out->owned_buffer();
-  buf.resize(len);
-  Status st = Read(off, buf);
-  if (!st.ok()) {
-    out->Release();
-    return st;
-  }
-  out->AddSlice(buf.data(), buf.size());
-  return Status::Ok();
+  return ReadIntoOwnBuffer(off, len, out);
 }
 
 Status RamAccess::Store(uint64_t off, const std::byte* src, uint64_t len) {
