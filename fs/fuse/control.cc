@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
@@ -110,6 +111,29 @@ std::string MountPointOf(const std::string& dev) {
     std::string id, parent, number, root, point;
     if (f >> id >> parent >> number >> root >> point && number == dev && root == "/")
       return Unescape(point);
+  }
+  return "";
+}
+
+std::string ListedMountPoint(const std::string& target) {
+  std::string absolute = target;
+  if (!target.empty() && target[0] != '/') {
+    char cwd[PATH_MAX];
+    if (getcwd(cwd, sizeof cwd) != nullptr) absolute = std::string(cwd) + "/" + target;
+  }
+  Result<std::string> key = DeviceKey(target);  // (fails for a stale mount point: ENOTCONN)
+  std::ifstream in("/proc/mounts");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream f(line);
+    std::string source, point, type;
+    if (!(f >> source >> point >> type) || (type != "fuse.pmemfs" && type != "fuse")) continue;
+    source = Unescape(source);
+    point = Unescape(point);
+    if (point == absolute) return point;
+    if (!key.ok()) continue;
+    Result<std::string> k = DeviceKey(source);
+    if (k.ok() && *k == *key) return point;
   }
   return "";
 }

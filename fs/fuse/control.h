@@ -72,6 +72,13 @@ std::string InfoField(const std::string& reply, const std::string& key);
 std::string MountedDevice(const std::string& mountpoint);
 std::string MountPointOf(const std::string& dev);
 
+// From /proc/mounts, without touching the mounts: the mount point of a pmemfs mount (type
+// fuse.pmemfs, or fuse with fstype=fuse) of `target`, a device string (its source names the
+// same first part, compared by DeviceKey) or a mount point (absolute, or relative to the current
+// directory); "" when none. Listed is not alive: the mount of a daemon that was killed stays
+// listed (every access to it fails with ENOTCONN) until fusermount3 -u takes it down.
+std::string ListedMountPoint(const std::string& target);
+
 // The socket of the daemon whose mount `mountpoint` is (the last mount there has the device
 // number a daemon reports as dev=MAJOR:MINOR), or NotFound. Asks the daemon of `device` (the
 // source mount(8) passes) first, then every daemon.

@@ -197,14 +197,20 @@ umount_fs() {
 
 remount() { umount_fs; mount_fs "$@"; }
 
-# crash_daemon: kill -9 the daemon, then take the dead mount down as a user would.
-crash_daemon() {
+# kill_daemon: kill -9 the daemon and leave its mount as it is: still in /proc/mounts, every
+# access to it "Transport endpoint is not connected" (cleanup takes it down).
+kill_daemon() {
   kill -9 "$DAEMON_PID"
   DAEMON_RC=0
   { wait "$DAEMON_PID"; } 2>/dev/null || DAEMON_RC=$?   # (quiet: no "Killed" from bash)
   DAEMON_PID=""
   : >"$WORK/daemon.pid"
   echo "== $(date +%T.%N) daemon killed with SIGKILL" >>"$LOG"
+}
+
+# crash_daemon: kill -9 the daemon, then take the dead mount down as a user would.
+crash_daemon() {
+  kill_daemon
   fusermount3 -u "$MNT" 2>/dev/null || umount -l "$MNT"
   is_mounted && fail "dead mount still in /proc/mounts"
   return 0

@@ -84,6 +84,29 @@ manifest "$MNT" >"$WORK/after"
 diff "$WORK/before" "$WORK/after" >&2 || fail "the tree changed with the mode"
 umount_fs
 
+# A stale mount (its daemon killed, the mount left behind): a change is refused, naming the
+# mount and how to take it down, and nothing is written; -l still reads the device.
+mount_fs
+kill_daemon
+is_mounted || fail "the dead daemon's mount left /proc/mounts by itself"
+sum() { cat "${PARTS[@]}" | sha256sum | cut -c1-64; }
+image=$(sum)
+for change in "--mode $other" "-U random" "-L stale"; do
+  rc=0
+  # shellcheck disable=SC2086 # an option and its value
+  "$TUNE" $change "$DEV" >"$WORK/out" 2>"$WORK/err" || rc=$?
+  expect_eq "$rc" 1 "pmemfs-tune $change of a stale mount: exit status"
+  expect_eq "$(wc -l <"$WORK/err")" 1 "lines on stderr for a stale mount ($(cat "$WORK/err"))"
+  grep -qF "fusermount3 -u $MNT" "$WORK/err" ||
+    fail "the refusal of $change does not say how to take the stale mount down: $(cat "$WORK/err")"
+  expect_eq "$(sum)" "$image" "the device's bytes after pmemfs-tune $change of a stale mount"
+done
+"$TUNE" -l "$DEV" >"$WORK/list" || fail "pmemfs-tune -l of a stale mount's device"
+grep -q "^Default mode: *$stored" "$WORK/list" || fail "-l of a stale mount: $(cat "$WORK/list")"
+fusermount3 -u "$MNT"
+is_mounted && fail "the stale mount is still there after fusermount3 -u"
+"$TUNE" -L after "$DEV" >/dev/null || fail "pmemfs-tune -L once the stale mount is gone"
+
 # A refused change leaves every byte as it was.
 cp "${PARTS[0]}" "$WORK/part0.saved"
 rc=0

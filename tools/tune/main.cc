@@ -19,10 +19,10 @@
 
 #include <charconv>
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <vector>
 
+#include "fs/fuse/control.h"
 #include "mapping/device_set.h"
 #include "pmemfs/size.h"
 #include "tools/tune/add_part.h"
@@ -61,13 +61,22 @@ int Fail(const std::string& message) {
 }
 
 // Where `spec` is mounted according to /proc/mounts (the daemon names its device string as the
-// mount's source), or "".
-std::string MountedAt(const std::string& spec) {
-  std::ifstream in("/proc/mounts");
-  std::string source, mountpoint, rest;
-  while (in >> source >> mountpoint && std::getline(in, rest))
-    if (source == spec) return mountpoint;
-  return "";
+// mount's source; any path to its first part matches), or "".
+std::string MountedAt(const std::string& spec) { return fuse::ListedMountPoint(spec); }
+
+// For a target no live daemon serves (FindLiveDaemon): a mount still listed for it is stale, its
+// daemon killed. Nothing is changed under it: "" when there is none, else the refusal.
+std::string StaleMountRefusal(const std::string& target) {
+  const std::string at = MountedAt(target);
+  if (at.empty()) return "";
+  std::string m = target;
+  m += ": listed as mounted at ";
+  m += at;
+  m += ", but no pmemfs daemon answers for it (killed? a stale mount: Transport endpoint is not "
+       "connected); take it down with fusermount3 -u ";
+  m += at;
+  m += " first; nothing changed";
+  return m;
 }
 
 // --add-part (tools/tune/add_part.h): offline only.
@@ -79,6 +88,7 @@ int RunAddPart(const Options& o) {
     const std::string where = at.ok() && !at->empty() ? "mounted at " + *at : "mounted";
     return Fail(o.device + ": " + where + "; --add-part works on an unmounted device only");
   }
+  if (std::string stale = StaleMountRefusal(o.device); !stale.empty()) return Fail(stale);
   std::vector<std::string> paths = mapping::SplitPartList(o.device);
   paths.push_back(*o.add_part);
   Result<std::vector<std::shared_ptr<mapping::Part>>> parts = mapping::OpenFileParts(
@@ -156,6 +166,9 @@ int Run(const Options& o) {
     if (!done.ok()) return Fail(done.status().message());
     printf("%s: %s\n", o.device.c_str(), done->c_str());
     return kOk;
+  }
+  if (change.any() || online.any()) {
+    if (std::string stale = StaleMountRefusal(o.device); !stale.empty()) return Fail(stale);
   }
   if (online.writeback_ms || online.cache_size)
     return Fail(o.device + ": not mounted; --writeback-ms and --cache-size change a live mount");
