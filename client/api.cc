@@ -308,9 +308,11 @@ ssize_t WritevOfd(Ofd& o, int fd, const iovec* iov, int cnt) {
 }  // namespace
 
 ssize_t Pread(int fd, void* buf, size_t count, off_t off, PreadFn kernel) {
-  if (std::shared_ptr<Ofd> o = Get(fd)) {
-    iovec v{buf, count};
-    if (ssize_t n = PreadvOfd(*o, fd, &v, 1, off); n >= 0) return n;
+  if (std::shared_ptr<Ofd> o = Get(fd); o && CanRead(*o) && off >= 0) {
+    if (ssize_t n = o->file->Pread(fd, buf, count, static_cast<uint64_t>(off)); n >= 0) {
+      g_state->reads++;
+      return n;
+    }
   }
   return kernel(fd, buf, count, off);
 }
@@ -322,9 +324,14 @@ ssize_t Preadv(int fd, const iovec* iov, int cnt, off_t off, PreadvFn kernel) {
 }
 
 ssize_t Pwrite(int fd, const void* buf, size_t count, off_t off, PwriteFn kernel) {
-  if (std::shared_ptr<Ofd> o = Get(fd)) {
-    iovec v{const_cast<void*>(buf), count};
-    if (ssize_t n = PwritevOfd(*o, fd, &v, 1, off); n >= 0) return n;
+  // (O_APPEND: pwrite appends too, as Linux does.)
+  std::shared_ptr<Ofd> o = Get(fd);
+  if (const int flags = o ? o->flags.load(std::memory_order_relaxed) : O_RDONLY;
+      (flags & O_ACCMODE) != O_RDONLY && !(flags & O_APPEND) && off >= 0) {
+    if (ssize_t n = o->file->Pwrite(fd, buf, count, static_cast<uint64_t>(off)); n >= 0) {
+      g_state->writes++;
+      return n;
+    }
   }
   return kernel(fd, buf, count, off);
 }

@@ -72,6 +72,32 @@ void File::Locate(const Lease& l, uint64_t off, uint64_t* dev, uint64_t* run, bo
   *run = (it != ex.end() ? it->file_block * kBlock : l.hi) - off;
 }
 
+const File::Run* File::FindRun(uint64_t off) const {
+  // Random I/O within one large extent finds the hint's run every time.
+  const uint32_t h = last_run_.load(std::memory_order_relaxed);
+  if (h < runs_.size() && runs_[h].lo <= off && off < runs_[h].hi) return &runs_[h];
+  auto it = std::upper_bound(runs_.begin(), runs_.end(), off,
+                             [](uint64_t o, const Run& r) { return o < r.lo; });
+  if (it == runs_.begin() || off >= (it - 1)->hi) return nullptr;
+  --it;
+  last_run_.store(static_cast<uint32_t>(it - runs_.begin()), std::memory_order_relaxed);
+  return &*it;
+}
+
+void File::Reindex() {
+  runs_.clear();
+  for (const auto& [lo, l] : leases_) {
+    for (const direct::Extent& e : l.extents) {
+      const uint64_t first = e.file_block * kBlock;
+      const uint64_t a = std::max(l.lo, first), b = std::min(l.hi, (e.file_block + e.count) * kBlock);
+      if (a >= b) continue;
+      runs_.push_back({.lo = a, .hi = b, .dev = e.dev_block * kBlock + (a - first),
+                       .write = l.write && !(e.flags & direct::kExtentShared)});
+    }
+  }
+  last_run_.store(0, std::memory_order_relaxed);
+}
+
 void File::DropRange(uint64_t lo, uint64_t hi) {
   for (auto it = leases_.begin(); it != leases_.end();) {
     if (it->second.lo < hi && lo < it->second.hi) it = leases_.erase(it);
@@ -84,6 +110,7 @@ void File::Install(Grant&& g) {
   DropRange(g.lo, g.hi);
   Lease l{.lo = g.lo, .hi = g.hi, .write = g.write, .extents = std::move(g.extents)};
   leases_.emplace(g.lo, std::move(l));
+  Reindex();
   slot_ = mount_->slot(g.slot);
 }
 
@@ -100,6 +127,7 @@ void File::Revoke(uint64_t lo, uint64_t hi, uint64_t rev) {
   std::unique_lock l(mu_);  // waits for the accesses in flight
   revoked_ = std::max(revoked_, rev);
   DropRange(lo, hi);
+  Reindex();
   for (Region& r : regions_) {
     std::vector<Region::Run> keep;
     for (const Region::Run& run : r.direct) {
@@ -194,13 +222,15 @@ void File::WriteLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c) {
   }
 }
 
-bool File::WriteOne(const Lease& l, uint64_t off, uint64_t len, const void* src) {
-  if (!l.write) return false;
-  uint64_t dev, run;
-  bool shared;
-  Locate(l, off, &dev, &run, &shared);
-  if (dev == 0 || shared || run < len) return false;
-  mount_->device().CopyNoDrain(dev, src, len);
+bool File::WriteInPlace(uint64_t off, uint64_t len, const void* src) {
+  if (len == 0 || mount_->read_only()) return false;
+  std::shared_lock l(mu_);
+  const Run* r = slot_ != nullptr ? FindRun(off) : nullptr;
+  if (r == nullptr || !r->write || len > r->hi - off) return false;
+  mapping::Device& d = mount_->device();
+  d.CopyNoDrain(r->dev + (off - r->lo), src, len);
+  d.Drain();  // durable before anyone can see the new size
+  Published(off + len);
   return true;
 }
 
@@ -264,27 +294,32 @@ ssize_t File::Preadv(int fd, const iovec* iov, int cnt, uint64_t off) {
 }
 
 ssize_t File::Pread(int fd, void* buf, size_t count, uint64_t off) {
-  iovec v{buf, count};
+  {
+    std::shared_lock l(mu_);
+    const uint64_t size = slot_ != nullptr ? slot_->size.load(std::memory_order_acquire) : 0;
+    if (off < size) {
+      const uint64_t len = std::min<uint64_t>(count, size - off);
+      const Run* r = FindRun(off);
+      if (r != nullptr && len <= r->hi - off) {
+        mount_->device().Read(r->dev + (off - r->lo), buf, len);
+        return static_cast<ssize_t>(len);
+      }
+    }
+  }
+  iovec v{buf, count};  // the end of the file, a hole, several extents, no lease yet
   return Preadv(fd, &v, 1, off);
 }
 
 ssize_t File::Pwritev(int fd, const iovec* iov, int cnt, uint64_t off) {
   if (mount_->read_only()) return -1;
   const uint64_t count = IovBytes(iov, cnt);
+  if (cnt == 1 && WriteInPlace(off, count, iov[0].iov_base)) return static_cast<ssize_t>(count);
   Cursor c{iov, cnt};
   uint64_t done = 0;
   for (int tries = 0; done < count;) {
     {
       std::shared_lock l(mu_);
       bool progress = false;
-      if (cnt == 1 && done == 0 && slot_ != nullptr) {  // the common case: one extent
-        const Lease* lease = Find(off);
-        if (lease != nullptr && lease->hi - off >= count &&
-            WriteOne(*lease, off, count, iov[0].iov_base)) {
-          done = count;
-          progress = true;
-        }
-      }
       while (slot_ != nullptr && done < count) {
         const Lease* lease = Find(off + done);
         if (lease == nullptr) break;
@@ -325,6 +360,7 @@ ssize_t File::Pwritev(int fd, const iovec* iov, int cnt, uint64_t off) {
 }
 
 ssize_t File::Pwrite(int fd, const void* buf, size_t count, uint64_t off) {
+  if (WriteInPlace(off, count, buf)) return static_cast<ssize_t>(count);
   iovec v{const_cast<void*>(buf), count};
   return Pwritev(fd, &v, 1, off);
 }
@@ -444,6 +480,7 @@ void File::Release() {
     std::unique_lock l(mu_);
     had = !leases_.empty();
     leases_.clear();
+    Reindex();
     slot_ = nullptr;
   }
   const bool wrote = wrote_.exchange(false);
@@ -587,6 +624,7 @@ void File::ForkChild() {
     r.direct.clear();
   }
   leases_.clear();
+  Reindex();
   slot_ = nullptr;
 }
 

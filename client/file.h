@@ -46,6 +46,7 @@ class File {
   // Direct read/write of `count` bytes at `off` through descriptor `fd` of this file. Return
   // bytes done (reads: fewer at the end of the file), or -1 when the range must go through the
   // kernel (then nothing was done).
+  // (One buffer within one extent, the common case, takes one search of runs_ and no request.)
   ssize_t Pread(int fd, void* buf, size_t count, uint64_t off);
   ssize_t Pwrite(int fd, const void* buf, size_t count, uint64_t off);
   ssize_t Preadv(int fd, const iovec* iov, int cnt, uint64_t off);
@@ -113,8 +114,21 @@ class File {
     std::vector<Run> direct;
   };
 
+  // The extents of all leases as one sorted array of file byte ranges, for the fast paths
+  // (Pread, Pwrite): one search finds where a byte is and whether it may be written in place.
+  struct Run {
+    uint64_t lo = 0;  // file bytes [lo, hi)
+    uint64_t hi = 0;
+    uint64_t dev = 0;  // device offset of lo
+    bool write = false;  // in a write lease and not shared with a clone
+  };
+
   // Caller holds mu_ (either mode). The lease covering byte `off`, or null.
   const Lease* Find(uint64_t off) const;
+  // Caller holds mu_ (either mode). The run holding byte `off`, or null (a hole, no lease).
+  const Run* FindRun(uint64_t off) const;
+  // Rebuilds runs_ from leases_. Caller holds mu_ exclusively and has changed leases_.
+  void Reindex();
   // The device offset of file byte `off` in lease `l`, and how many bytes from there stay in the
   // same extent (dev 0: a hole of that many bytes). Caller holds mu_.
   static void Locate(const Lease& l, uint64_t off, uint64_t* dev, uint64_t* run, bool* shared);
@@ -136,9 +150,9 @@ class File {
   uint64_t ReadLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c);
   bool Writable(const Lease& l, uint64_t off, uint64_t len) const;
   void WriteLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c);
-  // The common case of a write (one buffer, one extent of a write lease): copied, and true;
-  // false (nothing done) otherwise. Caller holds mu_ shared.
-  bool WriteOne(const Lease& l, uint64_t off, uint64_t len, const void* src);
+  // The common case of a write (one buffer within one run of a write lease): durable and
+  // published, and true; false (nothing done) otherwise. Takes mu_ shared.
+  bool WriteInPlace(uint64_t off, uint64_t len, const void* src);
   void Published(uint64_t end);
   // The slot's mtime raised to now. Caller holds mu_ and has a slot.
   void Touched();
@@ -150,6 +164,8 @@ class File {
   const uint64_t ino_;
   mutable RwLock mu_;  // guards everything below
   std::map<uint64_t, Lease> leases_;  // by lo; never overlapping
+  std::vector<Run> runs_;             // leases_' extents, by lo (Reindex)
+  mutable std::atomic<uint32_t> last_run_{0};  // where FindRun found the last one (a hint)
   direct::Slot* slot_ = nullptr;      // while leases_ is not empty
   uint64_t revoked_ = 0;              // the highest revocation seen
   std::vector<Region> regions_;

@@ -226,10 +226,11 @@ EXPORT int fcntl64(int fd, int cmd, ...) {
 
 // --- data ----------------------------------------------------------------------------------
 
-// One look-up of the descriptor per call (calls.h): the library's when it tracks it, else libc's.
-#define DATA_CALL(name, fn, ...)           \
-  NEXT(name);                              \
-  return pmemfs_tracking() ? pmemfs::client::fn(__VA_ARGS__, next) : next(__VA_ARGS__)
+// One look-up of the descriptor per call (calls.h): the library's when it tracks it, else libc's
+// (the look-up answers at once while the library tracks no descriptor).
+#define DATA_CALL(name, fn, ...) \
+  NEXT(name);                    \
+  return pmemfs::client::fn(__VA_ARGS__, next)
 
 EXPORT ssize_t read(int fd, void* buf, size_t n) { DATA_CALL(read, Read, fd, buf, n); }
 EXPORT ssize_t __read_chk(int fd, void* buf, size_t n, size_t buflen) {
