@@ -198,11 +198,7 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
   ctx.invalidator = nullptr;  // the loop has ended: no handler runs
   inval.Stop();
   session->reset();  // unmounts if still mounted; destroy runs Filesystem::Unmount
-  Status s = ctx.unmounted ? ctx.unmount_status : (*fs)->Unmount();
-  if (!ctx.unmounted) {
-    if (s.ok()) spdlog::info("unmounted: everything written back, filesystem marked clean");
-    else spdlog::error("unmount: {}", s.message());
-  }
+  Status s = fuse::UnmountOnce(ctx);
   return s.ok() && loop.ok() ? 0 : 1;
 }
 

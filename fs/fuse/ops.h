@@ -53,4 +53,10 @@ struct OpsContext {
 // The operation table.
 fuse_lowlevel_ops MakeOps();
 
+// Unmounts ctx.fs (core::Filesystem::Unmount) unless that ran already, and logs what it did: a
+// read-write mount is written back and marked clean; a read-only one writes nothing. Returns
+// the result (kept in ctx.unmount_status). FUSE's destroy calls it; the daemon calls it after
+// the session when the kernel sent no destroy.
+Status UnmountOnce(OpsContext& ctx);
+
 }  // namespace pmemfs::fuse

@@ -68,17 +68,7 @@ void Init(void* userdata, fuse_conn_info* conn) {
                conn->max_readahead >> 10, ctx.writeback_cache ? "on" : "off");
 }
 
-void Destroy(void* userdata) {
-  OpsContext& ctx = *static_cast<OpsContext*>(userdata);
-  if (ctx.unmounted.exchange(true)) return;
-  Status s = ctx.fs->Unmount();
-  ctx.unmount_status = s;
-  if (s.ok()) {
-    spdlog::info("unmounted: everything written back, filesystem marked clean");
-  } else {
-    spdlog::error("unmount: {}", s.message());
-  }
-}
+void Destroy(void* userdata) { (void)UnmountOnce(*static_cast<OpsContext*>(userdata)); }
 
 void StatFs(fuse_req_t req, fuse_ino_t /*ino*/) {
   Result<core::FsStats> r = Ctx(req).fs->StatFs();
@@ -101,3 +91,20 @@ void Access(fuse_req_t req, fuse_ino_t ino, int mask) {
 }
 
 }  // namespace pmemfs::fuse::handlers
+
+namespace pmemfs::fuse {
+
+Status UnmountOnce(OpsContext& ctx) {
+  if (ctx.unmounted.exchange(true)) return ctx.unmount_status;
+  Status s = ctx.fs->Unmount();
+  ctx.unmount_status = s;
+  if (!s.ok())
+    spdlog::error("unmount: {}", s.message());
+  else if (ctx.fs->read_only())  // (the store writes nothing read-only, not even the state)
+    spdlog::info("unmounted: read-only, nothing written");
+  else
+    spdlog::info("unmounted: everything written back, filesystem marked clean");
+  return s;
+}
+
+}  // namespace pmemfs::fuse

@@ -42,6 +42,10 @@ cat "$MNT"/d/data "$MNT/small" >/dev/null   # reads (no atime writes either)
   fail "remount,ro,noexec of a ro mount: $(cat "$WORK/remount.log")"
 umount_fs
 expect_eq "$(sum)" "$image" "the device's bytes after a read-only mount"
+# The daemon says what it did at unmount: nothing (no write back, no clean mark).
+said=$(grep "unmounted" "$LOG" | tail -n 1)
+[[ "$said" == *"read-only, nothing written"* && "$said" != *"marked clean"* ]] ||
+  fail "the unmount of a read-only mount logged: $said"
 
 # A mount that began read-only becomes writable with remount,rw (liveremount.sh: the rest).
 mount_fs ro
