@@ -27,7 +27,8 @@
 # filesystems: the library leaves the namespace to the kernel, so they would repeat the mode's.
 #
 # fio jobs (ioengine psync, time based with a ramp that is not counted, one file per fio job,
-# each run with 1 and 2 jobs; rows bw MiB/s, iops IOPS, lat us = mean completion latency):
+# each run with 1 and 2 jobs; rows bw MiB/s, iops IOPS, lat us = mean completion latency,
+# minf faults = the minor page faults fio counted for the job after its ramp):
 #   seqwrite-1M         sequential write, 1 MiB blocks
 #   seqread-1M          sequential read, 1 MiB blocks (of the files seqwrite-1M left)
 #   randread-4K         random read, 4 KiB blocks (cached: fio does not drop the page cache,
@@ -256,6 +257,9 @@ for n in range(n_fio):
                                     ("iops", side["iops"], "IOPS"),
                                     ("lat", lat, "us")):
             rows.append((int(i), f"{env},{fs},{name},{threads},{metric},{value:.1f},{unit}"))
+        # Page faults of the job's processes after the ramp (fio's minf): a mapping
+        # the kernel maps with 2 MiB pages takes one fault where 4 KiB pages take 512.
+        rows.append((int(i), f"{env},{fs},{name},{threads},minf,{job['minf']},faults"))
         if job["jobname"] in direct:
             rows.append((int(i), f"{env},{fs},{name},{threads},direct,"
                                  f"{direct[job['jobname']]},calls"))
