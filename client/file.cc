@@ -19,6 +19,7 @@ constexpr int kTries = 8;  // grants in a row before a range goes through the ke
 // How long an append waits for the appends placed before it (by other processes) to publish.
 constexpr int64_t kAppendWaitNs = 100'000'000;
 
+constexpr uint64_t kHuge = 2 << 20;  // a PMD page
 uint64_t RoundDown(uint64_t v, uint64_t u) { return v / u * u; }
 uint64_t RoundUp(uint64_t v, uint64_t u) { return (v + u - 1) / u * u; }
 
@@ -495,6 +496,99 @@ void File::KernelMap(Region& r, uint64_t off, uint64_t len) {
                   static_cast<off_t>(off));
 }
 
+void File::ObtainMappable(int fd, uint64_t off, uint64_t stop, bool write) {
+  for (uint64_t at = off, tries = 0; at < stop && tries < kTries;) {
+    if (write) {
+      int e = Obtain(fd, at, stop - at, true);  // allocates the holes
+      if (e != 0 && e != EAGAIN) return;
+    }
+    std::shared_lock l(mu_);
+    const Lease* lease = Find(at);
+    if (lease == nullptr || (write && !lease->write)) {
+      l.unlock();
+      if (!write) {
+        int e = Obtain(fd, at, stop - at, false);
+        if (e != 0 && e != EAGAIN) return;
+      }
+      tries++;
+      continue;
+    }
+    at = std::min(stop, lease->hi);
+  }
+}
+
+std::vector<File::Placed> File::PlanRuns(uint64_t off, uint64_t stop, bool write) const {
+  mapping::Device& d = mount_->device();
+  std::vector<Placed> out;
+  for (uint64_t at = off; at < stop;) {
+    const Lease* lease = Find(at);
+    if (lease == nullptr || (write && !lease->write)) {  // the kernel's, up to the next lease
+      auto next = leases_.upper_bound(at);
+      at = next == leases_.end() ? stop : next->second.lo;
+      continue;
+    }
+    const uint64_t end = std::min(stop, lease->hi);
+    while (at < end) {
+      uint64_t dev, run;
+      bool shared;
+      Locate(*lease, at, &dev, &run, &shared);
+      run = std::min(run, end - at);
+      // Device offset -> part and part offset (a run may cross parts or stripe chunks).
+      for (uint64_t k = 0; dev != 0 && !(write && shared) && k < run;) {
+        mapping::Device::Location loc = d.Locate(dev + k);
+        const uint64_t n = std::min(run - k, loc.run);
+        out.push_back({.off = at + k, .len = n, .dev = dev + k, .part = loc.part,
+                       .part_offset = loc.part_offset});
+        k += n;
+      }
+      at += run;
+    }
+  }
+  return out;
+}
+
+bool File::HugeColour(const std::vector<Placed>& runs, uint64_t off, uint64_t* colour) {
+  std::map<uint64_t, uint64_t> bytes;  // colour -> bytes in whole 2 MiB pages
+  for (const Placed& p : runs) {
+    const uint64_t lo = RoundUp(p.part_offset, kHuge);
+    const uint64_t hi = RoundDown(p.part_offset + p.len, kHuge);
+    if (hi > lo) bytes[(p.part_offset - (p.off - off)) & (kHuge - 1)] += hi - lo;
+  }
+  auto best = std::max_element(bytes.begin(), bytes.end(),
+                               [](auto& a, auto& b) { return a.second < b.second; });
+  if (best == bytes.end()) return false;
+  *colour = best->first;
+  return true;
+}
+
+namespace {
+
+// The kernel's mapping of `len` bytes of `fd` at `off`, at an address `colour` bytes past a
+// 2 MiB boundary: placed with MAP_FIXED inside a reserved (PROT_NONE) range of len + 2 MiB
+// whose rest is given back.
+void* MapColoured(size_t len, int prot, int flags, int fd, uint64_t off, uint64_t colour) {
+  const uint64_t span = RoundUp(len, kBlock) + kHuge;
+  void* res = sys::mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                        -1, 0);
+  if (res == MAP_FAILED) return sys::mmap(nullptr, len, prot, flags, fd, static_cast<off_t>(off));
+  const uintptr_t lo = reinterpret_cast<uintptr_t>(res);
+  const uintptr_t at = lo + ((colour - lo) & (kHuge - 1));
+  void* p = sys::mmap(reinterpret_cast<void*>(at), len, prot, flags | MAP_FIXED, fd,
+                      static_cast<off_t>(off));
+  if (p == MAP_FAILED) {
+    const int e = errno;
+    sys::munmap(res, span);
+    errno = e;
+    return MAP_FAILED;
+  }
+  if (at > lo) sys::munmap(res, at - lo);
+  const uintptr_t end = at + RoundUp(len, kBlock);
+  if (end < lo + span) sys::munmap(reinterpret_cast<void*>(end), lo + span - end);
+  return p;
+}
+
+}  // namespace
+
 void* File::Map(void* addr, size_t len, int prot, int flags, int fd, uint64_t off) {
   if (len == 0 || off % kBlock != 0) return nullptr;
   mapping::Device& d = mount_->device();
@@ -504,9 +598,23 @@ void* File::Map(void* addr, size_t len, int prot, int flags, int fd, uint64_t of
   const bool write = prot & PROT_WRITE;
   int dupfd = sys::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dupfd < 0) return nullptr;
+  const int64_t size = Size(fd);
+  // Whole blocks below the end of the file come from the device (the block holding the end may
+  // hold old bytes past it in the device, and past the end the kernel's SIGBUS is right).
+  const uint64_t stop = size < 0 ? off : std::min(off + RoundUp(len, kBlock),
+                                                  RoundDown(static_cast<uint64_t>(size), kBlock));
+  ObtainMappable(fd, off, stop, write);
   // The kernel's mapping of the whole range first: it is what holes, the end of the file and
-  // revoked ranges stay.
-  void* base = sys::mmap(addr, len, prot, flags, fd, static_cast<off_t>(off));
+  // revoked ranges stay. Where the application leaves the address to us, it is placed so that
+  // the device runs can be mapped with 2 MiB pages.
+  uint64_t colour = 0;
+  bool coloured = false;
+  if (addr == nullptr && !(flags & (MAP_FIXED | MAP_FIXED_NOREPLACE)) && len >= kHuge) {
+    std::shared_lock l(mu_);
+    coloured = HugeColour(PlanRuns(off, stop, write), off, &colour);
+  }
+  void* base = coloured ? MapColoured(len, prot, flags, fd, off, colour)
+                        : sys::mmap(addr, len, prot, flags, fd, static_cast<off_t>(off));
   if (base == MAP_FAILED) {
     const int e = errno;
     sys::close(dupfd);
@@ -515,50 +623,19 @@ void* File::Map(void* addr, size_t len, int prot, int flags, int fd, uint64_t of
   }
   Region r{.addr = static_cast<std::byte*>(base), .len = len, .off = off, .prot = prot,
            .flags = flags, .fd = dupfd, .direct = {}};
-  const int64_t size = Size(fd);
-  // Whole blocks below the end of the file come from the device (the block holding the end may
-  // hold old bytes past it in the device, and past the end the kernel's SIGBUS is right).
-  const uint64_t stop = size < 0 ? off : std::min(off + RoundUp(len, kBlock),
-                                                  RoundDown(static_cast<uint64_t>(size), kBlock));
-  for (uint64_t at = off, tries = 0; at < stop && tries < kTries;) {
-    if (write) {
-      int e = Obtain(fd, at, stop - at, true);  // allocates the holes
-      if (e != 0 && e != EAGAIN) break;
-    }
-    std::unique_lock l(mu_);
-    const Lease* lease = Find(at);
-    if (lease == nullptr || (write && !lease->write)) {
-      l.unlock();
-      if (!write) {
-        int e = Obtain(fd, at, stop - at, false);
-        if (e != 0 && e != EAGAIN) break;
-      }
-      tries++;
+  // The runs mapped and the region published under one hold of mu_, so that a revocation
+  // (which takes it exclusively) finds every device run it must replace.
+  std::unique_lock l(mu_);
+  for (const Placed& p : PlanRuns(off, stop, write)) {
+    void* q = sys::mmap(r.addr + (p.off - off), p.len, prot, MAP_SHARED | MAP_FIXED,
+                        d.part(p.part).fd(), static_cast<off_t>(p.part_offset));
+    if (q == MAP_FAILED) {
+      KernelMap(r, p.off, p.len);  // (a failed MAP_FIXED may have removed what was there)
       continue;
     }
-    const uint64_t end = std::min(stop, lease->hi);
-    while (at < end) {
-      uint64_t dev, run;
-      bool shared;
-      Locate(*lease, at, &dev, &run, &shared);
-      run = std::min(run, end - at);
-      if (dev != 0 && !(write && shared)) {
-        // Device offset -> part and part offset (a run may cross parts or stripe chunks).
-        for (uint64_t k = 0; k < run;) {
-          mapping::Device::Location loc = d.Locate(dev + k);
-          const uint64_t n = std::min(run - k, loc.run);
-          void* p = sys::mmap(r.addr + (at + k - off), n, prot, MAP_SHARED | MAP_FIXED,
-                              d.part(loc.part).fd(), static_cast<off_t>(loc.part_offset));
-          if (p == MAP_FAILED) break;
-          r.direct.push_back({at + k, n, dev + k});
-          k += n;
-        }
-      }
-      at += run;
-    }
+    r.direct.push_back({p.off, p.len, p.dev});
   }
   if (write) wrote_ = true;
-  std::unique_lock l(mu_);
   regions_.push_back(std::move(r));
   return base;
 }

@@ -17,7 +17,9 @@
 // Mappings (Map): MAP_SHARED mappings made through the library map the file's device blocks
 // into the application. The rest of such a mapping (holes, past the end), and a range whose
 // lease is revoked, is the kernel's mapping of the file (through `fd_`, a descriptor the File
-// keeps for that).
+// keeps for that). A mapping whose address is ours to choose is placed so that the device runs
+// lie at the same offset from a 2 MiB boundary in the mapping as in their parts, where the
+// kernel can then map the device with 2 MiB pages (an fsdax file, a tmpfs with huge pages).
 #pragma once
 
 #include <sys/types.h>
@@ -123,6 +125,16 @@ class File {
     bool write = false;  // in a write lease and not shared with a clone
   };
 
+  // A device run of a mapping to be made: file offset `off`, `len` bytes at device offset
+  // `dev`, which is `part_offset` in part `part`.
+  struct Placed {
+    uint64_t off;
+    uint64_t len;
+    uint64_t dev;
+    size_t part;
+    uint64_t part_offset;
+  };
+
   // Caller holds mu_ (either mode). The lease covering byte `off`, or null.
   const Lease* Find(uint64_t off) const;
   // Caller holds mu_ (either mode). The run holding byte `off`, or null (a hole, no lease).
@@ -139,6 +151,17 @@ class File {
   void Install(Grant&& g);
   void DropRange(uint64_t lo, uint64_t hi);
   void KernelMap(Region& r, uint64_t off, uint64_t len);
+  // Asks for the leases a mapping of [off, stop) needs (`write`: writable, holes allocated), as
+  // far as the daemon grants them (a range without stays the kernel's).
+  void ObtainMappable(int fd, uint64_t off, uint64_t stop, bool write);
+  // The device runs of [off, stop) under the leases held now, split where a part or stripe
+  // chunk ends (`write`: writable, unshared blocks only). Caller holds mu_ (either mode).
+  std::vector<Placed> PlanRuns(uint64_t off, uint64_t stop, bool write) const;
+  // The address, modulo 2 MiB, for file offset `off` of a mapping that puts the most bytes of
+  // `runs` in whole 2 MiB pages of their parts at 2 MiB boundaries (so that the kernel can map
+  // them with one PMD entry each: an fsdax file, a tmpfs with huge pages); false when no run
+  // holds a whole aligned 2 MiB of its part.
+  static bool HugeColour(const std::vector<Placed>& runs, uint64_t off, uint64_t* colour);
   // Copies [off, off+len) of the file to/from `iov` (a cursor into it). Caller holds mu_ shared
   // and has checked the lease covers it (writes: mapped and writable).
   struct Cursor {
