@@ -26,12 +26,15 @@ void QuiesceGate::Enter() {
       }
     }
     const Clock::time_point start = Clock::now();
+    bool recorded;
     {
       MutexLock l(mu_);
+      recorded = recording_;
       waiting_.fetch_add(1, std::memory_order_acq_rel);
       l.Wait(cv_, [&] { return !closed_.load(std::memory_order_seq_cst); });
       waiting_.fetch_sub(1, std::memory_order_acq_rel);
     }
+    if (!recorded) continue;  // a closing left out of last()
     const uint64_t waited = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
     waiters_.fetch_add(1, std::memory_order_relaxed);
@@ -51,13 +54,16 @@ void QuiesceGate::Leave() {
   }
 }
 
-bool QuiesceGate::Close(std::chrono::milliseconds timeout) {
+bool QuiesceGate::Close(std::chrono::milliseconds timeout, Record record) {
   int& depth = Depth();
   MutexLock l(mu_);
   closed_at_ = Clock::now();
   own_ = depth > 0 ? 1 : 0;
-  waiters_.store(0, std::memory_order_relaxed);
-  longest_wait_ns_.store(0, std::memory_order_relaxed);
+  recording_ = record == Record::kStats;
+  if (recording_) {
+    waiters_.store(0, std::memory_order_relaxed);
+    longest_wait_ns_.store(0, std::memory_order_relaxed);
+  }
   closed_.store(true, std::memory_order_seq_cst);
   // (cv_.wait_until with a predicate, spelled out: the analysis sees own_ read under mu_.)
   const Clock::time_point until = closed_at_ + timeout;
@@ -73,10 +79,11 @@ bool QuiesceGate::Close(std::chrono::milliseconds timeout) {
     cv_.notify_all();
     return false;
   }
-  drain_ns_.store(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                            Clock::now() - closed_at_)
-                                            .count()),
-                  std::memory_order_relaxed);
+  if (recording_)
+    drain_ns_.store(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                              Clock::now() - closed_at_)
+                                              .count()),
+                    std::memory_order_relaxed);
   depth++;  // the closer passes freely until Open
   return true;
 }
@@ -84,10 +91,11 @@ bool QuiesceGate::Close(std::chrono::milliseconds timeout) {
 void QuiesceGate::Open() {
   Depth()--;
   MutexLock l(mu_);
-  closed_ns_.store(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                             Clock::now() - closed_at_)
-                                             .count()),
-                   std::memory_order_relaxed);
+  if (recording_)
+    closed_ns_.store(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                               Clock::now() - closed_at_)
+                                               .count()),
+                     std::memory_order_relaxed);
   closed_.store(false, std::memory_order_seq_cst);
   cv_.notify_all();
 }

@@ -7,6 +7,7 @@
 //                                                                  // flusher's rounds, direct
 //                                                                  // access requests
 //   if (gate.Close(timeout)) { ...nothing in flight: change... ; gate.Open(); }
+//   if (gate.Close(timeout, QuiesceGate::Record::kNone)) ...  // a hold left out of last()
 //
 // While the gate is closed, new entries wait (none fails) until Open. Close returns once every
 // entry in flight has left, or false (gate open again) when they did not within the timeout.
@@ -48,7 +49,7 @@ class QuiesceGate {
     QuiesceGate* g_;
   };
 
-  // What the last Close-Open cycle cost, for pmemfs-tune and bench/.
+  // What the last recorded Close-Open cycle cost, for pmemfs-tune and bench/.
   struct Stats {
     uint64_t drain_ns = 0;         // from Close's call until nothing was in flight
     uint64_t closed_ns = 0;        // from Close's call to Open (the whole pause)
@@ -62,10 +63,13 @@ class QuiesceGate {
 
   void Enter() EXCLUDES(mu_);
   void Leave() EXCLUDES(mu_);
+  // Whether a closing's figures become last(): a mode switch's do (pmemfs-tune reports them as
+  // the switch's pause); the online scrub's short holds do not, so they never replace them.
+  enum class Record { kStats, kNone };
   // Closes the gate and waits until no entry but the caller's own is in flight. False (and the
   // gate open again) when that took longer than `timeout`. One closer at a time (callers
   // serialise their changes).
-  bool Close(std::chrono::milliseconds timeout) EXCLUDES(mu_);
+  bool Close(std::chrono::milliseconds timeout, Record record = Record::kStats) EXCLUDES(mu_);
   // Opens it: the entries waiting go on.
   void Open() EXCLUDES(mu_);
   bool closed() const { return closed_.load(std::memory_order_acquire); }
@@ -73,6 +77,8 @@ class QuiesceGate {
   uint64_t inside() const { return inside_.load(std::memory_order_acquire); }
   // Entries blocked at the closed gate now (tests).
   uint64_t waiting() const { return waiting_.load(std::memory_order_acquire); }
+  // The figures of the last closing with Record::kStats (its waiters' complete once they
+  // resumed).
   Stats last() const;
 
  private:
@@ -86,6 +92,7 @@ class QuiesceGate {
   std::condition_variable cv_;
   Clock::time_point closed_at_ GUARDED_BY(mu_);
   uint64_t own_ GUARDED_BY(mu_) = 0;  // the closer's own entry counted in inside_ (0 or 1)
+  bool recording_ GUARDED_BY(mu_) = false;  // the current (or last) closing's Record::kStats
   std::atomic<uint64_t> waiters_{0};
   std::atomic<uint64_t> waiting_{0};
   std::atomic<uint64_t> longest_wait_ns_{0};

@@ -4,8 +4,8 @@
 // runs with the quiesce gate closed (as a mode switch does, under remount_mu_ so that no switch,
 // remount or unmount runs meanwhile): the second reading of a page found bad before it is
 // recorded (a write of the whole page may have replaced it since), and the walk of the inode
-// table and chains that names what each bad range hits. (The gate's pause figures, which
-// pmemfs-tune reports for a switch, are then the scrub's until the next switch.)
+// table and chains that names what each bad range hits. (These closings are left out of the
+// gate's pause figures, QuiesceGate::Record::kNone: pmemfs-tune reports a switch's.)
 #include <thread>
 
 #include "fs/core/fs.h"
@@ -50,7 +50,7 @@ Result<uint64_t> Filesystem::StartScrub(const std::string& name,
         std::unique_lock l(remount_mu_, std::try_to_lock);
         if (l.owns_lock()) {
           if (unmounted_) return Status::Busy("the filesystem is being unmounted");
-          if (gate_.Close(std::chrono::milliseconds(100))) {
+          if (gate_.Close(std::chrono::milliseconds(100), QuiesceGate::Record::kNone)) {
             fn();
             gate_.Open();
             return Status::Ok();

@@ -189,5 +189,30 @@ TEST(OnlineSwitch, RequestsArrivingDuringTheSwitchWaitAndSeeTheNewMode) {
   h.FsckClean();
 }
 
+// The gate's figures are the last switch's (pmemfs-tune and bench/online_switch.sh report them):
+// an online scrub, which closes the same gate for moments of its own, leaves them alone.
+TEST(OnlineSwitch, AScrubLeavesTheSwitchPauseFigures) {
+  Harness h(Mode::kCopy);
+  const uint64_t f = h.Create("f");
+  h.Write(f, 0, std::string(16 * 4096, 'w'));
+  ASSERT_TRUE(h.Switch(Mode::kDirect).ok());
+  const QuiesceGate::Stats sw = h.fs().gate()->last();
+  ASSERT_GT(sw.closed_ns, 0u);
+  for (int i = 0; i < 2; i++) {  // (the scrub closes the gate at least once each time)
+    ASSERT_TRUE(h.fs().StartScrub("sim", 10s).ok());
+    while (h.fs().scrub_status().running) std::this_thread::sleep_for(1ms);
+    ASSERT_TRUE(h.fs().scrub_status().error.ok()) << h.fs().scrub_status().error.message();
+  }
+  const QuiesceGate::Stats now = h.fs().gate()->last();
+  EXPECT_EQ(now.closed_ns, sw.closed_ns);
+  EXPECT_EQ(now.drain_ns, sw.drain_ns);
+  EXPECT_EQ(now.waiters, sw.waiters);
+  EXPECT_EQ(now.longest_wait_ns, sw.longest_wait_ns);
+  // The next switch has figures of its own.
+  ASSERT_TRUE(h.Switch(Mode::kCopy).ok());
+  EXPECT_GT(h.fs().gate()->last().closed_ns, 0u);
+  h.FsckClean();
+}
+
 }  // namespace
 }  // namespace pmemfs::core

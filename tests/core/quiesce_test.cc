@@ -1,6 +1,6 @@
 // QuiesceGate: closing waits for the entries in flight, entries arriving meanwhile wait (none
 // fails) until Open, nesting and the closer's own entries never wait, a drain that does not
-// finish in time reopens the gate.
+// finish in time reopens the gate, a closing left unrecorded keeps the last figures.
 #include "fs/core/quiesce.h"
 
 #include <gtest/gtest.h>
@@ -60,6 +60,38 @@ TEST(QuiesceGate, EntriesWhileClosedWaitUntilOpen) {
   QuiesceGate::Stats s = g.last();
   EXPECT_EQ(s.waiters, 4u);
   EXPECT_GT(s.longest_wait_ns, 0u);
+}
+
+// A closing with Record::kNone (the online scrub's) holds entries as any other, but its figures
+// do not replace the last recorded closing's (a mode switch's).
+TEST(QuiesceGate, AnUnrecordedClosingLeavesTheLastFigures) {
+  QuiesceGate g;
+  const auto hold_one_waiter = [&](QuiesceGate::Record record) {
+    ASSERT_TRUE(g.Close(1s, record));
+    std::atomic<bool> passed{false};
+    std::thread t([&] {
+      QuiesceGate::Pass p(&g);
+      passed = true;
+    });
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (g.waiting() < 1 && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(1ms);
+    EXPECT_EQ(g.waiting(), 1u);
+    EXPECT_FALSE(passed.load());
+    g.Open();
+    t.join();
+    EXPECT_TRUE(passed.load());
+  };
+  hold_one_waiter(QuiesceGate::Record::kStats);
+  const QuiesceGate::Stats recorded = g.last();
+  EXPECT_EQ(recorded.waiters, 1u);
+  EXPECT_GT(recorded.closed_ns, 0u);
+  hold_one_waiter(QuiesceGate::Record::kNone);
+  const QuiesceGate::Stats after = g.last();
+  EXPECT_EQ(after.waiters, recorded.waiters);
+  EXPECT_EQ(after.longest_wait_ns, recorded.longest_wait_ns);
+  EXPECT_EQ(after.drain_ns, recorded.drain_ns);
+  EXPECT_EQ(after.closed_ns, recorded.closed_ns);
 }
 
 TEST(QuiesceGate, NestedAndCloserEntriesDoNotWait) {
