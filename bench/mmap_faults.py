@@ -5,7 +5,7 @@ mmap engine with direct=1), and prints the page faults the stores took (ru_minfl
 around them) and the mapping's huge-page lines from /proc/self/smaps (FilePmdMapped,
 ShmemPmdMapped; a DAX PMD mapping shows in neither: count faults there).
 
-    bench/mmap_faults.py FILE [N] [pwrite]   (pwrite: the same stores as pwrite(2)s; run it as `pmemfs-direct bench/mmap_faults.py ...` for
+    bench/mmap_faults.py FILE [N] [pwrite]   (pwrite: as pwrite(2)s, then as many pread(2)s; run as `pmemfs-direct bench/mmap_faults.py ...` for
                                         the library; bench/mmap_faults.sh does both)
 """
 import mmap
@@ -34,19 +34,21 @@ path = sys.argv[1]
 n = int(sys.argv[2]) if len(sys.argv) > 2 else 4096
 fd = os.open(path, os.O_RDWR)
 SIZE = os.fstat(fd).st_size
-if len(sys.argv) > 3 and sys.argv[3] == "pwrite":  # the same stores as pwrite(2)s
-    rng = random.Random(1)
+if len(sys.argv) > 3 and sys.argv[3] == "pwrite":  # the same pattern as pwrite(2)s, pread(2)s
     block = os.urandom(4096)
-    before = resource.getrusage(resource.RUSAGE_SELF)
-    for _ in range(n):
-        os.pwrite(fd, block, rng.randrange(SIZE // 4096) * 4096)
-    after = resource.getrusage(resource.RUSAGE_SELF)
-    s = smaps_of(0, 1 << 64)  # (the library's mapping of the device is the big one)
-    print(f"file {path}: {SIZE >> 20} MiB, {n} pwrites of 4 KiB:"
-          f" {after.ru_minflt - before.ru_minflt} minor and"
-          f" {after.ru_majflt - before.ru_majflt} major faults;"
-          f" smaps kB (the process): FilePmdMapped={s.get('FilePmdMapped', 0)}"
-          f" ShmemPmdMapped={s.get('ShmemPmdMapped', 0)}")
+    faults = []
+    for call, seed in ((lambda off: os.pwrite(fd, block, off), 1),
+                       (lambda off: os.pread(fd, 4096, off), 2)):
+        rng = random.Random(seed)
+        before = resource.getrusage(resource.RUSAGE_SELF)
+        for _ in range(n):
+            call(rng.randrange(SIZE // 4096) * 4096)
+        after = resource.getrusage(resource.RUSAGE_SELF)
+        faults.append(after.ru_minflt - before.ru_minflt + after.ru_majflt - before.ru_majflt)
+    s = smaps_of(0, 1 << 64)  # (the library's mappings of the device are the big ones)
+    print(f"file {path}: {SIZE >> 20} MiB, {n} pwrites of 4 KiB: {faults[0]} faults, then {n}"
+          f" preads: {faults[1]} faults; smaps kB (the process):"
+          f" FilePmdMapped={s.get('FilePmdMapped', 0)} ShmemPmdMapped={s.get('ShmemPmdMapped', 0)}")
     sys.exit(0)
 m = mmap.mmap(fd, SIZE, mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
 import ctypes  # (after the mapping: the address of its first byte)

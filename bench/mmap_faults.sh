@@ -51,7 +51,7 @@ for where in /dev/shm "$huge"; do
   echo "  kernel:  $(python3 "$here/mmap_faults.py" "$mnt/f" "$stores")"
   lib=$("$build/client/pmemfs-direct" python3 "$here/mmap_faults.py" "$mnt/f" "$stores")
   echo "  library: $lib"
-  # The library's pwrite stores into its own mapping of the device.
+  # The library's pwrite and pread copy to and from its own mappings of the device.
   lib=$("$build/client/pmemfs-direct" python3 "$here/mmap_faults.py" "$mnt/f" "$stores" pwrite)
   echo "  library: $lib"
   for _ in $(seq 50); do umount "$mnt" 2>/dev/null && break; sleep 0.1; done

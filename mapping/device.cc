@@ -225,19 +225,29 @@ Result<std::unique_ptr<Device>> DeviceBuilder::Build(std::vector<std::shared_ptr
 }
 
 Status Device::MapLinear(const std::vector<uint64_t>& part_data, bool guard) {
-  uint64_t align = layout::kPageSize;
-  for (auto& p : parts_) align = std::max(align, p->alignment());
-  // A reservation aligned to the largest part alignment (devdax wants 2 MiB): find a free
-  // aligned hole, then reserve exactly there.
-  void* hint = nullptr;
-  if (align > layout::kPageSize) {
-    void* probe = mmap(nullptr, info_.size + align, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (probe == MAP_FAILED) return Status::NoSpace("cannot reserve address space for the device");
-    auto a = reinterpret_cast<uintptr_t>(probe);
-    hint = reinterpret_cast<void*>((a + align - 1) & ~(align - 1));
-    munmap(probe, info_.size + align);
+  // The reservation's address is a multiple of the largest part alignment (devdax wants
+  // 2 MiB), plus the header's size modulo it: then the first part's data (and every stripe
+  // chunk) lies at the same offset from a 2 MiB boundary in the reservation as in its part, so
+  // the kernel can map it with 2 MiB pages where the part has them (an fsdax file, a tmpfs with
+  // huge pages; devdax requires it). Found as a free hole, then reserved exactly there.
+  uint64_t align = uint64_t{2} << 20;
+  bool aligned_parts = false;  // (devdax: a part whose mappings must be aligned)
+  for (auto& p : parts_) {
+    align = std::max(align, p->alignment());
+    aligned_parts |= p->alignment() > layout::kPageSize;
   }
-  if (pmem2_vm_reservation_new(&reservation_, hint, info_.size) != 0)
+  const uint64_t colour = info_.header_size % align;
+  // (libpmem2 reserves the size rounded up to 2 MiB, plus 2 MiB: the probe has room for it)
+  const uint64_t span = (info_.size + align - 1) / align * align + 2 * align;
+  void* probe = mmap(nullptr, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (probe == MAP_FAILED) return Status::NoSpace("cannot reserve address space for the device");
+  const auto a = reinterpret_cast<uintptr_t>(probe);
+  void* hint = reinterpret_cast<void*>(a + ((colour - a) & (align - 1)));
+  munmap(probe, span);
+  // (Should the hole be taken meanwhile, a reservation anywhere does, with 4 KiB pages, unless
+  // a part must be mapped aligned.)
+  if (pmem2_vm_reservation_new(&reservation_, hint, info_.size) != 0 &&
+      (aligned_parts || pmem2_vm_reservation_new(&reservation_, nullptr, info_.size) != 0))
     return Status::NoSpace(std::string("cannot reserve address space for the device: ") +
                            pmem2_errormsg());
   linear_base_ = static_cast<std::byte*>(pmem2_vm_reservation_get_address(reservation_));
@@ -285,3 +295,4 @@ Status Device::MapLinear(const std::vector<uint64_t>& part_data, bool guard) {
 }
 
 }  // namespace pmemfs::mapping
+

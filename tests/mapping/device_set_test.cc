@@ -277,6 +277,25 @@ TEST_F(DeviceSetTest, OpenDeviceLocksEveryPart) {
   EXPECT_EQ(second.status().code(), Code::kBusy);
 }
 
+// The linear mapping puts the device at its parts' 2 MiB colour (what lets the kernel map a part
+// that has 2 MiB pages with them): the first part's data, and every stripe chunk.
+TEST_F(DeviceSetTest, LinearMappingKeepsThePartsTwoMiBColour) {
+  constexpr uint64_t kTwoMiB = 2 << 20;
+  for (LayoutKind layout : {LayoutKind::kLinear, LayoutKind::kStriped}) {
+    auto paths = MakeFiles(layout == LayoutKind::kLinear ? 1 : 2, 10ull << 20);
+    Create(paths, {.layout = layout});
+    auto dev = OpenDevice(paths, kEmulated, {.path = AccessPath::kLinear});
+    ASSERT_TRUE(dev.ok()) << dev.status().message();
+    Device& d = **dev;
+    for (uint64_t off = 0; off < d.size(); off += kTwoMiB) {
+      const Device::Location l = d.Locate(off);
+      if (layout == LayoutKind::kLinear && l.part != 0) break;
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(d.At(off)) % kTwoMiB, l.part_offset % kTwoMiB)
+          << (layout == LayoutKind::kLinear ? "linear" : "striped") << ", device offset " << off;
+    }
+  }
+}
+
 TEST_F(DeviceSetTest, AccessPathIsChosenByMappingCount) {
   auto paths = MakeFiles(2, 10ull << 20);  // striped: 2 x 8 MiB = 8 chunks of 2 MiB
   Create(paths, {.layout = LayoutKind::kStriped});
