@@ -322,7 +322,13 @@ Result<std::unique_ptr<Device>> AssembleDevice(std::vector<std::shared_ptr<Part>
         return Status::Corrupt(parts[i]->name() + ": part labels disagree on a set-uuid change");
       changing = l;
     }
-  // A part joining the set (StartJoin .. SettleJoin): only the code finishing it assembles.
+  // A part joining the set (StartJoin .. SettleJoin): only the code finishing it assembles,
+  // with the grown geometry: from the copy CommitJoin wrote when the other is still the old one
+  // (a crash between the two copies; CommitJoin is run again before anything is written).
+  if (opts.finishing_add_part)
+    for (size_t i = 0; i < parts.size(); i++)
+      if (others[i] && others[i]->part_joining && !labels[i].part_joining)
+        std::swap(labels[i], *others[i]);
   bool joining = false;
   for (size_t i = 0; i < parts.size(); i++)
     for (const PartLabel* l : {&labels[i], others[i] ? &*others[i] : nullptr}) {

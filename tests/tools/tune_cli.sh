@@ -201,5 +201,66 @@ clean "$dir/p0,$dir/p1"
 "$devinfo" --json "$dir/p0,$dir/p1" >"$dir/out"
 json 'j["ram"]["length"] == 2 << 20 and j["descriptors"]["length"] == 0'
 
+# -l over an interrupted --add-part: the part labels' part_joining set by hand (label bytes 180,
+# the CRC-32C at 252, in both copies), as a crash leaves them after and before the commit point.
+joining() {
+  python3 - "$@" <<'PY'
+import os, struct, sys
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+for path in sys.argv[1:]:
+    size = os.path.getsize(path)
+    with open(path, "r+b") as f:
+        for off in (0, size // 4096 * 4096 - 4096):
+            f.seek(off)
+            label = bytearray(f.read(256))
+            label[180:184] = struct.pack("<I", 1)
+            label[252:256] = struct.pack("<I", crc32c(bytes(label[:252])))
+            f.seek(off)
+            f.write(label)
+PY
+}
+a0="$dir/a0" a1="$dir/a1"
+truncate -s 48M "$a0"
+truncate -s 48M "$a1"
+"$mkfs" -q "$a0" || fail "mkpmemfs $a0"
+cp "$a0" "$a0.old"
+run 0 "-l of a device with nothing under way" "$tune" -l "$a0"
+grep -q "^Changes under way: *none$" "$dir/out" || fail "-l does not say no change is under way"
+run 0 "--add-part" "$tune" --add-part "$a1" "$a0"
+joining "$a0" "$a1"  # after the commit point: every label joining
+run 1 "-l of the old part of a committed add" "$tune" -l "$a0"
+stderr_says "pmemfs-tune --add-part PART DEVICE"
+run 0 "-l of a committed add" "$tune" -l "$a0,$a1"
+grep -q "^Layout: .*2 parts" "$dir/out" || fail "-l of the committed add: not 2 parts"
+grep -q "^  add_part: adding $a1 was interrupted after its commit point" "$dir/out" ||
+  fail "-l does not list the committed add: $(cat "$dir/out")"
+grep -q "^    pmemfs-tune --add-part $a1 $a0 finishes it" "$dir/out" ||
+  fail "-l does not name the command that finishes the add: $(cat "$dir/out")"
+run 0 "-l --json of a committed add" "$tune" -l --json "$a0,$a1"
+json 'len(j["changes"]) == 1 and j["changes"][0]["change"] == "add_part" and j["parts"] == 2'
+json 'j["changes"][0]["command"].startswith("pmemfs-tune --add-part '"$a1 $a0"'")'
+run 0 "the command -l names" "$tune" --add-part "$a1" "$a0"
+grep -q "finished an interrupted --add-part" "$dir/out" || fail "--add-part did not finish: $(cat "$dir/out")"
+run 0 "-l after the add finished" "$tune" -l --json "$a0,$a1"
+json 'j["changes"] == [] and j["parts"] == 2'
+clean "$a0,$a1"
+# Before the commit point: the old part as it was, the new one joining.
+cp "$a0.old" "$a0"
+joining "$a1"
+run 0 "-l of an add before its commit point" "$tune" -l --json "$a0,$a1"
+json 'j["parts"] == 1 and j["changes"][0]["change"] == "add_part"'
+json '"before its commit point" in j["changes"][0]["state"]'
+json 'j["changes"][0]["command"].startswith("pmemfs-tune --add-part '"$a1 $a0"' adds it")'
+run 0 "the command -l names" "$tune" --add-part "$a1" "$a0"
+run 0 "-l after the add" "$tune" -l --json "$a0,$a1"
+json 'j["changes"] == [] and j["parts"] == 2'
+clean "$a0,$a1"
+
 [ "$failures" -eq 0 ] && echo PASS || echo "$failures failure(s)"
 [ "$failures" -eq 0 ]

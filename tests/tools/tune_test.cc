@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "fs/store/store.h"
 #include "fsck_test_support.h"
@@ -526,6 +527,22 @@ class TuneCrashTest : public ::testing::TestWithParam<CrashCase> {
     for (const fsck::Problem& p : n.problems)
       EXPECT_TRUE((p.area == "label" && pending) || p.area == "journal" || p.area == "superblock")
           << p.area << ": " << p.message;
+    // -l lists the interrupted change, and which way the next mount ends a uuid change.
+    std::optional<bool> listed_new_uuid;
+    if (sb.ok()) {
+      Result<Description> d = Describe(m.dev(), "dev");
+      EXPECT_TRUE(d.ok()) << d.status().message();
+      bool uuid = false, geometry = false;
+      for (const PendingChange& c : d.ok() ? d->changes : std::vector<PendingChange>{}) {
+        EXPECT_NE(c.command.find("pmemfs-fsck -y dev"), std::string::npos) << c.command;
+        uuid |= c.change == "uuid_change";
+        geometry |= c.change == "geometry_change";
+        if (c.change == "uuid_change" && !d->journal_pending)
+          listed_new_uuid = c.state.find("after its commit point") != std::string::npos;
+      }
+      EXPECT_EQ(uuid, store::Store::UuidChangeInterrupted(*sb, m.dev()));
+      EXPECT_EQ(geometry, store::Store::GeometryChangeInterrupted(*sb, m.dev()));
+    }
     {
       auto s = store::Store::Open(m.dev(), nullptr);
       EXPECT_TRUE(s.ok()) << s.status().message();
@@ -542,6 +559,9 @@ class TuneCrashTest : public ::testing::TestWithParam<CrashCase> {
     const fsck::CheckReport after = MustCheck(m.dev());
     EXPECT_TRUE(after.clean()) << fsck::testing::Describe(after);
     const Identity got = Read(m.dev());
+    if (listed_new_uuid) {
+      EXPECT_EQ(got.fs_uuid, *listed_new_uuid ? now.fs_uuid : old.fs_uuid);
+    }
     if (got == old) return 0;
     if (got == now) return 1;
     if (got == mid) return 2;

@@ -74,7 +74,8 @@ std::vector<std::string> FeatureNames(const Superblock& sb) {
   return out;
 }
 
-Result<Description> Describe(const mapping::Device& dev, const std::string& name) {
+Result<Description> Describe(const mapping::Device& dev, const std::string& name,
+                             const JoinSeen& join) {
   PMEMFS_ASSIGN_OR_RETURN(Superblock sb, store::Store::Peek(dev));
   const mapping::DeviceInfo& i = dev.info();
   Description d;
@@ -143,6 +144,7 @@ Result<Description> Describe(const mapping::Device& dev, const std::string& name
             : !d.cleanly_unmounted              ? "not clean"
                                                 : "clean";
   d.bad_ranges = dev.bad_blocks().List();
+  d.changes = PendingChanges(dev, sb, join, name, d.journal_pending);
   return d;
 }
 
@@ -203,6 +205,9 @@ void PrintDescription(const Description& d, FILE* out) {
   line("Bad ranges:", std::to_string(d.bad_ranges.size()));
   for (const auto& b : d.bad_ranges)
     fprintf(out, "  [%lu, %lu) %s\n", b.offset, b.offset + b.length, Human(b.length).c_str());
+  line("Changes under way:", d.changes.empty() ? "none" : std::to_string(d.changes.size()));
+  for (const PendingChange& c : d.changes)
+    fprintf(out, "  %s: %s\n    %s\n", c.change.c_str(), c.state.c_str(), c.command.c_str());
 }
 
 std::string DescriptionJson(const Description& d) {
@@ -212,7 +217,13 @@ std::string DescriptionJson(const Description& d) {
   auto range = [](mapping::Range r) {
     return JsonObject().Num("offset", r.offset).Num("length", r.length).str();
   };
-  std::vector<std::string> features, bad;
+  std::vector<std::string> features, bad, changes;
+  for (const PendingChange& c : d.changes)
+    changes.push_back(JsonObject()
+                          .Str("change", c.change)
+                          .Str("state", c.state)
+                          .Str("command", c.command)
+                          .str());
   for (const std::string& f : d.features) features.push_back(JsonQuote(f));
   for (const auto& b : d.bad_ranges)
     bad.push_back(JsonObject().Num("offset", b.offset).Num("length", b.length).str());
@@ -250,6 +261,7 @@ std::string DescriptionJson(const Description& d) {
       .Num("written_ns", d.written_ns)
       .Num("checked_ns", d.checked_ns)
       .Raw("bad_ranges", JsonArray(bad))
+      .Raw("changes", JsonArray(changes))
       .str();
 }
 

@@ -15,6 +15,7 @@
 #include "mapping/device.h"
 #include "pmemfs/layout.h"
 #include "pmemfs/status.h"
+#include "tools/tune/pending.h"
 
 namespace pmemfs::tune {
 
@@ -47,10 +48,14 @@ struct Description {
   bool journal_pending = false;
   uint64_t orphans = 0, truncating = 0;
   std::vector<mapping::BadBlocks::Entry> bad_ranges;  // device offsets
+  // Changes a crash left under way (tools/tune/pending.h), with what finishes or undoes each.
+  std::vector<PendingChange> changes;
 };
 
-// Errors: no pmemfs on the device (or one this build cannot read).
-Result<Description> Describe(const mapping::Device& dev, const std::string& name);
+// Errors: no pmemfs on the device (or one this build cannot read). `join`: what the listing
+// assembly saw of an --add-part (AssembleForListing).
+Result<Description> Describe(const mapping::Device& dev, const std::string& name,
+                             const JoinSeen& join = {});
 
 void PrintDescription(const Description& d, FILE* out);
 std::string DescriptionJson(const Description& d);

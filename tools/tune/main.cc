@@ -29,6 +29,7 @@
 #include "tools/tune/describe.h"
 #include "tools/tune/offline.h"
 #include "tools/tune/online.h"
+#include "tools/tune/pending.h"
 #include "tools/tune/scrub_command.h"
 #include "version.h"
 
@@ -175,8 +176,15 @@ int Run(const Options& o) {
 
   mapping::PartOpenOptions popts{.force_cache_line = !o.page_granularity,
                                  .read_only = !change.any()};
-  Result<std::unique_ptr<mapping::Device>> dev =
-      mapping::OpenDevice(mapping::SplitPartList(o.device), popts);
+  tune::JoinSeen join;
+  auto open = [&]() -> Result<std::unique_ptr<mapping::Device>> {
+    const std::vector<std::string> paths = mapping::SplitPartList(o.device);
+    if (change.any()) return mapping::OpenDevice(paths, popts);
+    // -l alone: an --add-part under way is listed, not refused (tools/tune/pending.h).
+    PMEMFS_ASSIGN_OR_RETURN(auto parts, mapping::OpenFileParts(paths, popts));
+    return tune::AssembleForListing(std::move(parts), &join);
+  };
+  Result<std::unique_ptr<mapping::Device>> dev = open();
   if (!dev.ok()) {
     if (dev.status().code() == Code::kBusy) {
       const std::string at = MountedAt(o.device);
@@ -192,7 +200,7 @@ int Run(const Options& o) {
     if (!s.ok()) return Fail(o.device + ": " + s.message() + "; nothing changed");
   }
   if (o.list) {
-    Result<tune::Description> d = tune::Describe(**dev, o.device);
+    Result<tune::Description> d = tune::Describe(**dev, o.device, join);
     if (!d.ok()) return Fail(o.device + ": " + d.status().message());
     if (o.json) printf("%s\n", tune::DescriptionJson(*d).c_str());
     else tune::PrintDescription(*d, stdout);
