@@ -32,6 +32,7 @@
 
 #include "client/calls.h"
 #include "client/file.h"
+#include "client/readers.h"
 #include "client/rw_lock.h"
 #include "client/sys.h"
 #include "pmemfs/client.h"
@@ -46,7 +47,7 @@ constexpr long kFuseMagic = FUSE_SUPER_MAGIC;
 #endif
 
 // An open file description the library tracks.
-struct Ofd {
+struct Ofd : std::enable_shared_from_this<Ofd> {
   std::shared_ptr<File> file;
   std::atomic<int> flags{0};  // O_ACCMODE, O_APPEND (F_SETFL may change it)
   std::mutex pos_mu;     // read/write: the offset moves atomically with the data
@@ -54,11 +55,14 @@ struct Ofd {
   bool own = false;  // opened by this process (not inherited)
 };
 
-// The descriptor table: fd -> Ofd, lock-free to read. 1024 chunks of 1024 descriptors.
+// The descriptor table: fd -> Ofd, lock-free to read. 1024 chunks of 1024 descriptors. A reader
+// loads `e` inside a read section (readers.h) and uses the Ofd there, or takes a reference
+// (Get); the table's own reference is `own`, dropped only after Synchronize (Put, Forget).
 constexpr int kChunk = 1024;
 constexpr int kChunks = 1024;
 struct Chunk {
-  std::atomic<std::shared_ptr<Ofd>> e[kChunk];
+  std::atomic<Ofd*> e[kChunk] = {};
+  std::shared_ptr<Ofd> own[kChunk];  // guarded by State::table_mu
 };
 
 struct Region {
@@ -75,12 +79,17 @@ struct State {
   std::map<uintptr_t, Region> regions;  // library mappings by address
   std::atomic<size_t> region_count{0};
   std::atomic<Chunk*> chunks[kChunks] = {};
+  std::mutex table_mu;  // guards the entries' changes (Put, Forget); readers never take it
   std::atomic<size_t> tracked{0};  // entries in the table (0: every call goes straight through)
   bool disabled = false;
   bool verbose = false;
-  // Calls served in the device (PMEMFS_DIRECT_STATS=FILE: one line appended at exit); fsyncs
-  // and msyncs of tracked files done without / with the kernel's.
-  std::atomic<uint64_t> reads{0}, writes{0}, maps{0};
+  // Calls served in the device (PMEMFS_DIRECT_STATS=FILE: one line appended at exit): reads and
+  // writes are counted by each thread's Reader (readers.h), these are the totals written so
+  // far (guarded by stats_mu); fsyncs and msyncs of tracked files done without / with the
+  // kernel's.
+  std::mutex stats_mu;
+  uint64_t reads_written = 0, writes_written = 0;
+  std::atomic<uint64_t> maps{0};
   std::atomic<uint64_t> syncs{0}, kernel_syncs{0}, msyncs{0}, kernel_msyncs{0};
   // Children this process made that may hold its open file descriptions (fork, and what
   // pmemfs-direct's interposers see: posix_spawn, system, popen). Only when spawns_seen (the
@@ -108,6 +117,7 @@ void AtForkParent() {
 void AtForkChild() {
   // Only this thread exists now; nothing of the parent's connections may be used again.
   State* old = g_state;
+  readers::AtForkChild();
   for (auto& [addr, r] : old->regions) r.file->ForkChild();
   for (auto& [dev, m] : old->mounts)
     if (m) m->Abandon();
@@ -124,8 +134,17 @@ void AtForkChild() {
 void WriteStats() {
   const char* path = getenv("PMEMFS_DIRECT_STATS");
   if (path == nullptr || *path == '\0' || g_state == nullptr) return;
-  const uint64_t r = g_state->reads.exchange(0), w = g_state->writes.exchange(0),
-                 m = g_state->maps.exchange(0), fs = g_state->syncs.exchange(0),
+  uint64_t r, w;
+  {
+    std::lock_guard l(g_state->stats_mu);
+    uint64_t reads, writes;
+    readers::Totals(&reads, &writes);
+    r = reads - g_state->reads_written;
+    w = writes - g_state->writes_written;
+    g_state->reads_written = reads;
+    g_state->writes_written = writes;
+  }
+  const uint64_t m = g_state->maps.exchange(0), fs = g_state->syncs.exchange(0),
                  kfs = g_state->kernel_syncs.exchange(0), ms = g_state->msyncs.exchange(0),
                  kms = g_state->kernel_msyncs.exchange(0);
   if (r + w + m + fs + kfs + ms + kms == 0) return;
@@ -151,57 +170,83 @@ State& St() {
     g_state->disabled = off != nullptr && std::strcmp(off, "0") == 0;
     const char* v = getenv("PMEMFS_DIRECT_VERBOSE");
     g_state->verbose = v != nullptr && std::strcmp(v, "0") != 0 && *v != '\0';
+    readers::Init();
     pthread_atfork(AtForkPrepare, AtForkParent, AtForkChild);
     atexit(WriteStats);
   });
   return *g_state;
 }
 
-std::atomic<std::shared_ptr<Ofd>>* Slot(int fd, bool make) {
+// The chunk holding `fd` (made when `make`), or null. Caller holds table_mu.
+Chunk* ChunkFor(int fd, bool make) {
   if (fd < 0 || fd >= kChunk * kChunks) return nullptr;
-  State& s = St();
-  std::atomic<Chunk*>& c = s.chunks[fd / kChunk];
-  Chunk* p = c.load(std::memory_order_acquire);
-  if (p == nullptr) {
-    if (!make) return nullptr;
-    auto* fresh = new Chunk();
-    if (!c.compare_exchange_strong(p, fresh)) delete fresh;
-    else p = fresh;
+  std::atomic<Chunk*>& c = St().chunks[fd / kChunk];
+  Chunk* p = c.load(std::memory_order_relaxed);
+  if (p == nullptr && make) {
+    p = new Chunk();
+    c.store(p, std::memory_order_release);
   }
-  return &p->e[fd % kChunk];
+  return p;
 }
 
-// Every data call asks: keep it short.
-std::shared_ptr<Ofd> Get(int fd) {
-  State* s = g_state;
-  if (s == nullptr || s->tracked.load(std::memory_order_relaxed) == 0) return nullptr;
+// Whether any descriptor is tracked (no: every call goes straight to the kernel).
+bool Tracking() {
+  const State* s = g_state;
+  return s != nullptr && s->tracked.load(std::memory_order_relaxed) != 0;
+}
+
+// The entry of `fd`, or null. Caller is inside a read section (readers.h), uses the entry only
+// there, and has seen Tracking().
+Ofd* Peek(int fd) {
   if (fd < 0 || fd >= kChunk * kChunks) return nullptr;
-  Chunk* c = s->chunks[fd / kChunk].load(std::memory_order_acquire);
+  Chunk* c = g_state->chunks[fd / kChunk].load(std::memory_order_acquire);
   return c ? c->e[fd % kChunk].load(std::memory_order_acquire) : nullptr;
 }
 
+// A reference to the entry of `fd` (for the calls that may block), or null.
+std::shared_ptr<Ofd> Get(int fd) {
+  if (!Tracking()) return nullptr;
+  readers::Section s;
+  Ofd* o = Peek(fd);
+  return o ? o->shared_from_this() : nullptr;
+}
+
+// Replaces the entry of `fd` and returns the old one, which no read section can see any more
+// (null also when one may: see below).
+std::shared_ptr<Ofd> Swap(int fd, std::shared_ptr<Ofd> o) {
+  State& s = St();
+  std::shared_ptr<Ofd> old;
+  {
+    std::lock_guard l(s.table_mu);
+    Chunk* c = ChunkFor(fd, o != nullptr);
+    if (c == nullptr) return nullptr;
+    const int i = fd % kChunk;
+    if (o) {
+      o->fds++;
+      s.tracked++;
+    }
+    c->e[i].store(o.get(), std::memory_order_release);
+    old = std::exchange(c->own[i], std::move(o));
+    if (old) s.tracked--;
+  }
+  if (old && !readers::Synchronize()) {
+    // A signal handler interrupted a section of this thread, which may use the entry when it
+    // goes on: it is kept for good, and so are its File and leases (readers.h).
+    new std::shared_ptr<Ofd>(std::move(old));
+    return nullptr;
+  }
+  return old;
+}
+
 void Put(int fd, std::shared_ptr<Ofd> o) {
-  auto* slot = Slot(fd, true);
-  if (slot == nullptr) return;
-  if (o) {
-    o->fds++;
-    St().tracked++;
-  }
-  std::shared_ptr<Ofd> old = slot->exchange(std::move(o));
-  if (old) {
-    St().tracked--;
-    old->fds--;
-  }
+  if (std::shared_ptr<Ofd> old = Swap(fd, std::move(o))) old->fds--;
 }
 
 // The last descriptor of an Ofd, and the last Ofd of its File in this process, give the leases
 // back (not while a mapping needs them).
 void Forget(int fd) {
-  auto* slot = Slot(fd, false);
-  if (slot == nullptr) return;
-  std::shared_ptr<Ofd> old = slot->exchange(nullptr);
+  std::shared_ptr<Ofd> old = Swap(fd, nullptr);
   if (!old) return;
-  St().tracked--;
   if (--old->fds == 0) {
     old->file->Closed(old->own);
     std::shared_ptr<File> f = std::move(old->file);
@@ -260,7 +305,7 @@ bool CanWrite(const Ofd& o) { return (o.flags & O_ACCMODE) != O_RDONLY; }
 ssize_t PreadvOfd(Ofd& o, int fd, const iovec* iov, int cnt, off_t off) {
   if (!CanRead(o) || off < 0 || cnt < 0 || cnt > IOV_MAX) return -1;
   ssize_t n = o.file->Preadv(fd, iov, cnt, static_cast<uint64_t>(off));
-  if (n >= 0) g_state->reads++;
+  if (n >= 0) readers::Count(readers::Self().reads);
   return n;
 }
 
@@ -268,7 +313,7 @@ ssize_t PwritevOfd(Ofd& o, int fd, const iovec* iov, int cnt, off_t off) {
   // (O_APPEND: pwrite appends too, as Linux does.)
   if (!CanWrite(o) || off < 0 || (o.flags & O_APPEND) || cnt < 0 || cnt > IOV_MAX) return -1;
   ssize_t n = o.file->Pwritev(fd, iov, cnt, static_cast<uint64_t>(off));
-  if (n >= 0) g_state->writes++;
+  if (n >= 0) readers::Count(readers::Self().writes);
   return n;
 }
 
@@ -280,7 +325,7 @@ ssize_t ReadvOfd(Ofd& o, int fd, const iovec* iov, int cnt) {
   if (pos < 0) return -1;
   ssize_t n = o.file->Preadv(fd, iov, cnt, static_cast<uint64_t>(pos));
   if (n < 0) return -1;
-  g_state->reads++;
+  readers::Count(readers::Self().reads);
   sys::lseek(fd, pos + n, SEEK_SET);
   return n;
 }
@@ -292,7 +337,7 @@ ssize_t WritevOfd(Ofd& o, int fd, const iovec* iov, int cnt) {
     uint64_t at = 0;
     ssize_t n = o.file->Append(fd, iov, cnt, &at);
     if (n < 0) return -1;
-    g_state->writes++;
+    readers::Count(readers::Self().writes);
     sys::lseek(fd, static_cast<off_t>(at + static_cast<uint64_t>(n)), SEEK_SET);
     return n;
   }
@@ -300,19 +345,46 @@ ssize_t WritevOfd(Ofd& o, int fd, const iovec* iov, int cnt) {
   if (pos < 0) return -1;
   ssize_t n = o.file->Pwritev(fd, iov, cnt, static_cast<uint64_t>(pos));
   if (n < 0) return -1;
-  g_state->writes++;
+  readers::Count(readers::Self().writes);
   sys::lseek(fd, pos + n, SEEK_SET);
+  return n;
+}
+
+// pread and pwrite: `fast` (no reference, inside a read section: it must not block) serves the
+// common case, `slow` (with a reference) the rest; -1 from both: the kernel's turn. (O_APPEND:
+// pwrite appends too, as Linux does: the kernel's.)
+template <typename Fast, typename Slow>
+ssize_t Serve(int fd, bool write, Fast fast, Slow slow) {
+  if (!Tracking()) return -1;
+  auto allowed = [write](const Ofd& o) {
+    const int flags = o.flags.load(std::memory_order_relaxed);
+    return write ? (flags & O_ACCMODE) != O_RDONLY && !(flags & O_APPEND)
+                 : (flags & O_ACCMODE) != O_WRONLY;
+  };
+  {
+    readers::Section s;
+    Ofd* o = Peek(fd);
+    if (o == nullptr || !allowed(*o)) return -1;
+    if (const ssize_t n = fast(*o->file); n >= 0) {
+      readers::Count(write ? s.reader().writes : s.reader().reads);
+      return n;
+    }
+  }
+  std::shared_ptr<Ofd> o = Get(fd);
+  if (!o || !allowed(*o)) return -1;
+  const ssize_t n = slow(*o->file);
+  if (n >= 0) readers::Count(write ? readers::Self().writes : readers::Self().reads);
   return n;
 }
 
 }  // namespace
 
 ssize_t Pread(int fd, void* buf, size_t count, off_t off, PreadFn kernel) {
-  if (std::shared_ptr<Ofd> o = Get(fd); o && CanRead(*o) && off >= 0) {
-    if (ssize_t n = o->file->Pread(fd, buf, count, static_cast<uint64_t>(off)); n >= 0) {
-      g_state->reads++;
-      return n;
-    }
+  if (off >= 0) {
+    const uint64_t at = static_cast<uint64_t>(off);
+    const ssize_t n = Serve(fd, false, [&](File& f) { return f.ReadInPlace(buf, count, at); },
+                            [&](File& f) { return f.Pread(fd, buf, count, at); });
+    if (n >= 0) return n;
   }
   return kernel(fd, buf, count, off);
 }
@@ -324,14 +396,13 @@ ssize_t Preadv(int fd, const iovec* iov, int cnt, off_t off, PreadvFn kernel) {
 }
 
 ssize_t Pwrite(int fd, const void* buf, size_t count, off_t off, PwriteFn kernel) {
-  // (O_APPEND: pwrite appends too, as Linux does.)
-  std::shared_ptr<Ofd> o = Get(fd);
-  if (const int flags = o ? o->flags.load(std::memory_order_relaxed) : O_RDONLY;
-      (flags & O_ACCMODE) != O_RDONLY && !(flags & O_APPEND) && off >= 0) {
-    if (ssize_t n = o->file->Pwrite(fd, buf, count, static_cast<uint64_t>(off)); n >= 0) {
-      g_state->writes++;
-      return n;
-    }
+  if (off >= 0) {
+    const uint64_t at = static_cast<uint64_t>(off);
+    const ssize_t n = Serve(
+        fd, true,
+        [&](File& f) { return f.WriteInPlace(at, count, buf) ? static_cast<ssize_t>(count) : -1; },
+        [&](File& f) { return f.Pwrite(fd, buf, count, at); });
+    if (n >= 0) return n;
   }
   return kernel(fd, buf, count, off);
 }

@@ -294,19 +294,19 @@ ssize_t File::Preadv(int fd, const iovec* iov, int cnt, uint64_t off) {
   return static_cast<ssize_t>(done);
 }
 
+ssize_t File::ReadInPlace(void* buf, size_t count, uint64_t off) {
+  std::shared_lock l(mu_);
+  const uint64_t size = slot_ != nullptr ? slot_->size.load(std::memory_order_acquire) : 0;
+  if (off >= size) return -1;
+  const uint64_t len = std::min<uint64_t>(count, size - off);
+  const Run* r = FindRun(off);
+  if (r == nullptr || len > r->hi - off) return -1;
+  mount_->device().Read(r->dev + (off - r->lo), buf, len);
+  return static_cast<ssize_t>(len);
+}
+
 ssize_t File::Pread(int fd, void* buf, size_t count, uint64_t off) {
-  {
-    std::shared_lock l(mu_);
-    const uint64_t size = slot_ != nullptr ? slot_->size.load(std::memory_order_acquire) : 0;
-    if (off < size) {
-      const uint64_t len = std::min<uint64_t>(count, size - off);
-      const Run* r = FindRun(off);
-      if (r != nullptr && len <= r->hi - off) {
-        mount_->device().Read(r->dev + (off - r->lo), buf, len);
-        return static_cast<ssize_t>(len);
-      }
-    }
-  }
+  if (ssize_t n = ReadInPlace(buf, count, off); n >= 0) return n;
   iovec v{buf, count};  // the end of the file, a hole, several extents, no lease yet
   return Preadv(fd, &v, 1, off);
 }
@@ -361,8 +361,7 @@ ssize_t File::Pwritev(int fd, const iovec* iov, int cnt, uint64_t off) {
 }
 
 ssize_t File::Pwrite(int fd, const void* buf, size_t count, uint64_t off) {
-  if (WriteInPlace(off, count, buf)) return static_cast<ssize_t>(count);
-  iovec v{const_cast<void*>(buf), count};
+  iovec v{const_cast<void*>(buf), count};  // (Pwritev tries WriteInPlace first)
   return Pwritev(fd, &v, 1, off);
 }
 

@@ -51,6 +51,11 @@ class File {
   // (One buffer within one extent, the common case, takes one search of runs_ and no request.)
   ssize_t Pread(int fd, void* buf, size_t count, uint64_t off);
   ssize_t Pwrite(int fd, const void* buf, size_t count, uint64_t off);
+  // The common cases alone, which never block (no request to the daemon): a read within one
+  // run below the end (bytes read, or -1: nothing done), a write within one run of a write
+  // lease (durable and published, and true; false: nothing done).
+  ssize_t ReadInPlace(void* buf, size_t count, uint64_t off);
+  bool WriteInPlace(uint64_t off, uint64_t len, const void* src);
   ssize_t Preadv(int fd, const iovec* iov, int cnt, uint64_t off);
   ssize_t Pwritev(int fd, const iovec* iov, int cnt, uint64_t off);
   // O_APPEND: the write goes at the end, which moves atomically past it; *at says where it
@@ -173,9 +178,6 @@ class File {
   uint64_t ReadLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c);
   bool Writable(const Lease& l, uint64_t off, uint64_t len) const;
   void WriteLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c);
-  // The common case of a write (one buffer within one run of a write lease): durable and
-  // published, and true; false (nothing done) otherwise. Takes mu_ shared.
-  bool WriteInPlace(uint64_t off, uint64_t len, const void* src);
   void Published(uint64_t end);
   // The slot's mtime raised to now. Caller holds mu_ and has a slot.
   void Touched();

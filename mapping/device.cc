@@ -119,8 +119,10 @@ void Device::Store(uint64_t off, const void* src, uint64_t len) {
 }
 
 // The persistence primitives walk part locations, not Segments: the part's own functions (or
-// the simulator) must see every flushed byte, whichever path At() pointers come from.
+// the simulator) must see every flushed byte, whichever path At() pointers come from. A linear
+// device of one part (starts_ {0, size}) goes straight to it: what Locate would say.
 void Device::Flush(uint64_t off, uint64_t len) {
+  if (starts_.size() == 2) return parts_[0]->Flush(info_.header_size + off, len);
   while (len > 0) {
     Location l = Locate(off);
     uint64_t n = std::min(len, l.run);
@@ -131,6 +133,7 @@ void Device::Flush(uint64_t off, uint64_t len) {
 }
 
 void Device::Drain() {
+  if (starts_.size() == 2) return parts_[0]->Drain();
   for (auto& p : parts_) p->Drain();
 }
 
@@ -140,6 +143,7 @@ void Device::Persist(uint64_t off, uint64_t len) {
 }
 
 void Device::CopyNoDrain(uint64_t off, const void* src, uint64_t len) {
+  if (starts_.size() == 2) return parts_[0]->CopyNoDrain(info_.header_size + off, src, len);
   const auto* p = static_cast<const std::byte*>(src);
   while (len > 0) {
     Location l = Locate(off);
@@ -152,6 +156,7 @@ void Device::CopyNoDrain(uint64_t off, const void* src, uint64_t len) {
 }
 
 void Device::SetNoDrain(uint64_t off, int c, uint64_t len) {
+  if (starts_.size() == 2) return parts_[0]->SetNoDrain(info_.header_size + off, c, len);
   while (len > 0) {
     Location l = Locate(off);
     uint64_t n = std::min(len, l.run);
