@@ -224,8 +224,7 @@ void File::WriteLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c) {
 }
 
 bool File::WriteInPlace(uint64_t off, uint64_t len, const void* src) {
-  if (len == 0 || mount_->read_only()) return false;
-  std::shared_lock l(mu_);
+  if (len == 0 || mount_->read_only() || mu_.writer()) return false;  // (a section: file.h)
   const Run* r = slot_ != nullptr ? FindRun(off) : nullptr;
   if (r == nullptr || !r->write || len > r->hi - off) return false;
   mapping::Device& d = mount_->device();
@@ -247,7 +246,8 @@ void File::Touched() {
 }
 
 void File::Published(uint64_t end) {
-  // Caller holds mu_ (so a revocation, which retires the slot, waits for us) and has drained.
+  // Caller holds mu_ or is inside a read section (so a revocation, which retires the slot, waits
+  // for us) and has drained.
   direct::Slot* s = slot_;
   uint64_t cur = s->size.load(std::memory_order_relaxed);
   while (cur < end &&
@@ -295,7 +295,7 @@ ssize_t File::Preadv(int fd, const iovec* iov, int cnt, uint64_t off) {
 }
 
 ssize_t File::ReadInPlace(void* buf, size_t count, uint64_t off) {
-  std::shared_lock l(mu_);
+  if (mu_.writer()) return -1;  // (a section: file.h)
   const uint64_t size = slot_ != nullptr ? slot_->size.load(std::memory_order_acquire) : 0;
   if (off >= size) return -1;
   const uint64_t len = std::min<uint64_t>(count, size - off);
@@ -306,7 +306,10 @@ ssize_t File::ReadInPlace(void* buf, size_t count, uint64_t off) {
 }
 
 ssize_t File::Pread(int fd, void* buf, size_t count, uint64_t off) {
-  if (ssize_t n = ReadInPlace(buf, count, off); n >= 0) return n;
+  {
+    readers::Section s;
+    if (ssize_t n = ReadInPlace(buf, count, off); n >= 0) return n;
+  }
   iovec v{buf, count};  // the end of the file, a hole, several extents, no lease yet
   return Preadv(fd, &v, 1, off);
 }
@@ -314,7 +317,10 @@ ssize_t File::Pread(int fd, void* buf, size_t count, uint64_t off) {
 ssize_t File::Pwritev(int fd, const iovec* iov, int cnt, uint64_t off) {
   if (mount_->read_only()) return -1;
   const uint64_t count = IovBytes(iov, cnt);
-  if (cnt == 1 && WriteInPlace(off, count, iov[0].iov_base)) return static_cast<ssize_t>(count);
+  if (cnt == 1) {
+    readers::Section s;
+    if (WriteInPlace(off, count, iov[0].iov_base)) return static_cast<ssize_t>(count);
+  }
   Cursor c{iov, cnt};
   uint64_t done = 0;
   for (int tries = 0; done < count;) {

@@ -3,7 +3,8 @@
 // Holds the leases the daemon granted on the file (windows of its blocks: which device blocks
 // hold which file blocks, and which of them this process may write in place) and the shared
 // slot that carries the file's size. Reads and writes take `mu_` shared while they copy to or
-// from the device; a revocation takes it exclusively, so it waits for the copies in flight, then
+// from the device (the common case, within one extent, a read section instead: ReadInPlace,
+// WriteInPlace); a revocation takes it exclusively, so it waits for the copies in flight, then
 // drops the leases and answers. Nothing blocks while holding `mu_`: requests to the daemon are
 // made without it (a revocation may come in the meantime: a grant older than the last
 // revocation is dropped, and asked for again).
@@ -33,9 +34,22 @@
 #include <vector>
 
 #include "client/mount.h"
+#include "client/readers.h"
 #include "client/rw_lock.h"
 
 namespace pmemfs::client {
+
+// The lock of a File: an RwLock whose exclusive side also waits, once it holds the lock, for
+// the read sections (readers.h) in flight, which may be inside ReadInPlace or WriteInPlace
+// without taking it. (From a signal handler that interrupted such a section of its own thread
+// it would wait for ever, as a writer waits there for a reader it interrupted.)
+class FileLock : public RwLock {
+ public:
+  void lock() {
+    RwLock::lock();
+    while (!readers::Synchronize()) sched_yield();
+  }
+};
 
 class File {
  public:
@@ -51,9 +65,11 @@ class File {
   // (One buffer within one extent, the common case, takes one search of runs_ and no request.)
   ssize_t Pread(int fd, void* buf, size_t count, uint64_t off);
   ssize_t Pwrite(int fd, const void* buf, size_t count, uint64_t off);
-  // The common cases alone, which never block (no request to the daemon): a read within one
-  // run below the end (bytes read, or -1: nothing done), a write within one run of a write
-  // lease (durable and published, and true; false: nothing done).
+  // The common cases alone, which never block (no request to the daemon, no lock): a read
+  // within one run below the end (bytes read, or -1: nothing done), a write within one run of
+  // a write lease (durable and published, and true; false: nothing done). Caller is inside a
+  // read section (readers.h), which stands for mu_ taken shared: they back off while a writer
+  // holds or waits for mu_, and a writer waits for the sections in flight (FileLock).
   ssize_t ReadInPlace(void* buf, size_t count, uint64_t off);
   bool WriteInPlace(uint64_t off, uint64_t len, const void* src);
   ssize_t Preadv(int fd, const iovec* iov, int cnt, uint64_t off);
@@ -179,7 +195,8 @@ class File {
   bool Writable(const Lease& l, uint64_t off, uint64_t len) const;
   void WriteLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c);
   void Published(uint64_t end);
-  // The slot's mtime raised to now. Caller holds mu_ and has a slot.
+  // The slot's mtime raised to now. Caller holds mu_ (or is inside a read section: see
+  // ReadInPlace) and has a slot.
   void Touched();
   // Waits (bounded) until the slot's size reaches `start`: the appends other processes placed
   // below it are durable and published. Caller holds mu_ and has a slot.
@@ -187,7 +204,7 @@ class File {
 
   Mount* const mount_;
   const uint64_t ino_;
-  mutable RwLock mu_;  // guards everything below
+  mutable FileLock mu_;  // guards everything below
   std::map<uint64_t, Lease> leases_;  // by lo; never overlapping
   std::vector<Run> runs_;             // leases_' extents, by lo (Reindex)
   mutable std::atomic<uint32_t> last_run_{0};  // where FindRun found the last one (a hint)

@@ -44,6 +44,8 @@ class RwLock {
     Wait([&] { return word_.load(std::memory_order_acquire) == kWriter; });
   }
   void unlock() { word_.fetch_and(~kWriter, std::memory_order_release); }
+  // Whether a writer holds it or waits for it (a reader that does not take it backs off then).
+  bool writer() const { return word_.load(std::memory_order_acquire) & kWriter; }
 
  private:
   static constexpr uint32_t kWriter = 1;
