@@ -114,6 +114,7 @@ Status DataPath::Release(uint64_t ino) {
     if (last && st.ok()) flusher_->Drop(ino);  // no longer held there: MaybeEvict may drop it
   }
   ctx_.cache->MaybeEvict(ino);
+  ctx_.cache->EvictDeferred();
   return st;
 }
 

@@ -90,8 +90,10 @@ void Filesystem::MakeFlusher() {
       .write_back = [this] { return access_ ? access_->SyncAll() : Status::Ok(); },
       .released = [this](uint64_t ino) { cache_->MaybeEvict(ino); },
       // While a direct-access server serves (holders_ is set after leases_, never before).
+      // Each round also evicts the inodes someone held when their last reference went.
       .fold =
           [this] {
+            cache_->EvictDeferred();
             if (holders_.load() != nullptr) FoldAllLeases();
           },
       .gate = &gate_,

@@ -94,6 +94,7 @@ void InodeCache::Forget(uint64_t ino, uint64_t n) {
     ip.nlookup = n > ip.nlookup ? 0 : ip.nlookup - n;
   }
   MaybeEvict(ino);
+  EvictDeferred();
 }
 
 void InodeCache::Opened(Inode& ip) {
@@ -117,17 +118,21 @@ void InodeCache::MaybeEvict(uint64_t ino) {
   bool evict;
   {
     MutexLock l(mu_);
+    deferred_.erase(ino);
     auto it = inodes_.find(ino);
     if (it == inodes_.end()) return;
+    // (A later Release or Forget tries again.)
     if (it->second->open_count != 0 || pinned_.count(ino) != 0) return;
     // Nobody else holds the inode when the cache's and our copies are the only ones: a new
-    // copy can only be made under mu_.
+    // copy can only be made under mu_. Someone who does holds it for a moment (a request in
+    // flight, the flusher) or for as long as a lease: EvictDeferred tries again after.
     evict = it->second->nlookup == 0 && it->second.use_count() == 1;
+    if (it->second->nlookup == 0 && !evict) Defer(ino);
     if (evict && it->second->is_volatile()) {
       // A volatile inode lives only in this cache: it stays while it has links. (Its lock is
-      // taken before mu_ elsewhere, so only try it here; when it is busy the inode stays, and
-      // whoever holds it and removes its last link evicts it after.)
+      // taken before mu_ elsewhere, so only try it here; when it is busy, try again later.)
       std::shared_lock vl(it->second->mu, std::try_to_lock);
+      if (!vl.owns_lock()) Defer(ino);
       if (!vl.owns_lock() || it->second->rec.nlink != 0) return;
     }
     if (evict) {
@@ -148,6 +153,23 @@ void InodeCache::MaybeEvict(uint64_t ino) {
     // crash in between leaves an orphan that the next mount frees.
     hooks_.drop_contents(*ip);
   }
+}
+
+void InodeCache::Defer(uint64_t ino) {
+  deferred_.insert(ino);
+  any_deferred_.store(true, std::memory_order_release);
+}
+
+void InodeCache::EvictDeferred() {
+  if (!any_deferred_.load(std::memory_order_acquire)) return;
+  std::vector<uint64_t> inos;
+  {
+    MutexLock l(mu_);
+    inos.assign(deferred_.begin(), deferred_.end());
+    deferred_.clear();
+    any_deferred_.store(false, std::memory_order_release);
+  }
+  for (uint64_t ino : inos) MaybeEvict(ino);  // (defers again those still held)
 }
 
 std::vector<InodePtr> InodeCache::Unlinked() {

@@ -7,10 +7,14 @@
 //   cache.AddLookup(*ip);  ...  cache.Forget(ino, n);        // the kernel's references
 //   cache.Opened(*ip);     ...  cache.Closed(*ip);           // open files
 //   cache.MaybeEvict(ino);                                   // when nothing holds it any more
+//   cache.EvictDeferred();                                   // after letting go of InodePtrs
 //
 // An inode leaves the cache when it has no lookup references, no opens and nobody else holds
 // its InodePtr; an unlinked one is then freed through Hooks::free_inode (its blocks, chains,
-// record). Volatile inodes (RAM partition files) exist only here: they stay while they have
+// record). When its last reference goes while someone else holds it for a moment (a request
+// in flight, the lease table, the flusher) it is deferred, and leaves at the next
+// EvictDeferred once they let go: never left cached (an unlinked one never left allocated)
+// until unmount. Volatile inodes (RAM partition files) exist only here: they stay while they have
 // links. Pinned inodes (the root, the RAM directory) never leave.
 //
 // Locks: mu_ guards the map and every Inode's nlookup/open_count; it is taken after an inode's
@@ -86,8 +90,13 @@ class InodeCache {
   uint64_t OpenCount(const Inode& ip) EXCLUDES(mu_);
   // Drops the inode from the cache when nothing holds it, freeing it first when unlinked; an
   // unlinked inode that is closed but still referenced by the kernel loses its data at once
-  // (Hooks::drop_contents), its record at the last Forget. Caller holds no locks.
+  // (Hooks::drop_contents), its record at the last Forget. Caller holds no locks. An inode with
+  // no references that someone else holds (or whose lock is busy) is deferred.
   void MaybeEvict(uint64_t ino) EXCLUDES(mu_);
+  // MaybeEvict of every deferred inode (those still held stay deferred). Forget, the data
+  // path's Release, the lease code once it let go of an inode and the flusher's rounds call it.
+  // Caller holds no locks. Cheap when none is deferred (one atomic load).
+  void EvictDeferred() EXCLUDES(mu_);
 
   // Cached persistent inodes without links (Unmount frees them).
   std::vector<InodePtr> Unlinked() EXCLUDES(mu_);
@@ -101,12 +110,17 @@ class InodeCache {
   Status LoadXattrs(Inode& ip) EXCLUDES(load_mu_);
 
  private:
+  // Adds `ino` to deferred_.
+  void Defer(uint64_t ino) REQUIRES(mu_);
+
   store::Store& store_;
   const uint64_t volatile_generation_;
   const Hooks hooks_;
   Mutex mu_;  // guards inodes_, pinned_ and every cached Inode's nlookup/open_count
   std::unordered_map<uint64_t, InodePtr> inodes_ GUARDED_BY(mu_);
   std::unordered_set<uint64_t> pinned_ GUARDED_BY(mu_);
+  std::unordered_set<uint64_t> deferred_ GUARDED_BY(mu_);  // MaybeEvict's, to try again
+  std::atomic<bool> any_deferred_{false};                  // !deferred_.empty(), read unlocked
   Mutex load_mu_;  // serialises lazy loads of DRAM indexes under shared inode locks
   std::atomic<uint64_t> next_volatile_ino_{kVolatileInoBase};
 };

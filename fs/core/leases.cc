@@ -586,9 +586,16 @@ Status Filesystem::EndLeases(Inode& ip, ClientId c) {
 
 Status Filesystem::ReleaseLeases(ClientId c, uint64_t ino) {
   if (!leases_) return Status::Ok();
-  PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
-  std::unique_lock lock(ip->mu);
-  return EndLeases(*ip, c);
+  Status st;
+  {
+    PMEMFS_ASSIGN_OR_RETURN(InodePtr ip, cache_->Get(ino));
+    std::unique_lock lock(ip->mu);
+    st = EndLeases(*ip, c);
+  }
+  // The lease table held the inode: if the kernel let go of it meanwhile, it leaves now.
+  cache_->MaybeEvict(ino);
+  cache_->EvictDeferred();
+  return st;
 }
 
 Status Filesystem::FsyncLeases(ClientId, uint64_t ino, uint64_t* opens) {
@@ -607,13 +614,17 @@ Status Filesystem::FsyncLeases(ClientId, uint64_t ino, uint64_t* opens) {
 
 void Filesystem::DropLeaseClient(ClientId c) {
   if (!leases_) return;
-  for (uint64_t ino : leases_->InodesOf(c)) {
+  const std::vector<uint64_t> inos = leases_->InodesOf(c);
+  for (uint64_t ino : inos) {
     Result<InodePtr> ip = cache_->Get(ino);
     if (!ip.ok()) continue;
     std::unique_lock lock((*ip)->mu);
     (void)EndLeases(**ip, c);
   }
   leases_->Answered(c, 0);
+  // The lease table held them: those the kernel let go of meanwhile leave now.
+  for (uint64_t ino : inos) cache_->MaybeEvict(ino);
+  cache_->EvictDeferred();
 }
 
 void Filesystem::LeaseAnswered(ClientId c, uint64_t rev) {

@@ -326,6 +326,35 @@ TEST_P(LeasesTest, UnlinkOfAnOpenFileFreesNothingUnderALease) {
   EXPECT_TRUE(h.Fsck().clean());
 }
 
+// The kernel's last close and FORGET of an unlinked file can come while a client still holds a
+// lease on it (a client killed: the kernel closes its descriptor before the daemon sees its
+// socket close). The inode, which the lease table kept, is freed when the client goes, not at
+// unmount; a linked one leaves the cache then.
+TEST_P(LeasesTest, AnInodeTheKernelForgotLeavesWithTheLastLease) {
+  Harness h(GetParam());
+  (void)h.Create("keep");  // the root's first directory block, which stays
+  const auto used_inodes = [&] { return h.fs().StatFs()->files - h.fs().StatFs()->free_files; };
+  const uint64_t used0 = used_inodes();
+  const uint64_t free0 = h.FreeBlocks();
+  for (const bool via_release : {false, true}) {
+    // (Empty: an unlink that frees no block calls no holder back, so the lease stays.)
+    const std::string name = via_release ? "g" : "f";
+    const uint64_t ino = h.Create(name);  // open, one lookup reference
+    const ClientId c = h.fs().NewLeaseClient();
+    (void)h.Grant(c, ino, 0, 10, false);
+    ASSERT_TRUE(h.fs().Unlink(kRoot, kRootIno, name).ok());
+    ASSERT_TRUE(h.fs().Release(ino).ok());
+    h.fs().Forget(ino, 1);
+    EXPECT_EQ(used_inodes(), used0 + 1) << "the lease keeps the inode";
+    if (via_release) ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
+    else h.fs().DropLeaseClient(c);
+    EXPECT_EQ(used_inodes(), used0) << (via_release ? "ReleaseLeases" : "DropLeaseClient");
+    EXPECT_EQ(h.fs().GetAttr(ino).status().code(), Code::kNotFound);
+  }
+  EXPECT_EQ(h.FreeBlocks(), free0);
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
 TEST_P(LeasesTest, ACrashLosesOnlyWhatWasNotFsynced) {
   Harness h(GetParam());
   uint64_t ino = h.Create("f");
