@@ -14,6 +14,9 @@
 // takes both from the slot. Appends take their place from the slot's append_end first, and
 // raise the size after their bytes too (direct_protocol.h). A write into a hole, past the allocated end or into a page shared
 // with a clone asks the daemon first (allocation, zeroed, ahead of the end in large chunks).
+// A sequential writer (each write where the last one ended: appends, fio's sequential jobs) has
+// the device pages ahead of it entered in the page tables in growing batches (MapAhead), instead
+// of taking a page fault per 4 KiB page on its first store there.
 //
 // Mappings (Map): MAP_SHARED mappings made through the library map the file's device blocks
 // into the application. The rest of such a mapping (holes, past the end), and a range whose
@@ -194,6 +197,13 @@ class File {
   uint64_t ReadLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c);
   bool Writable(const Lease& l, uint64_t off, uint64_t len) const;
   void WriteLocked(const Lease& l, uint64_t off, uint64_t len, Cursor* c);
+  // Before a write of [off, off+len) under a lease: when it starts where the last write ended
+  // and reaches past what the stream has mapped, the device pages of the next batch of the
+  // file's runs (from `off`, 64 KiB, doubling up to 2 MiB as the stream goes on, up to the next
+  // hole) are entered in the page tables at once (MADV_POPULATE_READ: a shared mapping of the
+  // device's file gets them writable, 16 pages per fault). A hint: nothing is read or written.
+  // Caller holds mu_ shared.
+  void MapAhead(uint64_t off, uint64_t len);
   void Published(uint64_t end);
   // The slot's mtime raised to now. Caller holds mu_ (or is inside a read section: see
   // ReadInPlace) and has a slot.
@@ -221,6 +231,13 @@ class File {
   std::atomic<bool> shared_{false};
   std::atomic<uint64_t> spawns_{UINT64_MAX};  // UINT64_MAX: no open yet
   std::mutex append_mu_;              // appends of this process, one at a time
+  // MapAhead's stream (hints, so relaxed and racy by design: two threads writing one File at
+  // once at worst map a batch twice or not at all): where the last write ended, the file offset
+  // up to which the stream's pages are mapped (lowered by revocations: the blocks may move),
+  // and the next batch's length.
+  std::atomic<uint64_t> seq_end_{0};
+  std::atomic<uint64_t> mapped_to_{0};
+  std::atomic<uint64_t> map_batch_{0};
 };
 
 }  // namespace pmemfs::client

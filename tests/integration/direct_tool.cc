@@ -37,8 +37,16 @@
 //                                  process holds: "fd TARGET" per descriptor, "map PATH" per
 //                                  mapped file
 //   lib-sees FILE OFF LEN SEED     after kernel-write: a library read sees it at once
+//   stream FILE COUNT SEED [append]  COUNT 4 KiB blocks written in order (pmemfs_pwrite at 0,
+//                                  4K, ...; append: pmemfs_write through O_APPEND), then the
+//                                  file truncated to half (a revocation) and the second half
+//                                  written again with SEED+1; prints "faults A B": the page
+//                                  faults the writes of each pass took in the CPU (perf's
+//                                  software counter: not the kernel's own faulting-in), so that
+//                                  a test can see the library map a stream's pages ahead
 //   dump - OFF LEN SEED            the pattern bytes on stdout
 #include <fcntl.h>
+#include <linux/perf_event.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -457,6 +465,58 @@ int Plain(const char* path, uint64_t off, uint64_t len, uint64_t seed) {
   return 0;
 }
 
+// The page faults this thread takes in the CPU from now on (perf's software counter, user and
+// kernel mode: a kernel copy from a user buffer counts too; a kernel's get_user_pages does not).
+class FaultCounter {
+ public:
+  FaultCounter() {
+    perf_event_attr a{};
+    a.type = PERF_TYPE_SOFTWARE;
+    a.size = sizeof a;
+    a.config = PERF_COUNT_SW_PAGE_FAULTS;
+    fd_ = static_cast<int>(syscall(SYS_perf_event_open, &a, 0, -1, -1, 0));
+    if (fd_ < 0) Die(Errno("perf_event_open (page faults)"));
+  }
+  ~FaultCounter() { close(fd_); }
+  uint64_t Count() const {
+    uint64_t v = 0;
+    if (read(fd_, &v, sizeof v) != sizeof v) Die(Errno("read (perf counter)"));
+    return v;
+  }
+
+ private:
+  int fd_;
+};
+
+int Stream(const char* path, uint64_t count, uint64_t seed, bool append) {
+  constexpr uint64_t kBlock = 4096;
+  int fd = OpenLib(path, O_RDWR | O_CREAT | O_TRUNC | (append ? O_APPEND : 0));
+  if (!pmemfs_is_direct(fd)) Die(std::string(path) + ": not direct");
+  std::vector<unsigned char> data = Pattern(seed, 0, count * kBlock);
+  std::vector<unsigned char> again = Pattern(seed + 1, 0, count * kBlock);
+  const uint64_t half = count / 2;
+  uint64_t faults[2];
+  for (int pass = 0; pass < 2; pass++) {
+    const std::vector<unsigned char>& src = pass == 0 ? data : again;
+    const uint64_t from = pass == 0 ? 0 : half;
+    FaultCounter c;
+    const uint64_t before = c.Count();
+    for (uint64_t i = from; i < count; i++) {
+      const ssize_t n = append ? pmemfs_write(fd, src.data() + i * kBlock, kBlock)
+                               : pmemfs_pwrite(fd, src.data() + i * kBlock, kBlock,
+                                               static_cast<off_t>(i * kBlock));
+      if (n != static_cast<ssize_t>(kBlock)) Die(Errno("stream write"));
+    }
+    faults[pass] = c.Count() - before;
+    if (pass == 0 && pmemfs_ftruncate(fd, static_cast<off_t>(half * kBlock)) != 0)
+      Die(Errno("pmemfs_ftruncate"));
+  }
+  pmemfs_close(fd);
+  printf("faults %llu %llu\n", static_cast<unsigned long long>(faults[0]),
+         static_cast<unsigned long long>(faults[1]));
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -486,6 +546,8 @@ int main(int argc, char** argv) {
   if (cmd == "hold") return Hold(path);
   if (cmd == "kernel-write") return KernelWrite(path, n(3), n(4), n(5));
   if (cmd == "plain") return Plain(path, n(3), n(4), n(5));
+  if (cmd == "stream")
+    return Stream(path, n(3), n(4), argc > 5 && std::string(argv[5]) == "append");
   if (cmd == "dump") {
     std::vector<unsigned char> d = Pattern(n(5), n(3), n(4));
     return fwrite(d.data(), 1, d.size(), stdout) == d.size() ? 0 : 1;
