@@ -201,8 +201,9 @@ class File {
   // and reaches past what the stream has mapped, the device pages of the next batch of the
   // file's runs (from `off`, 64 KiB, doubling up to 2 MiB as the stream goes on, up to the next
   // hole) are entered in the page tables at once (MADV_POPULATE_READ: a shared mapping of the
-  // device's file gets them writable, 16 pages per fault). A hint: nothing is read or written.
-  // Caller holds mu_ shared.
+  // device's file gets them writable, 16 pages per fault). A hint: nothing is read or written;
+  // one madvise of at most 2 MiB, which never waits for the daemon. Caller holds mu_ shared (or
+  // is inside a read section: see WriteInPlace).
   void MapAhead(uint64_t off, uint64_t len);
   void Published(uint64_t end);
   // The slot's mtime raised to now. Caller holds mu_ (or is inside a read section: see
