@@ -7,11 +7,11 @@
 #include <gtest/gtest.h>
 
 #include <cstring>
-#include <random>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "access_checks.h"
 #include "mapping/access.h"
 #include "test_support.h"
 
@@ -19,24 +19,16 @@ namespace pmemfs::mapping {
 namespace {
 
 using testing::AllSetups;
+using testing::Contains;
+using testing::ExpectBadLastByte;
+using testing::ExpectRefused;
 using testing::MakeSimDevice;
+using testing::Pattern;
 using testing::SetupName;
 using testing::SimDevice;
 using testing::SimSetup;
 
 constexpr uint64_t P = layout::kPageSize;
-
-::testing::AssertionResult Contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
-
-std::vector<std::byte> Pattern(uint64_t n, uint32_t seed) {
-  std::vector<std::byte> v(n);
-  std::mt19937 rng(seed);
-  for (auto& b : v) b = static_cast<std::byte>(rng());
-  return v;
-}
 
 // Device offsets where a new part or stripe chunk begins (none on a one-part linear device).
 std::vector<uint64_t> Boundaries(const Device& dev) {
@@ -183,22 +175,7 @@ TEST_P(DirectAccessTest, OutOfRangeIsInvalidArgumentNamingTheRange) {
   for (Bad r : {Bad{size - 1, 2}, Bad{size, 1}, Bad{size + 1, 0}, Bad{size - P, 2 * P},
                 Bad{UINT64_MAX - 1, 2}}) {
     SCOPED_TRACE(std::to_string(r.off) + "+" + std::to_string(r.len));
-    const std::string names = "[" + std::to_string(r.off) + ", +" + std::to_string(r.len) + ")";
-    std::span<std::byte> span(buf.data(), r.len);
-    Status st = acc_->Read(r.off, span);
-    EXPECT_EQ(st.code(), Code::kInvalidArgument);
-    EXPECT_TRUE(Contains(st.message(), names + " is outside the device"));
-    st = acc_->Write(r.off, span);
-    EXPECT_EQ(st.code(), Code::kInvalidArgument);
-    EXPECT_TRUE(Contains(st.message(), names));
-    ReadRef ref;
-    st = acc_->ReadInPlace(r.off, r.len, &ref);
-    EXPECT_EQ(st.code(), Code::kInvalidArgument);
-    EXPECT_TRUE(Contains(st.message(), names));
-    EXPECT_EQ(ref.length(), 0u);
-    st = acc_->Zero(r.off, r.len);
-    EXPECT_EQ(st.code(), Code::kInvalidArgument);
-    EXPECT_TRUE(Contains(st.message(), names));
+    ExpectRefused(*acc_, r.off, r.len, buf, "the device");
   }
   // The refused requests wrote nothing.
   EXPECT_EQ(ReadBack(size - 2 * P, 2 * P), tail);
@@ -228,23 +205,8 @@ TEST_P(DirectAccessTest, ReadOfABadRangeIsAnIoErrorNamingIt) {
     // Bad: the last byte of the range (possibly in another part than its first).
     const uint64_t bad = off + len - 1;
     ASSERT_TRUE(dev().bad_blocks().Inject(bad, 1).ok());
-    const std::string names = "[" + std::to_string(bad) + ", " + std::to_string(bad + 1) + ")";
-    std::vector<std::byte> buf(len);
-    Status st = acc_->Read(off, buf);
-    EXPECT_EQ(st.code(), Code::kIoError);
-    EXPECT_TRUE(Contains(st.message(), names));
-    EXPECT_TRUE(Contains(st.message(), dev().part(dev().Locate(bad).part).name()));
-    ReadRef ref;
-    st = acc_->ReadInPlace(off, len, &ref);
-    EXPECT_EQ(st.code(), Code::kIoError);
-    EXPECT_TRUE(Contains(st.message(), names));
-    EXPECT_EQ(ref.length(), 0u);
-    // The rest still reads, in both ways.
-    if (len > 1) {
-      EXPECT_EQ(ReadBack(off, len - 1), std::vector<std::byte>(data.begin(), data.end() - 1));
-      ASSERT_TRUE(acc_->ReadInPlace(off, len - 1, &ref).ok());
-      EXPECT_EQ(ref.ToBytes(), std::vector<std::byte>(data.begin(), data.end() - 1));
-    }
+    EXPECT_TRUE(Contains(ExpectBadLastByte(*acc_, off, data),
+                         dev().part(dev().Locate(bad).part).name()));
     ASSERT_TRUE(dev().bad_blocks().ClearWholePages(0, dev().size()).ok());
   }
 }

@@ -8,11 +8,11 @@
 
 #include <gtest/gtest.h>
 
-#include <random>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "access_checks.h"
 #include "mapping/access.h"
 #include "mapping/ram_partition.h"
 #include "test_support.h"
@@ -21,7 +21,11 @@ namespace pmemfs::mapping {
 namespace {
 
 using testing::AllSetups;
+using testing::Contains;
+using testing::ExpectBadLastByte;
+using testing::ExpectRefused;
 using testing::MakeSimDevice;
+using testing::Pattern;
 using testing::SetupName;
 using testing::SimDevice;
 using testing::SimSetup;
@@ -29,18 +33,6 @@ using testing::SimSetup;
 constexpr uint64_t P = layout::kPageSize;
 // As ram_partition_test: crosses a part boundary or several chunks in the multi-part setups.
 constexpr uint64_t kRamSize = 6ull << 20;
-
-::testing::AssertionResult Contains(const std::string& text, const std::string& part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
-
-std::vector<std::byte> Pattern(uint64_t n, uint32_t seed) {
-  std::vector<std::byte> v(n);
-  std::mt19937 rng(seed);
-  for (auto& b : v) b = static_cast<std::byte>(rng() | 1);  // never zero
-  return v;
-}
 
 class RamAccessTest : public ::testing::TestWithParam<SimSetup> {
  protected:
@@ -181,24 +173,7 @@ TEST_P(RamAccessTest, OutsideThePartitionIsInvalidArgumentNamingTheRangeAndChang
                 Bad{r.end(), 1}, Bad{r.end() + 1, 0}, Bad{r.end() - P, 2 * P},
                 Bad{UINT64_MAX - 1, 2}, Bad{r.offset, UINT64_MAX}}) {
     SCOPED_TRACE(std::to_string(b.off) + "+" + std::to_string(b.len));
-    const std::string names = "[" + std::to_string(b.off) + ", +" + std::to_string(b.len) + ")";
-    std::span<std::byte> span(buf.data(), std::min<uint64_t>(b.len, buf.size()));
-    Status st = acc_->Read(b.off, std::span<std::byte>(buf.data(), span.size()));
-    if (b.len <= buf.size()) {
-      EXPECT_EQ(st.code(), Code::kInvalidArgument);
-      EXPECT_TRUE(Contains(st.message(), names + " is outside the RAM partition"));
-      st = acc_->Write(b.off, span);
-      EXPECT_EQ(st.code(), Code::kInvalidArgument);
-      EXPECT_TRUE(Contains(st.message(), names));
-    }
-    ReadRef ref;
-    st = acc_->ReadInPlace(b.off, b.len, &ref);
-    EXPECT_EQ(st.code(), Code::kInvalidArgument);
-    EXPECT_TRUE(Contains(st.message(), names));
-    EXPECT_EQ(ref.length(), 0u);
-    st = acc_->Zero(b.off, b.len);
-    EXPECT_EQ(st.code(), Code::kInvalidArgument);
-    EXPECT_TRUE(Contains(st.message(), names));
+    ExpectRefused(*acc_, b.off, b.len, buf, "the RAM partition");
     EXPECT_EQ(acc_->Sync(b.off, b.len).code(), Code::kInvalidArgument);
   }
   // The refused requests wrote nothing, and nothing was flushed.
@@ -228,18 +203,8 @@ TEST_P(RamAccessTest, ReadOfABadRangeIsAnIoErrorAndAWholePageWriteClearsIt) {
     ASSERT_TRUE(acc_->Write(off, data).ok());
     const uint64_t bad = off + len - 1;
     ASSERT_TRUE(dev().bad_blocks().Inject(bad, 1).ok());
-    const std::string names = "[" + std::to_string(bad) + ", " + std::to_string(bad + 1) + ")";
-    std::vector<std::byte> buf(len);
-    Status st = acc_->Read(off, buf);
-    EXPECT_EQ(st.code(), Code::kIoError);
-    EXPECT_TRUE(Contains(st.message(), names));
-    ReadRef ref;
-    st = acc_->ReadInPlace(off, len, &ref);
-    EXPECT_EQ(st.code(), Code::kIoError);
-    EXPECT_EQ(ref.length(), 0u);
-    if (len > 1) {
-      EXPECT_EQ(ReadBack(off, len - 1), std::vector<std::byte>(data.begin(), data.end() - 1));
-    }
+    (void)ExpectBadLastByte(*acc_, off, data);
+    std::vector<std::byte> buf(1);
     // A write of part of the bad page keeps the mark; one of the whole page clears it.
     const uint64_t page = bad / P * P;
     ASSERT_TRUE(acc_->Write(page + 1, Pattern(P - 1, 6)).ok());
