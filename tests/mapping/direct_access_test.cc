@@ -24,6 +24,7 @@ using testing::ExpectBadLastByte;
 using testing::ExpectRefused;
 using testing::MakeSimDevice;
 using testing::Pattern;
+using testing::RangeName;
 using testing::SetupName;
 using testing::SimDevice;
 using testing::SimSetup;
@@ -136,7 +137,7 @@ TEST_P(DirectAccessTest, WriteIsDurableWhenItReturns) {
 
 TEST_P(DirectAccessTest, ReadInPlaceHandsOutTheMapping) {
   for (auto [off, len] : Ranges()) {
-    SCOPED_TRACE("[" + std::to_string(off) + ", +" + std::to_string(len) + ")");
+    SCOPED_TRACE(RangeName(off, len));
     auto data = Pattern(len, static_cast<uint32_t>(off));
     ASSERT_TRUE(acc_->Write(off, data).ok());
     ReadRef ref;
@@ -183,7 +184,7 @@ TEST_P(DirectAccessTest, OutOfRangeIsInvalidArgumentNamingTheRange) {
 
 TEST_P(DirectAccessTest, ZeroClearsTheRangeDurably) {
   for (auto [off, len] : Ranges()) {
-    SCOPED_TRACE("[" + std::to_string(off) + ", +" + std::to_string(len) + ")");
+    SCOPED_TRACE(RangeName(off, len));
     // Pattern over [off-10, off+len+10) where it fits, then zero [off, off+len).
     const uint64_t lo = off >= 10 ? off - 10 : 0;
     const uint64_t hi = std::min(off + len + 10, dev().size());
@@ -199,7 +200,7 @@ TEST_P(DirectAccessTest, ZeroClearsTheRangeDurably) {
 
 TEST_P(DirectAccessTest, ReadOfABadRangeIsAnIoErrorNamingIt) {
   for (auto [off, len] : Ranges()) {
-    SCOPED_TRACE("[" + std::to_string(off) + ", +" + std::to_string(len) + ")");
+    SCOPED_TRACE(RangeName(off, len));
     auto data = Pattern(len, 3);
     ASSERT_TRUE(acc_->Write(off, data).ok());
     // Bad: the last byte of the range (possibly in another part than its first).
@@ -213,7 +214,7 @@ TEST_P(DirectAccessTest, ReadOfABadRangeIsAnIoErrorNamingIt) {
 
 TEST_P(DirectAccessTest, WholePageWriteClearsABadRangeAndAPartialOneDoesNot) {
   for (auto [off, len] : Ranges()) {
-    SCOPED_TRACE("[" + std::to_string(off) + ", +" + std::to_string(len) + ")");
+    SCOPED_TRACE(RangeName(off, len));
     // The whole pages around the range.
     const uint64_t lo = off / P * P, hi = (off + len + P - 1) / P * P;
     ASSERT_TRUE(dev().bad_blocks().Inject(off, len).ok());

@@ -26,6 +26,7 @@ using testing::ExpectBadLastByte;
 using testing::ExpectRefused;
 using testing::MakeSimDevice;
 using testing::Pattern;
+using testing::RangeName;
 using testing::SetupName;
 using testing::SimDevice;
 using testing::SimSetup;
@@ -134,7 +135,7 @@ TEST_P(RamAccessTest, WritesNeverReachThePersistedImage) {
 
 TEST_P(RamAccessTest, ReadInPlaceIsACopyWithoutPins) {
   for (auto [off, len] : Ranges()) {
-    SCOPED_TRACE("[" + std::to_string(off) + ", +" + std::to_string(len) + ")");
+    SCOPED_TRACE(RangeName(off, len));
     auto data = Pattern(len, static_cast<uint32_t>(off));
     ASSERT_TRUE(acc_->Write(off, data).ok());
     ReadRef ref;
@@ -185,7 +186,7 @@ TEST_P(RamAccessTest, OutsideThePartitionIsInvalidArgumentNamingTheRangeAndChang
 
 TEST_P(RamAccessTest, ZeroClearsTheRange) {
   for (auto [off, len] : Ranges()) {
-    SCOPED_TRACE("[" + std::to_string(off) + ", +" + std::to_string(len) + ")");
+    SCOPED_TRACE(RangeName(off, len));
     const uint64_t lo = std::max(off - 10, ram().range().offset);
     const uint64_t hi = std::min(off + len + 10, ram().range().end());
     auto data = Pattern(hi - lo, 5);
@@ -198,7 +199,7 @@ TEST_P(RamAccessTest, ZeroClearsTheRange) {
 
 TEST_P(RamAccessTest, ReadOfABadRangeIsAnIoErrorAndAWholePageWriteClearsIt) {
   for (auto [off, len] : Ranges()) {
-    SCOPED_TRACE("[" + std::to_string(off) + ", +" + std::to_string(len) + ")");
+    SCOPED_TRACE(RangeName(off, len));
     auto data = Pattern(len, 3);
     ASSERT_TRUE(acc_->Write(off, data).ok());
     const uint64_t bad = off + len - 1;
