@@ -115,6 +115,13 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
       core::Filesystem::Mount(std::move(probe->device), m);
   if (!fs.ok()) return Fail(args.device + ": " + fs.status().message());
   const bool fell_back_ro = (*fs)->read_only() && !args.read_only;  // bad metadata (warnings)
+  // The mount's warnings (a read-only fallback, a RAM directory not made) are in the log before
+  // the kernel mount appears, so whoever sees the mount finds them. In the background the log
+  // is syslog, which is set once mounted: they are logged there.
+  auto log_warnings = [&] {
+    for (const std::string& w : (*fs)->warnings()) spdlog::warn("{}", w);
+  };
+  if (args.foreground) log_warnings();
 
   fuse::OpsContext ctx;
   ctx.fs = fs->get();
@@ -186,7 +193,7 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
   daemon->Ready();
   if (!args.foreground) fuse::LogToSyslog(level);
   spdlog::info("mounted {} at {}", args.device, mountpoint);
-  for (const std::string& w : (*fs)->warnings()) spdlog::warn("{}", w);
+  if (!args.foreground) log_warnings();
 
   Result<int> loop = (*session)->Loop();
   if (!loop.ok()) spdlog::error("{}", loop.status().message());
