@@ -91,6 +91,7 @@ struct State {
   uint64_t reads_written = 0, writes_written = 0;
   std::atomic<uint64_t> maps{0};
   std::atomic<uint64_t> syncs{0}, kernel_syncs{0}, msyncs{0}, kernel_msyncs{0};
+  std::atomic<uint64_t> daemon_syncs{0};  // fsyncs that made a round trip to the daemon
   // Children this process made that may hold its open file descriptions (fork, and what
   // pmemfs-direct's interposers see: posix_spawn, system, popen). Only when spawns_seen (the
   // preload is in, so every such call is counted) may an fsync skip the kernel's.
@@ -146,16 +147,17 @@ void WriteStats() {
   }
   const uint64_t m = g_state->maps.exchange(0), fs = g_state->syncs.exchange(0),
                  kfs = g_state->kernel_syncs.exchange(0), ms = g_state->msyncs.exchange(0),
-                 kms = g_state->kernel_msyncs.exchange(0);
-  if (r + w + m + fs + kfs + ms + kms == 0) return;
+                 kms = g_state->kernel_msyncs.exchange(0),
+                 dfs = g_state->daemon_syncs.exchange(0);
+  if (r + w + m + fs + kfs + ms + kms + dfs == 0) return;
   using ull = unsigned long long;
   char line[256];
   const int n = snprintf(line, sizeof line,
                          "reads %llu writes %llu maps %llu pid %d fsyncs %llu kernel_fsyncs %llu "
-                         "msyncs %llu kernel_msyncs %llu\n",
+                         "msyncs %llu kernel_msyncs %llu daemon_fsyncs %llu\n",
                          static_cast<ull>(r), static_cast<ull>(w), static_cast<ull>(m), getpid(),
                          static_cast<ull>(fs), static_cast<ull>(kfs), static_cast<ull>(ms),
-                         static_cast<ull>(kms));
+                         static_cast<ull>(kms), static_cast<ull>(dfs));
   int fd = sys::openat(AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return;
   (void)!sys::write(fd, line, static_cast<size_t>(n));
@@ -564,8 +566,10 @@ off_t pmemfs_lseek(int fd, off_t offset, int whence) {
 int SyncFile(int fd, bool datasync) {
   if (std::shared_ptr<Ofd> o = Get(fd)) {
     State& s = St();
-    bool covered = false;
-    if (int e = o->file->Sync(datasync, s.spawns.load(), &covered); e != 0) {
+    bool covered = false, asked = false;
+    const int e = o->file->Sync(datasync, s.spawns.load(), &covered, &asked);
+    if (asked) s.daemon_syncs++;
+    if (e != 0) {
       errno = e;
       return -1;
     }

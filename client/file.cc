@@ -523,8 +523,9 @@ void File::Closed(bool own) {
   if (own) own_opens_.fetch_sub(1, std::memory_order_relaxed);
 }
 
-int File::Sync(bool datasync, uint64_t spawns, bool* covered) {
+int File::Sync(bool datasync, uint64_t spawns, bool* covered, bool* asked) {
   *covered = false;
+  *asked = false;
   if (spawns_.load(std::memory_order_relaxed) != spawns)
     shared_.store(true, std::memory_order_relaxed);
   // What we ask the daemon to match against its count of the kernel's opens of the file
@@ -532,16 +533,26 @@ int File::Sync(bool datasync, uint64_t spawns, bool* covered) {
   // makes the daemon's count larger.
   const uint32_t opens =
       shared_.load(std::memory_order_relaxed) ? 0 : own_opens_.load(std::memory_order_relaxed);
-  const bool wrote = wrote_.exchange(false);
   bool leased;
   {
+    // The slot says whether the daemon holds anything of the file not durable yet; under mu_,
+    // so that it stays this file's slot (a revocation waits).
     std::shared_lock l(mu_);
     leased = slot_ != nullptr;
+    if (leased && !mount_->kernel_caches_writes() && direct::Synced(*slot_, ino_, opens, datasync)) {
+      // Nothing to commit, nothing the kernel's fsync would do. wrote_ stays: the kernel's
+      // cached pages are dropped at the next round trip or the release (readers that open
+      // meanwhile drop them at their open).
+      *covered = true;
+      return 0;
+    }
   }
+  const bool wrote = wrote_.exchange(false);
   // Nothing of ours in the daemon and no lease (so maybe copy mode, or a file we only read
   // through the kernel): the kernel's fsync is the whole job.
   if (!leased && !wrote) return 0;
   uint32_t flags = 0;
+  *asked = true;
   int e = mount_->RequestFsync(ino_, wrote, datasync, opens, &flags);
   if (e != 0 && wrote) wrote_ = true;
   if (e == 0) *covered = flags & direct::kFsyncCovered;

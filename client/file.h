@@ -87,8 +87,9 @@ class File {
   // is durable already. Returns 0 or an errno. *covered: whether that was all the kernel's
   // fsync would have done too (the daemon says so, kFsyncCovered), so that it can be skipped;
   // `spawns` is the process's count of children made so far (api.cc), which may share our
-  // open file descriptions.
-  int Sync(bool datasync, uint64_t spawns, bool* covered);
+  // open file descriptions. No round trip when the slot says everything is durable already
+  // and every open of the file is ours (direct::Synced); *asked says whether one was made.
+  int Sync(bool datasync, uint64_t spawns, bool* covered, bool* asked);
   // An open file description of this file is tracked: `own` when this process opened it (and
   // shares it with nobody, as far as it knows), not when it inherited it. `spawns` as in Sync.
   void Opened(bool own, uint64_t spawns);

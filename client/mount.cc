@@ -103,6 +103,7 @@ Result<std::unique_ptr<Mount>> Mount::Connect(dev_t dev) {
                            " descriptors for " + std::to_string(reply.part_count) + " parts");
   }
   m->read_only_ = reply.flags & direct::kHelloReadOnly;
+  m->kernel_caches_writes_ = reply.flags & direct::kHelloKernelCachesWrites;
   m->pages_ = reply.mode == 2;
   m->slot_fd_ = fds.back();
   fds.pop_back();

@@ -60,6 +60,8 @@ class Mount {
   mapping::Device& device() { return *device_; }
   bool read_only() const { return read_only_; }
   bool pages() const { return pages_; }
+  // The kernel caches writes on this mount (kHelloKernelCachesWrites): every fsync asks.
+  bool kernel_caches_writes() const { return kernel_caches_writes_; }
   direct::Slot* slot(uint32_t i) { return i != 0 && i < slot_count_ ? &slots_[i] : nullptr; }
 
   // The File of inode `ino` in this process (made on first use).
@@ -92,6 +94,7 @@ class Mount {
   uint32_t slot_count_ = 0;
   bool read_only_ = false;
   bool pages_ = false;
+  bool kernel_caches_writes_ = false;
   std::thread answers_;
   std::atomic<bool> abandoned_{false};
   std::atomic<bool> closing_{false};  // the destructor runs

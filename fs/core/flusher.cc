@@ -71,14 +71,16 @@ void Flusher::Hold(const std::shared_ptr<Inode>& ip) {
 
 void Flusher::Defer(const std::shared_ptr<Inode>& ip) {
   if (ip->times_pending) return;
-  ip->times_pending = true;
+  ip->MarkTimesPending();
   Hold(ip);
 }
 
 Status Flusher::CommitTimes(Inode& ip) {
-  if (!ip.times_pending) return Status::Ok();
-  PMEMFS_RETURN_IF_ERROR(hooks_.commit_record(ip));
-  ip.times_pending = false;
+  if (ip.times_pending) {
+    PMEMFS_RETURN_IF_ERROR(hooks_.commit_record(ip));
+    ip.times_pending = false;
+  }
+  ip.PublishSynced();  // (the record as last committed is all of it now)
   return Status::Ok();
 }
 

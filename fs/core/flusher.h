@@ -73,7 +73,8 @@ class Flusher {
   // in the set, or in a batch that Flush commits after taking ip.mu (so with these times).
   // The reference keeps the inode cached until its times are committed.
   void Defer(const std::shared_ptr<Inode>& ip) EXCLUDES(mu_);
-  // Commits ip's pending times now (Fsync, the last Release). Caller holds ip.mu exclusively.
+  // Commits ip's pending times now (Fsync, the last Release), then tells its direct-access
+  // clients what of theirs is durable (Inode::PublishSynced). Caller holds ip.mu exclusively.
   Status CommitTimes(Inode& ip);
   // The inode's times were committed by its owner: stop holding it (Release, so that the inode
   // can be evicted). Caller holds no inode lock.

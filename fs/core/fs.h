@@ -276,6 +276,10 @@ class Filesystem {
   void RevokeAllLeases();
   // Revocations not answered in time whose blocks stay pinned (tests, the log).
   size_t pending_revocations() const;
+  // Whether some client holds a write lease on `ino`: its pages in the kernel's cache may be
+  // older than the device, so fs/fuse opens it without keep_cache (a client's fsync that makes
+  // no round trip, direct::Synced, relies on it).
+  bool HasWriteLease(uint64_t ino);
   // The device, for the direct-access server to hand its parts to clients.
   const mapping::Device& device() const { return *dev_; }
 

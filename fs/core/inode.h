@@ -8,6 +8,7 @@
 // commit succeeded.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <map>
@@ -74,6 +75,29 @@ struct Inode {
   // end of the write leases granted).
   std::atomic<direct::Slot*> lease_slot{nullptr};
   std::atomic<uint64_t> lease_size_cap{0};
+  // rec's size and mtime when the daemon last took the slot's into it (Filesystem::
+  // FoldLeasesLocked; when the slot was handed out): a slot's size and mtime up to these are in
+  // the record. Guarded by `mu`.
+  uint64_t lease_folded_size = 0;
+  int64_t lease_folded_mtime = 0;
+
+  // rec's times are ahead of the media from now on (the Flusher holds it): the slot's clients
+  // must ask the daemon at fsync (direct_protocol.h, Synced). Caller holds `mu` exclusively.
+  void MarkTimesPending() {
+    times_pending = true;
+    if (direct::Slot* s = lease_slot.load(std::memory_order_acquire))
+      s->synced_mtime_ns.store(direct::kTimesNotSynced, std::memory_order_release);
+  }
+  // The record is durable and nothing of it is pending: the slot's clients learn that the size
+  // and times they reported up to the last fold need no round trip at fsync. Caller holds `mu`
+  // exclusively, and !times_pending.
+  void PublishSynced() {
+    direct::Slot* s = lease_slot.load(std::memory_order_acquire);
+    if (s == nullptr) return;
+    // (The record's own when lower: a setattr changed it since, and the next fold may move it.)
+    s->synced_size.store(std::min(lease_folded_size, rec.size), std::memory_order_release);
+    s->synced_mtime_ns.store(std::min(lease_folded_mtime, rec.mtime_ns), std::memory_order_release);
+  }
   // Kernel lookup references and open files; guarded by InodeCache::mu_.
   uint64_t nlookup = 0;
   uint64_t open_count = 0;

@@ -97,15 +97,31 @@ void InodeCache::Forget(uint64_t ino, uint64_t n) {
   EvictDeferred();
 }
 
+namespace {
+
+void StoreOpens(Inode& ip) {
+  if (direct::Slot* s = ip.lease_slot.load(std::memory_order_acquire))
+    s->kernel_opens.store(ip.open_count, std::memory_order_release);
+}
+
+}  // namespace
+
 void InodeCache::Opened(Inode& ip) {
   MutexLock l(mu_);
   ip.open_count++;
+  StoreOpens(ip);
 }
 
 bool InodeCache::Closed(Inode& ip) {
   MutexLock l(mu_);
   if (ip.open_count > 0) ip.open_count--;
+  StoreOpens(ip);
   return ip.open_count == 0;
+}
+
+void InodeCache::PublishOpens(Inode& ip) {
+  MutexLock l(mu_);
+  StoreOpens(ip);
 }
 
 uint64_t InodeCache::OpenCount(const Inode& ip) {

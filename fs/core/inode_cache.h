@@ -88,6 +88,9 @@ class InodeCache {
   bool Closed(Inode& ip) EXCLUDES(mu_);
   // The open files of `ip` the kernel has told us of (opens not yet released).
   uint64_t OpenCount(const Inode& ip) EXCLUDES(mu_);
+  // Direct access: that count into ip's lease slot (direct::Slot::kernel_opens), for a slot
+  // just handed out; Opened and Closed keep it current. Under mu_, so never older than the count.
+  void PublishOpens(Inode& ip) EXCLUDES(mu_);
   // Drops the inode from the cache when nothing holds it, freeing it first when unlinked; an
   // unlinked inode that is closed but still referenced by the kernel loses its data at once
   // (Hooks::drop_contents), its record at the last Forget. Caller holds no locks. An inode with

@@ -72,6 +72,9 @@ Result<uint32_t> LeaseSlots::Allocate(uint64_t ino, uint64_t size, int64_t mtime
   s.size.store(size, std::memory_order_relaxed);
   s.mtime_ns.store(mtime_ns, std::memory_order_relaxed);
   s.append_end.store(0, std::memory_order_relaxed);  // (max with size: appends start at size)
+  s.synced_size.store(direct::kNotSynced, std::memory_order_relaxed);  // until a commit says
+  s.synced_mtime_ns.store(direct::kTimesNotSynced, std::memory_order_relaxed);
+  s.kernel_opens.store(0, std::memory_order_relaxed);  // (InodeCache::PublishOpens)
   s.ino.store(ino, std::memory_order_release);
   return i;
 }
@@ -295,6 +298,10 @@ bool Filesystem::FoldLeasesLocked(Inode& ip, InodeRecord* working) {
     ip.rec.ctime_ns = mtime;
     changed = true;
   }
+  // What the next durable commit of the record covers (Inode::PublishSynced): a slot's size
+  // and mtime up to these (a size past the cap is never covered).
+  ip.lease_folded_size = ip.rec.size;
+  ip.lease_folded_mtime = ip.rec.mtime_ns;
   if (working != nullptr) {
     working->size = std::max(working->size, ip.rec.size);
     working->mtime_ns = std::max(working->mtime_ns, ip.rec.mtime_ns);
@@ -306,7 +313,7 @@ bool Filesystem::FoldLeasesLocked(Inode& ip, InodeRecord* working) {
   if (LeaseTable::PerInode* p = leases_->Find(ip.ino); p != nullptr && p->inode)
     flusher_->Defer(p->inode);
   else
-    ip.times_pending = true;  // (committed with the record's next commit)
+    ip.MarkTimesPending();  // (committed with the record's next commit)
   return true;
 }
 
@@ -396,7 +403,7 @@ void Filesystem::RetireLeases(Inode& ip) {
     if (LeaseTable::PerInode* p = leases_->Find(ip.ino); p != nullptr && p->inode)
       flusher_->Defer(p->inode);
     else
-      ip.times_pending = true;
+      ip.MarkTimesPending();
   }
   leases_->RetireSlot(leases_->Erase(ip.ino));
 }
@@ -532,7 +539,12 @@ Result<LeaseGrant> Filesystem::GrantLocked(ClientId c, const LeaseRequest& r, co
   if (p.slot == 0) {
     PMEMFS_ASSIGN_OR_RETURN(p.slot,
                             leases_->slots().Allocate(r.ino, ip->rec.size, ip->rec.mtime_ns));
+    ip->lease_folded_size = ip->rec.size;
+    ip->lease_folded_mtime = ip->rec.mtime_ns;
     ip->lease_slot.store(&leases_->slots().at(p.slot), std::memory_order_release);
+    cache_->PublishOpens(*ip);
+    // Durable already unless times are pending: the first fsync needs no round trip then.
+    if (!ip->times_pending && !ip->is_volatile()) ip->PublishSynced();
   }
 
   LeaseGrant g;
@@ -646,6 +658,8 @@ void Filesystem::RevokeAllLeases() {
     (void)flusher_->CommitTimes(**ip);
   }
 }
+
+bool Filesystem::HasWriteLease(uint64_t ino) { return leases_ && leases_->HasWriteLease(ino); }
 
 size_t Filesystem::pending_revocations() const { return leases_ ? leases_->pending() : 0; }
 

@@ -295,6 +295,7 @@ void DirectServer::HandleHello(const std::shared_ptr<Client>& cp, const void* bu
   reply.mode = fs_->options().mode == mapping::Mode::kPages ? 2 : 1;
   reply.flags = fs_->read_only() || fs_->device().read_only() ? uint32_t{direct::kHelloReadOnly}
                                                               : 0u;
+  if (opts_.kernel_caches_writes) reply.flags |= direct::kHelloKernelCachesWrites;
   reply.part_count = static_cast<uint32_t>(part_fds_.size());
   reply.slot_count = fs_->lease_slot_count();
   for (size_t i = 0; i < part_flags_.size(); i++) reply.part_flags[i] = part_flags_[i];

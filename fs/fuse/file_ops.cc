@@ -4,7 +4,7 @@
 // No file is opened with direct_io: shared mmap must work in every mode (libfuse 3.14 cannot
 // allow mmap of direct_io files), so the kernel page cache sits in front of every mode and
 // keep_cache keeps it across opens (only we change the data; see ops.h), except when an atime
-// update is due (Open). Reads are answered from mapping::ReadRef's iovecs, which point into the
+// update is due or a direct-access client holds a write lease on the file (Open). Reads are answered from mapping::ReadRef's iovecs, which point into the
 // device mapping in direct and pages mode: the kernel copies straight from pmem into the
 // request, no copy in the daemon. Writes made with O_DIRECT drop the kernel's cached pages of
 // their range before the reply (WriteBuf).
@@ -42,6 +42,9 @@ void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // relatime through the page cache: when an atime update is due, the kernel drops what it has
   // cached (synchronously, before open returns), so the next read reaches us and moves atime.
   if ((fi->flags & O_ACCMODE) != O_WRONLY && fs->AtimeDue(ino)) fi->keep_cache = 0;
+  // Direct access: clients write the device under their write leases, and their fsync need not
+  // drop our cached pages (direct::Synced): an open while one is held drops them.
+  if (fs->HasWriteLease(ino)) fi->keep_cache = 0;
   if (fuse_reply_open(req, fi) != 0) (void)fs->Release(ino);  // the kernel did not take it
 }
 

@@ -15,6 +15,7 @@
 //                                             <-    GrantReply + Extent[extent_count]
 //   ReleaseRequest                            ->    <- Header (status: 0 or an errno)
 //   FsyncRequest                              ->    <- FsyncReply (status, kFsyncCovered)
+//                                                   (none when the slot says Synced, below)
 //   on the callback socket (a socketpair end the client passed in its hello):
 //                                             <-    RevokeMessage
 //   AckMessage                                ->    (after the client stopped using the range)
@@ -34,6 +35,19 @@
 // append_end), moves append_end past itself (compare-and-swap), writes and persists its bytes,
 // and only then raises the size, once the appends placed before it have raised it to its
 // start: so a size, whenever the daemon reads it, covers only bytes already durable.
+//
+// fsync without a round trip (Synced below): the daemon also publishes in the slot what of it
+// is durable. `synced_size` and `synced_mtime_ns` are the inode's size and mtime when the daemon
+// last took the slot's into it (a slot's size and mtime up to these are in the record), stored
+// once a commit made that record durable with nothing else of it pending (kNotSynced until the
+// first such commit after the slot was handed out; a size past the end of the write leases is
+// never taken, so never covered). Whatever makes the
+// record's times pending again (a write through the kernel, a fold that moved them) sets
+// synced_mtime_ns to kTimesNotSynced first; the size only changes outside the slot after every
+// lease was revoked, which retires the slot. Allocation is durable when a grant returns (its
+// commit). `kernel_opens` is the count of the kernel's open files of the inode, kept current
+// under the daemon's lock of that count. (A mount whose kernel caches writes says so in the
+// hello, kHelloKernelCachesWrites: its clients always ask.)
 #pragma once
 
 #include <sys/types.h>
@@ -77,6 +91,9 @@ struct HelloRequest {
 
 enum HelloFlags : uint32_t {
   kHelloReadOnly = 1u << 0,  // read leases only; the parts come read-only
+  // The kernel caches writes (FUSE writeback cache): dirty pages may wait in it, so an fsync
+  // always needs the kernel's too, and never skips the daemon (Synced is never true).
+  kHelloKernelCachesWrites = 1u << 1,
 };
 
 enum PartFlags : uint32_t {
@@ -183,9 +200,32 @@ struct alignas(64) Slot {
   std::atomic<uint64_t> size;
   std::atomic<int64_t> mtime_ns;
   std::atomic<uint64_t> append_end;  // the clients': where the appends placed so far end
-  uint64_t reserved[4];
+  std::atomic<uint64_t> synced_size;     // the daemon's, as above
+  std::atomic<int64_t> synced_mtime_ns;  // the daemon's
+  std::atomic<uint64_t> kernel_opens;    // the daemon's
+  uint64_t reserved;
 };
 static_assert(sizeof(Slot) == 64);
 static_assert(std::atomic<uint64_t>::is_always_lock_free);
+
+inline constexpr uint64_t kNotSynced = UINT64_MAX;
+inline constexpr int64_t kTimesNotSynced = INT64_MIN;
+
+// Whether an fsync (fdatasync when `datasync`, which leaves times alone) of inode `ino` has
+// nothing left for the daemon to do: `s` is the slot of a lease the caller holds (so it is not
+// handed to another inode meanwhile), and every one of the kernel's opens of the file is one of
+// the caller's `opens` (then no other process can hold dirty pages of it in the kernel's page
+// cache, and no reader through the kernel has pages older than our writes open: the daemon
+// opens a write-leased file without keep_cache). The data of the caller's writes is durable
+// already; what the daemon keeps of them (size, times) is durable when the slot says so.
+inline bool Synced(const Slot& s, uint64_t ino, uint64_t opens, bool datasync) {
+  if (opens == 0 || s.ino.load(std::memory_order_acquire) != ino) return false;
+  if (s.kernel_opens.load(std::memory_order_acquire) != opens) return false;
+  const uint64_t size = s.synced_size.load(std::memory_order_acquire);
+  if (size == kNotSynced || s.size.load(std::memory_order_acquire) > size) return false;
+  if (datasync) return true;
+  const int64_t mtime = s.synced_mtime_ns.load(std::memory_order_acquire);
+  return mtime != kTimesNotSynced && s.mtime_ns.load(std::memory_order_acquire) <= mtime;
+}
 
 }  // namespace pmemfs::direct

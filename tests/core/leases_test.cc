@@ -128,6 +128,11 @@ class Harness : public testing::FsHarnessBase {
   }
   uint64_t Size(uint64_t ino) { return fs_->GetAttr(ino)->size; }
   uint64_t FreeBlocks() { return fs_->StatFs()->free_blocks; }
+  direct::Slot& Slot(uint32_t i) { return slots_[i]; }
+  // What a client's fsync (fdatasync when `datasync`) with `opens` opens of its own sees.
+  bool Synced(const LeaseGrant& g, uint64_t ino, bool datasync, uint64_t opens = 1) {
+    return direct::Synced(slots_[g.slot], ino, opens, datasync);
+  }
 
   FakeHolders holders;
 
@@ -418,6 +423,83 @@ TEST_P(LeasesTest, FsyncLeasesCountsTheKernelsOpens) {
   ASSERT_TRUE(h.fs().Release(ino).ok());
   ASSERT_TRUE(h.fs().FsyncLeases(c, ino, &opens).ok());
   EXPECT_EQ(opens, 1u);
+  ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
+  ASSERT_TRUE(h.fs().Release(ino).ok());
+}
+
+// fsync without a round trip (direct::Synced): the slot says the size and mtime clients
+// reported are durable only after a commit of them, and stops saying so for the mtime when a
+// write through the kernel leaves times pending, for everything when the size moves or another
+// open of the file appears.
+TEST_P(LeasesTest, TheSlotSaysWhatOfTheClientsReportIsDurable) {
+  Harness h(GetParam());
+  const uint64_t ino = h.Create("f");  // one open: the client's
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant g = h.Grant(c, ino, 0, 4 * kB, true);
+  EXPECT_TRUE(h.Synced(g, ino, false)) << "a fresh slot of a committed record";
+  EXPECT_FALSE(h.Synced(g, ino + 1, false)) << "another inode's slot";
+  EXPECT_FALSE(h.Synced(g, ino, false, 2)) << "an open of the file the client did not make";
+  h.ClientWrite(g, 0, std::string(kB, 'a'));  // the size moves
+  EXPECT_FALSE(h.Synced(g, ino, true));
+  EXPECT_FALSE(h.Synced(g, ino, false));
+  ASSERT_TRUE(h.fs().FsyncLeases(c, ino).ok());
+  EXPECT_TRUE(h.Synced(g, ino, true));
+  EXPECT_TRUE(h.Synced(g, ino, false));
+  h.ClientWrite(g, 0, std::string(kB, 'b'));  // an overwrite in place: no size change
+  EXPECT_TRUE(h.Synced(g, ino, false));
+  direct::Slot& s = h.Slot(g.slot);
+  s.mtime_ns.store(s.synced_mtime_ns.load() + 1);  // the client's next mtime tick
+  EXPECT_TRUE(h.Synced(g, ino, true)) << "fdatasync leaves times alone";
+  EXPECT_FALSE(h.Synced(g, ino, false));
+  ASSERT_TRUE(h.fs().FsyncLeases(c, ino).ok());
+  EXPECT_TRUE(h.Synced(g, ino, false));
+  EXPECT_GE(h.fs().GetAttr(ino)->mtime.tv_sec * 1000000000 + h.fs().GetAttr(ino)->mtime.tv_nsec,
+            s.mtime_ns.load());
+  // A write through the kernel (an overwrite: the lease stays) leaves its times pending.
+  h.Write(ino, 5, "k");
+  EXPECT_TRUE(h.Synced(g, ino, true));
+  EXPECT_FALSE(h.Synced(g, ino, false));
+  ASSERT_TRUE(h.fs().FsyncLeases(c, ino).ok());
+  EXPECT_TRUE(h.Synced(g, ino, false));
+  // A background round folds and commits what clients reported: synced without an fsync.
+  h.ClientWrite(g, 0, std::string(2 * kB, 'c'));
+  EXPECT_FALSE(h.Synced(g, ino, true));
+  h.fs().FoldAllLeases();
+  ASSERT_TRUE(h.fs().SyncFs().ok());
+  EXPECT_TRUE(h.Synced(g, ino, false));
+  // Another process's open (and its close): the count in the slot follows.
+  ASSERT_TRUE(h.fs().Open(kRoot, ino, O_RDONLY).ok());
+  EXPECT_EQ(h.Slot(g.slot).kernel_opens.load(), 2u);
+  EXPECT_FALSE(h.Synced(g, ino, false));
+  EXPECT_TRUE(h.Synced(g, ino, false, 2));
+  ASSERT_TRUE(h.fs().Release(ino).ok());
+  EXPECT_TRUE(h.Synced(g, ino, false));
+  EXPECT_TRUE(h.fs().HasWriteLease(ino));
+  // The slot retired (a truncate calls every lease back): nothing is synced for this inode.
+  ASSERT_TRUE(h.fs().SetAttr(kRoot, ino, {.fields = kSetSize, .size = 10}).ok());
+  EXPECT_FALSE(h.Synced(g, ino, true));
+  EXPECT_FALSE(h.fs().HasWriteLease(ino));
+  // A new slot for it starts from the committed record (the truncate's commit).
+  LeaseGrant g2 = h.Grant(c, ino, 0, kB, true);
+  EXPECT_EQ(h.Slot(g2.slot).size.load(), 10u);
+  EXPECT_TRUE(h.Synced(g2, ino, false));
+  ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
+  ASSERT_TRUE(h.fs().Release(ino).ok());
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
+// A slot handed out while the record's times are pending says nothing is synced until a commit.
+TEST_P(LeasesTest, ASlotOfARecordWithPendingTimesIsNotSynced) {
+  Harness h(GetParam());
+  const uint64_t ino = h.Create("f");
+  h.Write(ino, 0, std::string(kB, 'x'));  // allocates: committed
+  h.Write(ino, 0, "y");                   // an overwrite: its times pending
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant g = h.Grant(c, ino, 0, 1, false);
+  EXPECT_FALSE(h.Synced(g, ino, false));
+  EXPECT_FALSE(h.Synced(g, ino, true));
+  ASSERT_TRUE(h.fs().FsyncLeases(c, ino).ok());
+  EXPECT_TRUE(h.Synced(g, ino, false));
   ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
   ASSERT_TRUE(h.fs().Release(ino).ok());
 }

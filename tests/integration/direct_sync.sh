@@ -4,6 +4,8 @@
 #     kernel fsync (the library's counters, PMEMFS_DIRECT_STATS), and still makes the size of
 #     appends durable: kill -9 of the daemon right after, remount, the size and bytes are there
 #     (with writeback_ms far away, so only the fsync can have committed them);
+#   - overwrites in place (no size or allocation change) are fdatasynced with no round trip at
+#     all, and survive kill -9 of the daemon with their size and the fsynced mtime;
 #   - it is still the kernel's fsync too when the kernel may hold dirty pages of the file: another
 #     process has it open and has stored into a shared mapping of it (those stores survive the
 #     daemon's kill -9 once our fsync returned), a shared mapping of our own, after a fork;
@@ -44,6 +46,27 @@ if what == "append":        # N 4 KiB appends, each fsynced (odd ones fdatasync)
     print("synced", flush=True)
     if len(sys.argv) > 4:
         time.sleep(600)
+elif what == "overwrite":   # 16 KiB fsynced, N overwrites in place each fdatasynced, an
+    n = int(sys.argv[3])    # fsync, the mtime printed; then wait
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    os.pwrite(fd, b"o" * 16384, 0)
+    os.fsync(fd)
+    for i in range(n):
+        os.pwrite(fd, rec(i), (i % 4) * 4096)
+        os.fdatasync(fd)
+    os.fsync(fd)
+    mtime = os.fstat(fd).st_mtime_ns
+    os.close(os.open(path + ".flag", os.O_RDWR | os.O_CREAT, 0o644))  # (writes the stats line)
+    print("synced", mtime, flush=True)
+    time.sleep(600)
+elif what == "check-overwrites":
+    n, mtime = int(sys.argv[3]), int(sys.argv[4])
+    data = open(path, "rb").read()
+    want = b"".join(rec(max(i for i in range(n) if i % 4 == b)) for b in range(4))
+    if data != want:
+        sys.exit(f"{len(data)} bytes, not the last overwrites")
+    if os.stat(path).st_mtime_ns < mtime:
+        sys.exit(f"mtime {os.stat(path).st_mtime_ns} is older than the fsynced {mtime}")
 elif what == "check-appends":
     n = int(sys.argv[3])
     data = open(path, "rb").read()
@@ -88,6 +111,7 @@ run_direct append python3 "$WORK/sync.py" append "$MNT/log" 200 >/dev/null ||
   fail "appends and fsyncs under pmemfs-direct failed"
 expect_eq "$(stat_sum append fsyncs)" 200 "fsyncs done by the library alone"
 expect_eq "$(stat_sum append kernel_fsyncs)" 0 "fsyncs that also went to the kernel"
+expect_eq "$(stat_sum append daemon_fsyncs)" 200 "fsyncs of appends that asked the daemon (each moved the size)"
 expect_eq "$(stat -c %s "$MNT/log")" $((200 * 4096)) "size after 200 appends"
 
 # The daemon killed right after the last fsync returned, the appender still holding its leases.
@@ -107,6 +131,32 @@ wait "$holder" 2>/dev/null || true
 mount_fs writeback_ms=600000
 expect_eq "$(stat -c %s "$MNT/held")" $((100 * 4096)) "size of appends fsynced under the library, after kill -9 of the daemon"
 python3 "$WORK/sync.py" check-appends "$MNT/held" 100 || fail "bytes of fsynced appends after kill -9 of the daemon"
+
+# Overwrites in place change no size and no allocation: their fdatasync needs no round trip
+# (direct::Synced), and an fsync only when the mtime moved since the last commit. The daemon
+# killed right after the last fsync: the bytes, size and mtime are there.
+rm -f "$WORK/ow.out" "$WORK/ow.stats"
+PMEMFS_DIRECT_STATS="$WORK/ow.stats" "$DIRECT" python3 "$WORK/sync.py" overwrite "$MNT/ow" 200 \
+  >"$WORK/ow.out" &
+writer=$!
+for i in $(seq 600); do
+  grep -q synced "$WORK/ow.out" 2>/dev/null && break
+  kill -0 "$writer" 2>/dev/null || fail "the overwriter ended early"
+  sleep 0.1
+done
+grep -q synced "$WORK/ow.out" || fail "the overwriter did not finish 200 overwrites within 60 s"
+mtime=$(awk '/synced/ { print $2 }' "$WORK/ow.out")
+crash_daemon
+kill -9 "$writer"
+wait "$writer" 2>/dev/null || true
+expect_eq "$(stat_sum ow fsyncs)" 202 "fsyncs of overwrites done by the library alone"
+expect_eq "$(stat_sum ow kernel_fsyncs)" 0 "fsyncs of overwrites that also went to the kernel"
+ow_asked=$(stat_sum ow daemon_fsyncs)
+[ "$ow_asked" -ge 1 ] && [ "$ow_asked" -le 2 ] ||
+  fail "fsyncs of overwrites that asked the daemon: $ow_asked, not the first (the size) and maybe the last (the mtime)"
+mount_fs writeback_ms=600000
+python3 "$WORK/sync.py" check-overwrites "$MNT/ow" 200 "$mtime" ||
+  fail "overwrites fdatasynced without a round trip, after kill -9 of the daemon"
 
 # --- when the kernel's fsync is still needed -------------------------------------------------
 # Another process stored into a shared mapping of the file (dirty pages in the kernel's cache);
