@@ -53,6 +53,7 @@ void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fu
   Result<core::Attr> a = ctx.fs->Create(CallerOf(req), parent, name, mode, fi->flags);
   if (!a.ok()) return ReplyStatus(req, a.status(), "create");
   SetOpenFlags(fi);
+  if (ctx.fs->HasWriteLease(a->ino)) fi->keep_cache = 0;  // (an existing file: as Open)
   fuse_entry_param e = ToEntry(ctx, *a);
   if (fuse_reply_create(req, &e, fi) != 0) {
     (void)ctx.fs->Release(a->ino);

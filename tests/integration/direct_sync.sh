@@ -5,7 +5,8 @@
 #     appends durable: kill -9 of the daemon right after, remount, the size and bytes are there
 #     (with writeback_ms far away, so only the fsync can have committed them);
 #   - overwrites in place (no size or allocation change) are fdatasynced with no round trip at
-#     all, and survive kill -9 of the daemon with their size and the fsynced mtime;
+#     all, and survive kill -9 of the daemon with their size and the fsynced mtime; a reader
+#     opening the file through the kernel after that sees them;
 #   - it is still the kernel's fsync too when the kernel may hold dirty pages of the file: another
 #     process has it open and has stored into a shared mapping of it (those stores survive the
 #     daemon's kill -9 once our fsync returned), a shared mapping of our own, after a fork;
@@ -67,6 +68,13 @@ elif what == "check-overwrites":
         sys.exit(f"{len(data)} bytes, not the last overwrites")
     if os.stat(path).st_mtime_ns < mtime:
         sys.exit(f"mtime {os.stat(path).st_mtime_ns} is older than the fsynced {mtime}")
+elif what == "write-hold":  # "b" over the first 4 KiB, fdatasync, the stats line; then wait
+    fd = os.open(path, os.O_RDWR)
+    os.pwrite(fd, b"b" * 4096, 0)
+    os.fdatasync(fd)
+    os.close(os.open(path + ".flag", os.O_RDWR | os.O_CREAT, 0o644))  # (writes the stats line)
+    print("synced", flush=True)
+    time.sleep(600)
 elif what == "check-appends":
     n = int(sys.argv[3])
     data = open(path, "rb").read()
@@ -157,6 +165,26 @@ ow_asked=$(stat_sum ow daemon_fsyncs)
 mount_fs writeback_ms=600000
 python3 "$WORK/sync.py" check-overwrites "$MNT/ow" 200 "$mtime" ||
   fail "overwrites fdatasynced without a round trip, after kill -9 of the daemon"
+
+# Coherence without a round trip: a reader that opens the file through the kernel after such an
+# fdatasync sees the write, though the kernel had older pages of it cached (the daemon opens a
+# write-leased file without keep_cache; the writer still holds it open).
+head -c 16384 /dev/zero | tr '\0' a >"$MNT/coh"
+expect_eq "$(head -c 4096 "$MNT/coh" | tr -d a | wc -c)" 0 "the file through the kernel before"
+rm -f "$WORK/coh.out" "$WORK/coh.stats"
+PMEMFS_DIRECT_STATS="$WORK/coh.stats" "$DIRECT" python3 "$WORK/sync.py" write-hold "$MNT/coh" \
+  >"$WORK/coh.out" &
+cohw=$!
+for i in $(seq 300); do
+  grep -q synced "$WORK/coh.out" 2>/dev/null && break
+  kill -0 "$cohw" 2>/dev/null || fail "the writer ended early"
+  sleep 0.1
+done
+grep -q synced "$WORK/coh.out" || fail "the writer did not write within 30 s"
+expect_eq "$(stat_sum coh daemon_fsyncs)" 0 "fdatasyncs of an overwrite that asked the daemon"
+expect_eq "$(head -c 4096 "$MNT/coh" | tr -d b | wc -c)" 0 "a kernel reader opening after a library write and its fdatasync"
+kill -9 "$cohw"
+wait "$cohw" 2>/dev/null || true
 
 # --- when the kernel's fsync is still needed -------------------------------------------------
 # Another process stored into a shared mapping of the file (dirty pages in the kernel's cache);
