@@ -100,8 +100,9 @@ class Mount {
   std::atomic<bool> closing_{false};  // the destructor runs
   std::atomic<bool> lost_{false};     // the daemon died: no requests, no leases any more
 
-  std::mutex call_mu_;  // one request at a time; guards seq_
+  std::mutex call_mu_;  // one request at a time; guards seq_ and recv_buf_
   uint64_t seq_ = 0;
+  std::vector<char> recv_buf_;  // replies land here first (Call)
 
   std::mutex files_mu_;  // guards files_
   std::unordered_map<uint64_t, std::weak_ptr<File>> files_;
