@@ -16,6 +16,7 @@
 #include <iterator>
 #include <string>
 
+#include "fs/store/bitmap_area.h"
 #include "pmemfs/crc32c.h"
 
 namespace pmemfs::core {
@@ -62,8 +63,7 @@ Result<std::unique_ptr<FileMap>> FileMap::Load(const store::Store& store, uint64
           }
           if (r.checksum != StructChecksum(r) || r.flags != 0 || r.reserved != 0)
             return Status::Corrupt(ExtentName(ino, block, s) + ": checksum mismatch");
-          if (r.file_block > UINT64_MAX - r.length || r.dev_block < sb.data_start ||
-              r.dev_block > sb.backup_block || r.length > sb.backup_block - r.dev_block)
+          if (r.file_block > UINT64_MAX - r.length || !store::InDataArea(sb, r.dev_block, r.length))
             return Status::Corrupt(ExtentName(ino, block, s) + ": blocks outside the data area");
           const uint64_t end = r.file_block + r.length;
           auto next = m->extents_.lower_bound(r.file_block);

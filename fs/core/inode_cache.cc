@@ -243,7 +243,8 @@ Status InodeCache::LoadXattrs(Inode& ip) {
     if (!ip.is_volatile() && ip.rec.xattr_head != 0) {
       const layout::Superblock& sb = store_.superblock();
       // What the store wrote is trusted to have the feature bit (fsck checks it).
-      const store::XattrBounds bounds{sb.data_start, sb.backup_block, true};
+      const store::XattrBounds bounds{sb.data_start, sb.backup_block, true,
+                                            store::MovedBitmapArea(sb)};
       PMEMFS_RETURN_IF_ERROR(store_.ForEachChainBlock(
           ip.rec.xattr_head, store::ChainKind::kXattrs, ip.ino,
           [&](uint64_t block, const std::byte* data) -> Status {

@@ -396,7 +396,8 @@ Status Xattrs::SyncAclMode(store::Tx& tx, Inode& ip, uint32_t mode) {
 Status Xattrs::Free(store::Tx& tx, Inode& ip, InodeRecord& rec) {
   if (!ip.is_volatile() && rec.xattr_head != 0) {
     const layout::Superblock& sb = ctx_.store->superblock();
-    const store::XattrBounds bounds{sb.data_start, sb.backup_block, true};
+    const store::XattrBounds bounds{sb.data_start, sb.backup_block, true,
+                                      store::MovedBitmapArea(sb)};
     uint64_t freed = 0;
     PMEMFS_RETURN_IF_ERROR(ctx_.store->ForEachChainBlock(
         rec.xattr_head, store::ChainKind::kXattrs, ip.ino,

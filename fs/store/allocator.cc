@@ -1,5 +1,6 @@
 #include "fs/store/allocator.h"
 
+#include "fs/store/bitmap_area.h"
 #include "fs/store/metadata_media.h"
 
 #include <algorithm>
@@ -57,6 +58,7 @@ Allocator::Allocator(const layout::Superblock& sb, const mapping::PinCounts* pin
     : data_start_(sb.data_start),
       data_end_(sb.backup_block),
       bitmap_offset_(sb.bitmap_start * layout::kBlockSize),
+      moved_bitmap_(MovedBitmapArea(sb)),
       pins_(pins),
       committed_((sb.store_blocks + 63) / 64),
       reserved_(committed_.size()),
@@ -81,6 +83,7 @@ void Allocator::Load(const mapping::Device& dev) {
   };
   set({0, data_start_});
   set({data_end_, 1});  // the backup superblock
+  set(moved_bitmap_);   // a bitmap area inside the data area (bitmap_area.h)
   reserved_ = committed_;
   free_ = 0;
   ForEachWord({data_start_, data_end_ - data_start_},
@@ -180,6 +183,8 @@ Result<std::map<uint64_t, uint64_t>> Allocator::Materialise(
         return Status::InvalidArgument(RangeName(r) + " lie outside the data area [" +
                                        std::to_string(data_start_) + ", " +
                                        std::to_string(data_end_) + ")");
+      if (r.count > 0 && r.start < moved_bitmap_.end() && moved_bitmap_.start < r.end())
+        return Status::InvalidArgument(RangeName(r) + " overlap the allocation bitmap");
     }
   }
   // Allocations first: a block reserved and freed by the same transaction ends up free.

@@ -83,6 +83,7 @@ class Allocator {
   const uint64_t data_start_;
   const uint64_t data_end_;       // backup_block
   const uint64_t bitmap_offset_;  // device offset of the bitmap
+  const BlockRange moved_bitmap_;  // the bitmap area when inside the data area, else empty
   const mapping::PinCounts* const pins_;
 
   // Guards everything below. Taken after the journal lock when both are held.

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "fs/store/bitmap_area.h"
 #include "fs/store/store.h"
 #include "pmemfs/crc32c.h"
 
@@ -61,7 +62,7 @@ uint64_t& HeadOf(layout::InodeRecord& rec, ChainKind kind) {
 // The header of chain block `block` as `tx` would leave it, checked.
 Result<ChainHeader> ReadHeaderInTx(const Tx& tx, const layout::Superblock& sb,
                                    uint64_t block, ChainKind kind, uint64_t owner) {
-  if (block < sb.data_start || block >= sb.backup_block)
+  if (!InDataArea(sb, block, 1))
     return Status::Corrupt(BlockName(kind, block) + " of inode " + std::to_string(owner) +
                            ": outside the data area");
   ChainHeader h;
@@ -74,7 +75,7 @@ Result<ChainHeader> ReadHeaderInTx(const Tx& tx, const layout::Superblock& sb,
 
 Result<const std::byte*> Store::ReadChainBlock(uint64_t block, ChainKind kind,
                                                uint64_t owner) const {
-  if (block < sb_.data_start || block >= sb_.backup_block)
+  if (!InDataArea(sb_, block, 1))
     return Status::Corrupt(BlockName(kind, block) + " of inode " + std::to_string(owner) +
                            ": outside the data area");
   const std::byte* p = dev_.At(BlockOffset(block));

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "fs/store/bitmap_area.h"
 #include "fs/store/superblock.h"
 #include "fs/store/xattr_block.h"
 #include "mapping/media_guard.h"
@@ -310,7 +311,7 @@ void OwnerMap::WalkChain(uint64_t ino, uint64_t head, OwnerKind kind, bool runs)
   std::vector<std::byte> data(kBlockSize);
   uint64_t steps = 0;
   for (uint64_t block = head; block != 0 && steps <= sb_.data_blocks; steps++) {
-    if (block < sb_.data_start || block >= sb_.backup_block) return;
+    if (!InDataArea(sb_, block, 1)) return;
     // The pointer says what the block is, whether or not it can be read.
     if (runs) runs_.push_back({block, 1, kind, ino, 0});
     ChainHeader h{};

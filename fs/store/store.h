@@ -161,8 +161,8 @@ class Store {
   // Whether such a change was interrupted (the superblock's mark or the labels'). For checkers.
   static bool GeometryChangeInterrupted(const layout::Superblock& sb, const mapping::Device& dev);
   // pmemfs-tune --add-part (growth.cc): whether the store can grow to `store_blocks` when the
-  // device's store area has grown (NoSpace saying what is in the way: the allocation bitmap
-  // grows in place only within the blocks it has, each mapping 128 MiB); and the superblock's
+  // device's store area has grown (NoSpace saying what is in the way: an added space too small
+  // for the moved allocation bitmap, or a journal too small to commit); and the superblock's
   // store_growth mark, set (durable on return) before the part labels change. A read-write open
   // (OpenOffline too) that finds the mark grows the store to the device's store area in one Tx
   // (the backup superblock written first in its new last block) and clears it; when the area did
@@ -274,6 +274,9 @@ class Store {
   // Grows the store to the device's store area and clears store_growth (growth.cc); the
   // allocator is rebuilt with `pins`.
   Status FinishStoreGrowth(const mapping::PinCounts* pins) REQUIRES(features_mu_);
+  // Writes and persists the bitmap area of `grown` (moved by PlanGrowth) from the bitmap of
+  // `from`, with its checksums: outside the store `from` describes (growth.cc).
+  void WriteMovedBitmap(const layout::Superblock& from, const layout::Superblock& grown);
 
   std::atomic<bool> read_only_{false};
   bool offline_ = false;  // OpenOffline: Close writes nothing

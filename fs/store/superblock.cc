@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "fs/store/bitmap_area.h"
 #include "pmemfs/crc32c.h"
 
 namespace pmemfs::store {
@@ -60,12 +61,21 @@ Status CheckGeometry(const Superblock& sb, uint64_t store_bytes, const std::stri
   if (sb.bitmap_blocks < layout::BitmapAreaBlocks(n, checksums))
     return bad(std::to_string(sb.bitmap_blocks) + " bitmap blocks cannot map " +
                std::to_string(n) + " blocks" + (checksums ? " and hold their checksums" : ""));
-  if (sb.data_start < sb.bitmap_start + sb.bitmap_blocks)
-    return bad("the data area overlaps the bitmap");
   if (sb.backup_block != n - 1) return bad("the backup is not in the last block");
   if (sb.data_start >= sb.backup_block || sb.data_blocks != sb.backup_block - sb.data_start)
     return bad("data area [" + std::to_string(sb.data_start) + ", +" +
                std::to_string(sb.data_blocks) + ") does not end at the backup block");
+  // The bitmap area lies before the data area, or (moved by a growth: bitmap_area.h) inside it.
+  if (BitmapInDataArea(sb)) {
+    if (!(sb.incompat & layout::kIncompatMovedBitmap))
+      return bad("the data area overlaps the bitmap");
+    if (sb.data_start < sb.inode_start + sb.inode_blocks)
+      return bad("the data area overlaps the inode table");
+    if (sb.bitmap_blocks > sb.backup_block - sb.bitmap_start)
+      return bad("the bitmap overlaps the backup block");
+  } else if (sb.data_start < sb.bitmap_start + sb.bitmap_blocks) {
+    return bad("the data area overlaps the bitmap");
+  }
   return Status::Ok();
 }
 

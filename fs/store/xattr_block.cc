@@ -32,8 +32,9 @@ std::string CheckExtents(const OutOfLineValue& out, const XattrBounds& bounds) {
             [](const BlockRange& a, const BlockRange& b) { return a.start < b.start; });
   for (size_t i = 0; i < sorted.size(); i++) {
     const BlockRange& r = sorted[i];
+    const BlockRange& m = bounds.moved_bitmap;
     if (r.count == 0 || r.start < bounds.data_start || r.start >= bounds.data_end ||
-        r.count > bounds.data_end - r.start)
+        r.count > bounds.data_end - r.start || (r.start < m.end() && m.start < r.end()))
       return "value blocks [" + std::to_string(r.start) + ", +" + std::to_string(r.count) +
              ") outside the data area";
     if (i > 0 && sorted[i - 1].end() > r.start) return "value extents overlap";

@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "fs/store/bitmap_area.h"
 #include "fs/store/store.h"
 #include "pmemfs/layout.h"
 #include "pmemfs/status.h"
@@ -52,8 +53,10 @@ struct XattrBounds {
   uint64_t data_start = 0;    // its blocks lie in [data_start, data_end): the data area
   uint64_t data_end = 0;
   bool large_xattrs = false;  // the superblock has kIncompatLargeXattrs
+  BlockRange moved_bitmap;    // not in it: a bitmap area inside it (bitmap_area.h)
   static XattrBounds Of(const layout::Superblock& sb) {
-    return {sb.data_start, sb.backup_block, (sb.incompat & layout::kIncompatLargeXattrs) != 0};
+    return {sb.data_start, sb.backup_block, (sb.incompat & layout::kIncompatLargeXattrs) != 0,
+            MovedBitmapArea(sb)};
   }
 };
 

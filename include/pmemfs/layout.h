@@ -229,6 +229,10 @@ constexpr uint64_t DescriptorAreaSize(uint64_t device_pages) {
 //   [data_start, backup_block)          data, extent, directory, xattr and xattr value blocks
 //   backup_block = store_blocks - 1     Superblock (backup copy)
 //
+// A store that pmemfs-tune --add-part grew past what its bitmap maps has its bitmap area moved
+// into the data area (kIncompatMovedBitmap; fs/store/bitmap_area.h has the rule): the area
+// [bitmap_start, +bitmap_blocks) then lies in [data_start, backup_block), its own bits set.
+//
 // Every change of these structures goes through one journal transaction (fs/store/journal.h);
 // file data in direct/pages mode is written in place before the transaction that links it.
 inline constexpr uint64_t kBlockSize = 4096;
@@ -259,8 +263,16 @@ inline constexpr uint64_t kRoCompatBitmapChecksums = 1ull << 0;
 // must not mount. mkpmemfs sets it; an older filesystem gets it (durably, in its own
 // transaction) before the commit of its first out-of-line value. Never cleared.
 inline constexpr uint64_t kIncompatLargeXattrs = 1ull << 1;
+// kIncompatMovedBitmap: the bitmap area (bitmap and checksum table, bitmap_start/bitmap_blocks)
+// may lie inside the data area [data_start, backup_block), its blocks marked in use in the
+// bitmap itself; the blocks below data_start where mkpmemfs put it stay unused metadata.
+// pmemfs-tune --add-part sets it in the transaction that commits a store grown past what the old
+// bitmap maps (fs/store/growth.cc). Code that does not know it would take those blocks for
+// leaked data blocks (fsck would free them), so it must not mount. Never cleared.
+inline constexpr uint64_t kIncompatMovedBitmap = 1ull << 2;
 inline constexpr uint64_t kCompatKnown = kCompatDescriptorsCurrent;
-inline constexpr uint64_t kIncompatKnown = kIncompatSharedPages | kIncompatLargeXattrs;
+inline constexpr uint64_t kIncompatKnown =
+    kIncompatSharedPages | kIncompatLargeXattrs | kIncompatMovedBitmap;
 inline constexpr uint64_t kRoCompatKnown = kRoCompatBitmapChecksums;
 
 enum class FsState : uint32_t { kClean = 1, kDirty = 2 };

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # pmemfs-tune --add-part on a one-part device: refused while mounted and (unmounted) for the
-# same file, a part too small, a part of another pmemfs device, a striped device and a growth
-# past what the allocation bitmap maps, each with one line and every byte as it was (cmp);
-# then the add: fsck clean, the old device string refused (a part is missing), the mount of both
-# parts shows the bigger size in df, holds more than the old device could, keeps the old files,
-# and fsck is clean after.
+# same file, a part too small, a part of another pmemfs device and a striped device, each with
+# one line and every byte as it was (cmp); then the add: fsck clean, the old device string
+# refused (a part is missing), the mount of both parts shows the bigger size in df, holds more
+# than the old device could, keeps the old files, and fsck is clean after. Then a second add of
+# 1 GiB, past what the allocation bitmap maps (its bitmap moves into the new part): the same
+# checks, filled beyond the old size.
 source "$(dirname "$0")/lib.sh"
 TUNE=${PMEMFS_TUNE:-pmemfs-tune}
 command -v "$TUNE" >/dev/null || fail "pmemfs-tune not found (PMEMFS_TUNE)"
@@ -63,8 +64,6 @@ refused "too small" "${PARTS[0]}" "$SMALL" -- --add-part "$SMALL" "$DEV"
 scratch OTHER other 16M
 "$MKPMEMFS" "$OTHER" >/dev/null 2>&1 || fail "mkpmemfs $OTHER"
 refused "already belongs to pmemfs device" "${PARTS[0]}" "$OTHER" -- --add-part "$OTHER" "$DEV"
-scratch BIG big 100M
-refused "no room for the grown allocation bitmap" "${PARTS[0]}" "$BIG" -- --add-part "$BIG" "$DEV"
 scratch S0 stripe0 8M
 scratch S1 stripe1 8M
 "$MKPMEMFS" --layout striped "$S0,$S1" >/dev/null 2>&1 || fail "mkpmemfs --layout striped"
@@ -97,6 +96,36 @@ cp "$WORK/big" "$MNT/big" || fail "a file larger than the old device does not fi
 sync
 expect_same "$MNT/big" "$WORK/big"
 remount "writeback_ms=0"
+expect_same "$MNT/big" "$WORK/big"
+expect_same "$MNT/data" "$WORK/ref"
+manifest "$MNT" >"$WORK/before"
+umount_fs
+check_clean
+
+# A second add, of 1 GiB: the grown store needs more bitmap blocks than it has (one maps
+# 128 MiB), so the bitmap moves into the added space.
+scratch HUGE huge 1G
+"$TUNE" --add-part "$HUGE" "$DEV" >"$WORK/out" 2>&1 || fail "pmemfs-tune --add-part (1 GiB): $(cat "$WORK/out")"
+grep -q "3 parts" "$WORK/out" || fail "pmemfs-tune --add-part says: $(cat "$WORK/out")"
+PARTS+=("$HUGE")
+DEV="$DEV,$HUGE"
+check_clean
+"$TUNE" -l "$DEV" >"$WORK/out" 2>&1 || fail "pmemfs-tune -l: $(cat "$WORK/out")"
+grep -q "^Allocation bitmap: *blocks .* inside the data area" "$WORK/out" ||
+  fail "pmemfs-tune -l does not place the moved bitmap: $(grep -i bitmap "$WORK/out")"
+grep -q "moved_bitmap" "$WORK/out" || fail "pmemfs-tune -l features: $(grep Features "$WORK/out")"
+mount_fs "writeback_ms=0"
+size2=$(df_bytes size)
+[ "$size2" -gt $((size1 + 1000 * 1024 * 1024)) ] || fail "df size $size2 is not about 1 GiB more than $size1"
+manifest "$MNT" >"$WORK/after"
+diff "$WORK/before" "$WORK/after" >&2 || fail "the tree changed with the second --add-part"
+# Beyond what the device held before the second add.
+random_file "$WORK/big2" $((size1 + 16 * 1024 * 1024))
+cp "$WORK/big2" "$MNT/big2" || fail "a file larger than the device before the add does not fit"
+sync
+expect_same "$MNT/big2" "$WORK/big2"
+remount "writeback_ms=0"
+expect_same "$MNT/big2" "$WORK/big2"
 expect_same "$MNT/big" "$WORK/big"
 expect_same "$MNT/data" "$WORK/ref"
 umount_fs

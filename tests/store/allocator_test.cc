@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <set>
+#include <span>
 #include <thread>
 
 #include "store_test_support.h"
@@ -195,6 +197,32 @@ TEST_P(AllocatorTest, PinnedBlocksAreReusedOnlyAfterUnpin) {
   auto s = store().AllocBlocks(tx, 1);
   ASSERT_TRUE(s.ok());
   EXPECT_EQ(*s, (BlockRange{x, 1}));
+}
+
+// A bitmap area moved into the data area (bitmap_area.h): its blocks are in use whatever the
+// bitmap says, never handed out, and a transaction may not free them.
+TEST_P(AllocatorTest, AMovedBitmapAreaIsNeverAllocatedOrFreed) {
+  layout::Superblock moved = sb();
+  moved.incompat |= layout::kIncompatMovedBitmap;
+  moved.bitmap_start = moved.data_start + 5;  // its bits there read as free: the data is zero
+  const uint64_t free = store().stats().free_blocks;  // the area's blocks among them
+  Allocator a(moved, nullptr);
+  a.Load(dev());
+  EXPECT_EQ(a.free_blocks(), free - moved.bitmap_blocks);
+  const BlockRange area{moved.bitmap_start, moved.bitmap_blocks};
+  uint64_t got = 0;
+  for (;;) {
+    Result<BlockRange> r = a.Alloc(64, moved.data_start);
+    if (!r.ok()) break;
+    got += r->count;
+    EXPECT_TRUE(r->end() <= area.start || r->start >= area.end()) << r->start << "+" << r->count;
+  }
+  EXPECT_EQ(got, free - moved.bitmap_blocks);
+  const BlockRange in_it{area.start + 1, 1};
+  Result<std::map<uint64_t, uint64_t>> w = a.Materialise({}, std::span(&in_it, 1));
+  EXPECT_EQ(w.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(w.status().message().find("overlap the allocation bitmap"), std::string::npos)
+      << w.status().message();
 }
 
 INSTANTIATE_TEST_SUITE_P(Setups, AllocatorTest, ::testing::ValuesIn(StoreSetups()),

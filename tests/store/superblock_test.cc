@@ -121,6 +121,34 @@ TEST_P(SuperblockTest, OverlappingRegionsAreCorrupt) {
   EXPECT_NE(s.message().find("overlaps the journal"), std::string::npos) << s.message();
 }
 
+// A bitmap area inside the data area (moved there by a growth: bitmap_area.h) is valid only
+// with kIncompatMovedBitmap, and only clear of the backup block.
+TEST_P(SuperblockTest, BitmapInsideTheDataAreaNeedsTheMovedBitmapFeature) {
+  const uint64_t bytes = dev().info().store().length;
+  auto check = [&](layout::Superblock s) {
+    SealSuperblock(s);
+    return ValidateSuperblock(s, bytes, "primary");
+  };
+  layout::Superblock moved = sb();
+  moved.bitmap_start = moved.data_start + 10;
+  Status s = check(moved);
+  EXPECT_EQ(s.code(), Code::kCorrupt);
+  EXPECT_NE(s.message().find("the data area overlaps the bitmap"), std::string::npos)
+      << s.message();
+  moved.incompat |= layout::kIncompatMovedBitmap;
+  EXPECT_TRUE(check(moved).ok()) << check(moved).message();
+  moved.bitmap_start = moved.backup_block - moved.bitmap_blocks;
+  EXPECT_TRUE(check(moved).ok()) << check(moved).message();
+  moved.bitmap_start++;
+  s = check(moved);
+  EXPECT_EQ(s.code(), Code::kCorrupt);
+  EXPECT_NE(s.message().find("overlaps the backup block"), std::string::npos) << s.message();
+  // The feature with the bitmap where mkpmemfs put it: valid too (the feature says "may").
+  layout::Superblock in_place = sb();
+  in_place.incompat |= layout::kIncompatMovedBitmap;
+  EXPECT_TRUE(check(in_place).ok());
+}
+
 TEST_P(SuperblockTest, UnknownIncompatFeatureIsUnsupported) {
   // In the primary only: an intact primary is not overruled by the backup.
   Modify(0, [](layout::Superblock& s) { s.incompat |= 1ull << 5; });

@@ -4,19 +4,25 @@
 // the grown device and the checker accept it. The refusals change no byte. And crash
 // consistency: the add cut at every persist point (and the recovery cut at each of its own),
 // then the tool's recovery, leaves exactly the old device or the grown one, checker clean, the
-// files' blocks untouched, mountable.
+// files' blocks untouched, mountable. A store grown past what its bitmap maps gets its bitmap
+// moved into the added space (fs/store/growth.cc): the same checks, then a second add in place
+// and a third that moves it again, the checker's view of a moved bitmap (clean, and damage to
+// it found), and the crash points of such an add.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <vector>
 
+#include "fs/store/bitmap_area.h"
 #include "fs/store/store.h"
 #include "fsck_test_support.h"
 #include "mapping/device_set.h"
 #include "store_test_support.h"
 #include "tools/fsck/check.h"
 #include "tools/tune/add_part.h"
+#include "tools/tune/describe.h"
 
 namespace pmemfs::tune {
 namespace {
@@ -26,6 +32,9 @@ using mapping::Mode;
 using mapping::Part;
 
 constexpr uint64_t kAdded = 16ull << 20;  // the new part's size
+constexpr uint64_t kSmallPart = 24ull << 20;
+// A part whose store (one bitmap block maps 32768 blocks, 128 MiB) outgrows its bitmap by kAdded.
+constexpr uint64_t kBigPart = 120ull << 20;
 
 fsck::CheckReport MustCheck(mapping::Device& dev) {
   Result<fsck::CheckReport> r = fsck::Check(dev, {});
@@ -39,22 +48,39 @@ std::vector<std::byte> Bytes(const mapping::Device& dev, uint64_t off, uint64_t 
   return out;
 }
 
+// The data area of `sb` on `dev`, but for a bitmap area inside it (zeroed here: a growth
+// rewrites it).
+std::vector<std::byte> DataArea(const mapping::Device& dev, const layout::Superblock& sb) {
+  std::vector<std::byte> out = Bytes(dev, sb.data_start * layout::kBlockSize,
+                                     (sb.backup_block - sb.data_start) * layout::kBlockSize);
+  const store::BlockRange m = store::MovedBitmapArea(sb);
+  if (m.count > 0)
+    std::fill_n(out.begin() + static_cast<ptrdiff_t>((m.start - sb.data_start) * layout::kBlockSize),
+                m.count * layout::kBlockSize, std::byte{0});
+  return out;
+}
+
 std::vector<std::byte> PartImage(const Part& p) {
   return std::vector<std::byte>(p.base(), p.base() + p.size());
 }
 
 // A populated, unmounted one-part filesystem and a blank part in its power domain.
 struct Machine {
-  explicit Machine(Mode mode)
-      : image(mode, mode == Mode::kPages ? layout::StoredMode::kPages
-                                         : layout::StoredMode::kDirect) {
+  explicit Machine(Mode mode, uint64_t part_size = kSmallPart, uint64_t added = kAdded)
+      : image(mode,
+              mode == Mode::kPages ? layout::StoredMode::kPages : layout::StoredMode::kDirect,
+              part_size) {
     image.Populate();
     image.Unmount();
-    part = d().sim->NewPart(kAdded, layout::kPageSize, "added");
+    Next(added);
+  }
+  // The device as it is now is the old one of the next add, of a blank part of `added` bytes.
+  void Next(uint64_t added) {
+    part = d().sim->NewPart(added, layout::kPageSize, "added" + std::to_string(d().parts.size()));
     sb = *store::Store::Peek(dev());
-    data = Bytes(dev(), sb.data_start * layout::kBlockSize,
-                 (sb.backup_block - sb.data_start) * layout::kBlockSize);
+    data = DataArea(dev(), sb);
     parts = d().parts;
+    size_before = dev().info().size;
   }
   mapping::testing::SimDevice& d() { return image.sim_device(); }
   mapping::Device& dev() { return *d().dev; }
@@ -66,7 +92,7 @@ struct Machine {
   }
   // Old or grown: which (0, 1; -1 neither), with everything a user relies on checked.
   int Verify() {
-    const bool grown = dev().info().part_count == 2;
+    const bool grown = dev().info().part_count == parts.size() + 1;
     {
       // The next read-write open (a mount): replays what a crash left in the journal, finishes
       // what the superblock marks.
@@ -82,8 +108,7 @@ struct Machine {
     for (size_t p = 0; p < dev().part_count(); p++)
       EXPECT_TRUE(dev().header_state(p).primary_ok && dev().header_state(p).backup_ok) << p;
     // The files' blocks as they were.
-    EXPECT_TRUE(Bytes(dev(), sb.data_start * layout::kBlockSize,
-                      (sb.backup_block - sb.data_start) * layout::kBlockSize) == data);
+    EXPECT_TRUE(DataArea(dev(), sb) == data);
     const fsck::CheckReport r = MustCheck(dev());
     EXPECT_TRUE(r.clean()) << fsck::testing::Describe(r);
     const uint64_t blocks = dev().info().store().length / layout::kBlockSize;
@@ -186,6 +211,147 @@ TEST_P(AddPartTest, RefusalsSayWhyAndChangeNothing) {
   EXPECT_EQ(m.Verify(), 0);
 }
 
+// The bitmap words of store blocks [start, +count) as the device holds them: how many are set.
+uint64_t BitsSet(const mapping::Device& dev, const layout::Superblock& sb, uint64_t start,
+                 uint64_t count) {
+  uint64_t set = 0;
+  for (uint64_t b = start; b < start + count; b++) {
+    uint8_t byte;
+    dev.Read(sb.bitmap_start * layout::kBlockSize + b / 8, &byte, 1);
+    set += byte >> (b % 8) & 1;
+  }
+  return set;
+}
+
+// Allocates every free block of the store on `dev`: the ranges (given back after).
+std::vector<store::BlockRange> AllocateAll(mapping::Device& dev) {
+  std::vector<store::BlockRange> out;
+  auto s = store::Store::OpenOffline(dev);
+  EXPECT_TRUE(s.ok()) << s.status().message();
+  if (!s.ok()) return out;
+  store::Tx tx = (*s)->Begin();
+  uint64_t got = 0;
+  const uint64_t free = (*s)->stats().free_blocks;
+  while (got < free) {
+    Result<store::BlockRange> b = (*s)->AllocBlocks(tx, free - got);
+    EXPECT_TRUE(b.ok()) << b.status().message();
+    if (!b.ok()) break;
+    got += b->count;
+    out.push_back(*b);
+  }
+  return out;
+}
+
+bool Overlap(store::BlockRange a, store::BlockRange b) {
+  return a.start < b.end() && b.start < a.end();
+}
+
+TEST_P(AddPartTest, MovesTheBitmapWhenTheGrownStoreOutgrowsIt) {
+  Machine m(GetParam(), kBigPart);
+  ASSERT_EQ(layout::BitmapBlocks(m.sb.store_blocks), 1u);
+  m.d().dev.reset();
+  Result<AddPartResult> r = AddPart(m.parts, m.part, m.aopts());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  m.Take(std::move(*r));
+  ASSERT_EQ(m.Verify(), 1);  // files, fsck clean, mountable
+  const layout::Superblock g = *store::Store::Peek(m.dev());
+  ASSERT_GT(layout::BitmapBlocks(g.store_blocks), 1u);  // the premise: it outgrew the bitmap
+  EXPECT_TRUE(g.incompat & layout::kIncompatMovedBitmap);
+  EXPECT_EQ(g.bitmap_start, m.sb.store_blocks);  // the old store's end
+  EXPECT_EQ(g.bitmap_blocks, layout::BitmapAreaBlocks(g.store_blocks, true));
+  EXPECT_EQ(g.data_start, m.sb.data_start);
+  EXPECT_EQ(g.data_blocks, g.backup_block - g.data_start);
+  EXPECT_EQ(BitsSet(m.dev(), g, g.bitmap_start, g.bitmap_blocks), g.bitmap_blocks);
+  EXPECT_EQ(BitsSet(m.dev(), g, m.sb.backup_block, 1), 0u);  // the old backup block: free
+  EXPECT_EQ(BitsSet(m.dev(), g, g.backup_block, 1), 1u);
+  // Every free block is allocatable, none of the bitmap's, the old backup block and the last
+  // data block too.
+  const std::vector<store::BlockRange> all = AllocateAll(m.dev());
+  bool old_backup = false, last = false;
+  for (const store::BlockRange& b : all) {
+    EXPECT_FALSE(Overlap(b, store::BitmapArea(g))) << b.start << "+" << b.count;
+    old_backup = old_backup || Overlap(b, {m.sb.backup_block, 1});
+    last = last || Overlap(b, {g.backup_block - 1, 1});
+  }
+  EXPECT_TRUE(old_backup);
+  EXPECT_TRUE(last);
+  // pmemfs-tune -l says where it is.
+  Result<Description> d = Describe(m.dev(), "dev");
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_TRUE(d->bitmap_moved);
+  EXPECT_EQ(d->bitmap_start, g.bitmap_start);
+  EXPECT_NE(std::find(d->features.begin(), d->features.end(), "moved_bitmap"), d->features.end());
+
+  // A second add that the moved bitmap maps: in place.
+  m.Next(kAdded);
+  m.d().dev.reset();
+  r = AddPart(m.parts, m.part, m.aopts());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  m.Take(std::move(*r));
+  ASSERT_EQ(m.Verify(), 1);
+  const layout::Superblock g2 = *store::Store::Peek(m.dev());
+  EXPECT_EQ(g2.bitmap_start, g.bitmap_start);
+  EXPECT_EQ(g2.bitmap_blocks, g.bitmap_blocks);
+
+  // A third past it (256 MiB): moved again, the area it leaves freed.
+  m.Next(128ull << 20);
+  m.d().dev.reset();
+  r = AddPart(m.parts, m.part, m.aopts());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  m.Take(std::move(*r));
+  ASSERT_EQ(m.Verify(), 1);
+  const layout::Superblock g3 = *store::Store::Peek(m.dev());
+  ASSERT_GT(layout::BitmapBlocks(g3.store_blocks), layout::BitmapBlocks(g2.store_blocks));
+  EXPECT_EQ(g3.bitmap_start, g2.store_blocks);
+  EXPECT_EQ(BitsSet(m.dev(), g3, g.bitmap_start, g.bitmap_blocks), 0u);
+  EXPECT_EQ(BitsSet(m.dev(), g3, g3.bitmap_start, g3.bitmap_blocks), g3.bitmap_blocks);
+  bool reused = false;
+  for (const store::BlockRange& b : AllocateAll(m.dev())) {
+    EXPECT_FALSE(Overlap(b, store::BitmapArea(g3)));
+    reused = reused || Overlap(b, store::BitmapArea(g));
+  }
+  EXPECT_TRUE(reused);
+}
+
+// pmemfs-fsck and a moved bitmap: clean as the add leaves it (above); its blocks marked free,
+// and an extent that points into them, are found and repaired.
+TEST_P(AddPartTest, CheckerFindsDamageToAMovedBitmap) {
+  Machine m(GetParam(), kBigPart);
+  m.d().dev.reset();
+  Result<AddPartResult> r = AddPart(m.parts, m.part, m.aopts());
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  m.Take(std::move(*r));
+  const layout::Superblock g = *store::Store::Peek(m.dev());
+  ASSERT_TRUE(store::BitmapInDataArea(g));
+  EXPECT_TRUE(MustCheck(m.dev()).clean());
+  auto found = [](const fsck::CheckReport& rep, const std::string& what) {
+    for (const fsck::Problem& p : rep.problems)
+      if (p.message.find(what) != std::string::npos) return true;
+    return false;
+  };
+  // Its own bits cleared (and so its checksum off).
+  m.image.SetBitmapBit(g.bitmap_start + 1, false);
+  fsck::CheckReport rep = MustCheck(m.dev());
+  EXPECT_TRUE(found(rep, "block " + std::to_string(g.bitmap_start + 1) +
+                             ": metadata marked free"))
+      << fsck::testing::Describe(rep);
+  EXPECT_TRUE(found(rep, "bitmap block 0: checksum mismatch")) << fsck::testing::Describe(rep);
+  // An extent of a file pointing into it.
+  std::vector<FsckImage::ExtentAt> ext = m.image.Extents(m.image.tree().f);
+  ASSERT_FALSE(ext.empty());
+  FsckImage::ExtentAt e = ext[0];
+  e.rec.dev_block = g.bitmap_start;
+  e.rec.length = 1;
+  m.image.PutExtent(e);
+  rep = MustCheck(m.dev());
+  EXPECT_TRUE(found(rep, "outside the data area")) << fsck::testing::Describe(rep);
+  // Repaired: the bits set again, the extent dropped; then clean, the bitmap's bytes its own.
+  Result<fsck::CheckReport> fixed = fsck::Check(m.dev(), {.repair = true});
+  ASSERT_TRUE(fixed.ok()) << fixed.status().message();
+  EXPECT_TRUE(MustCheck(m.dev()).clean()) << fsck::testing::Describe(MustCheck(m.dev()));
+  EXPECT_EQ(BitsSet(m.dev(), g, g.bitmap_start, g.bitmap_blocks), g.bitmap_blocks);
+}
+
 INSTANTIATE_TEST_SUITE_P(Modes, AddPartTest, ::testing::Values(Mode::kPages, Mode::kDirect),
                          [](const ::testing::TestParamInfo<Mode>& p) {
                            return std::string(p.param == Mode::kPages ? "Pages" : "Direct");
@@ -197,7 +363,7 @@ class AddPartCrashTest : public ::testing::TestWithParam<Mode> {
  protected:
   // The persist points of the whole add.
   uint64_t CountPoints() {
-    Machine m(GetParam());
+    Machine m(GetParam(), part_size_);
     m.d().dev.reset();
     const uint64_t base = m.d().sim->persist_points();
     Result<AddPartResult> r = AddPart(m.parts, m.part, m.aopts());
@@ -206,7 +372,7 @@ class AddPartCrashTest : public ::testing::TestWithParam<Mode> {
   }
   // The add cut after `n` more persist points (lines pending then kept with `keep`).
   std::unique_ptr<Machine> Cut(uint64_t n, double keep) {
-    auto m = std::make_unique<Machine>(GetParam());
+    auto m = std::make_unique<Machine>(GetParam(), part_size_);
     m->size_before = m->dev().info().size;
     m->d().dev.reset();
     m->d().sim->StopAfter(m->d().sim->persist_points() + n);
@@ -223,32 +389,46 @@ class AddPartCrashTest : public ::testing::TestWithParam<Mode> {
     m.Take(std::move(*r));
     return m.Verify();
   }
+  // Every persist point, keeping 0% and 50% of the lines pending: always the old or the grown
+  // device.
+  void EveryPersistPoint(const char* what) {
+    const uint64_t total = CountPoints();
+    ASSERT_GE(total, 4u);
+    uint64_t states = 0, grown = 0;
+    for (double keep : {0.0, 0.5}) {
+      for (uint64_t n = 0; n <= total; n++) {
+        SCOPED_TRACE("keep " + std::to_string(keep) + " cut after point " + std::to_string(n));
+        std::unique_ptr<Machine> m = Cut(n, keep);
+        const int which = Recover(*m);
+        ASSERT_NE(which, -1);
+        if (n == 0) {
+          EXPECT_EQ(which, 0);
+        }
+        if (n == total) {
+          EXPECT_EQ(which, 1);
+        }
+        const layout::Superblock now = *store::Store::Peek(m->dev());
+        EXPECT_EQ(store::BitmapInDataArea(now), which == 1 && part_size_ == kBigPart);
+        states++;
+        grown += which == 1;
+      }
+    }
+    EXPECT_GT(grown, 0u);
+    EXPECT_LT(grown, states);
+    std::cout << "[ crash    ] " << what << ": " << states << " crash states (" << total
+              << " persist points x 2), " << grown << " recovered to the grown device\n";
+  }
+  uint64_t part_size_ = kSmallPart;
 };
 
 TEST_P(AddPartCrashTest, EveryPersistPointLeavesTheOldOrTheGrownDevice) {
-  const uint64_t total = CountPoints();
-  ASSERT_GE(total, 4u);
-  uint64_t states = 0, grown = 0;
-  for (double keep : {0.0, 0.5}) {
-    for (uint64_t n = 0; n <= total; n++) {
-      SCOPED_TRACE("keep " + std::to_string(keep) + " cut after point " + std::to_string(n));
-      std::unique_ptr<Machine> m = Cut(n, keep);
-      const int which = Recover(*m);
-      ASSERT_NE(which, -1);
-      if (n == 0) {
-        EXPECT_EQ(which, 0);
-      }
-      if (n == total) {
-        EXPECT_EQ(which, 1);
-      }
-      states++;
-      grown += which == 1;
-    }
-  }
-  EXPECT_GT(grown, 0u);
-  EXPECT_LT(grown, states);
-  std::cout << "[ crash    ] add-part: " << states << " crash states (" << total
-            << " persist points x 2), " << grown << " recovered to the grown device\n";
+  EveryPersistPoint("add-part");
+}
+
+// The same for an add whose store outgrows its bitmap: the bitmap moves into the added space.
+TEST_P(AddPartCrashTest, EveryPersistPointOfAMovingAddLeavesTheOldOrTheGrownDevice) {
+  part_size_ = kBigPart;
+  EveryPersistPoint("add-part moving the bitmap");
 }
 
 // The recovery cut at each of its persist points and run again ends the same way.

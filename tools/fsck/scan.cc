@@ -8,6 +8,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "fs/store/bitmap_area.h"
 #include "fs/store/xattr_block.h"
 #include "pmemfs/crc32c.h"
 #include "tools/fsck/scan.h"
@@ -222,7 +223,7 @@ std::vector<uint64_t> Scan::WalkChain(uint64_t ino, ChainKind kind, uint64_t hea
     }
   };
   for (uint64_t b = head; b != 0;) {
-    if (b < sb_.data_start || b >= sb_.backup_block) {
+    if (!store::InDataArea(sb_, b, 1)) {
       cut(b, "lies outside the data area");
       break;
     }
@@ -308,8 +309,7 @@ void Scan::ScanExtents(uint64_t ino, Node& n, const std::vector<uint64_t>& block
         drop("checksum mismatch");
         continue;
       }
-      if (r.file_block > UINT64_MAX - r.length || r.dev_block < sb_.data_start ||
-          r.dev_block > sb_.backup_block || r.length > sb_.backup_block - r.dev_block) {
+      if (r.file_block > UINT64_MAX - r.length || !store::InDataArea(sb_, r.dev_block, r.length)) {
         drop("blocks [" + std::to_string(r.dev_block) + ", +" + std::to_string(r.length) +
              ") outside the data area");
         continue;

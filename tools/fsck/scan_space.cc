@@ -10,6 +10,7 @@
 #include <bit>
 #include <cstring>
 
+#include "fs/store/bitmap_area.h"
 #include "mapping/page_descriptors.h"
 #include "pmemfs/crc32c.h"
 #include "tools/fsck/scan.h"
@@ -108,7 +109,7 @@ void Scan::CheckBitmap() {
       for (uint64_t bit = 0; bit < 64; bit++) {
         const uint64_t b = w * 64 + bit;
         if (b >= sb_.store_blocks) break;  // bits past the store: not used
-        const bool meta = b < sb_.data_start || b == sb_.backup_block;
+        const bool meta = store::IsMetadataBlock(sb_, b);
         const bool used = meta || TestBit(claimed_, b);
         const bool marked = have[i] >> bit & 1;
         if (used && !marked) (meta ? meta_free : unmarked).Add(b);

@@ -16,11 +16,13 @@
 //   - the store (fs/store/growth.cc): the superblock's store_blocks, data_blocks and backup
 //     block, the allocation bitmap and its checksums, in one journal transaction after the
 //     labels commit, under the superblock's store_growth mark (set first), which every
-//     read-write open finishes. The bitmap grows in place only: a growth past what its blocks
-//     map (128 MiB each) is refused, naming how much fits.
+//     read-write open finishes. The bitmap grows in place while its blocks map the grown store
+//     (128 MiB each) and the journal holds the change; otherwise it moves to the start of the
+//     added space (written before the commit, which then carries only the superblock).
 // Refused with nothing changed (one line; InvalidArgument or NoSpace): a striped device, a part
 // that is too small or belongs to a pmemfs device (the same file as a part is refused when the
-// parts are opened: mapping::OpenFileParts), no room for the grown metadata.
+// parts are opened: mapping::OpenFileParts), no room for the grown metadata (the moved
+// descriptor area, or the moved bitmap and the backup superblock).
 //
 // A crash leaves, after RecoverAddPart (which AddPart runs first, so running the same command
 // again is the recovery), the old device on its n parts or the grown one on n+1, never a mix:

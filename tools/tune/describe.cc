@@ -4,6 +4,7 @@
 #include <cstring>
 #include <initializer_list>
 
+#include "fs/store/bitmap_area.h"
 #include "fs/store/store.h"
 #include "pmemfs/crc32c.h"
 #include "json.h"
@@ -68,7 +69,8 @@ std::vector<std::string> FeatureNames(const Superblock& sb) {
   bits(sb.compat, {{layout::kCompatDescriptorsCurrent, "descriptors_current"}}, "compat");
   bits(sb.incompat,
        {{layout::kIncompatSharedPages, "shared_pages"},
-        {layout::kIncompatLargeXattrs, "large_xattrs"}},
+        {layout::kIncompatLargeXattrs, "large_xattrs"},
+        {layout::kIncompatMovedBitmap, "moved_bitmap"}},
        "incompat");
   bits(sb.ro_compat, {{layout::kRoCompatBitmapChecksums, "bitmap_checksums"}}, "ro_compat");
   return out;
@@ -99,6 +101,9 @@ Result<Description> Describe(const mapping::Device& dev, const std::string& name
   d.block_size = sb.block_size;
   d.store_blocks = sb.store_blocks;
   d.journal_blocks = sb.journal_blocks;
+  d.bitmap_start = sb.bitmap_start;
+  d.bitmap_blocks = sb.bitmap_blocks;
+  d.bitmap_moved = store::BitmapInDataArea(sb);
   d.inode_count = sb.inode_count;
   d.data_blocks = sb.data_blocks;
   d.mount_count = sb.mount_count;
@@ -191,6 +196,13 @@ void PrintDescription(const Description& d, FILE* out) {
   line("Block size:", std::to_string(d.block_size));
   line("Store blocks:", std::to_string(d.store_blocks));
   line("Journal blocks:", std::to_string(d.journal_blocks));
+  std::string bitmap = "blocks [";
+  bitmap += std::to_string(d.bitmap_start);
+  bitmap += ", +";
+  bitmap += std::to_string(d.bitmap_blocks);
+  bitmap += ")";
+  if (d.bitmap_moved) bitmap += " inside the data area (moved by --add-part)";
+  line("Allocation bitmap:", bitmap);
   line("Inodes:", std::to_string(d.inode_count) + " (" + std::to_string(d.inodes_used) +
                       " in use, " + std::to_string(d.inode_count - d.inodes_used) + " free)");
   line("Data blocks:", std::to_string(d.data_blocks) + " (" +
@@ -251,6 +263,9 @@ std::string DescriptionJson(const Description& d) {
       .Num("block_size", d.block_size)
       .Num("store_blocks", d.store_blocks)
       .Num("journal_blocks", d.journal_blocks)
+      .Num("bitmap_start", d.bitmap_start)
+      .Num("bitmap_blocks", d.bitmap_blocks)
+      .Bool("bitmap_moved", d.bitmap_moved)
       .Num("inode_count", d.inode_count)
       .Num("inodes_used", d.inodes_used)
       .Num("data_blocks", d.data_blocks)

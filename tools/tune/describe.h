@@ -36,6 +36,8 @@ struct Description {
   uint64_t block_size = 0;
   uint64_t store_blocks = 0;
   uint64_t journal_blocks = 0;
+  uint64_t bitmap_start = 0, bitmap_blocks = 0;  // the bitmap area (and its checksums)
+  bool bitmap_moved = false;        // inside the data area (a growth moved it: bitmap_area.h)
   uint64_t inode_count = 0, inodes_used = 0;
   uint64_t data_blocks = 0, data_blocks_free = 0;
   uint64_t mount_count = 0;

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <string>
 
+#include "fs/store/bitmap_area.h"
 #include "human.h"
 #include "mapping/page_descriptors.h"
 #include "pmemfs/crc32c.h"
@@ -41,8 +42,7 @@ Status BuildTable(mapping::Device& dev, const store::Store& store, mapping::Rang
             std::memcpy(&r, data + sizeof(layout::ChainHeader) + uint64_t{s} * layout::kSlotSize,
                         sizeof r);
             if (r.length == 0) continue;
-            if (r.checksum != StructChecksum(r) || r.dev_block < sb.data_start ||
-                r.dev_block > sb.backup_block || r.length > sb.backup_block - r.dev_block ||
+            if (r.checksum != StructChecksum(r) || !store::InDataArea(sb, r.dev_block, r.length) ||
                 r.dev_block + r.length > pages)
               return Status::Corrupt("inode " + std::to_string(ino) + ": extent block " +
                                      std::to_string(block) + " slot " + std::to_string(s) +
