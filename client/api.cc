@@ -46,9 +46,18 @@ constexpr long kFuseMagic = 0x65735546;
 constexpr long kFuseMagic = FUSE_SUPER_MAGIC;
 #endif
 
-// An open file description the library tracks.
+// An open file description the library tracks. A call holding a reference (Get) may outlive
+// the descriptor it came by (another thread closes it, or dup2s over it): the Ofd and its File
+// stay whole until the last reference goes, and the call finishes on them (as the kernel's call
+// finishes on the old file), or goes to the kernel when it needs the descriptor again and that
+// is no longer this Ofd's (Still).
 struct Ofd : std::enable_shared_from_this<Ofd> {
-  std::shared_ptr<File> file;
+  ~Ofd() {
+    // The last reference to the last Ofd of its File, and no mapping holds it: the leases go
+    // back.
+    if (file && file.use_count() == 1) file->Release();
+  }
+  std::shared_ptr<File> file;  // set once (Adopt)
   std::atomic<int> flags{0};  // O_ACCMODE, O_APPEND (F_SETFL may change it)
   std::mutex pos_mu;     // read/write: the offset moves atomically with the data
   std::atomic<int> fds{0};
@@ -213,6 +222,14 @@ std::shared_ptr<Ofd> Get(int fd) {
   return o ? o->shared_from_this() : nullptr;
 }
 
+// Whether `fd` is still a descriptor of `o` (its entry has not been replaced since the caller
+// took `o` from it). Seen true after a call on `fd`: that call was on o's description, since a
+// close or dup2 over `fd` (pmemfs_close, pmemfs_dup3) takes the entry away before the kernel's.
+bool Still(int fd, const Ofd& o) {
+  readers::Section s;
+  return Peek(fd) == &o;
+}
+
 // Replaces the entry of `fd` and returns the old one, which no read section can see any more
 // (null also when one may: see below).
 std::shared_ptr<Ofd> Swap(int fd, std::shared_ptr<Ofd> o) {
@@ -244,18 +261,12 @@ void Put(int fd, std::shared_ptr<Ofd> o) {
   if (std::shared_ptr<Ofd> old = Swap(fd, std::move(o))) old->fds--;
 }
 
-// The last descriptor of an Ofd, and the last Ofd of its File in this process, give the leases
-// back (not while a mapping needs them).
+// The last descriptor of an Ofd is closed; the last reference to the last Ofd of its File in
+// this process gives the leases back (~Ofd: not while a call of another thread still holds it,
+// nor while a mapping needs them).
 void Forget(int fd) {
   std::shared_ptr<Ofd> old = Swap(fd, nullptr);
-  if (!old) return;
-  if (--old->fds == 0) {
-    old->file->Closed(old->own);
-    std::shared_ptr<File> f = std::move(old->file);
-    old.reset();
-    // Held now by: us, Mount::files_ (weak), other Ofds and mappings (strong).
-    if (f.use_count() == 1) f->Release();
-  }
+  if (old && --old->fds == 0) old->file->Closed(old->own);
 }
 
 Mount* MountFor(dev_t dev) {
@@ -319,16 +330,24 @@ ssize_t PwritevOfd(Ofd& o, int fd, const iovec* iov, int cnt, off_t off) {
   return n;
 }
 
+// The description's offset set to `pos` after a read or write of `o` at it, unless `fd` went
+// to another file meanwhile: then the offset of o's description stays (the descriptor that
+// reached it is gone; another file's offset must not move). A close racing the call in the short
+// window between the check and the seek still moves the new file's offset (never its bytes).
+void Advance(int fd, const Ofd& o, off_t pos) {
+  if (Still(fd, o)) sys::lseek(fd, pos, SEEK_SET);
+}
+
 // read/readv: at the descriptor's offset, which moves with the data (the kernel keeps it).
 ssize_t ReadvOfd(Ofd& o, int fd, const iovec* iov, int cnt) {
   if (!CanRead(o) || cnt < 0 || cnt > IOV_MAX) return -1;
   std::lock_guard l(o.pos_mu);
   const off_t pos = sys::lseek(fd, 0, SEEK_CUR);
-  if (pos < 0) return -1;
+  if (pos < 0 || !Still(fd, o)) return -1;  // (not: another file's offset; the kernel's turn)
   ssize_t n = o.file->Preadv(fd, iov, cnt, static_cast<uint64_t>(pos));
   if (n < 0) return -1;
   readers::Count(readers::Self().reads);
-  sys::lseek(fd, pos + n, SEEK_SET);
+  Advance(fd, o, pos + n);
   return n;
 }
 
@@ -340,15 +359,15 @@ ssize_t WritevOfd(Ofd& o, int fd, const iovec* iov, int cnt) {
     ssize_t n = o.file->Append(fd, iov, cnt, &at);
     if (n < 0) return -1;
     readers::Count(readers::Self().writes);
-    sys::lseek(fd, static_cast<off_t>(at + static_cast<uint64_t>(n)), SEEK_SET);
+    Advance(fd, o, static_cast<off_t>(at + static_cast<uint64_t>(n)));
     return n;
   }
   const off_t pos = sys::lseek(fd, 0, SEEK_CUR);
-  if (pos < 0) return -1;
+  if (pos < 0 || !Still(fd, o)) return -1;  // (not: another file's offset; the kernel's turn)
   ssize_t n = o.file->Pwritev(fd, iov, cnt, static_cast<uint64_t>(pos));
   if (n < 0) return -1;
   readers::Count(readers::Self().writes);
-  sys::lseek(fd, pos + n, SEEK_SET);
+  Advance(fd, o, pos + n);
   return n;
 }
 
@@ -499,10 +518,13 @@ int pmemfs_dup(int fd) {
 
 int pmemfs_dup3(int fd, int fd2, int flags) {
   std::shared_ptr<Ofd> o = Get(fd);
+  // fd2's entry goes before the kernel replaces its file, as a close's does (Still); should the
+  // kernel refuse after all, the kernel serves fd2 from then on.
+  if (fd != fd2 && !(flags & ~O_CLOEXEC) && sys::fcntl(fd, F_GETFD) >= 0) Forget(fd2);
   int n = sys::dup3(fd, fd2, flags);
   if (n >= 0) {
-    Forget(n);
     if (o) Put(n, std::move(o));
+    else Forget(n);  // (an entry another thread's open put there meanwhile)
   }
   return n;
 }
@@ -552,7 +574,8 @@ off_t pmemfs_lseek(int fd, off_t offset, int whence) {
         errno = EINVAL;
         return -1;
       }
-      return sys::lseek(fd, size + offset, SEEK_SET);
+      if (Still(fd, *o)) return sys::lseek(fd, size + offset, SEEK_SET);
+      // (The descriptor went to another file meanwhile: the kernel's end of that one.)
     }
   }
   return sys::lseek(fd, offset, whence);
@@ -608,6 +631,13 @@ void* pmemfs_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t 
       s.maps++;
       return p;
     }
+  }
+  // A kernel mapping faults by the kernel's idea of the size, which our writes only marked
+  // stale: refreshed first, or a page below the true end would raise SIGBUS (File::Map does
+  // the same for its own).
+  if (o) {
+    struct stat st{};
+    (void)fstat(fd, &st);
   }
   return sys::mmap(addr, length, prot, flags, fd, offset);
 }

@@ -1,6 +1,9 @@
 #include "client/file.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sched.h>
 #include <time.h>
 
@@ -681,8 +684,20 @@ void* File::Map(void* addr, size_t len, int prot, int flags, int fd, uint64_t of
     if (d.part(i).alignment() > kBlock || d.part(i).fd() < 0) return nullptr;  // devdax: 2 MiB
   if ((prot & PROT_WRITE) && mount_->read_only()) return nullptr;
   const bool write = prot & PROT_WRITE;
-  int dupfd = sys::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  // Everything below goes through our duplicate, checked to be this file's: `fd` may go to
+  // another file meanwhile (another thread closes it and opens something else), and a mapping is
+  // of one file, as the kernel's is. (Not this file's: the kernel maps what `fd` is now.) The
+  // statx also refreshes the kernel's idea of the size, which our writes only marked stale and
+  // which the kernel's parts of the mapping fault by (stale, a page below the end is a SIGBUS).
+  const int dupfd = sys::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dupfd < 0) return nullptr;
+  struct statx stx{};
+  if (statx(dupfd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_INO | STATX_SIZE, &stx) != 0 ||
+      stx.stx_ino != ino_ || makedev(stx.stx_dev_major, stx.stx_dev_minor) != mount_->dev()) {
+    sys::close(dupfd);
+    return nullptr;
+  }
+  fd = dupfd;
   const int64_t size = Size(fd);
   // Whole blocks below the end of the file come from the device (the block holding the end may
   // hold old bytes past it in the device, and past the end the kernel's SIGBUS is right).

@@ -58,6 +58,7 @@ class Mount {
   Mount& operator=(const Mount&) = delete;
 
   mapping::Device& device() { return *device_; }
+  dev_t dev() const { return dev_; }
   bool read_only() const { return read_only_; }
   bool pages() const { return pages_; }
   // The kernel caches writes on this mount (kHelloKernelCachesWrites): every fsync asks.

@@ -45,6 +45,8 @@
 //                                  software counter: not the kernel's own faulting-in), so that
 //                                  a test can see the library map a stream's pages ahead
 //   dump - OFF LEN SEED            the pattern bytes on stdout
+//   race DIR ITERS                 calls on a descriptor while another thread closes, dup2s and
+//                                  reopens it (direct_race.cc)
 #include <fcntl.h>
 #include <linux/perf_event.h>
 #include <setjmp.h>
@@ -519,6 +521,8 @@ int Stream(const char* path, uint64_t count, uint64_t seed, bool append) {
 
 }  // namespace
 
+int Race(const char* dir, uint64_t iters);  // direct_race.cc
+
 int main(int argc, char** argv) {
   if (argc < 3) Die("usage: see the top of tests/integration/direct_tool.cc");
   const std::string cmd = argv[1];
@@ -540,6 +544,7 @@ int main(int argc, char** argv) {
     return CheckOverwrites(path, n(3), n(4), n(5), argv[6]);
   }
   if (cmd == "check" || cmd == "lib-sees") return Check(path, n(3), n(4), n(5));
+  if (cmd == "race") return Race(path, n(3));
   if (cmd == "random") return Random(path, n(3), n(4), n(5));
   if (cmd == "size-seen") return SizeSeen(path);
   if (cmd == "mmap-write") return MmapWrite(path, n(3), n(4), n(5));
