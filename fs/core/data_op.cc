@@ -117,9 +117,15 @@ uint64_t DataOp::Goal(uint64_t fb) const {
                                                sb.data_blocks / sb.inode_count);
 }
 
-// Up to `want` contiguous blocks (at least one); NoSpace leaves the Tx as it was.
-Result<BlockRange> DataOp::Alloc(uint64_t want, uint64_t goal) {
-  if (!ip_.is_volatile()) return ctx_.store->AllocBlocks(tx(), want, goal);
+// Up to `want` contiguous blocks (at least one); NoSpace leaves the Tx as it was. A run of 1 MiB
+// or more (allocation ahead for a lease, a large write or fallocate) starts, where the free space
+// allows, at the 2 MiB colour of its file offset: a mapping of the file then gets 2 MiB pages
+// on every 2 MiB of it that one run holds, whatever the other runs.
+Result<BlockRange> DataOp::Alloc(uint64_t want, uint64_t fb) {
+  constexpr uint64_t kColouredMin = (1ull << 20) / kBlock;
+  if (!ip_.is_volatile())
+    return ctx_.store->AllocBlocks(tx(), want, Goal(fb),
+                                   want >= kColouredMin ? fb : store::Store::kNoFileBlock);
   for (uint64_t n = want;; n = (n + 1) / 2) {
     Result<uint64_t> r = ctx_.ram->Allocate(n);
     if (r.ok()) return BlockRange{*r / kBlock, n};
@@ -267,7 +273,7 @@ Status DataOp::WriteInPlace(uint64_t fb, uint64_t dev, uint64_t n, uint64_t off,
 Status DataOp::FillHole(uint64_t fb, uint64_t n, uint64_t off, uint64_t end,
                                       const std::byte* src) {
   while (n > 0) {
-    PMEMFS_ASSIGN_OR_RETURN(BlockRange r, Alloc(std::min(n, alloc_chunk()), Goal(fb)));
+    PMEMFS_ASSIGN_OR_RETURN(BlockRange r, Alloc(std::min(n, alloc_chunk()), fb));
     const uint64_t lo = fb * kBlock, hi = (fb + r.count) * kBlock, base = r.start * kBlock;
     const uint64_t clo = std::clamp(off, lo, hi), chi = std::clamp(end, lo, hi);
     acc_.Discard(base, hi - lo);  // nothing cached of a free block is valid (a no-op uncached)
@@ -301,7 +307,7 @@ Status DataOp::FillHole(uint64_t fb, uint64_t n, uint64_t off, uint64_t end,
 Status DataOp::CopyOnWrite(uint64_t fb, uint64_t dev, uint64_t n, uint64_t off,
                                          uint64_t end, const std::byte* src, bool write) {
   while (n > 0) {
-    PMEMFS_ASSIGN_OR_RETURN(BlockRange r, Alloc(std::min(n, alloc_chunk()), Goal(fb)));
+    PMEMFS_ASSIGN_OR_RETURN(BlockRange r, Alloc(std::min(n, alloc_chunk()), fb));
     const uint64_t lo = fb * kBlock, hi = (fb + r.count) * kBlock;
     const uint64_t base = r.start * kBlock, old = dev * kBlock;
     const uint64_t clo = write ? std::clamp(off, lo, hi) : lo;

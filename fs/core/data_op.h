@@ -187,7 +187,8 @@ class DataOp {
   void Advance(uint64_t pos, uint64_t end) { Advance(std::min(pos, end)); }
 
   uint64_t Goal(uint64_t fb) const;
-  Result<store::BlockRange> Alloc(uint64_t want, uint64_t goal);
+  // Up to `want` contiguous blocks for file blocks from `fb` (at least one), near Goal(fb).
+  Result<store::BlockRange> Alloc(uint64_t want, uint64_t fb);
   bool Shared(uint64_t page) const { return pages_ && refs_.Peek(page).refcount > 1; }
   Status FillHole(uint64_t fb, uint64_t n, uint64_t off, uint64_t end, const std::byte* src);
   Status CopyOnWrite(uint64_t fb, uint64_t dev, uint64_t n, uint64_t off, uint64_t end,

@@ -54,11 +54,13 @@ std::vector<WordRun> BitmapWordRuns(std::span<const BlockRange> a, std::span<con
   return merged;
 }
 
-Allocator::Allocator(const layout::Superblock& sb, const mapping::PinCounts* pins)
+Allocator::Allocator(const layout::Superblock& sb, const mapping::PinCounts* pins,
+                     uint64_t phase)
     : data_start_(sb.data_start),
       data_end_(sb.backup_block),
       bitmap_offset_(sb.bitmap_start * layout::kBlockSize),
       moved_bitmap_(MovedBitmapArea(sb)),
+      phase_(phase % kHugeBlocks),
       pins_(pins),
       committed_((sb.store_blocks + 63) / 64),
       reserved_(committed_.size()),
@@ -134,11 +136,42 @@ void Allocator::RetryDeferred() {
   for (BlockRange r : unpinned) Unreserve(r);
 }
 
-Result<BlockRange> Allocator::Alloc(uint64_t count, uint64_t goal) {
+uint64_t Allocator::ColourPhase(const mapping::Device& dev) {
+  if (dev.size() == 0) return 0;
+  return dev.Locate(0).part_offset / layout::kBlockSize % kHugeBlocks;
+}
+
+BlockRange Allocator::FindColoured(uint64_t count, uint64_t start, uint64_t colour) const {
+  colour %= kHugeBlocks;
+  // The first block at or after b whose colour is `colour`.
+  auto coloured = [&](uint64_t b) {
+    return b + (colour + kHugeBlocks - (b + phase_) % kHugeBlocks) % kHugeBlocks;
+  };
+  const std::pair<uint64_t, uint64_t> passes[] = {{start, data_end_}, {data_start_, start}};
+  for (auto [from, to] : passes) {
+    for (uint64_t b = NextFree(from, to); b < to;) {
+      const uint64_t a = coloured(b);
+      if (a >= to || a + count > data_end_) break;
+      const uint64_t e = NextUsed(a, a + count);
+      if (e == a + count) return {a, count};
+      b = NextFree(e, to);  // block e is used: no run through it
+    }
+  }
+  return {};
+}
+
+Result<BlockRange> Allocator::Alloc(uint64_t count, uint64_t goal, uint64_t colour) {
   if (count == 0) return Status::InvalidArgument("allocation of 0 blocks");
   MutexLock lock(mu_);
   RetryDeferred();
   const uint64_t start = goal >= data_start_ && goal < data_end_ ? goal : hint_;
+  if (colour != kAnyColour) {
+    if (BlockRange r = FindColoured(count, start, colour); r.count == count) {
+      Reserve(r);
+      hint_ = r.end() < data_end_ ? r.end() : data_start_;
+      return r;
+    }
+  }
   BlockRange best;
   // Next-fit: [start, end) first, then wrap to [data_start, start). A run may extend past the
   // pass's end (up to the data area's end): the pass bounds only where runs begin.

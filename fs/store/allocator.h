@@ -6,7 +6,11 @@
 //               block a transaction frees stays set until that commit is durable (Committed)
 //               and until no reader has it pinned (deferred_; mapping/pin_table.h).
 //
-// Alloc searches reserved_ next-fit from a goal (or a rotating hint) within the data area.
+// Alloc searches reserved_ next-fit from a goal (or a rotating hint) within the data area. A
+// caller that allocates for a file's offset can ask for a 2 MiB colour: the run then starts,
+// where the free space allows, at a block whose part offset and the file offset agree modulo
+// 2 MiB, so that a mapping of the file can use 2 MiB pages (client/file.cc maps a file at one
+// colour); where no such run is free it is placed as without.
 // Internal to fs/store.
 #pragma once
 
@@ -36,9 +40,17 @@ std::vector<WordRun> BitmapWordRuns(std::span<const BlockRange> a, std::span<con
 
 class Allocator {
  public:
+  // Blocks per 2 MiB page, and the colour of an allocation that asks for none.
+  static constexpr uint64_t kHugeBlocks = (2ull << 20) / layout::kBlockSize;
+  static constexpr uint64_t kAnyColour = ~0ull;
+
   // `pins` (may be null: nothing is ever pinned) are the readers' pins (mapping::Access::pins());
-  // they must outlive this.
-  Allocator(const layout::Superblock& sb, const mapping::PinCounts* pins);
+  // they must outlive this. `phase`: what block b's part offset is, in blocks, modulo
+  // kHugeBlocks, is (b + phase) (the part header's size; ColourPhase).
+  Allocator(const layout::Superblock& sb, const mapping::PinCounts* pins, uint64_t phase = 0);
+  // The phase of `dev`: where its device offset 0 sits in its part, in blocks (of a linear
+  // device whose parts' data sizes are multiples of 2 MiB, the same for every part).
+  static uint64_t ColourPhase(const mapping::Device& dev);
 
   // Reads the bitmap from the device into both copies. Metadata blocks are always taken as in
   // use, whatever the device says.
@@ -46,7 +58,9 @@ class Allocator {
 
   // Reserves the first run of `count` free data blocks found next-fit from `goal` (a hint when
   // `goal` is outside the data area), else the longest shorter run; NoSpace when none is free.
-  Result<BlockRange> Alloc(uint64_t count, uint64_t goal);
+  // With a `colour` (the file block the run is for, modulo kHugeBlocks), the first run of
+  // `count` free blocks starting at that colour is taken before any other.
+  Result<BlockRange> Alloc(uint64_t count, uint64_t goal, uint64_t colour = kAnyColour);
   // Gives back reservations of a transaction that did not commit.
   void Release(std::span<const BlockRange> ranges);
 
@@ -73,6 +87,9 @@ class Allocator {
   // First free (resp. used) block of reserved_ in [b, end), else `end`.
   uint64_t NextFree(uint64_t b, uint64_t end) const REQUIRES(mu_);
   uint64_t NextUsed(uint64_t b, uint64_t end) const REQUIRES(mu_);
+  // The first run of `count` free blocks starting at a block of colour `colour`, next-fit from
+  // `start`; empty when there is none.
+  BlockRange FindColoured(uint64_t count, uint64_t start, uint64_t colour) const REQUIRES(mu_);
   // Sets (clears) [r.start, r.end) in reserved_ and adjusts free_.
   void Reserve(BlockRange r) REQUIRES(mu_);
   void Unreserve(BlockRange r) REQUIRES(mu_);
@@ -84,6 +101,7 @@ class Allocator {
   const uint64_t data_end_;       // backup_block
   const uint64_t bitmap_offset_;  // device offset of the bitmap
   const BlockRange moved_bitmap_;  // the bitmap area when inside the data area, else empty
+  const uint64_t phase_;          // ColourPhase of the device
   const mapping::PinCounts* const pins_;
 
   // Guards everything below. Taken after the journal lock when both are held.

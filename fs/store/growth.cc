@@ -170,7 +170,7 @@ Status Store::FinishStoreGrowth(const mapping::PinCounts* pins) {
     PMEMFS_RETURN_IF_ERROR(journal_->Commit(stream));
   }
   sb_ = geometry_ = sb;
-  allocator_ = std::make_unique<Allocator>(sb, pins);
+  allocator_ = std::make_unique<Allocator>(sb, pins, Allocator::ColourPhase(dev_));
   allocator_->Load(dev_);
   bad_bitmap_blocks_ = BadBitmapBlocks(dev_, sb);
   return Status::Ok();

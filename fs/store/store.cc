@@ -167,7 +167,8 @@ Result<std::unique_ptr<Store>> Store::OpenAs(mapping::Device& dev,
     PMEMFS_ASSIGN_OR_RETURN(sb, LoadSuperblock(dev));
   }
   s->sb_ = s->geometry_ = sb;
-  s->allocator_ = std::make_unique<Allocator>(sb, pins ? pins : descriptors);
+  s->allocator_ =
+      std::make_unique<Allocator>(sb, pins ? pins : descriptors, Allocator::ColourPhase(dev));
   s->allocator_->Load(dev);
   s->bad_bitmap_blocks_ = BadBitmapBlocks(dev, sb);
   s->inodes_ = std::make_unique<InodeTable>(dev, sb);
@@ -469,8 +470,11 @@ void Store::FreeInode(Tx& tx, uint64_t ino) {
 
 // --- blocks ------------------------------------------------------------------------------------
 
-Result<BlockRange> Store::AllocBlocks(Tx& tx, uint64_t count, uint64_t goal) {
-  PMEMFS_ASSIGN_OR_RETURN(BlockRange r, allocator_->Alloc(count, goal));
+Result<BlockRange> Store::AllocBlocks(Tx& tx, uint64_t count, uint64_t goal,
+                                      uint64_t file_block) {
+  const uint64_t colour = file_block == kNoFileBlock ? Allocator::kAnyColour
+                                                     : file_block % Allocator::kHugeBlocks;
+  PMEMFS_ASSIGN_OR_RETURN(BlockRange r, allocator_->Alloc(count, goal, colour));
   tx.alloc_.push_back(r);
   return r;
 }

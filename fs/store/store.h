@@ -210,8 +210,11 @@ class Store {
   static uint64_t BlockOffset(uint64_t block) { return block * layout::kBlockSize; }
   // Reserves up to `count` (>= 1) contiguous free data blocks, near `goal` when possible;
   // returns at least one block, NoSpace when none is free. In use once `tx` commits; free again
-  // if it aborts.
-  Result<BlockRange> AllocBlocks(Tx& tx, uint64_t count, uint64_t goal = 0);
+  // if it aborts. With `file_block` (the file block the run will hold), a run of `count` blocks
+  // whose part offset agrees with the file offset modulo 2 MiB is preferred (allocator.h).
+  static constexpr uint64_t kNoFileBlock = ~0ull;
+  Result<BlockRange> AllocBlocks(Tx& tx, uint64_t count, uint64_t goal = 0,
+                                 uint64_t file_block = kNoFileBlock);
   // Frees at commit. The blocks are reusable once the commit is durable and once no reader
   // has them pinned.
   void FreeBlocks(Tx& tx, BlockRange r);

@@ -225,6 +225,62 @@ TEST_P(AllocatorTest, AMovedBitmapAreaIsNeverAllocatedOrFreed) {
       << w.status().message();
 }
 
+// A run for file block fb (1 MiB and more: fs/core/data_op.cc) starts at a block whose part
+// offset is fb's file offset modulo 2 MiB, so a mapping of the file can use 2 MiB pages.
+TEST_P(AllocatorTest, ARunForAFileBlockStartsAtItsTwoMiBColour) {
+  const uint64_t phase = Allocator::ColourPhase(dev());
+  auto colour = [&](uint64_t b) { return (b + phase) % Allocator::kHugeBlocks; };
+  // Part offsets: the phase is where device offset 0 sits in its part.
+  EXPECT_EQ(phase, dev().Locate(0).part_offset / layout::kBlockSize % Allocator::kHugeBlocks);
+  uint64_t goal = sb().data_start + 100;
+  while (colour(goal) != 50) goal++;
+  const uint64_t at = goal + (Allocator::kHugeBlocks - 50);  // the next colour 0
+  ASSERT_LE(at + 512, sb().backup_block) << "data area too small for this test";
+  Tx tx = store().Begin();
+  auto r = store().AllocBlocks(tx, 256, goal, /*file_block=*/0);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r, (BlockRange{at, 256}));
+  // The file's next blocks continue the run (it has their colour).
+  auto s = store().AllocBlocks(tx, 256, r->end(), /*file_block=*/256);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(*s, (BlockRange{r->end(), 256}));
+  // Any colour: file block 700 is 188 blocks past a 2 MiB boundary (before `at`, still free).
+  auto t = store().AllocBlocks(tx, 64, goal, /*file_block=*/700);
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(*t, (BlockRange{goal + 188 - 50, 64}));
+  // Without a file block, the goal is taken as before: the blocks skipped stay for small files.
+  auto u = store().AllocBlocks(tx, 4, goal);
+  ASSERT_TRUE(u.ok());
+  EXPECT_EQ(*u, (BlockRange{goal, 4}));
+  ASSERT_TRUE(store().Commit(tx).ok());
+}
+
+// With no free run at the colour, a run is placed as without one: a nearly full device hands
+// out every free block.
+TEST_P(AllocatorTest, WithoutAFreeRunAtTheColourEveryFreeBlockIsStillHandedOut) {
+  const uint64_t phase = Allocator::ColourPhase(dev());
+  auto colour = [&](uint64_t b) { return (b + phase) % Allocator::kHugeBlocks; };
+  AllocateAll();
+  uint64_t x = sb().data_start + 10;
+  while (colour(x) != 1) x++;  // [x, x + 300) holds no block of colour 0
+  const uint64_t y = x + 400;
+  ASSERT_LE(y + 5, sb().backup_block);
+  Tx tx = store().Begin();
+  store().FreeBlocks(tx, {x, 300});
+  store().FreeBlocks(tx, {y, 5});
+  ASSERT_TRUE(store().Commit(tx).ok());
+  Tx t2 = store().Begin();
+  auto r = store().AllocBlocks(t2, 300, 0, /*file_block=*/0);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(*r, (BlockRange{x, 300}));
+  auto s = store().AllocBlocks(t2, 256, 0, /*file_block=*/0);
+  ASSERT_TRUE(s.ok()) << s.status().message();
+  EXPECT_EQ(*s, (BlockRange{y, 5}));
+  EXPECT_EQ(store().AllocBlocks(t2, 256, 0, 0).status().code(), Code::kNoSpace);
+  ASSERT_TRUE(store().Commit(t2).ok());
+  EXPECT_EQ(store().stats().free_blocks, 0u);
+}
+
 INSTANTIATE_TEST_SUITE_P(Setups, AllocatorTest, ::testing::ValuesIn(StoreSetups()),
                          mapping::testing::SetupName);
 
