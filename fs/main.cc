@@ -83,6 +83,7 @@ int Serve(const config::MountArgs& args, const std::string& mountpoint,
   Result<mount::ProbedDevice> probe =
       mount::OpenAndProbe(args.device, args.page_granularity, args.read_only);
   if (!probe.ok()) return Fail(probe.status().message());
+  if (!probe->note.empty()) spdlog::info("{}: {}", args.device, probe->note);
   if (probe->device->read_only())
     spdlog::info("{}: opened read-only (it cannot be written); remount,rw needs an unmount",
                  args.device);

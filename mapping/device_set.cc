@@ -336,8 +336,9 @@ Result<std::unique_ptr<Device>> AssembleDevice(std::vector<std::shared_ptr<Part>
       joining = true;
       if (!opts.finishing_add_part)
         return Status::InvalidArgument(
-            parts[i]->name() + ": a pmemfs-tune --add-part was interrupted; run the same "
-            "pmemfs-tune --add-part PART DEVICE again to finish or undo it");
+            parts[i]->name() + ": a pmemfs-tune --add-part was interrupted; a read-write "
+            "mount of the device with the new part named last, or the same "
+            "pmemfs-tune --add-part PART DEVICE run again, finishes it");
     }
   // A change of the RAM partition or the descriptor area in progress (ChangeGeometry): every
   // copy is announced (old ranges, new pending), settled (the new ranges) or untouched (the old

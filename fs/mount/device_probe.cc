@@ -5,6 +5,7 @@
 #include <fstream>
 #include <thread>
 
+#include "fs/mount/add_part_finish.h"
 #include "fs/store/store.h"
 #include "mapping/device_set.h"
 #include "pmemfs/layout.h"
@@ -30,7 +31,12 @@ Result<ProbedDevice> OpenAndProbe(const std::string& spec, bool page_granularity
   // Read-only: read-write when the parts allow it (a live remount,rw needs it), else read-only.
   mapping::PartOpenOptions popts{.force_cache_line = !page_granularity,
                                  .read_only_fallback = read_only};
-  Result<std::unique_ptr<mapping::Device>> dev = mapping::OpenDevice(parts, popts);
+  // An interrupted pmemfs-tune --add-part is finished or refused here (add_part_finish.h).
+  auto open = [&]() -> Result<std::unique_ptr<mapping::Device>> {
+    PMEMFS_ASSIGN_OR_RETURN(auto opened, mapping::OpenFileParts(parts, popts));
+    return AssembleForMount(std::move(opened), read_only, &p.note);
+  };
+  Result<std::unique_ptr<mapping::Device>> dev = open();
   // A device that is busy but not mounted is most likely being released by the daemon of a
   // mount that was just unmounted (umount returns before that daemon has finished writing the
   // clean state): wait a little for it rather than fail `umount; mount`.
@@ -38,7 +44,7 @@ Result<ProbedDevice> OpenAndProbe(const std::string& spec, bool page_granularity
                       MountedAt(spec).empty();
        tries++) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    dev = mapping::OpenDevice(parts, popts);
+    dev = open();
   }
   if (!dev.ok()) {
     if (dev.status().code() == Code::kBusy) {

@@ -74,9 +74,8 @@ std::vector<PendingChange> PendingChanges(const mapping::Device& dev, const layo
   if (join.state == mapping::JoinState::kCommitted || info.add_part_pending) {
     out.push_back({"add_part",
                    Cat({"adding ", join.part, " was interrupted after its commit point: the "
-                        "device is the grown one (", std::to_string(info.part_count),
-                        " parts), which mounts only once the add is finished"}),
-                   Cat({finish_add, " finishes it"})});
+                        "device is the grown one (", std::to_string(info.part_count), " parts)"}),
+                   Cat({finish_add, " finishes it, as does a read-write mount of ", spec})});
   } else if (join.state == mapping::JoinState::kUncommitted) {
     out.push_back({"add_part",
                    Cat({"adding ", join.part, " was interrupted before its commit point: the "
