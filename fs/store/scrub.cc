@@ -45,6 +45,22 @@ std::vector<Entry> Subtract(const std::vector<Entry>& a, const std::vector<Entry
   return out;
 }
 
+// Sorted, disjoint `a` and `b` together, sorted and disjoint.
+std::vector<Entry> Union(const std::vector<Entry>& a, const std::vector<Entry>& b) {
+  std::vector<Entry> all = a;
+  all.insert(all.end(), b.begin(), b.end());
+  std::sort(all.begin(), all.end(), [](const Entry& x, const Entry& y) {
+    return x.offset < y.offset;
+  });
+  std::vector<Entry> out;
+  for (const Entry& e : all) Append(out, e.offset, e.length);
+  return out;
+}
+
+// Passes over the blocks in use: the first over those in use at the start, each next one over
+// those allocated since (the last with the filesystem at rest).
+constexpr int kPasses = 4;
+
 // What the filesystem uses: the store's fixed structures, the blocks the bitmap marks in use
 // (all of a bitmap block's blocks when it cannot be read) and the page-descriptor area.
 std::vector<Entry> InUse(const mapping::Device& dev, const layout::Superblock& sb,
@@ -129,25 +145,51 @@ Result<ScrubReport> Scrub(mapping::Device& dev, const std::string& name, const S
   std::vector<Entry> found;
   const auto start = std::chrono::steady_clock::now();
   uint64_t done = 0;
-  for (const Entry& e : to_read) {
-    for (uint64_t pos = e.offset, end = e.offset + e.length; pos < end;) {
-      if (o.cancel && o.cancel->load(std::memory_order_relaxed))
-        return Status::Busy("the scrub was cancelled");
-      const uint64_t n = std::min(kChunk, end - pos);
-      uint64_t fault = 0;
-      if (ReadGuarded(dev, pos, n, buf.data(), &fault).ok()) {
-        pos += n;
-        done += n;
-      } else {
-        // The page that faulted is bad; go on after it.
-        const uint64_t page = std::max(fault, pos) / P * P;
-        Append(found, page, P);
-        const uint64_t next = std::min(end, page + P);
-        done += next - pos;
-        pos = next;
+  auto read_ranges = [&](const std::vector<Entry>& ranges) -> Status {
+    for (const Entry& e : ranges) {
+      for (uint64_t pos = e.offset, end = e.offset + e.length; pos < end;) {
+        if (o.cancel && o.cancel->load(std::memory_order_relaxed))
+          return Status::Busy("the scrub was cancelled");
+        const uint64_t n = std::min(kChunk, end - pos);
+        uint64_t fault = 0;
+        if (ReadGuarded(dev, pos, n, buf.data(), &fault).ok()) {
+          pos += n;
+          done += n;
+        } else {
+          // The page that faulted is bad; go on after it.
+          const uint64_t page = std::max(fault, pos) / P * P;
+          Append(found, page, P);
+          const uint64_t next = std::min(end, page + P);
+          done += next - pos;
+          pos = next;
+        }
+        if (o.progress) o.progress(done, total);
       }
-      if (o.progress) o.progress(done, total);
     }
+    return Status::Ok();
+  };
+  PMEMFS_RETURN_IF_ERROR(read_ranges(to_read));
+  // Blocks allocated while a pass ran were free when it started, so it did not read them: more
+  // passes read what the bitmap marks in use now and no pass read (nor is known bad), until one
+  // finds nothing new; the last one (kPasses) with the filesystem at rest, so that nothing in
+  // use when the scrub ends is left unread.
+  std::vector<Entry> covered = in_use;
+  for (int pass = 1; pass < kPasses; pass++) {
+    const bool last = pass == kPasses - 1;
+    bool empty = false;
+    Status st = Status::Ok();
+    auto next_pass = [&] {
+      const std::vector<Entry> more =
+          Subtract(Subtract(InUse(dev, sb, read), covered), dev.bad_blocks().List());
+      empty = more.empty();
+      for (const Entry& e : more) total += e.length;
+      st = read_ranges(more);
+      covered = Union(covered, more);
+    };
+    if (last) PMEMFS_RETURN_IF_ERROR(RunStill(o, next_pass));
+    else next_pass();
+    PMEMFS_RETURN_IF_ERROR(st);
+    if (empty) break;
   }
   r.elapsed_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
                                            std::chrono::steady_clock::now() - start)

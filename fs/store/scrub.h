@@ -5,7 +5,8 @@
 //   Result<ScrubReport> back = DecodeScrubReport(line);
 //
 // Reads every page the filesystem uses (the store's metadata, every block the allocation bitmap
-// marks in use when the scrub starts, the page-descriptor area) through the media guard
+// marks in use when the scrub starts, then in further passes those allocated meanwhile, the
+// last pass with the filesystem held still, and the page-descriptor area) through the media guard
 // (mapping::GuardedCopy), so a poisoned page is an error, not a SIGBUS. The pages of the ranges
 // already known bad (the parts' bad-block tables and the platform's list) are not read again.
 // Each page that fails is recorded in the parts' bad-block tables (BadBlocks::Inject:

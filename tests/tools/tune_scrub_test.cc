@@ -13,6 +13,8 @@
 #include <vector>
 
 #include "fs/store/owners.h"
+#include "fs/store/scrub.h"
+#include "fs/store/store.h"
 #include "fsck_test_support.h"
 #include "mapping/poison.h"
 #include "tools/fsck/check.h"
@@ -228,6 +230,40 @@ INSTANTIATE_TEST_SUITE_P(Modes, ScrubTest,
                          [](const auto& info) { return std::string(mapping::ModeName(info.param)); });
 
 // An owner map lists every sharer of a page two files share (a clone in pages mode).
+// A block allocated while the scrub reads (free when it started, so not in its first pass),
+// its page poisoned: a later pass reads it, finds the poison and records it.
+TEST(Scrub, ReadsBlocksAllocatedWhileItRuns) {
+  FsckImage img(Mode::kDirect, layout::StoredMode::kDirect);
+  img.Populate();
+  mapping::Device& dev = img.Unmount();
+  auto store = store::Store::OpenOffline(dev);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  uint64_t block = 0;
+  Status alloc = Status::Ok();
+  store::ScrubOptions o;
+  o.progress = [&](uint64_t done, uint64_t total) {
+    if (block != 0 || done * 2 < total) return;  // half way through the first pass
+    store::Tx tx = (*store)->Begin();
+    Result<store::BlockRange> b = (*store)->AllocBlocks(tx, 1);
+    alloc = b.ok() ? (*store)->Commit(tx) : b.status();
+    if (!b.ok()) return;
+    block = b->start;
+    alloc = mapping::SimulatePoison(dev, block * P, P);
+  };
+  Result<store::ScrubReport> r = store::Scrub(dev, "sim", o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  ASSERT_TRUE(alloc.ok()) << alloc.message();
+  ASSERT_NE(block, 0u);
+  EXPECT_EQ(r->found_bytes, P);
+  ASSERT_EQ(r->ranges.size(), 1u);
+  EXPECT_EQ(r->ranges[0].offset, block * P);
+  EXPECT_EQ(r->ranges[0].length, P);
+  EXPECT_TRUE(r->ranges[0].found);
+  const std::vector<mapping::BadBlocks::Entry> table = dev.bad_blocks().List();
+  ASSERT_EQ(table.size(), 1u);
+  EXPECT_EQ(table[0].offset, block * P);
+}
+
 TEST(OwnerMap, NamesEveryFileSharingAPage) {
   FsckImage img(Mode::kPages, layout::StoredMode::kPages);
   img.Populate();
