@@ -16,12 +16,15 @@
     fsutil.py aio-dio PATH MIB ROUNDS   asynchronous O_DIRECT writes racing buffered reads (below)
     fsutil.py writer DIR ACKLOG SYNC N  the crash workload (below): N files or until an error
     fsutil.py verify DIR ACKLOG         checks every acknowledged record and rename
+    fsutil.py part-joining PART...      sets part_joining in both label copies of each part, as
+                                        an interrupted pmemfs-tune --add-part leaves them (below)
 """
 import ctypes
 import errno
 import hashlib
 import mmap
 import os
+import struct
 import sys
 
 
@@ -316,6 +319,32 @@ def verify(d, acklog):
     return "%d records in %d files and %d renames verified" % (n, len(records), len(renamed))
 
 
+# An interrupted pmemfs-tune --add-part, made by hand: part_joining (PartLabel byte 180,
+# include/pmemfs/layout.h) set to 1 in the label at the start of the part and in its backup in
+# the part's last 4 KiB page, with the label's CRC-32C (byte 252, over bytes 0-251) made again.
+# Every part joining: the add crashed after its commit point; the new part alone: before it.
+def crc32c(data):
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc ^= b
+        for _ in range(8):
+            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
+    return crc ^ 0xFFFFFFFF
+
+
+def part_joining(*paths):
+    for path in paths:
+        size = os.path.getsize(path)
+        with open(path, "r+b") as f:
+            for off in (0, size // 4096 * 4096 - 4096):
+                f.seek(off)
+                label = bytearray(f.read(256))
+                label[180:184] = struct.pack("<I", 1)
+                label[252:256] = struct.pack("<I", crc32c(bytes(label[:252])))
+                f.seek(off)
+                f.write(label)
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     out = {
@@ -332,6 +361,7 @@ def main():
         "aio-dio": lambda: aio_dio(*args),
         "writer": lambda: writer(*args),
         "verify": lambda: verify(*args),
+        "part-joining": lambda: part_joining(*args),
     }[cmd]()
     if out is not None:
         print(out)

@@ -138,6 +138,16 @@ make_device() {
   DEV=$(IFS=,; echo "${PARTS[*]}")
 }
 
+# scratch VAR NAME SIZE: a new file of SIZE under /dev/shm (another part, a device of its own),
+# its path in VAR, removed by cleanup. (Not for $(...), whose subshell would lose the SCRATCH
+# entry and leak the file.)
+scratch() {
+  local f="/dev/shm/pmemfs-it-$TEST-$MODE-$$-$2"
+  SCRATCH+=("$f")
+  truncate -s "$3" "$f"
+  printf -v "$1" '%s' "$f"
+}
+
 # format [mkpmemfs options...]
 format() {
   "$MKPMEMFS" --mode "$MODE" "$@" "$DEV" >"$WORK/mkfs.log" 2>&1 ||
@@ -293,3 +303,46 @@ manifest() {
 used_blocks() { df -B4096 --output=used "$MNT" | tail -n 1 | tr -d ' '; }
 # free_inodes: free inodes, as stat -f reports them.
 free_inodes() { stat -f -c %d "$MNT"; }
+
+# df_bytes FIELD: df's FIELD (size, used, avail) of this test's mount, in bytes.
+df_bytes() { df -B1 --output="$1" "$MNT" | tail -n 1 | tr -d ' '; }
+
+# expect_fsck_clean: pmemfs-fsck -n finds nothing wrong on $DEV (unmounted).
+expect_fsck_clean() {
+  "$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck -n $DEV: $(cat "$WORK/fsck.out")"
+}
+
+# ---------------------------------------------------------------------------------------------
+# pmemfs-tune --add-part (tune_add_part.sh, tune_add_part_mount.sh)
+
+# add_part_setup: a one-part device of 48 MiB (its part also in OLD), formatted and mounted with
+# writeback_ms=0, holding /data (6 MiB of random bytes, also in $WORK/ref) and /d/e/f; the tree's
+# manifest in $WORK/before, df's size in SIZE0. It stays mounted.
+add_part_setup() {
+  make_device 48M 1
+  OLD=$DEV
+  format
+  mount_fs "writeback_ms=0"
+  random_file "$WORK/ref" 6M
+  cp "$WORK/ref" "$MNT/data"
+  mkdir -p "$MNT/d/e"
+  echo hello >"$MNT/d/e/f"
+  manifest "$MNT" >"$WORK/before"
+  SIZE0=$(df_bytes size)
+}
+
+# expect_grown SIZE MORE WHAT: after WHAT (an --add-part of MORE bytes, less the new part's
+# label and metadata), the mount's df size (then in GROWN) is more than SIZE + MORE, the tree
+# is as in $WORK/before and /data as $WORK/ref.
+expect_grown() {
+  GROWN=$(df_bytes size)
+  [ "$GROWN" -gt $(($1 + $2)) ] || fail "df size $GROWN after $3 is not more than $1 + $2"
+  manifest "$MNT" >"$WORK/after"
+  diff "$WORK/before" "$WORK/after" >&2 || fail "the tree changed with $3"
+  expect_same "$MNT/data" "$WORK/ref"
+}
+
+# part_joining PART...: each part's label (both copies) says part_joining, as pmemfs-tune
+# --add-part leaves them when it is cut: every part of the grown device after its commit point,
+# the new part alone before it (fsutil.py part-joining; tests/tools/tune_cli.sh uses it too).
+part_joining() { $FSUTIL part-joining "$@" || fail "fsutil.py part-joining $*"; }

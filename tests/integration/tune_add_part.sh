@@ -10,14 +10,6 @@ source "$(dirname "$0")/lib.sh"
 TUNE=${PMEMFS_TUNE:-pmemfs-tune}
 command -v "$TUNE" >/dev/null || fail "pmemfs-tune not found (PMEMFS_TUNE)"
 
-# scratch VAR NAME SIZE: a new part file under /dev/shm, its path in VAR (removed by cleanup:
-# not called in $(...), whose subshell would lose the SCRATCH entry and leak the file).
-scratch() {
-  local f="/dev/shm/pmemfs-it-$TEST-$MODE-$$-$2"
-  SCRATCH+=("$f")
-  truncate -s "$3" "$f"
-  printf -v "$1" '%s' "$f"
-}
 # refused TEXT FILES -- ARGS...: pmemfs-tune ARGS exits 1 with one line on stderr containing
 # TEXT, and FILES are byte for byte as they were.
 refused() {
@@ -36,26 +28,13 @@ refused() {
     rm -f "$f.saved"
   done
 }
-check_clean() {
-  "$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck -n $DEV: $(cat "$WORK/fsck.out")"
-}
-df_bytes() { df -B1 --output="$1" "$MNT" | tail -n 1 | tr -d ' '; }
 
-make_device 48M 1
-OLD=$DEV
-format
-mount_fs "writeback_ms=0"
-random_file "$WORK/ref" 6M
-cp "$WORK/ref" "$MNT/data"
-mkdir -p "$MNT/d/e"
-echo hello >"$MNT/d/e/f"
-manifest "$MNT" >"$WORK/before"
-size0=$(df_bytes size)
+add_part_setup
 scratch NEW added 48M
 
 refused "mounted at $MNT" "${PARTS[0]}" "$NEW" -- --add-part "$NEW" "$DEV"
 umount_fs
-check_clean
+expect_fsck_clean
 
 # Unmounted refusals.
 refused "are the same part" "${PARTS[0]}" -- --add-part "${PARTS[0]}" "$DEV"
@@ -70,14 +49,14 @@ scratch S1 stripe1 8M
 scratch S2 stripe2 8M
 refused "striped" "$S0" "$S1" "$S2" -- --add-part "$S2" "$S0,$S1"
 "$TUNE" --add-part "$NEW" -l "$DEV" >/dev/null 2>&1 && fail "--add-part with -l accepted"
-check_clean
+expect_fsck_clean
 
 # The add.
 "$TUNE" --add-part "$NEW" "$DEV" >"$WORK/out" 2>&1 || fail "pmemfs-tune --add-part: $(cat "$WORK/out")"
 grep -q "2 parts" "$WORK/out" || fail "pmemfs-tune --add-part says: $(cat "$WORK/out")"
 PARTS+=("$NEW")
 DEV="$OLD,$NEW"
-check_clean
+expect_fsck_clean
 # The old device string misses a part now.
 "$TUNE" -l "$OLD" >/dev/null 2>"$WORK/err" && fail "the old device string still assembles"
 grep -q "missing part 1" "$WORK/err" || fail "the old device string: $(cat "$WORK/err")"
@@ -85,13 +64,10 @@ grep -q "missing part 1" "$WORK/err" || fail "the old device string: $(cat "$WOR
 refused "already part 1" "${PARTS[0]}" "$NEW" -- --add-part "$NEW" "$OLD"
 
 mount_fs "writeback_ms=0"
-size1=$(df_bytes size)
-[ "$size1" -gt $((size0 + 40 * 1024 * 1024)) ] || fail "df size $size1 is not about 48 MiB more than $size0"
-manifest "$MNT" >"$WORK/after"
-diff "$WORK/before" "$WORK/after" >&2 || fail "the tree changed with --add-part"
-expect_same "$MNT/data" "$WORK/ref"
+expect_grown "$SIZE0" $((40 * 1024 * 1024)) "--add-part of 48 MiB"
+size1=$GROWN
 # More than the old device held in all.
-random_file "$WORK/big" $((size0 + 8 * 1024 * 1024))
+random_file "$WORK/big" $((SIZE0 + 8 * 1024 * 1024))
 cp "$WORK/big" "$MNT/big" || fail "a file larger than the old device does not fit"
 sync
 expect_same "$MNT/big" "$WORK/big"
@@ -100,7 +76,7 @@ expect_same "$MNT/big" "$WORK/big"
 expect_same "$MNT/data" "$WORK/ref"
 manifest "$MNT" >"$WORK/before"
 umount_fs
-check_clean
+expect_fsck_clean
 
 # A second add, of 1 GiB: the grown store needs more bitmap blocks than it has (one maps
 # 128 MiB), so the bitmap moves into the added space.
@@ -109,16 +85,13 @@ scratch HUGE huge 1G
 grep -q "3 parts" "$WORK/out" || fail "pmemfs-tune --add-part says: $(cat "$WORK/out")"
 PARTS+=("$HUGE")
 DEV="$DEV,$HUGE"
-check_clean
+expect_fsck_clean
 "$TUNE" -l "$DEV" >"$WORK/out" 2>&1 || fail "pmemfs-tune -l: $(cat "$WORK/out")"
 grep -q "^Allocation bitmap: *blocks .* inside the data area" "$WORK/out" ||
   fail "pmemfs-tune -l does not place the moved bitmap: $(grep -i bitmap "$WORK/out")"
 grep -q "moved_bitmap" "$WORK/out" || fail "pmemfs-tune -l features: $(grep Features "$WORK/out")"
 mount_fs "writeback_ms=0"
-size2=$(df_bytes size)
-[ "$size2" -gt $((size1 + 1000 * 1024 * 1024)) ] || fail "df size $size2 is not about 1 GiB more than $size1"
-manifest "$MNT" >"$WORK/after"
-diff "$WORK/before" "$WORK/after" >&2 || fail "the tree changed with the second --add-part"
+expect_grown "$size1" $((1000 * 1024 * 1024)) "the second --add-part, of 1 GiB"
 # Beyond what the device held before the second add.
 random_file "$WORK/big2" $((size1 + 16 * 1024 * 1024))
 cp "$WORK/big2" "$MNT/big2" || fail "a file larger than the device before the add does not fit"
@@ -129,5 +102,5 @@ expect_same "$MNT/big2" "$WORK/big2"
 expect_same "$MNT/big" "$WORK/big"
 expect_same "$MNT/data" "$WORK/ref"
 umount_fs
-check_clean
+expect_fsck_clean
 pass

@@ -201,30 +201,11 @@ clean "$dir/p0,$dir/p1"
 "$devinfo" --json "$dir/p0,$dir/p1" >"$dir/out"
 json 'j["ram"]["length"] == 2 << 20 and j["descriptors"]["length"] == 0'
 
-# -l over an interrupted --add-part: the part labels' part_joining set by hand (label bytes 180,
-# the CRC-32C at 252, in both copies), as a crash leaves them after and before the commit point.
-joining() {
-  python3 - "$@" <<'PY'
-import os, struct, sys
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for b in data:
-        crc ^= b
-        for _ in range(8):
-            crc = (crc >> 1) ^ (0x82F63B78 if crc & 1 else 0)
-    return crc ^ 0xFFFFFFFF
-for path in sys.argv[1:]:
-    size = os.path.getsize(path)
-    with open(path, "r+b") as f:
-        for off in (0, size // 4096 * 4096 - 4096):
-            f.seek(off)
-            label = bytearray(f.read(256))
-            label[180:184] = struct.pack("<I", 1)
-            label[252:256] = struct.pack("<I", crc32c(bytes(label[:252])))
-            f.seek(off)
-            f.write(label)
-PY
-}
+# -l over an interrupted --add-part: the part labels' part_joining set by hand, as a crash
+# leaves them after and before the commit point (the integration tests' fsutil.py, which
+# tune_add_part_mount.sh mounts the same states with).
+fsutil=$(cd "$(dirname "$0")/../integration" && pwd)/fsutil.py
+joining() { python3 "$fsutil" part-joining "$@" || fail "fsutil.py part-joining $*"; }
 a0="$dir/a0" a1="$dir/a1"
 truncate -s 48M "$a0"
 truncate -s 48M "$a1"
