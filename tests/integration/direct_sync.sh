@@ -31,6 +31,35 @@ run_direct() {
   rm -f "$WORK/$name.stats"
   PMEMFS_DIRECT_STATS="$WORK/$name.stats" "$DIRECT" "$@"
 }
+# start_holder NAME WORD WHAT COMMAND...: COMMAND (a program of sync.py that syncs, prints WORD
+# and then holds its file open; under pmemfs-direct its counters go to $WORK/NAME.stats) in the
+# background, its output in $WORK/NAME.out, until it printed WORD (60 s at most); its pid in
+# HOLDER. WHAT names it when it ends early or does not get there.
+start_holder() {
+  local name=$1 word=$2 what=$3 i
+  shift 3
+  rm -f "$WORK/$name.out" "$WORK/$name.stats"
+  PMEMFS_DIRECT_STATS="$WORK/$name.stats" "$@" >"$WORK/$name.out" &
+  HOLDER=$!
+  for i in $(seq 600); do
+    grep -q "$word" "$WORK/$name.out" 2>/dev/null && return 0
+    kill -0 "$HOLDER" 2>/dev/null || fail "$what ended early"
+    sleep 0.1
+  done
+  grep -q "$word" "$WORK/$name.out" || fail "$what did not get there within 60 s"
+}
+# stop_holder: kill -9 of the process start_holder started.
+stop_holder() {
+  kill -9 "$HOLDER"
+  wait "$HOLDER" 2>/dev/null || true
+}
+# crash_remount: kill -9 of the daemon (the dead mount taken down) while the holder still holds
+# its file open, then of the holder, and a new daemon mounts the device.
+crash_remount() {
+  crash_daemon
+  stop_holder
+  mount_fs writeback_ms=600000
+}
 
 # sync.py: the programs below, by their first argument.
 cat >"$WORK/sync.py" <<'EOF'
@@ -123,46 +152,24 @@ expect_eq "$(stat_sum append daemon_fsyncs)" 200 "fsyncs of appends that asked t
 expect_eq "$(stat -c %s "$MNT/log")" $((200 * 4096)) "size after 200 appends"
 
 # The daemon killed right after the last fsync returned, the appender still holding its leases.
-rm -f "$WORK/held.out"
-PMEMFS_DIRECT_STATS="$WORK/held.stats" "$DIRECT" python3 "$WORK/sync.py" append "$MNT/held" 100 hold \
-  >"$WORK/held.out" &
-holder=$!
-for i in $(seq 600); do
-  grep -q synced "$WORK/held.out" 2>/dev/null && break
-  kill -0 "$holder" 2>/dev/null || fail "the appender ended early"
-  sleep 0.1
-done
-grep -q synced "$WORK/held.out" || fail "the appender did not finish 100 appends within 60 s"
-crash_daemon
-kill -9 "$holder"
-wait "$holder" 2>/dev/null || true
-mount_fs writeback_ms=600000
+start_holder held synced "the appender of 100 fsynced appends" \
+  "$DIRECT" python3 "$WORK/sync.py" append "$MNT/held" 100 hold
+crash_remount
 expect_eq "$(stat -c %s "$MNT/held")" $((100 * 4096)) "size of appends fsynced under the library, after kill -9 of the daemon"
 python3 "$WORK/sync.py" check-appends "$MNT/held" 100 || fail "bytes of fsynced appends after kill -9 of the daemon"
 
 # Overwrites in place change no size and no allocation: their fdatasync needs no round trip
 # (direct::Synced), and an fsync only when the mtime moved since the last commit. The daemon
 # killed right after the last fsync: the bytes, size and mtime are there.
-rm -f "$WORK/ow.out" "$WORK/ow.stats"
-PMEMFS_DIRECT_STATS="$WORK/ow.stats" "$DIRECT" python3 "$WORK/sync.py" overwrite "$MNT/ow" 200 \
-  >"$WORK/ow.out" &
-writer=$!
-for i in $(seq 600); do
-  grep -q synced "$WORK/ow.out" 2>/dev/null && break
-  kill -0 "$writer" 2>/dev/null || fail "the overwriter ended early"
-  sleep 0.1
-done
-grep -q synced "$WORK/ow.out" || fail "the overwriter did not finish 200 overwrites within 60 s"
+start_holder ow synced "the overwriter of 200 fdatasynced overwrites" \
+  "$DIRECT" python3 "$WORK/sync.py" overwrite "$MNT/ow" 200
 mtime=$(awk '/synced/ { print $2 }' "$WORK/ow.out")
-crash_daemon
-kill -9 "$writer"
-wait "$writer" 2>/dev/null || true
+crash_remount
 expect_eq "$(stat_sum ow fsyncs)" 202 "fsyncs of overwrites done by the library alone"
 expect_eq "$(stat_sum ow kernel_fsyncs)" 0 "fsyncs of overwrites that also went to the kernel"
 ow_asked=$(stat_sum ow daemon_fsyncs)
 [ "$ow_asked" -ge 1 ] && [ "$ow_asked" -le 2 ] ||
   fail "fsyncs of overwrites that asked the daemon: $ow_asked, not the first (the size) and maybe the last (the mtime)"
-mount_fs writeback_ms=600000
 python3 "$WORK/sync.py" check-overwrites "$MNT/ow" 200 "$mtime" ||
   fail "overwrites fdatasynced without a round trip, after kill -9 of the daemon"
 
@@ -171,20 +178,11 @@ python3 "$WORK/sync.py" check-overwrites "$MNT/ow" 200 "$mtime" ||
 # write-leased file without keep_cache; the writer still holds it open).
 head -c 16384 /dev/zero | tr '\0' a >"$MNT/coh"
 expect_eq "$(head -c 4096 "$MNT/coh" | tr -d a | wc -c)" 0 "the file through the kernel before"
-rm -f "$WORK/coh.out" "$WORK/coh.stats"
-PMEMFS_DIRECT_STATS="$WORK/coh.stats" "$DIRECT" python3 "$WORK/sync.py" write-hold "$MNT/coh" \
-  >"$WORK/coh.out" &
-cohw=$!
-for i in $(seq 300); do
-  grep -q synced "$WORK/coh.out" 2>/dev/null && break
-  kill -0 "$cohw" 2>/dev/null || fail "the writer ended early"
-  sleep 0.1
-done
-grep -q synced "$WORK/coh.out" || fail "the writer did not write within 30 s"
+start_holder coh synced "the writer of an fdatasynced overwrite" \
+  "$DIRECT" python3 "$WORK/sync.py" write-hold "$MNT/coh"
 expect_eq "$(stat_sum coh daemon_fsyncs)" 0 "fdatasyncs of an overwrite that asked the daemon"
 expect_eq "$(head -c 4096 "$MNT/coh" | tr -d b | wc -c)" 0 "a kernel reader opening after a library write and its fdatasync"
-kill -9 "$cohw"
-wait "$cohw" 2>/dev/null || true
+stop_holder
 
 # --- when the kernel's fsync is still needed -------------------------------------------------
 # Another process stored into a shared mapping of the file (dirty pages in the kernel's cache);
@@ -192,21 +190,12 @@ wait "$cohw" 2>/dev/null || true
 # read: after a direct write, the daemon drops the kernel's pages of the file at fsync, which
 # writes dirty ones back too, so only the kernel's fsync can have written them here.)
 head -c 8192 /dev/zero >"$MNT/shared"
-rm -f "$WORK/k.out"
-python3 "$WORK/sync.py" map-store "$MNT/shared" >"$WORK/k.out" &
-kproc=$!
-for i in $(seq 300); do
-  grep -q stored "$WORK/k.out" 2>/dev/null && break
-  sleep 0.1
-done
-grep -q stored "$WORK/k.out" || fail "the mapping process did not store within 30 s"
+start_holder k stored "the process storing into a shared mapping" \
+  python3 "$WORK/sync.py" map-store "$MNT/shared"
 run_direct other python3 "$WORK/sync.py" read-sync "$MNT/shared" || fail "read and fsync beside a mapping"
 expect_eq "$(stat_sum other kernel_fsyncs)" 1 "fsyncs that went to the kernel while another process had the file open"
 expect_eq "$(stat_sum other fsyncs)" 0 "fsyncs done by the library alone while another process had the file open"
-crash_daemon
-kill -9 "$kproc"
-wait "$kproc" 2>/dev/null || true
-mount_fs writeback_ms=600000
+crash_remount
 expect_eq "$(head -c 4096 "$MNT/shared" | tr -d K | wc -c)" 0 "another process's mapped stores after our fsync and kill -9 of the daemon"
 
 run_direct ownmap python3 "$WORK/sync.py" own-map "$MNT/shared" || fail "fsync with a mapping of our own"
