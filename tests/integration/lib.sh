@@ -346,3 +346,135 @@ expect_grown() {
 # --add-part leaves them when it is cut: every part of the grown device after its commit point,
 # the new part alone before it (fsutil.py part-joining; tests/tools/tune_cli.sh uses it too).
 part_joining() { $FSUTIL part-joining "$@" || fail "fsutil.py part-joining $*"; }
+
+# ---------------------------------------------------------------------------------------------
+# pmemfs-tune --scrub (tune_scrub.sh offline, tune_scrub_online.sh on a live mount; TUNE set)
+
+# scrub_setup [DIR...]: a 64 MiB one-part device, formatted and mounted, holding what the scrub
+# tests find again on the device: /a/data (64 pages, page i starting with the marker
+# SCRUBPAGE-i), /dir (40 entries scrub-name-marker-N), the DIRs, and /small (its inode number
+# in SMALL_INO). It stays mounted.
+scrub_setup() {
+  local d i
+  make_device 64M
+  format
+  mount_fs
+  mkdir "$MNT/a" "$MNT/dir"
+  for d in "$@"; do mkdir "$MNT/$d"; done
+  python3 - "$MNT/a/data" <<'EOF'
+import sys
+with open(sys.argv[1], "wb") as f:
+    for i in range(64):
+        f.write((b"SCRUBPAGE-%06d-" % i).ljust(4096, b"."))
+EOF
+  for i in $(seq 1 40); do touch "$MNT/dir/scrub-name-marker-$i"; done
+  echo small >"$MNT/small"
+  SMALL_INO=$(stat -c %i "$MNT/small")
+}
+
+# scrub_where: where scrub_setup's things are on the unmounted device, as device offsets (part
+# offset - the part header), found from the image itself (the markers and a name), not from the
+# code under test: pageN (page N of /a/data, N = 3 7 20 40 41 50), dirblock (/dir's block that
+# holds marker 17), extblock (/small's extent block), journal and inodes (the second block of
+# the journal and of the inode table: inodes 17-32, not /small's), backup (the backup superblock).
+scrub_where() {
+  python3 - "${PARTS[0]}" "$SMALL_INO" >"$WORK/where" <<'EOF' || fail "scrub_where failed"
+import struct, sys
+part = open(sys.argv[1], "rb").read()
+ino = int(sys.argv[2])
+H = 4096  # PartHeaderSize of a file part
+P = 4096
+dev = part[H:]
+names = ["store_blocks", "journal_start", "journal_blocks", "inode_start", "inode_blocks",
+         "inode_count", "bitmap_start", "bitmap_blocks", "data_start", "data_blocks", "backup_block"]
+sb = dict(zip(names, struct.unpack_from("<11Q", dev, 128)))
+data = sb["data_start"] * P
+def page_of(marker):
+    at = dev.find(marker, data)
+    assert at >= 0 and at % P == 0, marker
+    return at
+rec = sb["inode_start"] * P + (ino - 1) * 256
+map_head = struct.unpack_from("<Q", dev, rec + 88)[0]
+assert (ino - 1) // 16 != 1, "/small's record is in the inode-table page the tests make bad"
+out = {"page%d" % n: page_of(b"SCRUBPAGE-%06d-" % n) for n in (3, 7, 20, 40, 41, 50)}
+out.update({
+    "dirblock": dev.find(b"scrub-name-marker-17", data) // P * P,
+    "extblock": map_head * P,
+    "journal": (sb["journal_start"] + 1) * P,
+    "inodes": (sb["inode_start"] + 1) * P,
+    "backup": sb["backup_block"] * P,
+})
+for k, v in out.items():
+    print(f"{k}={v}")
+EOF
+  source "$WORK/where"
+}
+
+# expect_scrub_report WHAT JSON FOUND RANGE...: the --json report of the scrub WHAT lists exactly
+# the RANGEs, each OFFSET:LENGTH:NEW:DESCRIPTION (NEW 1 or 0; the one owner's description), found
+# FOUND bytes that were not in the table, named the owners from the extents (the descriptors in
+# pages mode), hit metadata (a directory block is metadata, file data is not) and recorded
+# what it found.
+expect_scrub_report() {
+  local what=$1 json=$2 found=$3 source=extents
+  shift 3
+  [ "$MODE" = pages ] && source=descriptors
+  python3 - "$json" "$source" "$found" "$@" <<'EOF' || fail "$what's report: $(cat "$json")"
+import json, sys
+j = json.load(open(sys.argv[1]))
+source, found = sys.argv[2], int(sys.argv[3])
+want = {}  # offset: (length, new, [descriptions])
+for r in sys.argv[4:]:
+    off, length, new, desc = r.split(":", 3)
+    want[int(off)] = (int(length), new == "1", [desc])
+got = {r["offset"]: (r["length"], r["new"], [o["description"] for o in r["owners"]])
+       for r in j["bad_ranges"]}
+ok = True
+for off, w in sorted(want.items()):
+    if got.get(off) != w:
+        print("range at", off, "expected", w, "got", got.get(off)); ok = False
+if set(got) != set(want):
+    print("unexpected ranges:", sorted(set(got) - set(want))); ok = False
+if j["owners_from"] != source: print("owners from", j["owners_from"]); ok = False
+if j["found_bytes"] != found: print("found_bytes", j["found_bytes"]); ok = False
+if not j["metadata_hit"]: print("metadata_hit false"); ok = False
+meta = {o["kind"]: o["metadata"] for r in j["bad_ranges"] for o in r["owners"]}
+if meta.get("file_data") or not meta.get("directory_block"): print("metadata flags", meta); ok = False
+if j["record_error"]: print("record_error", j["record_error"]); ok = False
+sys.exit(0 if ok else 1)
+EOF
+}
+
+# expect_rescrub WHAT SAYS: the scrub WHAT of $DEV again, as text, exits 3 (bad ranges), says
+# SAYS and names /a/data's page 7 (at $page7, from scrub_where) and /small's extent block.
+expect_rescrub() {
+  local rc=0
+  "$TUNE" --scrub "$DEV" >"$WORK/out" 2>"$WORK/err" || rc=$?
+  expect_eq "$rc" 3 "$1: exit status ($(cat "$WORK/err"))"
+  grep -q "$2" "$WORK/out" || fail "$1: $(cat "$WORK/out")"
+  grep -q "^  \[$page7, $((page7 + 4096))) file /a/data offset 28672 length 4096$" "$WORK/out" ||
+    fail "$1 does not name /a/data page 7: $(cat "$WORK/out")"
+  grep -q "metadata: extent block of /small" "$WORK/out" || fail "$1: $(cat "$WORK/out")"
+}
+
+# expect_page7_bad [DD_OPERAND...]: page 0 of /a/data reads, page 7 (a recorded bad range)
+# fails with EIO.
+expect_page7_bad() {
+  dd if="$MNT/a/data" of=/dev/null bs=4096 count=1 "$@" 2>/dev/null || fail "reading page 0 of /a/data"
+  if dd if="$MNT/a/data" of=/dev/null bs=4096 skip=7 count=1 "$@" 2>"$WORK/dd.err"; then
+    fail "reading a recorded bad page of /a/data succeeded"
+  fi
+  grep -q "Input/output error" "$WORK/dd.err" || fail "reading the bad page: $(cat "$WORK/dd.err")"
+}
+
+# expect_fsck_bad WHAT...: pmemfs-fsck -n of $DEV exits 4 (left as it is) and reports each WHAT
+# as a bad range it cannot repair.
+expect_fsck_bad() {
+  local rc=0 what
+  "$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || rc=$?
+  expect_eq "$rc" 4 "pmemfs-fsck -n of a device with bad ranges: exit status"
+  for what in "$@"; do
+    grep -q "^media: bad range .*: $what (not repairable)$" "$WORK/fsck.out" ||
+      fail "pmemfs-fsck does not report '$what': $(cat "$WORK/fsck.out")"
+  done
+}
