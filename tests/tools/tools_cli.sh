@@ -5,32 +5,8 @@
 # fstab of type fuse.pmemfs finding the tools by the names the package installs (links here).
 #
 #   tools_cli.sh PMEMFS MKPMEMFS PMEMFS_FSCK PMEMFS_DEVINFO
-set -u
+source "$(dirname "$0")/cli_lib.sh" tools-cli
 daemon=$(realpath "$1") mkfs=$(realpath "$2") fsck=$(realpath "$3") devinfo=$(realpath "$4")
-dir=$(mktemp -d /dev/shm/tools-cli.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-# run CODE DESCRIPTION COMMAND...: the command's exit status must be CODE; out/err kept.
-run() {
-  local want=$1 what=$2
-  shift 2
-  "$@" >"$dir/out" 2>"$dir/err"
-  local got=$?
-  if [ "$got" != "$want" ]; then
-    fail "$what: exit $got, expected $want"
-    sed 's/^/  stdout: /' "$dir/out" | head -20
-    sed 's/^/  stderr: /' "$dir/err" | head -20
-  else
-    ok "$what (exit $got)"
-  fi
-}
-# json EXPR: evaluates the Python expression EXPR with j = the JSON object in $dir/out.
-json() {
-  python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' \
-    "$dir/out" "$1" 2>"$dir/json.err" || { fail "JSON check: $1"; sed 's/^/  /' "$dir/out" "$dir/json.err" | head -20; }
-}
 
 # --version, with no device anywhere.
 for t in "$daemon" "$mkfs" "$fsck" "$devinfo"; do
@@ -98,5 +74,4 @@ run 0 "fsck -A over an fstab of type fuse.pmemfs, pass 2" env FSTAB_FILE="$dir/f
 FSTAB_FILE="$dir/fstab" fsck -A -N >"$dir/out" 2>&1
 grep -q "fsck.fuse.pmemfs.*$dev" "$dir/out" || fail "fsck -A -N does not run fsck.fuse.pmemfs: $(cat "$dir/out")"
 
-[ "$failures" -eq 0 ] && echo PASS || echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+finish

@@ -6,37 +6,13 @@
 # the daemon holds it while mounted). A two-part striped device gets every change too.
 #
 #   tune_cli.sh PMEMFS_TUNE MKPMEMFS PMEMFS_FSCK PMEMFS_DEVINFO
-set -u
+source "$(dirname "$0")/cli_lib.sh" tune-cli
 tune=$(realpath "$1") mkfs=$(realpath "$2") fsck=$(realpath "$3") devinfo=$(realpath "$4")
-dir=$(mktemp -d /dev/shm/tune-cli.XXXXXX)
-trap 'rm -rf "$dir"' EXIT
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-ok() { echo "ok: $*"; }
-# run CODE DESCRIPTION COMMAND...: the command's exit status must be CODE; out/err kept.
-run() {
-  local want=$1 what=$2
-  shift 2
-  "$@" >"$dir/out" 2>"$dir/err"
-  local got=$?
-  if [ "$got" != "$want" ]; then
-    fail "$what: exit $got, expected $want"
-    sed 's/^/  stdout: /' "$dir/out" | head -20
-    sed 's/^/  stderr: /' "$dir/err" | head -20
-  else
-    ok "$what (exit $got)"
-  fi
-}
 # The last command's stderr is one line containing TEXT.
 stderr_says() {
   if [ "$(wc -l <"$dir/err")" != 1 ] || ! grep -q -- "$1" "$dir/err"; then
     fail "stderr should be one line containing '$1': $(cat "$dir/err")"
   fi
-}
-# json EXPR: evaluates the Python expression EXPR with j = the JSON object in $dir/out.
-json() {
-  python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' \
-    "$dir/out" "$1" 2>"$dir/json.err" || { fail "JSON check: $1"; sed 's/^/  /' "$dir/out" "$dir/json.err" | head -20; }
 }
 # clean DEVICE: pmemfs-fsck -n finds nothing.
 clean() {
@@ -243,5 +219,4 @@ run 0 "-l after the add" "$tune" -l --json "$a0,$a1"
 json 'j["changes"] == [] and j["parts"] == 2'
 clean "$a0,$a1"
 
-[ "$failures" -eq 0 ] && echo PASS || echo "$failures failure(s)"
-[ "$failures" -eq 0 ]
+finish
