@@ -9,15 +9,23 @@
 //   each cut:       run the steps again until the power fails, h.CrashAndMount(keep), then
 //                   MatchesRecorded(SnapshotTree(h.fs()), rec, done, where, log) and
 //                   UnmountAndCheck(h, where, log): a clean unmount, pmemfs-fsck finds nothing
+//
+// The direct-access crash tests (a client writing through leases) add LeaseHarness, the
+// prepared device PrepareWithFile makes, and CutEverywhere: the uncut run records its
+// PersistSpan, then every persist point and random instants between them are cut.
 #pragma once
 
 #include <fcntl.h>
+#include <sys/mman.h>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
 #include <optional>
+#include <random>
 #include <set>
 #include <span>
 #include <string>
@@ -145,6 +153,186 @@ inline bool MatchesRecorded(const Tree& got, const RecordedTrees& rec, size_t do
                   << (done < steps ? "or:\n" + RenderTree(rec.trees[done + 1], skip) : "")
                   << trailer;
   return ok;
+}
+
+// --- direct access through leases ---------------------------------------------------------------
+
+// Lease holders that answer every revocation at once (a client that is quick to let go).
+class AnsweringHolders : public LeaseHolders {
+ public:
+  void Revoke(std::span<const Revocation> revs, std::vector<bool>* answered) override {
+    for (size_t i = 0; i < revs.size(); i++) {
+      (*answered)[i] = true;
+      upto_ = std::max(upto_, revs[i].rev);
+    }
+  }
+  uint64_t AnsweredUpTo(ClientId) override { return upto_; }
+
+ private:
+  uint64_t upto_ = 0;
+};
+
+// A formatted 12 MiB device with one empty regular file `name` in the root, unmounted: what
+// every run of a leases crash test starts from a copy of. *ino: the file's inode.
+inline void PrepareWithFile(mapping::Mode mode, const std::string& name,
+                            mapping::testing::SimDevice* prepared, uint64_t* ino) {
+  FsHarnessBase base(mode, {}, 12ull << 20);
+  auto a = base.fs().Create(kRoot, kRootIno, name, 0644, O_RDWR);
+  ASSERT_TRUE(a.ok()) << a.status().message();
+  *ino = a->ino;
+  ASSERT_TRUE(base.fs().Release(*ino).ok());
+  EXPECT_TRUE(base.Unmount().ok());
+  *prepared = mapping::testing::CopySimDevice(base.sim());
+}
+
+// A copy of a prepared device mounted with leases on (kSlots slots, mapped here as a client
+// maps them), and the client's side of one write lease at a time: taking it (WriteLease), and
+// storing through it into the device (CopyThroughLease) as client/file.cc does.
+class LeaseHarness : public FsHarnessBase {
+ public:
+  static constexpr uint32_t kSlots = 16;
+
+  LeaseHarness(mapping::Mode mode, const mapping::testing::SimDevice& prepared)
+      : FsHarnessBase(mode, {}, mapping::testing::CopySimDevice(prepared)) {
+    Enable();
+  }
+  ~LeaseHarness() {
+    Disable();
+    if (fs_) (void)fs_->EnableLeases(nullptr);  // holders_ goes before the base unmounts
+  }
+  // Power loss at the stop point set, then recovery and mount (leases off).
+  void Crash() {
+    Disable();
+    CrashAndMount();
+  }
+
+ protected:
+  // The held lease unless it covers [off, off + len) writably, else a new write grant of that
+  // range on `ino`, which must cover it (an I/O error saying "the grant does not cover the
+  // `what`" when not).
+  Status WriteLease(ClientId c, uint64_t ino, uint64_t off, uint64_t len, const char* what) {
+    if (have_ && Writable(off, len)) return Status::Ok();
+    auto g = fs_->GrantLease(c, {.ino = ino, .off = off, .len = len, .write = true});
+    if (!g.ok()) return g.status();
+    grant_ = *g;
+    have_ = true;
+    if (!Writable(off, len))
+      return Status::IoError(std::string("the grant does not cover the ") + what);
+    return Status::Ok();
+  }
+  // Stores `data` at file offset `off` (inside the held lease) with non-temporal copies, one per
+  // block, not drained; returns the device.
+  mapping::Device& CopyThroughLease(uint64_t off, const std::string& data) {
+    constexpr uint64_t kB = layout::kBlockSize;
+    mapping::Device& dev = const_cast<mapping::Device&>(fs_->device());
+    for (size_t done = 0; done < data.size();) {
+      const uint64_t fb = (off + done) / kB, in = (off + done) % kB;
+      const size_t n = std::min<size_t>(data.size() - done, kB - in);
+      dev.CopyNoDrain(DevBlock(fb) * kB + in, data.data() + done, n);
+      done += n;
+    }
+    return dev;
+  }
+  // The slot of the held lease.
+  direct::Slot& held_slot() { return slots_[grant_.slot]; }
+
+  bool have_ = false;  // a lease is held (false: the next WriteLease takes a new one)
+
+ private:
+  void Enable() {
+    Status st = fs_->EnableLeases(&holders_, kSlots);
+    ASSERT_TRUE(st.ok()) << st.message();
+    void* p = mmap(nullptr, kSlots * sizeof(direct::Slot), PROT_READ | PROT_WRITE, MAP_SHARED,
+                   fs_->lease_slots_fd(), 0);
+    ASSERT_NE(p, MAP_FAILED);
+    slots_ = static_cast<direct::Slot*>(p);
+  }
+  void Disable() {
+    if (slots_) munmap(slots_, kSlots * sizeof(direct::Slot));
+    slots_ = nullptr;
+  }
+  // The device block of file block `fb` in the held lease; 0 when it maps none.
+  uint64_t DevBlock(uint64_t fb) const {
+    for (const LeaseExtent& e : grant_.extents)
+      if (fb >= e.file_block && fb < e.file_block + e.count) return e.dev_block + fb - e.file_block;
+    return 0;
+  }
+  bool Writable(uint64_t off, uint64_t len) const {
+    constexpr uint64_t kB = layout::kBlockSize;
+    if (off < grant_.lo || off + len > grant_.hi) return false;
+    for (uint64_t fb = off / kB; fb <= (off + len - 1) / kB; fb++)
+      if (DevBlock(fb) == 0) return false;
+    return true;
+  }
+
+  AnsweringHolders holders_;
+  direct::Slot* slots_ = nullptr;
+  LeaseGrant grant_;
+};
+
+// --- cutting a workload everywhere ---------------------------------------------------------------
+
+// Where a workload's uncut run persisted: the simulator's persist points (base, end) and flushed
+// lines (lines_base, lines_end) before and after it.
+struct PersistSpan {
+  uint64_t base = 0, end = 0, lines_base = 0, lines_end = 0;
+  void Begin(const mapping::SimPmem& sim) {
+    base = sim.persist_points();
+    lines_base = sim.flushed_lines();
+  }
+  void End(const mapping::SimPmem& sim) {
+    end = sim.persist_points();
+    lines_end = sim.flushed_lines();
+  }
+};
+
+// What CutEverywhere cut: persist points, those cut a second time with keep 0.5, and instants
+// between persist points.
+struct CutCounts {
+  uint64_t points = 0, kept = 0, between = 0;
+};
+
+// Where a cut is, in a failure's words.
+inline std::string CutWhere(bool at_flush, uint64_t at, double keep) {
+  return std::string(at_flush ? "after flushed line " : "at persist point ") +
+         std::to_string(at) + " keep " + std::to_string(keep);
+}
+
+// Sets `sim`'s power to fail: StopAfter(at), or (at_flush) StopAtFlush(at, keep). `keep` counts
+// only there: after a StopAfter, what the Crash() call keeps decides.
+inline void StopAt(mapping::SimPmem& sim, bool at_flush, uint64_t at, double keep) {
+  if (at_flush)
+    sim.StopAtFlush(at, keep);
+  else
+    sim.StopAfter(at);
+}
+
+// Cuts the workload of `span` (`cut(at_flush, at, keep)`: one run of it on a fresh copy, the power
+// failing there, and the checks; false when it failed, reported) at every persist point p in
+// [base, end] (cut(false, p, 0.0)), at a share PMEMFS_CRASH_SAMPLE (0.25) of them again with
+// keep 0.5, then at PMEMFS_CRASH_INSTANTS (40) flushed lines drawn from (lines_base, lines_end]
+// (cut(true, line, keep), keep 0, 0.5 and 1 in turn); `rng` draws. False at the first failed
+// cut; *counts: what was cut.
+inline bool CutEverywhere(const PersistSpan& span, std::mt19937_64& rng,
+                          const std::function<bool(bool at_flush, uint64_t at, double keep)>& cut,
+                          CutCounts* counts) {
+  const double sample = EnvOrD("PMEMFS_CRASH_SAMPLE", 0.25);
+  for (uint64_t p = span.base; p <= span.end; p++) {
+    if (!cut(false, p, 0.0)) return false;
+    counts->points++;
+    if (std::bernoulli_distribution(sample)(rng)) {
+      if (!cut(false, p, 0.5)) return false;
+      counts->kept++;
+    }
+  }
+  const uint64_t instants = EnvOr("PMEMFS_CRASH_INSTANTS", 40);
+  for (uint64_t i = 0; i < instants && span.lines_end > span.lines_base; i++) {
+    const uint64_t at =
+        std::uniform_int_distribution<uint64_t>(span.lines_base + 1, span.lines_end)(rng);
+    if (!cut(true, at, i % 3 == 0 ? 0.0 : i % 3 == 1 ? 0.5 : 1.0)) return false;
+    counts->between++;
+  }
+  return true;
 }
 
 }  // namespace pmemfs::core::testing

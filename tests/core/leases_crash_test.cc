@@ -20,9 +20,6 @@
 //
 //   PMEMFS_CRASH_INSTANTS=K   cuts between persist points per mode (default 40)
 //   PMEMFS_CRASH_SAMPLE=P     share of persist points also cut with undrained lines kept (0.25)
-#include <fcntl.h>
-#include <sys/mman.h>
-
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -40,22 +37,6 @@ namespace {
 using mapping::Mode;
 using testing::kRoot;
 constexpr uint64_t kB = 4096;
-constexpr uint32_t kSlots = 16;
-
-// Answers every revocation at once (a client that is quick to let go).
-class Holders : public LeaseHolders {
- public:
-  void Revoke(std::span<const Revocation> revs, std::vector<bool>* answered) override {
-    for (size_t i = 0; i < revs.size(); i++) {
-      (*answered)[i] = true;
-      upto_ = std::max(upto_, revs[i].rev);
-    }
-  }
-  uint64_t AnsweredUpTo(ClientId) override { return upto_; }
-
- private:
-  uint64_t upto_ = 0;
-};
 
 // One step of the workload.
 struct Step {
@@ -96,33 +77,9 @@ std::vector<Step> Workload() {
   return w;
 }
 
-class Harness : public testing::FsHarnessBase {
+class Harness : public testing::LeaseHarness {
  public:
-  Harness(Mode mode, const mapping::testing::SimDevice& prepared)
-      : FsHarnessBase(mode, {}, mapping::testing::CopySimDevice(prepared)) {
-    Enable();
-  }
-  ~Harness() {
-    Disable();
-    if (fs_) (void)fs_->EnableLeases(nullptr);  // holders_ goes before the base unmounts
-  }
-
-  void Enable() {
-    Status st = fs_->EnableLeases(&holders_, kSlots);
-    ASSERT_TRUE(st.ok()) << st.message();
-    void* p = mmap(nullptr, kSlots * sizeof(direct::Slot), PROT_READ | PROT_WRITE, MAP_SHARED,
-                   fs_->lease_slots_fd(), 0);
-    ASSERT_NE(p, MAP_FAILED);
-    slots_ = static_cast<direct::Slot*>(p);
-  }
-  void Disable() {
-    if (slots_) munmap(slots_, kSlots * sizeof(direct::Slot));
-    slots_ = nullptr;
-  }
-  void Crash() {
-    Disable();
-    CrashAndMount();
-  }
+  using LeaseHarness::LeaseHarness;
 
   // Runs `steps` (on file `ino`); returns how many returned before the power failed, and sets
   // *acked to the size the last of them that made it durable (fsync, close) left.
@@ -159,72 +116,29 @@ class Harness : public testing::FsHarnessBase {
       case Step::kAppend: break;
     }
     const uint64_t off = *size;
-    if (!have_ || !Writable(off, s.len)) {
-      auto g = fs_->GrantLease(c, {.ino = ino, .off = off, .len = s.len, .write = true});
-      if (!g.ok()) return g.status();
-      grant_ = *g;
-      have_ = true;
-      if (!Writable(off, s.len)) return Status::IoError("the grant does not cover the append");
-    }
+    PMEMFS_RETURN_IF_ERROR(WriteLease(c, ino, off, s.len, "append"));
     // File::Append's order: its place taken (append_end), the bytes copied and drained, then
     // the size raised. Another process may make the daemon commit the slot's size at any
     // moment (a kernel-path fsync, the flusher): one does after each of those steps, so that a
     // size raised before its bytes are durable is committed over bytes a cut then loses.
-    direct::Slot& slot = slots_[grant_.slot];
+    direct::Slot& slot = held_slot();
     const uint64_t cur = std::max(slot.size.load(), slot.append_end.load());
     if (cur != off) return Status::IoError("the slot says " + std::to_string(cur));
     slot.append_end.store(off + s.len);
     PMEMFS_RETURN_IF_ERROR(fs_->Fsync(ino, false));
-    const std::string data = Bytes(s.seed, off, s.len);
-    mapping::Device& dev = const_cast<mapping::Device&>(fs_->device());
-    for (size_t done = 0; done < s.len;) {
-      const uint64_t fb = (off + done) / kB, in = (off + done) % kB;
-      const size_t n = std::min<size_t>(s.len - done, kB - in);
-      dev.CopyNoDrain(DevBlock(fb) * kB + in, data.data() + done, n);
-      done += n;
-    }
+    mapping::Device& dev = CopyThroughLease(off, Bytes(s.seed, off, s.len));
     PMEMFS_RETURN_IF_ERROR(fs_->Fsync(ino, false));
     dev.Drain();
     slot.size.store(off + s.len);
     *size = off + s.len;
     return Status::Ok();
   }
-  uint64_t DevBlock(uint64_t fb) const {
-    for (const LeaseExtent& e : grant_.extents)
-      if (fb >= e.file_block && fb < e.file_block + e.count) return e.dev_block + fb - e.file_block;
-    return 0;
-  }
-  bool Writable(uint64_t off, uint64_t len) const {
-    if (off < grant_.lo || off + len > grant_.hi) return false;
-    for (uint64_t fb = off / kB; fb <= (off + len - 1) / kB; fb++)
-      if (DevBlock(fb) == 0) return false;
-    return true;
-  }
-
-  Holders holders_;
-  direct::Slot* slots_ = nullptr;
-  LeaseGrant grant_;
-  bool have_ = false;
 };
 
 class LeasesCrashTest : public ::testing::TestWithParam<Mode> {
  protected:
-  // A formatted device with the empty file on it, unmounted.
-  struct Formatted : testing::FsHarnessBase {
-    explicit Formatted(Mode mode) : FsHarnessBase(mode, {}, 12ull << 20) {}
-    mapping::testing::SimDevice Done() {
-      EXPECT_TRUE(Unmount().ok());
-      return mapping::testing::CopySimDevice(d_);
-    }
-  };
-
   void SetUp() override {
-    Formatted base(GetParam());
-    auto a = base.fs().Create(kRoot, kRootIno, "log", 0644, O_RDWR);
-    ASSERT_TRUE(a.ok()) << a.status().message();
-    ino_ = a->ino;
-    ASSERT_TRUE(base.fs().Release(ino_).ok());
-    prepared_ = base.Done();
+    ASSERT_NO_FATAL_FAILURE(testing::PrepareWithFile(GetParam(), "log", &prepared_, &ino_));
     steps_ = Workload();
     // What was appended, in order.
     uint64_t off = 0;
@@ -237,14 +151,10 @@ class LeasesCrashTest : public ::testing::TestWithParam<Mode> {
 
   // One cut; false (with the failure reported) when something is wrong.
   bool CutAt(bool at_flush, uint64_t at, double keep) {
-    const std::string where = std::string(at_flush ? "after flushed line " : "at persist point ") +
-                              std::to_string(at) + " keep " + std::to_string(keep);
+    const std::string where = testing::CutWhere(at_flush, at, keep);
     Harness h(GetParam(), prepared_);
     if (::testing::Test::HasFailure()) return false;
-    if (at_flush)
-      h.sim().sim->StopAtFlush(at, keep);
-    else
-      h.sim().sim->StopAfter(at);
+    testing::StopAt(*h.sim().sim, at_flush, at, keep);
     uint64_t acked = 0;
     const size_t done = h.Run(ino_, steps_, &acked);
     if (::testing::Test::HasFailure()) return false;
@@ -290,39 +200,24 @@ class LeasesCrashTest : public ::testing::TestWithParam<Mode> {
 
 TEST_P(LeasesCrashTest, DirectAppendsCutAtEveryPersistPoint) {
   // The uncut run: where the workload's persist points and flushed lines are.
-  uint64_t base, end, lines_base, lines_end;
+  testing::PersistSpan span;
   {
     Harness h(GetParam(), prepared_);
     ASSERT_FALSE(::testing::Test::HasFailure());
-    base = h.sim().sim->persist_points();
-    lines_base = h.sim().sim->flushed_lines();
+    span.Begin(*h.sim().sim);
     uint64_t acked = 0;
     ASSERT_EQ(h.Run(ino_, steps_, &acked), steps_.size());
-    end = h.sim().sim->persist_points();
-    lines_end = h.sim().sim->flushed_lines();
+    span.End(*h.sim().sim);
     ASSERT_EQ(h.Read(ino_, 0, model_.size() + 1), model_);
     ASSERT_TRUE(h.Unmount().ok());
   }
   std::mt19937_64 rng(static_cast<int>(GetParam()) * 7 + 1);
-  const double sample = testing::EnvOrD("PMEMFS_CRASH_SAMPLE", 0.25);
-  uint64_t points = 0, kept = 0, between = 0;
-  for (uint64_t p = base; p <= end; p++) {
-    if (!CutAt(false, p, 0.0)) return;
-    points++;
-    if (std::bernoulli_distribution(sample)(rng)) {
-      if (!CutAt(false, p, 0.5)) return;
-      kept++;
-    }
-  }
-  const uint64_t instants = testing::EnvOr("PMEMFS_CRASH_INSTANTS", 40);
-  for (uint64_t i = 0; i < instants && lines_end > lines_base; i++) {
-    const uint64_t at = std::uniform_int_distribution<uint64_t>(lines_base + 1, lines_end)(rng);
-    if (!CutAt(true, at, i % 3 == 0 ? 0.0 : i % 3 == 1 ? 0.5 : 1.0)) return;
-    between++;
-  }
+  auto cut = [&](bool at_flush, uint64_t at, double keep) { return CutAt(at_flush, at, keep); };
+  testing::CutCounts n;
+  if (!testing::CutEverywhere(span, rng, cut, &n)) return;
   std::cout << "[ direct appends, " << mapping::ModeName(GetParam()) << ": " << steps_.size()
-            << " steps, " << model_.size() << " bytes; cut at " << points
-            << " persist points (+" << kept << " keeping undrained lines) and " << between
+            << " steps, " << model_.size() << " bytes; cut at " << n.points
+            << " persist points (+" << n.kept << " keeping undrained lines) and " << n.between
             << " instants between them ]" << std::endl;
 }
 

@@ -20,7 +20,6 @@
 //   PMEMFS_CRASH_INSTANTS=K   cuts between persist points per mode (default 40)
 //   PMEMFS_CRASH_SAMPLE=P     share of persist points also cut with undrained lines kept (0.25)
 #include <fcntl.h>
-#include <sys/mman.h>
 #include <time.h>
 
 #include <gtest/gtest.h>
@@ -39,21 +38,6 @@ namespace {
 using mapping::Mode;
 using testing::kRoot;
 constexpr uint64_t kB = 4096;
-constexpr uint32_t kSlots = 16;
-
-class Holders : public LeaseHolders {
- public:
-  void Revoke(std::span<const Revocation> revs, std::vector<bool>* answered) override {
-    for (size_t i = 0; i < revs.size(); i++) {
-      (*answered)[i] = true;
-      upto_ = std::max(upto_, revs[i].rev);
-    }
-  }
-  uint64_t AnsweredUpTo(ClientId) override { return upto_; }
-
- private:
-  uint64_t upto_ = 0;
-};
 
 struct Step {
   enum Kind { kExtend, kOverwrite, kKernelOverwrite, kKernelRead, kFsync, kFdatasync } kind;
@@ -117,29 +101,9 @@ int64_t RealNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
-class Harness : public testing::FsHarnessBase {
+class Harness : public testing::LeaseHarness {
  public:
-  Harness(Mode mode, const mapping::testing::SimDevice& prepared)
-      : FsHarnessBase(mode, {}, mapping::testing::CopySimDevice(prepared)) {
-    Status st = fs_->EnableLeases(&holders_, kSlots);
-    EXPECT_TRUE(st.ok()) << st.message();
-    void* p = mmap(nullptr, kSlots * sizeof(direct::Slot), PROT_READ | PROT_WRITE, MAP_SHARED,
-                   fs_->lease_slots_fd(), 0);
-    EXPECT_NE(p, MAP_FAILED);
-    slots_ = static_cast<direct::Slot*>(p);
-  }
-  ~Harness() {
-    Disable();
-    if (fs_) (void)fs_->EnableLeases(nullptr);
-  }
-  void Disable() {
-    if (slots_) munmap(slots_, kSlots * sizeof(direct::Slot));
-    slots_ = nullptr;
-  }
-  void Crash() {
-    Disable();
-    CrashAndMount();
-  }
+  using LeaseHarness::LeaseHarness;
 
   struct Acked {
     uint64_t size = 0;
@@ -173,14 +137,14 @@ class Harness : public testing::FsHarnessBase {
       case Step::kFdatasync: {
         const bool datasync = s.kind == Step::kFdatasync;
         // File::Sync: the slot of a lease we hold, one open (ours).
-        if (have_ && direct::Synced(slots_[grant_.slot], ino, 1, datasync)) {
+        if (have_ && direct::Synced(held_slot(), ino, 1, datasync)) {
           counts->fast[datasync]++;
         } else {
           counts->asked[datasync]++;
           PMEMFS_RETURN_IF_ERROR(fs_->FsyncLeases(c, ino));
         }
         acked->size = size_;
-        if (!datasync && have_) acked->mtime = slots_[grant_.slot].mtime_ns.load();
+        if (!datasync && have_) acked->mtime = held_slot().mtime_ns.load();
         return Status::Ok();
       }
       case Step::kKernelOverwrite: {
@@ -195,24 +159,10 @@ class Harness : public testing::FsHarnessBase {
       case Step::kOverwrite: break;
     }
     const uint64_t off = s.kind == Step::kExtend ? size_ : s.off;
-    if (!have_ || !Writable(off, s.len)) {
-      auto g = fs_->GrantLease(c, {.ino = ino, .off = off, .len = s.len, .write = true});
-      if (!g.ok()) return g.status();
-      grant_ = *g;
-      have_ = true;
-      if (!Writable(off, s.len)) return Status::IoError("the grant does not cover the write");
-    }
-    const std::string data = Bytes(s.seed, s.len);
-    mapping::Device& dev = const_cast<mapping::Device&>(fs_->device());
-    for (size_t done = 0; done < s.len;) {
-      const uint64_t fb = (off + done) / kB, in = (off + done) % kB;
-      const size_t n = std::min<size_t>(s.len - done, kB - in);
-      dev.CopyNoDrain(DevBlock(fb) * kB + in, data.data() + done, n);
-      done += n;
-    }
-    dev.Drain();
+    PMEMFS_RETURN_IF_ERROR(WriteLease(c, ino, off, s.len, "write"));
+    CopyThroughLease(off, Bytes(s.seed, s.len)).Drain();
     // File::Published: the size raised after the bytes are durable, the mtime once a tick.
-    direct::Slot& slot = slots_[grant_.slot];
+    direct::Slot& slot = held_slot();
     size_ = std::max(size_, off + s.len);
     uint64_t cur = slot.size.load();
     while (cur < size_ && !slot.size.compare_exchange_weak(cur, size_)) {
@@ -225,55 +175,22 @@ class Harness : public testing::FsHarnessBase {
     }
     return Status::Ok();
   }
-  uint64_t DevBlock(uint64_t fb) const {
-    for (const LeaseExtent& e : grant_.extents)
-      if (fb >= e.file_block && fb < e.file_block + e.count) return e.dev_block + fb - e.file_block;
-    return 0;
-  }
-  bool Writable(uint64_t off, uint64_t len) const {
-    if (off < grant_.lo || off + len > grant_.hi) return false;
-    for (uint64_t fb = off / kB; fb <= (off + len - 1) / kB; fb++)
-      if (DevBlock(fb) == 0) return false;
-    return true;
-  }
-
-  Holders holders_;
-  direct::Slot* slots_ = nullptr;
-  LeaseGrant grant_;
-  bool have_ = false;
   uint64_t size_ = 0;
   int64_t clock_ = 0;
 };
 
 class LeasesSyncCrashTest : public ::testing::TestWithParam<Mode> {
  protected:
-  struct Formatted : testing::FsHarnessBase {
-    explicit Formatted(Mode mode) : FsHarnessBase(mode, {}, 12ull << 20) {}
-    mapping::testing::SimDevice Done() {
-      EXPECT_TRUE(Unmount().ok());
-      return mapping::testing::CopySimDevice(d_);
-    }
-  };
-
   void SetUp() override {
-    Formatted base(GetParam());
-    auto a = base.fs().Create(kRoot, kRootIno, "f", 0644, O_RDWR);
-    ASSERT_TRUE(a.ok()) << a.status().message();
-    ino_ = a->ino;
-    ASSERT_TRUE(base.fs().Release(ino_).ok());
-    prepared_ = base.Done();
+    ASSERT_NO_FATAL_FAILURE(testing::PrepareWithFile(GetParam(), "f", &prepared_, &ino_));
     Workload(&steps_, &contents_);
   }
 
   bool CutAt(bool at_flush, uint64_t at, double keep) {
-    const std::string where = std::string(at_flush ? "after flushed line " : "at persist point ") +
-                              std::to_string(at) + " keep " + std::to_string(keep);
+    const std::string where = testing::CutWhere(at_flush, at, keep);
     Harness h(GetParam(), prepared_);
     if (::testing::Test::HasFailure()) return false;
-    if (at_flush)
-      h.sim().sim->StopAtFlush(at, keep);
-    else
-      h.sim().sim->StopAfter(at);
+    testing::StopAt(*h.sim().sim, at_flush, at, keep);
     Harness::Acked acked;
     Harness::Counts counts;
     const size_t done = h.Run(ino_, steps_, &acked, &counts);
@@ -318,17 +235,15 @@ class LeasesSyncCrashTest : public ::testing::TestWithParam<Mode> {
 };
 
 TEST_P(LeasesSyncCrashTest, FsyncsWithoutARoundTripKeepWhatTheyPromised) {
-  uint64_t base, end, lines_base, lines_end;
+  testing::PersistSpan span;
   {
     Harness h(GetParam(), prepared_);
     ASSERT_FALSE(::testing::Test::HasFailure());
-    base = h.sim().sim->persist_points();
-    lines_base = h.sim().sim->flushed_lines();
+    span.Begin(*h.sim().sim);
     Harness::Acked acked;
     Harness::Counts counts;
     ASSERT_EQ(h.Run(ino_, steps_, &acked, &counts), steps_.size());
-    end = h.sim().sim->persist_points();
-    lines_end = h.sim().sim->flushed_lines();
+    span.End(*h.sim().sim);
     EXPECT_GT(counts.fast[0], 0) << "no fsync took the fast path";
     EXPECT_GT(counts.fast[1], 0) << "no fdatasync took the fast path";
     EXPECT_GT(counts.asked[0], 0) << "every fsync took the fast path";
@@ -340,25 +255,12 @@ TEST_P(LeasesSyncCrashTest, FsyncsWithoutARoundTripKeepWhatTheyPromised) {
     ASSERT_TRUE(h.Unmount().ok());
   }
   std::mt19937_64 rng(static_cast<int>(GetParam()) * 13 + 5);
-  const double sample = testing::EnvOrD("PMEMFS_CRASH_SAMPLE", 0.25);
-  uint64_t points = 0, kept = 0, between = 0;
-  for (uint64_t p = base; p <= end; p++) {
-    if (!CutAt(false, p, 0.0)) return;
-    points++;
-    if (std::bernoulli_distribution(sample)(rng)) {
-      if (!CutAt(false, p, 0.5)) return;
-      kept++;
-    }
-  }
-  const uint64_t instants = testing::EnvOr("PMEMFS_CRASH_INSTANTS", 40);
-  for (uint64_t i = 0; i < instants && lines_end > lines_base; i++) {
-    const uint64_t at = std::uniform_int_distribution<uint64_t>(lines_base + 1, lines_end)(rng);
-    if (!CutAt(true, at, i % 3 == 0 ? 0.0 : i % 3 == 1 ? 0.5 : 1.0)) return;
-    between++;
-  }
+  auto cut = [&](bool at_flush, uint64_t at, double keep) { return CutAt(at_flush, at, keep); };
+  testing::CutCounts n;
+  if (!testing::CutEverywhere(span, rng, cut, &n)) return;
   std::cout << "[ " << mapping::ModeName(GetParam()) << ": " << steps_.size() << " steps; cut at "
-            << points << " persist points (+" << kept << " keeping undrained lines) and "
-            << between << " instants between them ]" << std::endl;
+            << n.points << " persist points (+" << n.kept << " keeping undrained lines) and "
+            << n.between << " instants between them ]" << std::endl;
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, LeasesSyncCrashTest,
