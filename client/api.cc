@@ -269,6 +269,15 @@ void Forget(int fd) {
   if (old && --old->fds == 0) old->file->Closed(old->own);
 }
 
+// At fsync and close of `fd`, a descriptor of `f`: the kernel's mappings of the file in this
+// process must not fault by a size older than what our writes published (file.h, KernelMapped).
+void RefreshKernelSize(int fd, File& f) {
+  if (!f.KernelSizeBehind()) return;
+  const int e = errno;
+  f.KernelSizeIs(sys::size_from_daemon(fd));
+  errno = e;
+}
+
 Mount* MountFor(dev_t dev) {
   State& s = St();
   std::lock_guard l(s.mu);
@@ -502,7 +511,10 @@ int pmemfs_creat(const char* path, mode_t mode) {
 }
 
 int pmemfs_close(int fd) {
-  if (Get(fd)) WriteStats();
+  if (std::shared_ptr<Ofd> o = Get(fd)) {
+    WriteStats();
+    RefreshKernelSize(fd, *o->file);
+  }
   Forget(fd);  // leases go back before the kernel's last close
   return sys::close(fd);
 }
@@ -596,6 +608,7 @@ int SyncFile(int fd, bool datasync) {
       errno = e;
       return -1;
     }
+    RefreshKernelSize(fd, *o->file);
     if (covered && s.spawns_seen.load(std::memory_order_relaxed)) {
       s.syncs++;
       return 0;
@@ -634,11 +647,8 @@ void* pmemfs_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t 
   }
   // A kernel mapping faults by the kernel's idea of the size, which our writes only marked
   // stale: refreshed first, or a page below the true end would raise SIGBUS (File::Map does
-  // the same for its own).
-  if (o) {
-    struct stat st{};
-    (void)fstat(fd, &st);
-  }
+  // the same for its own), and again at fsync and close (SyncFile, pmemfs_close).
+  if (o) o->file->KernelMapped(sys::size_from_daemon(fd));
   return sys::mmap(addr, length, prot, flags, fd, offset);
 }
 

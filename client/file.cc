@@ -576,6 +576,20 @@ void File::Release() {
   if (had || wrote) (void)mount_->RequestRelease(ino_, wrote);
 }
 
+void File::KernelMapped(int64_t size) {
+  KernelSizeIs(size);
+  kernel_mapped_.store(true, std::memory_order_relaxed);
+}
+
+bool File::KernelSizeBehind() const {
+  if (!kernel_mapped_.load(std::memory_order_relaxed)) return false;
+  const int64_t k = kernel_size_.load(std::memory_order_relaxed);
+  std::shared_lock l(mu_);
+  // (No slot: no lease now, and what it published is in the daemon: ask.)
+  return slot_ == nullptr || k < 0 ||
+         slot_->size.load(std::memory_order_acquire) > static_cast<uint64_t>(k);
+}
+
 // --- mappings ----------------------------------------------------------------------------------
 
 void File::KernelMap(Region& r, uint64_t off, uint64_t len) {
@@ -688,15 +702,17 @@ void* File::Map(void* addr, size_t len, int prot, int flags, int fd, uint64_t of
   // another file meanwhile (another thread closes it and opens something else), and a mapping is
   // of one file, as the kernel's is. (Not this file's: the kernel maps what `fd` is now.) The
   // statx also refreshes the kernel's idea of the size, which our writes only marked stale and
-  // which the kernel's parts of the mapping fault by (stale, a page below the end is a SIGBUS).
+  // which the kernel's parts of the mapping fault by (stale, a page below the end is a SIGBUS):
+  // AT_STATX_FORCE_SYNC, as attributes replied uncached still count as fresh for a jiffy.
   const int dupfd = sys::fcntl(fd, F_DUPFD_CLOEXEC, 0);
   if (dupfd < 0) return nullptr;
   struct statx stx{};
-  if (statx(dupfd, "", AT_EMPTY_PATH | AT_STATX_SYNC_AS_STAT, STATX_INO | STATX_SIZE, &stx) != 0 ||
+  if (statx(dupfd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_INO | STATX_SIZE, &stx) != 0 ||
       stx.stx_ino != ino_ || makedev(stx.stx_dev_major, stx.stx_dev_minor) != mount_->dev()) {
     sys::close(dupfd);
     return nullptr;
   }
+  KernelMapped(static_cast<int64_t>(stx.stx_size));
   fd = dupfd;
   const int64_t size = Size(fd);
   // Whole blocks below the end of the file come from the device (the block holding the end may

@@ -101,6 +101,21 @@ class File {
   // The last descriptor of the file in this process is closing: the leases go back.
   void Release();
 
+  // The kernel's idea of the file's size, which the kernel's mappings of it fault by (a page at
+  // or past it is a SIGBUS): our writes only mark it stale, so the kernel keeps an older, smaller
+  // one until someone asks it for the attributes. KernelMapped: this process has a mapping of
+  // the file through the kernel (the kernel's parts of a library mapping, a private mapping),
+  // made when the kernel's size was `size` (-1: not known). KernelSizeBehind: such a mapping may
+  // fault by a size older than what our writes published; then the caller asks the kernel (a
+  // statx that reaches the daemon, sys::size_from_daemon) and says what it learned
+  // (KernelSizeIs). Done at fsync and close, the points from which README promises a reader
+  // through the kernel what the library wrote.
+  void KernelMapped(int64_t size);
+  bool KernelSizeBehind() const;
+  void KernelSizeIs(int64_t size) {
+    if (size >= 0) kernel_size_.store(size, std::memory_order_relaxed);
+  }
+
   // MAP_SHARED mapping of [off, off+len) at `addr` (MAP_FIXED when non-null): device blocks where
   // the file has them, the kernel's mapping elsewhere. Returns the address, or MAP_FAILED with
   // errno. `fd` stays the file's (a duplicate is kept for the kernel's parts).
@@ -232,6 +247,9 @@ class File {
   std::atomic<uint32_t> own_opens_{0};
   std::atomic<bool> shared_{false};
   std::atomic<uint64_t> spawns_{UINT64_MAX};  // UINT64_MAX: no open yet
+  // KernelMapped's: whether there is such a mapping (sticky), and the kernel's size last learned.
+  std::atomic<bool> kernel_mapped_{false};
+  std::atomic<int64_t> kernel_size_{-1};
   std::mutex append_mu_;              // appends of this process, one at a time
   // MapAhead's stream (hints, so relaxed and racy by design: two threads writing one File at
   // once at worst map a batch twice or not at all): where the last write ended, the file offset

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -64,6 +65,15 @@ inline int munmap(void* addr, size_t len) {
 }
 inline int msync(void* addr, size_t len, int flags) {
   return static_cast<int>(::syscall(SYS_msync, addr, len, flags));
+}
+// The kernel's idea of the file's size asked of the daemon now (AT_STATX_FORCE_SYNC: a FUSE
+// attribute replied uncached, as those of a leased file are, still counts as fresh until the
+// next tick of jiffies). The size, or -1.
+inline int64_t size_from_daemon(int fd) {
+  struct statx stx{};
+  if (::syscall(SYS_statx, fd, "", AT_EMPTY_PATH | AT_STATX_FORCE_SYNC, STATX_SIZE, &stx) != 0)
+    return -1;
+  return static_cast<int64_t>(stx.stx_size);
 }
 
 }  // namespace pmemfs::client::sys

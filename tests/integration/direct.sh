@@ -73,6 +73,12 @@ done
 "$TOOL" check "$MNT/m" 5000 300000 6
 "$TOOL" check "$MNT/m" 305000 695000 5
 
+# A file mapped before library writes grew it, through the library (the kernel's part of the
+# mapping past the old end) and by the kernel (MAP_PRIVATE): after the writer's fsync, and after
+# a close, the mappings read the new bytes (the kernel faults by its idea of the size, which the
+# library's writes leave stale: no SIGBUS below the new end).
+"$TOOL" grow-map "$MNT/g" >"$WORK/g.out" || fail "grow-map: $(cat "$WORK/g.out")"
+
 # Coherence, as README says: a reader through the kernel sees a library write once the writer
 # called fsync (or closed the file), even pages it read (and cached) before; a library reader
 # sees a write through the kernel as soon as that write returned.

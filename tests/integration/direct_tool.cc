@@ -31,6 +31,12 @@
 //                                  each line "peek OFF" on stdin prints the byte there (a SIGBUS
 //                                  prints "SIGBUS" and exits 7), "read OFF" reads with
 //                                  pmemfs_pread, "quit" ends
+//   grow-map FILE                  a 4 KiB file mapped 4 MiB through the library (MAP_SHARED: the
+//                                  kernel's mapping past the end) and by the kernel (MAP_PRIVATE),
+//                                  grown to 3 MiB by library writes and fsynced, then to 3.5 MiB
+//                                  through a second descriptor that is closed: each time both
+//                                  mappings read the new bytes (a SIGBUS prints "SIGBUS ..." and
+//                                  exits 7)
 //   kernel-write FILE OFF LEN SEED the pattern written through the kernel (plain pwrite)
 //   plain FILE OFF LEN SEED        the pattern written (fsync) and read back through the library,
 //                                  direct or not; prints "direct" or "kernel", then what the
@@ -429,6 +435,51 @@ int Hold(const char* path) {
   return 0;
 }
 
+// The pattern of `seed` at [off, off + len) of both mappings (`what` names the step).
+void MappedHolds(const unsigned char* shared, const unsigned char* priv, uint64_t off,
+                 uint64_t len, uint64_t seed, const char* what) {
+  const std::vector<unsigned char> want = Pattern(seed, off, len);
+  for (const auto& [name, map] : {std::pair{"shared", shared}, std::pair{"private", priv}}) {
+    if (sigsetjmp(g_jump, 1) != 0) {
+      printf("SIGBUS reading the %s mapping at [%llu, %llu) %s\n", name,
+             static_cast<unsigned long long>(off), static_cast<unsigned long long>(off + len),
+             what);
+      fflush(stdout);
+      exit(7);
+    }
+    if (std::memcmp(map + off, want.data(), len) != 0)
+      Die(std::string("the ") + name + " mapping does not show the bytes written " + what);
+  }
+}
+
+int GrowMap(const char* path) {
+  constexpr uint64_t kLen = 4 << 20, kSmall = 4096, kGrown = 3 << 20, kMore = kGrown + (512 << 10);
+  int fd = OpenLib(path, O_RDWR | O_CREAT | O_TRUNC);
+  if (!pmemfs_is_direct(fd)) Die(std::string(path) + ": not direct");
+  const std::vector<unsigned char> head = Pattern(41, 0, kSmall);
+  LibWriteAll(fd, head.data(), kSmall, 0);
+  auto* shared = static_cast<unsigned char*>(
+      pmemfs_mmap(nullptr, kLen, PROT_READ, MAP_SHARED, fd, 0));
+  auto* priv = static_cast<unsigned char*>(
+      pmemfs_mmap(nullptr, kLen, PROT_READ, MAP_PRIVATE, fd, 0));
+  if (shared == MAP_FAILED || priv == MAP_FAILED) Die(Errno("pmemfs_mmap"));
+  signal(SIGBUS, OnBus);
+  MappedHolds(shared, priv, 0, kSmall, 41, "before the file grew");
+  const std::vector<unsigned char> grown = Pattern(41, kSmall, kGrown - kSmall);
+  LibWriteAll(fd, grown.data(), kGrown - kSmall, kSmall);
+  if (pmemfs_fsync(fd) != 0) Die(Errno("pmemfs_fsync"));
+  MappedHolds(shared, priv, kSmall, kGrown - kSmall, 41, "and fsynced");
+  int fd2 = OpenLib(path, O_RDWR);
+  const std::vector<unsigned char> more = Pattern(41, kGrown, kMore - kGrown);
+  LibWriteAll(fd2, more.data(), kMore - kGrown, kGrown);
+  if (pmemfs_close(fd2) != 0) Die(Errno("pmemfs_close"));
+  MappedHolds(shared, priv, kGrown, kMore - kGrown, 41, "through a descriptor closed since");
+  pmemfs_munmap(shared, kLen);
+  pmemfs_munmap(priv, kLen);
+  pmemfs_close(fd);
+  return 0;
+}
+
 int KernelWrite(const char* path, uint64_t off, uint64_t len, uint64_t seed) {
   int k = OpenKernel(path, O_RDWR | O_CREAT);
   std::vector<unsigned char> data = Pattern(seed, off, len);
@@ -550,6 +601,7 @@ int main(int argc, char** argv) {
   if (cmd == "mmap-write") return MmapWrite(path, n(3), n(4), n(5));
   if (cmd == "hold") return Hold(path);
   if (cmd == "kernel-write") return KernelWrite(path, n(3), n(4), n(5));
+  if (cmd == "grow-map") return GrowMap(path);
   if (cmd == "plain") return Plain(path, n(3), n(4), n(5));
   if (cmd == "stream")
     return Stream(path, n(3), n(4), argc > 5 && std::string(argv[5]) == "append");
