@@ -6,6 +6,9 @@
 // the kernel. The file offset stays the kernel's (read/write move it with lseek), so that it is
 // shared with duplicates and across fork exactly as the kernel shares it.
 //
+// Signals: a call made from a handler that interrupted a library call of the same thread is
+// the kernel's (nesting.h; each entry point below says what it does to stay coherent then).
+//
 // Fork: the child starts over. Its inherited descriptors lose their entries (the kernel serves
 // them), device-backed parts of its mappings become the kernel's mappings of the file, and the
 // parent's connections are closed in the child without a word to the daemon.
@@ -32,6 +35,7 @@
 
 #include "client/calls.h"
 #include "client/file.h"
+#include "client/nesting.h"
 #include "client/readers.h"
 #include "client/rw_lock.h"
 #include "client/sys.h"
@@ -269,6 +273,44 @@ void Forget(int fd) {
   if (old && --old->fds == 0) old->file->Closed(old->own);
 }
 
+// --- calls nested in another of the same thread (nesting.h) ---------------------------------
+// They use the table without a read section or table_mu: only whether an entry is there, never
+// what it points to (which another thread may free once it is out of the table).
+
+// Whether `fd` has an entry.
+bool Entered(int fd) { return Tracking() && Peek(fd) != nullptr; }
+
+// Takes `fd`'s entry out of the table (a close, or a number a dup or an open replaces) without
+// the lock, which the interrupted call may hold; its reference stays in `own` until the next
+// change of that number under the lock drops it (Swap: the Ofd and its File, and the leases, are
+// let go then, or at exit, instead of now).
+void DetachNested(int fd) {
+  if (!Tracking() || fd < 0 || fd >= kChunk * kChunks) return;
+  if (Chunk* c = g_state->chunks[fd / kChunk].load(std::memory_order_acquire); c != nullptr)
+    c->e[fd % kChunk].store(nullptr, std::memory_order_release);
+}
+
+// Before a nested read through the kernel of a tracked file: the kernel learns the size our
+// writes published (or it would end the read early), and drops the pages it cached before our
+// writes changed the device under them (or it would return those). The coherence README
+// promises a reader after an fsync, which the interrupted call's thread cannot make first.
+void BeforeNestedRead(int fd) {
+  if (!Entered(fd)) return;
+  const int e = errno;
+  (void)sys::size_from_daemon(fd);
+  (void)sys::drop_cached_pages(fd);
+  errno = e;
+}
+
+// Before a nested write through the kernel: with O_APPEND the kernel writes at the end it knows,
+// which must be the one our writes published.
+void BeforeNestedWrite(int fd) {
+  if (!Entered(fd)) return;
+  const int e = errno;
+  if (sys::fcntl(fd, F_GETFL) & O_APPEND) (void)sys::size_from_daemon(fd);
+  errno = e;
+}
+
 // At fsync and close of `fd`, a descriptor of `f`: the kernel's mappings of the file in this
 // process must not fault by a size older than what our writes published (file.h, KernelMapped).
 void RefreshKernelSize(int fd, File& f) {
@@ -371,21 +413,62 @@ ssize_t WritevOfd(Ofd& o, int fd, const iovec* iov, int cnt) {
     Advance(fd, o, static_cast<off_t>(at + static_cast<uint64_t>(n)));
     return n;
   }
-  const off_t pos = sys::lseek(fd, 0, SEEK_CUR);
-  if (pos < 0 || !Still(fd, o)) return -1;  // (not: another file's offset; the kernel's turn)
+  // A handler's write on this description meanwhile goes after ours (nesting.h, OffsetWrite):
+  // before we know where ours goes, at the offset (we read it again after that), then after
+  // our bytes.
+  size_t count = 0;
+  for (int i = 0; i < cnt; i++) count += iov[i].iov_len;
+  OffsetWrite& w = t_offset_write;
+  w.next.store(OffsetWrite::kUnknown, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  w.ofd.store(&o, std::memory_order_relaxed);
+  off_t pos, planned;
+  while (true) {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    pos = sys::lseek(fd, 0, SEEK_CUR);
+    if (pos < 0 || !Still(fd, o)) {  // (not: another file's offset; the kernel's turn)
+      w.ofd.store(nullptr, std::memory_order_relaxed);
+      return -1;
+    }
+    planned = pos + static_cast<off_t>(count);
+    int64_t unknown = OffsetWrite::kUnknown;
+    if (w.next.compare_exchange_strong(unknown, planned, std::memory_order_relaxed)) break;
+    w.next.store(OffsetWrite::kUnknown, std::memory_order_relaxed);  // a handler moved it
+  }
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   ssize_t n = o.file->Pwritev(fd, iov, cnt, static_cast<uint64_t>(pos));
-  if (n < 0) return -1;
+  if (n != static_cast<ssize_t>(count)) {  // nothing (the kernel's turn) or part of it done
+    w.ofd.store(nullptr, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    const off_t after = w.next.load(std::memory_order_relaxed);  // (a handler's: it seeked there)
+    if (n < 0) {
+      // No handler wrote after us: the kernel's write at the offset. One did: ours goes before
+      // its bytes, where it belongs, and the offset stays past them.
+      return after == planned ? -1 : sys::pwritev(fd, iov, cnt, pos);
+    }
+    readers::Count(readers::Self().writes);
+    Advance(fd, o, after == planned ? pos + n : after);
+    return n;
+  }
   readers::Count(readers::Self().writes);
-  Advance(fd, o, pos + n);
+  // The offset past our bytes and those handlers wrote after them meanwhile (one that runs
+  // after our last look moved it past its own bytes itself).
+  for (off_t end = -1; end != w.next.load(std::memory_order_relaxed);) {
+    end = w.next.load(std::memory_order_relaxed);
+    Advance(fd, o, end);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  }
+  w.ofd.store(nullptr, std::memory_order_relaxed);
   return n;
 }
 
 // pread and pwrite: `fast` (no reference, inside a read section: it must not block) serves the
 // common case, `slow` (with a reference) the rest; -1 from both: the kernel's turn. (O_APPEND:
-// pwrite appends too, as Linux does: the kernel's.)
+// pwrite appends too, as Linux does: the kernel's.) `nested`: a call nested in another of this
+// thread (nesting.h) has `fast` alone, and only where the thread has made a section before.
 template <typename Fast, typename Slow>
-ssize_t Serve(int fd, bool write, Fast fast, Slow slow) {
-  if (!Tracking()) return -1;
+ssize_t Serve(int fd, bool write, bool nested, Fast fast, Slow slow) {
+  if (!Tracking() || (nested && readers::t_self == nullptr)) return -1;
   auto allowed = [write](const Ofd& o) {
     const int flags = o.flags.load(std::memory_order_relaxed);
     return write ? (flags & O_ACCMODE) != O_RDONLY && !(flags & O_APPEND)
@@ -400,6 +483,7 @@ ssize_t Serve(int fd, bool write, Fast fast, Slow slow) {
       return n;
     }
   }
+  if (nested) return -1;
   std::shared_ptr<Ofd> o = Get(fd);
   if (!o || !allowed(*o)) return -1;
   const ssize_t n = slow(*o->file);
@@ -407,43 +491,122 @@ ssize_t Serve(int fd, bool write, Fast fast, Slow slow) {
   return n;
 }
 
+// --- calls nested in another of the same thread, served in place where they can be --------
+
+// pread or pwrite of one buffer at `at`, in place (no lock, no allocation, no request); -1: the
+// kernel's turn.
+ssize_t InPlaceNested(int fd, bool write, void* buf, size_t count, uint64_t at) {
+  return Serve(
+      fd, write, true,
+      [&](File& f) {
+        if (!write) return f.ReadInPlace(buf, count, at);
+        return f.WriteInPlace(at, count, buf) ? static_cast<ssize_t>(count) : ssize_t{-1};
+      },
+      [](File&) { return ssize_t{-1}; });
+}
+
+// read or write of one buffer at the description's offset, in place, the offset moved past it;
+// -1: the kernel's turn.
+ssize_t AtOffsetNested(int fd, bool write, void* buf, size_t count) {
+  if (!Entered(fd)) return -1;
+  const int e = errno;
+  const off_t pos = sys::lseek(fd, 0, SEEK_CUR);
+  ssize_t n = pos < 0 ? -1 : InPlaceNested(fd, write, buf, count, static_cast<uint64_t>(pos));
+  if (n >= 0) (void)sys::lseek(fd, pos + n, SEEK_SET);
+  errno = e;
+  return n;
+}
+
+// A nested write at the offset of the description whose write this thread interrupted
+// (WritevOfd): after that write's bytes and those of earlier handlers (in place where it can
+// be), and the offset past it. kNotInterrupted: `fd` is not a descriptor of that description.
+constexpr ssize_t kNotInterrupted = -2;
+ssize_t AfterInterruptedWrite(int fd, const iovec* iov, int cnt) {
+  OffsetWrite& w = t_offset_write;
+  const void* ofd = w.ofd.load(std::memory_order_relaxed);
+  if (ofd == nullptr || !Tracking() || Peek(fd) != ofd) return kNotInterrupted;
+  const off_t at = w.next.load(std::memory_order_relaxed);
+  if (at < 0) {
+    // That write has not placed itself yet: ours goes at the offset (in place where it can be),
+    // which that write reads again once it sees we moved it.
+    ssize_t n = cnt == 1 ? AtOffsetNested(fd, true, iov[0].iov_base, iov[0].iov_len) : -1;
+    if (n < 0) n = sys::writev(fd, iov, cnt);
+    w.next.store(OffsetWrite::kMoved, std::memory_order_relaxed);
+    return n;
+  }
+  const int e = errno;
+  ssize_t n = cnt == 1 ? InPlaceNested(fd, true, iov[0].iov_base, iov[0].iov_len,
+                                       static_cast<uint64_t>(at))
+                       : -1;
+  errno = e;
+  if (n < 0) n = sys::pwritev(fd, iov, cnt, at);
+  if (n > 0) {
+    w.next.store(at + n, std::memory_order_relaxed);
+    const int e2 = errno;
+    (void)sys::lseek(fd, at + n, SEEK_SET);
+    errno = e2;
+  }
+  return n;
+}
+
 }  // namespace
 
 ssize_t Pread(int fd, void* buf, size_t count, off_t off, PreadFn kernel) {
+  Entry e;
   if (off >= 0) {
     const uint64_t at = static_cast<uint64_t>(off);
-    const ssize_t n = Serve(fd, false, [&](File& f) { return f.ReadInPlace(buf, count, at); },
+    const ssize_t n = Serve(fd, false, e.nested(),
+                            [&](File& f) { return f.ReadInPlace(buf, count, at); },
                             [&](File& f) { return f.Pread(fd, buf, count, at); });
     if (n >= 0) return n;
   }
+  if (e.nested()) BeforeNestedRead(fd);
   return kernel(fd, buf, count, off);
 }
 
 ssize_t Preadv(int fd, const iovec* iov, int cnt, off_t off, PreadvFn kernel) {
+  Entry e;
+  if (e.nested()) {
+    BeforeNestedRead(fd);
+    return kernel(fd, iov, cnt, off);
+  }
   if (std::shared_ptr<Ofd> o = Get(fd))
     if (ssize_t n = PreadvOfd(*o, fd, iov, cnt, off); n >= 0) return n;
   return kernel(fd, iov, cnt, off);
 }
 
 ssize_t Pwrite(int fd, const void* buf, size_t count, off_t off, PwriteFn kernel) {
+  Entry e;
   if (off >= 0) {
     const uint64_t at = static_cast<uint64_t>(off);
     const ssize_t n = Serve(
-        fd, true,
+        fd, true, e.nested(),
         [&](File& f) { return f.WriteInPlace(at, count, buf) ? static_cast<ssize_t>(count) : -1; },
         [&](File& f) { return f.Pwrite(fd, buf, count, at); });
     if (n >= 0) return n;
   }
+  if (e.nested()) BeforeNestedWrite(fd);
   return kernel(fd, buf, count, off);
 }
 
 ssize_t Pwritev(int fd, const iovec* iov, int cnt, off_t off, PwritevFn kernel) {
+  Entry e;
+  if (e.nested()) {
+    BeforeNestedWrite(fd);
+    return kernel(fd, iov, cnt, off);
+  }
   if (std::shared_ptr<Ofd> o = Get(fd))
     if (ssize_t n = PwritevOfd(*o, fd, iov, cnt, off); n >= 0) return n;
   return kernel(fd, iov, cnt, off);
 }
 
 ssize_t Read(int fd, void* buf, size_t count, ReadFn kernel) {
+  Entry e;
+  if (e.nested()) {
+    if (ssize_t n = AtOffsetNested(fd, false, buf, count); n >= 0) return n;
+    BeforeNestedRead(fd);
+    return kernel(fd, buf, count);
+  }
   if (std::shared_ptr<Ofd> o = Get(fd)) {
     iovec v{buf, count};
     if (ssize_t n = ReadvOfd(*o, fd, &v, 1); n >= 0) return n;
@@ -452,12 +615,25 @@ ssize_t Read(int fd, void* buf, size_t count, ReadFn kernel) {
 }
 
 ssize_t Readv(int fd, const iovec* iov, int cnt, ReadvFn kernel) {
+  Entry e;
+  if (e.nested()) {
+    BeforeNestedRead(fd);
+    return kernel(fd, iov, cnt);
+  }
   if (std::shared_ptr<Ofd> o = Get(fd))
     if (ssize_t n = ReadvOfd(*o, fd, iov, cnt); n >= 0) return n;
   return kernel(fd, iov, cnt);
 }
 
 ssize_t Write(int fd, const void* buf, size_t count, WriteFn kernel) {
+  Entry e;
+  if (e.nested()) {
+    iovec v{const_cast<void*>(buf), count};
+    if (ssize_t n = AfterInterruptedWrite(fd, &v, 1); n != kNotInterrupted) return n;
+    if (ssize_t n = AtOffsetNested(fd, true, const_cast<void*>(buf), count); n >= 0) return n;
+    BeforeNestedWrite(fd);
+    return kernel(fd, buf, count);
+  }
   if (std::shared_ptr<Ofd> o = Get(fd)) {
     iovec v{const_cast<void*>(buf), count};
     if (ssize_t n = WritevOfd(*o, fd, &v, 1); n >= 0) return n;
@@ -466,6 +642,12 @@ ssize_t Write(int fd, const void* buf, size_t count, WriteFn kernel) {
 }
 
 ssize_t Writev(int fd, const iovec* iov, int cnt, WritevFn kernel) {
+  Entry e;
+  if (e.nested()) {
+    if (ssize_t n = AfterInterruptedWrite(fd, iov, cnt); n != kNotInterrupted) return n;
+    BeforeNestedWrite(fd);
+    return kernel(fd, iov, cnt);
+  }
   if (std::shared_ptr<Ofd> o = Get(fd))
     if (ssize_t n = WritevOfd(*o, fd, iov, cnt); n >= 0) return n;
   return kernel(fd, iov, cnt);
@@ -485,8 +667,11 @@ int pmemfs_openat(int dirfd, const char* path, int flags, ...) {
     mode = static_cast<mode_t>(va_arg(ap, int));
     va_end(ap);
   }
+  Entry entry;
   int fd = sys::openat(dirfd, path, flags, mode);
-  if (fd >= 0) {
+  if (fd >= 0 && entry.nested()) {
+    DetachNested(fd);  // (the kernel serves what a handler opens)
+  } else if (fd >= 0) {
     const int e = errno;
     Forget(fd);  // a number the library saw closed behind its back
     Adopt(fd, true);
@@ -511,6 +696,11 @@ int pmemfs_creat(const char* path, mode_t mode) {
 }
 
 int pmemfs_close(int fd) {
+  Entry e;
+  if (e.nested()) {
+    DetachNested(fd);
+    return sys::close(fd);
+  }
   if (std::shared_ptr<Ofd> o = Get(fd)) {
     WriteStats();
     RefreshKernelSize(fd, *o->file);
@@ -520,8 +710,11 @@ int pmemfs_close(int fd) {
 }
 
 int pmemfs_dup(int fd) {
+  Entry e;
   int n = sys::fcntl(fd, F_DUPFD, 0);
-  if (n >= 0) {
+  if (n >= 0 && e.nested()) {
+    DetachNested(n);  // (the kernel serves a duplicate a handler makes)
+  } else if (n >= 0) {
     Forget(n);
     if (std::shared_ptr<Ofd> o = Get(fd)) Put(n, std::move(o));
   }
@@ -529,6 +722,13 @@ int pmemfs_dup(int fd) {
 }
 
 int pmemfs_dup3(int fd, int fd2, int flags) {
+  Entry e;
+  if (e.nested()) {
+    if (fd != fd2 && !(flags & ~O_CLOEXEC) && sys::fcntl(fd, F_GETFD) >= 0) DetachNested(fd2);
+    const int n = sys::dup3(fd, fd2, flags);
+    if (n >= 0) DetachNested(n);
+    return n;
+  }
   std::shared_ptr<Ofd> o = Get(fd);
   // fd2's entry goes before the kernel replaces its file, as a close's does (Still); should the
   // kernel refuse after all, the kernel serves fd2 from then on.
@@ -577,6 +777,16 @@ ssize_t pmemfs_write(int fd, const void* buf, size_t count) {
 }
 
 off_t pmemfs_lseek(int fd, off_t offset, int whence) {
+  Entry e;
+  if (e.nested()) {
+    // The kernel's end (and its data and holes) by the size our writes published.
+    if (whence != SEEK_SET && whence != SEEK_CUR && Entered(fd)) {
+      const int err = errno;
+      (void)sys::size_from_daemon(fd);
+      errno = err;
+    }
+    return sys::lseek(fd, offset, whence);
+  }
   std::shared_ptr<Ofd> o = Get(fd);
   if (o && whence == SEEK_END) {
     // The size is in the slot: no round trip to the daemon for it.
@@ -599,7 +809,9 @@ off_t pmemfs_lseek(int fd, off_t offset, int whence) {
 // to the device, and every open of the file is one of ours, which no other process holds and
 // no shared mapping of ours may have dirtied in the kernel's page cache).
 int SyncFile(int fd, bool datasync) {
-  if (std::shared_ptr<Ofd> o = Get(fd)) {
+  // Nested: the kernel's fsync, which has the daemon commit what the slot says too.
+  Entry entry;
+  if (std::shared_ptr<Ofd> o = entry.nested() ? nullptr : Get(fd)) {
     State& s = St();
     bool covered = false, asked = false;
     const int e = o->file->Sync(datasync, s.spawns.load(), &covered, &asked);
@@ -628,6 +840,15 @@ int pmemfs_ftruncate(int fd, off_t length) {
 }
 
 void* pmemfs_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t offset) {
+  Entry e;
+  if (e.nested()) {  // (not async-signal-safe, as in POSIX: only no deadlock)
+    if (!(flags & MAP_ANONYMOUS) && Entered(fd)) {
+      const int err = errno;
+      (void)sys::size_from_daemon(fd);
+      errno = err;
+    }
+    return sys::mmap(addr, length, prot, flags, fd, offset);
+  }
   std::shared_ptr<Ofd> o = (flags & MAP_ANONYMOUS) ? nullptr : Get(fd);
   // Through a writable description, a shared mapping may be (or become, by mprotect) a writable
   // kernel mapping of part of the file: its fsync needs the kernel's from now on.
@@ -653,6 +874,8 @@ void* pmemfs_mmap(void* addr, size_t length, int prot, int flags, int fd, off_t 
 }
 
 int pmemfs_munmap(void* addr, size_t length) {
+  Entry e;
+  if (e.nested()) return sys::munmap(addr, length);  // (as mmap)
   if (g_state != nullptr && g_state->region_count.load(std::memory_order_relaxed) != 0) {
     const uintptr_t lo = reinterpret_cast<uintptr_t>(addr), hi = lo + length;
     std::vector<std::shared_ptr<File>> gone;
@@ -686,7 +909,10 @@ int pmemfs_munmap(void* addr, size_t length) {
 // the range is not one of them (the kernel's parts of a mapping, another mapping, nothing), or
 // for what only it checks and does (a misaligned address, bad flags, MS_INVALIDATE).
 int pmemfs_msync(void* addr, size_t length, int flags) {
-  if (g_state != nullptr && g_state->region_count.load(std::memory_order_relaxed) != 0) {
+  // Nested: the kernel's msync, which persists a mapping of a part too (as mmap).
+  Entry e;
+  if (!e.nested() && g_state != nullptr &&
+      g_state->region_count.load(std::memory_order_relaxed) != 0) {
     // The kernel syncs whole pages: [addr, addr + length rounded up to the page).
     static const uintptr_t kPage = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
     const uintptr_t lo = reinterpret_cast<uintptr_t>(addr);
@@ -717,19 +943,35 @@ int pmemfs_msync(void* addr, size_t length, int flags) {
   return sys::msync(addr, length, flags);  // the kernel's parts of the mapping
 }
 
-int pmemfs_is_direct(int fd) { return Get(fd) ? 1 : 0; }
+int pmemfs_is_direct(int fd) {
+  Entry e;
+  if (e.nested()) return Entered(fd) ? 1 : 0;
+  return Get(fd) ? 1 : 0;
+}
 
 // For pmemfs-direct's interposers (client/preload.cc): descriptors the library did not open
 // itself, and ones that went away behind its back.
-void pmemfs_adopt_fd(int fd) { Adopt(fd, false); }
+void pmemfs_adopt_fd(int fd) {
+  Entry e;
+  if (!e.nested()) Adopt(fd, false);
+}
 void pmemfs_watch_spawns(void) { St().spawns_seen = true; }
 void pmemfs_spawning(void) { St().spawns++; }
-void pmemfs_forget_fd(int fd) { Forget(fd); }
+void pmemfs_forget_fd(int fd) {
+  Entry e;
+  if (e.nested()) DetachNested(fd);
+  else Forget(fd);
+}
 void pmemfs_copy_fd(int from, int to) {
+  Entry e;
+  if (e.nested()) return DetachNested(to);
   Forget(to);
   if (std::shared_ptr<Ofd> o = Get(from)) Put(to, std::move(o));
 }
 void pmemfs_refresh_fd(int fd) {
+  // (Nested: the entry's flags stay as they were; README.)
+  Entry e;
+  if (e.nested()) return;
   if (std::shared_ptr<Ofd> o = Get(fd)) {
     const int flags = sys::fcntl(fd, F_GETFL);
     if (flags >= 0) o->flags = flags & (O_ACCMODE | O_APPEND);

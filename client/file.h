@@ -45,7 +45,8 @@ namespace pmemfs::client {
 // The lock of a File: an RwLock whose exclusive side also waits, once it holds the lock, for
 // the read sections (readers.h) in flight, which may be inside ReadInPlace or WriteInPlace
 // without taking it. (From a signal handler that interrupted such a section of its own thread
-// it would wait for ever, as a writer waits there for a reader it interrupted.)
+// it would wait for ever, as a writer waits there for a reader it interrupted: a library call
+// in such a handler takes the kernel's path instead, nesting.h.)
 class FileLock : public RwLock {
  public:
   void lock() {

@@ -1,5 +1,7 @@
 #include "client/mount.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
@@ -127,7 +129,15 @@ Result<std::unique_ptr<Mount>> Mount::Connect(dev_t dev) {
                  MAP_SHARED, m->slot_fd_, 0);
   if (p == MAP_FAILED) return Status::IoError(std::string("slot table: ") + strerror(errno));
   m->slots_ = static_cast<direct::Slot*>(p);
+  // The callback thread takes no signal: a handler run there could call into the library while
+  // Revoke holds a File's lock exclusively, and wait on it for ever (the thread is not inside
+  // a library call, so the call would not take the kernel's path: nesting.h). It inherits the
+  // mask in force when it is made.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
   m->answers_ = std::thread([mp = m.get()] { mp->AnswerRevocations(); });
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
   return m;
 }
 

@@ -16,6 +16,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdlib>
 
 #include "client/calls.h"
@@ -59,6 +60,41 @@ bool Tracked(int fd) { return pmemfs_tracking() && pmemfs_is_direct(fd); }
 // a vfork child's execl, which glibc sends to its internal execve) is counted, and an fsync may
 // skip the kernel's (api.cc, SyncFile).
 __attribute__((constructor)) static void WatchSpawns() { pmemfs_watch_spawns(); }
+
+// The interposers a signal handler may call (README: the async-signal-safe calls) find libc's
+// definition at load, not at their first call, which could be in a handler (dlsym takes the
+// loader's lock and may allocate): each is called here once on descriptor -1 (EBADF, nothing
+// done), which sets its `next`.
+__attribute__((constructor)) static void ResolveNext() {
+  const int saved = errno;
+  char b = 0;
+  iovec v{&b, 0};
+  (void)!read(-1, &b, 0);
+  (void)!write(-1, &b, 0);
+  (void)!pread(-1, &b, 0, 0);
+  (void)!pread64(-1, &b, 0, 0);
+  (void)!pwrite(-1, &b, 0, 0);
+  (void)!pwrite64(-1, &b, 0, 0);
+  (void)!readv(-1, &v, 1);
+  (void)!writev(-1, &v, 1);
+  (void)!preadv(-1, &v, 1, 0);
+  (void)!preadv64(-1, &v, 1, 0);
+  (void)!pwritev(-1, &v, 1, 0);
+  (void)!pwritev64(-1, &v, 1, 0);
+  (void)!lseek(-1, 0, SEEK_CUR);
+  (void)!lseek64(-1, 0, SEEK_CUR);
+  (void)!fsync(-1);
+  (void)!fdatasync(-1);
+  (void)!ftruncate(-1, 0);
+  (void)!ftruncate64(-1, 0);
+  (void)!close(-1);
+  (void)!dup(-1);
+  (void)!dup2(-1, -1);
+  (void)!dup3(-1, -1, 0);
+  (void)!fcntl(-1, F_GETFD);
+  (void)!fcntl64(-1, F_GETFD);
+  errno = saved;
+}
 
 EXPORT int posix_spawn(pid_t* pid, const char* path, const posix_spawn_file_actions_t* fa,
                        const posix_spawnattr_t* attr, char* const argv[], char* const envp[]) {

@@ -8,6 +8,9 @@
 //   ...                          // nothing that blocks: no request to the daemon
 //   // leave (the destructor)
 //
+// A thread's first section makes its Reader (an allocation): a signal handler's call makes a
+// section only where its thread has one already (t_self).
+//
 // Whoever takes an entry out of the table calls Synchronize() before the entry may go: it
 // returns once every section that may have seen the entry has ended. The asymmetric fence
 // (membarrier(2), MEMBARRIER_CMD_PRIVATE_EXPEDITED) is paid there, not by the readers; where the
@@ -45,21 +48,30 @@ inline void Count(std::atomic<uint64_t>& c) {
   c.store(c.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
 }
 
+// A section inside a section of the same thread (a signal handler's library call that
+// interrupted one: nesting.h) changes nothing: the outer one covers it, as it stays open until
+// the handler returns. (A handler that runs in between the loads and stores of seq below leaves
+// it even, its own section ended: the store makes it odd, or even, all the same.)
 class Section {
  public:
-  Section() : r_(Self()) {
+  Section() : r_(Self()), outer_(!(r_.seq.load(std::memory_order_relaxed) & 1)) {
+    if (!outer_) return;
     r_.seq.store(r_.seq.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     // Our odd seq is seen by Synchronize's scan, or our loads after it see what it removed.
     if (g_fenced.load(std::memory_order_relaxed)) std::atomic_thread_fence(std::memory_order_seq_cst);
     else std::atomic_signal_fence(std::memory_order_seq_cst);
   }
-  ~Section() { r_.seq.store(r_.seq.load(std::memory_order_relaxed) + 1, std::memory_order_release); }
+  ~Section() {
+    if (outer_)
+      r_.seq.store(r_.seq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
+  }
   Section(const Section&) = delete;
   Section& operator=(const Section&) = delete;
   Reader& reader() { return r_; }
 
  private:
   Reader& r_;
+  const bool outer_;
 };
 
 // Sets up the fence (once per process, and again in a fork child, where the parent's Readers

@@ -75,5 +75,10 @@ inline int64_t size_from_daemon(int fd) {
     return -1;
   return static_cast<int64_t>(stx.stx_size);
 }
+// The kernel's cached pages of the file dropped (clean ones not mapped anywhere: FUSE writes
+// through, so all but those a shared mapping dirtied).
+inline int drop_cached_pages(int fd) {
+  return static_cast<int>(::syscall(SYS_fadvise64, fd, 0, 0, POSIX_FADV_DONTNEED));
+}
 
 }  // namespace pmemfs::client::sys
