@@ -517,6 +517,26 @@ ssize_t AtOffsetNested(int fd, bool write, void* buf, size_t count) {
   return n;
 }
 
+// An O_APPEND write of one buffer, in place at the end (File::AppendInPlace), the offset past
+// it; -1: the kernel's turn.
+ssize_t AppendNested(int fd, const void* buf, size_t count) {
+  if (!Tracking() || readers::t_self == nullptr) return -1;
+  uint64_t at = 0;
+  {
+    readers::Section s;
+    Ofd* o = Peek(fd);
+    if (o == nullptr) return -1;
+    const int flags = o->flags.load(std::memory_order_relaxed);
+    if ((flags & O_ACCMODE) == O_RDONLY || !(flags & O_APPEND)) return -1;
+    if (!o->file->AppendInPlace(buf, count, &at)) return -1;
+    readers::Count(s.reader().writes);
+  }
+  const int e = errno;
+  (void)sys::lseek(fd, static_cast<off_t>(at + count), SEEK_SET);
+  errno = e;
+  return static_cast<ssize_t>(count);
+}
+
 // A nested write at the offset of the description whose write this thread interrupted
 // (WritevOfd): after that write's bytes and those of earlier handlers (in place where it can
 // be), and the offset past it. kNotInterrupted: `fd` is not a descriptor of that description.
@@ -630,6 +650,7 @@ ssize_t Write(int fd, const void* buf, size_t count, WriteFn kernel) {
   if (e.nested()) {
     iovec v{const_cast<void*>(buf), count};
     if (ssize_t n = AfterInterruptedWrite(fd, &v, 1); n != kNotInterrupted) return n;
+    if (ssize_t n = AppendNested(fd, buf, count); n >= 0) return n;
     if (ssize_t n = AtOffsetNested(fd, true, const_cast<void*>(buf), count); n >= 0) return n;
     BeforeNestedWrite(fd);
     return kernel(fd, buf, count);

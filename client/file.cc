@@ -67,6 +67,21 @@ int64_t NowNs() {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
+// The File whose Append this thread is in, while it holds the File's lock shared (its leases
+// and slot stay): an append a signal handler makes to the same file meanwhile (AppendInPlace)
+// does not wait for that one, which cannot go on before the handler returns.
+thread_local const File* t_appending __attribute__((tls_model("initial-exec"))) = nullptr;
+struct Appending {
+  explicit Appending(const File* f) {
+    t_appending = f;
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  }
+  ~Appending() {
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    t_appending = nullptr;
+  }
+};
+
 size_t IovBytes(const iovec* iov, int cnt) {
   size_t n = 0;
   for (int i = 0; i < cnt; i++) n += iov[i].iov_len;
@@ -463,6 +478,7 @@ ssize_t File::Append(int fd, const iovec* iov, int cnt, uint64_t* at) {
     uint64_t end = 0;
     {
       std::shared_lock l(mu_);
+      Appending appending(this);
       if (slot_ != nullptr) {
         direct::Slot* s = slot_;
         uint64_t placed = s->append_end.load(std::memory_order_acquire);
@@ -493,6 +509,42 @@ ssize_t File::Append(int fd, const iovec* iov, int cnt, uint64_t* at) {
     if (e != 0 && e != EAGAIN) return -1;
   }
   return -1;
+}
+
+bool File::AppendInPlace(const void* src, uint64_t len, uint64_t* at) {
+  // Inside an Append of ours (its hold of mu_ keeps slot_ and runs_, a writer waiting or not).
+  const bool interrupted = t_appending == this;
+  if (len == 0 || mount_->read_only() || slot_ == nullptr || (!interrupted && mu_.writer()))
+    return false;
+  direct::Slot* s = slot_;
+  uint64_t placed = s->append_end.load(std::memory_order_acquire);
+  while (true) {
+    const uint64_t cur = std::max(placed, s->size.load(std::memory_order_acquire));
+    const Run* r = FindRun(cur);
+    if (r == nullptr || !r->write || len > r->hi - cur) {
+      // The kernel's turn: it appends at the size, which must not stay below the place the
+      // interrupted append took (it would land on that one's bytes): published now, before
+      // those bytes may be durable, as AwaitEarlierAppends does for an appender that died.
+      const uint64_t taken = s->append_end.load(std::memory_order_acquire);
+      uint64_t size = s->size.load(std::memory_order_relaxed);
+      while (interrupted && size < taken &&
+             !s->size.compare_exchange_weak(size, taken, std::memory_order_release,
+                                            std::memory_order_relaxed)) {
+      }
+      return false;
+    }
+    // Our place, as Append takes it (append_mu_ aside: the interrupted call may hold it).
+    if (!s->append_end.compare_exchange_weak(placed, cur + len, std::memory_order_acq_rel,
+                                             std::memory_order_acquire))
+      continue;
+    mapping::Device& d = mount_->device();
+    d.CopyNoDrain(r->dev + (cur - r->lo), src, len);
+    d.Drain();
+    if (!interrupted) AwaitEarlierAppends(cur);
+    Published(cur + len);
+    *at = cur;
+    return true;
+  }
 }
 
 void File::AwaitEarlierAppends(uint64_t start) {

@@ -81,6 +81,13 @@ class File {
   // O_APPEND: the write goes at the end, which moves atomically past it; *at says where it
   // went. -1: through the kernel.
   ssize_t Append(int fd, const iovec* iov, int cnt, uint64_t* at);
+  // Append's common case alone, for a signal handler's call (nesting.h): no lock, no request,
+  // nothing allocated; the end within one run of a write lease. Caller is inside a read
+  // section (as WriteInPlace). False: nothing done (the kernel's turn; the size is raised to
+  // the place an interrupted Append of this thread took first, so that the kernel's append goes
+  // after it). It does not wait for such an Append (that one's bytes before ours may then be
+  // published with ours before they are durable, as those of an appender that died: README).
+  bool AppendInPlace(const void* src, uint64_t len, uint64_t* at);
   // The file's size, from the slot (getting a lease when there is none); -1: ask the kernel.
   int64_t Size(int fd);
 

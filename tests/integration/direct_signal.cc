@@ -3,17 +3,17 @@
 //
 // The main thread loops on pwrite and pread of 16 KiB blocks of the first MiB of DIR/m, on
 // appends (pwrite at the end) of 4 KiB blocks to DIR/b, reading each back, and on write(2)s of
-// 64-byte records to DIR/l (a log: at the descriptor's offset). A SIGALRM handler (setitimer,
-// every 2 ms) pwrites marker k into DIR/m at k * 64 MiB (a hole of a sparse file, each in a
-// lease window of its own: through the library, a grant the handler would wait for while the
-// call it interrupted holds what the grant needs), reads the block of m and the block of b
-// that the main thread wrote last (once with pread, in place where the library can, and once
-// with preadv, which the library leaves to the kernel in a handler: both must show what the
-// library wrote), and write(2)s its own record to the log. After MARKERS markers: every marker,
-// every block of m and of b as written, through the library and then through the kernel
-// (system calls of its own, after the close); the log holds every record of both, whole, each
-// once, each writer's in its order. Prints "markers N iterations N"; a wrong byte prints one
-// line on stderr and exits 1.
+// 64-byte records to DIR/l (a log: at the descriptor's offset) and to DIR/a (O_APPEND). A
+// SIGALRM handler (setitimer, every 2 ms) pwrites marker k into DIR/m at k * 64 MiB (a hole of
+// a sparse file, each in a lease window of its own: through the library, a grant the handler
+// would wait for while the call it interrupted holds what the grant needs), reads the block of
+// m and the block of b that the main thread wrote last (once with pread, in place where the
+// library can, and once with preadv, which the library leaves to the kernel in a handler: both
+// must show what the library wrote), and write(2)s its own record to both logs. After MARKERS
+// markers: every marker, every block of m and of b as written, through the library and then
+// through the kernel (system calls of its own, after the close); each log holds every record of
+// both, whole, each once, each writer's in its order. Prints "markers N iterations N"; a wrong
+// byte prints one line on stderr and exits 1.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -59,10 +59,12 @@ uint64_t MTag(int block, uint32_t version) {
 }
 uint64_t BTag(int n) { return (uint64_t{2} << 40) | static_cast<uint64_t>(n); }
 uint64_t KTag(int k) { return (uint64_t{3} << 40) | static_cast<uint64_t>(k); }
-uint64_t LTag(int i) { return (uint64_t{4} << 40) | static_cast<uint64_t>(i); }  // main's record
-uint64_t HTag(int k) { return (uint64_t{5} << 40) | static_cast<uint64_t>(k); }  // the handler's
+uint64_t LTag(int i) { return (uint64_t{4} << 40) | static_cast<uint64_t>(i); }   // main's record
+uint64_t HTag(int k) { return (uint64_t{5} << 40) | static_cast<uint64_t>(k); }   // the handler's
+uint64_t ALTag(int i) { return (uint64_t{6} << 40) | static_cast<uint64_t>(i); }  // a's, main's
+uint64_t AHTag(int k) { return (uint64_t{7} << 40) | static_cast<uint64_t>(k); }  // the handler's
 
-int g_m = -1, g_b = -1, g_l = -1;
+int g_m = -1, g_b = -1, g_l = -1, g_a = -1;
 int g_markers = 0;
 // What the main thread wrote (changed by it only; read by the handler, which runs on it).
 uint32_t g_version[kBlocks];
@@ -108,6 +110,8 @@ void OnAlarm(int) {
     }
     Fill(h_record, kRecord, HTag(k));
     if (!Whole(write(g_l, h_record, kRecord), kRecord)) g_bad_log = g_bad_log + 1;
+    Fill(h_record, kRecord, AHTag(k));
+    if (!Whole(write(g_a, h_record, kRecord), kRecord)) g_bad_log = g_bad_log + 1;
     g_handled = k;
   }
   errno = saved;
@@ -148,20 +152,23 @@ ssize_t KernelPread(int fd, void* buf, size_t n, off_t off) {
 
 // The log through the kernel: `logs` records of the main thread and `handled` of the handler,
 // whole, each once, each writer's in its order.
-void CheckLog(int l, int logs, int handled) {
+void CheckLog(int l, int logs, int handled, uint64_t (*main_tag)(int), uint64_t (*handler_tag)(int),
+              const char* name) {
   const size_t size = static_cast<size_t>(logs + handled) * kRecord;
   std::string d(size + 1, '\0');
   if (!Whole(KernelPread(l, d.data(), d.size(), 0), size))
-    Die("the log is not " + std::to_string(logs) + " + " + std::to_string(handled) + " records");
+    Die(std::string(name) + " is not " + std::to_string(logs) + " + " + std::to_string(handled) +
+        " records");
   int main_next = 0, handler_next = 1;
   for (size_t at = 0; at < size; at += kRecord) {
     const char* r = d.data() + at;
-    if (main_next < logs && Holds(r, kRecord, LTag(main_next)))
+    if (main_next < logs && Holds(r, kRecord, main_tag(main_next)))
       main_next++;
-    else if (handler_next <= handled && Holds(r, kRecord, HTag(handler_next)))
+    else if (handler_next <= handled && Holds(r, kRecord, handler_tag(handler_next)))
       handler_next++;
     else
-      Die("log record at " + std::to_string(at) + " is not the next of either writer");
+      Die(std::string(name) + ": record at " + std::to_string(at) +
+          " is not the next of either writer");
   }
 }
 
@@ -176,7 +183,9 @@ int main(int argc, char** argv) {
   g_b = open(bpath.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
   const std::string lpath = dir + "/l";
   g_l = open(lpath.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  if (g_m < 0 || g_b < 0 || g_l < 0) Die("open: " + std::string(strerror(errno)));
+  const std::string apath = dir + "/a";
+  g_a = open(apath.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0644);
+  if (g_m < 0 || g_b < 0 || g_l < 0 || g_a < 0) Die("open: " + std::string(strerror(errno)));
   alignas(64) static unsigned char buf[kBlock], back[kBlock];
   for (int j = 0; j < kBlocks; j++) {
     Fill(buf, kBlock, MTag(j, 0));
@@ -227,6 +236,8 @@ int main(int argc, char** argv) {
     if (logs < kLogs) {
       Fill(record, kRecord, LTag(logs));
       if (!Whole(write(g_l, record, kRecord), kRecord)) Die("write l");
+      Fill(record, kRecord, ALTag(logs));
+      if (!Whole(write(g_a, record, kRecord), kRecord)) Die("write a");
       logs++;
     }
     iterations++;
@@ -249,14 +260,17 @@ int main(int argc, char** argv) {
 
   CheckAll([](int fd, void* p, size_t n, off_t o) { return pread(fd, p, n, o); }, g_m, g_b, handled,
            appended, "library");
-  if (fsync(g_m) != 0 || fsync(g_b) != 0 || close(g_m) != 0 || close(g_b) != 0 || close(g_l) != 0)
+  if (fsync(g_m) != 0 || fsync(g_b) != 0 || close(g_m) != 0 || close(g_b) != 0 || close(g_l) != 0 ||
+      close(g_a) != 0)
     Die("fsync, close");
   const int km = static_cast<int>(syscall(SYS_openat, AT_FDCWD, mpath.c_str(), O_RDONLY, 0));
   const int kb = static_cast<int>(syscall(SYS_openat, AT_FDCWD, bpath.c_str(), O_RDONLY, 0));
   const int kl = static_cast<int>(syscall(SYS_openat, AT_FDCWD, lpath.c_str(), O_RDONLY, 0));
-  if (km < 0 || kb < 0 || kl < 0) Die("kernel open");
+  const int ka = static_cast<int>(syscall(SYS_openat, AT_FDCWD, apath.c_str(), O_RDONLY, 0));
+  if (km < 0 || kb < 0 || kl < 0 || ka < 0) Die("kernel open");
   CheckAll(KernelPread, km, kb, handled, appended, "kernel");
-  CheckLog(kl, logs, handled);
+  CheckLog(kl, logs, handled, LTag, HTag, "the log");
+  CheckLog(ka, logs, handled, ALTag, AHTag, "the appended log");
   printf("markers %d iterations %llu\n", handled, static_cast<unsigned long long>(iterations));
   return 0;
 }
