@@ -322,10 +322,10 @@ bool File::WriteInPlace(uint64_t off, uint64_t len, const void* src) {
 }
 
 void File::Touched() {
-  // Once per tick of the clock: the slot's line is shared with the daemon and other clients.
+  // Stored once per tick of the clock (the slot's line is shared with the daemon and other
+  // clients), and again in the same tick after a setattr reset it (direct_protocol.h): the
+  // load is of the line Published just read.
   const int64_t now = NowNs();
-  if (mtime_tick_.load(std::memory_order_relaxed) == now) return;
-  mtime_tick_.store(now, std::memory_order_relaxed);
   direct::Slot* s = slot_;
   int64_t m = s->mtime_ns.load(std::memory_order_relaxed);
   while (m < now && !s->mtime_ns.compare_exchange_weak(m, now, std::memory_order_relaxed)) {

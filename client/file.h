@@ -247,7 +247,6 @@ class File {
   uint64_t revoked_ = 0;              // the highest revocation seen
   std::vector<Region> regions_;
   std::atomic<bool> wrote_{false};    // written directly since the last Sync
-  std::atomic<int64_t> mtime_tick_{0};  // the coarse clock's time of our last mtime update
   // For Sync's kernel-fsync decision: descriptions this process opened and still tracks; and
   // whether another process may hold one of ours (inherited, or a child made while we had one:
   // spawns_ is the process's spawn count at our opens) or a shared mapping may have left dirty

@@ -48,9 +48,10 @@ Attr ToAttr(const Inode& ip) {
     a.leased = true;
     a.size = std::max(a.size, std::min(s->size.load(std::memory_order_acquire),
                                        ip.lease_size_cap.load(std::memory_order_relaxed)));
-    const int64_t m = std::min(s->mtime_ns.load(std::memory_order_relaxed), Context::NowNs());
-    if (m > r.mtime_ns) a.mtime = ToTimespec(m);
-    if (m > r.ctime_ns) a.ctime = ToTimespec(m);
+    const int64_t now = Context::NowNs();
+    const int64_t m = std::min(s->mtime_ns.load(std::memory_order_relaxed), now);
+    if (DirectWriteMoves(m, r.mtime_ns, now)) a.mtime = ToTimespec(m);
+    if (DirectWriteMoves(m, r.ctime_ns, now)) a.ctime = ToTimespec(m);
   }
   return a;
 }

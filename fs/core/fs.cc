@@ -430,6 +430,9 @@ Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrReq
   }
   // A new size changes what every lease of the file describes (direct access).
   if (req.fields & kSetSize) (void)QuiesceLeases(*ip, 0, UINT64_MAX, LeaseChange::kResize);
+  // Direct access: what clients wrote before this setattr is in the record before it changes
+  // (the size stays; the times it sets win over those writes' times: ForgetLeaseTimes below).
+  (void)FoldLeasesLocked(*ip);
   const bool due_before = AtimeDueLocked(*ip);
   InodeRecord rec = ip->rec;
   const int64_t now = NowNs();
@@ -466,6 +469,7 @@ Result<Attr> Filesystem::SetAttr(const Caller& c, uint64_t ino, const SetAttrReq
   PutInode(tx, *ip, rec);
   PMEMFS_RETURN_IF_ERROR(Commit(tx, {ip.get()}));
   ip->rec = rec;
+  ForgetLeaseTimes(*ip);
   Attr a = ToAttr(*ip);
   if (ino == kRootIno && HasRamDir()) a.nlink++;
   // An atime update became due (touch -m, an old atime set): pages the kernel cached would

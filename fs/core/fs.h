@@ -357,6 +357,10 @@ class Filesystem {
   // The same, taking ip's lock; for operations that then only read (read, lseek, fsync).
   // Caller holds no lock.
   void FoldLeases(const InodePtr& ip);
+  // A setattr has just committed ip's times: the times clients published before it (folded by
+  // the caller before the change) no longer count, only those of writes after it
+  // (direct_protocol.h, Slot::mtime_ns). Caller holds ip.mu exclusively.
+  void ForgetLeaseTimes(Inode& ip);
   // A lease on [r.off, r.off + r.len) of ip for c, in three steps below. Caller holds ip.mu
   // exclusively.
   Result<LeaseGrant> GrantLocked(ClientId c, const LeaseRequest& r, const InodePtr& ip);

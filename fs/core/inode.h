@@ -29,6 +29,14 @@ namespace pmemfs::core {
 // Inode numbers at and above this are volatile (RAM partition files), never in the store.
 inline constexpr uint64_t kVolatileInoBase = 1ull << 48;
 
+// Whether the time `m` of a direct write a lease slot holds (Slot::mtime_ns, at most `now`)
+// replaces the record's time `t`: when it is later, or when `t` lies ahead of `now` (a setattr
+// put it there, and the slot only holds the times of writes after that setattr: a write sets
+// the time it happened, as on ext4).
+inline bool DirectWriteMoves(int64_t m, int64_t t, int64_t now) {
+  return m != direct::kNoWriteTime && (m > t || t > now);
+}
+
 // One attribute set to `value`, or removed (nullopt).
 struct XattrChange {
   std::string name;
@@ -76,10 +84,14 @@ struct Inode {
   std::atomic<direct::Slot*> lease_slot{nullptr};
   std::atomic<uint64_t> lease_size_cap{0};
   // rec's size and mtime when the daemon last took the slot's into it (Filesystem::
-  // FoldLeasesLocked; when the slot was handed out): a slot's size and mtime up to these are in
-  // the record. Guarded by `mu`.
+  // FoldLeasesLocked; when the slot was handed out; a setattr): a slot's size and mtime up to
+  // these are in the record (an mtime ahead of the clock covers none: DirectWriteMoves). Guarded
+  // by `mu`.
   uint64_t lease_folded_size = 0;
   int64_t lease_folded_mtime = 0;
+  void NoteFoldedMtime(int64_t now) {
+    lease_folded_mtime = rec.mtime_ns <= now ? rec.mtime_ns : direct::kTimesNotSynced;
+  }
 
   // rec's times are ahead of the media from now on (the Flusher holds it): the slot's clients
   // must ask the daemon at fsync (direct_protocol.h, Synced). Caller holds `mu` exclusively.

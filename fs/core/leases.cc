@@ -61,7 +61,7 @@ LeaseSlots::~LeaseSlots() {
   if (fd_ >= 0) close(fd_);
 }
 
-Result<uint32_t> LeaseSlots::Allocate(uint64_t ino, uint64_t size, int64_t mtime_ns) {
+Result<uint32_t> LeaseSlots::Allocate(uint64_t ino, uint64_t size) {
   MutexLock l(mu_);
   if (free_.empty())
     return Status::NoSpace("every one of the " + std::to_string(count_ - 1) +
@@ -70,7 +70,7 @@ Result<uint32_t> LeaseSlots::Allocate(uint64_t ino, uint64_t size, int64_t mtime
   free_.pop_back();
   direct::Slot& s = slots_[i];
   s.size.store(size, std::memory_order_relaxed);
-  s.mtime_ns.store(mtime_ns, std::memory_order_relaxed);
+  s.mtime_ns.store(direct::kNoWriteTime, std::memory_order_relaxed);  // (no write yet)
   s.append_end.store(0, std::memory_order_relaxed);  // (max with size: appends start at size)
   s.synced_size.store(direct::kNotSynced, std::memory_order_relaxed);  // until a commit says
   s.synced_mtime_ns.store(direct::kTimesNotSynced, std::memory_order_relaxed);
@@ -284,28 +284,29 @@ bool Filesystem::FoldLeasesLocked(Inode& ip, InodeRecord* working) {
   const uint64_t size = std::min({s->size.load(std::memory_order_acquire),
                                   ip.lease_size_cap.load(std::memory_order_relaxed),
                                   kMaxFileSize});
-  const int64_t mtime = std::min(s->mtime_ns.load(std::memory_order_relaxed), NowNs());
+  const int64_t now = NowNs();
+  const int64_t mtime = std::min(s->mtime_ns.load(std::memory_order_relaxed), now);
   bool changed = false;
   if (size > ip.rec.size) {
     ip.rec.size = size;
     changed = true;
   }
-  if (mtime > ip.rec.mtime_ns) {
+  if (DirectWriteMoves(mtime, ip.rec.mtime_ns, now)) {
     ip.rec.mtime_ns = mtime;
     changed = true;
   }
-  if (mtime > ip.rec.ctime_ns) {
+  if (DirectWriteMoves(mtime, ip.rec.ctime_ns, now)) {
     ip.rec.ctime_ns = mtime;
     changed = true;
   }
   // What the next durable commit of the record covers (Inode::PublishSynced): a slot's size
   // and mtime up to these (a size past the cap is never covered).
   ip.lease_folded_size = ip.rec.size;
-  ip.lease_folded_mtime = ip.rec.mtime_ns;
+  ip.NoteFoldedMtime(now);
   if (working != nullptr) {
     working->size = std::max(working->size, ip.rec.size);
-    working->mtime_ns = std::max(working->mtime_ns, ip.rec.mtime_ns);
-    working->ctime_ns = std::max(working->ctime_ns, ip.rec.ctime_ns);
+    if (DirectWriteMoves(mtime, working->mtime_ns, now)) working->mtime_ns = mtime;
+    if (DirectWriteMoves(mtime, working->ctime_ns, now)) working->ctime_ns = mtime;
   }
   if (!changed) return false;
   // Committed with the next commit of the record: the flusher's (writeback_ms), fsync, the
@@ -315,6 +316,16 @@ bool Filesystem::FoldLeasesLocked(Inode& ip, InodeRecord* working) {
   else
     ip.MarkTimesPending();  // (committed with the record's next commit)
   return true;
+}
+
+void Filesystem::ForgetLeaseTimes(Inode& ip) {
+  direct::Slot* s = ip.lease_slot.load(std::memory_order_acquire);
+  if (s == nullptr) return;
+  // Clients learn first that the record's mtime is not what they published (so that one
+  // publishing right after the reset below asks at fsync), then lose what they published.
+  s->synced_mtime_ns.store(direct::kTimesNotSynced, std::memory_order_release);
+  s->mtime_ns.store(direct::kNoWriteTime, std::memory_order_release);
+  ip.NoteFoldedMtime(NowNs());
 }
 
 void Filesystem::FoldLeases(const InodePtr& ip) {
@@ -537,10 +548,9 @@ Result<LeaseGrant> Filesystem::GrantLocked(ClientId c, const LeaseRequest& r, co
 
   LeaseTable::PerInode& p = leases_->Get(r.ino, ip);
   if (p.slot == 0) {
-    PMEMFS_ASSIGN_OR_RETURN(p.slot,
-                            leases_->slots().Allocate(r.ino, ip->rec.size, ip->rec.mtime_ns));
+    PMEMFS_ASSIGN_OR_RETURN(p.slot, leases_->slots().Allocate(r.ino, ip->rec.size));
     ip->lease_folded_size = ip->rec.size;
-    ip->lease_folded_mtime = ip->rec.mtime_ns;
+    ip->NoteFoldedMtime(NowNs());
     ip->lease_slot.store(&leases_->slots().at(p.slot), std::memory_order_release);
     cache_->PublishOpens(*ip);
     // Durable already unless times are pending: the first fsync needs no round trip then.

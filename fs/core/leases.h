@@ -116,8 +116,8 @@ class LeaseSlots {
   int fd() const { return fd_; }
   uint32_t count() const { return count_; }
   direct::Slot& at(uint32_t i) { return slots_[i]; }
-  // A free slot for `ino`, starting at `size` and `mtime_ns`; NoSpace when all are taken.
-  Result<uint32_t> Allocate(uint64_t ino, uint64_t size, int64_t mtime_ns);
+  // A free slot for `ino`, starting at `size` (and no write time); NoSpace when all are taken.
+  Result<uint32_t> Allocate(uint64_t ino, uint64_t size);
   // Back to the pool.
   void Free(uint32_t i);
 

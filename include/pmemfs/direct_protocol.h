@@ -27,10 +27,14 @@
 // The slot table: a shared memory file (memfd) the daemon creates per mount and maps, and every
 // client maps read-write. An inode with leases has one slot; `size` is the file's size while the
 // slot lives (the daemon sets it when the slot is made; clients raise it, never lower it, after
-// the bytes below it are written and persisted), `mtime_ns` the latest direct write (raised by
-// clients). The daemon takes both into the inode (stat shows them at once, a commit makes them
-// durable); it changes a file's size itself only after revoking every lease of the file, which
-// retires the slot. `append_end` is the clients' alone: the end of the O_APPEND writes placed so
+// the bytes below it are written and persisted), `mtime_ns` the time of the latest direct write
+// since the daemon last set the file's times itself (raised by clients; kNoWriteTime when the
+// slot is handed out and after a setattr, which first takes the slot's into the inode: a write
+// that published its time before that is ordered before the setattr, whose times replace its
+// own; one that publishes after moves the times to its own, however far ahead the setattr put
+// them, as on ext4). The daemon takes both into the inode (stat shows them at once, a commit
+// makes them durable); it changes a file's size itself only after revoking every lease of the
+// file, which retires the slot. `append_end` is the clients' alone: the end of the O_APPEND writes placed so
 // far (the daemon zeroes it when it hands the slot out). An append goes at max(size,
 // append_end), moves append_end past itself (compare-and-swap), writes and persists its bytes,
 // and only then raises the size, once the appends placed before it have raised it to its
@@ -210,6 +214,7 @@ static_assert(std::atomic<uint64_t>::is_always_lock_free);
 
 inline constexpr uint64_t kNotSynced = UINT64_MAX;
 inline constexpr int64_t kTimesNotSynced = INT64_MIN;
+inline constexpr int64_t kNoWriteTime = INT64_MIN;  // Slot::mtime_ns: no direct write since
 
 // Whether an fsync (fdatasync when `datasync`, which leaves times alone) of inode `ino` has
 // nothing left for the daemon to do: `s` is the slot of a lease the caller holds (so it is not

@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -120,6 +121,17 @@ class Harness : public testing::FsHarnessBase {
     uint64_t cur = s.size.load();
     while (cur < off + data.size() && !s.size.compare_exchange_weak(cur, off + data.size())) {
     }
+  }
+  // File::Touched: the time of a client's write raised into the slot (never lowered).
+  void ClientTouch(const LeaseGrant& g, int64_t t) {
+    direct::Slot& s = slots_[g.slot];
+    int64_t m = s.mtime_ns.load();
+    while (m < t && !s.mtime_ns.compare_exchange_weak(m, t)) {
+    }
+  }
+  int64_t Mtime(uint64_t ino) {
+    const timespec t = fs_->GetAttr(ino)->mtime;
+    return t.tv_sec * 1000000000ll + t.tv_nsec;
   }
   std::string DeviceBytes(uint64_t dev_block, uint64_t len) {
     std::string out(len, '\0');
@@ -502,6 +514,108 @@ TEST_P(LeasesTest, ASlotOfARecordWithPendingTimesIsNotSynced) {
   EXPECT_TRUE(h.Synced(g, ino, false));
   ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
   ASSERT_TRUE(h.fs().Release(ino).ok());
+}
+
+// An mtime set by setattr (touch -d, cp -p, tar, rsync -t) wins over the times of every client
+// write that published its time before it, also when it sets an older time, as on ext4; the
+// sizes those writes published stay. A client write after it moves the mtime to its own time,
+// also back from a time ahead of the clock. Through stat, the background fold, fsync and a crash.
+TEST_P(LeasesTest, ASetattrOfTheMtimeWinsOverEarlierClientWrites) {
+  Harness h(GetParam());
+  const uint64_t ino = h.Create("f");
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant g = h.Grant(c, ino, 0, 4 * kB, true);
+  h.ClientWrite(g, 0, std::string(kB, 'a'));
+  const int64_t t1 = Context::NowNs();
+  h.ClientTouch(g, t1);
+  ASSERT_GE(h.Mtime(ino), t1);
+  constexpr int64_t k2001 = 978307200ll * 1000000000;  // 2001-01-01 UTC
+  SetAttrRequest req{.fields = kSetMtime};
+  req.mtime = {.tv_sec = k2001 / 1000000000, .tv_nsec = 0};
+  ASSERT_TRUE(h.fs().SetAttr(kRoot, ino, req).ok());
+  EXPECT_EQ(h.Mtime(ino), k2001) << "stat right after the setattr";
+  EXPECT_EQ(h.Size(ino), kB);
+  h.fs().FoldAllLeases();  // the background round
+  ASSERT_TRUE(h.fs().SyncFs().ok());
+  EXPECT_EQ(h.Mtime(ino), k2001) << "after a fold of what the client published before";
+  EXPECT_TRUE(h.Synced(g, ino, false)) << "committed: nothing the client published is pending";
+  ASSERT_TRUE(h.fs().FsyncLeases(c, ino).ok());
+  EXPECT_EQ(h.Mtime(ino), k2001) << "after fsync";
+  // A write after the setattr, in the same tick of the client's clock: its time counts, and
+  // an fsync asks the daemon for it.
+  h.ClientWrite(g, kB, "b");
+  h.ClientTouch(g, t1);
+  EXPECT_EQ(h.Mtime(ino), t1);
+  EXPECT_EQ(h.Size(ino), kB + 1);
+  EXPECT_FALSE(h.Synced(g, ino, false));
+  ASSERT_TRUE(h.fs().FsyncLeases(c, ino).ok());
+  EXPECT_TRUE(h.Synced(g, ino, false));
+  // A time ahead of the clock: the next write sets its own, as on ext4.
+  const int64_t ahead = Context::NowNs() + 86400ll * 1000000000;
+  req.mtime = {.tv_sec = ahead / 1000000000, .tv_nsec = 0};
+  ASSERT_TRUE(h.fs().SetAttr(kRoot, ino, req).ok());
+  EXPECT_EQ(h.Mtime(ino), ahead / 1000000000 * 1000000000);
+  h.fs().FoldAllLeases();
+  EXPECT_EQ(h.Mtime(ino), ahead / 1000000000 * 1000000000) << "no write since: the setattr's";
+  const int64_t t2 = Context::NowNs();
+  h.ClientWrite(g, 0, "c");
+  h.ClientTouch(g, t2);
+  EXPECT_EQ(h.Mtime(ino), t2);
+  EXPECT_FALSE(h.Synced(g, ino, false));
+  ASSERT_TRUE(h.fs().FsyncLeases(c, ino).ok());
+  EXPECT_TRUE(h.Synced(g, ino, false));
+  // And an older time again, then a crash: the setattr's time is what is durable.
+  req.mtime = {.tv_sec = k2001 / 1000000000, .tv_nsec = 0};
+  h.ClientWrite(g, 2 * kB, "d");
+  h.ClientTouch(g, Context::NowNs());
+  ASSERT_TRUE(h.fs().SetAttr(kRoot, ino, req).ok());
+  h.Disable();
+  h.CrashAndMount();
+  EXPECT_EQ(h.Mtime(ino), k2001);
+  EXPECT_EQ(h.Size(ino), 2 * kB + 1) << "the size a write published before the setattr";
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
+// A client publishing sizes and times while setattrs of the mtime come and go: no size is lost,
+// and the last setattr's time stands once the client stopped (a fold of what it published before
+// does not undo it).
+TEST_P(LeasesTest, ClientWritesRacingSetattrsLoseNoSize) {
+  Harness h(GetParam());
+  const uint64_t ino = h.Create("f");
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant g = h.Grant(c, ino, 0, 64 * kB, true);
+  std::atomic<bool> stop{false};
+  direct::Slot& s = h.Slot(g.slot);
+  std::thread client([&] {
+    for (uint64_t end = 1; end <= 60000 && !stop.load(); end++) {
+      uint64_t cur = s.size.load();
+      while (cur < end && !s.size.compare_exchange_weak(cur, end)) {
+      }
+      int64_t m = s.mtime_ns.load();
+      const int64_t now = Context::NowNs();
+      while (m < now && !s.mtime_ns.compare_exchange_weak(m, now)) {
+      }
+    }
+  });
+  SetAttrRequest req{.fields = kSetMtime};
+  for (int i = 0; i < 200; i++) {
+    req.mtime = {.tv_sec = 978307200 + i, .tv_nsec = 0};
+    ASSERT_TRUE(h.fs().SetAttr(kRoot, ino, req).ok());
+    if (i % 10 == 0) h.fs().FoldAllLeases();
+  }
+  client.join();
+  const uint64_t published = s.size.load();
+  EXPECT_EQ(h.Size(ino), published);
+  req.mtime = {.tv_sec = 978307200, .tv_nsec = 5};
+  ASSERT_TRUE(h.fs().SetAttr(kRoot, ino, req).ok());
+  h.fs().FoldAllLeases();
+  ASSERT_TRUE(h.fs().FsyncLeases(c, ino).ok());
+  EXPECT_EQ(h.Mtime(ino), 978307200ll * 1000000000 + 5);
+  ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
+  ASSERT_TRUE(h.fs().Release(ino).ok());
+  h.RemountLeases();
+  EXPECT_EQ(h.Size(ino), published);
+  EXPECT_EQ(h.Mtime(ino), 978307200ll * 1000000000 + 5);
 }
 
 // Copy mode keeps written data in the daemon's cache until fsync: never covered.
