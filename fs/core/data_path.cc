@@ -453,7 +453,7 @@ Status DataPath::CopyRange(DataOp& dp, const Inode& in, const Inode& out, uint64
 
 // --- direct access (leases.cc) ---------------------------------------------------------------
 
-Status DataPath::AllocateForLease(Inode& ip, uint64_t off, uint64_t end) {
+Status DataPath::AllocateForLease(Inode& ip, uint64_t off, uint64_t end, bool zero_tail) {
   DataOp dp(ctx_, ip);
   const uint64_t size = dp.rec.size;
   // Clients will write past the committed size: marked (in the same commit as the blocks) so
@@ -463,7 +463,7 @@ Status DataPath::AllocateForLease(Inode& ip, uint64_t off, uint64_t end) {
     dp.rec.pending_size = layout::kPendingSizeAhead;
   }
   Status st = dp.CheckSpace(off, end);
-  if (st.ok() && end > size) st = dp.ZeroTail(size, end);
+  if (st.ok() && end > size && zero_tail) st = dp.ZeroTail(size, end);
   if (st.ok()) st = dp.Fill(off, end, nullptr, DataOp::kAllocHoles | DataOp::kUnshare);
   if (!st.ok()) {
     dp.Abort();

@@ -78,10 +78,10 @@ class DataPath {
   // ip.mu exclusively.
   Status CommitRecord(Inode& ip);
   // Direct access (leases.cc): allocates (zeroed) every hole of [off, end) and gives shared pages
-  // of it copies of their own, without changing size or times; zeroes the old last block's tail
-  // when `end` is past the size (and marks the record ahead: Filesystem::kAheadMark). Caller
-  // holds ip.mu exclusively, map loaded.
-  Status AllocateForLease(Inode& ip, uint64_t off, uint64_t end);
+  // of it copies of their own, without changing size or times; when `end` is past the size,
+  // marks the record ahead (Filesystem::kAheadMark) and, if `zero_tail`, zeroes the old last
+  // block's tail. Caller holds ip.mu exclusively, map loaded.
+  Status AllocateForLease(Inode& ip, uint64_t off, uint64_t end, bool zero_tail);
   // Frees file blocks [fb, fb+n) (past the end: blocks allocated ahead).
   Status TrimForLease(Inode& ip, uint64_t fb, uint64_t n);
 

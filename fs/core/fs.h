@@ -347,10 +347,11 @@ class Filesystem {
   // Calls back the holders of leases on `ip` that `why` affects (LeaseChange, leases.h) and waits (bounded) for them;
   // the blocks of those that do not answer stay pinned. Takes what clients reported into ip.rec
   // (and into `working`, a copy the caller is changing) first. Returns whether every holder
-  // answered. Caller holds ip.mu exclusively, before it changes the map or the size; a no-op
+  // answered. `spare` (a grant's requester, whose mapped blocks the change leaves alone) is not
+  // called back. Caller holds ip.mu exclusively, before it changes the map or the size; a no-op
   // (one atomic load) for a file without leases.
   bool QuiesceLeases(Inode& ip, uint64_t lo, uint64_t hi, LeaseChange why,
-                     layout::InodeRecord* working = nullptr);
+                     layout::InodeRecord* working = nullptr, ClientId spare = 0);
   // Takes the size and mtime clients reported into ip.rec (committed later, Flusher::Defer);
   // returns whether it changed. Caller holds ip.mu exclusively.
   bool FoldLeasesLocked(Inode& ip, layout::InodeRecord* working = nullptr);
@@ -367,10 +368,12 @@ class Filesystem {
   // The refusals: a mode or file clients cannot reach, a read-only mount, an immutable file,
   // a range past the largest file size.
   Status CheckGrant(const LeaseRequest& r, const Inode& ip);
-  // A write lease: drops setuid/setgid, allocates the holes and copies away from clones in
-  // the range, and ahead of the end when the write extends the file. Returns the end of what
-  // it prepared (the lease covers at least that much).
-  Result<uint64_t> PrepareWriteLease(const LeaseRequest& r, const InodePtr& ip);
+  // A write lease for `c`: drops setuid/setgid, allocates the holes and copies away from clones
+  // in the range, and ahead of the end when the write extends the file. Returns the end of what
+  // it prepared (the lease covers at least that much); *spared: c's leases of the range were
+  // left alone (only holes were filled: its mapped blocks did not change).
+  Result<uint64_t> PrepareWriteLease(ClientId c, const LeaseRequest& r, const InodePtr& ip,
+                                     bool* spared);
   // The mapped runs of [lo, hi) into g.extents and lease->blocks (split where pages start or
   // stop being shared); returns where they stop: hi, or earlier when the window is too
   // fragmented for one reply.
@@ -393,8 +396,8 @@ class Filesystem {
   }
   std::vector<uint64_t> LeasedInodes();
   // DataPath's (data_path.h): the blocks a write lease needs, and those it no longer does.
-  Status AllocateForLease(Inode& ip, uint64_t off, uint64_t end) {
-    return data_.AllocateForLease(ip, off, end);
+  Status AllocateForLease(Inode& ip, uint64_t off, uint64_t end, bool zero_tail) {
+    return data_.AllocateForLease(ip, off, end, zero_tail);
   }
   Status TrimForLease(Inode& ip, uint64_t fb, uint64_t n) { return data_.TrimForLease(ip, fb, n); }
 

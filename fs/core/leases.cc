@@ -346,7 +346,7 @@ void Filesystem::FoldAllLeases() {
 // Revocation
 
 bool Filesystem::QuiesceLeases(Inode& ip, uint64_t lo, uint64_t hi, LeaseChange why,
-                               InodeRecord* working) {
+                               InodeRecord* working, ClientId spare) {
   if (ip.lease_slot.load(std::memory_order_acquire) == nullptr) return true;
   (void)FoldLeasesLocked(ip, working);
   bool all = why == LeaseChange::kResize;
@@ -374,6 +374,7 @@ bool Filesystem::QuiesceLeases(Inode& ip, uint64_t lo, uint64_t hi, LeaseChange 
   }
   std::map<ClientId, std::vector<const LeaseTable::Lease*>> holders =
       leases_->Overlapping(ip.ino, lo, hi);
+  if (spare != 0) holders.erase(spare);
   bool all_answered = true;
   if (!holders.empty()) {
     std::vector<Revocation> revs;
@@ -452,7 +453,9 @@ Status Filesystem::CheckGrant(const LeaseRequest& r, const Inode& ip) {
   return Status::Ok();
 }
 
-Result<uint64_t> Filesystem::PrepareWriteLease(const LeaseRequest& r, const InodePtr& ip) {
+Result<uint64_t> Filesystem::PrepareWriteLease(ClientId c, const LeaseRequest& r,
+                                               const InodePtr& ip, bool* spared) {
+  *spared = false;
   // setuid/setgid go when someone else than root may write (the kernel's file_remove_privs).
   if (r.uid != 0 && (ip->rec.mode & (S_ISUID | S_ISGID))) {
     InodeRecord rec = ip->rec;
@@ -474,27 +477,35 @@ Result<uint64_t> Filesystem::PrepareWriteLease(const LeaseRequest& r, const Inod
     ahead = std::clamp<uint64_t>(leases_->Get(r.ino, ip).next_ahead, kAheadMin, kAheadMax);
     alloc_hi = std::min(RoundUp(alloc_hi + ahead, kBlock), RoundDown(kMaxFileSize, kBlock));
   }
-  // Anything to allocate or to copy away from a clone?
-  bool work = false;
+  // Anything to allocate (holes), or to copy away from a clone (blocks that move)?
+  bool holes = false, moves = false;
   mapping::PageDescriptors* d = access_->descriptors();
   ip->map->ForEach(alloc_lo / kBlock, (alloc_hi - alloc_lo) / kBlock,
                    [&](uint64_t, uint64_t dev, uint64_t n) {
-                     if (dev == 0) work = true;
-                     for (uint64_t i = 0; d != nullptr && !work && i < n; i++)
-                       work = d->Get(dev + i).refcount > 1;
+                     if (dev == 0) holes = true;
+                     for (uint64_t i = 0; d != nullptr && dev != 0 && !moves && i < n; i++)
+                       moves = d->Get(dev + i).refcount > 1;
                    });
-  if (!work && !(end > size && size % kBlock != 0)) return alloc_hi;
-  // Everyone's view of these blocks changes (the requester's too: it gets the new one).
-  (void)QuiesceLeases(*ip, alloc_lo, alloc_hi, LeaseChange::kRange);
-  Status st = AllocateForLease(*ip, alloc_lo, alloc_hi);
+  // The old last block's tail, zeroed before clients may write past the end (unless a grant
+  // did since blocks are allocated ahead: clients' bytes may be there now).
+  const bool tail = end > size && size % kBlock != 0 &&
+                    size < leases_->Get(r.ino, ip).tail_zeroed_from;
+  if (!holes && !moves && !tail) return alloc_hi;
+  // Everyone's view of these blocks changes. The requester's changes only where blocks move or
+  // the tail is zeroed (it may be writing there): for a hole it gets the new blocks in this
+  // grant, which replaces its leases of the range (its other mapped blocks stay as they are).
+  *spared = !moves && !tail;
+  (void)QuiesceLeases(*ip, alloc_lo, alloc_hi, LeaseChange::kRange, nullptr, *spared ? c : 0);
+  Status st = AllocateForLease(*ip, alloc_lo, alloc_hi, tail);
   if (st.code() == Code::kNoSpace && ahead != 0) {
     alloc_hi = RoundUp(end, kBlock);  // no room ahead: what was asked for only
     ahead = 0;
-    st = AllocateForLease(*ip, alloc_lo, alloc_hi);
+    st = AllocateForLease(*ip, alloc_lo, alloc_hi, tail);
   }
   PMEMFS_RETURN_IF_ERROR(st);
   // (Quiesce may have retired the inode's entry when no lease was left.)
   LeaseTable::PerInode& again = leases_->Get(r.ino, ip);
+  if (end > size) again.tail_zeroed_from = std::min(again.tail_zeroed_from, size);
   if (ahead != 0) {
     again.next_ahead = std::min(kAheadMax, ahead * 2);
     const uint64_t from = std::max(RoundUp(size, kBlock), alloc_lo) / kBlock;
@@ -541,8 +552,10 @@ Result<LeaseGrant> Filesystem::GrantLocked(ClientId c, const LeaseRequest& r, co
   uint64_t hi = std::max(lo + kLeaseWindow, RoundUp(end, kBlock));
   (void)leases_->Get(r.ino, ip);
   const bool had_write = leases_->HasWriteLease(r.ino);
+  uint64_t prepared = 0;
+  bool spared = false;
   if (r.write) {
-    PMEMFS_ASSIGN_OR_RETURN(uint64_t prepared, PrepareWriteLease(r, ip));
+    PMEMFS_ASSIGN_OR_RETURN(prepared, PrepareWriteLease(c, r, ip, &spared));
     hi = std::max(hi, prepared);
   }
 
@@ -578,6 +591,12 @@ Result<LeaseGrant> Filesystem::GrantLocked(ClientId c, const LeaseRequest& r, co
     ip->lease_size_cap.store(std::max(ip->lease_size_cap.load(std::memory_order_relaxed), hi),
                              std::memory_order_relaxed);
   leases_->Add(r.ino, std::move(lease));
+  if (spared && hi < prepared) {
+    // The reply ends short of what was allocated (too fragmented): a lease of the requester's
+    // there, which this one does not replace, would still show the filled holes as holes.
+    (void)QuiesceLeases(*ip, hi, prepared, LeaseChange::kRange);
+    g.rev = leases_->rev();  // (it called back none of this grant)
+  }
   return g;
 }
 
@@ -595,6 +614,7 @@ Status Filesystem::EndLeases(Inode& ip, ClientId c) {
     const uint64_t to = p->ahead_hi;
     p->ahead_lo = p->ahead_hi = 0;
     p->next_ahead = 0;
+    p->tail_zeroed_from = UINT64_MAX;
     if (to > from) {
       (void)QuiesceLeases(ip, from * kBlock, to * kBlock, LeaseChange::kRange);
       st = TrimForLease(ip, from, to - from);

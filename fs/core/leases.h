@@ -17,9 +17,11 @@
 // Revocation: before the data path frees, moves or shares blocks of a leased range, fills a hole
 // in it, or changes the size of a leased file, it calls QuiesceLeases (under the inode's lock),
 // which asks every holder of an overlapping lease to stop using it (LeaseHolders::Revoke, with a
-// bounded wait). The blocks of a lease whose holder did not answer in time stay pinned (the
-// allocator does not reuse them) until it answers or its connection closes. Nothing of this is
-// persistent: after a crash there are no leases.
+// bounded wait); a write grant that only fills holes spares its requester, whose mapped blocks
+// stay as they were and whose leases of the range the grant replaces. The blocks of a lease
+// whose holder did not answer in time stay pinned (the allocator does not reuse them) until it
+// answers or its connection closes. Nothing of this is persistent: after a crash there are no
+// leases.
 //
 // Locks: an inode's leases change under its mu (exclusively); LeaseTable::mu_ guards the maps
 // and is taken after inode locks, never held while calling LeaseHolders.
@@ -149,6 +151,11 @@ class LeaseTable {
     uint64_t ahead_lo = 0;
     uint64_t ahead_hi = 0;
     uint64_t next_ahead = 0;
+    // While blocks are allocated ahead: a grant zeroed the bytes from here to the end of their
+    // block (the last block's tail), and only clients have written past the end since (anything
+    // else that does calls every lease back first, which ends this entry). A grant past an end
+    // at or above it has no tail to zero, so it need not stop the requester's writes there.
+    uint64_t tail_zeroed_from = UINT64_MAX;
   };
 
   // `pins` (which the allocator consults) must outlive the table.

@@ -106,8 +106,10 @@ class Harness : public testing::FsHarnessBase {
       if (fb >= e.file_block && fb < e.file_block + e.count) return e.dev_block + fb - e.file_block;
     return 0;
   }
-  // What a client does: stores into the device and persists, then raises the slot's size.
-  void ClientWrite(const LeaseGrant& g, uint64_t off, const std::string& data) {
+  // What a client does: stores into the device and persists, then raises the slot's size
+  // (unless !publish: a write still in flight).
+  void ClientWrite(const LeaseGrant& g, uint64_t off, const std::string& data,
+                   bool publish = true) {
     mapping::Device& dev = const_cast<mapping::Device&>(fs_->device());
     for (size_t done = 0; done < data.size();) {
       const uint64_t fb = (off + done) / kB, in = (off + done) % kB;
@@ -117,6 +119,7 @@ class Harness : public testing::FsHarnessBase {
       dev.Write(d * kB + in, data.data() + done, n);
       done += n;
     }
+    if (!publish) return;
     direct::Slot& s = slots_[g.slot];
     uint64_t cur = s.size.load();
     while (cur < off + data.size() && !s.size.compare_exchange_weak(cur, off + data.size())) {
@@ -618,6 +621,74 @@ TEST_P(LeasesTest, ClientWritesRacingSetattrsLoseNoSize) {
   EXPECT_EQ(h.Mtime(ino), 978307200ll * 1000000000 + 5);
 }
 
+// A write grant that fills holes calls back the other holders of the range, not its requester:
+// the requester's mapped blocks do not change and the grant replaces its leases there (no round
+// trip, no remap for the writer itself).
+TEST_P(LeasesTest, AGrantThatFillsAHoleCallsBackOnlyTheOtherHolders) {
+  Harness h(GetParam());
+  const uint64_t ino = h.Create("f");
+  h.Write(ino, 0, std::string(2 * kB, 'a'));
+  h.Write(ino, 16 * kB, std::string(kB, 'z'));  // holes: blocks 2 to 15
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant g1 = h.Grant(c, ino, 0, kB, true);  // mapped blocks only
+  ASSERT_EQ(h.holders.seen.size(), 0u);
+  LeaseGrant g2 = h.Grant(c, ino, 4 * kB, kB, true);  // a hole in the window of c's lease
+  EXPECT_EQ(h.holders.seen.size(), 0u) << "the requester's own lease was called back";
+  ASSERT_NE(Harness::DevBlock(g2, 4), 0u);
+  EXPECT_EQ(Harness::DevBlock(g2, 0), Harness::DevBlock(g1, 0)) << "its mapped blocks moved";
+  h.ClientWrite(g2, 4 * kB, "hole");
+  h.ClientWrite(g2, 0, "b");
+  // Another client's lease of the range is called back; the requester's still not.
+  const ClientId d = h.fs().NewLeaseClient();
+  (void)h.Grant(d, ino, 0, kB, false);
+  LeaseGrant g3 = h.Grant(c, ino, 8 * kB, kB, true);
+  ASSERT_EQ(h.holders.seen.size(), 1u);
+  EXPECT_EQ(h.holders.seen[0].client, d);
+  h.ClientWrite(g3, 8 * kB, "more");
+  EXPECT_EQ(h.Read(ino, 0, 2), "ba");
+  EXPECT_EQ(h.Read(ino, 4 * kB, 4), "hole");
+  EXPECT_EQ(h.Read(ino, 8 * kB, 4), "more");
+  EXPECT_EQ(h.Size(ino), 17 * kB);
+  ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
+  ASSERT_TRUE(h.fs().ReleaseLeases(d, ino).ok());
+  ASSERT_TRUE(h.fs().Release(ino).ok());
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
+// Appends: the first grant past the end zeroes the old last block's tail and calls the requester
+// back (it may be writing there); a grant past the blocks allocated ahead then only fills holes:
+// it calls nobody back and leaves alone what the requester has written past the size and not yet
+// published.
+TEST_P(LeasesTest, GrantsPastTheBlocksAheadDoNotCallTheAppenderBack) {
+  Harness h(GetParam());
+  const uint64_t ino = h.Create("log");
+  h.Write(ino, 0, "x");
+  const ClientId c = h.fs().NewLeaseClient();
+  (void)h.Grant(c, ino, 0, 1, false);
+  LeaseGrant g = h.Grant(c, ino, 1, 100, true);
+  ASSERT_EQ(h.holders.seen.size(), 1u) << "the tail zeroed under the requester's read lease";
+  ASSERT_FALSE(g.extents.empty());
+  const uint64_t mapped = (g.extents.back().file_block + g.extents.back().count) * kB;
+  ASSERT_GT(mapped, 100 * kB);
+  h.ClientWrite(g, 1, std::string(mapped - 11, 'p'));  // size: mapped - 10
+  h.ClientWrite(g, mapped - 10, "inflight", false);     // stored, size not raised yet
+  LeaseGrant g2 = h.Grant(c, ino, mapped, 100, true);
+  EXPECT_EQ(h.holders.seen.size(), 1u) << "the appender was called back past the blocks ahead";
+  ASSERT_NE(Harness::DevBlock(g2, mapped / kB), 0u);
+  EXPECT_EQ(Harness::DevBlock(g2, 0), Harness::DevBlock(g, 0));
+  const uint64_t at = mapped - 10;
+  EXPECT_EQ(h.DeviceBytes(Harness::DevBlock(g2, at / kB), kB).substr(at % kB, 8), "inflight")
+      << "a write in flight past the size was zeroed";
+  h.Slot(g2.slot).size.store(at + 8);  // now published
+  h.ClientWrite(g2, mapped, "next");
+  EXPECT_EQ(h.Size(ino), mapped + 4);
+  EXPECT_EQ(h.Read(ino, mapped - 12, 16), "ppinflight" + std::string(2, '\0') + "next");
+  ASSERT_TRUE(h.fs().FsyncLeases(c, ino).ok());
+  ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
+  ASSERT_TRUE(h.fs().Release(ino).ok());
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
 // Copy mode keeps written data in the daemon's cache until fsync: never covered.
 TEST(LeasesCopyTest, FsyncLeasesInCopyModeNeverCovers) {
   Harness h(Mode::kCopy);
@@ -685,6 +756,7 @@ TEST(LeasesPagesTest, WriteGrantsCopySharedPagesFirst) {
   ASSERT_EQ(read.extents.size(), 1u);
   EXPECT_TRUE(read.extents[0].shared);
   LeaseGrant w = h.Grant(c, b, 0, kB, true);
+  EXPECT_EQ(h.holders.seen.size(), 1u) << "blocks that move call the requester back";
   EXPECT_FALSE(w.extents.front().shared);
   EXPECT_NE(Harness::DevBlock(w, 0), Harness::DevBlock(read, 0));
   h.ClientWrite(w, 0, "B");
