@@ -517,10 +517,12 @@ ssize_t AtOffsetNested(int fd, bool write, void* buf, size_t count) {
   return n;
 }
 
-// An O_APPEND write of one buffer, in place at the end (File::AppendInPlace), the offset past
-// it; -1: the kernel's turn.
-ssize_t AppendNested(int fd, const void* buf, size_t count) {
-  if (!Tracking() || readers::t_self == nullptr) return -1;
+// An O_APPEND write, in place at the end (File::AppendInPlace), the offset past it; -1: the
+// kernel's turn.
+ssize_t AppendNested(int fd, const iovec* iov, int cnt) {
+  if (!Tracking() || readers::t_self == nullptr || cnt < 0 || cnt > IOV_MAX) return -1;
+  size_t count = 0;
+  for (int i = 0; i < cnt; i++) count += iov[i].iov_len;
   uint64_t at = 0;
   {
     readers::Section s;
@@ -528,7 +530,7 @@ ssize_t AppendNested(int fd, const void* buf, size_t count) {
     if (o == nullptr) return -1;
     const int flags = o->flags.load(std::memory_order_relaxed);
     if ((flags & O_ACCMODE) == O_RDONLY || !(flags & O_APPEND)) return -1;
-    if (!o->file->AppendInPlace(buf, count, &at)) return -1;
+    if (!o->file->AppendInPlace(iov, cnt, &at)) return -1;
     readers::Count(s.reader().writes);
   }
   const int e = errno;
@@ -650,7 +652,7 @@ ssize_t Write(int fd, const void* buf, size_t count, WriteFn kernel) {
   if (e.nested()) {
     iovec v{const_cast<void*>(buf), count};
     if (ssize_t n = AfterInterruptedWrite(fd, &v, 1); n != kNotInterrupted) return n;
-    if (ssize_t n = AppendNested(fd, buf, count); n >= 0) return n;
+    if (ssize_t n = AppendNested(fd, &v, 1); n >= 0) return n;
     if (ssize_t n = AtOffsetNested(fd, true, const_cast<void*>(buf), count); n >= 0) return n;
     BeforeNestedWrite(fd);
     return kernel(fd, buf, count);
@@ -666,6 +668,7 @@ ssize_t Writev(int fd, const iovec* iov, int cnt, WritevFn kernel) {
   Entry e;
   if (e.nested()) {
     if (ssize_t n = AfterInterruptedWrite(fd, iov, cnt); n != kNotInterrupted) return n;
+    if (ssize_t n = AppendNested(fd, iov, cnt); n >= 0) return n;
     BeforeNestedWrite(fd);
     return kernel(fd, iov, cnt);
   }

@@ -511,7 +511,8 @@ ssize_t File::Append(int fd, const iovec* iov, int cnt, uint64_t* at) {
   return -1;
 }
 
-bool File::AppendInPlace(const void* src, uint64_t len, uint64_t* at) {
+bool File::AppendInPlace(const iovec* iov, int cnt, uint64_t* at) {
+  const uint64_t len = IovBytes(iov, cnt);
   // Inside an Append of ours (its hold of mu_ keeps slot_ and runs_, a writer waiting or not).
   const bool interrupted = t_appending == this;
   if (len == 0 || mount_->read_only() || slot_ == nullptr || (!interrupted && mu_.writer()))
@@ -538,7 +539,9 @@ bool File::AppendInPlace(const void* src, uint64_t len, uint64_t* at) {
                                              std::memory_order_acquire))
       continue;
     mapping::Device& d = mount_->device();
-    d.CopyNoDrain(r->dev + (cur - r->lo), src, len);
+    uint64_t dev = r->dev + (cur - r->lo);
+    for (int i = 0; i < cnt; dev += iov[i].iov_len, i++)
+      d.CopyNoDrain(dev, iov[i].iov_base, iov[i].iov_len);
     d.Drain();
     if (!interrupted) AwaitEarlierAppends(cur);
     Published(cur + len);

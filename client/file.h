@@ -87,7 +87,7 @@ class File {
   // the place an interrupted Append of this thread took first, so that the kernel's append goes
   // after it). It does not wait for such an Append (that one's bytes before ours may then be
   // published with ours before they are durable, as those of an appender that died: README).
-  bool AppendInPlace(const void* src, uint64_t len, uint64_t* at);
+  bool AppendInPlace(const iovec* iov, int cnt, uint64_t* at);
   // The file's size, from the slot (getting a lease when there is none); -1: ask the kernel.
   int64_t Size(int fd);
 
