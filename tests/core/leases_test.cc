@@ -655,6 +655,31 @@ TEST_P(LeasesTest, AGrantThatFillsAHoleCallsBackOnlyTheOtherHolders) {
   EXPECT_TRUE(h.Fsck().clean());
 }
 
+// A hole-filling grant whose reply ends short of what it filled (more runs than one reply holds)
+// calls the requester back on the rest: a lease of its own there, which the grant does not
+// replace, would still show the filled holes as holes.
+TEST_P(LeasesTest, AFragmentedHoleFillCallsBackTheRequestersLeasesPastTheReply) {
+  Harness h(GetParam());
+  const uint64_t ino = h.Create("f");
+  for (uint64_t b = 0; b < 8400; b += 2) h.Write(ino, b * kB, "x");  // every other block
+  h.Write(ino, 8500 * kB, "end");
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant far = h.Grant(c, ino, 8300 * kB, 1, false);
+  ASSERT_EQ(far.lo, 8300 * kB) << "(set-up: a lease starting at the request)";
+  LeaseGrant g = h.Grant(c, ino, 8000 * kB, 400 * kB, true);  // fills 200 holes
+  ASSERT_LT(g.hi, 8300 * kB) << "(set-up: the reply ends before the other lease)";
+  ASSERT_EQ(h.holders.seen.size(), 1u);
+  EXPECT_EQ(h.holders.seen[0].client, c);
+  EXPECT_EQ(h.holders.seen[0].lo, g.hi);
+  EXPECT_GT(h.holders.seen[0].rev, far.rev);
+  EXPECT_GE(g.rev, h.holders.seen[0].rev) << "the grant itself was not called back";
+  // What the grant maps is the file's: a write there is read back through the kernel.
+  h.ClientWrite(g, 8001 * kB, "filled");
+  EXPECT_EQ(h.Read(ino, 8001 * kB, 6), "filled");
+  ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
+  ASSERT_TRUE(h.fs().Release(ino).ok());
+}
+
 // Appends: the first grant past the end zeroes the old last block's tail and calls the requester
 // back (it may be writing there); a grant past the blocks allocated ahead then only fills holes:
 // it calls nobody back and leaves alone what the requester has written past the size and not yet
