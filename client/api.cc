@@ -505,6 +505,30 @@ ssize_t InPlaceNested(int fd, bool write, void* buf, size_t count, uint64_t at) 
       [](File&) { return ssize_t{-1}; });
 }
 
+// pwritev at `at`, in place; -1: the kernel's turn.
+ssize_t InPlaceNested(int fd, const iovec* iov, int cnt, uint64_t at) {
+  if (cnt < 0 || cnt > IOV_MAX) return -1;
+  size_t count = 0;
+  for (int i = 0; i < cnt; i++) count += iov[i].iov_len;
+  return Serve(
+      fd, true, true,
+      [&](File& f) {
+        return f.WriteInPlace(at, iov, cnt) ? static_cast<ssize_t>(count) : ssize_t{-1};
+      },
+      [](File&) { return ssize_t{-1}; });
+}
+
+// writev at the description's offset, in place, the offset moved past it; -1: the kernel's turn.
+ssize_t AtOffsetNested(int fd, const iovec* iov, int cnt) {
+  if (!Entered(fd)) return -1;
+  const int e = errno;
+  const off_t pos = sys::lseek(fd, 0, SEEK_CUR);
+  ssize_t n = pos < 0 ? -1 : InPlaceNested(fd, iov, cnt, static_cast<uint64_t>(pos));
+  if (n >= 0) (void)sys::lseek(fd, pos + n, SEEK_SET);
+  errno = e;
+  return n;
+}
+
 // read or write of one buffer at the description's offset, in place, the offset moved past it;
 // -1: the kernel's turn.
 ssize_t AtOffsetNested(int fd, bool write, void* buf, size_t count) {
@@ -551,15 +575,13 @@ ssize_t AfterInterruptedWrite(int fd, const iovec* iov, int cnt) {
   if (at < 0) {
     // That write has not placed itself yet: ours goes at the offset (in place where it can be),
     // which that write reads again once it sees we moved it.
-    ssize_t n = cnt == 1 ? AtOffsetNested(fd, true, iov[0].iov_base, iov[0].iov_len) : -1;
+    ssize_t n = AtOffsetNested(fd, iov, cnt);
     if (n < 0) n = sys::writev(fd, iov, cnt);
     w.next.store(OffsetWrite::kMoved, std::memory_order_relaxed);
     return n;
   }
   const int e = errno;
-  ssize_t n = cnt == 1 ? InPlaceNested(fd, true, iov[0].iov_base, iov[0].iov_len,
-                                       static_cast<uint64_t>(at))
-                       : -1;
+  ssize_t n = InPlaceNested(fd, iov, cnt, static_cast<uint64_t>(at));
   errno = e;
   if (n < 0) n = sys::pwritev(fd, iov, cnt, at);
   if (n > 0) {
@@ -614,6 +636,8 @@ ssize_t Pwrite(int fd, const void* buf, size_t count, off_t off, PwriteFn kernel
 ssize_t Pwritev(int fd, const iovec* iov, int cnt, off_t off, PwritevFn kernel) {
   Entry e;
   if (e.nested()) {
+    if (off >= 0)
+      if (ssize_t n = InPlaceNested(fd, iov, cnt, static_cast<uint64_t>(off)); n >= 0) return n;
     BeforeNestedWrite(fd);
     return kernel(fd, iov, cnt, off);
   }
@@ -669,6 +693,7 @@ ssize_t Writev(int fd, const iovec* iov, int cnt, WritevFn kernel) {
   if (e.nested()) {
     if (ssize_t n = AfterInterruptedWrite(fd, iov, cnt); n != kNotInterrupted) return n;
     if (ssize_t n = AppendNested(fd, iov, cnt); n >= 0) return n;
+    if (ssize_t n = AtOffsetNested(fd, iov, cnt); n >= 0) return n;
     BeforeNestedWrite(fd);
     return kernel(fd, iov, cnt);
   }

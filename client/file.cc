@@ -321,6 +321,21 @@ bool File::WriteInPlace(uint64_t off, uint64_t len, const void* src) {
   return true;
 }
 
+bool File::WriteInPlace(uint64_t off, const iovec* iov, int cnt) {
+  const uint64_t len = IovBytes(iov, cnt);
+  if (len == 0 || mount_->read_only() || mu_.writer()) return false;  // (a section: file.h)
+  const Run* r = slot_ != nullptr ? FindRun(off) : nullptr;
+  if (r == nullptr || !r->write || len > r->hi - off) return false;
+  MapAhead(off, len);
+  mapping::Device& d = mount_->device();
+  uint64_t dev = r->dev + (off - r->lo);
+  for (int i = 0; i < cnt; dev += iov[i].iov_len, i++)
+    d.CopyNoDrain(dev, iov[i].iov_base, iov[i].iov_len);
+  d.Drain();  // durable before anyone can see the new size
+  Published(off + len);
+  return true;
+}
+
 void File::Touched() {
   // Stored once per tick of the clock (the slot's line is shared with the daemon and other
   // clients), and again in the same tick after a setattr reset it (direct_protocol.h): the

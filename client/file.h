@@ -76,6 +76,8 @@ class File {
   // holds or waits for mu_, and a writer waits for the sections in flight (FileLock).
   ssize_t ReadInPlace(void* buf, size_t count, uint64_t off);
   bool WriteInPlace(uint64_t off, uint64_t len, const void* src);
+  // The same from the buffers of `iov` (a signal handler's pwritev or writev: nesting.h).
+  bool WriteInPlace(uint64_t off, const iovec* iov, int cnt);
   ssize_t Preadv(int fd, const iovec* iov, int cnt, uint64_t off);
   ssize_t Pwritev(int fd, const iovec* iov, int cnt, uint64_t off);
   // O_APPEND: the write goes at the end, which moves atomically past it; *at says where it

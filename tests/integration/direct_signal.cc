@@ -9,11 +9,12 @@
 // would wait for while the call it interrupted holds what the grant needs), reads the block of
 // m and the block of b that the main thread wrote last (once with pread, in place where the
 // library can, and once with preadv, which the library leaves to the kernel in a handler: both
-// must show what the library wrote), and writes its own record to both logs (writev(2) to the
-// O_APPEND one). After MARKERS markers: every marker, every block of m and of b as written,
-// through the library and then through the kernel (system calls of its own, after the close);
-// each log holds every record of both, whole, each once, each writer's in its order. Prints
-// "markers N iterations N"; a wrong byte prints one line on stderr and exits 1.
+// must show what the library wrote), and writes its own record to both logs (write(2) or
+// writev(2) to l in turn, writev(2) to the O_APPEND one). After MARKERS markers: every marker,
+// every block of m and of b as written, through the library and then through the kernel (system
+// calls of its own, after the close); each log holds every record of both, whole, each once, each
+// writer's in its order. Prints "markers N iterations N"; a wrong byte prints one line on stderr
+// and exits 1.
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -109,7 +110,9 @@ void OnAlarm(int) {
         g_bad_b = g_bad_b + 1;
     }
     Fill(h_record, kRecord, HTag(k));
-    if (!Whole(write(g_l, h_record, kRecord), kRecord)) g_bad_log = g_bad_log + 1;
+    iovec halves[2] = {{h_record, 32}, {h_record + 32, kRecord - 32}};  // writev at the offset
+    if (!Whole((k & 1) ? writev(g_l, halves, 2) : write(g_l, h_record, kRecord), kRecord))
+      g_bad_log = g_bad_log + 1;
     Fill(h_record, kRecord, AHTag(k));
     iovec parts[2] = {{h_record, 24}, {h_record + 24, kRecord - 24}};  // (writev: as loggers do)
     if (!Whole(writev(g_a, parts, 2), kRecord)) g_bad_log = g_bad_log + 1;
