@@ -469,8 +469,17 @@ Result<uint64_t> Filesystem::PrepareWriteLease(ClientId c, const LeaseRequest& r
     }
   }
   const uint64_t end = r.off + r.len;
-  const uint64_t size = ip->rec.size;
   const uint64_t alloc_lo = RoundDown(r.off, kBlock);
+  if (const uint64_t old = ip->rec.size;
+      end > old && old % kBlock != 0 && old < leases_->Get(r.ino, ip).tail_zeroed_from &&
+      RoundDown(old, kBlock) < alloc_lo) {
+    // The old last block's tail is zeroed below, outside the range called back there: a write
+    // lease on that block (of another window, the requester's too) may be storing bytes past
+    // the size that its write then publishes. Its holders stop first (their writes in flight
+    // publish), and the zeroing starts past what they published.
+    (void)QuiesceLeases(*ip, RoundDown(old, kBlock), RoundUp(old, kBlock), LeaseChange::kRange);
+  }
+  const uint64_t size = ip->rec.size;  // (folded by the callback)
   uint64_t alloc_hi = RoundUp(std::max(end, alloc_lo + 1), kBlock);
   uint64_t ahead = 0;
   if (end > size) {

@@ -14,6 +14,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -34,6 +35,7 @@ class FakeHolders : public LeaseHolders {
   void Revoke(std::span<const Revocation> revs, std::vector<bool>* answered) override {
     for (size_t i = 0; i < revs.size(); i++) {
       seen.push_back(revs[i]);
+      if (on_revoke) on_revoke(revs[i]);  // (a client's revocation waits for its writes in flight)
       (*answered)[i] = answer;
       if (answer) upto = std::max(upto, revs[i].rev);
     }
@@ -41,6 +43,7 @@ class FakeHolders : public LeaseHolders {
   uint64_t AnsweredUpTo(ClientId) override { return upto; }
 
   std::vector<Revocation> seen;
+  std::function<void(const Revocation&)> on_revoke;
   bool answer = true;
   uint64_t upto = 0;
 };
@@ -710,6 +713,43 @@ TEST_P(LeasesTest, GrantsPastTheBlocksAheadDoNotCallTheAppenderBack) {
   EXPECT_EQ(h.Read(ino, mapped - 12, 16), "ppinflight" + std::string(2, '\0') + "next");
   ASSERT_TRUE(h.fs().FsyncLeases(c, ino).ok());
   ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
+  ASSERT_TRUE(h.fs().Release(ino).ok());
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
+// The first grant past the end zeroes the old last block's tail: a client with a write lease on
+// that block through another window may be storing bytes there past the size (a write in
+// flight). It is called back first (its revocation waits for the write, which publishes), and the
+// zeroing starts past what it published: an acknowledged write keeps its bytes.
+TEST_P(LeasesTest, TailZeroingCallsBackTheLastBlocksWriterInAnotherWindow) {
+  constexpr uint64_t kWindow = 64ull << 20;
+  Harness h(GetParam());
+  const uint64_t ino = h.Create("f");
+  h.Write(ino, 0, "x");
+  const ClientId a = h.fs().NewLeaseClient(), b = h.fs().NewLeaseClient();
+  LeaseGrant ga = h.Grant(a, ino, 0, 1, true);  // within the size: no tail zeroed
+  ASSERT_NE(Harness::DevBlock(ga, 0), 0u);
+  ASSERT_EQ(h.holders.seen.size(), 0u);
+  h.ClientWrite(ga, 1, "inflight", false);  // stored past the size, not yet published
+  bool published = false;
+  auto publish = [&] {
+    if (published) return;
+    published = true;
+    h.Slot(ga.slot).size.store(9);  // the write returns: its size is published
+  };
+  h.holders.on_revoke = [&](const Revocation& r) {
+    if (r.client == a && r.lo < kB && r.hi > 0) publish();
+  };
+  (void)h.Grant(b, ino, 2 * kWindow, 10, true);  // past the end, in another window
+  h.holders.on_revoke = nullptr;
+  bool called = false;
+  for (const Revocation& r : h.holders.seen) called = called || (r.client == a && r.lo < kB);
+  EXPECT_TRUE(called) << "the last block's writer was not called back";
+  publish();  // (when it was not called back, its write returns now)
+  EXPECT_EQ(h.Size(ino), 9u);
+  EXPECT_EQ(h.Read(ino, 0, 9), "xinflight") << "an acknowledged write past the size was zeroed";
+  ASSERT_TRUE(h.fs().ReleaseLeases(a, ino).ok());
+  ASSERT_TRUE(h.fs().ReleaseLeases(b, ino).ok());
   ASSERT_TRUE(h.fs().Release(ino).ok());
   EXPECT_TRUE(h.Fsck().clean());
 }
