@@ -21,84 +21,46 @@ make_device 64M
 format
 mount_fs
 
-# --- holders: "$TOOL" hold FILE, driven through a fifo --------------------------------------
-declare -A HFD HPID
-# start_holder NAME FILE: the holder maps FILE (through the library) and says ready.
-start_holder() {
-  mkfifo "$WORK/$1.in"
-  : >"$WORK/$1.out"
-  "$TOOL" hold "$2" <"$WORK/$1.in" >"$WORK/$1.out" 2>"$WORK/$1.err" &
-  HPID[$1]=$!
-  local fd
-  exec {fd}>"$WORK/$1.in"
-  HFD[$1]=$fd
-  answer "$1" 1 >/dev/null
-}
-# answer NAME N: line N of the holder's output, once it is there (10 s at most).
-answer() {
-  local i want=$2
-  for i in $(seq 200); do
-    if [ "$(wc -l <"$WORK/$1.out")" -ge "$want" ]; then
-      sed -n "${want}p" "$WORK/$1.out"
-      return 0
-    fi
-    kill -0 "${HPID[$1]}" 2>/dev/null ||
-      fail "holder $1 died: $(cat "$WORK/$1.out" "$WORK/$1.err" | tail -n 3)"
-    sleep 0.05
-  done
-  fail "holder $1 did not answer within 10 s"
-}
-# ask NAME COMMAND: sends "peek OFF" or "read OFF", prints the answer.
-ask() {
-  local n
-  n=$(wc -l <"$WORK/$1.out")
-  echo "$2" >&"${HFD[$1]}"
-  answer "$1" $((n + 1))
-}
-stop_holder() {
-  echo quit >&"${HFD[$1]}"
-  wait "${HPID[$1]}" || fail "holder $1 exited with status $?"
-}
 # byte SEED OFF: the pattern byte at OFF (what "$TOOL" write wrote there).
 byte() { "$TOOL" dump - "$2" 1 "$1" | od -An -tu1 | tr -d ' '; }
 
 # --- truncate of a mapped file ---------------------------------------------------------------
 "$TOOL" write "$MNT/t" 0 65536 1
-start_holder t "$MNT/t"
-expect_eq "$(ask t 'peek 40000')" "$(byte 1 40000)" "a byte of the mapped file"
+hold_start t "$MNT/t"
+expect_eq "$(hold_ask t 'peek 40000')" "$(byte 1 40000)" "a byte of the mapped file"
 # 10000 is in the third page; 12001 past the end in that page (its pattern byte is not zero).
 expect_ne "$(byte 1 12001)" 0 "the pattern byte at 12001"
 timeout 60 truncate -s 10000 "$MNT/t" || fail "truncate of a file another process holds mapped"
-expect_eq "$(ask t 'peek 5000')" "$(byte 1 5000)" "the holder's mapping below the new end"
-expect_eq "$(ask t 'peek 12001')" 0 "the holder's mapping past the new end, in the page holding it"
-expect_eq "$(ask t 'read 12001')" eof "the holder's read past the new end"
-expect_eq "$(ask t 'read 9999')" "$(byte 1 9999)" "the holder's read of the last byte"
-expect_eq "$(ask t 'peek 40000')" SIGBUS "the holder's mapping a page past the new end"
+expect_eq "$(hold_ask t 'peek 5000')" "$(byte 1 5000)" "the holder's mapping below the new end"
+expect_eq "$(hold_ask t 'peek 12001')" 0 "the holder's mapping past the new end, in the page holding it"
+expect_eq "$(hold_ask t 'read 12001')" eof "the holder's read past the new end"
+expect_eq "$(hold_ask t 'read 9999')" "$(byte 1 9999)" "the holder's read of the last byte"
+expect_eq "$(hold_ask t 'peek 40000')" SIGBUS "the holder's mapping a page past the new end"
 rc=0
 wait "${HPID[t]}" || rc=$?
 expect_eq "$rc" 7 "exit status of the holder after SIGBUS"
 
 # --- punch ---------------------------------------------------------------------------------
 "$TOOL" write "$MNT/p" 0 65536 2
-start_holder p "$MNT/p"
-expect_eq "$(ask p 'peek 20000')" "$(byte 2 20000)" "a byte of the mapped file"
+hold_start p "$MNT/p"
+expect_eq "$(hold_ask p 'peek 20000')" "$(byte 2 20000)" "a byte of the mapped file"
 fallocate -p -o 16384 -l 16384 "$MNT/p"
-expect_eq "$(ask p 'peek 20000')" 0 "the holder's mapping of the punched hole"
-expect_eq "$(ask p 'read 30000')" 0 "the holder's read of the punched hole"
-expect_eq "$(ask p 'peek 8000')" "$(byte 2 8000)" "the holder's mapping before the hole"
-expect_eq "$(ask p 'read 40000')" "$(byte 2 40000)" "the holder's read after the hole"
-stop_holder p
+expect_eq "$(hold_ask p 'peek 20000')" 0 "the holder's mapping of the punched hole"
+expect_eq "$(hold_ask p 'read 30000')" 0 "the holder's read of the punched hole"
+expect_eq "$(hold_ask p 'peek 8000')" "$(byte 2 8000)" "the holder's mapping before the hole"
+expect_eq "$(hold_ask p 'read 40000')" "$(byte 2 40000)" "the holder's read after the hole"
+hold_stop p
 cmp -n 16384 -i 16384:0 "$MNT/p" /dev/zero || fail "the punched hole does not read as zeros"
 "$TOOL" check "$MNT/p" 32768 32768 2
 
 # --- unlink --------------------------------------------------------------------------------
 "$TOOL" write "$MNT/u" 0 65536 3
-start_holder u "$MNT/u"
+hold_start u "$MNT/u"
 rm "$MNT/u"
 "$TOOL" write "$MNT/u2" 0 262144 4   # new blocks: none of the held file's
-expect_eq "$(ask u 'peek 20000')" "$(byte 3 20000)" "the holder's mapping of an unlinked file"
-expect_eq "$(ask u 'read 60000')" "$(byte 3 60000)" "the holder's read of an unlinked file"
-stop_holder u
+expect_eq "$(hold_ask u 'peek 20000')" "$(byte 3 20000)" "the holder's mapping of an unlinked file"
+expect_eq "$(hold_ask u 'read 60000')" "$(byte 3 60000)" "the holder's read of an unlinked file"
+hold_stop u
 "$TOOL" check "$MNT/u2" 0 262144 4
 
 # --- coherence with a holder: its reads (and its mapping) see kernel writes once they returned:
@@ -106,18 +68,18 @@ stop_holder u
 # mapping sees a library write once the writer called fsync ------------------------------------
 "$TOOL" write "$MNT/k" 0 20000 10
 truncate -s 100000 "$MNT/k"
-start_holder k "$MNT/k"
-expect_eq "$(ask k 'read 5000')" "$(byte 10 5000)" "the holder's read"
+hold_start k "$MNT/k"
+expect_eq "$(hold_ask k 'read 5000')" "$(byte 10 5000)" "the holder's read"
 "$TOOL" kernel-write "$MNT/k" 4000 3000 11
-expect_eq "$(ask k 'read 5000')" "$(byte 11 5000)" "the holder's read after a kernel write in place"
-expect_eq "$(ask k 'peek 6000')" "$(byte 11 6000)" "the holder's mapping after a kernel write in place"
-expect_eq "$(ask k 'read 50000')" 0 "the holder's read of a hole"
+expect_eq "$(hold_ask k 'read 5000')" "$(byte 11 5000)" "the holder's read after a kernel write in place"
+expect_eq "$(hold_ask k 'peek 6000')" "$(byte 11 6000)" "the holder's mapping after a kernel write in place"
+expect_eq "$(hold_ask k 'read 50000')" 0 "the holder's read of a hole"
 "$TOOL" kernel-write "$MNT/k" 49000 3000 12
-expect_eq "$(ask k 'read 50000')" "$(byte 12 50000)" "the holder's read after a kernel write into a hole"
-expect_eq "$(ask k 'peek 51000')" "$(byte 12 51000)" "the holder's mapping after a kernel write into a hole"
+expect_eq "$(hold_ask k 'read 50000')" "$(byte 12 50000)" "the holder's read after a kernel write into a hole"
+expect_eq "$(hold_ask k 'peek 51000')" "$(byte 12 51000)" "the holder's mapping after a kernel write into a hole"
 "$TOOL" kernel-write "$MNT/k" 100000 5000 13
-expect_eq "$(ask k 'read 102000')" "$(byte 13 102000)" "the holder's read after a kernel write past the end"
-stop_holder k
+expect_eq "$(hold_ask k 'read 102000')" "$(byte 13 102000)" "the holder's read after a kernel write past the end"
+hold_stop k
 "$PY" - "$MNT/k" "$TOOL" "$(byte 14 300)" <<'PY' || fail "a kernel mapping does not show a library write after its fsync"
 import mmap, os, subprocess, sys
 path, tool, want = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -165,8 +127,8 @@ free_blocks() { stat -f -c %f "$MNT"; }
 "$TOOL" write "$MNT/s" 0 $((4 << 20)) 5
 "$TOOL" dump - 0 $((4 << 20)) 5 >"$WORK/s.ref"
 expect_eq "$(held_blocks)" 1024 "blocks of the held file found in the device"
-start_holder s "$MNT/s"
-expect_eq "$(ask s 'peek 1000000')" "$(byte 5 1000000)" "a byte of the mapped file"
+hold_start s "$MNT/s"
+expect_eq "$(hold_ask s 'peek 1000000')" "$(byte 5 1000000)" "a byte of the mapped file"
 kill -STOP "${HPID[s]}"
 timeout 60 truncate -s 0 "$MNT/s" || fail "truncate with a stopped holder (blocked, or failed)"
 expect_eq "$(stat -c %s "$MNT/s")" 0 "size after the truncate"
@@ -195,14 +157,14 @@ rm "$MNT"/fill*
 # A stopped holder that is continued answers late: its pin goes then, and its mapping follows
 # the truncate (SIGBUS past the new end).
 "$TOOL" write "$MNT/c" 0 $((1 << 20)) 6
-start_holder c "$MNT/c"
-expect_eq "$(ask c 'peek 5000')" "$(byte 6 5000)" "a byte of the mapped file"
+hold_start c "$MNT/c"
+expect_eq "$(hold_ask c 'peek 5000')" "$(byte 6 5000)" "a byte of the mapped file"
 kill -STOP "${HPID[c]}"
 timeout 60 truncate -s 0 "$MNT/c" || fail "truncate with a stopped holder (blocked, or failed)"
 pinned_free=$(probe_free)
 kill -CONT "${HPID[c]}"
 settle_range $((pinned_free + 256)) 999999999 "free blocks once the continued holder answered" probe_free
-expect_eq "$(ask c 'peek 5000')" SIGBUS "the continued holder's mapping past the new end"
+expect_eq "$(hold_ask c 'peek 5000')" SIGBUS "the continued holder's mapping past the new end"
 rc=0
 wait "${HPID[c]}" || rc=$?
 expect_eq "$rc" 7 "exit status of the continued holder after SIGBUS"

@@ -27,10 +27,17 @@
 //                                  model; the whole file through the kernel at the end
 //   size-seen FILE                 appends, then stat(2) (the kernel) must show each new size
 //   mmap-write FILE OFF LEN SEED   pattern stored through a library mapping, msync
-//   hold FILE                      opens, reads, maps the whole file; prints "ready"; then for
-//                                  each line "peek OFF" on stdin prints the byte there (a SIGBUS
-//                                  prints "SIGBUS" and exits 7), "read OFF" reads with
-//                                  pmemfs_pread, "quit" ends
+//   hold FILE [rw|ro|none]         opens (O_RDWR), reads, maps the whole file through the
+//                                  library (rw, the default: PROT_READ|PROT_WRITE; ro: PROT_READ;
+//                                  none: no mapping); prints "ready"; then for each line on stdin:
+//                                  "peek OFF" prints the mapping's byte there (a SIGBUS prints
+//                                  "SIGBUS" and exits 7), "read OFF" the byte pmemfs_pread reads
+//                                  ("eof" past the end), "pwrite OFF LEN SEED" writes the pattern
+//                                  with pmemfs_pwrite (no fsync: the file stays open) and prints
+//                                  "ok", "store OFF LEN SEED" stores it through the mapping (no
+//                                  msync) and prints "ok", "mcheck OFF LEN SEED" prints "ok" when
+//                                  the mapping holds it there, else "bad AT GOT WANT" (the first
+//                                  byte that differs); "quit" ends
 //   grow-map FILE                  a 4 KiB file mapped 4 MiB through the library (MAP_SHARED: the
 //                                  kernel's mapping past the end) and by the kernel (MAP_PRIVATE),
 //                                  grown to 3 MiB by library writes and fsynced, then to 3.5 MiB
@@ -397,7 +404,8 @@ int MmapWrite(const char* path, uint64_t off, uint64_t len, uint64_t seed) {
 sigjmp_buf g_jump;
 void OnBus(int) { siglongjmp(g_jump, 1); }
 
-int Hold(const char* path) {
+int Hold(const char* path, const std::string& how) {
+  if (how != "rw" && how != "ro" && how != "none") Die("hold: rw, ro or none, not " + how);
   int fd = OpenLib(path, O_RDWR);
   if (!pmemfs_is_direct(fd)) Die(std::string(path) + ": not direct");
   struct stat st;
@@ -405,29 +413,58 @@ int Hold(const char* path) {
   const size_t len = static_cast<size_t>(st.st_size);
   unsigned char c;
   if (pmemfs_pread(fd, &c, 1, 0) != 1) Die(Errno("pmemfs_pread"));
-  auto* map = static_cast<volatile unsigned char*>(
-      pmemfs_mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0));
-  if (map == MAP_FAILED) Die(Errno("pmemfs_mmap"));
-  (void)map[0];
+  volatile unsigned char* map = nullptr;
+  if (how != "none") {
+    const int prot = how == "rw" ? PROT_READ | PROT_WRITE : PROT_READ;
+    void* p = pmemfs_mmap(nullptr, len, prot, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED) Die(Errno("pmemfs_mmap"));
+    map = static_cast<volatile unsigned char*>(p);
+    (void)map[0];
+  }
   signal(SIGBUS, OnBus);
   printf("ready\n");
   fflush(stdout);
   std::string cmd;
-  uint64_t at;
+  uint64_t at, n = 0, seed = 0;
   while (std::cin >> cmd) {
     if (cmd == "quit") break;
     if (!(std::cin >> at)) break;
-    if (cmd == "peek") {
+    const bool ranged = cmd == "pwrite" || cmd == "store" || cmd == "mcheck";
+    if (ranged && !(std::cin >> n >> seed)) break;
+    if ((cmd == "peek" || cmd == "store" || cmd == "mcheck") && map == nullptr)
+      Die("hold: " + cmd + " without a mapping");
+    if (ranged && at + n > len && cmd != "pwrite") Die("hold: " + cmd + " past the mapping");
+    if (cmd == "peek" || cmd == "mcheck" || cmd == "store") {
       if (sigsetjmp(g_jump, 1) != 0) {
         printf("SIGBUS\n");
         fflush(stdout);
         exit(7);
       }
+    }
+    if (cmd == "peek") {
       printf("%u\n", static_cast<unsigned>(map[at]));
     } else if (cmd == "read") {
-      ssize_t n = pmemfs_pread(fd, &c, 1, static_cast<off_t>(at));
-      if (n == 1) printf("%u\n", static_cast<unsigned>(c));
+      ssize_t k = pmemfs_pread(fd, &c, 1, static_cast<off_t>(at));
+      if (k == 1) printf("%u\n", static_cast<unsigned>(c));
       else printf("eof\n");
+    } else if (cmd == "pwrite") {
+      const std::vector<unsigned char> data = Pattern(seed, at, n);
+      LibWriteAll(fd, data.data(), n, at);
+      printf("ok\n");
+    } else if (cmd == "store") {
+      const std::vector<unsigned char> data = Pattern(seed, at, n);
+      for (uint64_t i = 0; i < n; i++) map[at + i] = data[i];
+      printf("ok\n");
+    } else if (cmd == "mcheck") {
+      const std::vector<unsigned char> want = Pattern(seed, at, n);
+      uint64_t i = 0;
+      while (i < n && map[at + i] == want[i]) i++;
+      if (i == n) printf("ok\n");
+      else
+        printf("bad %llu %u %u\n", static_cast<unsigned long long>(at + i),
+               static_cast<unsigned>(map[at + i]), static_cast<unsigned>(want[i]));
+    } else {
+      Die("hold: unknown command " + cmd);
     }
     fflush(stdout);
   }
@@ -599,7 +636,7 @@ int main(int argc, char** argv) {
   if (cmd == "random") return Random(path, n(3), n(4), n(5));
   if (cmd == "size-seen") return SizeSeen(path);
   if (cmd == "mmap-write") return MmapWrite(path, n(3), n(4), n(5));
-  if (cmd == "hold") return Hold(path);
+  if (cmd == "hold") return Hold(path, argc > 3 ? argv[3] : "rw");
   if (cmd == "kernel-write") return KernelWrite(path, n(3), n(4), n(5));
   if (cmd == "grow-map") return GrowMap(path);
   if (cmd == "plain") return Plain(path, n(3), n(4), n(5));

@@ -478,3 +478,50 @@ expect_fsck_bad() {
       fail "pmemfs-fsck does not report '$what': $(cat "$WORK/fsck.out")"
   done
 }
+
+# ---------------------------------------------------------------------------------------------
+# Holders: "$TOOL" hold FILE [rw|ro|none] (pmemfs-direct-tool: a process that opens and maps a
+# file through the library), driven through a fifo. $TOOL must be set.
+
+declare -A HFD HPID
+# hold_start NAME FILE [HOW]: the holder opens FILE, maps it as HOW says and says ready (a NAME
+# may be used again once its holder has exited).
+hold_start() {
+  [ -n "${HFD[$1]:-}" ] && exec {HFD[$1]}>&-
+  rm -f "$WORK/$1.in"
+  mkfifo "$WORK/$1.in"
+  : >"$WORK/$1.out"
+  "$TOOL" hold "$2" "${3:-rw}" <"$WORK/$1.in" >"$WORK/$1.out" 2>"$WORK/$1.err" &
+  HPID[$1]=$!
+  local fd
+  exec {fd}>"$WORK/$1.in"
+  HFD[$1]=$fd
+  hold_answer "$1" 1 >/dev/null
+}
+# hold_answer NAME N: line N of the holder's output, once it is there (10 s at most).
+hold_answer() {
+  local i want=$2
+  for i in $(seq 200); do
+    if [ "$(wc -l <"$WORK/$1.out")" -ge "$want" ]; then
+      sed -n "${want}p" "$WORK/$1.out"
+      return 0
+    fi
+    kill -0 "${HPID[$1]}" 2>/dev/null ||
+      fail "holder $1 died: $(cat "$WORK/$1.out" "$WORK/$1.err" | tail -n 3)"
+    sleep 0.05
+  done
+  fail "holder $1 did not answer within 10 s"
+}
+# hold_ask NAME COMMAND: sends a command ("peek OFF", "read OFF", "pwrite OFF LEN SEED", ...:
+# direct_tool.cc), prints the answer.
+hold_ask() {
+  local n
+  n=$(wc -l <"$WORK/$1.out")
+  echo "$2" >&"${HFD[$1]}"
+  hold_answer "$1" $((n + 1))
+}
+# hold_stop NAME: the holder quits (and must exit 0).
+hold_stop() {
+  echo quit >&"${HFD[$1]}"
+  wait "${HPID[$1]}" || fail "holder $1 exited with status $?"
+}
