@@ -15,24 +15,6 @@ std::string RangeName(BlockRange r) {
   return "blocks [" + std::to_string(r.start) + ", " + std::to_string(r.end()) + ")";
 }
 
-// Bits [lo, hi) of one 64-bit word (0 <= lo < hi <= 64).
-uint64_t Mask(uint64_t lo, uint64_t hi) {
-  const uint64_t upper = hi == 64 ? ~0ull : (1ull << hi) - 1;
-  return upper & ~((1ull << lo) - 1);
-}
-
-// Calls fn(word, mask) for the words covering bits [r.start, r.end).
-template <typename Fn>
-void ForEachWord(BlockRange r, Fn&& fn) {
-  uint64_t b = r.start;
-  while (b < r.end()) {
-    const uint64_t w = b / 64, lo = b % 64;
-    const uint64_t hi = std::min<uint64_t>(64, lo + (r.end() - b));
-    fn(w, Mask(lo, hi));
-    b += hi - lo;
-  }
-}
-
 }  // namespace
 
 std::vector<WordRun> BitmapWordRuns(std::span<const BlockRange> a, std::span<const BlockRange> b) {
@@ -78,20 +60,17 @@ void Allocator::Load(const mapping::Device& dev) {
     else std::memset(dst, 0xff, n);
   }
   // Metadata blocks are in use whatever the bitmap says (the next commit touching their words
-  // writes them so). (The lambdas here and below run under mu_, which the analysis does not
-  // follow into a lambda.)
-  auto set = [&](BlockRange r) {
-    ForEachWord(r, [&](uint64_t w, uint64_t m) NO_THREAD_SAFETY_ANALYSIS { committed_[w] |= m; });
-  };
-  set({0, data_start_});
-  set({data_end_, 1});  // the backup superblock
-  set(moved_bitmap_);   // a bitmap area inside the data area (bitmap_area.h)
+  // writes them so).
+  SetBitmapBits(committed_, {0, data_start_}, true);
+  SetBitmapBits(committed_, {data_end_, 1}, true);  // the backup superblock
+  SetBitmapBits(committed_, moved_bitmap_, true);   // a bitmap area inside the data area
   reserved_ = committed_;
   free_ = 0;
-  ForEachWord({data_start_, data_end_ - data_start_},
-              [&](uint64_t w, uint64_t m) NO_THREAD_SAFETY_ANALYSIS {
-                free_ += std::popcount(~reserved_[w] & m);
-              });
+  // (The lambda runs under mu_, which the analysis does not follow into a lambda.)
+  ForEachBitmapWord({data_start_, data_end_ - data_start_},
+                    [&](uint64_t w, uint64_t m) NO_THREAD_SAFETY_ANALYSIS {
+                      free_ += std::popcount(~reserved_[w] & m);
+                    });
 }
 
 uint64_t Allocator::NextFree(uint64_t b, uint64_t end) const {
@@ -113,12 +92,12 @@ uint64_t Allocator::NextUsed(uint64_t b, uint64_t end) const {
 }
 
 void Allocator::Reserve(BlockRange r) {
-  ForEachWord(r, [&](uint64_t w, uint64_t m) NO_THREAD_SAFETY_ANALYSIS { reserved_[w] |= m; });
+  SetBitmapBits(reserved_, r, true);
   free_ -= r.count;
 }
 
 void Allocator::Unreserve(BlockRange r) {
-  ForEachWord(r, [&](uint64_t w, uint64_t m) NO_THREAD_SAFETY_ANALYSIS { reserved_[w] &= ~m; });
+  SetBitmapBits(reserved_, r, false);
   free_ += r.count;
 }
 
@@ -222,10 +201,10 @@ Result<std::map<uint64_t, uint64_t>> Allocator::Materialise(
   }
   // Allocations first: a block reserved and freed by the same transaction ends up free.
   for (const BlockRange& r : alloc)
-    ForEachWord(r, [&](uint64_t w, uint64_t m) { word(w) |= m; });
+    ForEachBitmapWord(r, [&](uint64_t w, uint64_t m) { word(w) |= m; });
   for (const BlockRange& r : free) {
     Status s;
-    ForEachWord(r, [&](uint64_t w, uint64_t m) {
+    ForEachBitmapWord(r, [&](uint64_t w, uint64_t m) {
       uint64_t& v = word(w);
       if ((v & m) != m && s.ok()) s = Status::InvalidArgument(RangeName(r) + " are not all in use");
       v &= ~m;
@@ -237,10 +216,9 @@ Result<std::map<uint64_t, uint64_t>> Allocator::Materialise(
 
 void Allocator::Committed(std::span<const BlockRange> alloc, std::span<const BlockRange> free) {
   MutexLock lock(mu_);
-  for (const BlockRange& r : alloc)
-    ForEachWord(r, [&](uint64_t w, uint64_t m) NO_THREAD_SAFETY_ANALYSIS { committed_[w] |= m; });
+  for (const BlockRange& r : alloc) SetBitmapBits(committed_, r, true);
   for (const BlockRange& r : free) {
-    ForEachWord(r, [&](uint64_t w, uint64_t m) NO_THREAD_SAFETY_ANALYSIS { committed_[w] &= ~m; });
+    SetBitmapBits(committed_, r, false);
     // Runs of unpinned blocks are free now; pinned ones wait in deferred_.
     for (uint64_t b = r.start; b < r.end();) {
       uint64_t e = b;

@@ -1,4 +1,7 @@
-// Allocator: the block bitmap (1 bit per store block, 1 = in use), kept in DRAM twice:
+// Allocator: the block bitmap, kept in DRAM twice. The bitmap has one bit per store block,
+// 1 = in use: block b is bit b % 64 of the little-endian 64-bit word b / 64 (so bit b % 8 of
+// byte b / 8); ForEachBitmapWord and SetBitmapBits below are that rule for the store (the
+// allocator, and a growth's new bitmap words: growth.cc). The two copies:
 //
 //   committed_  what the device's bitmap says after the last commit. Commit derives the bitmap
 //               words a transaction writes from it (Materialise), under the journal lock.
@@ -14,6 +17,7 @@
 // Internal to fs/store.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <span>
@@ -27,6 +31,33 @@
 #include "pmemfs/thread_annotations.h"
 
 namespace pmemfs::store {
+
+// Bits [lo, hi) of one bitmap word (0 <= lo < hi <= 64).
+inline uint64_t BitmapWordMask(uint64_t lo, uint64_t hi) {
+  const uint64_t upper = hi == 64 ? ~0ull : (1ull << hi) - 1;
+  return upper & ~((1ull << lo) - 1);
+}
+
+// Calls fn(word, mask) for each bitmap word holding bits of blocks [r.start, r.end()), in
+// increasing order, `mask` their bits in it.
+template <typename Fn>
+void ForEachBitmapWord(BlockRange r, Fn&& fn) {
+  uint64_t b = r.start;
+  while (b < r.end()) {
+    const uint64_t w = b / 64, lo = b % 64;
+    const uint64_t hi = std::min<uint64_t>(64, lo + (r.end() - b));
+    fn(w, BitmapWordMask(lo, hi));
+    b += hi - lo;
+  }
+}
+
+// Marks blocks `r` in use (`used`) or free in the bitmap words `words`.
+inline void SetBitmapBits(std::span<uint64_t> words, BlockRange r, bool used) {
+  ForEachBitmapWord(r, [&](uint64_t w, uint64_t m) {
+    if (used) words[w] |= m;
+    else words[w] &= ~m;
+  });
+}
 
 // A run of bitmap words [first, first + count): one journal record.
 struct WordRun {
@@ -81,9 +112,6 @@ class Allocator {
   uint64_t WordOffset(uint64_t w) const { return bitmap_offset_ + w * sizeof(uint64_t); }
 
  private:
-  static bool Test(const std::vector<uint64_t>& bits, uint64_t b) {
-    return bits[b / 64] >> (b % 64) & 1;
-  }
   // First free (resp. used) block of reserved_ in [b, end), else `end`.
   uint64_t NextFree(uint64_t b, uint64_t end) const REQUIRES(mu_);
   uint64_t NextUsed(uint64_t b, uint64_t end) const REQUIRES(mu_);

@@ -43,11 +43,6 @@ namespace {
 
 using layout::Superblock;
 
-void SetBit(std::vector<uint64_t>& words, uint64_t b, bool used) {
-  if (used) words[b / 64] |= uint64_t{1} << (b % 64);
-  else words[b / 64] &= ~(uint64_t{1} << (b % 64));
-}
-
 // Journal bytes of growing the bitmap of `from` in place to map `blocks` (4 above).
 uint64_t InPlaceCost(const Superblock& from, uint64_t blocks) {
   const uint64_t first_word = (from.store_blocks - 1) / 64;
@@ -107,12 +102,12 @@ void Store::WriteMovedBitmap(const Superblock& from, const Superblock& sb) {
   // The grown bitmap, in whole blocks (the tail of the last one zero).
   std::vector<uint64_t> words(layout::BitmapBlocks(sb.store_blocks) * layout::kBlockSize / 8);
   dev_.Read(BlockOffset(from.bitmap_start), words.data(), layout::BitmapBytes(from.store_blocks));
-  for (uint64_t b = from.store_blocks - 1; b < words.size() * 64; b++) SetBit(words, b, false);
-  const BlockRange old = MovedBitmapArea(from);
-  for (uint64_t b = old.start; b < old.end(); b++) SetBit(words, b, false);
+  const uint64_t first_new = from.store_blocks - 1;  // the old backup block
+  SetBitmapBits(words, {first_new, words.size() * 64 - first_new}, false);
+  SetBitmapBits(words, MovedBitmapArea(from), false);
   const BlockRange area = BitmapArea(sb);
-  for (uint64_t b = area.start; b < area.end(); b++) SetBit(words, b, true);
-  SetBit(words, sb.backup_block, true);
+  SetBitmapBits(words, area, true);
+  SetBitmapBits(words, {sb.backup_block, 1}, true);
   dev_.SetNoDrain(BlockOffset(area.start), 0, area.count * layout::kBlockSize);
   dev_.CopyNoDrain(BlockOffset(area.start), words.data(), words.size() * 8);
   if (HasBitmapChecksums(sb)) {
@@ -148,8 +143,9 @@ Status Store::FinishStoreGrowth(const mapping::PinCounts* pins) {
     const uint64_t bitmap = BlockOffset(from.bitmap_start);
     std::vector<uint64_t> words(layout::BitmapBytes(blocks) / 8);
     dev_.Read(bitmap, words.data(), words.size() * 8);
-    for (uint64_t b = from.store_blocks - 1; b < blocks - 1; b++) SetBit(words, b, false);
-    SetBit(words, blocks - 1, true);
+    const uint64_t first_new = from.store_blocks - 1;  // the old backup block
+    SetBitmapBits(words, {first_new, blocks - 1 - first_new}, false);
+    SetBitmapBits(words, {blocks - 1, 1}, true);
     const uint64_t first = (from.store_blocks - 1) / 64;
     stream.AddBytes(bitmap + first * 8, &words[first],
                     static_cast<uint32_t>((words.size() - first) * 8));
