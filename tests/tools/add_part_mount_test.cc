@@ -26,21 +26,13 @@
 namespace pmemfs::mount {
 namespace {
 
+using fsck::testing::Bytes;
 using fsck::testing::FsckImage;
+using fsck::testing::PartImage;
 using mapping::JoinState;
 using mapping::Mode;
 using mapping::Part;
 using PartList = std::vector<std::shared_ptr<Part>>;
-
-std::vector<std::byte> Bytes(const mapping::Device& dev, uint64_t off, uint64_t len) {
-  std::vector<std::byte> out(len);
-  dev.Read(off, out.data(), len);
-  return out;
-}
-
-std::vector<std::byte> PartImage(const Part& p) {
-  return std::vector<std::byte>(p.base(), p.base() + p.size());
-}
 
 // A populated, unmounted one-part filesystem whose --add-part of a blank part was cut after
 // `n` persist points (UINT64_MAX: not cut) by a power loss keeping `keep` of the lines pending.
@@ -175,28 +167,18 @@ class AddPartMountTest : public ::testing::TestWithParam<Mode> {};
 TEST_P(AddPartMountTest, EveryPersistPointMountsAsTheOldOrTheGrownDevice) {
   const uint64_t total = CutAdd(GetParam(), UINT64_MAX, 0.0).points;
   ASSERT_GE(total, 4u);
-  uint64_t states = 0, grown = 0, finished = 0;
-  for (double keep : {0.0, 0.5}) {
-    for (uint64_t n = 0; n <= total; n++) {
-      SCOPED_TRACE("keep " + std::to_string(keep) + " cut after point " + std::to_string(n));
-      CutAdd m(GetParam(), n, keep);
-      finished += mapping::InspectJoin(m.old, *m.part) == JoinState::kCommitted;
-      const int which = MountAfterCut(m);
-      ASSERT_NE(which, -1);
-      if (n == 0) {
-        EXPECT_EQ(which, 0);
-      }
-      if (n == total) {
-        EXPECT_EQ(which, 1);
-      }
-      states++;
-      grown += which == 1;
-    }
-  }
+  uint64_t finished = 0;
+  auto cut = [&](uint64_t n, double keep, int* which) {
+    CutAdd m(GetParam(), n, keep);
+    finished += mapping::InspectJoin(m.old, *m.part) == JoinState::kCommitted;
+    *which = MountAfterCut(m);
+  };
+  fsck::testing::CutStates c;
+  ASSERT_NO_FATAL_FAILURE(fsck::testing::CutAtEveryPersistPoint(total, cut, &c));
   EXPECT_GT(finished, 0u);  // the mount finished adds
-  EXPECT_LT(grown, states);
-  std::cout << "[ crash    ] add-part then mount: " << states << " crash states, " << finished
-            << " finished by the mount, " << grown << " grown\n";
+  EXPECT_LT(c.fresh, c.states);
+  std::cout << "[ crash    ] add-part then mount: " << c.states << " crash states, " << finished
+            << " finished by the mount, " << c.fresh << " grown\n";
 }
 
 // The mount's finish cut at each of its persist points, then mounted again: the grown device.
@@ -204,26 +186,26 @@ TEST_P(AddPartMountTest, CrashDuringTheMountsFinishEndsTheSameWay) {
   if (GetParam() != Mode::kPages)
     GTEST_SKIP() << "pages mode's finish has every step of direct mode's, and the area's";
   const uint64_t total = CutAdd(GetParam(), UINT64_MAX, 0.0).points;
-  uint64_t states = 0;
-  for (uint64_t n = 0; n <= total; n++) {
+  // The persist points of the mount's finish from a cut past the commit point.
+  auto probe = [&](uint64_t n, uint64_t* finish) {
     CutAdd probe(GetParam(), n, 0.0);
-    if (mapping::InspectJoin(probe.old, *probe.part) != JoinState::kCommitted) continue;
-    // The persist points of the mount's finish from this cut.
+    if (mapping::InspectJoin(probe.old, *probe.part) != JoinState::kCommitted) return;
     std::string note;
     const uint64_t before = probe.sim().persist_points();
     ASSERT_TRUE(AssembleForMount(probe.Both(), false, &note).ok());
-    const uint64_t finish = probe.sim().persist_points() - before;
-    for (uint64_t r = 0; r < finish; r++) {
-      SCOPED_TRACE("cut after point " + std::to_string(n) + ", the mount's finish after " +
-                   std::to_string(r));
-      CutAdd m(GetParam(), n, 0.0);
-      m.sim().StopAfter(m.sim().persist_points() + r);
-      (void)AssembleForMount(m.Both(), false, &note);
-      m.sim().Crash(0.5);
-      ASSERT_EQ(MountAfterCut(m), 1);
-      states++;
-    }
-  }
+    *finish = probe.sim().persist_points() - before;
+  };
+  auto cut = [&](uint64_t n, uint64_t r) {
+    CutAdd m(GetParam(), n, 0.0);
+    m.sim().StopAfter(m.sim().persist_points() + r);
+    std::string note;
+    (void)AssembleForMount(m.Both(), false, &note);
+    m.sim().Crash(0.5);
+    ASSERT_EQ(MountAfterCut(m), 1);
+  };
+  uint64_t states = 0;
+  ASSERT_NO_FATAL_FAILURE(
+      fsck::testing::CutInsideRecovery(total, "the mount's finish", probe, cut, &states));
   EXPECT_GT(states, 0u);
   std::cout << "[ crash    ] add-part finished by a mount: " << states
             << " crash states inside the finish\n";

@@ -22,6 +22,55 @@ std::string Describe(const CheckReport& r) {
   return os.str();
 }
 
+std::vector<std::byte> Bytes(const mapping::Device& dev, uint64_t off, uint64_t len) {
+  std::vector<std::byte> out(len);
+  dev.Read(off, out.data(), len);
+  return out;
+}
+
+std::vector<std::byte> PartImage(const mapping::Part& p) {
+  return std::vector<std::byte>(p.base(), p.base() + p.size());
+}
+
+void CutAtEveryPersistPoint(uint64_t total,
+                            const std::function<void(uint64_t n, double keep, int* which)>& cut,
+                            CutStates* c) {
+  for (double keep : {0.0, 0.5}) {
+    for (uint64_t n = 0; n <= total; n++) {
+      SCOPED_TRACE("keep " + std::to_string(keep) + " cut after point " + std::to_string(n));
+      int which = -1;
+      cut(n, keep, &which);
+      if (::testing::Test::HasFatalFailure()) return;
+      ASSERT_NE(which, -1);
+      if (n == 0) {
+        EXPECT_EQ(which, 0);
+      }
+      if (n == total) {
+        EXPECT_EQ(which, 1);
+      }
+      c->states++;
+      c->fresh += which == 1;
+    }
+  }
+}
+
+void CutInsideRecovery(uint64_t total, const std::string& what,
+                       const std::function<void(uint64_t n, uint64_t* points)>& probe,
+                       const std::function<void(uint64_t n, uint64_t r)>& cut, uint64_t* states) {
+  for (uint64_t n = 0; n <= total; n++) {
+    SCOPED_TRACE("cut after point " + std::to_string(n));
+    uint64_t points = 0;
+    probe(n, &points);
+    if (::testing::Test::HasFatalFailure()) return;
+    for (uint64_t r = 0; r < points; r++) {
+      SCOPED_TRACE(what + " cut after point " + std::to_string(r));
+      cut(n, r);
+      if (::testing::Test::HasFatalFailure()) return;
+      (*states)++;
+    }
+  }
+}
+
 void FsckImage::Populate() {
   core::Filesystem& f = *fs_;
   auto write = [&](uint64_t ino, uint64_t off, const std::string& data) {

@@ -1,7 +1,9 @@
-// Helpers for the pmemfs-fsck tests: a populated filesystem over the crash simulator (files,
-// sparse and preallocated files, many extents, directories with many names, hard links, short
-// and long symlinks, a fifo, xattrs, a clone, a renamed directory, a removed file, a RAM file),
-// unmounted for checking, and raw accessors to the on-media structures to damage them.
+// Helpers for the pmemfs-fsck and pmemfs-tune tests: a populated filesystem over the crash
+// simulator (files, sparse and preallocated files, many extents, directories with many names,
+// hard links, short and long symlinks, a fifo, xattrs, a clone, a renamed directory, a removed
+// file, a RAM file), unmounted for checking, and raw accessors to the on-media structures to
+// damage them; and the crash loops of the offline changes
+// (CutAtEveryPersistPoint, CutInsideRecovery).
 #pragma once
 
 #include <fcntl.h>
@@ -18,6 +20,7 @@
 
 #include "fs/core/fs.h"
 #include "fs_harness.h"
+#include "mapping/part.h"
 #include "pmemfs/crc32c.h"
 #include "tools/fsck/check.h"
 
@@ -43,6 +46,38 @@ struct Tree {
 };
 
 std::string Describe(const CheckReport& r);
+// The bytes [off, off + len) of `dev`.
+std::vector<std::byte> Bytes(const mapping::Device& dev, uint64_t off, uint64_t len);
+// Every byte of part `p`: to prove that a refusal wrote nothing.
+std::vector<std::byte> PartImage(const mapping::Part& p);
+
+// --- crash loops of an offline change (pmemfs-tune) ---------------------------------------------
+
+// What CutAtEveryPersistPoint cut: crash states, and those that ended in the new state.
+struct CutStates {
+  uint64_t states = 0, fresh = 0;
+};
+
+// A change of `total` persist points cut after each n = 0..total, first keeping none of the
+// lines then pending, then half of them (keep 0.5): `cut(n, keep, &which)` makes the change on a
+// fresh device, the power failing there, recovers and checks, and sets `which`: 0 the old state,
+// 1 the new one, 2 (some changes) a state between, -1 none (a failure it reported). n = 0 must
+// end in the old state, n = total in the new one. A fatal failure of `cut`, or -1, ends the loop
+// with a fatal failure (call it in ASSERT_NO_FATAL_FAILURE). Each cut under the trace
+// "keep K cut after point N"; *counts: what was cut.
+void CutAtEveryPersistPoint(uint64_t total,
+                            const std::function<void(uint64_t n, double keep, int* which)>& cut,
+                            CutStates* counts);
+
+// A recovery cut at each of its own persist points. For each cut of the change after n = 0..total
+// persist points: `probe(n, &points)` cuts it there and recovers undisturbed, setting the
+// recovery's persist points (0: nothing to recover, n skipped); then for each r < points,
+// `cut(n, r)` cuts the change after n and its recovery after r, recovers again and checks that
+// it ends as the undisturbed recovery did. A fatal failure of either ends the loop (fatally).
+// Traces "cut after point N" and "`what` cut after point R"; *states: the cuts inside recovery.
+void CutInsideRecovery(uint64_t total, const std::string& what,
+                       const std::function<void(uint64_t n, uint64_t* points)>& probe,
+                       const std::function<void(uint64_t n, uint64_t r)>& cut, uint64_t* states);
 
 class FsckImage : public core::testing::FsHarnessBase {
  public:

@@ -27,7 +27,9 @@
 namespace pmemfs::tune {
 namespace {
 
+using fsck::testing::Bytes;
 using fsck::testing::FsckImage;
+using fsck::testing::PartImage;
 using mapping::Mode;
 using mapping::Part;
 
@@ -42,12 +44,6 @@ fsck::CheckReport MustCheck(mapping::Device& dev) {
   return r.ok() ? *r : fsck::CheckReport{};
 }
 
-std::vector<std::byte> Bytes(const mapping::Device& dev, uint64_t off, uint64_t len) {
-  std::vector<std::byte> out(len);
-  dev.Read(off, out.data(), len);
-  return out;
-}
-
 // The data area of `sb` on `dev`, but for a bitmap area inside it (zeroed here: a growth
 // rewrites it).
 std::vector<std::byte> DataArea(const mapping::Device& dev, const layout::Superblock& sb) {
@@ -58,10 +54,6 @@ std::vector<std::byte> DataArea(const mapping::Device& dev, const layout::Superb
     std::fill_n(out.begin() + static_cast<ptrdiff_t>((m.start - sb.data_start) * layout::kBlockSize),
                 m.count * layout::kBlockSize, std::byte{0});
   return out;
-}
-
-std::vector<std::byte> PartImage(const Part& p) {
-  return std::vector<std::byte>(p.base(), p.base() + p.size());
 }
 
 // A populated, unmounted one-part filesystem and a blank part in its power domain.
@@ -394,29 +386,19 @@ class AddPartCrashTest : public ::testing::TestWithParam<Mode> {
   void EveryPersistPoint(const char* what) {
     const uint64_t total = CountPoints();
     ASSERT_GE(total, 4u);
-    uint64_t states = 0, grown = 0;
-    for (double keep : {0.0, 0.5}) {
-      for (uint64_t n = 0; n <= total; n++) {
-        SCOPED_TRACE("keep " + std::to_string(keep) + " cut after point " + std::to_string(n));
-        std::unique_ptr<Machine> m = Cut(n, keep);
-        const int which = Recover(*m);
-        ASSERT_NE(which, -1);
-        if (n == 0) {
-          EXPECT_EQ(which, 0);
-        }
-        if (n == total) {
-          EXPECT_EQ(which, 1);
-        }
-        const layout::Superblock now = *store::Store::Peek(m->dev());
-        EXPECT_EQ(store::BitmapInDataArea(now), which == 1 && part_size_ == kBigPart);
-        states++;
-        grown += which == 1;
-      }
-    }
-    EXPECT_GT(grown, 0u);
-    EXPECT_LT(grown, states);
-    std::cout << "[ crash    ] " << what << ": " << states << " crash states (" << total
-              << " persist points x 2), " << grown << " recovered to the grown device\n";
+    auto cut = [&](uint64_t n, double keep, int* which) {
+      std::unique_ptr<Machine> m = Cut(n, keep);
+      *which = Recover(*m);
+      if (*which == -1) return;
+      const layout::Superblock now = *store::Store::Peek(m->dev());
+      EXPECT_EQ(store::BitmapInDataArea(now), *which == 1 && part_size_ == kBigPart);
+    };
+    fsck::testing::CutStates c;
+    ASSERT_NO_FATAL_FAILURE(fsck::testing::CutAtEveryPersistPoint(total, cut, &c));
+    EXPECT_GT(c.fresh, 0u);
+    EXPECT_LT(c.fresh, c.states);
+    std::cout << "[ crash    ] " << what << ": " << c.states << " crash states (" << total
+              << " persist points x 2), " << c.fresh << " recovered to the grown device\n";
   }
   uint64_t part_size_ = kSmallPart;
 };
@@ -436,27 +418,26 @@ TEST_P(AddPartCrashTest, CrashDuringRecoveryRecoversTheSameWay) {
   if (GetParam() != Mode::kPages)
     GTEST_SKIP() << "pages mode's recovery has every step of direct mode's, and the area's";
   const uint64_t total = CountPoints();
-  uint64_t states = 0;
-  for (uint64_t n = 0; n <= total; n++) {
-    SCOPED_TRACE("cut after point " + std::to_string(n));
+  int expect = -1;  // where the undisturbed recovery of the cut under way ends
+  auto probe = [&](uint64_t n, uint64_t* recovery) {
     std::unique_ptr<Machine> m = Cut(n, 0.0);
     const uint64_t before = m->d().sim->persist_points();
     Result<AddPartResult> undisturbed = RecoverAddPart(m->parts, m->part, m->aopts());
     ASSERT_TRUE(undisturbed.ok()) << undisturbed.status().message();
-    const uint64_t recovery = m->d().sim->persist_points() - before;
+    *recovery = m->d().sim->persist_points() - before;
     m->Take(std::move(*undisturbed));
-    const int expect = m->Verify();
+    expect = m->Verify();
     ASSERT_NE(expect, -1);
-    for (uint64_t r = 0; r < recovery; r++) {
-      SCOPED_TRACE("recovery cut after point " + std::to_string(r));
-      std::unique_ptr<Machine> m2 = Cut(n, 0.0);
-      m2->d().sim->StopAfter(m2->d().sim->persist_points() + r);
-      (void)RecoverAddPart(m2->parts, m2->part, m2->aopts());
-      m2->d().sim->Crash(0.5);
-      ASSERT_EQ(Recover(*m2), expect);
-      states++;
-    }
-  }
+  };
+  auto cut = [&](uint64_t n, uint64_t r) {
+    std::unique_ptr<Machine> m2 = Cut(n, 0.0);
+    m2->d().sim->StopAfter(m2->d().sim->persist_points() + r);
+    (void)RecoverAddPart(m2->parts, m2->part, m2->aopts());
+    m2->d().sim->Crash(0.5);
+    ASSERT_EQ(Recover(*m2), expect);
+  };
+  uint64_t states = 0;
+  ASSERT_NO_FATAL_FAILURE(fsck::testing::CutInsideRecovery(total, "recovery", probe, cut, &states));
   std::cout << "[ crash    ] add-part: " << states << " crash states inside recovery\n";
 }
 

@@ -510,6 +510,20 @@ class TuneCrashTest : public ::testing::TestWithParam<CrashCase> {
     }
     return mid;
   }
+  // A fresh device (`c->m`) and what the change may leave of it, the change then made with the
+  // power failing after `n` of its persist points (not yet lost: the caller's Crash).
+  struct Cut {
+    std::unique_ptr<Machine> m;
+    Identity old, now, mid;
+  };
+  void CutChange(uint64_t n, Cut* c) {
+    c->m = Fresh();
+    c->old = Read(c->m->dev());
+    c->now = Now(c->old);
+    c->mid = Between(c->old, !c->m->dev().info().descriptors.empty());
+    c->m->d().sim->StopAfter(c->m->points() + n);
+    ASSERT_TRUE(ApplyOffline(c->m->dev(), GetParam().change).ok());
+  }
   std::string geometry_;
   // What a crashed device must show: assembled (done by Reopen), the checker finding nothing
   // but an interrupted uuid change; after a read-write open (a mount) exactly `old` or `now`,
@@ -574,88 +588,68 @@ class TuneCrashTest : public ::testing::TestWithParam<CrashCase> {
 TEST_P(TuneCrashTest, EveryPersistPointLeavesTheOldOrTheNewFilesystem) {
   const uint64_t total = CountPoints();
   ASSERT_GE(total, 2u);
-  uint64_t states = 0, fresh = 0;
-  for (double keep : {0.0, 0.5}) {
-    for (uint64_t n = 0; n <= total; n++) {
-      SCOPED_TRACE("keep " + std::to_string(keep) + " cut after point " + std::to_string(n));
-      std::unique_ptr<Machine> m = Fresh();
-      const Identity old = Read(m->dev());
-      const Identity now = Now(old);
-      const Identity mid = Between(old, !m->dev().info().descriptors.empty());
-      m->d().sim->StopAfter(m->points() + n);
-      ASSERT_TRUE(ApplyOffline(m->dev(), GetParam().change).ok());
-      m->d().CrashAndReopen(keep);
-      const int which = CheckRecovered(*m, old, now, mid);
-      ASSERT_NE(which, -1);
-      if (n == 0) {
-        EXPECT_EQ(which, 0);
-      }
-      if (n == total) {
-        EXPECT_EQ(which, 1);
-      }
-      states++;
-      fresh += which == 1;
-    }
-  }
-  EXPECT_GT(fresh, 0u);
-  std::cout << "[ crash    ] " << GetParam().name << ": " << states << " crash states (" << total
-            << " persist points x 2), " << fresh << " recovered to the new filesystem\n";
+  auto cut = [&](uint64_t n, double keep, int* which) {
+    Cut c;
+    ASSERT_NO_FATAL_FAILURE(CutChange(n, &c));
+    c.m->d().CrashAndReopen(keep);
+    *which = CheckRecovered(*c.m, c.old, c.now, c.mid);
+  };
+  fsck::testing::CutStates counted;
+  ASSERT_NO_FATAL_FAILURE(fsck::testing::CutAtEveryPersistPoint(total, cut, &counted));
+  EXPECT_GT(counted.fresh, 0u);
+  std::cout << "[ crash    ] " << GetParam().name << ": " << counted.states << " crash states ("
+            << total << " persist points x 2), " << counted.fresh
+            << " recovered to the new filesystem\n";
 }
 
 // The recovery itself (finishing an interrupted uuid or geometry change) cut at each of its
 // persist points and run again recovers to the same filesystem.
 TEST_P(TuneCrashTest, CrashDuringRecoveryRecoversTheSameWay) {
-  const OfflineChange& c = GetParam().change;
-  if (!c.uuid && !c.descriptors && !c.ram_size)
+  const OfflineChange& change = GetParam().change;
+  if (!change.uuid && !change.descriptors && !change.ram_size)
     GTEST_SKIP() << "only a uuid or a geometry change has recovery work";
   if (GetParam().name == "UuidPopulated") GTEST_SKIP() << "AllPopulated covers it";
   const uint64_t total = CountPoints();
-  uint64_t states = 0;
-  for (uint64_t n = 0; n <= total; n++) {
-    SCOPED_TRACE("cut after point " + std::to_string(n));
+  int expect = -1;  // where the undisturbed recovery of the cut under way ends: 0 old, 1 new, 2 mid
+  auto probe = [&](uint64_t n, uint64_t* recovery) {
     // The undisturbed recovery: where it goes and its persist points.
-    std::unique_ptr<Machine> m = Fresh();
-    const Identity old = Read(m->dev());
-    const Identity now = Now(old);
-    const Identity mid = Between(old, !m->dev().info().descriptors.empty());
-    m->d().sim->StopAfter(m->points() + n);
-    ASSERT_TRUE(ApplyOffline(m->dev(), GetParam().change).ok());
+    Cut c;
+    ASSERT_NO_FATAL_FAILURE(CutChange(n, &c));
+    Machine* m = c.m.get();
     m->d().CrashAndReopen();
     {
       const Result<layout::Superblock> sb = store::Store::Peek(m->dev());
       ASSERT_TRUE(sb.ok());
       if (!store::Store::UuidChangeInterrupted(*sb, m->dev()) &&
           !store::Store::GeometryChangeInterrupted(*sb, m->dev()))
-        continue;
+        return;
     }
     const uint64_t before = m->points();
     {
       auto s = store::Store::Open(m->dev(), nullptr);
       ASSERT_TRUE(s.ok()) << s.status().message();
     }
-    const uint64_t recovery = m->points() - before;
+    *recovery = m->points() - before;
     m->d().Reopen();
-    const Identity expect = Read(m->dev());
-    ASSERT_TRUE(expect == old || expect == now || expect == mid) << expect;
-    for (uint64_t r = 0; r < recovery; r++) {
-      SCOPED_TRACE("recovery cut after point " + std::to_string(r));
-      std::unique_ptr<Machine> m2 = Fresh();  // another random set uuid: its own old state
-      const Identity old2 = Read(m2->dev());
-      const Identity now2 = Now(old2);
-      const Identity mid2 = Between(old2, !m2->dev().info().descriptors.empty());
-      m2->d().sim->StopAfter(m2->points() + n);
-      ASSERT_TRUE(ApplyOffline(m2->dev(), GetParam().change).ok());
-      m2->d().CrashAndReopen();
-      m2->d().sim->StopAfter(m2->points() + r);
-      {
-        auto s = store::Store::Open(m2->dev(), nullptr);
-        ASSERT_TRUE(s.ok()) << s.status().message();
-      }
-      m2->d().CrashAndReopen(0.5);
-      ASSERT_EQ(CheckRecovered(*m2, old2, now2, mid2), expect == old ? 0 : expect == now ? 1 : 2);
-      states++;
+    const Identity got = Read(m->dev());
+    ASSERT_TRUE(got == c.old || got == c.now || got == c.mid) << got;
+    expect = got == c.old ? 0 : got == c.now ? 1 : 2;
+  };
+  auto cut = [&](uint64_t n, uint64_t r) {
+    Cut c;  // another random set uuid: its own old state
+    ASSERT_NO_FATAL_FAILURE(CutChange(n, &c));
+    Machine* m2 = c.m.get();
+    m2->d().CrashAndReopen();
+    m2->d().sim->StopAfter(m2->points() + r);
+    {
+      auto s = store::Store::Open(m2->dev(), nullptr);
+      ASSERT_TRUE(s.ok()) << s.status().message();
     }
-  }
+    m2->d().CrashAndReopen(0.5);
+    ASSERT_EQ(CheckRecovered(*m2, c.old, c.now, c.mid), expect);
+  };
+  uint64_t states = 0;
+  ASSERT_NO_FATAL_FAILURE(fsck::testing::CutInsideRecovery(total, "recovery", probe, cut, &states));
   std::cout << "[ crash    ] " << GetParam().name << ": " << states
             << " crash states inside recovery\n";
 }
