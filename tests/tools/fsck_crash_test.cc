@@ -11,12 +11,7 @@ namespace {
 
 using mapping::Mode;
 using testing::FsckImage;
-
-CheckReport MustCheck(mapping::Device& dev, bool repair) {
-  Result<CheckReport> r = Check(dev, {.repair = repair});
-  EXPECT_TRUE(r.ok()) << r.status().message();
-  return r.ok() ? *r : CheckReport{};
-}
+using testing::MustCheck;
 
 layout::StoredMode StoredFor(Mode m) {
   return m == Mode::kPages ? layout::StoredMode::kPages : layout::StoredMode::kDirect;

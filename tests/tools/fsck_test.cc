@@ -20,6 +20,7 @@ namespace {
 
 using mapping::Mode;
 using testing::FsckImage;
+using testing::MustCheck;
 using layout::kRootIno;
 
 // Totals over the corruption tests, printed at the end of the run.
@@ -43,12 +44,6 @@ class TotalsPrinter : public ::testing::Environment {
   }
 };
 [[maybe_unused]] const auto* const g_printer = ::testing::AddGlobalTestEnvironment(new TotalsPrinter);
-
-CheckReport MustCheck(mapping::Device& dev, bool repair) {
-  Result<CheckReport> r = Check(dev, {.repair = repair});
-  EXPECT_TRUE(r.ok()) << r.status().message();
-  return r.ok() ? *r : CheckReport{};
-}
 
 bool Mentions(const CheckReport& r, const std::string& area) {
   for (const Problem& p : r.problems)

@@ -22,6 +22,12 @@ std::string Describe(const CheckReport& r) {
   return os.str();
 }
 
+CheckReport MustCheck(mapping::Device& dev, bool repair) {
+  Result<CheckReport> r = Check(dev, {.repair = repair});
+  EXPECT_TRUE(r.ok()) << r.status().message();
+  return r.ok() ? *r : CheckReport{};
+}
+
 std::vector<std::byte> Bytes(const mapping::Device& dev, uint64_t off, uint64_t len) {
   std::vector<std::byte> out(len);
   dev.Read(off, out.data(), len);

@@ -2,7 +2,7 @@
 // simulator (files, sparse and preallocated files, many extents, directories with many names,
 // hard links, short and long symlinks, a fifo, xattrs, a clone, a renamed directory, a removed
 // file, a RAM file), unmounted for checking, and raw accessors to the on-media structures to
-// damage them; and the crash loops of the offline changes
+// damage them; the checker as the tests call it; and the crash loops of the offline changes
 // (CutAtEveryPersistPoint, CutInsideRecovery).
 #pragma once
 
@@ -46,6 +46,10 @@ struct Tree {
 };
 
 std::string Describe(const CheckReport& r);
+// The checker on `dev` (repairing when asked); an operational error is a test failure (and an
+// empty report).
+CheckReport MustCheck(mapping::Device& dev, bool repair = false);
+
 // The bytes [off, off + len) of `dev`.
 std::vector<std::byte> Bytes(const mapping::Device& dev, uint64_t off, uint64_t len);
 // Every byte of part `p`: to prove that a refusal wrote nothing.

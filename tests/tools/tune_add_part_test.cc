@@ -29,6 +29,7 @@ namespace {
 
 using fsck::testing::Bytes;
 using fsck::testing::FsckImage;
+using fsck::testing::MustCheck;
 using fsck::testing::PartImage;
 using mapping::Mode;
 using mapping::Part;
@@ -37,12 +38,6 @@ constexpr uint64_t kAdded = 16ull << 20;  // the new part's size
 constexpr uint64_t kSmallPart = 24ull << 20;
 // A part whose store (one bitmap block maps 32768 blocks, 128 MiB) outgrows its bitmap by kAdded.
 constexpr uint64_t kBigPart = 120ull << 20;
-
-fsck::CheckReport MustCheck(mapping::Device& dev) {
-  Result<fsck::CheckReport> r = fsck::Check(dev, {});
-  EXPECT_TRUE(r.ok()) << r.status().message();
-  return r.ok() ? *r : fsck::CheckReport{};
-}
 
 // The data area of `sb` on `dev`, but for a bitmap area inside it (zeroed here: a growth
 // rewrites it).

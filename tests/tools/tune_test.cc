@@ -23,15 +23,10 @@ namespace pmemfs::tune {
 namespace {
 
 using fsck::testing::FsckImage;
+using fsck::testing::MustCheck;
 using mapping::Mode;
 using mapping::testing::SimDevice;
 using mapping::testing::SimSetup;
-
-fsck::CheckReport MustCheck(mapping::Device& dev, bool repair = false) {
-  Result<fsck::CheckReport> r = fsck::Check(dev, {.repair = repair});
-  EXPECT_TRUE(r.ok()) << r.status().message();
-  return r.ok() ? *r : fsck::CheckReport{};
-}
 
 // What the offline changes touch, as a mount would see it.
 struct Identity {
