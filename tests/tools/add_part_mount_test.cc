@@ -16,53 +16,25 @@
 #include <string>
 #include <vector>
 
+#include "cut_add_part.h"
 #include "fs/mount/add_part_finish.h"
 #include "fs/store/store.h"
 #include "fsck_test_support.h"
 #include "mapping/device_set.h"
 #include "tools/fsck/check.h"
-#include "tools/tune/add_part.h"
 
 namespace pmemfs::mount {
 namespace {
 
 using fsck::testing::Bytes;
-using fsck::testing::FsckImage;
 using fsck::testing::PartImage;
 using mapping::JoinState;
 using mapping::Mode;
-using mapping::Part;
-using PartList = std::vector<std::shared_ptr<Part>>;
+using tune::testing::PartList;
 
-// A populated, unmounted one-part filesystem whose --add-part of a blank part was cut after
-// `n` persist points (UINT64_MAX: not cut) by a power loss keeping `keep` of the lines pending.
-struct CutAdd {
-  CutAdd(Mode mode, uint64_t n, double keep)
-      : image(mode, mode == Mode::kPages ? layout::StoredMode::kPages
-                                         : layout::StoredMode::kDirect) {
-    image.Populate();
-    image.Unmount();
-    part = sim().NewPart(16ull << 20, layout::kPageSize, "added");
-    old = image.sim_device().parts;
-    sb = *store::Store::Peek(image.dev());
-    data = Bytes(image.dev(), sb.data_start * layout::kBlockSize,
-                 (sb.backup_block - sb.data_start) * layout::kBlockSize);
-    size_before = image.dev().info().size;
-    image.sim_device().dev.reset();
-    const uint64_t base = sim().persist_points();
-    if (n != UINT64_MAX) sim().StopAfter(base + n);
-    Result<tune::AddPartResult> r = tune::AddPart(old, part, {});
-    EXPECT_TRUE(r.ok() || sim().stopped()) << r.status().message();
-    points = sim().persist_points() - base;
-    sim().Crash(keep);
-  }
-  mapping::SimPmem& sim() { return *image.sim_device().sim; }
-  mapping::Device& dev() { return *image.sim_device().dev; }
-  PartList Both() const {
-    PartList all = old;
-    all.push_back(part);
-    return all;
-  }
+// tune::testing::CutAdd, and what a mount then sees of it.
+struct CutAdd : tune::testing::CutAdd {
+  using tune::testing::CutAdd::CutAdd;
   // Takes the device a mount assembled, of `parts`.
   void Take(std::unique_ptr<mapping::Device> dev, const PartList& parts) {
     image.sim_device().dev = std::move(dev);
@@ -102,14 +74,6 @@ struct CutAdd {
     check("after a mount");
     return grown ? 1 : 0;
   }
-
-  FsckImage image;
-  std::shared_ptr<Part> part;
-  PartList old;
-  layout::Superblock sb;
-  std::vector<std::byte> data;
-  uint64_t size_before = 0;
-  uint64_t points = 0;
 };
 
 // Mounts what the cut left as a user would: the grown device (read-only first, refused), then,

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "cut_add_part.h"
 #include "fs/store/store.h"
-#include "fsck_test_support.h"
 #include "mapping/device_set.h"
 #include "tools/tune/add_part.h"
 #include "tools/tune/describe.h"
@@ -21,34 +21,14 @@
 namespace pmemfs::tune {
 namespace {
 
-using fsck::testing::FsckImage;
 using mapping::JoinState;
 using mapping::Mode;
-using mapping::Part;
-using PartList = std::vector<std::shared_ptr<Part>>;
+using testing::PartList;
 
-// A populated, unmounted one-part filesystem, and an --add-part of a blank part cut after `n`
-// persist points (n = UINT64_MAX: not cut) and a power loss.
-struct CutAdd {
-  explicit CutAdd(uint64_t n) : image(Mode::kPages, layout::StoredMode::kPages) {
-    image.Populate();
-    image.Unmount();
-    part = sim().NewPart(16ull << 20, layout::kPageSize, "added");
-    old = image.sim_device().parts;
-    image.sim_device().dev.reset();
-    const uint64_t base = sim().persist_points();
-    if (n != UINT64_MAX) sim().StopAfter(base + n);
-    Result<AddPartResult> r = AddPart(old, part, {});
-    EXPECT_TRUE(r.ok() || sim().stopped()) << r.status().message();
-    points = sim().persist_points() - base;
-    sim().Crash(0.0);
-  }
-  mapping::SimPmem& sim() { return *image.sim_device().sim; }
-  PartList Both() const {
-    PartList all = old;
-    all.push_back(part);
-    return all;
-  }
+// A populated pages-mode filesystem whose --add-part a power loss cut after `n` persist points
+// (UINT64_MAX: not cut): tune::testing::CutAdd; and what -l lists of it.
+struct CutAdd : testing::CutAdd {
+  explicit CutAdd(uint64_t n) : testing::CutAdd(Mode::kPages, n, 0.0) {}
   // Describe() of what AssembleForListing makes of `parts` (the status when it refuses).
   Result<Description> List(const PartList& parts, const std::string& spec) {
     JoinSeen join;
@@ -58,11 +38,6 @@ struct CutAdd {
     EXPECT_EQ(d.parts, dev->info().part_count);
     return d;
   }
-
-  FsckImage image;
-  std::shared_ptr<Part> part;
-  PartList old;
-  uint64_t points = 0;
 };
 
 std::string Names(const PartList& parts) {
