@@ -72,6 +72,13 @@ struct Machine {
   mapping::testing::SimDevice& d() { return image.sim_device(); }
   mapping::Device& dev() { return *d().dev; }
   mapping::AssembleOptions aopts() { return {.path = d().setup.path}; }
+  // The add of `part`, uninterrupted: the grown device is the image's.
+  void Add() {
+    d().dev.reset();
+    Result<AddPartResult> r = AddPart(parts, part, aopts());
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    Take(std::move(*r));
+  }
   // The device the result of an add or a recovery is: the image's from now on.
   void Take(AddPartResult r) {
     d().dev = std::move(r.dev);
@@ -236,10 +243,7 @@ bool Overlap(store::BlockRange a, store::BlockRange b) {
 TEST_P(AddPartTest, MovesTheBitmapWhenTheGrownStoreOutgrowsIt) {
   Machine m(GetParam(), kBigPart);
   ASSERT_EQ(layout::BitmapBlocks(m.sb.store_blocks), 1u);
-  m.d().dev.reset();
-  Result<AddPartResult> r = AddPart(m.parts, m.part, m.aopts());
-  ASSERT_TRUE(r.ok()) << r.status().message();
-  m.Take(std::move(*r));
+  ASSERT_NO_FATAL_FAILURE(m.Add());
   ASSERT_EQ(m.Verify(), 1);  // files, fsck clean, mountable
   const layout::Superblock g = *store::Store::Peek(m.dev());
   ASSERT_GT(layout::BitmapBlocks(g.store_blocks), 1u);  // the premise: it outgrew the bitmap
@@ -271,10 +275,7 @@ TEST_P(AddPartTest, MovesTheBitmapWhenTheGrownStoreOutgrowsIt) {
 
   // A second add that the moved bitmap maps: in place.
   m.Next(kAdded);
-  m.d().dev.reset();
-  r = AddPart(m.parts, m.part, m.aopts());
-  ASSERT_TRUE(r.ok()) << r.status().message();
-  m.Take(std::move(*r));
+  ASSERT_NO_FATAL_FAILURE(m.Add());
   ASSERT_EQ(m.Verify(), 1);
   const layout::Superblock g2 = *store::Store::Peek(m.dev());
   EXPECT_EQ(g2.bitmap_start, g.bitmap_start);
@@ -282,10 +283,7 @@ TEST_P(AddPartTest, MovesTheBitmapWhenTheGrownStoreOutgrowsIt) {
 
   // A third past it (256 MiB): moved again, the area it leaves freed.
   m.Next(128ull << 20);
-  m.d().dev.reset();
-  r = AddPart(m.parts, m.part, m.aopts());
-  ASSERT_TRUE(r.ok()) << r.status().message();
-  m.Take(std::move(*r));
+  ASSERT_NO_FATAL_FAILURE(m.Add());
   ASSERT_EQ(m.Verify(), 1);
   const layout::Superblock g3 = *store::Store::Peek(m.dev());
   ASSERT_GT(layout::BitmapBlocks(g3.store_blocks), layout::BitmapBlocks(g2.store_blocks));
@@ -304,10 +302,7 @@ TEST_P(AddPartTest, MovesTheBitmapWhenTheGrownStoreOutgrowsIt) {
 // and an extent that points into them, are found and repaired.
 TEST_P(AddPartTest, CheckerFindsDamageToAMovedBitmap) {
   Machine m(GetParam(), kBigPart);
-  m.d().dev.reset();
-  Result<AddPartResult> r = AddPart(m.parts, m.part, m.aopts());
-  ASSERT_TRUE(r.ok()) << r.status().message();
-  m.Take(std::move(*r));
+  ASSERT_NO_FATAL_FAILURE(m.Add());
   const layout::Superblock g = *store::Store::Peek(m.dev());
   ASSERT_TRUE(store::BitmapInDataArea(g));
   EXPECT_TRUE(MustCheck(m.dev()).clean());
