@@ -16,7 +16,6 @@
 #include <fcntl.h>
 #include <linux/magic.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -36,6 +35,7 @@
 #include "client/calls.h"
 #include "client/file.h"
 #include "client/nesting.h"
+#include "client/open_mode.h"
 #include "client/readers.h"
 #include "client/rw_lock.h"
 #include "client/sys.h"
@@ -709,13 +709,7 @@ using namespace pmemfs::client;
 extern "C" {
 
 int pmemfs_openat(int dirfd, const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if (flags & (O_CREAT | __O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
+  const mode_t mode = OPEN_MODE(flags);
   Entry entry;
   int fd = sys::openat(dirfd, path, flags, mode);
   if (fd >= 0 && entry.nested()) {
@@ -730,14 +724,7 @@ int pmemfs_openat(int dirfd, const char* path, int flags, ...) {
 }
 
 int pmemfs_open(const char* path, int flags, ...) {
-  mode_t mode = 0;
-  if (flags & (O_CREAT | __O_TMPFILE)) {
-    va_list ap;
-    va_start(ap, flags);
-    mode = static_cast<mode_t>(va_arg(ap, int));
-    va_end(ap);
-  }
-  return pmemfs_openat(AT_FDCWD, path, flags, mode);
+  return pmemfs_openat(AT_FDCWD, path, flags, OPEN_MODE(flags));
 }
 
 int pmemfs_creat(const char* path, mode_t mode) {

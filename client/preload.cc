@@ -20,6 +20,7 @@
 #include <cstdlib>
 
 #include "client/calls.h"
+#include "client/open_mode.h"
 #include "pmemfs/client.h"
 
 extern "C" {
@@ -42,15 +43,12 @@ F Next(const char* name) {
 #define NEXT(name) \
   static auto next = Next<decltype(&::name)>(#name)
 
-mode_t ModeArg(int flags, va_list ap) {
-  return (flags & (O_CREAT | __O_TMPFILE)) ? static_cast<mode_t>(va_arg(ap, int)) : 0;
-}
-
 bool Tracked(int fd) { return pmemfs_tracking() && pmemfs_is_direct(fd); }
 
 }  // namespace
 
 #define EXPORT extern "C" __attribute__((visibility("default")))
+#define ALIAS_OF(name) __attribute__((alias(name)))
 
 // --- children --------------------------------------------------------------------------------
 // A child may inherit open file descriptions of ours (and map them through the kernel), so the
@@ -146,47 +144,26 @@ EXPORT int fexecve(int fd, char* const argv[], char* const envp[]) {
 
 // --- opening and closing -------------------------------------------------------------------
 
+// The 64-bit names are the same entry points (aliases, as glibc's are on LP64: off_t has 64
+// bits and O_LARGEFILE is 0).
+static_assert(sizeof(off_t) == 8 && O_LARGEFILE == 0, "open64 would differ from open");
 EXPORT int open(const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = ModeArg(flags, ap);
-  va_end(ap);
-  return pmemfs_openat(AT_FDCWD, path, flags, mode);
-}
-EXPORT int open64(const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = ModeArg(flags, ap);
-  va_end(ap);
-  return pmemfs_openat(AT_FDCWD, path, flags, mode);
+  return pmemfs_openat(AT_FDCWD, path, flags, OPEN_MODE(flags));
 }
 EXPORT int openat(int dirfd, const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = ModeArg(flags, ap);
-  va_end(ap);
-  return pmemfs_openat(dirfd, path, flags, mode);
-}
-EXPORT int openat64(int dirfd, const char* path, int flags, ...) {
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = ModeArg(flags, ap);
-  va_end(ap);
-  return pmemfs_openat(dirfd, path, flags, mode);
+  return pmemfs_openat(dirfd, path, flags, OPEN_MODE(flags));
 }
 // _FORTIFY_SOURCE builds call these when the flags are not known at compile time.
 EXPORT int __open_2(const char* path, int flags) { return pmemfs_openat(AT_FDCWD, path, flags, 0); }
-EXPORT int __open64_2(const char* path, int flags) {
-  return pmemfs_openat(AT_FDCWD, path, flags, 0);
-}
 EXPORT int __openat_2(int dirfd, const char* path, int flags) {
   return pmemfs_openat(dirfd, path, flags, 0);
 }
-EXPORT int __openat64_2(int dirfd, const char* path, int flags) {
-  return pmemfs_openat(dirfd, path, flags, 0);
-}
 EXPORT int creat(const char* path, mode_t mode) { return pmemfs_creat(path, mode); }
-EXPORT int creat64(const char* path, mode_t mode) { return pmemfs_creat(path, mode); }
+EXPORT int open64(const char* path, int flags, ...) ALIAS_OF("open");
+EXPORT int openat64(int dirfd, const char* path, int flags, ...) ALIAS_OF("openat");
+EXPORT int __open64_2(const char* path, int flags) ALIAS_OF("__open_2");
+EXPORT int __openat64_2(int dirfd, const char* path, int flags) ALIAS_OF("__openat_2");
+EXPORT int creat64(const char* path, mode_t mode) ALIAS_OF("creat");
 
 EXPORT int close(int fd) {
   if (pmemfs_tracking()) return pmemfs_close(fd);
