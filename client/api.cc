@@ -491,6 +491,14 @@ ssize_t Serve(int fd, bool write, bool nested, Fast fast, Slow slow) {
   return n;
 }
 
+// One buffer read (kWrite false) or written at `at` in the leased blocks, in place (File::
+// ReadInPlace, WriteInPlace: no lock, no allocation, no request): the bytes done, -1: not.
+template <bool kWrite, typename Buf>
+ssize_t InPlace(File& f, Buf buf, size_t count, uint64_t at) {
+  if constexpr (kWrite) return f.WriteInPlace(at, count, buf) ? static_cast<ssize_t>(count) : -1;
+  else return f.ReadInPlace(buf, count, at);
+}
+
 // --- calls nested in another of the same thread, served in place where they can be --------
 
 // pread or pwrite of one buffer at `at`, in place (no lock, no allocation, no request); -1: the
@@ -499,8 +507,7 @@ ssize_t InPlaceNested(int fd, bool write, void* buf, size_t count, uint64_t at) 
   return Serve(
       fd, write, true,
       [&](File& f) {
-        if (!write) return f.ReadInPlace(buf, count, at);
-        return f.WriteInPlace(at, count, buf) ? static_cast<ssize_t>(count) : ssize_t{-1};
+        return write ? InPlace<true>(f, buf, count, at) : InPlace<false>(f, buf, count, at);
       },
       [](File&) { return ssize_t{-1}; });
 }
@@ -593,19 +600,30 @@ ssize_t AfterInterruptedWrite(int fd, const iovec* iov, int cnt) {
   return n;
 }
 
-}  // namespace
-
-ssize_t Pread(int fd, void* buf, size_t count, off_t off, PreadFn kernel) {
+// pread (kWrite false) and pwrite: in place where the leases allow, else through the File (Serve),
+// else the kernel's call; nested (nesting.h), in place only, and the kernel's call after telling
+// it what it must know first.
+template <bool kWrite, typename Buf, typename Kernel>
+ssize_t OneAt(int fd, Buf buf, size_t count, off_t off, Kernel kernel) {
   Entry e;
   if (off >= 0) {
     const uint64_t at = static_cast<uint64_t>(off);
-    const ssize_t n = Serve(fd, false, e.nested(),
-                            [&](File& f) { return f.ReadInPlace(buf, count, at); },
-                            [&](File& f) { return f.Pread(fd, buf, count, at); });
+    const ssize_t n = Serve(fd, kWrite, e.nested(),
+                            [&](File& f) { return InPlace<kWrite>(f, buf, count, at); },
+                            [&](File& f) {
+                              if constexpr (kWrite) return f.Pwrite(fd, buf, count, at);
+                              else return f.Pread(fd, buf, count, at);
+                            });
     if (n >= 0) return n;
   }
-  if (e.nested()) BeforeNestedRead(fd);
+  if (e.nested()) kWrite ? BeforeNestedWrite(fd) : BeforeNestedRead(fd);
   return kernel(fd, buf, count, off);
+}
+
+}  // namespace
+
+ssize_t Pread(int fd, void* buf, size_t count, off_t off, PreadFn kernel) {
+  return OneAt<false>(fd, buf, count, off, kernel);
 }
 
 ssize_t Preadv(int fd, const iovec* iov, int cnt, off_t off, PreadvFn kernel) {
@@ -620,17 +638,7 @@ ssize_t Preadv(int fd, const iovec* iov, int cnt, off_t off, PreadvFn kernel) {
 }
 
 ssize_t Pwrite(int fd, const void* buf, size_t count, off_t off, PwriteFn kernel) {
-  Entry e;
-  if (off >= 0) {
-    const uint64_t at = static_cast<uint64_t>(off);
-    const ssize_t n = Serve(
-        fd, true, e.nested(),
-        [&](File& f) { return f.WriteInPlace(at, count, buf) ? static_cast<ssize_t>(count) : -1; },
-        [&](File& f) { return f.Pwrite(fd, buf, count, at); });
-    if (n >= 0) return n;
-  }
-  if (e.nested()) BeforeNestedWrite(fd);
-  return kernel(fd, buf, count, off);
+  return OneAt<true>(fd, buf, count, off, kernel);
 }
 
 ssize_t Pwritev(int fd, const iovec* iov, int cnt, off_t off, PwritevFn kernel) {
