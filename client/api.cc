@@ -364,20 +364,25 @@ void Adopt(int fd, bool own) {
 bool CanRead(const Ofd& o) { return (o.flags & O_ACCMODE) != O_WRONLY; }
 bool CanWrite(const Ofd& o) { return (o.flags & O_ACCMODE) != O_RDONLY; }
 
-// The data calls, served in the device when the library tracks `fd` (one look-up in the table
-// per call); -1 when the kernel's turn: then nothing was done.
-ssize_t PreadvOfd(Ofd& o, int fd, const iovec* iov, int cnt, off_t off) {
-  if (!CanRead(o) || off < 0 || cnt < 0 || cnt > IOV_MAX) return -1;
-  ssize_t n = o.file->Preadv(fd, iov, cnt, static_cast<uint64_t>(off));
-  if (n >= 0) readers::Count(readers::Self().reads);
-  return n;
+// Whether a read (`write` false) or write at an offset (pread, pwrite and their v-variants) may be
+// served on o's description: open for it, and a write not on O_APPEND (pwrite appends too, as
+// Linux does: the kernel's).
+bool AllowedAt(const Ofd& o, bool write) {
+  const int flags = o.flags.load(std::memory_order_relaxed);
+  return write ? (flags & O_ACCMODE) != O_RDONLY && !(flags & O_APPEND)
+               : (flags & O_ACCMODE) != O_WRONLY;
 }
 
-ssize_t PwritevOfd(Ofd& o, int fd, const iovec* iov, int cnt, off_t off) {
-  // (O_APPEND: pwrite appends too, as Linux does.)
-  if (!CanWrite(o) || off < 0 || (o.flags & O_APPEND) || cnt < 0 || cnt > IOV_MAX) return -1;
-  ssize_t n = o.file->Pwritev(fd, iov, cnt, static_cast<uint64_t>(off));
-  if (n >= 0) readers::Count(readers::Self().writes);
+// The data calls, served in the device when the library tracks `fd` (one look-up in the table
+// per call); -1 when the kernel's turn: then nothing was done.
+
+// preadv (kWrite false) or pwritev of `o` at `off`, through the File.
+template <bool kWrite>
+ssize_t VectorAtOfd(Ofd& o, int fd, const iovec* iov, int cnt, off_t off) {
+  if (!AllowedAt(o, kWrite) || off < 0 || cnt < 0 || cnt > IOV_MAX) return -1;
+  const uint64_t at = static_cast<uint64_t>(off);
+  const ssize_t n = kWrite ? o.file->Pwritev(fd, iov, cnt, at) : o.file->Preadv(fd, iov, cnt, at);
+  if (n >= 0) readers::Count(kWrite ? readers::Self().writes : readers::Self().reads);
   return n;
 }
 
@@ -463,21 +468,16 @@ ssize_t WritevOfd(Ofd& o, int fd, const iovec* iov, int cnt) {
 }
 
 // pread and pwrite: `fast` (no reference, inside a read section: it must not block) serves the
-// common case, `slow` (with a reference) the rest; -1 from both: the kernel's turn. (O_APPEND:
-// pwrite appends too, as Linux does: the kernel's.) `nested`: a call nested in another of this
+// common case, `slow` (with a reference) the rest; -1 from both: the kernel's turn (AllowedAt
+// says when it is at once). `nested`: a call nested in another of this
 // thread (nesting.h) has `fast` alone, and only where the thread has made a section before.
 template <typename Fast, typename Slow>
 ssize_t Serve(int fd, bool write, bool nested, Fast fast, Slow slow) {
   if (!Tracking() || (nested && readers::t_self == nullptr)) return -1;
-  auto allowed = [write](const Ofd& o) {
-    const int flags = o.flags.load(std::memory_order_relaxed);
-    return write ? (flags & O_ACCMODE) != O_RDONLY && !(flags & O_APPEND)
-                 : (flags & O_ACCMODE) != O_WRONLY;
-  };
   {
     readers::Section s;
     Ofd* o = Peek(fd);
-    if (o == nullptr || !allowed(*o)) return -1;
+    if (o == nullptr || !AllowedAt(*o, write)) return -1;
     if (const ssize_t n = fast(*o->file); n >= 0) {
       readers::Count(write ? s.reader().writes : s.reader().reads);
       return n;
@@ -485,7 +485,7 @@ ssize_t Serve(int fd, bool write, bool nested, Fast fast, Slow slow) {
   }
   if (nested) return -1;
   std::shared_ptr<Ofd> o = Get(fd);
-  if (!o || !allowed(*o)) return -1;
+  if (!o || !AllowedAt(*o, write)) return -1;
   const ssize_t n = slow(*o->file);
   if (n >= 0) readers::Count(write ? readers::Self().writes : readers::Self().reads);
   return n;
@@ -620,6 +620,25 @@ ssize_t OneAt(int fd, Buf buf, size_t count, off_t off, Kernel kernel) {
   return kernel(fd, buf, count, off);
 }
 
+// preadv (kWrite false) and pwritev: through the File (VectorAtOfd), else the kernel's call;
+// nested (nesting.h), a pwritev in place where it can be (File reads in place into one buffer
+// only: a preadv has no such path), else the kernel's call after telling it what it must know.
+template <bool kWrite, typename Kernel>
+ssize_t VectorAt(int fd, const iovec* iov, int cnt, off_t off, Kernel kernel) {
+  Entry e;
+  if (e.nested()) {
+    if constexpr (kWrite) {
+      if (off >= 0)
+        if (ssize_t n = InPlaceNested(fd, iov, cnt, static_cast<uint64_t>(off)); n >= 0) return n;
+    }
+    kWrite ? BeforeNestedWrite(fd) : BeforeNestedRead(fd);
+    return kernel(fd, iov, cnt, off);
+  }
+  if (std::shared_ptr<Ofd> o = Get(fd))
+    if (ssize_t n = VectorAtOfd<kWrite>(*o, fd, iov, cnt, off); n >= 0) return n;
+  return kernel(fd, iov, cnt, off);
+}
+
 }  // namespace
 
 ssize_t Pread(int fd, void* buf, size_t count, off_t off, PreadFn kernel) {
@@ -627,14 +646,7 @@ ssize_t Pread(int fd, void* buf, size_t count, off_t off, PreadFn kernel) {
 }
 
 ssize_t Preadv(int fd, const iovec* iov, int cnt, off_t off, PreadvFn kernel) {
-  Entry e;
-  if (e.nested()) {
-    BeforeNestedRead(fd);
-    return kernel(fd, iov, cnt, off);
-  }
-  if (std::shared_ptr<Ofd> o = Get(fd))
-    if (ssize_t n = PreadvOfd(*o, fd, iov, cnt, off); n >= 0) return n;
-  return kernel(fd, iov, cnt, off);
+  return VectorAt<false>(fd, iov, cnt, off, kernel);
 }
 
 ssize_t Pwrite(int fd, const void* buf, size_t count, off_t off, PwriteFn kernel) {
@@ -642,16 +654,7 @@ ssize_t Pwrite(int fd, const void* buf, size_t count, off_t off, PwriteFn kernel
 }
 
 ssize_t Pwritev(int fd, const iovec* iov, int cnt, off_t off, PwritevFn kernel) {
-  Entry e;
-  if (e.nested()) {
-    if (off >= 0)
-      if (ssize_t n = InPlaceNested(fd, iov, cnt, static_cast<uint64_t>(off)); n >= 0) return n;
-    BeforeNestedWrite(fd);
-    return kernel(fd, iov, cnt, off);
-  }
-  if (std::shared_ptr<Ofd> o = Get(fd))
-    if (ssize_t n = PwritevOfd(*o, fd, iov, cnt, off); n >= 0) return n;
-  return kernel(fd, iov, cnt, off);
+  return VectorAt<true>(fd, iov, cnt, off, kernel);
 }
 
 ssize_t Read(int fd, void* buf, size_t count, ReadFn kernel) {
