@@ -501,7 +501,7 @@ ssize_t InPlace(File& f, Buf buf, size_t count, uint64_t at) {
 
 // --- calls nested in another of the same thread, served in place where they can be --------
 
-// pread or pwrite of one buffer at `at`, in place (no lock, no allocation, no request); -1: the
+// A read or write of one buffer at `at`, in place (no lock, no allocation, no request); -1: the
 // kernel's turn.
 ssize_t InPlaceNested(int fd, bool write, void* buf, size_t count, uint64_t at) {
   return Serve(
@@ -525,24 +525,17 @@ ssize_t InPlaceNested(int fd, const iovec* iov, int cnt, uint64_t at) {
       [](File&) { return ssize_t{-1}; });
 }
 
-// writev at the description's offset, in place, the offset moved past it; -1: the kernel's turn.
-ssize_t AtOffsetNested(int fd, const iovec* iov, int cnt) {
-  if (!Entered(fd)) return -1;
+// A read (`write` false) or write at the description's offset, in place, the offset moved past
+// it: of the `one_buffer` of read or write (iov[0]), or of a writev's buffers (a readv's are the
+// kernel's: File reads in place into one buffer); -1: the kernel's turn.
+ssize_t AtOffsetNested(int fd, bool write, const iovec* iov, int cnt, bool one_buffer) {
+  if ((!write && !one_buffer) || !Entered(fd)) return -1;
   const int e = errno;
   const off_t pos = sys::lseek(fd, 0, SEEK_CUR);
-  ssize_t n = pos < 0 ? -1 : InPlaceNested(fd, iov, cnt, static_cast<uint64_t>(pos));
-  if (n >= 0) (void)sys::lseek(fd, pos + n, SEEK_SET);
-  errno = e;
-  return n;
-}
-
-// read or write of one buffer at the description's offset, in place, the offset moved past it;
-// -1: the kernel's turn.
-ssize_t AtOffsetNested(int fd, bool write, void* buf, size_t count) {
-  if (!Entered(fd)) return -1;
-  const int e = errno;
-  const off_t pos = sys::lseek(fd, 0, SEEK_CUR);
-  ssize_t n = pos < 0 ? -1 : InPlaceNested(fd, write, buf, count, static_cast<uint64_t>(pos));
+  const uint64_t at = static_cast<uint64_t>(pos);
+  ssize_t n = pos < 0      ? -1
+              : one_buffer ? InPlaceNested(fd, write, iov[0].iov_base, iov[0].iov_len, at)
+                           : InPlaceNested(fd, iov, cnt, at);
   if (n >= 0) (void)sys::lseek(fd, pos + n, SEEK_SET);
   errno = e;
   return n;
@@ -582,7 +575,7 @@ ssize_t AfterInterruptedWrite(int fd, const iovec* iov, int cnt) {
   if (at < 0) {
     // That write has not placed itself yet: ours goes at the offset (in place where it can be),
     // which that write reads again once it sees we moved it.
-    ssize_t n = AtOffsetNested(fd, iov, cnt);
+    ssize_t n = AtOffsetNested(fd, true, iov, cnt, false);
     if (n < 0) n = sys::writev(fd, iov, cnt);
     w.next.store(OffsetWrite::kMoved, std::memory_order_relaxed);
     return n;
@@ -639,6 +632,30 @@ ssize_t VectorAt(int fd, const iovec* iov, int cnt, off_t off, Kernel kernel) {
   return kernel(fd, iov, cnt, off);
 }
 
+// read (kWrite false), readv, write and writev at the description's offset (`one_buffer`: read
+// and write), `kernel()` the kernel's call: through the File (ReadvOfd, WritevOfd), else the
+// kernel's; nested (nesting.h), a write after the one it interrupted on the same description,
+// at the end (O_APPEND) or at the offset, in place where it can be, and so a read's one buffer
+// (a readv is left to the kernel), else the kernel's call after telling it what it must know.
+template <bool kWrite, typename Kernel>
+ssize_t AtCursor(int fd, const iovec* iov, int cnt, bool one_buffer, Kernel kernel) {
+  Entry e;
+  if (e.nested()) {
+    if constexpr (kWrite) {
+      if (ssize_t n = AfterInterruptedWrite(fd, iov, cnt); n != kNotInterrupted) return n;
+      if (ssize_t n = AppendNested(fd, iov, cnt); n >= 0) return n;
+    }
+    if (ssize_t n = AtOffsetNested(fd, kWrite, iov, cnt, one_buffer); n >= 0) return n;
+    kWrite ? BeforeNestedWrite(fd) : BeforeNestedRead(fd);
+    return kernel();
+  }
+  if (std::shared_ptr<Ofd> o = Get(fd)) {
+    const ssize_t n = kWrite ? WritevOfd(*o, fd, iov, cnt) : ReadvOfd(*o, fd, iov, cnt);
+    if (n >= 0) return n;
+  }
+  return kernel();
+}
+
 }  // namespace
 
 ssize_t Pread(int fd, void* buf, size_t count, off_t off, PreadFn kernel) {
@@ -658,59 +675,21 @@ ssize_t Pwritev(int fd, const iovec* iov, int cnt, off_t off, PwritevFn kernel) 
 }
 
 ssize_t Read(int fd, void* buf, size_t count, ReadFn kernel) {
-  Entry e;
-  if (e.nested()) {
-    if (ssize_t n = AtOffsetNested(fd, false, buf, count); n >= 0) return n;
-    BeforeNestedRead(fd);
-    return kernel(fd, buf, count);
-  }
-  if (std::shared_ptr<Ofd> o = Get(fd)) {
-    iovec v{buf, count};
-    if (ssize_t n = ReadvOfd(*o, fd, &v, 1); n >= 0) return n;
-  }
-  return kernel(fd, buf, count);
+  iovec v{buf, count};
+  return AtCursor<false>(fd, &v, 1, true, [&] { return kernel(fd, buf, count); });
 }
 
 ssize_t Readv(int fd, const iovec* iov, int cnt, ReadvFn kernel) {
-  Entry e;
-  if (e.nested()) {
-    BeforeNestedRead(fd);
-    return kernel(fd, iov, cnt);
-  }
-  if (std::shared_ptr<Ofd> o = Get(fd))
-    if (ssize_t n = ReadvOfd(*o, fd, iov, cnt); n >= 0) return n;
-  return kernel(fd, iov, cnt);
+  return AtCursor<false>(fd, iov, cnt, false, [&] { return kernel(fd, iov, cnt); });
 }
 
 ssize_t Write(int fd, const void* buf, size_t count, WriteFn kernel) {
-  Entry e;
-  if (e.nested()) {
-    iovec v{const_cast<void*>(buf), count};
-    if (ssize_t n = AfterInterruptedWrite(fd, &v, 1); n != kNotInterrupted) return n;
-    if (ssize_t n = AppendNested(fd, &v, 1); n >= 0) return n;
-    if (ssize_t n = AtOffsetNested(fd, true, const_cast<void*>(buf), count); n >= 0) return n;
-    BeforeNestedWrite(fd);
-    return kernel(fd, buf, count);
-  }
-  if (std::shared_ptr<Ofd> o = Get(fd)) {
-    iovec v{const_cast<void*>(buf), count};
-    if (ssize_t n = WritevOfd(*o, fd, &v, 1); n >= 0) return n;
-  }
-  return kernel(fd, buf, count);
+  iovec v{const_cast<void*>(buf), count};
+  return AtCursor<true>(fd, &v, 1, true, [&] { return kernel(fd, buf, count); });
 }
 
 ssize_t Writev(int fd, const iovec* iov, int cnt, WritevFn kernel) {
-  Entry e;
-  if (e.nested()) {
-    if (ssize_t n = AfterInterruptedWrite(fd, iov, cnt); n != kNotInterrupted) return n;
-    if (ssize_t n = AppendNested(fd, iov, cnt); n >= 0) return n;
-    if (ssize_t n = AtOffsetNested(fd, iov, cnt); n >= 0) return n;
-    BeforeNestedWrite(fd);
-    return kernel(fd, iov, cnt);
-  }
-  if (std::shared_ptr<Ofd> o = Get(fd))
-    if (ssize_t n = WritevOfd(*o, fd, iov, cnt); n >= 0) return n;
-  return kernel(fd, iov, cnt);
+  return AtCursor<true>(fd, iov, cnt, false, [&] { return kernel(fd, iov, cnt); });
 }
 
 }  // namespace pmemfs::client
