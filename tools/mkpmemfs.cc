@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "fs/store/store.h"
 #include "human.h"
 #include "mapping/device_set.h"
@@ -185,14 +186,6 @@ int main(int argc, char** argv) {
   app.add_flag("-q,--quiet", o.quiet, "print nothing but errors");
   app.set_version_flag("-V,--version", tools::VersionString("mkpmemfs"),
                        "print the version and exit");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    return Fail(std::string(e.what()) + " (see mkpmemfs --help)");
-  }
+  if (std::optional<int> done = tools::ParseCommandLine(app, argc, argv, 1)) return *done;
   return Run(o);
 }

@@ -28,6 +28,7 @@
 #include <fstream>
 #include <string>
 
+#include "cli.h"
 #include "fs/store/store.h"
 #include "mapping/device_set.h"
 #include "mkpmemfs_progress.h"
@@ -177,15 +178,6 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "on", "off"}));
   app.add_flag("--page-granularity", o.page_granularity,
                "flush emulated pmem files with msync instead of cache-line flushes");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    fprintf(stderr, "pmemfs-fsck: %s (see pmemfs-fsck --help)\n", e.what());
-    return kUsage;
-  }
+  if (std::optional<int> done = tools::ParseCommandLine(app, argc, argv, kUsage)) return *done;
   return Run(o);
 }

@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "cli.h"
 #include "fs/fuse/control.h"
 #include "mapping/device_set.h"
 #include "pmemfs/size.h"
@@ -255,16 +256,7 @@ int main(int argc, char** argv) {
                "flush emulated pmem files with msync instead of cache-line flushes");
   app.set_version_flag("-V,--version", tools::VersionString("pmemfs-tune"),
                        "print the version and exit");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::CallForVersion& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    fprintf(stderr, "pmemfs-tune: %s (see pmemfs-tune --help)\n", e.what());
-    return kUsage;
-  }
+  if (std::optional<int> done = tools::ParseCommandLine(app, argc, argv, kUsage)) return *done;
   if (o.json && !o.list && !o.scrub) {
     fprintf(stderr, "pmemfs-tune: --json goes with -l or --scrub (see pmemfs-tune --help)\n");
     return kUsage;
