@@ -1,19 +1,38 @@
-// What the access strategies' tests (direct_access_test, ram_access_test) check alike: patterns
-// to write, error messages that name a range, refused requests outside what the strategy
-// serves, and a read across a recorded bad range.
+// What the access strategies' tests (direct_access_test, ram_access_test) share: their fixture,
+// and what they check alike: patterns to write, error messages that name a range, refused
+// requests outside what the strategy serves, and a read across a recorded bad range.
 #pragma once
 
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <memory>
 #include <random>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "mapping/access.h"
+#include "sim_device_fixture.h"
 
 namespace pmemfs::mapping::testing {
+
+// SimDeviceTest with an access strategy `acc_` (an A) over the device: the suite's Open makes it,
+// Close drops it.
+template <typename A = Access>
+class AccessTest : public SimDeviceTest {
+ protected:
+  using SimDeviceTest::SimDeviceTest;
+  void Close() override { acc_.reset(); }
+  // [off, off+len) read through acc_ (a failed read fails the test).
+  std::vector<std::byte> ReadBack(uint64_t off, uint64_t len) {
+    std::vector<std::byte> out(len);
+    Status st = acc_->Read(off, out);
+    EXPECT_TRUE(st.ok()) << st.message();
+    return out;
+  }
+  std::unique_ptr<A> acc_;
+};
 
 inline ::testing::AssertionResult Contains(const std::string& text, const std::string& part) {
   if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();

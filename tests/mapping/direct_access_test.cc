@@ -18,55 +18,24 @@
 namespace pmemfs::mapping {
 namespace {
 
+using testing::AccessTest;
 using testing::AllSetups;
+using testing::Boundaries;
 using testing::Contains;
 using testing::ExpectBadLastByte;
 using testing::ExpectRefused;
-using testing::MakeSimDevice;
 using testing::Pattern;
 using testing::RangeName;
 using testing::SetupName;
-using testing::SimDevice;
-using testing::SimSetup;
 
 constexpr uint64_t P = layout::kPageSize;
 
-// Device offsets where a new part or stripe chunk begins (none on a one-part linear device).
-std::vector<uint64_t> Boundaries(const Device& dev) {
-  std::vector<uint64_t> out;
-  for (uint64_t off = dev.Locate(0).run; off < dev.size(); off += dev.Locate(off).run)
-    out.push_back(off);
-  return out;
-}
-
-class DirectAccessTest : public ::testing::TestWithParam<SimSetup> {
+class DirectAccessTest : public AccessTest<> {
  protected:
-  void SetUp() override {
-    d_ = MakeSimDevice(GetParam());
-    ASSERT_NE(d_.dev, nullptr);
-    Open();
-  }
-  // (Re)opens the access strategy over the current device.
-  void Open() {
-    auto r = OpenAccess(*d_.dev, {.mode = Mode::kDirect});
+  void Open() override {
+    auto r = OpenAccess(dev(), {.mode = Mode::kDirect});
     ASSERT_TRUE(r.ok()) << r.status().message();
     acc_ = std::move(r).value();
-  }
-  void Reopen() {
-    acc_.reset();
-    d_.Reopen();
-    Open();
-  }
-  void CrashAndReopen() {
-    acc_.reset();
-    d_.CrashAndReopen();
-    Open();
-  }
-  std::vector<std::byte> ReadBack(uint64_t off, uint64_t len) {
-    std::vector<std::byte> out(len);
-    Status st = acc_->Read(off, out);
-    EXPECT_TRUE(st.ok()) << st.message();
-    return out;
   }
   // Disjoint ranges worth testing: the device start and end, an unaligned one in the middle
   // and one across every part/chunk boundary.
@@ -77,9 +46,6 @@ class DirectAccessTest : public ::testing::TestWithParam<SimSetup> {
     for (uint64_t b : Boundaries(dev())) out.emplace_back(b - P - 33, 2 * P + 100);
     return out;
   }
-  Device& dev() { return *d_.dev; }
-  SimDevice d_;
-  std::unique_ptr<Access> acc_;
 };
 
 TEST_P(DirectAccessTest, OpenAccessGivesDirectMode) {

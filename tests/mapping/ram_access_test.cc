@@ -20,48 +20,30 @@
 namespace pmemfs::mapping {
 namespace {
 
+using testing::AccessTest;
 using testing::AllSetups;
+using testing::Boundaries;
 using testing::Contains;
 using testing::ExpectBadLastByte;
 using testing::ExpectRefused;
-using testing::MakeSimDevice;
 using testing::Pattern;
 using testing::RangeName;
 using testing::SetupName;
-using testing::SimDevice;
-using testing::SimSetup;
 
 constexpr uint64_t P = layout::kPageSize;
 // As ram_partition_test: crosses a part boundary or several chunks in the multi-part setups.
 constexpr uint64_t kRamSize = 6ull << 20;
 
-class RamAccessTest : public ::testing::TestWithParam<SimSetup> {
+class RamAccessTest : public AccessTest<> {
  protected:
-  void SetUp() override {
-    d_ = MakeSimDevice(GetParam(), {.ram_size = kRamSize});
-    ASSERT_NE(d_.dev, nullptr);
-    Open();
+  RamAccessTest() : AccessTest({.ram_size = kRamSize}) {}
+  void Open() override {
+    ram_ = RamPartition::Open(dev());
+    acc_ = OpenRamAccess(dev(), *ram_);
   }
-  void Open() {
-    ram_ = RamPartition::Open(*d_.dev);
-    acc_ = OpenRamAccess(*d_.dev, *ram_);
-  }
-  void CrashAndReopen() {
-    acc_.reset();
+  void Close() override {
+    AccessTest::Close();
     ram_.reset();
-    d_.CrashAndReopen();
-    Open();
-  }
-  std::vector<std::byte> ReadBack(uint64_t off, uint64_t len) {
-    std::vector<std::byte> out(len);
-    Status st = acc_->Read(off, out);
-    EXPECT_TRUE(st.ok()) << st.message();
-    return out;
-  }
-  std::vector<std::byte> Raw(uint64_t off, uint64_t len) {
-    std::vector<std::byte> out(len);
-    dev().Read(off, out.data(), len);
-    return out;
   }
   // Disjoint ranges inside the partition: its start and end, an unaligned one in the middle,
   // and one across each part/chunk boundary that falls inside it.
@@ -69,15 +51,12 @@ class RamAccessTest : public ::testing::TestWithParam<SimSetup> {
     const Range r = ram().range();
     std::vector<std::pair<uint64_t, uint64_t>> out{
         {r.offset, 3 * P}, {r.offset + 40 * P + 17, 5000}, {r.end() - 3, 3}};
-    for (uint64_t b = dev().Locate(0).run; b < dev().size(); b += dev().Locate(b).run)
+    for (uint64_t b : Boundaries(dev()))
       if (b > r.offset + 50 * P && b + 2 * P < r.end() - 3) out.emplace_back(b - P - 33, 2 * P + 100);
     return out;
   }
-  Device& dev() { return *d_.dev; }
   RamPartition& ram() { return *ram_; }
-  SimDevice d_;
   std::unique_ptr<RamPartition> ram_;
-  std::unique_ptr<Access> acc_;
 };
 
 TEST_P(RamAccessTest, AnswersTheCapabilitiesOfAVolatileUnpinnedRange) {
@@ -104,7 +83,7 @@ TEST_P(RamAccessTest, WriteThenReadReturnsTheSameBytes) {
   size_t i = 0;
   for (auto [off, len] : Ranges()) {
     EXPECT_EQ(ReadBack(off, len), written[i]) << "[" << off << ", +" << len << ")";
-    EXPECT_EQ(Raw(off, len), written[i]) << "not in the partition itself";
+    EXPECT_EQ(ReadDevice(off, len), written[i]) << "not in the partition itself";
     i++;
   }
   // Zero-length requests at the very end of the partition are fine.
@@ -114,7 +93,7 @@ TEST_P(RamAccessTest, WriteThenReadReturnsTheSameBytes) {
 
 TEST_P(RamAccessTest, WritesNeverReachThePersistedImage) {
   std::vector<std::vector<std::byte>> before;
-  for (auto [off, len] : Ranges()) before.push_back(Raw(off, len));
+  for (auto [off, len] : Ranges()) before.push_back(ReadDevice(off, len));
   const uint64_t points = d_.sim->persist_points();
   uint32_t seed = 20;
   for (auto [off, len] : Ranges()) {
@@ -128,7 +107,7 @@ TEST_P(RamAccessTest, WritesNeverReachThePersistedImage) {
   CrashAndReopen();
   size_t i = 0;
   for (auto [off, len] : Ranges()) {
-    EXPECT_EQ(Raw(off, len), before[i]) << "[" << off << ", +" << len << ") survived a crash";
+    EXPECT_EQ(ReadDevice(off, len), before[i]) << "[" << off << ", +" << len << ") survived a crash";
     i++;
   }
 }
@@ -162,7 +141,7 @@ TEST_P(RamAccessTest, ReadInPlaceIsACopyWithoutPins) {
 TEST_P(RamAccessTest, OutsideThePartitionIsInvalidArgumentNamingTheRangeAndChangesNothing) {
   const Range r = ram().range();
   // The persistent bytes just before the partition, and its own last pages.
-  const auto below = Raw(r.offset - 2 * P, 2 * P);
+  const auto below = ReadDevice(r.offset - 2 * P, 2 * P);
   const auto tail = Pattern(2 * P, 8);
   ASSERT_TRUE(acc_->Write(r.end() - 2 * P, tail).ok());
   const uint64_t points = d_.sim->persist_points();
@@ -178,7 +157,7 @@ TEST_P(RamAccessTest, OutsideThePartitionIsInvalidArgumentNamingTheRangeAndChang
     EXPECT_EQ(acc_->Sync(b.off, b.len).code(), Code::kInvalidArgument);
   }
   // The refused requests wrote nothing, and nothing was flushed.
-  EXPECT_EQ(Raw(r.offset - 2 * P, 2 * P), below);
+  EXPECT_EQ(ReadDevice(r.offset - 2 * P, 2 * P), below);
   EXPECT_EQ(ReadBack(r.end() - 2 * P, 2 * P), tail);
   EXPECT_EQ(d_.sim->persist_points(), points);
   EXPECT_EQ(d_.sim->pending_lines(), 0u);
