@@ -19,15 +19,18 @@
 
 #include "mapping/device.h"
 #include "pmemfs/crc32c.h"
+#include "sim_device_fixture.h"
 #include "test_support.h"
 
 namespace pmemfs::mapping {
 namespace {
 
 using testing::AllSetups;
+using testing::Boundaries;
 using testing::MakeSimDevice;
 using testing::SetupName;
 using testing::SimDevice;
+using testing::SimDeviceTest;
 using testing::SimSetup;
 
 constexpr uint64_t P = layout::kPageSize;
@@ -41,14 +44,6 @@ using Ranges = std::vector<std::pair<uint64_t, uint64_t>>;  // (offset, length)
 Ranges ListOf(const Device& dev) {
   Ranges out;
   for (const auto& e : dev.bad_blocks().List()) out.emplace_back(e.offset, e.length);
-  return out;
-}
-
-// Device offsets where a new part or stripe chunk begins (none on a one-part linear device).
-std::vector<uint64_t> Boundaries(const Device& dev) {
-  std::vector<uint64_t> out;
-  for (uint64_t off = dev.Locate(0).run; off < dev.size(); off += dev.Locate(off).run)
-    out.push_back(off);
   return out;
 }
 
@@ -116,15 +111,9 @@ void FlipByte(Part& part, int slot, uint64_t at, bool backup_too = true) {
         std::byte{0x5a};
 }
 
-class BadBlocksTest : public ::testing::TestWithParam<SimSetup> {
+class BadBlocksTest : public SimDeviceTest {
  protected:
-  void SetUp() override {
-    d_ = MakeSimDevice(GetParam());
-    ASSERT_NE(d_.dev, nullptr);
-  }
-  Device& dev() { return *d_.dev; }
   BadBlocks& bb() { return d_.dev->bad_blocks(); }
-  SimDevice d_;
 };
 
 TEST_P(BadBlocksTest, EmptyAfterCreateAndReopen) {

@@ -9,16 +9,15 @@
 #include <thread>
 #include <vector>
 
+#include "sim_device_fixture.h"
 #include "test_support.h"
 
 namespace pmemfs::mapping {
 namespace {
 
 using testing::AllSetups;
-using testing::MakeSimDevice;
 using testing::SetupName;
-using testing::SimDevice;
-using testing::SimSetup;
+using testing::SimDeviceTest;
 
 constexpr uint64_t kPage = layout::kPageSize;
 
@@ -37,26 +36,18 @@ std::vector<std::byte> Pattern(uint64_t seed, uint64_t len) {
 
 std::vector<std::byte> Zeros(uint64_t len) { return std::vector<std::byte>(len); }
 
-class CopyCacheTest : public ::testing::TestWithParam<SimSetup> {
+class CopyCacheTest : public SimDeviceTest {
  protected:
-  void SetUp() override {
-    d_ = MakeSimDevice(GetParam());
-    ASSERT_NE(d_.dev, nullptr);
-    Open(64 * kPage);
-  }
+  // At SetUp and after CrashAndReopen (power loss: drops the cache with whatever it did not
+  // write back, then the device): a 64-page cache.
+  void Open() override { Open(64 * kPage); }
+  void Close() override { acc_.reset(); }
 
   void Open(uint64_t cache_size) {
     acc_.reset();
     auto r = CopyAccess::Open(*d_.dev, {.mode = Mode::kCopy, .cache_size = cache_size});
     ASSERT_TRUE(r.ok()) << r.status().message();
     acc_ = std::move(r).value();
-  }
-
-  // Power loss: drops the cache (with whatever it did not write back), then the device.
-  void CrashAndReopen() {
-    acc_.reset();
-    d_.CrashAndReopen();
-    Open(64 * kPage);
   }
 
   std::vector<std::byte> ReadCache(uint64_t off, uint64_t len) {
@@ -66,18 +57,11 @@ class CopyCacheTest : public ::testing::TestWithParam<SimSetup> {
     return out;
   }
 
-  std::vector<std::byte> ReadDevice(uint64_t off, uint64_t len) {
-    std::vector<std::byte> out(len);
-    d_.dev->Read(off, out.data(), len);
-    return out;
-  }
-
   void Write(uint64_t off, const std::vector<std::byte>& bytes) {
     Status st = acc_->Write(off, bytes);
     ASSERT_TRUE(st.ok()) << st.message();
   }
 
-  SimDevice d_;
   std::unique_ptr<CopyAccess> acc_;
 };
 

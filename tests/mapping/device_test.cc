@@ -7,6 +7,7 @@
 #include <cstring>
 #include <random>
 
+#include "sim_device_fixture.h"
 #include "test_support.h"
 
 namespace pmemfs::mapping {
@@ -15,17 +16,11 @@ namespace {
 using testing::AllSetups;
 using testing::MakeSimDevice;
 using testing::SetupName;
-using testing::SimDevice;
-using testing::SimSetup;
+using testing::SimDeviceTest;
 
-class DeviceTest : public ::testing::TestWithParam<SimSetup> {
+class DeviceTest : public SimDeviceTest {
  protected:
-  void SetUp() override {
-    d_ = MakeSimDevice(GetParam(), {.ram_size = 1 << 20});
-    ASSERT_NE(d_.dev, nullptr);
-  }
-  Device& dev() { return *d_.dev; }
-  SimDevice d_;
+  DeviceTest() : SimDeviceTest({.ram_size = 1 << 20}) {}
 };
 
 std::vector<uint8_t> Pattern(uint64_t n, uint32_t seed) {

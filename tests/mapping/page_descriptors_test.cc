@@ -18,6 +18,7 @@
 
 #include "mapping/access.h"
 #include "pmemfs/crc32c.h"
+#include "sim_device_fixture.h"
 #include "test_support.h"
 
 namespace pmemfs::mapping {
@@ -28,6 +29,7 @@ using testing::AllSetups;
 using testing::MakeSimDevice;
 using testing::SetupName;
 using testing::SimDevice;
+using testing::SimDeviceTest;
 using testing::SimSetup;
 
 // --- independent readers of the on-device format ------------------------------------------
@@ -112,23 +114,15 @@ std::vector<SimSetup> SomeSetups() {
 
 // --- basic behaviour, over every setup ------------------------------------------------------
 
-class PageDescriptorsTest : public ::testing::TestWithParam<SimSetup> {
+// CrashAndReopen drops the descriptors, crashes, reassembles and opens them again.
+class PageDescriptorsTest : public SimDeviceTest {
  protected:
-  void SetUp() override {
-    d_ = MakeSimDevice(GetParam());
-    ASSERT_NE(d_.dev, nullptr);
-    pd_ = OpenOrDie(*d_.dev);
+  void Open() override {
+    pd_ = OpenOrDie(dev());
     ASSERT_NE(pd_, nullptr);
   }
-  // Drops the descriptors, crashes, reassembles and opens them again.
-  void CrashAndReopen() {
-    pd_.reset();
-    d_.CrashAndReopen();
-    pd_ = OpenOrDie(*d_.dev);
-    ASSERT_NE(pd_, nullptr);
-  }
+  void Close() override { pd_.reset(); }
 
-  SimDevice d_;
   std::unique_ptr<PageDescriptors> pd_;
 };
 

@@ -9,6 +9,7 @@
 #include <thread>
 #include <vector>
 
+#include "sim_device_fixture.h"
 #include "test_support.h"
 
 namespace pmemfs::mapping {
@@ -18,6 +19,7 @@ using testing::AllSetups;
 using testing::MakeSimDevice;
 using testing::SetupName;
 using testing::SimDevice;
+using testing::SimDeviceTest;
 using testing::SimSetup;
 
 constexpr uint64_t kPage = layout::kPageSize;
@@ -36,15 +38,12 @@ void Fill(Device& dev, uint64_t off, uint64_t len, std::byte value) {
   dev.Store(off, buf.data(), len);
 }
 
-class RamPartitionTest : public ::testing::TestWithParam<SimSetup> {
+class RamPartitionTest : public SimDeviceTest {
  protected:
-  void SetUp() override {
-    d_ = MakeSimDevice(GetParam(), {.ram_size = kRamSize});
-    ASSERT_NE(d_.dev, nullptr);
-    ram_ = RamPartition::Open(*d_.dev);
-  }
+  RamPartitionTest() : SimDeviceTest({.ram_size = kRamSize}) {}
+  void Open() override { ram_ = RamPartition::Open(dev()); }
+  void Close() override { ram_.reset(); }
 
-  SimDevice d_;
   std::unique_ptr<RamPartition> ram_;
 };
 
