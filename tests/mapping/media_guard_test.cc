@@ -214,37 +214,63 @@ INSTANTIATE_TEST_SUITE_P(media_guard, MediaGuardDeathTest,
 
 // --- end to end: a Device whose part file shrinks under it ----------------------------------
 
-class TruncatedPartTest : public ::testing::TestWithParam<AccessPath> {};
+// One part file of kPartSize bytes under /dev/shm (flushed a cache line at a time), made a
+// device through the test's access path; Truncate cuts the file to kCut bytes behind its back.
+class TruncatedPartTest : public ::testing::TestWithParam<AccessPath> {
+ protected:
+  static constexpr uint64_t kPartSize = 8ull << 20;
+  static constexpr uint64_t kCut = kPartSize / 2;  // part offset of the new end
 
-TEST_P(TruncatedPartTest, ReadOfTheMissingRangeIsAnIoError) {
-  constexpr uint64_t kPartSize = 8ull << 20;
-  TempFile file(kPartSize, "e2e");
-  const PartOpenOptions popts{.force_cache_line = true};
-  {
-    auto parts = OpenFileParts({file.path()}, popts);
+  // Formats a device on `file` (a TempFile of kPartSize bytes).
+  void Create(const TempFile& file) {
+    auto parts = OpenFileParts({file.path()}, popts_);
     ASSERT_TRUE(parts.ok()) << parts.status().message();
     auto created = CreateDevice(std::move(parts).value(), {}, {.path = GetParam()});
     ASSERT_TRUE(created.ok()) << created.status().message();
   }
-  auto opened = OpenDevice({file.path()}, popts, {.path = GetParam()});
-  ASSERT_TRUE(opened.ok()) << opened.status().message();
-  std::unique_ptr<Device> dev = std::move(opened).value();
-  ASSERT_EQ(dev->access_path(), GetParam());
-  auto acc_or = OpenAccess(*dev, {.mode = Mode::kDirect});
-  ASSERT_TRUE(acc_or.ok()) << acc_or.status().message();
-  Access& acc = *acc_or.value();
+  // Opens the device on `file` again.
+  Result<std::unique_ptr<Device>> OpenAgain(const TempFile& file) {
+    return OpenDevice({file.path()}, popts_, {.path = GetParam()});
+  }
+  // Creates and opens the device on `file` (dev_), and an access strategy of `options` over it
+  // (acc_). Call under ASSERT_NO_FATAL_FAILURE.
+  void CreateAndOpen(const TempFile& file, AccessOptions options) {
+    ASSERT_NO_FATAL_FAILURE(Create(file));
+    auto opened = OpenAgain(file);
+    ASSERT_TRUE(opened.ok()) << opened.status().message();
+    dev_ = std::move(opened).value();
+    auto acc = OpenAccess(*dev_, options);
+    ASSERT_TRUE(acc.ok()) << acc.status().message();
+    acc_ = std::move(acc).value();
+  }
+  // The device offset of the first byte Truncate cuts off.
+  uint64_t FirstMissing() const { return kCut - dev_->info().header_size; }
+  // Cuts `file` to kCut bytes (the device is not told).
+  static void Truncate(const TempFile& file) {
+    int fd = open(file.path().c_str(), O_RDWR);
+    ASSERT_GE(fd, 0) << strerror(errno);
+    ASSERT_EQ(ftruncate(fd, static_cast<off_t>(kCut)), 0) << strerror(errno);
+    close(fd);
+  }
 
-  const uint64_t header = dev->info().header_size;
-  const uint64_t cut = kPartSize / 2;  // part offset of the new end
-  const uint64_t first_missing = cut - header;  // device offset
+  std::unique_ptr<Device> dev_;
+  std::unique_ptr<Access> acc_;  // over dev_ (so destroyed first)
+
+ private:
+  const PartOpenOptions popts_{.force_cache_line = true};
+};
+
+TEST_P(TruncatedPartTest, ReadOfTheMissingRangeIsAnIoError) {
+  TempFile file(kPartSize, "e2e");
+  ASSERT_NO_FATAL_FAILURE(CreateAndOpen(file, {.mode = Mode::kDirect}));
+  ASSERT_EQ(dev_->access_path(), GetParam());
+  Access& acc = *acc_;
+  const uint64_t first_missing = FirstMissing();
   auto data = Pattern(6 * P, 3);
   // Before the truncation: data on both sides of the cut.
   ASSERT_TRUE(acc.Write(first_missing - 3 * P, std::as_bytes(std::span(data))).ok());
 
-  int fd = open(file.path().c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << strerror(errno);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(cut)), 0) << strerror(errno);
-  close(fd);
+  ASSERT_NO_FATAL_FAILURE(Truncate(file));
 
   std::vector<std::byte> buf(4 * P);
   // Wholly missing.
@@ -269,44 +295,29 @@ TEST_P(TruncatedPartTest, ReadOfTheMissingRangeIsAnIoError) {
 // (also of pages a write "filled" since) fail; what is still there reads back; the device
 // closes cleanly.
 TEST_P(TruncatedPartTest, WritesPastTheNewEndAreIoErrorsAndTheProcessLives) {
-  constexpr uint64_t kPartSize = 8ull << 20;
   TempFile file(kPartSize, "e2e-write");
-  const PartOpenOptions popts{.force_cache_line = true};
-  {
-    auto parts = OpenFileParts({file.path()}, popts);
-    ASSERT_TRUE(parts.ok()) << parts.status().message();
-    ASSERT_TRUE(CreateDevice(std::move(parts).value(), {}, {.path = GetParam()}).ok());
-  }
-  auto opened = OpenDevice({file.path()}, popts, {.path = GetParam()});
-  ASSERT_TRUE(opened.ok()) << opened.status().message();
-  std::unique_ptr<Device> dev = std::move(opened).value();
-  auto acc_or = OpenAccess(*dev, {.mode = Mode::kDirect});
-  ASSERT_TRUE(acc_or.ok()) << acc_or.status().message();
-  Access& acc = *acc_or.value();
-  const uint64_t cut = kPartSize / 2;
-  const uint64_t first_missing = cut - dev->info().header_size;
+  ASSERT_NO_FATAL_FAILURE(CreateAndOpen(file, {.mode = Mode::kDirect}));
+  Access& acc = *acc_;
+  const uint64_t first_missing = FirstMissing();
   auto data = Pattern(4 * P, 9);
   auto bytes = std::as_bytes(std::span(data));
   ASSERT_TRUE(acc.Write(first_missing - 2 * P, bytes).ok());
 
-  int fd = open(file.path().c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << strerror(errno);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(cut)), 0) << strerror(errno);
-  close(fd);
-  EXPECT_TRUE(dev->Health().ok());  // nothing touched the missing range yet
+  ASSERT_NO_FATAL_FAILURE(Truncate(file));
+  EXPECT_TRUE(dev_->Health().ok());  // nothing touched the missing range yet
 
   Status st = acc.Write(first_missing + 8 * P, bytes);
   EXPECT_EQ(st.code(), Code::kIoError);
   EXPECT_TRUE(Contains(st.message(), "the device shrank under the filesystem"));
-  st = dev->Health();
+  st = dev_->Health();
   EXPECT_EQ(st.code(), Code::kIoError);
-  EXPECT_TRUE(Contains(st.message(), file.path() + " is now " + std::to_string(cut) +
+  EXPECT_TRUE(Contains(st.message(), file.path() + " is now " + std::to_string(kCut) +
                                          " bytes, was " + std::to_string(kPartSize)));
   // Unguarded accesses elsewhere past the end survive too (the store's in-place writes).
-  dev->Store(first_missing + 20 * P, data.data(), 100);
-  dev->Persist(first_missing + 20 * P, 100);
-  dev->SetNoDrain(first_missing + 30 * P, 0, 2 * P);
-  dev->Drain();
+  dev_->Store(first_missing + 20 * P, data.data(), 100);
+  dev_->Persist(first_missing + 20 * P, 100);
+  dev_->SetNoDrain(first_missing + 30 * P, 0, 2 * P);
+  dev_->Drain();
   // Every write fails from now on, also where the device is still there.
   EXPECT_EQ(acc.Write(0, bytes.first(10)).code(), Code::kIoError);
   EXPECT_EQ(acc.Zero(0, P).code(), Code::kIoError);
@@ -325,41 +336,26 @@ TEST_P(TruncatedPartTest, WritesPastTheNewEndAreIoErrorsAndTheProcessLives) {
   ASSERT_TRUE(acc.ReadInPlace(first_missing - 2 * P, 2 * P, &ref).ok());
   EXPECT_EQ(ref.ToBytes(), std::vector<std::byte>(bytes.begin(), bytes.begin() + 2 * P));
   ref.Release();
-  acc_or.value().reset();
-  dev.reset();  // unmaps cleanly
+  acc_.reset();
+  dev_.reset();  // unmaps cleanly
 }
 
 // Copy mode buffers the write; the write-back is what meets the missing range, and the sync
 // that asked for it fails.
 TEST_P(TruncatedPartTest, CopyModeWriteBackPastTheNewEndFailsTheSync) {
-  constexpr uint64_t kPartSize = 8ull << 20;
   TempFile file(kPartSize, "e2e-copy");
-  const PartOpenOptions popts{.force_cache_line = true};
-  {
-    auto parts = OpenFileParts({file.path()}, popts);
-    ASSERT_TRUE(parts.ok()) << parts.status().message();
-    ASSERT_TRUE(CreateDevice(std::move(parts).value(), {}, {.path = GetParam()}).ok());
-  }
-  auto opened = OpenDevice({file.path()}, popts, {.path = GetParam()});
-  ASSERT_TRUE(opened.ok()) << opened.status().message();
-  std::unique_ptr<Device> dev = std::move(opened).value();
-  auto acc_or = OpenAccess(*dev, {.mode = Mode::kCopy, .cache_size = 64 * P});
-  ASSERT_TRUE(acc_or.ok()) << acc_or.status().message();
-  Access& acc = *acc_or.value();
-  const uint64_t cut = kPartSize / 2;
-  const uint64_t first_missing = cut - dev->info().header_size;
-  int fd = open(file.path().c_str(), O_RDWR);
-  ASSERT_GE(fd, 0) << strerror(errno);
-  ASSERT_EQ(ftruncate(fd, static_cast<off_t>(cut)), 0) << strerror(errno);
-  close(fd);
+  ASSERT_NO_FATAL_FAILURE(CreateAndOpen(file, {.mode = Mode::kCopy, .cache_size = 64 * P}));
+  Access& acc = *acc_;
+  const uint64_t first_missing = FirstMissing();
+  ASSERT_NO_FATAL_FAILURE(Truncate(file));
   auto data = Pattern(4 * P, 10);
   ASSERT_TRUE(acc.Write(first_missing + 4 * P, std::as_bytes(std::span(data))).ok());
   Status st = acc.SyncAll();
   EXPECT_EQ(st.code(), Code::kIoError);
   EXPECT_TRUE(Contains(st.message(), "the device shrank under the filesystem"));
   EXPECT_EQ(acc.Write(0, std::as_bytes(std::span(data))).code(), Code::kIoError);
-  acc_or.value().reset();
-  dev.reset();
+  acc_.reset();
+  dev_.reset();
 }
 
 // Simulated poison (mapping/poison.h, for the scrub's tests): the poisoned pages of a device
@@ -367,18 +363,12 @@ TEST_P(TruncatedPartTest, CopyModeWriteBackPastTheNewEndFailsTheSync) {
 // after), while their neighbours and the part file are untouched; reopened, the device reads
 // them again (nothing persistent).
 TEST_P(TruncatedPartTest, SimulatedPoisonFailsGuardedCopiesOfItsPagesOnly) {
-  constexpr uint64_t kPartSize = 8ull << 20;
   TempFile file(kPartSize, "poison");
-  const PartOpenOptions popts{.force_cache_line = true};
-  {
-    auto parts = OpenFileParts({file.path()}, popts);
-    ASSERT_TRUE(parts.ok()) << parts.status().message();
-    ASSERT_TRUE(CreateDevice(std::move(parts).value(), {}, {.path = GetParam()}).ok());
-  }
+  ASSERT_NO_FATAL_FAILURE(Create(file));
   const uint64_t bad = 40 * P;
   auto data = Pattern(8 * P, 5);
   {
-    auto opened = OpenDevice({file.path()}, popts, {.path = GetParam()});
+    auto opened = OpenAgain(file);
     ASSERT_TRUE(opened.ok()) << opened.status().message();
     Device& dev = **opened;
     dev.Write(bad - 4 * P, data.data(), data.size());
@@ -398,7 +388,7 @@ TEST_P(TruncatedPartTest, SimulatedPoisonFailsGuardedCopiesOfItsPagesOnly) {
     ASSERT_TRUE(GuardedCopy(buf.data(), dev.At(bad + 2 * P), 2 * P, "device", bad + 2 * P).ok());
     EXPECT_EQ(0, std::memcmp(buf.data(), data.data() + 6 * P, 2 * P));
   }
-  auto opened = OpenDevice({file.path()}, popts, {.path = GetParam()});
+  auto opened = OpenAgain(file);
   ASSERT_TRUE(opened.ok()) << opened.status().message();
   std::vector<uint8_t> buf(8 * P);
   ASSERT_TRUE(GuardedCopy(buf.data(), (*opened)->At(bad - 4 * P), 8 * P).ok());
