@@ -472,6 +472,23 @@ Status DataPath::AllocateForLease(Inode& ip, uint64_t off, uint64_t end, bool ze
   return dp.Finish();
 }
 
+Status DataPath::ForgetPastSize(Inode& ip, uint64_t end, uint64_t free_lo, uint64_t free_hi) {
+  DataOp dp(ctx_, ip);
+  const uint64_t size = dp.rec.size;
+  if (end <= size) return Status::Ok();
+  const uint64_t fb = DivUp(size, kBlock), fe = DivUp(end, kBlock);
+  const uint64_t a = std::clamp(free_lo, fb, fe), b = std::clamp(free_hi, a, fe);
+  // Zeros go to the device in place (before the commit); the blocks freed go with the commit.
+  Status st = dp.Fill(size, a * kBlock, nullptr, DataOp::kWriteMapped);
+  if (st.ok()) st = dp.Fill(b * kBlock, fe * kBlock, nullptr, DataOp::kWriteMapped);
+  if (st.ok() && b > a) st = dp.Unmap(a, b - a);
+  if (!st.ok()) {
+    dp.Abort();
+    return st;
+  }
+  return dp.Finish();
+}
+
 Status DataPath::TrimForLease(Inode& ip, uint64_t fb, uint64_t n) {
   DataOp dp(ctx_, ip);
   Status st = dp.Unmap(fb, n);

@@ -84,6 +84,11 @@ class DataPath {
   Status AllocateForLease(Inode& ip, uint64_t off, uint64_t end, bool zero_tail);
   // Frees file blocks [fb, fb+n) (past the end: blocks allocated ahead).
   Status TrimForLease(Inode& ip, uint64_t fb, uint64_t n);
+  // Makes the bytes from the size to `end` read as zeros whatever is stored there (a dead
+  // client's unpublished writes): the last block's tail and mapped blocks are zeroed, except the
+  // whole ones in file blocks [free_lo, free_hi) (allocated ahead), which are freed. Size and
+  // times stay. Caller holds ip.mu exclusively, map loaded, no lease on the range.
+  Status ForgetPastSize(Inode& ip, uint64_t end, uint64_t free_lo, uint64_t free_hi);
 
  private:
   // LeaseHooks::quiesce / fold for ip, a no-op (one atomic load) without a lease slot.

@@ -379,8 +379,15 @@ class Filesystem {
   // fragmented for one reply.
   uint64_t CollectLeaseExtents(const Inode& ip, uint64_t lo, uint64_t hi, LeaseGrant* g,
                                LeaseTable::Lease* lease);
-  // c's leases on ip end. Caller holds ip.mu exclusively.
-  Status EndLeases(Inode& ip, ClientId c);
+  // c's leases on ip end; `died`: its process is gone, and with it whatever it stored past the
+  // size (ForgetDeadWrites). Caller holds ip.mu exclusively.
+  Status EndLeases(Inode& ip, ClientId c, bool died = false);
+  // A client died holding write leases on ip up to `hi`, past the size: what it stored past the
+  // size never returned and must never show, whoever moves the size over it later (a truncate,
+  // another client's publish, a write through the kernel). The holders of leases there are
+  // called back first (their writes in flight publish), then the bytes past the size up to
+  // `hi` go (DataPath::ForgetPastSize). Caller holds ip.mu exclusively.
+  Status ForgetDeadWrites(Inode& ip, uint64_t hi);
   // ip has no lease left: its slot goes, and its ahead mark (below) with the record's next
   // commit. Caller holds ip.mu exclusively.
   void RetireLeases(Inode& ip);
@@ -400,6 +407,9 @@ class Filesystem {
     return data_.AllocateForLease(ip, off, end, zero_tail);
   }
   Status TrimForLease(Inode& ip, uint64_t fb, uint64_t n) { return data_.TrimForLease(ip, fb, n); }
+  Status ForgetPastSize(Inode& ip, uint64_t end, uint64_t free_lo, uint64_t free_hi) {
+    return data_.ForgetPastSize(ip, end, free_lo, free_hi);
+  }
 
   // --- state ------------------------------------------------------------------------------------
   // What the parts share (context.h): options, device, access, RAM partition, store, inode

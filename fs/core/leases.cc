@@ -612,11 +612,14 @@ Result<LeaseGrant> Filesystem::GrantLocked(ClientId c, const LeaseRequest& r, co
 // ---------------------------------------------------------------------------------------------
 // Release, fsync, a client gone
 
-Status Filesystem::EndLeases(Inode& ip, ClientId c) {
+Status Filesystem::EndLeases(Inode& ip, ClientId c, bool died) {
   (void)FoldLeasesLocked(ip);
-  (void)leases_->Remove(ip.ino, c, 0, UINT64_MAX);
-  LeaseTable::PerInode* p = leases_->Find(ip.ino);
+  uint64_t wrote_hi = 0;  // where c's write leases end: it may have stored up to there
+  for (const LeaseTable::Lease& l : leases_->Remove(ip.ino, c, 0, UINT64_MAX))
+    if (l.write) wrote_hi = std::max(wrote_hi, l.hi);
   Status st;
+  if (died && wrote_hi > ip.rec.size) st = ForgetDeadWrites(ip, wrote_hi);
+  LeaseTable::PerInode* p = leases_->Find(ip.ino);
   if (p != nullptr && !leases_->HasWriteLease(ip.ino) && p->ahead_hi != 0) {
     // The blocks allocated ahead that no write reached go back.
     const uint64_t from = std::max(p->ahead_lo, RoundUp(ip.rec.size, kBlock) / kBlock);
@@ -626,13 +629,32 @@ Status Filesystem::EndLeases(Inode& ip, ClientId c) {
     p->tail_zeroed_from = UINT64_MAX;
     if (to > from) {
       (void)QuiesceLeases(ip, from * kBlock, to * kBlock, LeaseChange::kRange);
-      st = TrimForLease(ip, from, to - from);
+      Status trim = TrimForLease(ip, from, to - from);
+      if (st.ok()) st = trim;
     }
   }
   p = leases_->Find(ip.ino);
   if (p == nullptr || p->leases.empty()) RetireLeases(ip);
   Status c2 = flusher_->CommitTimes(ip);
   return st.ok() ? c2 : st;
+}
+
+Status Filesystem::ForgetDeadWrites(Inode& ip, uint64_t hi) {
+  // (Taken first: a callback that ends the last lease retires the inode's entry.)
+  uint64_t ahead_lo = 0, ahead_hi = 0;
+  if (const LeaseTable::PerInode* p = leases_->Find(ip.ino); p != nullptr) {
+    ahead_lo = p->ahead_lo;
+    ahead_hi = p->ahead_hi;
+  }
+  // Another client may be writing there (an append in flight past the size): it stops first,
+  // and what it publishes meanwhile stays (folded by the callback). Its bytes and the dead
+  // one's are then told apart only by the size: a write of the other's that leaves a gap over
+  // the dead one's bytes and publishes before this callback shows them, as if the dead write
+  // had returned first.
+  (void)QuiesceLeases(ip, RoundDown(ip.rec.size, kBlock), hi, LeaseChange::kRange);
+  if (hi <= ip.rec.size) return Status::Ok();
+  PMEMFS_RETURN_IF_ERROR(cache_->LoadMap(ip));
+  return ForgetPastSize(ip, hi, ahead_lo, ahead_hi);
 }
 
 Status Filesystem::ReleaseLeases(ClientId c, uint64_t ino) {
@@ -670,7 +692,7 @@ void Filesystem::DropLeaseClient(ClientId c) {
     Result<InodePtr> ip = cache_->Get(ino);
     if (!ip.ok()) continue;
     std::unique_lock lock((*ip)->mu);
-    (void)EndLeases(**ip, c);
+    (void)EndLeases(**ip, c, /*died=*/true);
   }
   leases_->Answered(c, 0);
   // The lease table held them: those the kernel let go of meanwhile leave now.

@@ -23,6 +23,10 @@
 // answers or its connection closes. Nothing of this is persistent: after a crash there are no
 // leases.
 //
+// A client that dies loses its leases, and its writes that never returned: what it stored past
+// the size is zeroed or freed at once (the other holders of that range called back first), so
+// no later extension shows it; after a crash, mount frees every block past the size (kAheadMark).
+//
 // Locks: an inode's leases change under its mu (exclusively); LeaseTable::mu_ guards the maps
 // and is taken after inode locks, never held while calling LeaseHolders.
 #pragma once

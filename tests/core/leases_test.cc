@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -752,6 +753,151 @@ TEST_P(LeasesTest, TailZeroingCallsBackTheLastBlocksWriterInAnotherWindow) {
   ASSERT_TRUE(h.fs().ReleaseLeases(b, ino).ok());
   ASSERT_TRUE(h.fs().Release(ino).ok());
   EXPECT_TRUE(h.Fsck().clean());
+}
+
+// Where `got` and `want` first differ (npos: equal), with a few bytes of each from there.
+std::string Difference(const std::string& got, const std::string& want) {
+  size_t i = 0;
+  while (i < got.size() && i < want.size() && got[i] == want[i]) i++;
+  if (i == got.size() && i == want.size()) return "";
+  auto show = [&](const std::string& x) {
+    std::string out;
+    for (size_t j = i; j < x.size() && j < i + 16; j++)
+      out += x[j] == '\0' ? std::string("\\0") : std::string(1, x[j]);
+    return out;
+  };
+  return "at byte " + std::to_string(i) + ": \"" + show(got) + "\", wanted \"" + show(want) +
+         "\" (sizes " + std::to_string(got.size()) + ", " + std::to_string(want.size()) + ")";
+}
+
+// A client that dies with bytes stored past the size (a write that never returned, never
+// published) while another client still holds the blocks allocated ahead: its death is final,
+// so whatever later moves the size over those bytes (a truncate, the other client's publish, a
+// write through the kernel leaving a gap) shows zeros there, as on any POSIX filesystem. The
+// other client's write in flight past the size is called back first (its revocation waits for
+// it, and it publishes): an acknowledged write keeps its bytes.
+class DeadWriter {
+ public:
+  static constexpr uint64_t kDeadTail = 100;      // in the last block, past the size
+  static constexpr uint64_t kDeadAhead = 5 * kB;  // in a block allocated ahead
+  static constexpr uint64_t kFar = 8 * kB;        // where the file is extended to, and past
+  inline static const std::string kBase = "base", kInFlight = "b-in-flight";
+
+  // A and B get write leases reaching past the end of "f" (the same blocks ahead); A stores
+  // without publishing, B has a write in flight at the end that publishes when called back.
+  explicit DeadWriter(Harness& h) : h_(h) {
+    ino = h.Create("f");
+    h.Write(ino, 0, kBase);
+    a = h.fs().NewLeaseClient();
+    b = h.fs().NewLeaseClient();
+    LeaseGrant ga = h.Grant(a, ino, kBase.size(), kB, true);  // past the end: blocks ahead
+    // Within the size: its window maps the blocks ahead too (and calls nobody back).
+    gb = h.Grant(b, ino, 0, kBase.size(), true);
+    EXPECT_EQ(h.holders.seen.size(), 0u);
+    EXPECT_NE(Harness::DevBlock(ga, kDeadAhead / kB), 0u);
+    EXPECT_EQ(Harness::DevBlock(gb, kDeadAhead / kB), Harness::DevBlock(ga, kDeadAhead / kB));
+    h.ClientWrite(ga, kDeadTail, "dead-tail", false);
+    h.ClientWrite(ga, kDeadAhead, "dead-ahead", false);
+    h.ClientWrite(gb, kBase.size(), kInFlight, false);
+    h.holders.on_revoke = [this](const Revocation& r) {
+      if (r.client == b) PublishB();
+    };
+  }
+  void PublishB() {
+    if (published_) return;
+    published_ = true;
+    h_.Slot(gb.slot).size.store(kBase.size() + kInFlight.size());
+  }
+  // A's process is gone (its connection closed); B's write returns.
+  void KillA() {
+    h_.fs().DropLeaseClient(a);
+    h_.holders.on_revoke = nullptr;
+    PublishB();
+  }
+
+  uint64_t ino = 0;
+  ClientId a = 0, b = 0;
+  LeaseGrant gb;
+
+ private:
+  Harness& h_;
+  bool published_ = false;
+};
+
+TEST_P(LeasesTest, ADeadWritersUnpublishedBytesReadAsZerosOnceTheSizeMovesOverThem) {
+  enum class Extend { kTruncate, kPublish, kKernelWrite };
+  for (const Extend how : {Extend::kTruncate, Extend::kPublish, Extend::kKernelWrite}) {
+    SCOPED_TRACE(how == Extend::kTruncate  ? "truncate"
+                 : how == Extend::kPublish ? "B publishes further out"
+                                           : "a kernel write further out");
+    Harness h(GetParam());
+    DeadWriter s(h);
+    s.KillA();
+    EXPECT_EQ(h.Size(s.ino), 15u) << "B's write in flight was lost";
+    std::string want = DeadWriter::kBase + DeadWriter::kInFlight;
+    switch (how) {
+      case Extend::kTruncate:
+        ASSERT_TRUE(h.fs().SetAttr(kRoot, s.ino, {.fields = kSetSize, .size = DeadWriter::kFar}).ok());
+        want.resize(DeadWriter::kFar, '\0');
+        break;
+      case Extend::kPublish: {
+        // B writes on with what it holds (a lease called back is asked for again).
+        const bool called = std::any_of(h.holders.seen.begin(), h.holders.seen.end(),
+                                        [&](const Revocation& r) { return r.client == s.b; });
+        const LeaseGrant g = called ? h.Grant(s.b, s.ino, DeadWriter::kFar, 4, true) : s.gb;
+        h.ClientWrite(g, DeadWriter::kFar, "more");
+        want.resize(DeadWriter::kFar, '\0');
+        want += "more";
+        break;
+      }
+      case Extend::kKernelWrite:
+        h.Write(s.ino, DeadWriter::kFar, "more");
+        want.resize(DeadWriter::kFar, '\0');
+        want += "more";
+        break;
+    }
+    ASSERT_EQ(h.Size(s.ino), want.size());
+    const std::string got = h.Read(s.ino, 0, want.size());
+    EXPECT_EQ(got.find("dead"), std::string::npos) << "a dead writer's unpublished bytes show";
+    EXPECT_EQ(Difference(got, want), "");
+    ASSERT_TRUE(h.fs().ReleaseLeases(s.b, s.ino).ok());
+    ASSERT_TRUE(h.fs().Release(s.ino).ok());
+    EXPECT_TRUE(h.Fsck().clean());
+  }
+}
+
+// The same death cut by a power failure at every persist point from A's death on: after
+// recovery a truncate up shows zeros past what survived of the size, never A's bytes.
+TEST_P(LeasesTest, ADeadWritersUnpublishedBytesStayUnseenAfterACrashAtAnyPoint) {
+  uint64_t first = 0, last = 0;
+  {
+    Harness h(GetParam());
+    DeadWriter s(h);
+    first = h.sim().sim->persist_points();
+    s.KillA();
+    last = h.sim().sim->persist_points();
+  }
+  for (uint64_t cut = first; cut <= last; cut++) {
+    SCOPED_TRACE("cut after persist point " + std::to_string(cut));
+    Harness h(GetParam());
+    DeadWriter s(h);
+    ASSERT_EQ(h.sim().sim->persist_points(), first);
+    h.sim().sim->StopAfter(cut);
+    s.KillA();
+    h.Disable();
+    h.CrashAndMount();
+    const uint64_t size = h.Size(s.ino);
+    const std::string written = DeadWriter::kBase + DeadWriter::kInFlight;
+    ASSERT_GE(size, DeadWriter::kBase.size());
+    ASSERT_LE(size, written.size());
+    ASSERT_TRUE(h.fs().SetAttr(kRoot, s.ino, {.fields = kSetSize, .size = DeadWriter::kFar}).ok());
+    std::string want = written.substr(0, size);
+    want.resize(DeadWriter::kFar, '\0');
+    const std::string got = h.Read(s.ino, 0, DeadWriter::kFar);
+    EXPECT_EQ(got.find("dead"), std::string::npos) << "a dead writer's unpublished bytes show";
+    EXPECT_EQ(Difference(got, want), "");
+    EXPECT_TRUE(h.Fsck().clean());
+  }
 }
 
 // Copy mode keeps written data in the daemon's cache until fsync: never covered.
