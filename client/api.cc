@@ -99,7 +99,7 @@ struct State {
   // Calls served in the device (PMEMFS_DIRECT_STATS=FILE: one line appended at exit): reads and
   // writes are counted by each thread's Reader (readers.h), these are the totals written so
   // far (guarded by stats_mu); fsyncs and msyncs of tracked files done without / with the
-  // kernel's.
+  // kernel's. (Revocations answered: Mount::TakeRevocations.)
   std::mutex stats_mu;
   uint64_t reads_written = 0, writes_written = 0;
   std::atomic<uint64_t> maps{0};
@@ -132,6 +132,7 @@ void AtForkChild() {
   // Only this thread exists now; nothing of the parent's connections may be used again.
   State* old = g_state;
   readers::AtForkChild();
+  (void)Mount::TakeRevocations();  // (the parent's, which it counts)
   for (auto& [addr, r] : old->regions) r.file->ForkChild();
   for (auto& [dev, m] : old->mounts)
     if (m) m->Abandon();
@@ -142,9 +143,10 @@ void AtForkChild() {
   g_state = fresh;  // the old one is left as it is (its locks may be held by threads now gone)
 }
 
-// "reads N writes N maps N pid P" (calls served in the device since the last line) appended to
-// $PMEMFS_DIRECT_STATS at each close of a tracked descriptor and at exit, so that tests can
-// check a program really used direct access (also one that ends with _exit, as fio's jobs do).
+// "reads N writes N maps N pid P ..." (calls served in the device since the last line, and the
+// daemon's revocations answered) appended to $PMEMFS_DIRECT_STATS at each close of a tracked
+// descriptor and at exit, so that tests can check a program really used direct access (also
+// one that ends with _exit, as fio's jobs do) and count the callbacks it got.
 void WriteStats() {
   const char* path = getenv("PMEMFS_DIRECT_STATS");
   if (path == nullptr || *path == '\0' || g_state == nullptr) return;
@@ -161,16 +163,16 @@ void WriteStats() {
   const uint64_t m = g_state->maps.exchange(0), fs = g_state->syncs.exchange(0),
                  kfs = g_state->kernel_syncs.exchange(0), ms = g_state->msyncs.exchange(0),
                  kms = g_state->kernel_msyncs.exchange(0),
-                 dfs = g_state->daemon_syncs.exchange(0);
-  if (r + w + m + fs + kfs + ms + kms + dfs == 0) return;
+                 dfs = g_state->daemon_syncs.exchange(0), rv = Mount::TakeRevocations();
+  if (r + w + m + fs + kfs + ms + kms + dfs + rv == 0) return;
   using ull = unsigned long long;
-  char line[256];
+  char line[512];
   const int n = snprintf(line, sizeof line,
                          "reads %llu writes %llu maps %llu pid %d fsyncs %llu kernel_fsyncs %llu "
-                         "msyncs %llu kernel_msyncs %llu daemon_fsyncs %llu\n",
+                         "msyncs %llu kernel_msyncs %llu daemon_fsyncs %llu revocations %llu\n",
                          static_cast<ull>(r), static_cast<ull>(w), static_cast<ull>(m), getpid(),
                          static_cast<ull>(fs), static_cast<ull>(kfs), static_cast<ull>(ms),
-                         static_cast<ull>(kms), static_cast<ull>(dfs));
+                         static_cast<ull>(kms), static_cast<ull>(dfs), static_cast<ull>(rv));
   int fd = sys::openat(AT_FDCWD, path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return;
   (void)!sys::write(fd, line, static_cast<size_t>(n));

@@ -50,7 +50,11 @@ void CloseAll(const std::vector<int>& fds) {
   for (int fd : fds) sys::close(fd);
 }
 
+std::atomic<uint64_t> g_revocations{0};  // Mount::TakeRevocations
+
 }  // namespace
+
+uint64_t Mount::TakeRevocations() { return g_revocations.exchange(0); }
 
 Result<std::unique_ptr<Mount>> Mount::Connect(dev_t dev) {
   std::unique_ptr<Mount> m(new Mount());
@@ -265,6 +269,7 @@ void Mount::AnswerRevocations() {
       if (it != files_.end()) f = it->second.lock();
     }
     if (f) f->Revoke(m.lo, m.hi, m.rev);
+    g_revocations++;  // (before the answer: counted once whoever waits for it goes on)
     direct::AckMessage a{{static_cast<uint32_t>(Op::kAck), 0, m.rev}, m.rev};
     if (direct::SendPacket(cb_sock_, &a, sizeof a) != 0) return;
   }

@@ -79,6 +79,10 @@ class Mount {
   // its sockets without a word to the daemon; nothing else of it may be used again.
   void Abandon();
 
+  // Revocations the daemon sent this process (every mount) and it answered, since the last
+  // call (PMEMFS_DIRECT_STATS).
+  static uint64_t TakeRevocations();
+
  private:
   Mount() = default;
   int Call(const void* req, size_t len, const std::vector<int>& fds, std::vector<char>* reply);
