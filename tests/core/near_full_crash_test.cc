@@ -63,6 +63,7 @@
 #include <vector>
 
 #include "crash_harness.h"
+#include "namespace_model.h"
 
 namespace pmemfs::core {
 namespace {
@@ -136,13 +137,15 @@ struct Op {
 
 // A model of the namespace, kept from the results of the steps so far, just enough to make
 // steps that are valid (they may still run out of space or inodes).
-class Generator {
+class Generator : testing::NamespaceModel {
  public:
   // The filler (the space the device starts without) is not in the model: never touched.
   // `creates`: an extra share of steps that create a name (file, directory, symlink). `home`:
   // the existing directory it works under ("": the root); handles count from `first_handle`.
   Generator(uint64_t seed, double creates, std::string home = "", int first_handle = 0)
-      : rng_(seed), creates_(creates), home_(std::move(home)), next_handle_(first_handle) {}
+      : NamespaceModel(seed, std::move(home), "a-longer-name-spanning-dentry-slots-"),
+        creates_(creates),
+        next_handle_(first_handle) {}
 
   Op Next() {
     for (;;) {
@@ -187,17 +190,7 @@ class Generator {
       case Kind::kUnlink:
       case Kind::kRmdir: paths_.erase(op.a); break;
       case Kind::kRename: {
-        std::map<std::string, Node> moved;
-        paths_.erase(op.b);
-        for (auto it = paths_.begin(); it != paths_.end();) {
-          if (it->first == op.a || it->first.compare(0, op.a.size() + 1, op.a + "/") == 0) {
-            moved[op.b + it->first.substr(op.a.size())] = it->second;
-            it = paths_.erase(it);
-          } else {
-            ++it;
-          }
-        }
-        paths_.insert(moved.begin(), moved.end());
+        Move(op.a, op.b);
         for (auto& [h, p] : handle_path_)
           if (p == op.a) p = op.b;
         break;
@@ -209,41 +202,6 @@ class Generator {
   }
 
  private:
-  struct Node {
-    char type;  // 'f' file, 'd' directory, 'l' symlink
-    int id;     // hard links share it
-  };
-
-  uint64_t Rand(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
-  bool Chance(double p) { return std::bernoulli_distribution(p)(rng_); }
-  template <typename T>
-  const T& Pick(const std::vector<T>& v) { return v[Rand(v.size())]; }
-
-  std::vector<std::string> Paths(char type) const {
-    std::vector<std::string> out;
-    for (const auto& [p, n] : paths_)
-      if (n.type == type) out.push_back(p);
-    return out;
-  }
-  bool IsEmptyDir(const std::string& p) const {
-    auto it = paths_.upper_bound(p + "/");
-    return it == paths_.end() || it->first.compare(0, p.size() + 1, p + "/") != 0;
-  }
-  std::string NewPath() {
-    std::vector<std::string> dirs = Paths('d');
-    dirs.push_back(home_);
-    const std::string dir = Pick(dirs);
-    std::string name = (Chance(0.2) ? "a-longer-name-spanning-dentry-slots-" : "n") +
-                       std::to_string(next_name_++);
-    return dir.empty() ? name : dir + "/" + name;
-  }
-  std::string Bytes(size_t n) {
-    std::string s(n, '\0');
-    const char base = static_cast<char>('A' + Rand(26));
-    const uint64_t stride = 1 + Rand(7);
-    for (size_t i = 0; i < n; i++) s[i] = static_cast<char>(base + (i * stride) % 29);
-    return s;
-  }
   uint64_t Size() {  // small, unaligned, whole blocks, large
     switch (Rand(5)) {
       case 0: return 1 + Rand(100);
@@ -343,23 +301,9 @@ class Generator {
         return Op{paths_[p].type == 'd' ? Kind::kRmdir : Kind::kUnlink, p};
       }
       case 12: {  // rename to a new name or over one of the same kind
-        std::vector<std::string> all;
-        for (const auto& [p, n] : paths_) all.push_back(p);
-        if (all.empty()) return std::nullopt;
-        const std::string from = Pick(all);
-        const Node node = paths_[from];
-        std::string to;
-        if (Chance(0.5)) {
-          std::vector<std::string> targets;
-          for (const auto& [p, n] : paths_)
-            if (n.type == node.type && n.id != node.id && (n.type != 'd' || IsEmptyDir(p)) &&
-                p.compare(0, from.size() + 1, from + "/") != 0)
-              targets.push_back(p);
-          if (!targets.empty()) to = Pick(targets);
-        }
-        if (to.empty()) to = NewPath();
-        if (to.compare(0, from.size() + 1, from + "/") == 0) return std::nullopt;  // own subtree
-        return Op{Kind::kRename, from, to};
+        auto rename = PickRename(0.5);
+        if (!rename) return std::nullopt;
+        return Op{Kind::kRename, rename->first, rename->second};
       }
       case 13:
         if (files.empty()) return std::nullopt;
@@ -399,13 +343,9 @@ class Generator {
       case 20:
         return Op{Kind::kSyncFs};
       case 23: {  // allocate, punch (splits extents: a free that may need a block), zero
-        static constexpr int kModes[] = {0, FALLOC_FL_KEEP_SIZE,
-                                         FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                                         FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                                         FALLOC_FL_ZERO_RANGE};
         op = {Kind::kFallocate};
         if (!Target(op)) return std::nullopt;
-        op.flags = kModes[Rand(std::size(kModes))];
+        op.flags = kFallocateModes[Rand(std::size(kFallocateModes))];
         op.off = Offset();
         op.len = Chance(0.5) ? 4096 * (1 + Rand(4)) : Size();
         return op;
@@ -434,18 +374,12 @@ class Generator {
     }
   }
 
-  std::mt19937_64 rng_;
   const double creates_;
-  const std::string home_;
-  std::map<std::string, Node> paths_;  // sorted: a directory's subtree follows it
-  std::map<int, std::set<std::string>> xattrs_;
   std::set<int> open_;                 // open handles
   std::map<int, std::string> handle_path_;  // the name an open handle was created under
   std::deque<Op> plan_;                // the rest of a multi-step pattern
   int plan_handle_ = -1;               // the temporary file it opened, dropped if a step fails
   int next_handle_;
-  int next_id_ = 1;
-  int next_name_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------

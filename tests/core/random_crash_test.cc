@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "crash_harness.h"
+#include "namespace_model.h"
 
 namespace pmemfs::core {
 namespace {
@@ -98,9 +99,10 @@ struct Op {
 };
 
 // A model of the namespace, just enough to generate operations that succeed.
-class Generator {
+class Generator : testing::NamespaceModel {
  public:
-  explicit Generator(uint64_t seed) : rng_(seed) {}
+  explicit Generator(uint64_t seed)
+      : NamespaceModel(seed, /*home=*/"", "a-longer-name-spanning-slots-") {}
 
   std::vector<Op> Make(size_t steps) {
     std::vector<Op> ops;
@@ -112,44 +114,6 @@ class Generator {
   }
 
  private:
-  struct Node {
-    char type;  // 'f' file, 'd' directory, 'l' symlink
-    int id;     // hard links share it
-  };
-
-  uint64_t Rand(uint64_t n) { return std::uniform_int_distribution<uint64_t>(0, n - 1)(rng_); }
-  bool Chance(double p) { return std::bernoulli_distribution(p)(rng_); }
-
-  std::vector<std::string> Paths(char type) const {
-    std::vector<std::string> out;
-    for (const auto& [p, n] : paths_)
-      if (n.type == type) out.push_back(p);
-    return out;
-  }
-  std::vector<std::string> Dirs() const {
-    std::vector<std::string> d = Paths('d');
-    d.push_back("");  // the root
-    return d;
-  }
-  bool IsEmptyDir(const std::string& p) const {
-    auto it = paths_.upper_bound(p + "/");
-    return it == paths_.end() || it->first.compare(0, p.size() + 1, p + "/") != 0;
-  }
-  template <typename T>
-  const T& Pick(const std::vector<T>& v) { return v[Rand(v.size())]; }
-  std::string NewPath() {
-    const std::string dir = Pick(Dirs());
-    // Short names, and now and then one longer than a dentry's first slot.
-    std::string name = (Chance(0.2) ? "a-longer-name-spanning-slots-" : "n") + std::to_string(next_name_++);
-    return dir.empty() ? name : dir + "/" + name;
-  }
-  std::string Bytes(size_t n) {
-    std::string s(n, '\0');
-    const char base = static_cast<char>('A' + Rand(26));
-    const uint64_t stride = 1 + Rand(7);
-    for (size_t i = 0; i < n; i++) s[i] = static_cast<char>(base + (i * stride) % 29);
-    return s;
-  }
   uint64_t Size() {  // small, unaligned, a few blocks, or large
     switch (Rand(4)) {
       case 0: return 1 + Rand(100);
@@ -181,45 +145,17 @@ class Generator {
         return op;
       case 6: {
         if (files.empty()) return std::nullopt;
-        static constexpr int kModes[] = {0, FALLOC_FL_KEEP_SIZE,
-                                         FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                                         FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-                                         FALLOC_FL_ZERO_RANGE};
         op = {Kind::kFallocate, Pick(files)};
-        op.flags = kModes[Rand(std::size(kModes))];
+        op.flags = kFallocateModes[Rand(std::size(kFallocateModes))];
         op.off = Offset();
         op.len = Size();
         return op;
       }
       case 7: {  // a file, symlink or directory to a new name or over an existing one
-        std::vector<std::string> all;
-        for (const auto& [p, n] : paths_) all.push_back(p);
-        if (all.empty()) return std::nullopt;
-        const std::string from = Pick(all);
-        const Node node = paths_[from];
-        std::string to;
-        if (Chance(0.4)) {  // over an existing name of the same kind, not the same inode
-          std::vector<std::string> targets;
-          for (const auto& [p, n] : paths_)
-            if (n.type == node.type && n.id != node.id && (n.type != 'd' || IsEmptyDir(p)) &&
-                p.compare(0, from.size() + 1, from + "/") != 0)
-              targets.push_back(p);
-          if (!targets.empty()) to = Pick(targets);
-        }
-        if (to.empty()) to = NewPath();
-        if (to.compare(0, from.size() + 1, from + "/") == 0) return std::nullopt;  // own subtree
-        paths_.erase(to);
-        std::map<std::string, Node> moved;
-        for (auto it = paths_.begin(); it != paths_.end();) {
-          if (it->first == from || it->first.compare(0, from.size() + 1, from + "/") == 0) {
-            moved[to + it->first.substr(from.size())] = it->second;
-            it = paths_.erase(it);
-          } else {
-            ++it;
-          }
-        }
-        paths_.insert(moved.begin(), moved.end());
-        return Op{Kind::kRename, from, to};
+        auto rename = PickRename(0.4);
+        if (!rename) return std::nullopt;
+        Move(rename->first, rename->second);
+        return Op{Kind::kRename, rename->first, rename->second};
       }
       case 8:
         if (files.empty()) return std::nullopt;
@@ -283,11 +219,6 @@ class Generator {
     }
   }
 
-  std::mt19937_64 rng_;
-  std::map<std::string, Node> paths_;  // sorted: a directory's subtree follows it
-  std::map<int, std::set<std::string>> xattrs_;
-  int next_id_ = 1;
-  int next_name_ = 0;
 };
 
 // ---------------------------------------------------------------------------------------------
