@@ -1,7 +1,9 @@
 // A formatted, mounted filesystem over the crash simulator, for fs/core tests: mount, clean
-// remount, power loss at a chosen persist point, and reads as strings.
+// remount, power loss at a chosen persist point, files created in the root, and writes and
+// reads as strings.
 #pragma once
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -90,6 +92,17 @@ class FsHarnessBase {
     d_.sim->Crash(keep);
     d_.Reopen();
     Mount();
+  }
+  // A new file `name` in the root, as root: its inode (0, and a failed test, if refused).
+  uint64_t Create(const std::string& name) {
+    auto a = fs_->Create(kRoot, kRootIno, name, 0644, O_RDWR);
+    EXPECT_TRUE(a.ok()) << a.status().message();
+    return a.ok() ? a->ino : 0;
+  }
+  // Writes `s` at `off` of `ino`, as root (a refusal fails the test).
+  void Write(uint64_t ino, uint64_t off, const std::string& s) {
+    auto n = fs_->Write(kRoot, ino, off, {reinterpret_cast<const std::byte*>(s.data()), s.size()});
+    ASSERT_TRUE(n.ok()) << n.status().message();
   }
   std::string Read(uint64_t ino, uint64_t off, uint64_t len) {
     mapping::ReadRef ref;

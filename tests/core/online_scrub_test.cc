@@ -26,15 +26,6 @@ constexpr uint64_t P = layout::kPageSize;
 class ScrubHarness : public testing::FsHarnessBase {
  public:
   explicit ScrubHarness(Mode mode) : FsHarnessBase(mode) {}
-  uint64_t Create(const std::string& name) {
-    auto a = fs_->Create(kRoot, kRootIno, name, 0644, O_RDWR);
-    EXPECT_TRUE(a.ok()) << a.status().message();
-    return a.ok() ? a->ino : 0;
-  }
-  void Write(uint64_t ino, uint64_t off, const std::string& s) {
-    auto n = fs_->Write(kRoot, ino, off, {reinterpret_cast<const std::byte*>(s.data()), s.size()});
-    ASSERT_TRUE(n.ok()) << n.status().message();
-  }
   // The device offset of the page that starts with `marker` (found in the device itself).
   uint64_t Find(const std::string& marker) {
     uint64_t at = UINT64_MAX;

@@ -35,15 +35,6 @@ class NeverAnswers : public LeaseHolders {
 class Harness : public testing::FsHarnessBase {
  public:
   explicit Harness(Mode mode) : FsHarnessBase(mode) {}
-  uint64_t Create(const std::string& name) {
-    auto a = fs_->Create(kRoot, kRootIno, name, 0644, O_RDWR);
-    EXPECT_TRUE(a.ok()) << a.status().message();
-    return a.ok() ? a->ino : 0;
-  }
-  void Write(uint64_t ino, uint64_t off, const std::string& s) {
-    auto n = fs_->Write(kRoot, ino, off, {reinterpret_cast<const std::byte*>(s.data()), s.size()});
-    ASSERT_TRUE(n.ok()) << n.status().message();
-  }
   Status Switch(Mode m, std::chrono::milliseconds drain = 10s) {
     return fs_->ChangeAccess({.mode = m}, drain);
   }
