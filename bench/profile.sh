@@ -11,22 +11,17 @@
 # (default randwrite-4K).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-die() { echo "profile.sh: $*" >&2; exit 2; }
+source "$here/cli.sh"
 
 build="" mode=direct job=randwrite-4K seconds=5 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --build) build="${2:?}"; shift 2 ;;
-    --mode) mode="${2:?}"; shift 2 ;;
     --job) job="${2:?}"; shift 2 ;;
     --seconds) seconds="${2:?}"; shift 2 ;;
-    --out) out="${2:?}"; shift 2 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown option $1 (try --help)" ;;
+    *) common_option "$@"; shift 2 ;;
   esac
 done
-[ -x "$build/fs/pmemfs" ] && [ -x "$build/tools/mkpmemfs" ] || die "--build DIR: a build with pmemfs and mkpmemfs"
-case "$mode" in direct|copy|pages) ;; *) die "--mode: direct, copy or pages, not $mode" ;; esac
+check_build_and_mode
 case "$job" in
   seqwrite-1M) fio_opts=(--rw=write --bs=1M) ;;
   seqread-1M) fio_opts=(--rw=read --bs=1M) ;;
@@ -36,7 +31,7 @@ case "$job" in
   append-4K) fio_opts=(--rw=write --bs=4k --file_append=1) ;;
   *) die "unknown job $job" ;;
 esac
-[[ "$seconds" =~ ^[1-9][0-9]*$ ]] || die "--seconds: a positive whole number, not $seconds"
+check_positive --seconds "$seconds"
 command -v perf >/dev/null || die "perf not found (Debian: linux-perf)"
 [ -n "$out" ] || out=$(mktemp -d /tmp/bench-profile.XXXXXX)
 mkdir -p "$out"

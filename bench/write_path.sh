@@ -15,22 +15,17 @@
 # callgrind_annotate.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-die() { echo "write_path.sh: $*" >&2; exit 2; }
+source "$here/cli.sh"
 
 build="" mode=pages count=1 out=""
 while [ $# -gt 0 ]; do
   case "$1" in
-    --build) build="${2:?}"; shift 2 ;;
-    --mode) mode="${2:?}"; shift 2 ;;
     --count) count="${2:?}"; shift 2 ;;
-    --out) out="${2:?}"; shift 2 ;;
-    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) die "unknown option $1 (try --help)" ;;
+    *) common_option "$@"; shift 2 ;;
   esac
 done
-[ -x "$build/fs/pmemfs" ] && [ -x "$build/tools/mkpmemfs" ] || die "--build DIR: a build with pmemfs and mkpmemfs"
-case "$mode" in direct|copy|pages) ;; *) die "--mode: direct, copy or pages, not $mode" ;; esac
-[[ "$count" =~ ^[1-9][0-9]*$ ]] || die "--count: a positive number, not $count"
+check_build_and_mode
+check_positive --count "$count"
 command -v valgrind >/dev/null && command -v callgrind_control >/dev/null || die "needs valgrind"
 command -v llvm-symbolizer >/dev/null || die "needs llvm-symbolizer (Debian: llvm)"
 
