@@ -307,6 +307,13 @@ free_inodes() { stat -f -c %d "$MNT"; }
 # df_bytes FIELD: df's FIELD (size, used, avail) of this test's mount, in bytes.
 df_bytes() { df -B1 --output="$1" "$MNT" | tail -n 1 | tr -d ' '; }
 
+# need_tune: $TUNE is the pmemfs-tune to run (PMEMFS_TUNE, which CMakeLists.txt sets, else the
+# one on the PATH); the test fails when there is none.
+need_tune() {
+  TUNE=${PMEMFS_TUNE:-pmemfs-tune}
+  command -v "$TUNE" >/dev/null || fail "pmemfs-tune not found (PMEMFS_TUNE)"
+}
+
 # expect_fsck_clean: pmemfs-fsck -n finds nothing wrong on $DEV (unmounted).
 expect_fsck_clean() {
   "$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck -n $DEV: $(cat "$WORK/fsck.out")"
@@ -348,7 +355,7 @@ expect_grown() {
 part_joining() { $FSUTIL part-joining "$@" || fail "fsutil.py part-joining $*"; }
 
 # ---------------------------------------------------------------------------------------------
-# pmemfs-tune --scrub (tune_scrub.sh offline, tune_scrub_online.sh on a live mount; TUNE set)
+# pmemfs-tune --scrub (tune_scrub.sh offline, tune_scrub_online.sh on a live mount; after need_tune)
 
 # scrub_setup [DIR...]: a 64 MiB one-part device, formatted and mounted, holding what the scrub
 # tests find again on the device: /a/data (64 pages, page i starting with the marker

@@ -5,9 +5,8 @@
 # matches it, the stored mode at a mount without mode=), the data is untouched and
 # pmemfs-fsck -n is clean after each. Two parts here, so the uuid reaches two labels.
 source "$(dirname "$0")/lib.sh"
-TUNE=${PMEMFS_TUNE:-pmemfs-tune}
+need_tune
 DEVINFO=${PMEMFS_DEVINFO:-pmemfs-devinfo}
-command -v "$TUNE" >/dev/null || fail "pmemfs-tune not found (PMEMFS_TUNE)"
 
 make_device 48M 2
 format --label before

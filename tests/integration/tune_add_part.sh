@@ -7,8 +7,7 @@
 # 1 GiB, past what the allocation bitmap maps (its bitmap moves into the new part): the same
 # checks, filled beyond the old size.
 source "$(dirname "$0")/lib.sh"
-TUNE=${PMEMFS_TUNE:-pmemfs-tune}
-command -v "$TUNE" >/dev/null || fail "pmemfs-tune not found (PMEMFS_TUNE)"
+need_tune
 
 # refused TEXT FILES -- ARGS...: pmemfs-tune ARGS exits 1 with one line on stderr containing
 # TEXT, and FILES are byte for byte as they were.

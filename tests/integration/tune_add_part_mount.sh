@@ -8,8 +8,7 @@
 # files intact, fsck clean after. Before it, both parts are refused naming both ways out, and
 # the old part mounts as it was. (Every persist point: add_part_mount_test, in the simulator.)
 source "$(dirname "$0")/lib.sh"
-TUNE=${PMEMFS_TUNE:-pmemfs-tune}
-command -v "$TUNE" >/dev/null || fail "pmemfs-tune not found (PMEMFS_TUNE)"
+need_tune
 
 # refused_mount TEXT DEVICE [OPTIONS]: the daemon exits non-zero with one line containing TEXT.
 refused_mount() {

@@ -6,8 +6,7 @@
 # say what is in the way and change nothing, the files are untouched and pmemfs-fsck -n is
 # clean after each change.
 source "$(dirname "$0")/lib.sh"
-TUNE=${PMEMFS_TUNE:-pmemfs-tune}
-command -v "$TUNE" >/dev/null || fail "pmemfs-tune not found (PMEMFS_TUNE)"
+need_tune
 
 make_device 32M 2
 format --ram-size 4M

@@ -11,7 +11,7 @@
 # modes (also beside valid values, which then do not change either), and a mount that went away
 # (unmounted, or its daemon killed); refusals print one line and exit 1.
 source "$(dirname "$0")/lib.sh"
-TUNE=${PMEMFS_TUNE:-pmemfs-tune}
+need_tune
 TOOL=${PMEMFS_DIRECT_TOOL:?PMEMFS_DIRECT_TOOL: the pmemfs-direct-tool program (CMake sets it)}
 DIRECT=${PMEMFS_DIRECT_CMD:?PMEMFS_DIRECT_CMD: the pmemfs-direct program (CMake sets it)}
 command -v fio >/dev/null || fail "fio is missing (Debian package fio)"

@@ -12,9 +12,8 @@
 # EIO; a bad range in the superblock makes the mount fail with one line. Where things are on the device is found from the image itself
 # (markers written into the data and a name), not from the code under test.
 source "$(dirname "$0")/lib.sh"
-TUNE=${PMEMFS_TUNE:-pmemfs-tune}
+need_tune
 DEVINFO=${PMEMFS_DEVINFO:-pmemfs-devinfo}
-command -v "$TUNE" >/dev/null || fail "pmemfs-tune not found (PMEMFS_TUNE)"
 
 scrub_setup
 

@@ -10,8 +10,7 @@
 # reports what it finds and records nothing (exit 1). Where things are on the device is found
 # from the image itself (markers in the data and a name), not from the code under test.
 source "$(dirname "$0")/lib.sh"
-TUNE=${PMEMFS_TUNE:-pmemfs-tune}
-command -v "$TUNE" >/dev/null || fail "pmemfs-tune not found (PMEMFS_TUNE)"
+need_tune
 export PMEMFS_TEST_POISON=1   # the daemons this test starts accept --test-poison
 
 scrub_setup work
