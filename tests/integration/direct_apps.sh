@@ -122,5 +122,5 @@ expect_same "$MNT/fio-psync" "$MNT/fio-psync.ref"
 expect_eq "$(sqlite3 "$MNT/db" 'SELECT count(*), sum(length(b)) FROM t')" \
   "$(sqlite3 "$MNT/ref.db" 'SELECT count(*), sum(length(b)) FROM t')" "sqlite rows after a remount"
 umount_fs
-"$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck: $(cat "$WORK/fsck.out")"
+expect_fsck_clean
 pass

@@ -170,5 +170,5 @@ wait "${HPID[c]}" || rc=$?
 expect_eq "$rc" 7 "exit status of the continued holder after SIGBUS"
 
 umount_fs
-"$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck: $(cat "$WORK/fsck.out")"
+expect_fsck_clean
 pass

@@ -79,5 +79,5 @@ sys.exit(0 if ok else 1)
 EOF
 "$TOOL" check "$MNT/f" 0 "$lo" 1
 umount_fs
-"$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck: $(cat "$WORK/fsck.out")"
+expect_fsck_clean
 pass

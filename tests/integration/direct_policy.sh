@@ -114,5 +114,5 @@ for name in root owner group-outsider group-member group-primary all off; do
   "$TOOL" check "$MNT/pub/$name" 1000 300000 "$seed"
 done
 umount_fs
-"$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck: $(cat "$WORK/fsck.out")"
+expect_fsck_clean
 pass

@@ -103,5 +103,5 @@ wait "$HPID" || fail "the holder exited with status $?"
 exec {HFD}>&-
 expect_eq "$(stat_sum revocations)" 2 "revocations the holder counted in all"
 umount_fs
-"$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck: $(cat "$WORK/fsck.out")"
+expect_fsck_clean
 pass

@@ -218,5 +218,5 @@ expect_eq "$(tr -d J <"$MNT/m" | wc -c)" 0 "stores msynced by the library alone,
 expect_eq "$(tr -d C <"$MNT/mtail" | wc -c)" 0 "stores msynced with the kernel's tail page, after a remount"
 
 umount_fs
-"$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck after direct syncs: $(cat "$WORK/fsck.out")"
+expect_fsck_clean "after direct syncs"
 pass

@@ -80,5 +80,5 @@ head -c 4096 /dev/zero | tr '\0' a >"$WORK/ref"
 head -c 4096 /dev/zero | tr '\0' b >>"$WORK/ref"
 expect_same "$F" "$WORK/ref"
 umount_fs
-"$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck: $(cat "$WORK/fsck.out")"
+expect_fsck_clean
 pass

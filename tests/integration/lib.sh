@@ -314,9 +314,11 @@ need_tune() {
   command -v "$TUNE" >/dev/null || fail "pmemfs-tune not found (PMEMFS_TUNE)"
 }
 
-# expect_fsck_clean: pmemfs-fsck -n finds nothing wrong on $DEV (unmounted).
+# expect_fsck_clean [WHEN]: pmemfs-fsck -n finds nothing wrong on $DEV (unmounted); a failure
+# says WHEN ("after ..."). Its output stays in $WORK/fsck.out.
 expect_fsck_clean() {
-  "$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck -n $DEV: $(cat "$WORK/fsck.out")"
+  "$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 ||
+    fail "pmemfs-fsck -n $DEV${1:+ $1}: $(cat "$WORK/fsck.out")"
 }
 
 # ---------------------------------------------------------------------------------------------

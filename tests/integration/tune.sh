@@ -29,13 +29,9 @@ grep -q "mounted at $MNT" "$WORK/err" || fail "the refusal does not name the mou
 expect_eq "$($FSUTIL label "$MNT")" before "the label after a refused change"
 umount_fs
 
-check_clean() {
-  "$FSCK" -n "$DEV" >"$WORK/fsck.out" 2>&1 || fail "pmemfs-fsck -n after $1: $(cat "$WORK/fsck.out")"
-}
-
 # The label.
 "$TUNE" -L after "$DEV" || fail "pmemfs-tune -L"
-check_clean "-L"
+expect_fsck_clean "after -L"
 mount_fs
 expect_eq "$($FSUTIL label "$MNT")" after "FS_IOC_GETFSLABEL after pmemfs-tune -L"
 manifest "$MNT" >"$WORK/after"
@@ -45,7 +41,7 @@ umount_fs
 # The uuid: pmemfs-devinfo shows it, and a config section naming it applies to the device.
 uuid=7d444840-9dc0-11d1-b245-5ffdce74fad2
 "$TUNE" -U "$uuid" "$DEV" || fail "pmemfs-tune -U"
-check_clean "-U"
+expect_fsck_clean "after -U"
 "$DEVINFO" --json "$DEV" | python3 -c 'import json,sys; sys.exit(json.load(sys.stdin)["uuid"] != sys.argv[1])' "$uuid" ||
   fail "pmemfs-devinfo does not show the new uuid"
 next_mode() { case $1 in copy) echo direct ;; direct) echo pages ;; pages) echo copy ;; esac; }
@@ -67,7 +63,7 @@ umount_fs
 # The stored mode: a mount without mode= (and no config) uses it.
 stored=$(next_mode "$other")
 "$TUNE" --mode "$stored" "$DEV" || fail "pmemfs-tune --mode $stored"
-check_clean "--mode"
+expect_fsck_clean "after --mode"
 "$TUNE" -l "$DEV" >"$WORK/list" || fail "pmemfs-tune -l"
 grep -q "^Default mode: *$stored" "$WORK/list" || fail "-l does not show mode $stored: $(cat "$WORK/list")"
 grep -q "^UUID: *$uuid" "$WORK/list" || fail "-l does not show the uuid"
