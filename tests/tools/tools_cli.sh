@@ -18,6 +18,18 @@ for t in "$daemon" "$mkfs" "$fsck" "$devinfo"; do
   done
 done
 
+# A usage error: one line on stderr, "TOOL: WHAT (see TOOL --help)", and the tool's usage exit
+# status (mkpmemfs 1; pmemfs-fsck 16, as fsck(8) has it).
+usage_error() {
+  local want=$1 tool=$2 name
+  name=$(basename "$tool")
+  run "$want" "$name --bogus" "$tool" --bogus "$dir/missing"
+  [ "$(wc -l <"$dir/err")" = 1 ] && grep -qx "$name: .*--bogus (see $name --help)" "$dir/err" ||
+    fail "$name --bogus says '$(cat "$dir/err")', not one line naming $name and its --help"
+}
+usage_error 1 "$mkfs"
+usage_error 16 "$fsck"
+
 # The names the package installs, as links (tools/CMakeLists.txt installs the same).
 mkdir "$dir/sbin"
 ln -s "$mkfs" "$dir/sbin/mkfs.pmemfs"
