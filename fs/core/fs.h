@@ -264,7 +264,8 @@ class Filesystem {
   // that, when the mode writes through to the device (direct, pages: the data of every write
   // that reached us is durable already), else UINT64_MAX.
   Status FsyncLeases(ClientId c, uint64_t ino, uint64_t* opens = nullptr);
-  // `c` is gone (its connection closed): ReleaseLeases of everything, and its pins go.
+  // `c` is gone (its connection closed): ReleaseLeases of everything, what it stored past the
+  // sizes goes (ForgetDeadWrites), and its pins go.
   void DropLeaseClient(ClientId c);
   // `c` answered revocation `rev` late: what it held is unpinned.
   void LeaseAnswered(ClientId c, uint64_t rev);

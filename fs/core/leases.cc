@@ -193,16 +193,26 @@ std::vector<uint64_t> LeaseTable::InodesOf(ClientId client) {
   return out;
 }
 
-void LeaseTable::Unanswered(ClientId client, uint64_t rev, const std::vector<Lease>& leases,
-                            uint32_t slot) {
-  Pending p{client, rev, {}, slot};
-  for (const Lease& l : leases)
+void LeaseTable::Unanswered(ClientId client, uint64_t rev, uint64_t ino,
+                            const std::vector<Lease>& leases, uint32_t slot) {
+  Pending p{client, rev, ino, 0, {}, slot};
+  for (const Lease& l : leases) {
+    if (l.write) p.wrote_hi = std::max(p.wrote_hi, l.hi);
     for (const auto& [first, last] : l.blocks) {
       pins_.Pin(first, last);
       p.pinned.emplace_back(first, last);
     }
+  }
   MutexLock l(mu_);
   pending_.push_back(std::move(p));
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> LeaseTable::UnansweredWrites(ClientId client) const {
+  MutexLock l(mu_);
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (const Pending& p : pending_)
+    if (p.client == client && p.wrote_hi != 0) out.emplace_back(p.ino, p.wrote_hi);
+  return out;
 }
 
 void LeaseTable::Answered(ClientId client, uint64_t rev) {
@@ -392,7 +402,7 @@ bool Filesystem::QuiesceLeases(Inode& ip, uint64_t lo, uint64_t hi, LeaseChange 
       if (!answered[i]) {
         all_answered = false;
         // A late writer must not find the slot reused by another file meanwhile.
-        leases_->Unanswered(revs[i].client, revs[i].rev, gone, p ? p->slot : 0);
+        leases_->Unanswered(revs[i].client, revs[i].rev, ip.ino, gone, p ? p->slot : 0);
         if (h != nullptr && h->AnsweredUpTo(revs[i].client) >= revs[i].rev)
           leases_->Answered(revs[i].client, revs[i].rev);  // just now
       }
@@ -694,9 +704,21 @@ void Filesystem::DropLeaseClient(ClientId c) {
     std::unique_lock lock((*ip)->mu);
     (void)EndLeases(**ip, c, /*died=*/true);
   }
+  // Write leases a revocation it never answered took away: it may have stored under them too.
+  std::vector<uint64_t> more;
+  for (const auto& [ino, hi] : leases_->UnansweredWrites(c)) {
+    Result<InodePtr> ip = cache_->Get(ino);
+    if (!ip.ok()) continue;
+    more.push_back(ino);
+    std::unique_lock lock((*ip)->mu);
+    if (!(*ip)->is_reg() || (*ip)->is_volatile()) continue;  // (the number was reused)
+    (void)FoldLeasesLocked(**ip);
+    if (hi > (*ip)->rec.size) (void)ForgetDeadWrites(**ip, hi);
+  }
   leases_->Answered(c, 0);
   // The lease table held them: those the kernel let go of meanwhile leave now.
   for (uint64_t ino : inos) cache_->MaybeEvict(ino);
+  for (uint64_t ino : more) cache_->MaybeEvict(ino);
   cache_->EvictDeferred();
 }
 

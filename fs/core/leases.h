@@ -24,8 +24,9 @@
 // leases.
 //
 // A client that dies loses its leases, and its writes that never returned: what it stored past
-// the size is zeroed or freed at once (the other holders of that range called back first), so
-// no later extension shows it; after a crash, mount frees every block past the size (kAheadMark).
+// the size (under its leases, or under those a revocation it never answered took) is zeroed or
+// freed at once (the other holders of that range called back first), so no later extension
+// shows it; after a crash, mount frees every block past the size (kAheadMark).
 //
 // Locks: an inode's leases change under its mu (exclusively); LeaseTable::mu_ guards the maps
 // and is taken after inode locks, never held while calling LeaseHolders.
@@ -188,9 +189,13 @@ class LeaseTable {
   // The inodes `client` holds leases on.
   std::vector<uint64_t> InodesOf(ClientId client);
 
-  // A revocation `rev` of `client` that was not answered in time: `leases` stay pinned and
-  // `slot` (non-zero: the inode's slot, retired) is kept out of the pool until Answered.
-  void Unanswered(ClientId client, uint64_t rev, const std::vector<Lease>& leases, uint32_t slot);
+  // A revocation `rev` of `client` on `ino` that was not answered in time: `leases` stay pinned
+  // and `slot` (non-zero: the inode's slot, retired) is kept out of the pool until Answered.
+  void Unanswered(ClientId client, uint64_t rev, uint64_t ino, const std::vector<Lease>& leases,
+                  uint32_t slot);
+  // The inodes `client`'s unanswered revocations took write leases of, and where those ended
+  // (what it may have stored and not published when it dies before answering).
+  std::vector<std::pair<uint64_t, uint64_t>> UnansweredWrites(ClientId client) const;
   // The client answered `rev` (or every revocation, when rev is 0: it is gone): unpins.
   void Answered(ClientId client, uint64_t rev);
   // Retires `slot` (its inode has no leases any more): freed unless an unanswered revocation
@@ -204,6 +209,8 @@ class LeaseTable {
   struct Pending {
     ClientId client;
     uint64_t rev;
+    uint64_t ino;
+    uint64_t wrote_hi;  // where its write leases ended (0: none)
     std::vector<std::pair<uint64_t, uint64_t>> pinned;
     uint32_t slot;
   };

@@ -900,6 +900,31 @@ TEST_P(LeasesTest, ADeadWritersUnpublishedBytesStayUnseenAfterACrashAtAnyPoint) 
   }
 }
 
+// The same for a client that dies before answering a revocation, which took its leases: what
+// it stored under them past the size goes when it dies (its blocks unpinned only then).
+TEST_P(LeasesTest, ADeadWritersUnpublishedBytesGoAlsoAfterARevocationItNeverAnswered) {
+  Harness h(GetParam());
+  h.holders.answer = false;  // (a stopped process)
+  const uint64_t ino = h.Create("f");
+  h.Write(ino, 0, std::string(2 * kB, 'b'));
+  const ClientId a = h.fs().NewLeaseClient();
+  LeaseGrant ga = h.Grant(a, ino, 2 * kB, kB, true);  // past the end: blocks ahead
+  h.ClientWrite(ga, 2 * kB + 100, "dead-tail", false);
+  h.ClientWrite(ga, 5 * kB, "dead-ahead", false);
+  ASSERT_TRUE(h.fs().Fallocate(ino, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, kB).ok());
+  ASSERT_EQ(h.fs().pending_revocations(), 1u);
+  h.fs().DropLeaseClient(a);
+  EXPECT_EQ(h.fs().pending_revocations(), 0u);
+  ASSERT_TRUE(h.fs().SetAttr(kRoot, ino, {.fields = kSetSize, .size = 8 * kB}).ok());
+  std::string want = std::string(kB, '\0') + std::string(kB, 'b');
+  want.resize(8 * kB, '\0');
+  const std::string got = h.Read(ino, 0, 8 * kB);
+  EXPECT_EQ(got.find("dead"), std::string::npos) << "a dead writer's unpublished bytes show";
+  EXPECT_EQ(Difference(got, want), "");
+  ASSERT_TRUE(h.fs().Release(ino).ok());
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
 // Copy mode keeps written data in the daemon's cache until fsync: never covered.
 TEST(LeasesCopyTest, FsyncLeasesInCopyModeNeverCovers) {
   Harness h(Mode::kCopy);
