@@ -129,7 +129,7 @@ free_blocks() { stat -f -c %f "$MNT"; }
 expect_eq "$(held_blocks)" 1024 "blocks of the held file found in the device"
 hold_start s "$MNT/s"
 expect_eq "$(hold_ask s 'peek 1000000')" "$(byte 5 1000000)" "a byte of the mapped file"
-kill -STOP "${HPID[s]}"
+hold_pause s
 timeout 60 truncate -s 0 "$MNT/s" || fail "truncate with a stopped holder (blocked, or failed)"
 expect_eq "$(stat -c %s "$MNT/s")" 0 "size after the truncate"
 # The file grows again: zeros, never the held blocks' bytes.
@@ -159,7 +159,7 @@ rm "$MNT"/fill*
 "$TOOL" write "$MNT/c" 0 $((1 << 20)) 6
 hold_start c "$MNT/c"
 expect_eq "$(hold_ask c 'peek 5000')" "$(byte 6 5000)" "a byte of the mapped file"
-kill -STOP "${HPID[c]}"
+hold_pause c
 timeout 60 truncate -s 0 "$MNT/c" || fail "truncate with a stopped holder (blocked, or failed)"
 pinned_free=$(probe_free)
 kill -CONT "${HPID[c]}"

@@ -529,6 +529,22 @@ hold_ask() {
   echo "$2" >&"${HFD[$1]}"
   hold_answer "$1" $((n + 1))
 }
+# hold_pause NAME: SIGSTOPs the holder and waits (10 s at most) until every thread of it is
+# stopped. kill returns before that: the kernel wakes one thread, which then stops the others,
+# so the holder's callback thread can still answer a revocation sent just after kill returned.
+hold_pause() {
+  local pid=${HPID[$1]} i t states
+  kill -STOP "$pid"
+  for i in $(seq 200); do
+    states=""
+    for t in /proc/"$pid"/task/*/stat; do   # (the state follows "PID (COMM) ")
+      states+=$(sed 's/.*) //' "$t" 2>/dev/null | cut -d' ' -f1 || true)
+    done
+    [ -n "$states" ] && [ -z "${states//T/}" ] && return 0
+    sleep 0.05
+  done
+  fail "holder $1 (pid $pid) not stopped within 10 s of SIGSTOP (thread states: $states)"
+}
 # hold_stop NAME: the holder quits (and must exit 0).
 hold_stop() {
   echo quit >&"${HFD[$1]}"
