@@ -231,7 +231,8 @@ HOLDER=$!
 exec 7>"$WORK/hold.in"
 for _ in $(seq 100); do grep -q ready "$WORK/hold.out" && break; sleep 0.1; done
 grep -q ready "$WORK/hold.out" || fail "the lease holder did not start: $(cat "$WORK/hold.out")"
-kill -STOP "$HOLDER"
+HPID[held]=$HOLDER
+hold_pause held   # (every thread stopped: kill returns before that)
 other=copy; [ "$held" = copy ] && other=direct
 refused "a switch while a lease holder is stopped" "$TUNE" --mode "$other" "$MNT"
 grep -q "pid $HOLDER" "$WORK/err" || fail "the refusal does not name the holder (pid $HOLDER): $(cat "$WORK/err")"
