@@ -158,37 +158,85 @@ void File::DropRange(uint64_t lo, uint64_t hi) {
   if (leases_.empty()) slot_ = nullptr;  // the daemon may retire it now
 }
 
-void File::Install(Grant&& g) {
+void File::Install(Grant&& g, std::vector<std::pair<uint64_t, uint64_t>>* replaced) {
   DropRange(g.lo, g.hi);
   Lease l{.lo = g.lo, .hi = g.hi, .write = g.write, .extents = std::move(g.extents)};
   leases_.emplace(g.lo, std::move(l));
   Reindex();
   slot_ = mount_->slot(g.slot);
+  MapLeasedLocked(replaced);
 }
 
 int File::Obtain(int fd, uint64_t off, uint64_t len, bool write) {
   Grant g;
   if (int e = mount_->RequestGrant(fd, ino_, off, len, write, &g); e != 0) return e;
-  std::unique_lock l(mu_);
-  if (g.rev < revoked_) return EAGAIN;  // a revocation came after it: it may be stale
-  Install(std::move(g));
+  std::vector<std::pair<uint64_t, uint64_t>> replaced;
+  {
+    std::unique_lock l(mu_);
+    if (g.rev < revoked_) return EAGAIN;  // a revocation came after it: it may be stale
+    Install(std::move(g), &replaced);
+  }
+  if (!replaced.empty()) WriteBack(fd, replaced);
   return 0;
 }
 
-void File::Revoke(uint64_t lo, uint64_t hi, uint64_t rev) {
+bool File::Revoke(uint64_t lo, uint64_t hi, uint64_t rev) {
   std::unique_lock l(mu_);  // waits for the accesses in flight
   revoked_ = std::max(revoked_, rev);
+  // The leases overlapping [lo, hi) go whole (so they do in the daemon, which then no longer
+  // calls us back for any of their blocks): what they covered is what mappings may not keep.
+  uint64_t gone_lo = lo, gone_hi = hi;
+  for (const auto& [at, lease] : leases_) {
+    if (lease.lo < hi && lo < lease.hi) {
+      gone_lo = std::min(gone_lo, lease.lo);
+      gone_hi = std::max(gone_hi, lease.hi);
+    }
+  }
   DropRange(lo, hi);
   Reindex();
-  if (lo < mapped_to_.load(std::memory_order_relaxed))
-    mapped_to_.store(lo, std::memory_order_relaxed);  // (the next grant may give other blocks)
+  if (gone_lo < mapped_to_.load(std::memory_order_relaxed))
+    mapped_to_.store(gone_lo, std::memory_order_relaxed);  // (the next grant may give others)
+  bool refill = false;
   for (Region& r : regions_) {
+    if (r.off < hi && lo < r.off + r.len) refill = true;  // (blocks may come where it has none)
     std::vector<Region::Run> keep;
     for (const Region::Run& run : r.direct) {
-      if (run.off < hi && lo < run.off + run.len) KernelMap(r, run.off, run.len);
-      else keep.push_back(run);
+      if (run.off < gone_hi && gone_lo < run.off + run.len) {
+        KernelMap(r, run.off, run.len);
+        refill = true;
+      } else {
+        keep.push_back(run);
+      }
     }
     r.direct = std::move(keep);
+  }
+  return refill;
+}
+
+void File::Refill() {
+  struct Want {
+    int fd;
+    uint64_t off;
+    uint64_t stop;
+    bool write;
+  };
+  std::vector<Want> want;
+  {
+    std::shared_lock l(mu_);
+    for (const Region& r : regions_) {
+      // Our own duplicate: an Unmap may close the region's meanwhile.
+      const int fd = sys::fcntl(r.fd, F_DUPFD_CLOEXEC, 0);
+      if (fd >= 0)
+        want.push_back({fd, r.off, r.off + RoundUp(r.len, kBlock), (r.prot & PROT_WRITE) != 0});
+    }
+  }
+  for (const Want& w : want) {
+    // Whole blocks below the end, as Map.
+    const int64_t size = Size(w.fd);
+    const uint64_t stop =
+        size < 0 ? w.off : std::min(w.stop, RoundDown(static_cast<uint64_t>(size), kBlock));
+    if (w.off < stop) ObtainMappable(w.fd, w.off, stop, w.write);
+    sys::close(w.fd);
   }
 }
 
@@ -661,6 +709,55 @@ bool File::KernelSizeBehind() const {
 }
 
 // --- mappings ----------------------------------------------------------------------------------
+
+void File::MapLeasedLocked(std::vector<std::pair<uint64_t, uint64_t>>* replaced) {
+  if (regions_.empty() || slot_ == nullptr) return;
+  const uint64_t end = RoundDown(slot_->size.load(std::memory_order_acquire), kBlock);
+  mapping::Device& d = mount_->device();
+  for (Region& r : regions_) {
+    const uint64_t stop = std::min(r.off + RoundUp(r.len, kBlock), end);
+    if (r.off >= stop) continue;
+    const bool write = r.prot & PROT_WRITE;
+    for (const Placed& p : PlanRuns(r.off, stop, write)) {
+      // The parts of p still the kernel's (runs never overlap).
+      std::vector<std::pair<uint64_t, uint64_t>> todo{{p.off, p.off + p.len}};
+      for (const Region::Run& run : r.direct) {
+        std::vector<std::pair<uint64_t, uint64_t>> rest;
+        for (auto [a, b] : todo) {
+          const uint64_t c = std::max(a, run.off), e = std::min(b, run.off + run.len);
+          if (c >= e) {
+            rest.emplace_back(a, b);
+            continue;
+          }
+          if (a < c) rest.emplace_back(a, c);
+          if (e < b) rest.emplace_back(e, b);
+        }
+        todo = std::move(rest);
+      }
+      for (auto [a, b] : todo) {
+        // Atomic for the application's threads: a load or store in flight finds the kernel's
+        // page or, once this returns, the device's.
+        void* q = sys::mmap(r.addr + (a - r.off), b - a, r.prot, MAP_SHARED | MAP_FIXED,
+                            d.part(p.part).fd(), static_cast<off_t>(p.part_offset + (a - p.off)));
+        if (q == MAP_FAILED) {
+          KernelMap(r, a, b - a);  // (a failed MAP_FIXED may have removed what was there)
+          continue;
+        }
+        r.direct.push_back({a, b - a, p.dev + (a - p.off)});
+        if (write) replaced->emplace_back(a, b - a);
+      }
+    }
+  }
+}
+
+void File::WriteBack(int fd, const std::vector<std::pair<uint64_t, uint64_t>>& replaced) {
+  const int saved = errno;
+  for (auto [off, len] : replaced)
+    (void)sync_file_range(fd, static_cast<off_t>(off), static_cast<off_t>(len),
+                          SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+                              SYNC_FILE_RANGE_WAIT_AFTER);
+  errno = saved;
+}
 
 void File::KernelMap(Region& r, uint64_t off, uint64_t len) {
   void* want = r.addr + (off - r.off);

@@ -20,10 +20,15 @@
 //
 // Mappings (Map): MAP_SHARED mappings made through the library map the file's device blocks
 // into the application. The rest of such a mapping (holes, past the end), and a range whose
-// lease is revoked, is the kernel's mapping of the file (through `fd_`, a descriptor the File
-// keeps for that). A mapping whose address is ours to choose is placed so that the device runs
-// lie at the same offset from a 2 MiB boundary in the mapping as in their parts, where the
-// kernel can then map the device with 2 MiB pages (an fsdax file, a tmpfs with huge pages).
+// lease is revoked, is the kernel's mapping of the file (through a duplicate of the descriptor,
+// kept for that). The kernel's pages there are a copy, which library writes (ours, other
+// processes') do not reach: so every grant installed maps the blocks it holds below the end into
+// the kernel's parts of our mappings (MapLeasedLocked: a hole some write filled, a range revoked
+// and granted again), and after a revocation that took blocks from a mapping of ours the
+// Mount's refill thread asks for them again (Refill), as mmap did. A mapping whose address is
+// ours to choose is placed so that the device runs lie at the same offset from a 2 MiB boundary
+// in the mapping as in their parts, where the kernel can then map the device with 2 MiB pages
+// (an fsdax file, a tmpfs with huge pages).
 #pragma once
 
 #include <sys/types.h>
@@ -34,6 +39,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "client/mount.h"
@@ -140,8 +146,14 @@ class File {
   void ForkChild();
 
   // A revocation from the daemon (the callback thread): the leases overlapping [lo, hi) go, and
-  // so do the device-backed parts of mappings of that range.
-  void Revoke(uint64_t lo, uint64_t hi, uint64_t rev);
+  // so do the device-backed parts of mappings of what they covered. True when a mapping of ours
+  // lost device blocks or covers [lo, hi): then Refill should follow (not on the callback
+  // thread: its grants wait for the inode the daemon may hold while it revokes again).
+  bool Revoke(uint64_t lo, uint64_t hi, uint64_t rev);
+  // After such a revocation: the leases our mappings need, asked for again as Map does (a
+  // writable mapping's holes below the end allocated), whose grants map their blocks into the
+  // mappings (MapLeasedLocked).
+  void Refill();
 
  private:
   struct Lease {
@@ -197,8 +209,20 @@ class File {
   // Asks for a lease covering `off` (for writing [off, off+len) when `write`) and installs it.
   // Returns 0 or an errno (EAGAIN: revoked meanwhile, ask again).
   int Obtain(int fd, uint64_t off, uint64_t len, bool write);
-  // Caller holds mu_ exclusively.
-  void Install(Grant&& g);
+  // Caller holds mu_ exclusively. Installs the grant and maps its blocks into our mappings
+  // (MapLeasedLocked), adding to *replaced what the caller must write back (WriteBack).
+  void Install(Grant&& g, std::vector<std::pair<uint64_t, uint64_t>>* replaced);
+  // The device blocks the leases hold below the end (whole blocks, as Map maps them) mapped into
+  // the parts of our mappings that are still the kernel's. The kernel's pages of a writable
+  // mapping so replaced may hold stores made there (a store in flight lands there or, after the
+  // replacement, in the device): their file ranges go to *replaced. Caller holds mu_
+  // exclusively.
+  void MapLeasedLocked(std::vector<std::pair<uint64_t, uint64_t>>* replaced);
+  // Writes back, through the kernel, the pages it holds dirty of the file ranges `replaced`
+  // (stores made through its part of a mapping before our blocks replaced it), waiting for them,
+  // so that they land in the device now rather than over later writes. `fd` is a descriptor of
+  // the file. Caller does not hold mu_ (the daemon may call us back meanwhile).
+  static void WriteBack(int fd, const std::vector<std::pair<uint64_t, uint64_t>>& replaced);
   void DropRange(uint64_t lo, uint64_t hi);
   void KernelMap(Region& r, uint64_t off, uint64_t len);
   // Asks for the leases a mapping of [off, stop) needs (`write`: writable, holes allocated), as

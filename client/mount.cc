@@ -147,12 +147,20 @@ Result<std::unique_ptr<Mount>> Mount::Connect(dev_t dev) {
 
 Mount::~Mount() {
   closing_ = true;
+  {
+    std::lock_guard l(refill_mu_);
+    refill_stop_ = true;
+  }
+  refill_cv_.notify_all();
   if (!abandoned_) {
     if (sock_ >= 0) shutdown(sock_, SHUT_RDWR);
     if (cb_sock_ >= 0) shutdown(cb_sock_, SHUT_RDWR);
     if (answers_.joinable()) answers_.join();
-  } else if (answers_.joinable()) {
-    answers_.detach();  // (no such thread in a forked child)
+    if (refiller_.joinable()) refiller_.join();
+  } else {
+    // (No such threads in a forked child.)
+    if (answers_.joinable()) answers_.detach();
+    if (refiller_.joinable()) refiller_.detach();
   }
   if (slots_) munmap(slots_, size_t{slot_count_} * sizeof(direct::Slot));
   for (int fd : {sock_, cb_sock_, slot_fd_})
@@ -268,10 +276,36 @@ void Mount::AnswerRevocations() {
       auto it = files_.find(m.ino);
       if (it != files_.end()) f = it->second.lock();
     }
-    if (f) f->Revoke(m.lo, m.hi, m.rev);
+    const bool refill = f && f->Revoke(m.lo, m.hi, m.rev);
     g_revocations++;  // (before the answer: counted once whoever waits for it goes on)
     direct::AckMessage a{{static_cast<uint32_t>(Op::kAck), 0, m.rev}, m.rev};
     if (direct::SendPacket(cb_sock_, &a, sizeof a) != 0) return;
+    if (refill) QueueRefill(f);
+  }
+}
+
+void Mount::QueueRefill(const std::shared_ptr<File>& f) {
+  {
+    std::lock_guard l(refill_mu_);
+    if (refill_stop_ || abandoned_ || lost_) return;
+    for (const std::weak_ptr<File>& w : refill_)
+      if (!w.owner_before(f) && !f.owner_before(w)) return;  // queued already
+    refill_.push_back(f);
+    if (!refiller_.joinable()) refiller_ = std::thread([this] { Refills(); });
+  }
+  refill_cv_.notify_one();
+}
+
+void Mount::Refills() {
+  std::unique_lock l(refill_mu_);
+  while (true) {
+    refill_cv_.wait(l, [&] { return refill_stop_ || !refill_.empty(); });
+    if (refill_stop_) return;
+    std::weak_ptr<File> w = std::move(refill_.front());
+    refill_.erase(refill_.begin());
+    l.unlock();
+    if (std::shared_ptr<File> f = w.lock(); f && !lost_ && !abandoned_) f->Refill();
+    l.lock();
   }
 }
 

@@ -10,15 +10,18 @@
 //
 // Mount::Connect(dev) -> Grant/Release/Fsync requests (one at a time) -> revocations arrive on
 // the callback thread, which takes the File's lock exclusively (waiting for accesses in flight),
-// drops the leases and answers. When the daemon dies (the callback socket closes), every lease
-// of every File goes the same way and no request is made again: the kernel serves the rest. A
-// Mount lives until the process exits (or forks: the child starts over and uses the kernel for
-// what it inherited).
+// drops the leases and answers; a File whose mappings lost device blocks to it goes to the
+// refill thread, which asks for them again (File::Refill: a grant waits for the inode, which the
+// daemon may hold while it calls us back again, so not on the callback thread). When the daemon
+// dies (the callback socket closes), every lease of every File goes the same way and no request
+// is made again: the kernel serves the rest. A Mount lives until the process exits (or forks:
+// the child starts over and uses the kernel for what it inherited).
 #pragma once
 
 #include <sys/types.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -87,6 +90,10 @@ class Mount {
   Mount() = default;
   int Call(const void* req, size_t len, const std::vector<int>& fds, std::vector<char>* reply);
   void AnswerRevocations();
+  // Queues File::Refill of `f` for the refill thread (started on first use, from the callback
+  // thread, whose mask blocks every signal: it inherits that).
+  void QueueRefill(const std::shared_ptr<File>& f);
+  void Refills();
   // The callback socket closed while we still use the mount: the daemon is gone.
   void Lost();
 
@@ -108,6 +115,12 @@ class Mount {
   std::mutex call_mu_;  // one request at a time; guards seq_ and recv_buf_
   uint64_t seq_ = 0;
   std::vector<char> recv_buf_;  // replies land here first (Call)
+
+  std::mutex refill_mu_;  // guards refill_, refill_stop_ and the start of refiller_
+  std::condition_variable refill_cv_;
+  std::vector<std::weak_ptr<File>> refill_;  // each File once
+  bool refill_stop_ = false;
+  std::thread refiller_;
 
   std::mutex files_mu_;  // guards files_
   std::unordered_map<uint64_t, std::weak_ptr<File>> files_;

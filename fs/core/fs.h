@@ -372,9 +372,10 @@ class Filesystem {
   // A write lease for `c`: drops setuid/setgid, allocates the holes and copies away from clones
   // in the range, and ahead of the end when the write extends the file. Returns the end of what
   // it prepared (the lease covers at least that much); *spared: c's leases of the range were
-  // left alone (only holes were filled: its mapped blocks did not change).
+  // left alone (only holes were filled: its mapped blocks did not change); g->filled_lo/hi: the
+  // holes it filled below the end (LeaseGrant).
   Result<uint64_t> PrepareWriteLease(ClientId c, const LeaseRequest& r, const InodePtr& ip,
-                                     bool* spared);
+                                     bool* spared, LeaseGrant* g);
   // The mapped runs of [lo, hi) into g.extents and lease->blocks (split where pages start or
   // stop being shared); returns where they stop: hi, or earlier when the window is too
   // fragmented for one reply.

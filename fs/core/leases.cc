@@ -464,7 +464,7 @@ Status Filesystem::CheckGrant(const LeaseRequest& r, const Inode& ip) {
 }
 
 Result<uint64_t> Filesystem::PrepareWriteLease(ClientId c, const LeaseRequest& r,
-                                               const InodePtr& ip, bool* spared) {
+                                               const InodePtr& ip, bool* spared, LeaseGrant* g) {
   *spared = false;
   // setuid/setgid go when someone else than root may write (the kernel's file_remove_privs).
   if (r.uid != 0 && (ip->rec.mode & (S_ISUID | S_ISGID))) {
@@ -498,10 +498,17 @@ Result<uint64_t> Filesystem::PrepareWriteLease(ClientId c, const LeaseRequest& r
   }
   // Anything to allocate (holes), or to copy away from a clone (blocks that move)?
   bool holes = false, moves = false;
+  // The span of the holes below the end (file blocks): the kernel caches no page past it.
+  const uint64_t below = RoundUp(size, kBlock) / kBlock;
+  uint64_t holes_lo = UINT64_MAX, holes_hi = 0;
   mapping::PageDescriptors* d = access_->descriptors();
   ip->map->ForEach(alloc_lo / kBlock, (alloc_hi - alloc_lo) / kBlock,
-                   [&](uint64_t, uint64_t dev, uint64_t n) {
+                   [&](uint64_t fb, uint64_t dev, uint64_t n) {
                      if (dev == 0) holes = true;
+                     if (dev == 0 && fb < below) {
+                       holes_lo = std::min(holes_lo, fb);
+                       holes_hi = std::max(holes_hi, std::min(fb + n, below));
+                     }
                      for (uint64_t i = 0; d != nullptr && dev != 0 && !moves && i < n; i++)
                        moves = d->Get(dev + i).refcount > 1;
                    });
@@ -522,6 +529,10 @@ Result<uint64_t> Filesystem::PrepareWriteLease(ClientId c, const LeaseRequest& r
     st = AllocateForLease(*ip, alloc_lo, alloc_hi, tail);
   }
   PMEMFS_RETURN_IF_ERROR(st);
+  if (holes_hi > holes_lo && holes_lo * kBlock < alloc_hi) {  // (a shorter allocation: no room)
+    g->filled_lo = holes_lo * kBlock;
+    g->filled_hi = std::min(holes_hi * kBlock, alloc_hi);
+  }
   // (Quiesce may have retired the inode's entry when no lease was left.)
   LeaseTable::PerInode& again = leases_->Get(r.ino, ip);
   if (end > size) again.tail_zeroed_from = std::min(again.tail_zeroed_from, size);
@@ -573,8 +584,9 @@ Result<LeaseGrant> Filesystem::GrantLocked(ClientId c, const LeaseRequest& r, co
   const bool had_write = leases_->HasWriteLease(r.ino);
   uint64_t prepared = 0;
   bool spared = false;
+  LeaseGrant g;
   if (r.write) {
-    PMEMFS_ASSIGN_OR_RETURN(prepared, PrepareWriteLease(c, r, ip, &spared));
+    PMEMFS_ASSIGN_OR_RETURN(prepared, PrepareWriteLease(c, r, ip, &spared, &g));
     hi = std::max(hi, prepared);
   }
 
@@ -589,7 +601,6 @@ Result<LeaseGrant> Filesystem::GrantLocked(ClientId c, const LeaseRequest& r, co
     if (!ip->times_pending && !ip->is_volatile()) ip->PublishSynced();
   }
 
-  LeaseGrant g;
   g.rev = leases_->rev();
   g.slot = p.slot;
   g.write = r.write;

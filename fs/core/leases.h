@@ -84,6 +84,11 @@ struct LeaseGrant {
   // The inode had no write lease before this one: whatever the kernel cached of its attributes
   // must go now (from then on they are replied uncached, Attr::leased).
   bool first_write = false;
+  // File bytes [filled_lo, filled_hi) were holes this grant allocated: what the kernel cached of
+  // them (zeros, in the kernel's parts of clients' mappings too) must go before the requester
+  // writes there (fs/fuse/direct_server.cc drops it before the reply).
+  uint64_t filled_lo = 0;
+  uint64_t filled_hi = 0;
   std::vector<LeaseExtent> extents;  // the mapped runs of [lo, hi), in order
 };
 

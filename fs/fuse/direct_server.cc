@@ -347,6 +347,14 @@ void DirectServer::HandleGrant(Client& c, const void* buf, size_t len, std::vect
   // From now on stat must come to us: what the kernel cached of the attributes goes first.
   if (g->first_write && opts_.invalidator != nullptr)
     opts_.invalidator->InvalidateInodeNow(req.ino, -1, 0);
+  // Holes filled for the write: the kernel's cached pages of them (zeros; mapped, in the kernel's
+  // parts of clients' mappings among others) go before the writer can write there, so that a
+  // load or read after its write returned faults them in again from the device. A page dirty
+  // there (a store through such a mapping) is written to us first, into the new block, before
+  // the writer's bytes.
+  if (g->filled_hi > g->filled_lo && opts_.invalidator != nullptr)
+    opts_.invalidator->InvalidateInodeNow(req.ino, static_cast<int64_t>(g->filled_lo),
+                                          static_cast<int64_t>(g->filled_hi - g->filled_lo));
   out.resize(sizeof(direct::GrantReply) + g->extents.size() * sizeof(direct::Extent));
   reply = reinterpret_cast<direct::GrantReply*>(out.data());
   reply->rev = g->rev;

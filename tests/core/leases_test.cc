@@ -229,6 +229,32 @@ TEST_P(LeasesTest, WriteIntoAHoleAllocatesZeroedBlocksOnly) {
   EXPECT_EQ(h.Read(ino, 5 * kB + 98, 14), std::string(2, '\0') + "0123456789" + std::string(2, '\0'));
 }
 
+// The holes a write grant filled below the end are what the daemon drops from the kernel's page
+// cache before the reply (direct_server.cc): they are named; mapped blocks, blocks allocated
+// past the end and grants that fill nothing are not.
+TEST_P(LeasesTest, AGrantNamesTheHolesItFilledBelowTheEnd) {
+  Harness h(GetParam());
+  uint64_t ino = h.Create("f");
+  h.Write(ino, 0, std::string(kB, 'a'));
+  h.Write(ino, 20 * kB, "end");  // holes: blocks 1 to 19
+  const ClientId c = h.fs().NewLeaseClient();
+  LeaseGrant g = h.Grant(c, ino, 0, 6 * kB + 10, true);  // block 0 mapped, 1-6 holes
+  EXPECT_EQ(g.filled_lo, 1 * kB);
+  EXPECT_EQ(g.filled_hi, 7 * kB);
+  g = h.Grant(c, ino, 2 * kB, kB, true);  // filled already
+  EXPECT_EQ(g.filled_lo, g.filled_hi);
+  g = h.Grant(c, ino, 0, kB, false);
+  EXPECT_EQ(g.filled_lo, g.filled_hi);
+  g = h.Grant(c, ino, 19 * kB + 5, 2 * kB, true);  // block 19, and past the end: ahead
+  EXPECT_EQ(g.filled_lo, 19 * kB);
+  EXPECT_EQ(g.filled_hi, 20 * kB);
+  g = h.Grant(c, ino, 40 * kB, kB, true);  // past the end (and its blocks ahead) only
+  EXPECT_EQ(g.filled_lo, g.filled_hi);
+  ASSERT_TRUE(h.fs().ReleaseLeases(c, ino).ok());
+  ASSERT_TRUE(h.fs().Release(ino).ok());
+  EXPECT_TRUE(h.Fsck().clean());
+}
+
 TEST_P(LeasesTest, TruncateCallsHoldersBackFirst) {
   Harness h(GetParam());
   uint64_t ino = h.Create("f");
