@@ -9,7 +9,8 @@
 # pmemfs-direct on a pmemfs mount (MODE), under the floor, and on tmpfs through the kernel; the
 # rounds interleave them so a burst of load from elsewhere hits all three alike. Prints each
 # run's IOPS, then per job the medians and the ratios library/floor, library/tmpfs and
-# floor/tmpfs, and pmemfs-mapping-bench's persisted 4 KiB random write for reference.
+# floor/tmpfs, pmemfs-mapping-bench's persisted 4 KiB random write and fio's null engine (fio's
+# own work per I/O) for reference.
 #
 #   bench/lib_floor.sh --build DIR [--mode direct|pages] [--rounds N] [--seconds S]
 #                      [--jobs randwrite,randread] [--size 64M]
@@ -110,3 +111,10 @@ echo "(medians of $rounds rounds, IOPS, 4 KiB, 1 fio job, $size file, $seconds s
 mb=$("$build/bench/pmemfs-mapping-bench" --dir /dev/shm --seconds 1 |
   awk '/^write 4K random \(persisted\) +linear +linear/ { print $(NF - 4) }')
 [ -n "$mb" ] && awk -v mb="$mb" 'BEGIN { printf "pmemfs-mapping-bench, persisted 4 KiB random write: %.2f M/s (%s MB/s)\n", mb * 1e6 / 4096 / 1e6, mb }'
+# fio's own work per I/O, with the same options: its null engine does no I/O at all.
+null=$(fio --name=j --ioengine=null --rw=randwrite --bs=4k --size="$size" --time_based \
+  --runtime="$seconds" --output-format=terse --terse-version=3 |
+  awk -F';' '{ print $49 }')
+if [ -n "$null" ]; then
+  awk -v n="$null" 'BEGIN { printf "fio alone (null engine, same options): %.2f M IOPS, %.0f ns per I/O\n", n / 1e6, 1e9 / n }'
+fi
