@@ -6,7 +6,7 @@
 # library; the documented coherence with readers and writers through the kernel; fsck clean.
 source "$(dirname "$0")/lib.sh"
 skip_unless_mode direct pages
-TOOL=${PMEMFS_DIRECT_TOOL:?PMEMFS_DIRECT_TOOL: the pmemfs-direct-tool program (CMake sets it)}
+need_direct_tool
 make_device 256M
 format
 mount_fs

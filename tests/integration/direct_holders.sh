@@ -15,7 +15,7 @@
 #   - pmemfs-fsck -n is clean at the end.
 source "$(dirname "$0")/lib.sh"
 skip_unless_mode direct pages
-TOOL=${PMEMFS_DIRECT_TOOL:?PMEMFS_DIRECT_TOOL: the pmemfs-direct-tool program (CMake sets it)}
+need_direct_tool
 PY=python3
 make_device 64M
 format

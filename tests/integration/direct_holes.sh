@@ -17,7 +17,7 @@
 # mmap, so (a)-(c) find none left; (e) and (f) make theirs after the mmap).
 source "$(dirname "$0")/lib.sh"
 skip_unless_mode direct pages
-TOOL=${PMEMFS_DIRECT_TOOL:?PMEMFS_DIRECT_TOOL: the pmemfs-direct-tool program (CMake sets it)}
+need_direct_tool
 make_device 128M
 format
 mount_fs

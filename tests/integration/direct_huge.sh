@@ -9,7 +9,7 @@
 source "$(dirname "$0")/lib.sh"
 skip_unless_mode direct pages
 DIRECT=${PMEMFS_DIRECT_CMD:?PMEMFS_DIRECT_CMD: the pmemfs-direct program (CMake sets it)}
-TOOL=${PMEMFS_DIRECT_TOOL:?PMEMFS_DIRECT_TOOL: the pmemfs-direct-tool program (CMake sets it)}
+need_direct_tool
 
 HUGE="$WORK/huge"
 mkdir -p "$HUGE"

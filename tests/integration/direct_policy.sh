@@ -7,7 +7,7 @@
 # correctly; an allowed one gets the device and goes direct.
 source "$(dirname "$0")/lib.sh"
 skip_unless_mode direct pages
-TOOL=${PMEMFS_DIRECT_TOOL:?PMEMFS_DIRECT_TOOL: the pmemfs-direct-tool program (CMake sets it)}
+need_direct_tool
 grep -q '^users:x:100:' /etc/group || fail "no group users (gid 100) in /etc/group"
 PY=/usr/bin/python3   # (a python3 under root's home, as pyenv's, is out of the other uid's reach)
 [ -x "$PY" ] || fail "$PY is missing (Debian package python3)"

@@ -6,7 +6,7 @@
 # mapping stores only into the file it shows). Under ASan/UBSan in a PMEMFS_SANITIZE build.
 source "$(dirname "$0")/lib.sh"
 skip_unless_mode direct pages
-TOOL=${PMEMFS_DIRECT_TOOL:?PMEMFS_DIRECT_TOOL: the pmemfs-direct-tool program (CMake sets it)}
+need_direct_tool
 make_device 128M
 format
 mount_fs

@@ -313,6 +313,12 @@ need_tune() {
   TUNE=${PMEMFS_TUNE:-pmemfs-tune}
   command -v "$TUNE" >/dev/null || fail "pmemfs-tune not found (PMEMFS_TUNE)"
 }
+# need_direct_tool: $TOOL is the pmemfs-direct-tool to run (PMEMFS_DIRECT_TOOL, which
+# CMakeLists.txt sets); the test fails when there is none.
+need_direct_tool() {
+  TOOL=${PMEMFS_DIRECT_TOOL:-}
+  [ -x "$TOOL" ] || fail "pmemfs-direct-tool not found (PMEMFS_DIRECT_TOOL, which CMake sets)"
+}
 
 # expect_fsck_clean [WHEN]: pmemfs-fsck -n finds nothing wrong on $DEV (unmounted); a failure
 # says WHEN ("after ..."). Its output stays in $WORK/fsck.out.

@@ -12,7 +12,7 @@
 # (unmounted, or its daemon killed); refusals print one line and exit 1.
 source "$(dirname "$0")/lib.sh"
 need_tune
-TOOL=${PMEMFS_DIRECT_TOOL:?PMEMFS_DIRECT_TOOL: the pmemfs-direct-tool program (CMake sets it)}
+need_direct_tool
 DIRECT=${PMEMFS_DIRECT_CMD:?PMEMFS_DIRECT_CMD: the pmemfs-direct program (CMake sets it)}
 command -v fio >/dev/null || fail "fio is missing (Debian package fio)"
 
